@@ -1,0 +1,179 @@
+//! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, issuer and audience, verified with the
+//! algorithm pinned. Other services verify them with our JWKS and never call us.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::{Context, bail};
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use ed25519_dalek::{
+    SigningKey,
+    pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, spki::der::pem::LineEnding},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use crate::{
+    config::JwtConfig,
+    domain::{Role, UserId},
+};
+
+/// The claims of an access token.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The session the token belongs to: ending the session ends the token at once.
+    pub sid: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    kid: String,
+    public_x: String,
+    issuer: String,
+    audience: String,
+    access_ttl: Duration,
+}
+
+/// The file the local server keeps its generated signing key in.
+pub const LOCAL_KEY_FILE: &str = "jwt-signing-key.pem";
+
+impl JwtKeys {
+    /// The key from configuration, or else the one in the data directory, generated there on
+    /// first run.
+    pub fn load(config: &JwtConfig, data_dir: &Path) -> anyhow::Result<Self> {
+        let pem = match &config.private_key_pem {
+            Some(pem) => pem.clone(),
+            None => load_or_generate_local_key(&data_dir.join(LOCAL_KEY_FILE))?,
+        };
+        Self::from_pem(&pem, config)
+    }
+
+    pub fn from_pem(pem: &str, config: &JwtConfig) -> anyhow::Result<Self> {
+        let signing = SigningKey::from_pkcs8_pem(pem.trim())
+            .context("the JWT signing key must be an Ed25519 private key in PKCS#8 PEM")?;
+        let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
+        let encoding = EncodingKey::from_ed_pem(pem.trim().as_bytes()).context("reading the signing key")?;
+        let decoding = DecodingKey::from_ed_components(&public_x).context("reading the public key")?;
+        // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+        Ok(Self {
+            encoding,
+            decoding,
+            kid,
+            public_x,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            access_ttl: config.access_token_ttl,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    /// The public keys as a JWK Set.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": self.public_x,
+                "kid": self.kid,
+                "alg": "EdDSA",
+                "use": "sig",
+            }]
+        })
+    }
+
+    pub fn issue(&self, user: &UserId, session_id: &str, role: Role, now: OffsetDateTime) -> anyhow::Result<String> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user.0.clone(),
+            sid: session_id.to_string(),
+            role,
+            iat: now.unix_timestamp(),
+            exp: now.unix_timestamp() + self.access_ttl.as_secs() as i64,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
+    }
+
+    /// The claims of a token we signed, unexpired at `now`; `None` for anything else.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Option<AccessClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
+            return None;
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked below against the service's clock, so tests can move time.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).ok()?.claims;
+        let now = now.unix_timestamp();
+        (claims.exp > now && claims.iat <= now + 60).then_some(claims)
+    }
+}
+
+/// Reads the key file, or creates it (owner-only permissions) with a fresh key.
+fn load_or_generate_local_key(path: &Path) -> anyhow::Result<String> {
+    if path.exists() {
+        return std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the new signing key")?;
+    write_private(path, pem.as_bytes())?;
+    tracing::info!(path = %path.display(), "generated a new JWT signing key");
+    Ok(pem.to_string())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path.exists() {
+        bail!("{} already exists", path.display());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("creating {}", path.display()))
+}
+
+/// A fresh Ed25519 key in PKCS#8 PEM, for operators who configure `UMS_JWT_PRIVATE_KEY`.
+pub fn generate_pem() -> anyhow::Result<String> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?;
+    if pem.is_empty() {
+        bail!("empty key");
+    }
+    Ok(pem.to_string())
+}

@@ -1,0 +1,35 @@
+//! Opaque random tokens (refresh, email confirmation, password reset). Only their SHA-256
+//! is stored: they carry 256 bits of randomness, so a fast hash is enough.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+
+/// 32 random bytes from the OS, base64url without padding (43 characters).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// 16 random bytes, base64url (22 characters): ids that must not be guessable.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn hash_token(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A refresh token is `<session id>.<secret>`: the id finds the session, the secret proves
+/// possession.
+pub fn refresh_token(session_id: &str, secret: &str) -> String {
+    format!("{session_id}.{secret}")
+}
+
+pub fn split_refresh_token(token: &str) -> Option<(&str, &str)> {
+    let (id, secret) = token.split_once('.')?;
+    (!id.is_empty() && id.len() <= 64 && secret.len() == 43).then_some((id, secret))
+}

@@ -1,0 +1,156 @@
+//! Configuration, read once from the environment (the README has the table).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the local server listens (`UMS_ADDR`).
+    pub addr: SocketAddr,
+    /// Where the embedded database, signing key, outbox and photos live (`UMS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The URL clients reach the API at; every emailed link is built from it, never from the
+    /// request's Host header (`UMS_PUBLIC_URL`).
+    pub public_url: String,
+    /// The page a password-reset link opens; the token is appended as `?token=`
+    /// (`UMS_PASSWORD_RESET_URL`).
+    pub password_reset_url: String,
+    pub jwt: JwtConfig,
+    pub email_from: String,
+    pub limits: Limits,
+    pub argon2: Argon2Config,
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// PKCS#8 PEM of an Ed25519 key. Without it, the local server generates one into the data
+    /// directory on first run (`UMS_JWT_PRIVATE_KEY`).
+    pub private_key_pem: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Failed logins for one email before the account backs off.
+    pub login_failures_before_backoff: u32,
+    /// Emails one address may be sent per hour.
+    pub emails_per_address_per_hour: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Config {
+    /// OWASP's recommendation for Argon2id: 19 MiB, 2 iterations, 1 lane.
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+    }
+}
+
+pub const CONFIRMATION_TOKEN_TTL: time::Duration = time::Duration::hours(24);
+pub const RESET_TOKEN_TTL: time::Duration = time::Duration::hours(1);
+
+impl Config {
+    /// Defaults for a laptop, rooted at `data_dir`.
+    pub fn local(data_dir: PathBuf, addr: SocketAddr) -> Self {
+        let public_url = format!("http://{addr}");
+        Self {
+            addr,
+            data_dir,
+            password_reset_url: format!("{public_url}/reset-password"),
+            jwt: JwtConfig {
+                issuer: public_url.clone(),
+                audience: "blog-platform".into(),
+                private_key_pem: None,
+                access_token_ttl: Duration::from_secs(15 * 60),
+                refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            },
+            public_url,
+            email_from: "Blog Platform <no-reply@blog.localhost>".into(),
+            limits: Limits {
+                max_body_bytes: 16 * 1024,
+                login_failures_before_backoff: 5,
+                emails_per_address_per_hour: 5,
+            },
+            argon2: Argon2Config::default(),
+        }
+    }
+
+    pub fn from_env() -> anyhow::Result<Self> {
+        let addr: SocketAddr = var("UMS_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .context("UMS_ADDR must be host:port, like 127.0.0.1:3000")?;
+        let data_dir = var("UMS_DATA_DIR").unwrap_or_else(|| ".ums".into()).into();
+        let mut config = Self::local(data_dir, addr);
+        if let Some(url) = var("UMS_PUBLIC_URL") {
+            let url = url.trim_end_matches('/').to_string();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("UMS_PUBLIC_URL must start with http:// or https://");
+            }
+            config.password_reset_url = format!("{url}/reset-password");
+            config.jwt.issuer = url.clone();
+            config.public_url = url;
+        }
+        if let Some(url) = var("UMS_PASSWORD_RESET_URL") {
+            config.password_reset_url = url;
+        }
+        if let Some(issuer) = var("UMS_JWT_ISSUER") {
+            config.jwt.issuer = issuer;
+        }
+        if let Some(audience) = var("UMS_JWT_AUDIENCE") {
+            config.jwt.audience = audience;
+        }
+        config.jwt.private_key_pem = var("UMS_JWT_PRIVATE_KEY");
+        if let Some(secs) = parse_var::<u64>("UMS_ACCESS_TOKEN_TTL_SECS")? {
+            config.jwt.access_token_ttl = Duration::from_secs(secs);
+        }
+        if let Some(days) = parse_var::<u64>("UMS_REFRESH_TOKEN_TTL_DAYS")? {
+            config.jwt.refresh_token_ttl = Duration::from_secs(days * 24 * 3600);
+        }
+        if let Some(from) = var("UMS_EMAIL_FROM") {
+            config.email_from = from;
+        }
+        if let Some(n) = parse_var("UMS_MAX_BODY_BYTES")? {
+            config.limits.max_body_bytes = n;
+        }
+        if let Some(n) = parse_var("UMS_LOGIN_FAILURES_BEFORE_BACKOFF")? {
+            config.limits.login_failures_before_backoff = n;
+        }
+        if let Some(n) = parse_var("UMS_EMAILS_PER_ADDRESS_PER_HOUR")? {
+            config.limits.emails_per_address_per_hour = n;
+        }
+        if let Some(n) = parse_var("UMS_ARGON2_MEMORY_KIB")? {
+            config.argon2.memory_kib = n;
+        }
+        if let Some(n) = parse_var("UMS_ARGON2_ITERATIONS")? {
+            config.argon2.iterations = n;
+        }
+        Ok(config)
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+    match var(name) {
+        None => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("{name} is not a valid number: {raw:?}")),
+    }
+}

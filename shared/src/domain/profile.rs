@@ -1,0 +1,64 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// The parts of an account a person describes themselves with, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub first_name: String,
+    pub last_name: String,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+}
+
+impl Profile {
+    pub fn parse(
+        first_name: &str,
+        last_name: &str,
+        nickname: Option<&str>,
+        bio: Option<&str>,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<Self> {
+        let before = errors.len();
+        let first_name = text("first_name", first_name, 100, true, errors);
+        let last_name = text("last_name", last_name, 100, true, errors);
+        let nickname = nickname.and_then(|n| text("nickname", n, 50, false, errors)).filter(|n| !n.is_empty());
+        let bio = bio.and_then(|b| multiline("bio", b, 1000, errors)).filter(|b| !b.is_empty());
+        (errors.len() == before).then(|| Self {
+            first_name: first_name.unwrap_or_default(),
+            last_name: last_name.unwrap_or_default(),
+            nickname,
+            bio,
+        })
+    }
+}
+
+fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
+    let value = raw.trim();
+    if required && value.is_empty() {
+        errors.push(FieldError::new(field, "required", "is required"));
+        return None;
+    }
+    if value.chars().count() > max {
+        errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
+        return None;
+    }
+    if value.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+        return None;
+    }
+    Some(value.to_string())
+}
+
+fn multiline(field: &'static str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+    let value = raw.trim();
+    if value.chars().count() > max {
+        errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
+        return None;
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+        return None;
+    }
+    Some(value.to_string())
+}

@@ -1,0 +1,132 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::{EmailAddress, Profile};
+
+/// An account id: a UUIDv7, so ids sort by creation time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(pub String);
+
+impl UserId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Reader,
+    Author,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Author => "author",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Registered; the email is not confirmed yet. Cannot log in.
+    Pending,
+    Active,
+    Suspended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Suspended => "suspended",
+        }
+    }
+}
+
+/// An Argon2id PHC string. Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// An account as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub email: EmailAddress,
+    pub role: Role,
+    pub status: Status,
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub password_hash: PasswordHash,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub email_confirmed_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// An account as its owner and admins see it: everything but secrets.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    #[schema(example = "01933b5e-7c1a-7b2e-9f3a-6f1c2d3e4f50")]
+    pub id: String,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    pub role: Role,
+    pub status: Status,
+    pub first_name: String,
+    pub last_name: String,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    pub email_confirmed: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0.clone(),
+            email: user.email.to_string(),
+            role: user.role,
+            status: user.status,
+            first_name: user.profile.first_name.clone(),
+            last_name: user.profile.last_name.clone(),
+            nickname: user.profile.nickname.clone(),
+            bio: user.profile.bio.clone(),
+            email_confirmed: user.email_confirmed_at.is_some(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Transactional emails: what each one says (templates) and how it becomes a MIME message.
+//! The outbox and SES send the same bytes.
+
+use std::sync::LazyLock;
+
+use anyhow::Context;
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart, header::ContentTransferEncoding};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+
+use crate::ports::OutgoingEmail;
+
+/// An email to send, as queued: the template to use and what fills it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub to: String,
+    #[serde(flatten)]
+    pub message: EmailMessage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum EmailMessage {
+    ConfirmEmail { first_name: String, link: String },
+    ResetPassword { first_name: String, link: String },
+}
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // `.html` templates are HTML-escaped by minijinja's default auto-escape rules.
+    for (name, source) in [
+        ("layout.html", include_str!("../templates/email/layout.html")),
+        ("confirm_email.html", include_str!("../templates/email/confirm_email.html")),
+        ("confirm_email.txt", include_str!("../templates/email/confirm_email.txt")),
+        ("reset_password.html", include_str!("../templates/email/reset_password.html")),
+        ("reset_password.txt", include_str!("../templates/email/reset_password.txt")),
+    ] {
+        env.add_template(name, source).expect("email templates parse");
+    }
+    env
+});
+
+impl EmailJob {
+    pub fn render(&self, from: &str) -> anyhow::Result<OutgoingEmail> {
+        let (template, subject, first_name, link) = match &self.message {
+            EmailMessage::ConfirmEmail { first_name, link } => {
+                ("confirm_email", "Confirm your email address", first_name, link)
+            }
+            EmailMessage::ResetPassword { first_name, link } => {
+                ("reset_password", "Reset your password", first_name, link)
+            }
+        };
+        let context = minijinja::context! { subject, first_name, link };
+        let render = |ext: &str| -> anyhow::Result<String> {
+            Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
+        };
+        Ok(OutgoingEmail {
+            from: from.to_string(),
+            to: self.to.clone(),
+            subject: subject.to_string(),
+            text: render("txt")?,
+            html: render("html")?,
+            action_link: Some(link.clone()),
+        })
+    }
+}
+
+impl OutgoingEmail {
+    /// The RFC 5322 message: multipart/alternative with the text and HTML parts.
+    pub fn to_mime(&self) -> anyhow::Result<Vec<u8>> {
+        let from: Mailbox = self.from.parse().context("the sender address is invalid")?;
+        let to: Mailbox = self.to.parse().context("the recipient address is invalid")?;
+        let message = lettre::Message::builder()
+            .from(from)
+            .to(to)
+            .subject(&self.subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(readable_body(&self.text)))
+                    .singlepart(SinglePart::html(readable_body(&self.html))),
+            )?;
+        Ok(message.formatted())
+    }
+}
+
+/// 8bit keeps each link on one line in the raw message (quoted-printable would fold it), so a
+/// link can be copied straight out of an `.eml`; bodies that 8bit cannot carry fall back to
+/// lettre's choice.
+fn readable_body(content: &str) -> Body {
+    Body::new_with_encoding(content.to_string(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|_| Body::new(content.to_string()))
+}

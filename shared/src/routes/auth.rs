@@ -1,0 +1,283 @@
+//! The auth route group: registration, email confirmation, sessions, passwords, JWKS.
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{JsonBody, QueryParams};
+use crate::{
+    accounts::{self, NewAccount, TokenPair},
+    app::AppState,
+    auth::AuthUser,
+    domain::{Role, UserView},
+    error::{ApiError, Problem},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/register/{role}", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/send_confirm_email", post(send_confirm_email))
+        .route("/api/v1/auth/confirm_email", get(confirm_email))
+        .route("/api/v1/auth/send_reset_password_email", post(send_reset_password_email))
+        .route("/api/v1/auth/reset_password", post(reset_password))
+        .route("/api/v1/auth/change_password", post(change_password))
+        .route("/.well-known/jwks.json", get(jwks))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// 8 to 128 characters; common passwords are refused.
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+    #[schema(example = "Ada")]
+    pub first_name: String,
+    #[schema(example = "Lovelace")]
+    pub last_name: String,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+}
+
+/// Register an account.
+///
+/// `reader` and `author` are open to anyone; `moderator` and `admin` need an admin's token.
+/// The account starts `pending` and is emailed a confirmation link.
+#[utoipa::path(
+    post, path = "/api/v1/auth/register/{role}", tag = "auth",
+    params(("role" = String, Path, description = "reader, author, moderator or admin")),
+    request_body = RegisterRequest,
+    security((), ("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered; confirmation email queued", body = UserView),
+        (status = 401, description = "A moderator or admin registration without a valid token", body = Problem),
+        (status = 403, description = "Only admins register moderators and admins", body = Problem),
+        (status = 404, description = "Unknown role", body = Problem),
+        (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn register(
+    State(state): State<AppState>,
+    Path(role): Path<String>,
+    caller: Option<AuthUser>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let role = match role.as_str() {
+        "reader" => Role::Reader,
+        "author" => Role::Author,
+        "moderator" => Role::Moderator,
+        "admin" => Role::Admin,
+        _ => return Err(ApiError::NotFound),
+    };
+    if matches!(role, Role::Moderator | Role::Admin) {
+        caller.ok_or(ApiError::Unauthorized)?.require_role(Role::Admin)?;
+    }
+    let new = NewAccount::parse(
+        &body.email,
+        body.password,
+        &body.first_name,
+        &body.last_name,
+        body.nickname.as_deref(),
+        body.bio.as_deref(),
+    )?;
+    let user = accounts::register(&state, new, role, false).await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+}
+
+/// Log in with email and password.
+///
+/// Unknown emails and wrong passwords answer alike. Repeated failures for one email are
+/// answered 429 with `Retry-After`. Accounts whose email is not confirmed cannot log in.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
+        (status = 403, description = "`email_not_confirmed` or `account_suspended`", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<LoginRequest>) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(accounts::login(&state, &body.email, &body.password).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchange a refresh token for a new access token and a new refresh token.
+///
+/// Each refresh token works once; presenting a used one ends its session.
+#[utoipa::path(
+    post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenPair),
+        (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem),
+    )
+)]
+pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(accounts::refresh(&state, &body.refresh_token).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// Also end the session of this refresh token (it must be yours).
+    pub refresh_token: Option<String>,
+    /// End every session of the account.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// Log out: end this session (or all of them). Its access token stops working at once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "No valid access token", body = Problem),
+    )
+)]
+pub async fn logout(State(state): State<AppState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
+    // The body is optional: an empty one means "this session".
+    let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+    };
+    accounts::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EmailRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+/// Send a new confirmation link to a pending account.
+///
+/// Always 202, whether or not the address has an account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/send_confirm_email", tag = "auth", request_body = EmailRequest,
+    responses(
+        (status = 202, description = "Accepted"),
+        (status = 422, description = "Not an email address", body = Problem),
+        (status = 429, description = "Too many emails to this address (`too_many_emails`)", body = Problem),
+    )
+)]
+pub async fn send_confirm_email(State(state): State<AppState>, JsonBody(body): JsonBody<EmailRequest>) -> Result<StatusCode, ApiError> {
+    accounts::request_confirmation_email(&state, &body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TokenQuery {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+/// Confirm an email address with the emailed link.
+#[utoipa::path(
+    get, path = "/api/v1/auth/confirm_email", tag = "auth", params(TokenQuery),
+    responses(
+        (status = 200, description = "Confirmed; the account is active", body = UserView),
+        (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
+    )
+)]
+pub async fn confirm_email(State(state): State<AppState>, QueryParams(query): QueryParams<TokenQuery>) -> Result<Json<UserView>, ApiError> {
+    let user = accounts::confirm_email(&state, &query.token).await?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Email a password-reset link.
+///
+/// Always 202, whether or not the address has an account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/send_reset_password_email", tag = "auth", request_body = EmailRequest,
+    responses(
+        (status = 202, description = "Accepted"),
+        (status = 422, description = "Not an email address", body = Problem),
+        (status = 429, description = "Too many emails to this address (`too_many_emails`)", body = Problem),
+    )
+)]
+pub async fn send_reset_password_email(State(state): State<AppState>, JsonBody(body): JsonBody<EmailRequest>) -> Result<StatusCode, ApiError> {
+    accounts::request_password_reset(&state, &body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The token from the emailed link.
+    pub token: String,
+    pub password: String,
+}
+
+/// Set a new password with the emailed token. Ends every session of the account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/reset_password", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
+        (status = 422, description = "The new password is refused", body = Problem),
+    )
+)]
+pub async fn reset_password(State(state): State<AppState>, JsonBody(body): JsonBody<ResetPasswordRequest>) -> Result<StatusCode, ApiError> {
+    accounts::reset_password(&state, &body.token, body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change your password. Ends every session of the account, this one included.
+#[utoipa::path(
+    post, path = "/api/v1/auth/change_password", tag = "auth", request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Password changed; log in again"),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "`wrong_current_password`", body = Problem),
+        (status = 422, description = "The new password is refused", body = Problem),
+        (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    JsonBody(body): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    accounts::change_password(&state, &caller, &body.current_password, body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The public keys that verify access tokens (JWK Set).
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "auth",
+    responses((status = 200, description = "JWK Set", body = Object))
+)]
+pub async fn jwks(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
+}
