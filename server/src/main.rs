@@ -1,1 +1,126 @@
-fn main() {}
+//! `ums`: the whole service on one machine, and the operator commands.
+//!
+//! `cargo run --release` serves every route group on 127.0.0.1:3000 with an embedded
+//! database, a durable local job queue and an outbox folder for email.
+
+use std::io::{BufRead as _, IsTerminal as _};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use shared::{
+    Config, LocalApp,
+    accounts::{self, NewAccount},
+    domain::Role,
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "ums", about = "User management for the blog platform", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print a new Ed25519 signing key (PKCS#8 PEM) for `UMS_JWT_PRIVATE_KEY`.
+    GenerateJwtKey,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account, active at once. The password is read from standard input
+    /// when it is not a terminal, otherwise prompted for without echo.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        first_name: String,
+        #[arg(long, default_value = "User")]
+        last_name: String,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve().await,
+            Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } => {
+                create_admin(&email, &first_name, &last_name).await
+            }
+            Command::GenerateJwtKey => {
+                print!("{}", shared::auth::jwt::generate_pem()?);
+                Ok(())
+            }
+        }
+    })
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("UMS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let addr = config.addr;
+    let app = LocalApp::build(config).context("starting the service")?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(
+        "serving on http://{addr} (API docs at http://{addr}/apidocs), data in {}",
+        app.state.config.data_dir.display()
+    );
+    app.serve(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await
+}
+
+async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let config = Config::from_env()?;
+    let app = LocalApp::build(config)?;
+    let new = NewAccount::parse(email, password, first_name, last_name, None, None)
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let user = accounts::register(&app.state, new, Role::Admin, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    println!("created admin {} <{}>", user.id, user.email);
+    Ok(())
+}
+
+fn describe(error: &shared::ApiError) -> String {
+    let problem = error.problem();
+    let fields: Vec<String> = problem.errors.iter().map(|e| format!("{} {}", e.field, e.detail)).collect();
+    if fields.is_empty() { problem.detail } else { fields.join("; ") }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Repeat it: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}

@@ -83,10 +83,13 @@ impl OutgoingEmail {
     }
 }
 
-/// 8bit keeps each link on one line in the raw message (quoted-printable would fold it), so a
-/// link can be copied straight out of an `.eml`; bodies that 8bit cannot carry fall back to
-/// lettre's choice.
+/// 8bit keeps each link whole on its own line in the raw message (quoted-printable would fold
+/// it at 76 characters), so a link can be copied straight out of an `.eml`. RFC 5322 allows
+/// 998 octets a line; a body with longer lines falls back to lettre's own choice.
 fn readable_body(content: &str) -> Body {
-    Body::new_with_encoding(content.to_string(), ContentTransferEncoding::EightBit)
-        .unwrap_or_else(|_| Body::new(content.to_string()))
+    if content.lines().any(|line| line.len() > 998 || line.contains('\r')) {
+        return Body::new(content.to_string());
+    }
+    let crlf = content.lines().collect::<Vec<_>>().join("\r\n") + "\r\n";
+    Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
 }
