@@ -53,7 +53,11 @@ pub struct Argon2Config {
 impl Default for Argon2Config {
     /// OWASP's recommendation for Argon2id: 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 

@@ -21,7 +21,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { field, code, detail: detail.into() }
+        Self {
+            field,
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -100,7 +104,9 @@ impl ApiError {
             InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
-            EmailNotConfirmed | Forbidden | AccountSuspended | WrongCurrentPassword => StatusCode::FORBIDDEN,
+            EmailNotConfirmed | Forbidden | AccountSuspended | WrongCurrentPassword => {
+                StatusCode::FORBIDDEN
+            }
             TooManyAttempts { .. } | TooManyEmails { .. } => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -188,7 +194,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         match self {
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::TooManyEmails { retry_after_secs } => {

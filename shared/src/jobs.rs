@@ -22,8 +22,13 @@ pub struct WorkerDeps {
 pub async fn handle(job: &Job, deps: &WorkerDeps) -> anyhow::Result<()> {
     match job {
         Job::SendEmail(email) => {
-            let rendered = email.render(&deps.email_from).context("rendering the email")?;
-            deps.mailer.send(&rendered).await.context("sending the email")
+            let rendered = email
+                .render(&deps.email_from)
+                .context("rendering the email")?;
+            deps.mailer
+                .send(&rendered)
+                .await
+                .context("sending the email")
         }
     }
 }

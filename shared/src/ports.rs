@@ -85,7 +85,12 @@ pub trait Store: Send + Sync {
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
     /// Replaces the refresh hash only if it still equals `presented_hash`.
-    async fn rotate_session(&self, id: &str, presented_hash: &str, new_hash: &str) -> StoreResult<Rotation>;
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<Rotation>;
     async fn delete_session(&self, id: &str) -> StoreResult<()>;
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()>;
 

@@ -15,7 +15,10 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{User, UserId},
-    ports::{Job, JobQueue, LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError, StoreResult, TokenKind},
+    ports::{
+        Job, JobQueue, LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError,
+        StoreResult, TokenKind,
+    },
 };
 
 #[derive(Clone)]
@@ -76,13 +79,15 @@ fn ts(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ts(secs: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
+    })
 }
 
 fn user_from_json(data: String) -> rusqlite::Result<User> {
-    serde_json::from_str(&data)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(&data).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
@@ -107,14 +112,18 @@ impl SqliteDb {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut conn =
+            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The operator command may write while the server runs.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), job_signal: Arc::new(tokio::sync::Notify::new()) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            job_signal: Arc::new(tokio::sync::Notify::new()),
+        })
     }
 
     pub fn job_signal(&self) -> Arc<tokio::sync::Notify> {
@@ -138,7 +147,11 @@ impl SqliteDb {
 
     /// Takes the next due job and hides it for `visibility` (like an SQS receive): if the
     /// worker dies, the job comes back.
-    pub async fn claim_job(&self, now: OffsetDateTime, visibility: time::Duration) -> anyhow::Result<Option<ClaimedJob>> {
+    pub async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        visibility: time::Duration,
+    ) -> anyhow::Result<Option<ClaimedJob>> {
         let (now, hidden_until) = (ts(now), ts(now + visibility));
         self.call(move |conn| {
             conn.query_row(
@@ -154,16 +167,31 @@ impl SqliteDb {
     }
 
     pub async fn complete_job(&self, id: i64) -> anyhow::Result<()> {
-        self.call(move |conn| conn.execute("DELETE FROM jobs WHERE id = ?1", [id]).map(drop)).await
+        self.call(move |conn| {
+            conn.execute("DELETE FROM jobs WHERE id = ?1", [id])
+                .map(drop)
+        })
+        .await
     }
 
     /// Schedules a retry at `retry_at`, or marks the job dead (kept for inspection, like a
     /// dead-letter queue).
-    pub async fn fail_job(&self, id: i64, error: String, retry_at: Option<OffsetDateTime>) -> anyhow::Result<()> {
+    pub async fn fail_job(
+        &self,
+        id: i64,
+        error: String,
+        retry_at: Option<OffsetDateTime>,
+    ) -> anyhow::Result<()> {
         self.call(move |conn| {
             match retry_at {
-                Some(at) => conn.execute("UPDATE jobs SET run_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ts(at), error]),
-                None => conn.execute("UPDATE jobs SET dead = 1, last_error = ?2 WHERE id = ?1", params![id, error]),
+                Some(at) => conn.execute(
+                    "UPDATE jobs SET run_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, ts(at), error],
+                ),
+                None => conn.execute(
+                    "UPDATE jobs SET dead = 1, last_error = ?2 WHERE id = ?1",
+                    params![id, error],
+                ),
             }
             .map(drop)
         })
@@ -173,8 +201,11 @@ impl SqliteDb {
     /// Jobs that failed for good.
     pub async fn dead_jobs(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.call(|conn| {
-            let mut stmt = conn.prepare("SELECT payload, COALESCE(last_error, '') FROM jobs WHERE dead = 1 ORDER BY id")?;
-            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
+            let mut stmt = conn.prepare(
+                "SELECT payload, COALESCE(last_error, '') FROM jobs WHERE dead = 1 ORDER BY id",
+            )?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
         })
         .await
     }
@@ -184,7 +215,8 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql).with_context(|| format!("applying migration {}", version + 1))?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("applying migration {}", version + 1))?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
@@ -205,23 +237,45 @@ impl Store for SqliteDb {
                 )
             })
             .await?;
-        if inserted == 0 { Err(StoreError::EmailTaken) } else { Ok(()) }
+        if inserted == 0 {
+            Err(StoreError::EmailTaken)
+        } else {
+            Ok(())
+        }
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.0.clone();
         let data: Option<String> = self
-            .call(move |conn| conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| row.get(0)).optional())
+            .call(move |conn| {
+                conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| {
+                    row.get(0)
+                })
+                .optional()
+            })
             .await?;
-        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
+        Ok(data
+            .map(user_from_json)
+            .transpose()
+            .map_err(anyhow::Error::from)?)
     }
 
     async fn user_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
         let key = email_key.to_string();
         let data: Option<String> = self
-            .call(move |conn| conn.query_row("SELECT data FROM users WHERE email_key = ?1", [key], |row| row.get(0)).optional())
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT data FROM users WHERE email_key = ?1",
+                    [key],
+                    |row| row.get(0),
+                )
+                .optional()
+            })
             .await?;
-        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
+        Ok(data
+            .map(user_from_json)
+            .transpose()
+            .map_err(anyhow::Error::from)?)
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
@@ -269,8 +323,17 @@ impl Store for SqliteDb {
             .await?)
     }
 
-    async fn rotate_session(&self, id: &str, presented_hash: &str, new_hash: &str) -> StoreResult<Rotation> {
-        let (id, presented, new) = (id.to_string(), presented_hash.to_string(), new_hash.to_string());
+    async fn rotate_session(
+        &self,
+        id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<Rotation> {
+        let (id, presented, new) = (
+            id.to_string(),
+            presented_hash.to_string(),
+            new_hash.to_string(),
+        );
         Ok(self
             .call(move |conn| {
                 let tx = conn.transaction()?;
@@ -280,7 +343,11 @@ impl Store for SqliteDb {
                 )?;
                 let outcome = if changed == 1 {
                     Rotation::Rotated
-                } else if tx.query_row("SELECT 1 FROM sessions WHERE id = ?1", [&id], |_| Ok(())).optional()?.is_some() {
+                } else if tx
+                    .query_row("SELECT 1 FROM sessions WHERE id = ?1", [&id], |_| Ok(()))
+                    .optional()?
+                    .is_some()
+                {
                     Rotation::Stale
                 } else {
                     Rotation::Missing
@@ -293,13 +360,21 @@ impl Store for SqliteDb {
 
     async fn delete_session(&self, id: &str) -> StoreResult<()> {
         let id = id.to_string();
-        self.call(move |conn| conn.execute("DELETE FROM sessions WHERE id = ?1", [id]).map(drop)).await?;
+        self.call(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE id = ?1", [id])
+                .map(drop)
+        })
+        .await?;
         Ok(())
     }
 
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()> {
         let id = user_id.0.clone();
-        self.call(move |conn| conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id]).map(drop)).await?;
+        self.call(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+                .map(drop)
+        })
+        .await?;
         Ok(())
     }
 
@@ -342,15 +417,27 @@ impl Store for SqliteDb {
         let key = key.to_string();
         Ok(self
             .call(move |conn| {
-                conn.query_row("SELECT count, last_failure_at FROM login_failures WHERE key = ?1", [key], |row| {
-                    Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? })
-                })
+                conn.query_row(
+                    "SELECT count, last_failure_at FROM login_failures WHERE key = ?1",
+                    [key],
+                    |row| {
+                        Ok(LoginFailures {
+                            count: row.get(0)?,
+                            last_failure_at: from_ts(row.get(1)?)?,
+                        })
+                    },
+                )
                 .optional()
             })
             .await?)
     }
 
-    async fn record_login_failure(&self, key: &str, now: OffsetDateTime, forget_before: OffsetDateTime) -> StoreResult<LoginFailures> {
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> StoreResult<LoginFailures> {
         let key = key.to_string();
         Ok(self
             .call(move |conn| {
@@ -361,7 +448,12 @@ impl Store for SqliteDb {
                         last_failure_at = ?2
                      RETURNING count, last_failure_at",
                     params![key, ts(now), ts(forget_before)],
-                    |row| Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? }),
+                    |row| {
+                        Ok(LoginFailures {
+                            count: row.get(0)?,
+                            last_failure_at: from_ts(row.get(1)?)?,
+                        })
+                    },
                 )
             })
             .await?)
@@ -369,7 +461,11 @@ impl Store for SqliteDb {
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
-        self.call(move |conn| conn.execute("DELETE FROM login_failures WHERE key = ?1", [key]).map(drop)).await?;
+        self.call(move |conn| {
+            conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])
+                .map(drop)
+        })
+        .await?;
         Ok(())
     }
 
@@ -378,7 +474,10 @@ impl Store for SqliteDb {
         Ok(self
             .call(move |conn| {
                 // Expired counters are swept here rather than by a separate job.
-                conn.execute("DELETE FROM counters WHERE expires_at <= strftime('%s', 'now') - 86400", [])?;
+                conn.execute(
+                    "DELETE FROM counters WHERE expires_at <= strftime('%s', 'now') - 86400",
+                    [],
+                )?;
                 conn.query_row(
                     "INSERT INTO counters (key, count, expires_at) VALUES (?1, 1, ?2)
                      ON CONFLICT (key) DO UPDATE SET count = count + 1
@@ -406,7 +505,11 @@ impl JobQueue for SqliteDb {
         let payload = serde_json::to_string(job)?;
         let now = ts(OffsetDateTime::now_utc());
         self.call(move |conn| {
-            conn.execute("INSERT INTO jobs (payload, run_at) VALUES (?1, ?2)", params![payload, now]).map(drop)
+            conn.execute(
+                "INSERT INTO jobs (payload, run_at) VALUES (?1, ?2)",
+                params![payload, now],
+            )
+            .map(drop)
         })
         .await?;
         self.job_signal.notify_one();

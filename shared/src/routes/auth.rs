@@ -27,7 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/send_confirm_email", post(send_confirm_email))
         .route("/api/v1/auth/confirm_email", get(confirm_email))
-        .route("/api/v1/auth/send_reset_password_email", post(send_reset_password_email))
+        .route(
+            "/api/v1/auth/send_reset_password_email",
+            post(send_reset_password_email),
+        )
         .route("/api/v1/auth/reset_password", post(reset_password))
         .route("/api/v1/auth/change_password", post(change_password))
         .route("/.well-known/jwks.json", get(jwks))
@@ -80,7 +83,9 @@ pub async fn register(
         _ => return Err(ApiError::NotFound),
     };
     if matches!(role, Role::Moderator | Role::Admin) {
-        caller.ok_or(ApiError::Unauthorized)?.require_role(Role::Admin)?;
+        caller
+            .ok_or(ApiError::Unauthorized)?
+            .require_role(Role::Admin)?;
     }
     let new = NewAccount::parse(
         &body.email,
@@ -115,8 +120,13 @@ pub struct LoginRequest {
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
     )
 )]
-pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody<LoginRequest>) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(accounts::login(&state, &body.email, &body.password).await?))
+pub async fn login(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
+    Ok(Json(
+        accounts::login(&state, &body.email, &body.password).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -134,7 +144,10 @@ pub struct RefreshRequest {
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem),
     )
 )]
-pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> Result<Json<TokenPair>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Json<TokenPair>, ApiError> {
     Ok(Json(accounts::refresh(&state, &body.refresh_token).await?))
 }
 
@@ -157,14 +170,24 @@ pub struct LogoutRequest {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn logout(State(state): State<AppState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
     // The body is optional: an empty one means "this session".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
-    accounts::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
+    accounts::logout(
+        &state,
+        &caller,
+        request.refresh_token.as_deref(),
+        request.all,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +208,10 @@ pub struct EmailRequest {
         (status = 429, description = "Too many emails to this address (`too_many_emails`)", body = Problem),
     )
 )]
-pub async fn send_confirm_email(State(state): State<AppState>, JsonBody(body): JsonBody<EmailRequest>) -> Result<StatusCode, ApiError> {
+pub async fn send_confirm_email(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<StatusCode, ApiError> {
     accounts::request_confirmation_email(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -204,7 +230,10 @@ pub struct TokenQuery {
         (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
     )
 )]
-pub async fn confirm_email(State(state): State<AppState>, QueryParams(query): QueryParams<TokenQuery>) -> Result<Json<UserView>, ApiError> {
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<TokenQuery>,
+) -> Result<Json<UserView>, ApiError> {
     let user = accounts::confirm_email(&state, &query.token).await?;
     Ok(Json(UserView::from(&user)))
 }
@@ -220,7 +249,10 @@ pub async fn confirm_email(State(state): State<AppState>, QueryParams(query): Qu
         (status = 429, description = "Too many emails to this address (`too_many_emails`)", body = Problem),
     )
 )]
-pub async fn send_reset_password_email(State(state): State<AppState>, JsonBody(body): JsonBody<EmailRequest>) -> Result<StatusCode, ApiError> {
+pub async fn send_reset_password_email(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<EmailRequest>,
+) -> Result<StatusCode, ApiError> {
     accounts::request_password_reset(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -241,7 +273,10 @@ pub struct ResetPasswordRequest {
         (status = 422, description = "The new password is refused", body = Problem),
     )
 )]
-pub async fn reset_password(State(state): State<AppState>, JsonBody(body): JsonBody<ResetPasswordRequest>) -> Result<StatusCode, ApiError> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<ResetPasswordRequest>,
+) -> Result<StatusCode, ApiError> {
     accounts::reset_password(&state, &body.token, body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -278,6 +313,14 @@ pub async fn change_password(
     get, path = "/.well-known/jwks.json", tag = "auth",
     responses((status = 200, description = "JWK Set", body = Object))
 )]
-pub async fn jwks(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
-    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
+pub async fn jwks(
+    State(state): State<AppState>,
+) -> (
+    [(axum::http::HeaderName, &'static str); 1],
+    Json<serde_json::Value>,
+) {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.keys.jwks()),
+    )
 }

@@ -2,7 +2,12 @@
 
 use axum::{Json, Router, extract::State, routing::get};
 
-use crate::{app::AppState, auth::AuthUser, domain::UserView, error::{ApiError, Problem}};
+use crate::{
+    app::AppState,
+    auth::AuthUser,
+    domain::UserView,
+    error::{ApiError, Problem},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/user", get(me))
@@ -17,7 +22,14 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<Json<UserView>, ApiError> {
-    let user = state.store.user(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+pub async fn me(
+    State(state): State<AppState>,
+    caller: AuthUser,
+) -> Result<Json<UserView>, ApiError> {
+    let user = state
+        .store
+        .user(&caller.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     Ok(Json(UserView::from(&user)))
 }

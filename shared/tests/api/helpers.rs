@@ -1,0 +1,360 @@
+//! `spawn_app()` starts the real app (SQLite file, local queue, outbox) on a random port in a
+//! temporary data directory that is removed when the test ends.
+
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, LazyLock, Mutex, Once},
+    time::Duration,
+};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use shared::{
+    Config, LocalApp,
+    accounts::{self, NewAccount},
+    clock::ManualClock,
+    domain::Role,
+};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Everything every test app logs, so tests can look for secrets in it.
+pub static LOGS: LazyLock<Arc<Mutex<Vec<u8>>>> = LazyLock::new(Default::default);
+static TRACING: Once = Once::new();
+
+#[derive(Clone)]
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    TRACING.call_once(|| {
+        // Everything the service logs, at debug; the test's own HTTP client is left out.
+        let filter = tracing_subscriber::EnvFilter::new("debug,reqwest=off,hyper_util::client=off");
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .init();
+    });
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub app: Arc<LocalApp>,
+    pub data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let temp = tempfile::tempdir().expect("a temporary data directory");
+    let dir = temp.path().to_path_buf();
+    let mut app = spawn_app_in(&dir, |_| {}).await;
+    app._temp = Some(temp);
+    app
+}
+
+/// An app over an existing data directory (which the caller cleans up).
+pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    capture_logs();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let mut config = Config::local(dir.to_path_buf(), addr);
+    tweak(&mut config);
+    let clock = Arc::new(ManualClock::starting_now());
+    let app = LocalApp::build_with_clock(config, clock.clone()).expect("the app builds");
+    let router = app.router();
+    let (db, worker) = (app.db.clone(), app.worker.clone());
+    let server = tokio::spawn(async move {
+        let worker = tokio::spawn(shared::jobs::run_local_worker(db, worker));
+        let _ = axum::serve(listener, router).await;
+        worker.abort();
+    });
+    TestApp {
+        address: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        clock,
+        app: Arc::new(app),
+        data_dir: dir.to_path_buf(),
+        _temp: None,
+        server,
+    }
+}
+
+pub fn registration(email: &str) -> Value {
+    json!({ "email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace" })
+}
+
+/// Tokens from a successful login or refresh.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    pub async fn from(response: Response) -> Self {
+        assert_eq!(response.status(), StatusCode::OK, "expected tokens");
+        let body: Value = response.json().await.unwrap();
+        Self {
+            access: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value, bearer: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn post_register(&self, role: &str, body: &Value, bearer: Option<&str>) -> Response {
+        self.post_json(&format!("/api/v1/auth/register/{role}"), body, bearer)
+            .await
+    }
+
+    pub async fn post_login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn post_refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn post_logout(&self, access_token: &str, body: Option<Value>) -> Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/auth/logout"))
+            .bearer_auth(access_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn get_me(&self, access_token: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/user"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_confirm_email(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/auth/confirm_email"))
+            .query(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_send_confirm_email(&self, email: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/send_confirm_email",
+            &json!({ "email": email }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn post_send_reset_password_email(&self, email: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/send_reset_password_email",
+            &json!({ "email": email }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn post_reset_password(&self, token: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/reset_password",
+            &json!({ "token": token, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn post_change_password(
+        &self,
+        access_token: &str,
+        current: &str,
+        new: &str,
+    ) -> Response {
+        let body = json!({ "current_password": current, "new_password": new });
+        self.post_json("/api/v1/auth/change_password", &body, Some(access_token))
+            .await
+    }
+
+    /// Registers a reader (or author) and returns the body.
+    pub async fn register(&self, role: &str, email: &str) -> Value {
+        let response = self.post_register(role, &registration(email), None).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// Registers, confirms from the emailed link, and logs in.
+    pub async fn signed_up(&self, role: &str, email: &str) -> Tokens {
+        self.register(role, email).await;
+        let token = self.email_token(email, "Confirm your email address").await;
+        assert_eq!(
+            self.get_confirm_email(&token).await.status(),
+            StatusCode::OK
+        );
+        Tokens::from(self.post_login(email, PASSWORD).await).await
+    }
+
+    /// An admin made the way the operator command makes one, logged in.
+    pub async fn admin(&self, email: &str) -> Tokens {
+        let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
+        accounts::register(&self.app.state, new, Role::Admin, true)
+            .await
+            .unwrap();
+        Tokens::from(self.post_login(email, PASSWORD).await).await
+    }
+
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.data_dir.join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect()
+    }
+
+    /// Emails to `to` with this subject, oldest first.
+    pub fn emails_to(&self, to: &str, subject: &str) -> Vec<String> {
+        self.outbox()
+            .into_iter()
+            .filter(|m| {
+                m.contains(&format!("\r\nTo: {to}\r\n"))
+                    && m.contains(&format!("\r\nSubject: {subject}\r\n"))
+            })
+            .collect()
+    }
+
+    /// Waits for the worker to deliver an email, and returns the token in its newest link.
+    pub async fn email_token(&self, to: &str, subject: &str) -> String {
+        for _ in 0..100 {
+            if let Some(email) = self.emails_to(to, subject).last() {
+                return token_in(email);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email {subject:?} reached {to}");
+    }
+
+    /// Lets the worker drain the queue, so "no email was sent" means something.
+    pub async fn settle_queue(&self) {
+        shared::jobs::drain_once(&self.app.db, &self.app.worker)
+            .await
+            .unwrap();
+    }
+
+    pub fn advance_clock(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+pub fn token_in(email: &str) -> String {
+    let start = email.find("token=").expect("a link with a token") + "token=".len();
+    email[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Asserts an RFC 9457 problem with this status and code, and returns it.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "code in {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+impl TestApp {
+    /// Waits for an email and returns it whole.
+    pub async fn emails_to_eventually(&self, to: &str, subject: &str) -> String {
+        for _ in 0..100 {
+            if let Some(email) = self.emails_to(to, subject).pop() {
+                return email;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no email {subject:?} reached {to}");
+    }
+
+    /// Waits for a newer email than the one carrying `previous`, and returns its token.
+    pub async fn email_token_after(&self, to: &str, subject: &str, previous: &str) -> String {
+        for _ in 0..100 {
+            if let Some(token) = self.emails_to(to, subject).last().map(|e| token_in(e))
+                && token != previous
+            {
+                return token;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no new email {subject:?} reached {to}");
+    }
+}

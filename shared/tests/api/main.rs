@@ -1,0 +1,10 @@
+//! The service over HTTP, as its users and its attackers use it.
+
+mod confirm_email;
+mod docs;
+mod helpers;
+mod login;
+mod logs;
+mod passwords;
+mod register;
+mod sessions;
