@@ -51,20 +51,13 @@ enum AdminCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve().await,
-            Command::Admin {
-                command:
-                    AdminCommand::Create {
-                        email,
-                        first_name,
-                        last_name,
-                    },
-            } => create_admin(&email, &first_name, &last_name).await,
+            Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } => {
+                create_admin(&email, &first_name, &last_name).await
+            }
             Command::GenerateJwtKey => {
                 print!("{}", shared::auth::jwt::generate_pem()?);
                 Ok(())
@@ -75,9 +68,7 @@ fn main() -> anyhow::Result<()> {
 
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("UMS_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
@@ -89,9 +80,7 @@ async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let addr = config.addr;
     let app = LocalApp::build(config).context("starting the service")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         "serving on http://{addr} (API docs at http://{addr}/apidocs), data in {}",
         app.state.config.data_dir.display()
@@ -118,16 +107,8 @@ async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow:
 
 fn describe(error: &shared::ApiError) -> String {
     let problem = error.problem();
-    let fields: Vec<String> = problem
-        .errors
-        .iter()
-        .map(|e| format!("{} {}", e.field, e.detail))
-        .collect();
-    if fields.is_empty() {
-        problem.detail
-    } else {
-        fields.join("; ")
-    }
+    let fields: Vec<String> = problem.errors.iter().map(|e| format!("{} {}", e.field, e.detail)).collect();
+    if fields.is_empty() { problem.detail } else { fields.join("; ") }
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -11,28 +11,14 @@ const PASSWORD: &str = "operator chosen passphrase";
 
 fn create_admin(data_dir: &std::path::Path, email: &str, password: &str) -> std::process::Output {
     let mut child = Command::new(UMS)
-        .args([
-            "admin",
-            "create",
-            "--email",
-            email,
-            "--first-name",
-            "Grace",
-            "--last-name",
-            "Hopper",
-        ])
+        .args(["admin", "create", "--email", email, "--first-name", "Grace", "--last-name", "Hopper"])
         .env("UMS_DATA_DIR", data_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -50,11 +36,7 @@ async fn the_first_admin_is_created_from_the_command_line_and_logs_in() {
     let data_dir = tempfile::tempdir().unwrap();
 
     let created = create_admin(data_dir.path(), "root@example.com", PASSWORD);
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     assert!(String::from_utf8_lossy(&created.stdout).contains("created admin"));
 
     let again = create_admin(data_dir.path(), "ROOT@example.com", PASSWORD);
@@ -64,11 +46,7 @@ async fn the_first_admin_is_created_from_the_command_line_and_logs_in() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _server = Server(
         Command::new(UMS)
             .env("UMS_DATA_DIR", data_dir.path())
@@ -82,12 +60,7 @@ async fn the_first_admin_is_created_from_the_command_line_and_logs_in() {
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..100 {
-        if client
-            .get(format!("{base}/api/v1/health"))
-            .send()
-            .await
-            .is_ok()
-        {
+        if client.get(format!("{base}/api/v1/health")).send().await.is_ok() {
             up = true;
             break;
         }

@@ -37,19 +37,13 @@ impl NewAccount {
         bio: Option<&str>,
     ) -> Result<Self, ApiError> {
         let mut errors = Vec::new();
-        let email = EmailAddress::parse(email)
-            .map_err(|why| errors.push(FieldError::new("email", "invalid_email", why)))
-            .ok();
-        let password = Password::parse(password)
-            .map_err(|(code, why)| errors.push(FieldError::new("password", code, why)))
-            .ok();
+        let email =
+            EmailAddress::parse(email).map_err(|why| errors.push(FieldError::new("email", "invalid_email", why))).ok();
+        let password =
+            Password::parse(password).map_err(|(code, why)| errors.push(FieldError::new("password", code, why))).ok();
         let profile = Profile::parse(first_name, last_name, nickname, bio, &mut errors);
         match (email, password, profile) {
-            (Some(email), Some(password), Some(profile)) if errors.is_empty() => Ok(Self {
-                email,
-                password,
-                profile,
-            }),
+            (Some(email), Some(password), Some(profile)) if errors.is_empty() => Ok(Self { email, password, profile }),
             _ => Err(ApiError::Validation(errors)),
         }
     }
@@ -71,23 +65,14 @@ pub struct TokenPair {
 
 /// Creates an account. Pending accounts are sent a confirmation link; `confirmed` accounts
 /// (made by an operator) start active.
-pub async fn register(
-    state: &AppState,
-    new: NewAccount,
-    role: Role,
-    confirmed: bool,
-) -> Result<User, ApiError> {
+pub async fn register(state: &AppState, new: NewAccount, role: Role, confirmed: bool) -> Result<User, ApiError> {
     let password_hash = state.hasher.hash(new.password.expose()).await?;
     let now = state.clock.now();
     let user = User {
         id: UserId::generate(),
         email: new.email,
         role,
-        status: if confirmed {
-            Status::Active
-        } else {
-            Status::Pending
-        },
+        status: if confirmed { Status::Active } else { Status::Pending },
         profile: new.profile,
         password_hash,
         email_confirmed_at: confirmed.then_some(now),
@@ -104,14 +89,8 @@ pub async fn register(
 
 async fn send_confirmation(state: &AppState, user: &User) -> Result<(), ApiError> {
     let token = issue_token(state, user, TokenKind::EmailConfirmation).await?;
-    let link = format!(
-        "{}/api/v1/auth/confirm_email?token={token}",
-        state.config.public_url
-    );
-    let message = EmailMessage::ConfirmEmail {
-        first_name: user.profile.first_name.clone(),
-        link,
-    };
+    let link = format!("{}/api/v1/auth/confirm_email?token={token}", state.config.public_url);
+    let message = EmailMessage::ConfirmEmail { first_name: user.profile.first_name.clone(), link };
     queue_email(state, user, message).await
 }
 
@@ -133,10 +112,7 @@ async fn issue_token(state: &AppState, user: &User, kind: TokenKind) -> Result<S
 }
 
 async fn queue_email(state: &AppState, user: &User, message: EmailMessage) -> Result<(), ApiError> {
-    let job = Job::SendEmail(EmailJob {
-        to: user.email.to_string(),
-        message,
-    });
+    let job = Job::SendEmail(EmailJob { to: user.email.to_string(), message });
     state.jobs.enqueue(&job).await?;
     Ok(())
 }
@@ -168,28 +144,16 @@ pub async fn confirm_email(state: &AppState, token: &str) -> Result<User, ApiErr
 }
 
 /// Takes a single-use token of this kind, and the account it was issued for.
-async fn take_token(
-    state: &AppState,
-    kind: TokenKind,
-    token: &str,
-) -> Result<(User, OffsetDateTime), ApiError> {
+async fn take_token(state: &AppState, kind: TokenKind, token: &str) -> Result<(User, OffsetDateTime), ApiError> {
     if token.len() != 43 {
         return Err(ApiError::InvalidToken);
     }
-    let record = state
-        .store
-        .take_token(kind, &hash_token(token))
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
+    let record = state.store.take_token(kind, &hash_token(token)).await?.ok_or(ApiError::InvalidToken)?;
     let now = state.clock.now();
     if record.expires_at <= now {
         return Err(ApiError::TokenExpired);
     }
-    let user = state
-        .store
-        .user(&record.user_id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
+    let user = state.store.user(&record.user_id).await?.ok_or(ApiError::InvalidToken)?;
     // A token sent to an address the account no longer has proves nothing.
     if user.email.key() != record.email_key {
         return Err(ApiError::InvalidToken);
@@ -207,10 +171,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Toke
         Ok(_) => state.store.user_by_email(&email_key).await?,
         Err(_) => None,
     };
-    let verified = state
-        .hasher
-        .verify(password, user.as_ref().map(|u| &u.password_hash))
-        .await?;
+    let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,
         _ => {
@@ -246,23 +207,11 @@ async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiEr
         expires_at: now + state.config.jwt.refresh_token_ttl,
     };
     state.store.create_session(&session).await?;
-    token_pair(
-        state,
-        user,
-        &session.id,
-        refresh_token(&session.id, &secret),
-    )
+    token_pair(state, user, &session.id, refresh_token(&user.id, &session.id, &secret))
 }
 
-fn token_pair(
-    state: &AppState,
-    user: &User,
-    session_id: &str,
-    refresh_token: String,
-) -> Result<TokenPair, ApiError> {
-    let access_token = state
-        .keys
-        .issue(&user.id, session_id, user.role, state.clock.now())?;
+fn token_pair(state: &AppState, user: &User, session_id: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
+    let access_token = state.keys.issue(&user.id, session_id, user.role, state.clock.now())?;
     Ok(TokenPair {
         access_token,
         refresh_token,
@@ -275,42 +224,28 @@ fn token_pair(
 /// Rotates the refresh token. Presenting one that was already rotated means it was copied:
 /// the whole session ends.
 pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, ApiError> {
-    let (session_id, secret) =
-        split_refresh_token(presented.trim()).ok_or(ApiError::InvalidRefreshToken)?;
-    let session = state
-        .store
-        .session(session_id)
-        .await?
-        .ok_or(ApiError::InvalidRefreshToken)?;
+    let (user_id, session_id, secret) = split_refresh_token(presented.trim()).ok_or(ApiError::InvalidRefreshToken)?;
+    let session = state.store.session(&user_id, session_id).await?.ok_or(ApiError::InvalidRefreshToken)?;
     if session.expires_at <= state.clock.now() {
-        state.store.delete_session(&session.id).await?;
+        state.store.delete_session(&user_id, &session.id).await?;
         return Err(ApiError::InvalidRefreshToken);
     }
     let new_secret = random_token();
-    match state
-        .store
-        .rotate_session(&session.id, &hash_token(secret), &hash_token(&new_secret))
-        .await?
-    {
+    match state.store.rotate_session(&user_id, &session.id, &hash_token(secret), &hash_token(&new_secret)).await? {
         Rotation::Rotated => {}
         Rotation::Missing => return Err(ApiError::InvalidRefreshToken),
         Rotation::Stale => {
-            state.store.delete_session(&session.id).await?;
+            state.store.delete_session(&user_id, &session.id).await?;
             tracing::warn!(user_id = %session.user_id, "a used refresh token was presented again; session ended");
             return Err(ApiError::RefreshTokenReused);
         }
     }
     let user = state.store.user(&session.user_id).await?;
     let Some(user) = user.filter(|u| u.status == Status::Active) else {
-        state.store.delete_session(&session.id).await?;
+        state.store.delete_session(&user_id, &session.id).await?;
         return Err(ApiError::InvalidRefreshToken);
     };
-    token_pair(
-        state,
-        &user,
-        &session.id,
-        refresh_token(&session.id, &new_secret),
-    )
+    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret))
 }
 
 /// Ends the caller's session, another of the caller's sessions named by its refresh token,
@@ -326,40 +261,24 @@ pub async fn logout(
         tracing::info!(user_id = %caller.user_id, "logged out of all sessions");
         return Ok(());
     }
-    if let Some((session_id, _)) = refresh_token.and_then(split_refresh_token)
-        && let Some(session) = state.store.session(session_id).await?
-        && session.user_id == caller.user_id
-    {
-        state.store.delete_session(&session.id).await?;
+    // Only the caller's own sessions can be named: the lookup is within the caller's account.
+    if let Some((_, session_id, _)) = refresh_token.and_then(split_refresh_token) {
+        state.store.delete_session(&caller.user_id, session_id).await?;
     }
-    state.store.delete_session(&caller.session_id).await?;
+    state.store.delete_session(&caller.user_id, &caller.session_id).await?;
     tracing::info!(user_id = %caller.user_id, "logged out");
     Ok(())
 }
 
 /// Changes the caller's password and ends all their sessions. Wrong current passwords count
 /// toward the same backoff as failed logins.
-pub async fn change_password(
-    state: &AppState,
-    caller: &AuthUser,
-    current: &str,
-    new: String,
-) -> Result<(), ApiError> {
-    let new = Password::parse(new).map_err(|(code, why)| {
-        ApiError::Validation(vec![FieldError::new("new_password", code, why)])
-    })?;
-    let mut user = state
-        .store
-        .user(&caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+pub async fn change_password(state: &AppState, caller: &AuthUser, current: &str, new: String) -> Result<(), ApiError> {
+    let new = Password::parse(new)
+        .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("new_password", code, why)]))?;
+    let mut user = state.store.user(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle_key = throttle::login_key(&user.email.key());
     throttle::ensure_login_allowed(state, &throttle_key).await?;
-    if !state
-        .hasher
-        .verify(current, Some(&user.password_hash))
-        .await?
-    {
+    if !state.hasher.verify(current, Some(&user.password_hash)).await? {
         throttle::record_login_failure(state, &throttle_key).await?;
         return Err(ApiError::WrongCurrentPassword);
     }
@@ -379,10 +298,7 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> Result<(),
     if let Some(user) = state.store.user_by_email(&email.key()).await? {
         let token = issue_token(state, &user, TokenKind::PasswordReset).await?;
         let link = format!("{}?token={token}", state.config.password_reset_url);
-        let message = EmailMessage::ResetPassword {
-            first_name: user.profile.first_name.clone(),
-            link,
-        };
+        let message = EmailMessage::ResetPassword { first_name: user.profile.first_name.clone(), link };
         queue_email(state, &user, message).await?;
     }
     Ok(())
@@ -390,15 +306,10 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> Result<(),
 
 /// Sets a new password with a reset token and ends all sessions. The token proves the
 /// address too, so a pending account becomes active.
-pub async fn reset_password(
-    state: &AppState,
-    token: &str,
-    password: String,
-) -> Result<(), ApiError> {
+pub async fn reset_password(state: &AppState, token: &str, password: String) -> Result<(), ApiError> {
     // Check the password first, so a refused password does not burn the token.
-    let password = Password::parse(password).map_err(|(code, why)| {
-        ApiError::Validation(vec![FieldError::new("password", code, why)])
-    })?;
+    let password = Password::parse(password)
+        .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
     let (mut user, now) = take_token(state, TokenKind::PasswordReset, token).await?;
     user.password_hash = state.hasher.hash(password.expose()).await?;
     if user.status == Status::Pending {
@@ -414,6 +325,5 @@ pub async fn reset_password(
 }
 
 fn parse_email_field(email: &str) -> Result<EmailAddress, ApiError> {
-    EmailAddress::parse(email)
-        .map_err(|why| ApiError::Validation(vec![FieldError::new("email", "invalid_email", why)]))
+    EmailAddress::parse(email).map_err(|why| ApiError::Validation(vec![FieldError::new("email", "invalid_email", why)]))
 }

@@ -40,10 +40,7 @@ impl LocalApp {
         let db = SqliteDb::open(&config.data_dir.join(DATABASE_FILE))?;
         let keys = JwtKeys::load(&config.jwt, &config.data_dir)?;
         let mailer = OutboxMailer::new(config.data_dir.join(OUTBOX_DIR))?;
-        let worker = WorkerDeps {
-            mailer: Arc::new(mailer),
-            email_from: config.email_from.clone(),
-        };
+        let worker = WorkerDeps { mailer: Arc::new(mailer), email_from: config.email_from.clone() };
         let state = AppState {
             hasher: PasswordHasher::new(config.argon2)?,
             config: Arc::new(config),
@@ -67,9 +64,7 @@ impl LocalApp {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let worker = tokio::spawn(jobs::run_local_worker(self.db.clone(), self.worker.clone()));
-        let result = axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
         worker.abort();
         Ok(result?)
     }

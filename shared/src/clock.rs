@@ -22,9 +22,7 @@ pub struct ManualClock(Mutex<OffsetDateTime>);
 impl ManualClock {
     pub fn starting_now() -> Self {
         // Whole seconds: stored timestamps have second precision.
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Self(Mutex::new(now))
     }
 

@@ -53,11 +53,7 @@ pub struct Argon2Config {
 impl Default for Argon2Config {
     /// OWASP's recommendation for Argon2id: 19 MiB, 2 iterations, 1 lane.
     fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -151,10 +147,6 @@ fn var(name: &str) -> Option<String> {
 fn parse_var<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
     match var(name) {
         None => Ok(None),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("{name} is not a valid number: {raw:?}")),
+        Some(raw) => raw.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name} is not a valid number: {raw:?}")),
     }
 }

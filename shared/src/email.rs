@@ -29,29 +29,13 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     // `.html` templates are HTML-escaped by minijinja's default auto-escape rules.
     for (name, source) in [
-        (
-            "layout.html",
-            include_str!("../templates/email/layout.html"),
-        ),
-        (
-            "confirm_email.html",
-            include_str!("../templates/email/confirm_email.html"),
-        ),
-        (
-            "confirm_email.txt",
-            include_str!("../templates/email/confirm_email.txt"),
-        ),
-        (
-            "reset_password.html",
-            include_str!("../templates/email/reset_password.html"),
-        ),
-        (
-            "reset_password.txt",
-            include_str!("../templates/email/reset_password.txt"),
-        ),
+        ("layout.html", include_str!("../templates/email/layout.html")),
+        ("confirm_email.html", include_str!("../templates/email/confirm_email.html")),
+        ("confirm_email.txt", include_str!("../templates/email/confirm_email.txt")),
+        ("reset_password.html", include_str!("../templates/email/reset_password.html")),
+        ("reset_password.txt", include_str!("../templates/email/reset_password.txt")),
     ] {
-        env.add_template(name, source)
-            .expect("email templates parse");
+        env.add_template(name, source).expect("email templates parse");
     }
     env
 });
@@ -59,21 +43,16 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 impl EmailJob {
     pub fn render(&self, from: &str) -> anyhow::Result<OutgoingEmail> {
         let (template, subject, first_name, link) = match &self.message {
-            EmailMessage::ConfirmEmail { first_name, link } => (
-                "confirm_email",
-                "Confirm your email address",
-                first_name,
-                link,
-            ),
+            EmailMessage::ConfirmEmail { first_name, link } => {
+                ("confirm_email", "Confirm your email address", first_name, link)
+            }
             EmailMessage::ResetPassword { first_name, link } => {
                 ("reset_password", "Reset your password", first_name, link)
             }
         };
         let context = minijinja::context! { subject, first_name, link };
         let render = |ext: &str| -> anyhow::Result<String> {
-            Ok(TEMPLATES
-                .get_template(&format!("{template}.{ext}"))?
-                .render(&context)?)
+            Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };
         Ok(OutgoingEmail {
             from: from.to_string(),
@@ -90,19 +69,12 @@ impl OutgoingEmail {
     /// The RFC 5322 message: multipart/alternative with the text and HTML parts.
     pub fn to_mime(&self) -> anyhow::Result<Vec<u8>> {
         let from: Mailbox = self.from.parse().context("the sender address is invalid")?;
-        let to: Mailbox = self
-            .to
-            .parse()
-            .context("the recipient address is invalid")?;
-        let message = lettre::Message::builder()
-            .from(from)
-            .to(to)
-            .subject(&self.subject)
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(SinglePart::plain(readable_body(&self.text)))
-                    .singlepart(SinglePart::html(readable_body(&self.html))),
-            )?;
+        let to: Mailbox = self.to.parse().context("the recipient address is invalid")?;
+        let message = lettre::Message::builder().from(from).to(to).subject(&self.subject).multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(readable_body(&self.text)))
+                .singlepart(SinglePart::html(readable_body(&self.html))),
+        )?;
         Ok(message.formatted())
     }
 }
@@ -111,10 +83,7 @@ impl OutgoingEmail {
 /// it at 76 characters), so a link can be copied straight out of an `.eml`. RFC 5322 allows
 /// 998 octets a line; a body with longer lines falls back to lettre's own choice.
 fn readable_body(content: &str) -> Body {
-    if content
-        .lines()
-        .any(|line| line.len() > 998 || line.contains('\r'))
-    {
+    if content.lines().any(|line| line.len() > 998 || line.contains('\r')) {
         return Body::new(content.to_string());
     }
     let crlf = content.lines().collect::<Vec<_>>().join("\r\n") + "\r\n";

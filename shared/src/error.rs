@@ -21,11 +21,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            field,
-            code,
-            detail: detail.into(),
-        }
+        Self { field, code, detail: detail.into() }
     }
 }
 
@@ -95,18 +91,12 @@ impl ApiError {
         use ApiError::*;
         match self {
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            MalformedJson(_) | InvalidQuery(_) | InvalidToken | TokenExpired => {
-                StatusCode::BAD_REQUEST
-            }
+            MalformedJson(_) | InvalidQuery(_) | InvalidToken | TokenExpired => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             EmailTaken => StatusCode::CONFLICT,
-            InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => {
-                StatusCode::UNAUTHORIZED
-            }
-            EmailNotConfirmed | Forbidden | AccountSuspended | WrongCurrentPassword => {
-                StatusCode::FORBIDDEN
-            }
+            InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            EmailNotConfirmed | Forbidden | AccountSuspended | WrongCurrentPassword => StatusCode::FORBIDDEN,
             TooManyAttempts { .. } | TooManyEmails { .. } => StatusCode::TOO_MANY_REQUESTS,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -151,12 +141,20 @@ impl ApiError {
             PayloadTooLarge => "The request body is larger than this service accepts.".into(),
             EmailTaken => "An account with this email already exists.".into(),
             InvalidCredentials => "The email or password is wrong.".into(),
-            EmailNotConfirmed => "Confirm your email address before logging in; ask for a new link at `auth/send_confirm_email`.".into(),
-            TooManyAttempts { retry_after_secs } => format!("Too many failed attempts; try again in {retry_after_secs} seconds."),
-            TooManyEmails { retry_after_secs } => format!("Too many emails were sent to this address; try again in {retry_after_secs} seconds."),
+            EmailNotConfirmed => {
+                "Confirm your email address before logging in; ask for a new link at `auth/send_confirm_email`.".into()
+            }
+            TooManyAttempts { retry_after_secs } => {
+                format!("Too many failed attempts; try again in {retry_after_secs} seconds.")
+            }
+            TooManyEmails { retry_after_secs } => {
+                format!("Too many emails were sent to this address; try again in {retry_after_secs} seconds.")
+            }
             Unauthorized => "A valid bearer access token is required.".into(),
             InvalidRefreshToken => "The refresh token is invalid or expired; log in again.".into(),
-            RefreshTokenReused => "This refresh token was already used; the session has been ended. Log in again.".into(),
+            RefreshTokenReused => {
+                "This refresh token was already used; the session has been ended. Log in again.".into()
+            }
             InvalidToken => "The token is invalid or was already used.".into(),
             TokenExpired => "The token has expired; ask for a new one.".into(),
             Forbidden => "Your account is not allowed to do this.".into(),
@@ -194,13 +192,9 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
-            ApiError::TooManyAttempts { retry_after_secs }
-            | ApiError::TooManyEmails { retry_after_secs } => {
+            ApiError::TooManyAttempts { retry_after_secs } | ApiError::TooManyEmails { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             ApiError::Unauthorized | ApiError::InvalidCredentials => {

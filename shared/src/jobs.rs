@@ -4,12 +4,26 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
     adapters::SqliteDb,
     ports::{Job, Mailer},
 };
+
+/// A job as it travels through a queue: the id makes redeliveries recognisable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    pub job: Job,
+}
+
+impl Envelope {
+    pub fn new(job: Job) -> Self {
+        Self { id: uuid::Uuid::now_v7().to_string(), job }
+    }
+}
 
 /// What a worker needs to do its jobs.
 #[derive(Clone)]
@@ -22,13 +36,8 @@ pub struct WorkerDeps {
 pub async fn handle(job: &Job, deps: &WorkerDeps) -> anyhow::Result<()> {
     match job {
         Job::SendEmail(email) => {
-            let rendered = email
-                .render(&deps.email_from)
-                .context("rendering the email")?;
-            deps.mailer
-                .send(&rendered)
-                .await
-                .context("sending the email")
+            let rendered = email.render(&deps.email_from).context("rendering the email")?;
+            deps.mailer.send(&rendered).await.context("sending the email")
         }
     }
 }
@@ -59,8 +68,8 @@ pub async fn run_local_worker(db: SqliteDb, deps: WorkerDeps) {
 /// Runs every job that is due now.
 pub async fn drain_once(db: &SqliteDb, deps: &WorkerDeps) -> anyhow::Result<()> {
     while let Some(claimed) = db.claim_job(OffsetDateTime::now_utc(), VISIBILITY).await? {
-        let outcome = match serde_json::from_str::<Job>(&claimed.payload) {
-            Ok(job) => handle(&job, deps).await,
+        let outcome = match serde_json::from_str::<Envelope>(&claimed.payload) {
+            Ok(envelope) => handle(&envelope.job, deps).await,
             Err(e) => Err(anyhow::Error::from(e).context("the job cannot be read")),
         };
         match outcome {

@@ -83,15 +83,18 @@ pub trait Store: Send + Sync {
     async fn update_user(&self, user: &User) -> StoreResult<()>;
 
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
-    async fn session(&self, id: &str) -> StoreResult<Option<Session>>;
+    /// Sessions are found through their user: ending all of a user's sessions is then one
+    /// strongly consistent query on DynamoDB.
+    async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>>;
     /// Replaces the refresh hash only if it still equals `presented_hash`.
     async fn rotate_session(
         &self,
+        user_id: &UserId,
         id: &str,
         presented_hash: &str,
         new_hash: &str,
     ) -> StoreResult<Rotation>;
-    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()>;
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()>;
 
     async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()>;

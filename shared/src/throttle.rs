@@ -20,11 +20,7 @@ pub fn login_key(email_key: &str) -> String {
 }
 
 /// How long the key must wait before its next attempt, if it must.
-pub fn lockout_remaining(
-    failures: LoginFailures,
-    threshold: u32,
-    now: OffsetDateTime,
-) -> Option<Duration> {
+pub fn lockout_remaining(failures: LoginFailures, threshold: u32, now: OffsetDateTime) -> Option<Duration> {
     if failures.count < threshold {
         return None;
     }
@@ -39,29 +35,17 @@ pub async fn ensure_login_allowed(state: &AppState, key: &str) -> Result<(), Api
     let Some(failures) = state.store.login_failures(key).await? else {
         return Ok(());
     };
-    match lockout_remaining(
-        failures,
-        state.config.limits.login_failures_before_backoff,
-        state.clock.now(),
-    ) {
-        Some(wait) => Err(ApiError::TooManyAttempts {
-            retry_after_secs: ceil_secs(wait),
-        }),
+    match lockout_remaining(failures, state.config.limits.login_failures_before_backoff, state.clock.now()) {
+        Some(wait) => Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) }),
         None => Ok(()),
     }
 }
 
 pub async fn record_login_failure(state: &AppState, key: &str) -> Result<(), ApiError> {
     let now = state.clock.now();
-    let failures = state
-        .store
-        .record_login_failure(key, now, now - FAILURE_MEMORY)
-        .await?;
+    let failures = state.store.record_login_failure(key, now, now - FAILURE_MEMORY).await?;
     if failures.count >= state.config.limits.login_failures_before_backoff {
-        tracing::warn!(
-            failures = failures.count,
-            "login backoff engaged for an email address"
-        );
+        tracing::warn!(failures = failures.count, "login backoff engaged for an email address");
     }
     Ok(())
 }
@@ -76,13 +60,10 @@ pub async fn allow_email_to(state: &AppState, email_key: &str) -> Result<(), Api
     let window = now.div_euclid(EMAIL_WINDOW_SECS);
     let window_end = (window + 1) * EMAIL_WINDOW_SECS;
     let key = format!("email#{email_key}#{window}");
-    let expires_at =
-        OffsetDateTime::from_unix_timestamp(window_end).map_err(anyhow::Error::from)?;
+    let expires_at = OffsetDateTime::from_unix_timestamp(window_end).map_err(anyhow::Error::from)?;
     let sent = state.store.increment_counter(&key, expires_at).await?;
     if sent > state.config.limits.emails_per_address_per_hour {
-        return Err(ApiError::TooManyEmails {
-            retry_after_secs: (window_end - now).max(1) as u64,
-        });
+        return Err(ApiError::TooManyEmails { retry_after_secs: (window_end - now).max(1) as u64 });
     }
     Ok(())
 }
@@ -97,28 +78,16 @@ mod tests {
     use super::*;
 
     fn failures(count: u32, ago_secs: i64, now: OffsetDateTime) -> LoginFailures {
-        LoginFailures {
-            count,
-            last_failure_at: now - Duration::seconds(ago_secs),
-        }
+        LoginFailures { count, last_failure_at: now - Duration::seconds(ago_secs) }
     }
 
     #[test]
     fn backoff_starts_at_the_threshold_and_doubles_up_to_the_cap() {
         let now = OffsetDateTime::now_utc();
         assert_eq!(lockout_remaining(failures(4, 0, now), 5, now), None);
-        assert_eq!(
-            lockout_remaining(failures(5, 0, now), 5, now),
-            Some(Duration::seconds(30))
-        );
-        assert_eq!(
-            lockout_remaining(failures(6, 0, now), 5, now),
-            Some(Duration::seconds(60))
-        );
-        assert_eq!(
-            lockout_remaining(failures(50, 0, now), 5, now),
-            Some(Duration::minutes(15))
-        );
+        assert_eq!(lockout_remaining(failures(5, 0, now), 5, now), Some(Duration::seconds(30)));
+        assert_eq!(lockout_remaining(failures(6, 0, now), 5, now), Some(Duration::seconds(60)));
+        assert_eq!(lockout_remaining(failures(50, 0, now), 5, now), Some(Duration::minutes(15)));
         assert_eq!(lockout_remaining(failures(5, 31, now), 5, now), None);
     }
 }

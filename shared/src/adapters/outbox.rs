@@ -24,9 +24,7 @@ impl Mailer for OutboxMailer {
         let mime = email.to_mime()?;
         // Time-ordered names, so `ls` lists the outbox oldest first.
         let path = self.dir.join(format!("{}.eml", uuid::Uuid::now_v7()));
-        tokio::fs::write(&path, mime)
-            .await
-            .with_context(|| format!("writing {}", path.display()))?;
+        tokio::fs::write(&path, mime).await.with_context(|| format!("writing {}", path.display()))?;
         // A laptop-only convenience, and the one log line allowed to carry a token: the
         // outbox target exists only on the embedded path.
         match &email.action_link {

@@ -15,10 +15,7 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::{User, UserId},
-    ports::{
-        Job, JobQueue, LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError,
-        StoreResult, TokenKind,
-    },
+    ports::{Job, JobQueue, LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError, StoreResult, TokenKind},
 };
 
 #[derive(Clone)]
@@ -79,15 +76,13 @@ fn ts(t: OffsetDateTime) -> i64 {
 }
 
 fn from_ts(secs: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp(secs).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e))
-    })
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
 }
 
 fn user_from_json(data: String) -> rusqlite::Result<User> {
-    serde_json::from_str(&data).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&data)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
@@ -112,18 +107,14 @@ impl SqliteDb {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let mut conn =
-            Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // The operator command may write while the server runs.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            job_signal: Arc::new(tokio::sync::Notify::new()),
-        })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), job_signal: Arc::new(tokio::sync::Notify::new()) })
     }
 
     pub fn job_signal(&self) -> Arc<tokio::sync::Notify> {
@@ -167,31 +158,17 @@ impl SqliteDb {
     }
 
     pub async fn complete_job(&self, id: i64) -> anyhow::Result<()> {
-        self.call(move |conn| {
-            conn.execute("DELETE FROM jobs WHERE id = ?1", [id])
-                .map(drop)
-        })
-        .await
+        self.call(move |conn| conn.execute("DELETE FROM jobs WHERE id = ?1", [id]).map(drop)).await
     }
 
     /// Schedules a retry at `retry_at`, or marks the job dead (kept for inspection, like a
     /// dead-letter queue).
-    pub async fn fail_job(
-        &self,
-        id: i64,
-        error: String,
-        retry_at: Option<OffsetDateTime>,
-    ) -> anyhow::Result<()> {
+    pub async fn fail_job(&self, id: i64, error: String, retry_at: Option<OffsetDateTime>) -> anyhow::Result<()> {
         self.call(move |conn| {
             match retry_at {
-                Some(at) => conn.execute(
-                    "UPDATE jobs SET run_at = ?2, last_error = ?3 WHERE id = ?1",
-                    params![id, ts(at), error],
-                ),
-                None => conn.execute(
-                    "UPDATE jobs SET dead = 1, last_error = ?2 WHERE id = ?1",
-                    params![id, error],
-                ),
+                Some(at) => conn
+                    .execute("UPDATE jobs SET run_at = ?2, last_error = ?3 WHERE id = ?1", params![id, ts(at), error]),
+                None => conn.execute("UPDATE jobs SET dead = 1, last_error = ?2 WHERE id = ?1", params![id, error]),
             }
             .map(drop)
         })
@@ -201,11 +178,9 @@ impl SqliteDb {
     /// Jobs that failed for good.
     pub async fn dead_jobs(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.call(|conn| {
-            let mut stmt = conn.prepare(
-                "SELECT payload, COALESCE(last_error, '') FROM jobs WHERE dead = 1 ORDER BY id",
-            )?;
-            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                .collect()
+            let mut stmt =
+                conn.prepare("SELECT payload, COALESCE(last_error, '') FROM jobs WHERE dead = 1 ORDER BY id")?;
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect()
         })
         .await
     }
@@ -215,8 +190,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("applying migration {}", version + 1))?;
+        tx.execute_batch(sql).with_context(|| format!("applying migration {}", version + 1))?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
@@ -233,49 +207,36 @@ impl Store for SqliteDb {
                 conn.execute(
                     "INSERT INTO users (id, email_key, role, status, created_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (email_key) DO NOTHING",
-                    params![user.id.0, user.email.key(), user.role.as_str(), user.status.as_str(), ts(user.created_at), data],
+                    params![
+                        user.id.0,
+                        user.email.key(),
+                        user.role.as_str(),
+                        user.status.as_str(),
+                        ts(user.created_at),
+                        data
+                    ],
                 )
             })
             .await?;
-        if inserted == 0 {
-            Err(StoreError::EmailTaken)
-        } else {
-            Ok(())
-        }
+        if inserted == 0 { Err(StoreError::EmailTaken) } else { Ok(()) }
     }
 
     async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.0.clone();
         let data: Option<String> = self
-            .call(move |conn| {
-                conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
-                .optional()
-            })
+            .call(move |conn| conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| row.get(0)).optional())
             .await?;
-        Ok(data
-            .map(user_from_json)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
+        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
 
     async fn user_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
         let key = email_key.to_string();
         let data: Option<String> = self
             .call(move |conn| {
-                conn.query_row(
-                    "SELECT data FROM users WHERE email_key = ?1",
-                    [key],
-                    |row| row.get(0),
-                )
-                .optional()
+                conn.query_row("SELECT data FROM users WHERE email_key = ?1", [key], |row| row.get(0)).optional()
             })
             .await?;
-        Ok(data
-            .map(user_from_json)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
+        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
@@ -309,13 +270,13 @@ impl Store for SqliteDb {
         Ok(())
     }
 
-    async fn session(&self, id: &str) -> StoreResult<Option<Session>> {
-        let id = id.to_string();
+    async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>> {
+        let (user_id, id) = (user_id.0.clone(), id.to_string());
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "SELECT id, user_id, refresh_hash, created_at, expires_at FROM sessions WHERE id = ?1",
-                    [id],
+                    "SELECT id, user_id, refresh_hash, created_at, expires_at FROM sessions WHERE id = ?1 AND user_id = ?2",
+                    [id, user_id],
                     session_from_row,
                 )
                 .optional()
@@ -325,26 +286,24 @@ impl Store for SqliteDb {
 
     async fn rotate_session(
         &self,
+        user_id: &UserId,
         id: &str,
         presented_hash: &str,
         new_hash: &str,
     ) -> StoreResult<Rotation> {
-        let (id, presented, new) = (
-            id.to_string(),
-            presented_hash.to_string(),
-            new_hash.to_string(),
-        );
+        let (user_id, id) = (user_id.0.clone(), id.to_string());
+        let (presented, new) = (presented_hash.to_string(), new_hash.to_string());
         Ok(self
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let changed = tx.execute(
-                    "UPDATE sessions SET refresh_hash = ?3 WHERE id = ?1 AND refresh_hash = ?2",
-                    params![id, presented, new],
+                    "UPDATE sessions SET refresh_hash = ?3 WHERE id = ?1 AND user_id = ?4 AND refresh_hash = ?2",
+                    params![id, presented, new, user_id],
                 )?;
                 let outcome = if changed == 1 {
                     Rotation::Rotated
                 } else if tx
-                    .query_row("SELECT 1 FROM sessions WHERE id = ?1", [&id], |_| Ok(()))
+                    .query_row("SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2", [&id, &user_id], |_| Ok(()))
                     .optional()?
                     .is_some()
                 {
@@ -358,11 +317,10 @@ impl Store for SqliteDb {
             .await?)
     }
 
-    async fn delete_session(&self, id: &str) -> StoreResult<()> {
-        let id = id.to_string();
+    async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()> {
+        let (user_id, id) = (user_id.0.clone(), id.to_string());
         self.call(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE id = ?1", [id])
-                .map(drop)
+            conn.execute("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2", [id, user_id]).map(drop)
         })
         .await?;
         Ok(())
@@ -370,11 +328,7 @@ impl Store for SqliteDb {
 
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()> {
         let id = user_id.0.clone();
-        self.call(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
-                .map(drop)
-        })
-        .await?;
+        self.call(move |conn| conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id]).map(drop)).await?;
         Ok(())
     }
 
@@ -417,16 +371,9 @@ impl Store for SqliteDb {
         let key = key.to_string();
         Ok(self
             .call(move |conn| {
-                conn.query_row(
-                    "SELECT count, last_failure_at FROM login_failures WHERE key = ?1",
-                    [key],
-                    |row| {
-                        Ok(LoginFailures {
-                            count: row.get(0)?,
-                            last_failure_at: from_ts(row.get(1)?)?,
-                        })
-                    },
-                )
+                conn.query_row("SELECT count, last_failure_at FROM login_failures WHERE key = ?1", [key], |row| {
+                    Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? })
+                })
                 .optional()
             })
             .await?)
@@ -448,12 +395,7 @@ impl Store for SqliteDb {
                         last_failure_at = ?2
                      RETURNING count, last_failure_at",
                     params![key, ts(now), ts(forget_before)],
-                    |row| {
-                        Ok(LoginFailures {
-                            count: row.get(0)?,
-                            last_failure_at: from_ts(row.get(1)?)?,
-                        })
-                    },
+                    |row| Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? }),
                 )
             })
             .await?)
@@ -461,11 +403,7 @@ impl Store for SqliteDb {
 
     async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
-        self.call(move |conn| {
-            conn.execute("DELETE FROM login_failures WHERE key = ?1", [key])
-                .map(drop)
-        })
-        .await?;
+        self.call(move |conn| conn.execute("DELETE FROM login_failures WHERE key = ?1", [key]).map(drop)).await?;
         Ok(())
     }
 
@@ -474,10 +412,7 @@ impl Store for SqliteDb {
         Ok(self
             .call(move |conn| {
                 // Expired counters are swept here rather than by a separate job.
-                conn.execute(
-                    "DELETE FROM counters WHERE expires_at <= strftime('%s', 'now') - 86400",
-                    [],
-                )?;
+                conn.execute("DELETE FROM counters WHERE expires_at <= strftime('%s', 'now') - 86400", [])?;
                 conn.query_row(
                     "INSERT INTO counters (key, count, expires_at) VALUES (?1, 1, ?2)
                      ON CONFLICT (key) DO UPDATE SET count = count + 1
@@ -502,14 +437,10 @@ fn is_unique_violation(e: &anyhow::Error) -> bool {
 #[async_trait]
 impl JobQueue for SqliteDb {
     async fn enqueue(&self, job: &Job) -> anyhow::Result<()> {
-        let payload = serde_json::to_string(job)?;
+        let payload = serde_json::to_string(&crate::jobs::Envelope::new(job.clone()))?;
         let now = ts(OffsetDateTime::now_utc());
         self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO jobs (payload, run_at) VALUES (?1, ?2)",
-                params![payload, now],
-            )
-            .map(drop)
+            conn.execute("INSERT INTO jobs (payload, run_at) VALUES (?1, ?2)", params![payload, now]).map(drop)
         })
         .await?;
         self.job_signal.notify_one();

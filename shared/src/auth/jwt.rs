@@ -61,10 +61,8 @@ impl JwtKeys {
         let signing = SigningKey::from_pkcs8_pem(pem.trim())
             .context("the JWT signing key must be an Ed25519 private key in PKCS#8 PEM")?;
         let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
-        let encoding =
-            EncodingKey::from_ed_pem(pem.trim().as_bytes()).context("reading the signing key")?;
-        let decoding =
-            DecodingKey::from_ed_components(&public_x).context("reading the public key")?;
+        let encoding = EncodingKey::from_ed_pem(pem.trim().as_bytes()).context("reading the signing key")?;
+        let decoding = DecodingKey::from_ed_components(&public_x).context("reading the public key")?;
         // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
         let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
@@ -101,13 +99,7 @@ impl JwtKeys {
         })
     }
 
-    pub fn issue(
-        &self,
-        user: &UserId,
-        session_id: &str,
-        role: Role,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<String> {
+    pub fn issue(&self, user: &UserId, session_id: &str, role: Role, now: OffsetDateTime) -> anyhow::Result<String> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -134,9 +126,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked below against the service's clock, so tests can move time.
         validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
-            .ok()?
-            .claims;
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).ok()?.claims;
         let now = now.unix_timestamp();
         (claims.exp > now && claims.iat <= now + 60).then_some(claims)
     }
@@ -145,16 +135,13 @@ impl JwtKeys {
 /// Reads the key file, or creates it (owner-only permissions) with a fresh key.
 fn load_or_generate_local_key(path: &Path) -> anyhow::Result<String> {
     if path.exists() {
-        return std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()));
+        return std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the new signing key")?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the new signing key")?;
     write_private(path, pem.as_bytes())?;
     tracing::info!(path = %path.display(), "generated a new JWT signing key");
     Ok(pem.to_string())
@@ -184,9 +171,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// A fresh Ed25519 key in PKCS#8 PEM, for operators who configure `UMS_JWT_PRIVATE_KEY`.
 pub fn generate_pem() -> anyhow::Result<String> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .context("encoding the key")?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?;
     if pem.is_empty() {
         bail!("empty key");
     }

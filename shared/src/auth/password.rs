@@ -18,17 +18,9 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(config: Argon2Config) -> anyhow::Result<Self> {
-        let params = Params::new(
-            config.memory_kib,
-            config.iterations,
-            config.parallelism,
-            None,
-        )
-        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        Ok(Self {
-            params,
-            dummy: Arc::new(OnceCell::new()),
-        })
+        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
+            .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        Ok(Self { params, dummy: Arc::new(OnceCell::new()) })
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
@@ -52,11 +44,7 @@ impl PasswordHasher {
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no account,
     /// so both cases take the same time. Always false without an account.
-    pub async fn verify(
-        &self,
-        password: &str,
-        hash: Option<&PasswordHash>,
-    ) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> anyhow::Result<bool> {
         let (hash, real) = match hash {
             Some(hash) => (hash.clone(), true),
             None => (self.dummy().await?, false),
@@ -64,14 +52,10 @@ impl PasswordHasher {
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
             use argon2::PasswordVerifier as _;
-            let parsed = argon2::PasswordHash::new(&hash.0)
-                .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
+            let parsed =
+                argon2::PasswordHash::new(&hash.0).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
             // Verification uses the parameters recorded in the hash itself.
-            Ok::<_, anyhow::Error>(
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok(),
-            )
+            Ok::<_, anyhow::Error>(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
         .context("the verification task failed")??;

@@ -5,6 +5,8 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::domain::UserId;
+
 /// 32 random bytes from the OS, base64url without padding (43 characters).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -23,13 +25,19 @@ pub fn hash_token(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A refresh token is `<session id>.<secret>`: the id finds the session, the secret proves
-/// possession.
-pub fn refresh_token(session_id: &str, secret: &str) -> String {
-    format!("{session_id}.{secret}")
+/// A refresh token is `<user id>.<session id>.<secret>`: the ids find the session, the
+/// secret proves possession.
+pub fn refresh_token(user_id: &UserId, session_id: &str, secret: &str) -> String {
+    format!("{user_id}.{session_id}.{secret}")
 }
 
-pub fn split_refresh_token(token: &str) -> Option<(&str, &str)> {
-    let (id, secret) = token.split_once('.')?;
-    (!id.is_empty() && id.len() <= 64 && secret.len() == 43).then_some((id, secret))
+/// The parts of a refresh token, if it has the shape of one.
+pub fn split_refresh_token(token: &str) -> Option<(UserId, &str, &str)> {
+    let mut parts = token.split('.');
+    let (user_id, session_id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    let well_formed = parts.next().is_none()
+        && (1..=64).contains(&user_id.len())
+        && (1..=64).contains(&session_id.len())
+        && secret.len() == 43;
+    well_formed.then(|| (UserId(user_id.to_string()), session_id, secret))
 }

@@ -7,13 +7,8 @@ pub struct Password(String);
 pub const MIN_CHARS: usize = 8;
 pub const MAX_CHARS: usize = 128;
 
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("common_passwords.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect()
-});
+static COMMON: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common_passwords.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect());
 
 impl Password {
     pub fn parse(raw: String) -> Result<Self, (&'static str, &'static str)> {
@@ -25,10 +20,7 @@ impl Password {
             return Err(("too_long", "must be at most 128 characters"));
         }
         if COMMON.contains(raw.to_lowercase().as_str()) {
-            return Err((
-                "too_common",
-                "is one of the most commonly used passwords; choose another",
-            ));
+            return Err(("too_common", "is one of the most commonly used passwords; choose another"));
         }
         Ok(Self(raw))
     }
@@ -59,11 +51,7 @@ mod tests {
     #[test]
     fn common_passwords_are_refused_in_any_case() {
         for common in ["password", "Password1", "12345678", "QWERTY123", "iloveyou"] {
-            assert_eq!(
-                Password::parse(common.into()).unwrap_err().0,
-                "too_common",
-                "{common}"
-            );
+            assert_eq!(Password::parse(common.into()).unwrap_err().0, "too_common", "{common}");
         }
     }
 

@@ -22,12 +22,8 @@ impl Profile {
         let before = errors.len();
         let first_name = text("first_name", first_name, 100, true, errors);
         let last_name = text("last_name", last_name, 100, true, errors);
-        let nickname = nickname
-            .and_then(|n| text("nickname", n, 50, false, errors))
-            .filter(|n| !n.is_empty());
-        let bio = bio
-            .and_then(|b| multiline("bio", b, 1000, errors))
-            .filter(|b| !b.is_empty());
+        let nickname = nickname.and_then(|n| text("nickname", n, 50, false, errors)).filter(|n| !n.is_empty());
+        let bio = bio.and_then(|b| multiline("bio", b, 1000, errors)).filter(|b| !b.is_empty());
         (errors.len() == before).then(|| Self {
             first_name: first_name.unwrap_or_default(),
             last_name: last_name.unwrap_or_default(),
@@ -37,61 +33,31 @@ impl Profile {
     }
 }
 
-fn text(
-    field: &'static str,
-    raw: &str,
-    max: usize,
-    required: bool,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
     let value = raw.trim();
     if required && value.is_empty() {
         errors.push(FieldError::new(field, "required", "is required"));
         return None;
     }
     if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            "too_long",
-            format!("must be at most {max} characters"),
-        ));
+        errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
         return None;
     }
     if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(
-            field,
-            "invalid_characters",
-            "must not contain control characters",
-        ));
+        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
         return None;
     }
     Some(value.to_string())
 }
 
-fn multiline(
-    field: &'static str,
-    raw: &str,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) -> Option<String> {
+fn multiline(field: &'static str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     let value = raw.trim();
     if value.chars().count() > max {
-        errors.push(FieldError::new(
-            field,
-            "too_long",
-            format!("must be at most {max} characters"),
-        ));
+        errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
         return None;
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        errors.push(FieldError::new(
-            field,
-            "invalid_characters",
-            "must not contain control characters",
-        ));
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
         return None;
     }
     Some(value.to_string())

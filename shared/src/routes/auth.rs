@@ -27,10 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/send_confirm_email", post(send_confirm_email))
         .route("/api/v1/auth/confirm_email", get(confirm_email))
-        .route(
-            "/api/v1/auth/send_reset_password_email",
-            post(send_reset_password_email),
-        )
+        .route("/api/v1/auth/send_reset_password_email", post(send_reset_password_email))
         .route("/api/v1/auth/reset_password", post(reset_password))
         .route("/api/v1/auth/change_password", post(change_password))
         .route("/.well-known/jwks.json", get(jwks))
@@ -83,9 +80,7 @@ pub async fn register(
         _ => return Err(ApiError::NotFound),
     };
     if matches!(role, Role::Moderator | Role::Admin) {
-        caller
-            .ok_or(ApiError::Unauthorized)?
-            .require_role(Role::Admin)?;
+        caller.ok_or(ApiError::Unauthorized)?.require_role(Role::Admin)?;
     }
     let new = NewAccount::parse(
         &body.email,
@@ -124,9 +119,7 @@ pub async fn login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(
-        accounts::login(&state, &body.email, &body.password).await?,
-    ))
+    Ok(Json(accounts::login(&state, &body.email, &body.password).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -170,24 +163,14 @@ pub struct LogoutRequest {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn logout(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(state): State<AppState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
     // The body is optional: an empty one means "this session".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
-    accounts::logout(
-        &state,
-        &caller,
-        request.refresh_token.as_deref(),
-        request.all,
-    )
-    .await?;
+    accounts::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -315,12 +298,6 @@ pub async fn change_password(
 )]
 pub async fn jwks(
     State(state): State<AppState>,
-) -> (
-    [(axum::http::HeaderName, &'static str); 1],
-    Json<serde_json::Value>,
-) {
-    (
-        [(axum::http::header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.keys.jwks()),
-    )
+) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
 }

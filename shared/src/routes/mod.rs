@@ -27,11 +27,18 @@ pub struct QueryParams<T>(pub T);
 
 /// Every group's routes in one app, as the local server runs them.
 pub fn local_router(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(auth::router())
-        .merge(users::router())
-        .merge(docs::router());
+    let routes = Router::new().merge(auth::router()).merge(users::router()).merge(docs::router());
     finish(routes, state)
+}
+
+/// The auth route group alone, as its Lambda function serves it.
+pub fn auth_app(state: AppState) -> Router {
+    finish(auth::router(), state)
+}
+
+/// The users route group alone, as its Lambda function serves it.
+pub fn users_app(state: AppState) -> Router {
+    finish(users::router(), state)
 }
 
 /// The layers every deployment shares: problem+json for unknown routes, wrong methods,

@@ -22,14 +22,7 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn me(
-    State(state): State<AppState>,
-    caller: AuthUser,
-) -> Result<Json<UserView>, ApiError> {
-    let user = state
-        .store
-        .user(&caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+pub async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<Json<UserView>, ApiError> {
+    let user = state.store.user(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     Ok(Json(UserView::from(&user)))
 }

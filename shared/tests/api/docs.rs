@@ -7,15 +7,7 @@ use crate::helpers::{PASSWORD, Tokens, spawn_app, spawn_app_in};
 async fn the_openapi_document_lists_every_auth_route() {
     let app = spawn_app().await;
 
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
 
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for (path, method) in [
@@ -32,10 +24,7 @@ async fn the_openapi_document_lists_every_auth_route() {
         ("/api/v1/user", "get"),
         ("/api/v1/health", "get"),
     ] {
-        assert!(
-            doc["paths"][path][method].is_object(),
-            "{method} {path} is not documented"
-        );
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
 }
 
@@ -46,23 +35,10 @@ async fn swagger_ui_is_served_without_the_internet() {
     let page = app.client.get(app.url("/apidocs/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger-ui"));
-    let bundle = app
-        .client
-        .get(app.url("/apidocs/swagger-ui-bundle.js"))
-        .send()
-        .await
-        .unwrap();
+    let bundle = app.client.get(app.url("/apidocs/swagger-ui-bundle.js")).send().await.unwrap();
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
-    let health: Value = app
-        .client
-        .get(app.url("/api/v1/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = app.client.get(app.url("/api/v1/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
 }
 
@@ -70,8 +46,7 @@ async fn swagger_ui_is_served_without_the_internet() {
 async fn accounts_sessions_and_keys_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     // Each app gets a new port; the issuer, like a deployment's public URL, stays the same.
-    let same_issuer =
-        |config: &mut shared::Config| config.jwt.issuer = "https://users.blog.example".into();
+    let same_issuer = |config: &mut shared::Config| config.jwt.issuer = "https://users.blog.example".into();
     let before = spawn_app_in(dir.path(), same_issuer).await;
     let tokens = before.signed_up("author", "ada@example.com").await;
     drop(before);
@@ -82,8 +57,5 @@ async fn accounts_sessions_and_keys_survive_a_restart() {
     assert_eq!(after.get_me(&tokens.access).await.status(), StatusCode::OK);
     let renewed = Tokens::from(after.post_refresh(&tokens.refresh).await).await;
     assert_eq!(after.get_me(&renewed.access).await.status(), StatusCode::OK);
-    assert_eq!(
-        after.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(after.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }

@@ -41,11 +41,7 @@ fn capture_logs() {
     TRACING.call_once(|| {
         // Everything the service logs, at debug; the test's own HTTP client is left out.
         let filter = tracing_subscriber::EnvFilter::new("debug,reqwest=off,hyper_util::client=off");
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(|| LogWriter)
-            .init();
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(|| LogWriter).init();
     });
 }
 
@@ -95,10 +91,7 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     });
     TestApp {
         address: format!("http://{addr}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         clock,
         app: Arc::new(app),
         data_dir: dir.to_path_buf(),
@@ -143,33 +136,19 @@ impl TestApp {
     }
 
     pub async fn post_register(&self, role: &str, body: &Value, bearer: Option<&str>) -> Response {
-        self.post_json(&format!("/api/v1/auth/register/{role}"), body, bearer)
-            .await
+        self.post_json(&format!("/api/v1/auth/register/{role}"), body, bearer).await
     }
 
     pub async fn post_login(&self, email: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/login",
-            &json!({ "email": email, "password": password }),
-            None,
-        )
-        .await
+        self.post_json("/api/v1/auth/login", &json!({ "email": email, "password": password }), None).await
     }
 
     pub async fn post_refresh(&self, refresh_token: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/refresh",
-            &json!({ "refresh_token": refresh_token }),
-            None,
-        )
-        .await
+        self.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": refresh_token }), None).await
     }
 
     pub async fn post_logout(&self, access_token: &str, body: Option<Value>) -> Response {
-        let mut request = self
-            .client
-            .post(self.url("/api/v1/auth/logout"))
-            .bearer_auth(access_token);
+        let mut request = self.client.post(self.url("/api/v1/auth/logout")).bearer_auth(access_token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -177,59 +156,28 @@ impl TestApp {
     }
 
     pub async fn get_me(&self, access_token: &str) -> Response {
-        self.client
-            .get(self.url("/api/v1/user"))
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url("/api/v1/user")).bearer_auth(access_token).send().await.unwrap()
     }
 
     pub async fn get_confirm_email(&self, token: &str) -> Response {
-        self.client
-            .get(self.url("/api/v1/auth/confirm_email"))
-            .query(&[("token", token)])
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url("/api/v1/auth/confirm_email")).query(&[("token", token)]).send().await.unwrap()
     }
 
     pub async fn post_send_confirm_email(&self, email: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/send_confirm_email",
-            &json!({ "email": email }),
-            None,
-        )
-        .await
+        self.post_json("/api/v1/auth/send_confirm_email", &json!({ "email": email }), None).await
     }
 
     pub async fn post_send_reset_password_email(&self, email: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/send_reset_password_email",
-            &json!({ "email": email }),
-            None,
-        )
-        .await
+        self.post_json("/api/v1/auth/send_reset_password_email", &json!({ "email": email }), None).await
     }
 
     pub async fn post_reset_password(&self, token: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/v1/auth/reset_password",
-            &json!({ "token": token, "password": password }),
-            None,
-        )
-        .await
+        self.post_json("/api/v1/auth/reset_password", &json!({ "token": token, "password": password }), None).await
     }
 
-    pub async fn post_change_password(
-        &self,
-        access_token: &str,
-        current: &str,
-        new: &str,
-    ) -> Response {
+    pub async fn post_change_password(&self, access_token: &str, current: &str, new: &str) -> Response {
         let body = json!({ "current_password": current, "new_password": new });
-        self.post_json("/api/v1/auth/change_password", &body, Some(access_token))
-            .await
+        self.post_json("/api/v1/auth/change_password", &body, Some(access_token)).await
     }
 
     /// Registers a reader (or author) and returns the body.
@@ -243,42 +191,30 @@ impl TestApp {
     pub async fn signed_up(&self, role: &str, email: &str) -> Tokens {
         self.register(role, email).await;
         let token = self.email_token(email, "Confirm your email address").await;
-        assert_eq!(
-            self.get_confirm_email(&token).await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(self.get_confirm_email(&token).await.status(), StatusCode::OK);
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 
     /// An admin made the way the operator command makes one, logged in.
     pub async fn admin(&self, email: &str) -> Tokens {
         let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        accounts::register(&self.app.state, new, Role::Admin, true)
-            .await
-            .unwrap();
+        accounts::register(&self.app.state, new, Role::Admin, true).await.unwrap();
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 
     pub fn outbox(&self) -> Vec<String> {
         let dir = self.data_dir.join("outbox");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
+        let mut files: Vec<_> =
+            std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         files.sort();
-        files
-            .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap())
-            .collect()
+        files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
     }
 
     /// Emails to `to` with this subject, oldest first.
     pub fn emails_to(&self, to: &str, subject: &str) -> Vec<String> {
         self.outbox()
             .into_iter()
-            .filter(|m| {
-                m.contains(&format!("\r\nTo: {to}\r\n"))
-                    && m.contains(&format!("\r\nSubject: {subject}\r\n"))
-            })
+            .filter(|m| m.contains(&format!("\r\nTo: {to}\r\n")) && m.contains(&format!("\r\nSubject: {subject}\r\n")))
             .collect()
     }
 
@@ -295,9 +231,7 @@ impl TestApp {
 
     /// Lets the worker drain the queue, so "no email was sent" means something.
     pub async fn settle_queue(&self) {
-        shared::jobs::drain_once(&self.app.db, &self.app.worker)
-            .await
-            .unwrap();
+        shared::jobs::drain_once(&self.app.db, &self.app.worker).await.unwrap();
     }
 
     pub fn advance_clock(&self, by: time::Duration) {
@@ -307,29 +241,18 @@ impl TestApp {
 
 pub fn token_in(email: &str) -> String {
     let start = email.find("token=").expect("a link with a token") + "token=".len();
-    email[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 /// Asserts an RFC 9457 problem with this status and code, and returns it.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "code in {body}");
     assert_eq!(body["status"], status.as_u16());
-    assert!(
-        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
 }
 

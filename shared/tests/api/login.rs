@@ -32,8 +32,7 @@ async fn a_wrong_password_and_an_unknown_email_answer_alike() {
     )
     .await;
     let unknown_email = assert_problem(
-        app.post_login("nobody@example.com", "not the password")
-            .await,
+        app.post_login("nobody@example.com", "not the password").await,
         StatusCode::UNAUTHORIZED,
         "invalid_credentials",
     )
@@ -55,27 +54,15 @@ async fn repeated_failures_back_off_with_retry_after_even_for_the_right_password
     app.signed_up("reader", "ada@example.com").await;
 
     for _ in 0..5 {
-        assert_eq!(
-            app.post_login("ada@example.com", "guess guess guess")
-                .await
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.post_login("ada@example.com", "guess guess guess").await.status(), StatusCode::UNAUTHORIZED);
     }
     let response = app.post_login("Ada@Example.com", PASSWORD).await;
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=30).contains(&retry_after), "{retry_after}");
     assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 
     app.advance_clock(Duration::seconds(31));
-    assert_eq!(
-        app.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -87,19 +74,10 @@ async fn the_backoff_doubles_and_an_unknown_email_backs_off_the_same_way() {
         for _ in 0..5 {
             app.post_login(email, "guess guess guess").await;
         }
-        assert_problem(
-            app.post_login(email, "guess").await,
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-        )
-        .await;
+        assert_problem(app.post_login(email, "guess").await, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
         app.advance_clock(Duration::seconds(31));
-        assert_problem(
-            app.post_login(email, "guess again").await,
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-        )
-        .await;
+        assert_problem(app.post_login(email, "guess again").await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+            .await;
         let response = app.post_login(email, PASSWORD).await;
         assert_eq!(response.headers()["retry-after"], "60");
         app.advance_clock(Duration::seconds(61));

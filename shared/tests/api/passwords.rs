@@ -12,33 +12,14 @@ async fn changing_the_password_ends_every_session() {
     let phone = app.signed_up("reader", "ada@example.com").await;
     let laptop = Tokens::from(app.post_login("ada@example.com", PASSWORD).await).await;
 
-    assert_eq!(
-        app.post_change_password(&laptop.access, PASSWORD, NEW_PASSWORD)
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_change_password(&laptop.access, PASSWORD, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
 
     for session in [&phone, &laptop] {
-        assert_eq!(
-            app.get_me(&session.access).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            app.post_refresh(&session.refresh).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.get_me(&session.access).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(app.post_refresh(&session.refresh).await.status(), StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(
-        app.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_login("ada@example.com", NEW_PASSWORD)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.post_login("ada@example.com", NEW_PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -47,22 +28,19 @@ async fn changing_the_password_needs_the_current_one_and_a_good_new_one() {
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
     assert_problem(
-        app.post_change_password(&tokens.access, "not my password", NEW_PASSWORD)
-            .await,
+        app.post_change_password(&tokens.access, "not my password", NEW_PASSWORD).await,
         StatusCode::FORBIDDEN,
         "wrong_current_password",
     )
     .await;
     assert_problem(
-        app.post_change_password(&tokens.access, PASSWORD, "password1")
-            .await,
+        app.post_change_password(&tokens.access, PASSWORD, "password1").await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     assert_problem(
-        app.post_change_password("stolen", PASSWORD, NEW_PASSWORD)
-            .await,
+        app.post_change_password("stolen", PASSWORD, NEW_PASSWORD).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -77,13 +55,11 @@ async fn a_stolen_access_token_cannot_brute_force_the_current_password() {
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
     for _ in 0..5 {
-        app.post_change_password(&tokens.access, "guess guess", NEW_PASSWORD)
-            .await;
+        app.post_change_password(&tokens.access, "guess guess", NEW_PASSWORD).await;
     }
 
     assert_problem(
-        app.post_change_password(&tokens.access, PASSWORD, NEW_PASSWORD)
-            .await,
+        app.post_change_password(&tokens.access, PASSWORD, NEW_PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
     )
@@ -95,43 +71,20 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link() {
     let app = spawn_app().await;
     let old_session = app.signed_up("reader", "ada@example.com").await;
 
-    assert_eq!(
-        app.post_send_reset_password_email("Ada@Example.com")
-            .await
-            .status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(app.post_send_reset_password_email("Ada@Example.com").await.status(), StatusCode::ACCEPTED);
     let email = app.emails_to_eventually("ada@example.com", RESET).await;
     assert!(email.contains(&format!("{}/reset-password?token=", app.address)));
     let token = crate::helpers::token_in(&email);
 
-    assert_eq!(
-        app.post_reset_password(&token, NEW_PASSWORD).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_reset_password(&token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
 
-    assert_eq!(
-        app.get_me(&old_session.access).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_refresh(&old_session.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_login("ada@example.com", NEW_PASSWORD)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get_me(&old_session.access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.post_refresh(&old_session.refresh).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.post_login("ada@example.com", NEW_PASSWORD).await.status(), StatusCode::OK);
     // Single use.
     assert_problem(
-        app.post_reset_password(&token, "yet another passphrase")
-            .await,
+        app.post_reset_password(&token, "yet another passphrase").await,
         StatusCode::BAD_REQUEST,
         "invalid_token",
     )
@@ -142,9 +95,7 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link() {
 async fn asking_for_a_reset_never_reveals_whether_the_account_exists() {
     let app = spawn_app().await;
 
-    let response = app
-        .post_send_reset_password_email("nobody@example.com")
-        .await;
+    let response = app.post_send_reset_password_email("nobody@example.com").await;
 
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     app.settle_queue().await;
@@ -166,16 +117,8 @@ async fn a_reset_link_expires_after_an_hour() {
 
     app.advance_clock(Duration::hours(1) + Duration::seconds(1));
 
-    assert_problem(
-        app.post_reset_password(&token, NEW_PASSWORD).await,
-        StatusCode::BAD_REQUEST,
-        "token_expired",
-    )
-    .await;
-    assert_eq!(
-        app.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_problem(app.post_reset_password(&token, NEW_PASSWORD).await, StatusCode::BAD_REQUEST, "token_expired").await;
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -192,10 +135,7 @@ async fn a_refused_new_password_does_not_burn_the_reset_token() {
     )
     .await;
 
-    assert_eq!(
-        app.post_reset_password(&token, NEW_PASSWORD).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_reset_password(&token, NEW_PASSWORD).await.status(), StatusCode::NO_CONTENT);
 }
 
 #[tokio::test]
@@ -210,10 +150,5 @@ async fn a_reset_also_lifts_a_login_backoff() {
 
     app.post_reset_password(&token, NEW_PASSWORD).await;
 
-    assert_eq!(
-        app.post_login("ada@example.com", NEW_PASSWORD)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_login("ada@example.com", NEW_PASSWORD).await.status(), StatusCode::OK);
 }

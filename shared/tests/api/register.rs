@@ -17,9 +17,7 @@ async fn a_reader_and_an_author_register_as_pending_and_are_sent_a_confirmation(
         assert_eq!(user["email_confirmed"], false);
         assert!(user.get("password").is_none() && user.get("password_hash").is_none());
     }
-    let token = app
-        .email_token("author@example.com", "Confirm your email address")
-        .await;
+    let token = app.email_token("author@example.com", "Confirm your email address").await;
     assert_eq!(token.len(), 43);
 }
 
@@ -28,9 +26,7 @@ async fn the_same_email_in_another_case_is_taken() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
 
-    let response = app
-        .post_register("author", &registration("ADA@Example.COM"), None)
-        .await;
+    let response = app.post_register("author", &registration("ADA@Example.COM"), None).await;
 
     assert_problem(response, StatusCode::CONFLICT, "email_taken").await;
 }
@@ -40,15 +36,8 @@ async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
     let app = spawn_app().await;
     let attempts: Vec<_> = (0..20)
         .map(|i| {
-            let email = if i % 2 == 0 {
-                "race@example.com"
-            } else {
-                "RACE@example.com"
-            };
-            let request = app
-                .client
-                .post(app.url("/api/v1/auth/register/reader"))
-                .json(&registration(email));
+            let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+            let request = app.client.post(app.url("/api/v1/auth/register/reader")).json(&registration(email));
             tokio::spawn(async move { request.send().await.unwrap().status() })
         })
         .collect();
@@ -58,22 +47,8 @@ async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
         statuses.push(attempt.await.unwrap());
     }
 
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CREATED)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CONFLICT)
-            .count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 19, "{statuses:?}");
 }
 
 #[tokio::test]
@@ -88,23 +63,17 @@ async fn invalid_fields_are_listed_one_by_one() {
     )
     .await;
 
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "password", "first_name", "last_name"]);
 }
 
 #[tokio::test]
 async fn common_and_overlong_passwords_are_refused() {
     let app = spawn_app().await;
-    for (password, code) in [
-        ("Password123", "too_common"),
-        ("qwertyuiop", "too_common"),
-        (&"x".repeat(129)[..], "too_long"),
-    ] {
+    for (password, code) in
+        [("Password123", "too_common"), ("qwertyuiop", "too_common"), (&"x".repeat(129)[..], "too_long")]
+    {
         let mut body = registration("ada@example.com");
         body["password"] = json!(password);
         let problem = assert_problem(
@@ -125,24 +94,11 @@ async fn readers_and_authors_cannot_register_moderators_or_admins() {
 
     for role in ["moderator", "admin"] {
         let body = registration(&format!("new-{role}@example.com"));
-        assert_problem(
-            app.post_register(role, &body, None).await,
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-        )
-        .await;
-        assert_problem(
-            app.post_register(role, &body, Some(&reader.access)).await,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-        )
-        .await;
-        assert_problem(
-            app.post_register(role, &body, Some(&author.access)).await,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-        )
-        .await;
+        assert_problem(app.post_register(role, &body, None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_problem(app.post_register(role, &body, Some(&reader.access)).await, StatusCode::FORBIDDEN, "forbidden")
+            .await;
+        assert_problem(app.post_register(role, &body, Some(&author.access)).await, StatusCode::FORBIDDEN, "forbidden")
+            .await;
         assert_problem(
             app.post_register(role, &body, Some("not-a-jwt")).await,
             StatusCode::UNAUTHORIZED,
@@ -158,37 +114,23 @@ async fn an_admin_registers_a_moderator_and_another_admin() {
     let admin = app.admin("root@example.com").await;
 
     for role in ["moderator", "admin"] {
-        let response = app
-            .post_register(
-                role,
-                &registration(&format!("{role}@example.com")),
-                Some(&admin.access),
-            )
-            .await;
+        let response =
+            app.post_register(role, &registration(&format!("{role}@example.com")), Some(&admin.access)).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["role"], role);
         assert_eq!(body["status"], "pending");
     }
     // The moderator confirms and logs in like anyone else.
-    let token = app
-        .email_token("moderator@example.com", "Confirm your email address")
-        .await;
+    let token = app.email_token("moderator@example.com", "Confirm your email address").await;
     assert_eq!(app.get_confirm_email(&token).await.status(), StatusCode::OK);
-    assert_eq!(
-        app.post_login("moderator@example.com", PASSWORD)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_login("moderator@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn an_unknown_role_is_not_found() {
     let app = spawn_app().await;
-    let response = app
-        .post_register("superuser", &registration("x@example.com"), None)
-        .await;
+    let response = app.post_register("superuser", &registration("x@example.com"), None).await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -202,39 +144,16 @@ async fn bodies_that_are_too_large_malformed_or_not_json_are_refused_with_proble
     let response = app.client.post(&url).json(&huge).send().await.unwrap();
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
-    let response = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{\"email\": ")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.post(&url).header("content-type", "application/json").body("{\"email\": ").send().await.unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST, "malformed_json").await;
 
-    let response = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{\"email\": 5}")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.post(&url).header("content-type", "application/json").body("{\"email\": 5}").send().await.unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST, "malformed_json").await;
 
-    let response = app
-        .client
-        .post(&url)
-        .body(registration("x@example.com").to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_problem(
-        response,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    let response = app.client.post(&url).body(registration("x@example.com").to_string()).send().await.unwrap();
+    assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     assert!(app.outbox().is_empty());
 }
 
@@ -242,24 +161,9 @@ async fn bodies_that_are_too_large_malformed_or_not_json_are_refused_with_proble
 async fn unknown_routes_and_wrong_methods_answer_with_problems() {
     let app = spawn_app().await;
 
-    let response = app
-        .client
-        .get(app.url("/api/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
-    let response = app
-        .client
-        .get(app.url("/api/v1/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(
-        response,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-    )
-    .await;
+    let response = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }

@@ -18,11 +18,7 @@ async fn the_access_token_reads_the_account() {
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["role"], "author");
     assert_problem(
-        app.client
-            .get(app.url("/api/v1/user"))
-            .send()
-            .await
-            .unwrap(),
+        app.client.get(app.url("/api/v1/user")).send().await.unwrap(),
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -49,31 +45,14 @@ async fn a_reused_refresh_token_ends_the_whole_session() {
     let legitimate = Tokens::from(app.post_refresh(&stolen.refresh).await).await;
 
     // The thief replays the old refresh token.
-    assert_problem(
-        app.post_refresh(&stolen.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "refresh_token_reused",
-    )
-    .await;
+    assert_problem(app.post_refresh(&stolen.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
 
     // Everything from that session is dead: the newer refresh token and its access token.
-    assert_problem(
-        app.post_refresh(&legitimate.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
-    assert_problem(
-        app.get_me(&legitimate.access).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
+    assert_problem(app.post_refresh(&legitimate.refresh).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token")
+        .await;
+    assert_problem(app.get_me(&legitimate.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // Other sessions are untouched.
-    assert_eq!(
-        app.post_login("ada@example.com", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -82,17 +61,10 @@ async fn forged_refresh_tokens_are_refused() {
     let tokens = app.signed_up("reader", "ada@example.com").await;
     let session_id = tokens.refresh.split('.').next().unwrap();
 
-    for forged in [
-        "",
-        "garbage",
-        &format!("{session_id}.{}", "A".repeat(43)),
-        &format!("nosuchsession.{}", "A".repeat(43)),
-    ] {
-        assert_eq!(
-            app.post_refresh(forged).await.status(),
-            StatusCode::UNAUTHORIZED,
-            "{forged}"
-        );
+    for forged in
+        ["", "garbage", &format!("{session_id}.{}", "A".repeat(43)), &format!("nosuchsession.{}", "A".repeat(43))]
+    {
+        assert_eq!(app.post_refresh(forged).await.status(), StatusCode::UNAUTHORIZED, "{forged}");
     }
 }
 
@@ -103,12 +75,7 @@ async fn a_refresh_token_expires_with_its_session() {
 
     app.advance_clock(Duration::days(30) + Duration::seconds(1));
 
-    assert_problem(
-        app.post_refresh(&tokens.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_problem(app.post_refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
@@ -117,23 +84,10 @@ async fn logout_stops_the_access_token_at_once() {
     let phone = app.signed_up("reader", "ada@example.com").await;
     let laptop = Tokens::from(app.post_login("ada@example.com", PASSWORD).await).await;
 
-    assert_eq!(
-        app.post_logout(&phone.access, None).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_logout(&phone.access, None).await.status(), StatusCode::NO_CONTENT);
 
-    assert_problem(
-        app.get_me(&phone.access).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
-    assert_problem(
-        app.post_refresh(&phone.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-    )
-    .await;
+    assert_problem(app.get_me(&phone.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_problem(app.post_refresh(&phone.refresh).await, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
     assert_eq!(app.get_me(&laptop.access).await.status(), StatusCode::OK);
 }
 
@@ -143,24 +97,11 @@ async fn logout_of_all_sessions_ends_every_one() {
     let phone = app.signed_up("reader", "ada@example.com").await;
     let laptop = Tokens::from(app.post_login("ada@example.com", PASSWORD).await).await;
 
-    assert_eq!(
-        app.post_logout(&laptop.access, Some(json!({ "all": true })))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_logout(&laptop.access, Some(json!({ "all": true }))).await.status(), StatusCode::NO_CONTENT);
 
     for session in [&phone, &laptop] {
-        assert_problem(
-            app.get_me(&session.access).await,
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-        )
-        .await;
-        assert_eq!(
-            app.post_refresh(&session.refresh).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_problem(app.get_me(&session.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        assert_eq!(app.post_refresh(&session.refresh).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
 
@@ -170,16 +111,10 @@ async fn logout_cannot_end_someone_elses_session() {
     let ada = app.signed_up("reader", "ada@example.com").await;
     let eve = app.signed_up("reader", "eve@example.com").await;
 
-    app.post_logout(&eve.access, Some(json!({ "refresh_token": ada.refresh })))
-        .await;
+    app.post_logout(&eve.access, Some(json!({ "refresh_token": ada.refresh }))).await;
 
     assert_eq!(app.get_me(&ada.access).await.status(), StatusCode::OK);
-    assert_problem(
-        app.post_logout(&eve.access, None).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
+    assert_problem(app.post_logout(&eve.access, None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
 #[tokio::test]
@@ -189,12 +124,7 @@ async fn an_access_token_expires_after_fifteen_minutes() {
 
     app.advance_clock(Duration::minutes(15));
 
-    assert_problem(
-        app.get_me(&tokens.access).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    )
-    .await;
+    assert_problem(app.get_me(&tokens.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // The refresh token still gets a new one.
     let renewed = Tokens::from(app.post_refresh(&tokens.refresh).await).await;
     assert_eq!(app.get_me(&renewed.access).await.status(), StatusCode::OK);
@@ -202,10 +132,8 @@ async fn an_access_token_expires_after_fifteen_minutes() {
 
 fn parts(token: &str) -> (Value, Value) {
     let mut it = token.split('.');
-    let header =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
-    let claims =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
     (header, claims)
 }
 
@@ -224,12 +152,7 @@ async fn forged_access_tokens_are_refused() {
     let sign = |claims: &Value, pem: &str| {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.clone());
-        jsonwebtoken::encode(
-            &header,
-            claims,
-            &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
-        )
-        .unwrap()
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
     };
     let mut as_admin = claims.clone();
     as_admin["role"] = json!("admin");
@@ -241,74 +164,39 @@ async fn forged_access_tokens_are_refused() {
     no_exp.as_object_mut().unwrap().remove("exp");
     let mut no_kid = header.clone();
     no_kid.as_object_mut().unwrap().remove("kid");
-    let public_key = URL_SAFE_NO_PAD
-        .decode(
-            app.client
-                .get(app.url("/.well-known/jwks.json"))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["keys"][0]["x"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
+    let public_key =
+        URL_SAFE_NO_PAD
+            .decode(
+                app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json::<Value>().await.unwrap()
+                    ["keys"][0]["x"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
     let hs256_with_public_key = jsonwebtoken::encode(
-        &Header {
-            alg: Algorithm::HS256,
-            kid: Some(kid.clone()),
-            ..Header::default()
-        },
+        &Header { alg: Algorithm::HS256, kid: Some(kid.clone()), ..Header::default() },
         &claims,
         &EncodingKey::from_secret(&public_key),
     )
     .unwrap();
 
     let forgeries = [
-        (
-            "alg none",
-            format!(
-                "{}.{}.",
-                b64(&json!({ "alg": "none", "typ": "JWT", "kid": kid })),
-                b64(&claims)
-            ),
-        ),
-        (
-            "tampered role",
-            format!("{}.{}.{signature}", b64(&header), b64(&as_admin)),
-        ),
-        (
-            "no kid",
-            format!("{}.{}.{signature}", b64(&no_kid), b64(&claims)),
-        ),
+        ("alg none", format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT", "kid": kid })), b64(&claims))),
+        ("tampered role", format!("{}.{}.{signature}", b64(&header), b64(&as_admin))),
+        ("no kid", format!("{}.{}.{signature}", b64(&no_kid), b64(&claims))),
         ("wrong audience", sign(&other_audience, &our_key)),
         ("wrong issuer", sign(&other_issuer, &our_key)),
         ("no expiry", sign(&no_exp, &our_key)),
-        (
-            "another key",
-            sign(&claims, &shared::auth::jwt::generate_pem().unwrap()),
-        ),
+        ("another key", sign(&claims, &shared::auth::jwt::generate_pem().unwrap())),
         ("HS256 keyed with our public key", hs256_with_public_key),
-        (
-            "truncated",
-            tokens.access[..tokens.access.len() - 5].to_string(),
-        ),
+        ("truncated", tokens.access[..tokens.access.len() - 5].to_string()),
     ];
     for (what, forged) in forgeries {
         let response = app.get_me(&forged).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNAUTHORIZED,
-            "{what} was accepted"
-        );
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what} was accepted");
     }
     // The control: our key with the real claims works, so the refusals above mean something.
-    assert_eq!(
-        app.get_me(&sign(&claims, &our_key)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get_me(&sign(&claims, &our_key)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -316,34 +204,18 @@ async fn other_services_verify_access_tokens_with_the_jwks() {
     let app = spawn_app().await;
     let tokens = app.signed_up("author", "ada@example.com").await;
 
-    let jwks: jsonwebtoken::jwk::JwkSet = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kid = jsonwebtoken::decode_header(&tokens.access)
-        .unwrap()
-        .kid
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let kid = jsonwebtoken::decode_header(&tokens.access).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
     let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["blog-platform"]);
     validation.set_issuer(&[&app.address]);
-    let claims = jsonwebtoken::decode::<Value>(
-        &tokens.access,
-        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
-        &validation,
-    )
-    .unwrap()
-    .claims;
+    let claims =
+        jsonwebtoken::decode::<Value>(&tokens.access, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap()
+            .claims;
 
     assert_eq!(claims["role"], "author");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        900
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
 }

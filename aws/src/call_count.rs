@@ -1,0 +1,43 @@
+//! Counts the operations an SDK client sends, by name: DynamoDB calls are what a route costs
+//! on AWS, and tests keep `docs/dynamodb.md` true with these counts.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{Intercept, context::BeforeSerializationInterceptorContextRef},
+        orchestrator::Metadata,
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl CallCounter {
+    /// The calls made since the last `take`, by operation name.
+    pub fn take(&self) -> BTreeMap<String, u32> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(metadata.name().to_string()).or_default() += 1;
+        }
+        Ok(())
+    }
+}

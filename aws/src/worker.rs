@@ -1,0 +1,51 @@
+//! The email worker on AWS: an SQS batch in, partial batch failures out.
+//!
+//! A job is done at most once even when SQS delivers it twice: an idempotency record in
+//! DynamoDB is claimed before the work and marked done after it. A failed job is released and
+//! reported, so SQS redelivers it; after the queue's `maxReceiveCount` it lands in the
+//! dead-letter queue.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use shared::jobs::{self, Envelope, WorkerDeps};
+use time::OffsetDateTime;
+
+use crate::dynamo::{DynamoStore, JobClaim};
+
+/// How long a claimed job is held before another delivery may take it over; the same as the
+/// function's timeout.
+pub const JOB_LEASE: time::Duration = time::Duration::seconds(30);
+
+pub async fn handle_batch(event: SqsEvent, deps: &WorkerDeps, store: &DynamoStore) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        if let Err(e) = handle_record(record.body.as_deref().unwrap_or_default(), deps, store).await {
+            tracing::warn!(message_id = %id, error = %format!("{e:#}"), "job failed; SQS will redeliver it");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+async fn handle_record(body: &str, deps: &WorkerDeps, store: &DynamoStore) -> anyhow::Result<()> {
+    let envelope: Envelope = serde_json::from_str(body)?;
+    match store.claim_job(&envelope.id, OffsetDateTime::now_utc(), JOB_LEASE).await? {
+        JobClaim::AlreadyDone => {
+            tracing::info!(job = %envelope.id, "job already done; redelivery acknowledged");
+            return Ok(());
+        }
+        JobClaim::Busy => anyhow::bail!("job {} is being processed by another delivery", envelope.id),
+        JobClaim::Acquired => {}
+    }
+    match jobs::handle(&envelope.job, deps).await {
+        Ok(()) => store.finish_job(&envelope.id).await,
+        Err(e) => {
+            store.release_job(&envelope.id).await?;
+            Err(e)
+        }
+    }
+}
