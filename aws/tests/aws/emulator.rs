@@ -1,0 +1,233 @@
+//! Resources on the emulator, each test its own, deleted when the test ends.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use ums_aws::{DynamoStore, call_count::CallCounter, lambda};
+
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!(
+            "these tests need the AWS emulator: run scripts/test, which starts it, or run \
+             `moto_server -p 5055` and export AWS_ENDPOINT_URL=http://127.0.0.1:5055"
+        )
+    })
+}
+
+pub async fn sdk() -> SdkConfig {
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "emulator");
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// A table shaped like the one in template.yaml, removed on drop.
+pub struct Table {
+    pub name: String,
+    pub client: aws_sdk_dynamodb::Client,
+    pub calls: CallCounter,
+}
+
+impl Table {
+    pub async fn create() -> Self {
+        let sdk = sdk().await;
+        let calls = CallCounter::default();
+        let client = lambda::dynamo_client(&sdk, Some(calls.clone()));
+        let name = unique("ums-test");
+        let attribute = |name: &str| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+        };
+        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(vec![
+                attribute("PK"),
+                attribute("SK"),
+                attribute("GSI1PK"),
+                attribute("GSI1SK"),
+            ]))
+            .key_schema(key("PK", KeyType::Hash))
+            .key_schema(key("SK", KeyType::Range))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name("GSI1")
+                    .key_schema(key("GSI1PK", KeyType::Hash))
+                    .key_schema(key("GSI1SK", KeyType::Range))
+                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating a table on the emulator at {}: {e:?}", endpoint()));
+        client
+            .update_time_to_live()
+            .table_name(&name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        calls.take();
+        Self { name, client, calls }
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(self.client.clone(), &self.name)
+    }
+
+    pub fn store_arc(&self) -> Arc<DynamoStore> {
+        Arc::new(self.store())
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        let (client, name) = (self.client.clone(), self.name.clone());
+        // Drop cannot await: delete from a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let _ = runtime.block_on(client.delete_table().table_name(name).send());
+        })
+        .join();
+    }
+}
+
+/// A job queue with a dead-letter queue after `max_receives` failed deliveries.
+pub struct Queues {
+    pub client: aws_sdk_sqs::Client,
+    pub url: String,
+    pub dead_letter_url: String,
+}
+
+impl Queues {
+    pub async fn create(max_receives: u32) -> Self {
+        let client = aws_sdk_sqs::Client::new(&sdk().await);
+        let dlq_name = unique("ums-jobs-dlq");
+        let dead_letter_url = client.create_queue().queue_name(&dlq_name).send().await.unwrap().queue_url.unwrap();
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dead_letter_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+        let url = client
+            .create_queue()
+            .queue_name(unique("ums-jobs"))
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "0")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        Self { client, url, dead_letter_url }
+    }
+
+    /// What Lambda's SQS poller does: receive a batch, run the worker, delete what succeeded.
+    pub async fn deliver_once(&self, deps: &shared::jobs::WorkerDeps, store: &DynamoStore) -> (usize, usize) {
+        let received = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        let event = sqs_event(&messages);
+        let response = ums_aws::worker::handle_batch(event, deps, store).await;
+        let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+        for message in &messages {
+            if !failed.contains(message.message_id.as_ref().unwrap()) {
+                self.client
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(message.receipt_handle.clone().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        (messages.len(), failed.len())
+    }
+
+    pub async fn count(&self, url: &str) -> usize {
+        let attributes = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        attributes[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages].parse().unwrap()
+    }
+}
+
+impl Drop for Queues {
+    fn drop(&mut self) {
+        let (client, urls) = (self.client.clone(), [self.url.clone(), self.dead_letter_url.clone()]);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            for url in urls {
+                let _ = runtime.block_on(client.delete_queue().queue_url(url).send());
+            }
+        })
+        .join();
+    }
+}
+
+/// The event Lambda would build from received messages.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> aws_lambda_events::event::sqs::SqsEvent {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": {},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// Emails the emulator's SES has accepted, as raw MIME (newest last).
+pub async fn sent_emails() -> Vec<String> {
+    let data: serde_json::Value =
+        reqwest::get(format!("{}/moto-api/data.json", endpoint())).await.unwrap().json().await.unwrap();
+    let messages = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+    messages.iter().filter_map(|m| m["raw_data"].as_str().map(str::to_string)).collect()
+}
+
+/// Lets the emulator's SES send from our test sender.
+pub async fn verify_sender(sdk: &SdkConfig, address: &str) {
+    aws_sdk_sesv2::Client::new(sdk).create_email_identity().email_identity(address).send().await.unwrap();
+}

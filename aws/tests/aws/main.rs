@@ -1,0 +1,9 @@
+//! The AWS adapters against the AWS emulator (moto) over HTTP. `scripts/test` starts it;
+//! without `AWS_ENDPOINT_URL` these tests fail, they never skip.
+
+mod api_on_aws;
+mod dynamodb_calls;
+mod emulator;
+mod lambda_events;
+mod queue_and_mail;
+mod store_conformance;
