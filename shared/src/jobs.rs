@@ -67,7 +67,12 @@ pub async fn run_local_worker(db: SqliteDb, deps: WorkerDeps) {
 
 /// Runs every job that is due now.
 pub async fn drain_once(db: &SqliteDb, deps: &WorkerDeps) -> anyhow::Result<()> {
-    while let Some(claimed) = db.claim_job(OffsetDateTime::now_utc(), VISIBILITY).await? {
+    drain_due(db, deps, OffsetDateTime::now_utc()).await
+}
+
+/// Runs every job due at `now`: the unit of the local queue's retry semantics.
+pub async fn drain_due(db: &SqliteDb, deps: &WorkerDeps, now: OffsetDateTime) -> anyhow::Result<()> {
+    while let Some(claimed) = db.claim_job(now, VISIBILITY).await? {
         let outcome = match serde_json::from_str::<Envelope>(&claimed.payload) {
             Ok(envelope) => handle(&envelope.job, deps).await,
             Err(e) => Err(anyhow::Error::from(e).context("the job cannot be read")),
@@ -75,8 +80,7 @@ pub async fn drain_once(db: &SqliteDb, deps: &WorkerDeps) -> anyhow::Result<()> 
         match outcome {
             Ok(()) => db.complete_job(claimed.id).await?,
             Err(e) => {
-                let retry_at = (claimed.attempts < MAX_ATTEMPTS)
-                    .then(|| OffsetDateTime::now_utc() + retry_delay(claimed.attempts));
+                let retry_at = (claimed.attempts < MAX_ATTEMPTS).then(|| now + retry_delay(claimed.attempts));
                 tracing::warn!(job = claimed.id, attempts = claimed.attempts, dead = retry_at.is_none(), error = %format!("{e:#}"), "job failed");
                 db.fail_job(claimed.id, format!("{e:#}"), retry_at).await?;
             }

@@ -1,1 +1,89 @@
+//! SQS → email worker → SES v2, on the emulator: delivery, redelivery, poison messages.
 
+use std::sync::Arc;
+
+use shared::{
+    email::{EmailJob, EmailMessage},
+    jobs::{Envelope, WorkerDeps},
+    ports::{Job, JobQueue},
+};
+use ums_aws::{SesMailer, SqsQueue};
+
+use crate::emulator::{Queues, Table, sdk, sent_emails, sqs_event, unique, verify_sender};
+
+const FROM: &str = "Blog Platform <no-reply@blog.example>";
+
+async fn worker_deps() -> WorkerDeps {
+    let sdk = sdk().await;
+    verify_sender(&sdk, "no-reply@blog.example").await;
+    WorkerDeps { mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))), email_from: FROM.into() }
+}
+
+fn confirmation_to(to: &str) -> Job {
+    Job::SendEmail(EmailJob {
+        to: to.into(),
+        message: EmailMessage::ConfirmEmail {
+            first_name: "Ada".into(),
+            link: format!("https://blog.example/confirm?token={to}"),
+        },
+    })
+}
+
+fn emails_to(all: &[String], to: &str) -> usize {
+    all.iter().filter(|m| m.contains(&format!("To: {to}\r\n"))).count()
+}
+
+#[tokio::test]
+async fn a_queued_email_is_sent_through_ses_with_the_outbox_templates() {
+    let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
+    let to = format!("{}@example.com", unique("ada"));
+    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+
+    assert_eq!(queues.deliver_once(&deps, &table.store()).await, (1, 0));
+
+    let sent = sent_emails().await;
+    let email = sent.iter().find(|m| m.contains(&format!("To: {to}\r\n"))).expect("SES got the email");
+    assert!(email.contains("Subject: Confirm your email address"));
+    assert!(email.contains("multipart/alternative"));
+    assert!(email.contains(&format!("https://blog.example/confirm?token={to}")));
+    assert_eq!(queues.count(&queues.url).await, 0);
+}
+
+#[tokio::test]
+async fn a_redelivered_job_is_done_at_most_once() {
+    let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
+    let to = format!("{}@example.com", unique("twice"));
+    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+    let messages = queues.client.receive_message().queue_url(&queues.url).send().await.unwrap().messages.unwrap();
+
+    // SQS delivers the same message twice (at-least-once delivery).
+    let first = ums_aws::worker::handle_batch(sqs_event(&messages), &deps, &table.store()).await;
+    let second = ums_aws::worker::handle_batch(sqs_event(&messages), &deps, &table.store()).await;
+
+    assert!(first.batch_item_failures.is_empty() && second.batch_item_failures.is_empty());
+    assert_eq!(emails_to(&sent_emails().await, &to), 1);
+}
+
+#[tokio::test]
+async fn only_the_failing_message_of_a_batch_is_redelivered_and_it_ends_in_the_dead_letter_queue() {
+    let (table, queues, deps) = (Table::create().await, Queues::create(2).await, worker_deps().await);
+    let to = format!("{}@example.com", unique("good"));
+    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+    let poison = serde_json::to_string(&Envelope::new(confirmation_to("not an address"))).unwrap();
+    queues.client.send_message().queue_url(&queues.url).message_body(poison).send().await.unwrap();
+    queues.client.send_message().queue_url(&queues.url).message_body("{ not json").send().await.unwrap();
+
+    let mut delivered = 0;
+    let mut failed = 0;
+    for _ in 0..4 {
+        let (received, failures) = queues.deliver_once(&deps, &table.store()).await;
+        delivered += received - failures;
+        failed += failures;
+    }
+
+    assert_eq!(delivered, 1, "the good message went through once");
+    assert_eq!(failed, 4, "each poison message was tried maxReceiveCount times");
+    assert_eq!(emails_to(&sent_emails().await, &to), 1);
+    assert_eq!(queues.count(&queues.url).await, 0);
+    assert_eq!(queues.count(&queues.dead_letter_url).await, 2);
+}

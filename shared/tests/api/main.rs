@@ -3,6 +3,7 @@
 mod confirm_email;
 mod docs;
 mod helpers;
+mod local_queue;
 mod login;
 mod logs;
 mod passwords;
