@@ -166,7 +166,7 @@ async fn take_token(state: &AppState, kind: TokenKind, token: &str) -> Result<(U
 pub async fn login(state: &AppState, email: &str, password: &str) -> Result<TokenPair, ApiError> {
     let email_key = email.trim().to_lowercase();
     let throttle_key = throttle::login_key(&email_key);
-    throttle::ensure_login_allowed(state, &throttle_key).await?;
+    let failures = throttle::ensure_login_allowed(state, &throttle_key).await?;
     let user = match EmailAddress::parse(email) {
         Ok(_) => state.store.user_by_email(&email_key).await?,
         Err(_) => None,
@@ -179,7 +179,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<Toke
             return Err(ApiError::InvalidCredentials);
         }
     };
-    throttle::clear_login_failures(state, &throttle_key).await?;
+    failures.clear(state, &throttle_key).await?;
     ensure_can_sign_in(&user)?;
     let pair = start_session(state, &user).await?;
     tracing::info!(user_id = %user.id, "logged in");
@@ -277,7 +277,7 @@ pub async fn change_password(state: &AppState, caller: &AuthUser, current: &str,
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("new_password", code, why)]))?;
     let mut user = state.store.user(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle_key = throttle::login_key(&user.email.key());
-    throttle::ensure_login_allowed(state, &throttle_key).await?;
+    let failures = throttle::ensure_login_allowed(state, &throttle_key).await?;
     if !state.hasher.verify(current, Some(&user.password_hash)).await? {
         throttle::record_login_failure(state, &throttle_key).await?;
         return Err(ApiError::WrongCurrentPassword);
@@ -286,7 +286,7 @@ pub async fn change_password(state: &AppState, caller: &AuthUser, current: &str,
     user.updated_at = state.clock.now();
     state.store.update_user(&user).await?;
     state.store.delete_user_sessions(&user.id).await?;
-    throttle::clear_login_failures(state, &throttle_key).await?;
+    failures.clear(state, &throttle_key).await?;
     tracing::info!(user_id = %user.id, "password changed; all sessions ended");
     Ok(())
 }

@@ -30,14 +30,25 @@ pub fn lockout_remaining(failures: LoginFailures, threshold: u32, now: OffsetDat
     (until > now).then(|| until - now)
 }
 
-/// Refuses with 429 while the key is locked out.
-pub async fn ensure_login_allowed(state: &AppState, key: &str) -> Result<(), ApiError> {
+/// Refuses with 429 while the key is locked out. Tells whether failures are on record, so a
+/// success clears them only when there is something to clear (a write saved per login).
+pub async fn ensure_login_allowed(state: &AppState, key: &str) -> Result<FailuresOnRecord, ApiError> {
     let Some(failures) = state.store.login_failures(key).await? else {
-        return Ok(());
+        return Ok(FailuresOnRecord(false));
     };
     match lockout_remaining(failures, state.config.limits.login_failures_before_backoff, state.clock.now()) {
         Some(wait) => Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) }),
-        None => Ok(()),
+        None => Ok(FailuresOnRecord(true)),
+    }
+}
+
+#[must_use]
+pub struct FailuresOnRecord(bool);
+
+impl FailuresOnRecord {
+    /// Forgets the failures after a success.
+    pub async fn clear(self, state: &AppState, key: &str) -> Result<(), ApiError> {
+        if self.0 { clear_login_failures(state, key).await } else { Ok(()) }
     }
 }
 

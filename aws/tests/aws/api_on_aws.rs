@@ -1,1 +1,145 @@
+//! The whole sign-up and sign-in story with every port on AWS (DynamoDB, SQS, SES on the
+//! emulator): the same routers as the laptop, the same answers.
 
+use std::sync::Arc;
+
+use axum::body::Body;
+use serde_json::{Value, json};
+use shared::jobs::WorkerDeps;
+use tower::ServiceExt as _;
+use ums_aws::{SesMailer, lambda::JwtKeySource};
+
+use crate::{
+    emulator::{Queues, Table, sdk, sent_emails, unique, verify_sender},
+    lambda_events::aws_state,
+};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The API on AWS adapters, called in-process the way Lambda calls it.
+pub struct AwsApi {
+    pub app: axum::Router,
+    pub table: Table,
+    pub queues: Queues,
+    pub worker: WorkerDeps,
+}
+
+impl AwsApi {
+    pub async fn start() -> Self {
+        let (table, queues) = (Table::create().await, Queues::create(3).await);
+        let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
+        let sdk = sdk().await;
+        verify_sender(&sdk, "no-reply@blog.localhost").await;
+        let worker = WorkerDeps {
+            mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))),
+            email_from: state.config.email_from.clone(),
+        };
+        Self { app: shared::routes::local_router(state), table, queues, worker }
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> (u16, Value) {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request.header("content-type", "application/json").body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Runs the email worker over what is queued, and returns the token in the newest email
+    /// to `to` with this subject.
+    pub async fn email_token(&self, to: &str, subject: &str) -> String {
+        while self.queues.deliver_once(&self.worker, &self.table.store()).await.0 > 0 {}
+        let sent = sent_emails().await;
+        let email = sent
+            .iter()
+            .rev()
+            .find(|m| m.contains(&format!("To: {to}\r\n")) && m.contains(&format!("Subject: {subject}\r\n")))
+            .unwrap_or_else(|| panic!("no {subject:?} email reached {to}"));
+        let start = email.find("token=").unwrap() + "token=".len();
+        email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    }
+}
+
+pub fn registration(email: &str) -> Value {
+    json!({ "email": email, "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace" })
+}
+
+#[tokio::test]
+async fn sign_up_confirm_log_in_refresh_and_log_out_on_aws() {
+    let api = AwsApi::start().await;
+    let email = format!("{}@example.com", unique("ada"));
+
+    let (status, user) = api.call("POST", "/api/v1/auth/register/author", Some(registration(&email)), None).await;
+    assert_eq!((status, user["status"].as_str()), (201, Some("pending")));
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email.to_uppercase())), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("email_taken")));
+
+    let token = api.email_token(&email, "Confirm your email address").await;
+    let (status, user) = api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
+    assert_eq!((status, user["status"].as_str()), (200, Some("active")));
+    let (status, _) = api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
+    assert_eq!(status, 400, "a confirmation token works once");
+
+    let login = json!({ "email": email, "password": PASSWORD });
+    let (status, tokens) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    assert_eq!(status, 200);
+    let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    let (status, me) = api.call("GET", "/api/v1/user", None, Some(access)).await;
+    assert_eq!((status, me["email"].as_str()), (200, Some(email.as_str())));
+
+    let (status, renewed) =
+        api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": refresh })), None).await;
+    assert_eq!(status, 200);
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": refresh })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("refresh_token_reused")));
+    let (status, _) = api.call("GET", "/api/v1/user", None, renewed["access_token"].as_str()).await;
+    assert_eq!(status, 401, "the reuse ended the session");
+
+    let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, _) = api.call("POST", "/api/v1/auth/logout", None, Some(access)).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.call("GET", "/api/v1/user", None, Some(access)).await;
+    assert_eq!(status, 401, "logout ends the access token at once");
+}
+
+#[tokio::test]
+async fn reset_a_forgotten_password_and_back_off_brute_force_on_aws() {
+    let api = AwsApi::start().await;
+    let email = format!("{}@example.com", unique("grace"));
+    api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email)), None).await;
+    for _ in 0..5 {
+        let (status, _) = api
+            .call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": "guess guess" })), None)
+            .await;
+        assert!(status == 401);
+    }
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": PASSWORD })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (429, Some("too_many_attempts")));
+
+    let (status, _) =
+        api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": email })), None).await;
+    assert_eq!(status, 202);
+    let token = api.email_token(&email, "Reset your password").await;
+    let reset = json!({ "token": token, "password": "a brand new passphrase" });
+    let (status, _) = api.call("POST", "/api/v1/auth/reset_password", Some(reset.clone()), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = api.call("POST", "/api/v1/auth/reset_password", Some(reset), None).await;
+    assert_eq!(status, 400, "a reset token works once");
+
+    // The reset confirmed the address and lifted the backoff.
+    let login = json!({ "email": email, "password": "a brand new passphrase" });
+    let (status, _) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    assert_eq!(status, 200);
+}

@@ -1,1 +1,114 @@
+//! The sample events in `events/`, as API Gateway (HTTP API, payload 2.0) and SQS hand them to
+//! the functions: paths and stages reach the right routes, and the worker event is readable.
 
+use axum::body::Body;
+use lambda_http::request::from_str;
+use serde_json::Value;
+use shared::{Config, routes};
+use tower::ServiceExt as _;
+use ums_aws::lambda::{self, AwsSettings, JwtKeySource};
+
+use crate::emulator::{Queues, Table, sdk, sent_emails, verify_sender};
+
+/// An API function's state on the emulator, as a cold start builds it.
+pub async fn aws_state(table: &Table, queues: &Queues, key: JwtKeySource) -> shared::AppState {
+    let settings =
+        AwsSettings { table: table.name.clone(), jobs_queue_url: Some(queues.url.clone()), jwt_key: Some(key) };
+    let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
+    lambda::app_state(&sdk().await, &settings, config, table.client.clone()).await.unwrap()
+}
+
+async fn invoke(app: &axum::Router, event_file: &str) -> (u16, Value) {
+    let path = format!("{}/../events/{event_file}", env!("CARGO_MANIFEST_DIR"));
+    let event = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let request =
+        lambda::strip_stage(from_str(&event).unwrap_or_else(|e| panic!("{event_file} is not an HTTP API event: {e}")));
+    let (parts, body) = request.into_parts();
+    let request = axum::http::Request::from_parts(parts, Body::from(body.to_vec()));
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_sample_event_reaches_its_route() {
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
+    let auth = routes::auth_app(state.clone());
+    let users = routes::users_app(state);
+
+    // In order: the reader registers before logging in.
+    let expected = [
+        (&auth, "register-reader.json", 201, None),
+        (&auth, "register-author.json", 201, None),
+        (&auth, "register-moderator.json", 401, Some("unauthorized")),
+        (&auth, "login.json", 403, Some("email_not_confirmed")),
+        (&auth, "login-named-stage.json", 403, Some("email_not_confirmed")),
+        (&auth, "refresh.json", 401, Some("invalid_refresh_token")),
+        (&auth, "logout.json", 401, Some("unauthorized")),
+        (&auth, "send-confirm-email.json", 202, None),
+        (&auth, "confirm-email.json", 400, Some("invalid_token")),
+        (&auth, "send-reset-password-email.json", 202, None),
+        (&auth, "reset-password.json", 400, Some("invalid_token")),
+        (&auth, "change-password.json", 401, Some("unauthorized")),
+        (&auth, "jwks.json", 200, None),
+        (&users, "user.json", 401, Some("unauthorized")),
+    ];
+    for (app, event, status, code) in expected {
+        let (got, body) = invoke(app, event).await;
+        assert_eq!(got, status, "{event}: {body}");
+        if let Some(code) = code {
+            assert_eq!(body["code"], code, "{event}");
+        }
+    }
+    // The registrations queued their confirmation emails on SQS.
+    assert_eq!(queues.count(&queues.url).await, 4);
+}
+
+#[tokio::test]
+async fn a_route_of_another_group_is_not_served_by_this_function() {
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
+
+    let (status, body) = invoke(&routes::auth_app(state), "user.json").await;
+
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn the_signing_key_comes_from_ssm_parameter_store() {
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let sdk = sdk().await;
+    let name = crate::emulator::unique("/ums/jwt-signing-key");
+    let pem = shared::auth::jwt::generate_pem().unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    ssm.put_parameter()
+        .name(&name)
+        .value(&pem)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+
+    let state = aws_state(&table, &queues, JwtKeySource::SsmParameter(name.clone())).await;
+
+    let expected = shared::auth::JwtKeys::from_pem(&pem, &state.config.jwt).unwrap();
+    assert_eq!(state.keys.kid(), expected.kid());
+    ssm.delete_parameter().name(name).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sample_worker_event_sends_its_email() {
+    let (table, sdk) = (Table::create().await, sdk().await);
+    verify_sender(&sdk, "no-reply@blog.example").await;
+    let deps = shared::jobs::WorkerDeps {
+        mailer: std::sync::Arc::new(ums_aws::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))),
+        email_from: "Blog Platform <no-reply@blog.example>".into(),
+    };
+    let event = std::fs::read_to_string(format!("{}/../events/email-worker.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let response = ums_aws::worker::handle_batch(serde_json::from_str(&event).unwrap(), &deps, &table.store()).await;
+
+    assert!(response.batch_item_failures.is_empty());
+    assert!(sent_emails().await.iter().any(|m| m.contains("confirm_email?token=sample")));
+}
