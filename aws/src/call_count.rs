@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::{
     client::{
         interceptors::{Intercept, context::BeforeSerializationInterceptorContextRef},
         orchestrator::Metadata,
+        runtime_components::RuntimeComponents,
     },
 };
 use aws_smithy_types::config_bag::ConfigBag;
@@ -30,9 +31,12 @@ impl Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(
+    // Once per operation, whatever its retries; the operation's metadata is in the bag by now
+    // (it is not yet at `read_before_execution`).
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {

@@ -1,1 +1,94 @@
+//! DynamoDB calls are what a route costs on AWS. This test makes each call of the auth and
+//! users routes against the emulator, counts the DynamoDB operations it sends, and checks the
+//! table in `docs/dynamodb.md` says the same.
 
+use serde_json::json;
+
+use crate::{
+    api_on_aws::{AwsApi, PASSWORD, registration},
+    emulator::unique,
+};
+
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/dynamodb.md");
+const START: &str = "<!-- calls:start -->";
+const END: &str = "<!-- calls:end -->";
+
+#[tokio::test]
+async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
+    let api = AwsApi::start().await;
+    let email = format!("{}@example.com", unique("cost"));
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut measure = |route: &str, calls: std::collections::BTreeMap<String, u32>| {
+        let total: u32 = calls.values().sum();
+        let detail: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        let detail = if detail.is_empty() { "none".to_string() } else { detail.join(", ") };
+        rows.push((route.to_string(), format!("{total} | {detail}")));
+    };
+    let calls = &api.table.calls;
+    calls.take();
+
+    api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email)), None).await;
+    measure("POST auth/register/{role}", calls.take());
+    let token = api.email_token(&email, "Confirm your email address").await;
+    calls.take();
+    api.call("POST", "/api/v1/auth/send_confirm_email", Some(json!({ "email": email })), None).await;
+    measure("POST auth/send_confirm_email (pending account)", calls.take());
+    api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
+    measure("GET auth/confirm_email", calls.take());
+
+    let login = json!({ "email": email, "password": PASSWORD });
+    let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    measure("POST auth/login (success)", calls.take());
+    api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": "wrong password" })), None).await;
+    measure("POST auth/login (wrong password)", calls.take());
+    api.call("POST", "/api/v1/auth/login", Some(json!({ "email": "nobody@example.com", "password": "x" })), None).await;
+    measure("POST auth/login (unknown email)", calls.take());
+    let (_, tokens_after_failure) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    measure("POST auth/login (success after a failure)", calls.take());
+    let access = tokens["access_token"].as_str().unwrap();
+
+    api.call("GET", "/api/v1/user", None, Some(access)).await;
+    measure("GET user", calls.take());
+    let (_, renewed) =
+        api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": tokens["refresh_token"] })), None).await;
+    measure("POST auth/refresh", calls.take());
+    api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": tokens["refresh_token"] })), None).await;
+    measure("POST auth/refresh (reused token)", calls.take());
+    api.call("POST", "/api/v1/auth/logout", None, tokens_after_failure["access_token"].as_str()).await;
+    measure("POST auth/logout", calls.take());
+    assert!(renewed["access_token"].is_string());
+
+    let (_, phone) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    let (_, laptop) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    calls.take();
+    api.call("POST", "/api/v1/auth/logout", Some(json!({ "all": true })), laptop["access_token"].as_str()).await;
+    measure("POST auth/logout {all: true} (2 sessions)", calls.take());
+    assert!(phone["access_token"].is_string());
+
+    let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    calls.take();
+    let change = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+    api.call("POST", "/api/v1/auth/change_password", Some(change), tokens["access_token"].as_str()).await;
+    measure("POST auth/change_password (1 session)", calls.take());
+
+    api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": email })), None).await;
+    measure("POST auth/send_reset_password_email (account exists)", calls.take());
+    api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": "nobody@example.com" })), None)
+        .await;
+    measure("POST auth/send_reset_password_email (no account)", calls.take());
+    let token = api.email_token(&email, "Reset your password").await;
+    calls.take();
+    let reset = json!({ "token": token, "password": "the reset passphrase" });
+    api.call("POST", "/api/v1/auth/reset_password", Some(reset), None).await;
+    measure("POST auth/reset_password (no sessions)", calls.take());
+    api.call("GET", "/.well-known/jwks.json", None, None).await;
+    measure("GET /.well-known/jwks.json", calls.take());
+
+    let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
+    for (route, calls) in rows {
+        table.push_str(&format!("| {route} | {calls} |\n"));
+    }
+    let doc = std::fs::read_to_string(DOC).unwrap();
+    let documented = doc.split(START).nth(1).and_then(|rest| rest.split(END).next()).expect("the calls table markers");
+    assert_eq!(documented.trim(), table.trim(), "docs/dynamodb.md is out of date; the measured table is:\n\n{table}");
+}
