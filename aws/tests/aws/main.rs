@@ -4,6 +4,7 @@
 mod api_on_aws;
 mod dynamodb_calls;
 mod emulator;
+mod job_pipeline;
 mod lambda_events;
 mod queue_and_mail;
 mod store_conformance;
