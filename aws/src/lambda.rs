@@ -118,6 +118,16 @@ pub fn init_tracing() {
         .init();
 }
 
+/// The whole life of an API function: state from the environment at cold start, then the route
+/// group's router for every request.
+pub async fn run_api(route_group: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let sdk = sdk_config().await;
+    let settings = AwsSettings::from_env()?;
+    let state = app_state(&sdk, &settings, Config::from_env()?, dynamo_client(&sdk, None)).await?;
+    serve_http(route_group(state)).await
+}
+
 /// Serves a route group's router to API Gateway (HTTP API, payload 2.0).
 pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> {
     let service = tower::ServiceBuilder::new().map_request(strip_stage).service(router);
