@@ -17,7 +17,8 @@ use aws_sdk_dynamodb::{
 };
 use serde::{Deserialize, Serialize};
 use shared::{
-    domain::{User, UserId},
+    domain::{Role, User, UserId},
+    pagination::Position,
     ports::{LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError, StoreResult, TokenKind},
 };
 use time::OffsetDateTime;
@@ -90,7 +91,8 @@ fn user_item(user: &User) -> anyhow::Result<Item> {
         pk: user_pk(&user.id),
         sk: "PROFILE".into(),
         gsi1pk: format!("ROLE#{}", user.role.as_str()),
-        gsi1sk: format!("{}#{}", user.created_at.unix_timestamp(), user.id),
+        // Ids are UUIDv7: sorting by id is sorting by age.
+        gsi1sk: user.id.0.clone(),
         email_key: user.email.key(),
         user: user.clone(),
     };
@@ -111,6 +113,19 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
         created_at: get_time(item, "created_at")?,
         expires_at: get_time(item, "expires_at")?,
     })
+}
+
+/// A `LastEvaluatedKey` back from its JSON form (all its attributes are strings).
+fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), s(v.as_str().ok_or_else(|| anyhow!("bad position key"))?))))
+            .collect::<anyhow::Result<Item>>()
+            .map(Some),
+        _ => Err(anyhow!("bad position key")),
+    }
 }
 
 /// True when the error is DynamoDB refusing a condition.
@@ -268,6 +283,56 @@ impl Store for DynamoStore {
             Err(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::EmailTaken),
             Err(codes) => Err(anyhow!("the account changed during the update ({codes:?})").into()),
         }
+    }
+
+    /// One role's accounts come from one GSI1 query; all roles, from one role after another.
+    /// The position is the role being read and DynamoDB's `LastEvaluatedKey` in it (null at the
+    /// start of a role). GSI reads are eventually consistent: fine for a listing, and no
+    /// decision rests on one.
+    async fn list_users(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)> {
+        let roles: Vec<Role> = role.map_or_else(|| Role::ALL.to_vec(), |role| vec![role]);
+        let (first, mut start_key) = match after {
+            None => (0, None),
+            Some(position) => {
+                let role = position["role"].as_str().and_then(Role::parse).ok_or_else(|| anyhow!("bad position"))?;
+                let index = roles.iter().position(|r| *r == role).ok_or_else(|| anyhow!("position of another role"))?;
+                (index, key_from_json(&position["key"])?)
+            }
+        };
+        let mut users = Vec::new();
+        for role in &roles[first..] {
+            let remaining = limit as usize - users.len();
+            if remaining == 0 {
+                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": null }))));
+            }
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :role")
+                .expression_attribute_values(":role", s(format!("ROLE#{}", role.as_str())))
+                .limit(remaining as i32)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for item in page.items() {
+                let stored: UserItem = serde_dynamo::from_item(item.clone()).map_err(anyhow::Error::from)?;
+                users.push(stored.user);
+            }
+            if let Some(last) = page.last_evaluated_key {
+                let key: serde_json::Map<String, serde_json::Value> =
+                    last.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone().into()))).collect();
+                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": key }))));
+            }
+        }
+        Ok((users, None))
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<()> {

@@ -67,6 +67,8 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("invalid cursor")]
+    InvalidCursor,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -91,7 +93,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            MalformedJson(_) | InvalidQuery(_) | InvalidToken | TokenExpired => StatusCode::BAD_REQUEST,
+            MalformedJson(_) | InvalidQuery(_) | InvalidToken | TokenExpired | InvalidCursor => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             EmailTaken => StatusCode::CONFLICT,
@@ -127,6 +129,7 @@ impl ApiError {
             WrongCurrentPassword => "wrong_current_password",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
+            InvalidCursor => "invalid_cursor",
             Internal(_) => "internal_error",
         }
     }
@@ -162,6 +165,7 @@ impl ApiError {
             WrongCurrentPassword => "The current password is wrong.".into(),
             NotFound => "There is nothing here.".into(),
             MethodNotAllowed => "This route does not accept this method.".into(),
+            InvalidCursor => "The cursor was not made by this service; start again without one.".into(),
             Internal(_) => "Something went wrong on our side; it has been logged.".into(),
         }
     }

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod jobs;
+pub mod pagination;
 pub mod ports;
 pub mod routes;
 pub mod throttle;

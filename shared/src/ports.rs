@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{User, UserId};
+use crate::{
+    domain::{Role, User, UserId},
+    pagination::Position,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,6 +84,15 @@ pub trait Store: Send + Sync {
     async fn user_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
     /// Replaces the stored account (same id, same email).
     async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Up to `limit` accounts after `after` (a position this store returned), ordered by role
+    /// name then age (ids are time-ordered), or by age within one role; and the position after
+    /// the last one, if there may be more.
+    async fn list_users(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)>;
 
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// Sessions are found through their user: ending all of a user's sessions is then one

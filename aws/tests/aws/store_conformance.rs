@@ -5,6 +5,7 @@ use std::sync::Arc;
 use shared::{
     adapters::SqliteDb,
     domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    pagination::CursorSigner,
     ports::{OneTimeToken, Rotation, Session, Store, StoreError, TokenKind},
 };
 use time::{Duration, OffsetDateTime};
@@ -238,6 +239,45 @@ async fn counters_count_atomically(store: Arc<dyn Store>) {
     assert_eq!(store.increment_counter("email#other#1", expires).await.unwrap(), 1);
 }
 
+async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<dyn Store>) {
+    let roles = [Role::Reader, Role::Author, Role::Reader, Role::Moderator, Role::Admin, Role::Reader, Role::Author];
+    let mut created = Vec::new();
+    for (i, role) in roles.into_iter().enumerate() {
+        let mut account = user(&format!("user{i}@example.com"));
+        account.role = role;
+        store.create_user(&account).await.unwrap();
+        created.push(account);
+    }
+    // Clients hold positions only as sealed cursors.
+    let signer = CursorSigner::new(b"test key");
+    let list = |role: Option<Role>| {
+        let (store, signer) = (store.clone(), &signer);
+        async move {
+            let (mut ids, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+            loop {
+                let after = cursor.as_deref().map(|c| signer.open(c).unwrap());
+                let (page, next) = store.list_users(role, 2, after.as_ref()).await.unwrap();
+                assert!(page.len() <= 2);
+                ids.extend(page.into_iter().map(|u| u.id.0));
+                pages += 1;
+                assert!(pages < 20, "the listing does not end");
+                match next {
+                    Some(position) => cursor = Some(signer.seal(&position)),
+                    None => return ids,
+                }
+            }
+        }
+    };
+
+    let mut everyone: Vec<&User> = created.iter().collect();
+    everyone.sort_by(|a, b| (a.role.as_str(), &a.id.0).cmp(&(b.role.as_str(), &b.id.0)));
+    assert_eq!(list(None).await, everyone.iter().map(|u| u.id.0.clone()).collect::<Vec<_>>());
+
+    let mut readers: Vec<String> = created.iter().filter(|u| u.role == Role::Reader).map(|u| u.id.0.clone()).collect();
+    readers.sort();
+    assert_eq!(list(Some(Role::Reader)).await, readers);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -275,4 +315,5 @@ conformance!(
     concurrent_takes_of_one_token_succeed_once,
     login_failures_count_atomically_and_are_forgotten,
     counters_count_atomically,
+    accounts_are_listed_page_by_page_through_signed_cursors,
 );

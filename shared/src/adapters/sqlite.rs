@@ -14,7 +14,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use crate::{
-    domain::{User, UserId},
+    domain::{Role, User, UserId},
+    pagination::Position,
     ports::{Job, JobQueue, LoginFailures, OneTimeToken, Rotation, Session, Store, StoreError, StoreResult, TokenKind},
 };
 
@@ -255,6 +256,41 @@ impl Store for SqliteDb {
             Err(e) if is_unique_violation(&e) => Err(StoreError::EmailTaken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn list_users(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)> {
+        // The position is the last row's (role, id); ids are UUIDv7, so they sort by age.
+        let (after_role, after_id) = match after {
+            Some(p) => (
+                p["role"].as_str().ok_or_else(|| anyhow::anyhow!("bad position"))?.to_string(),
+                p["id"].as_str().ok_or_else(|| anyhow::anyhow!("bad position"))?.to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let role = role.map(Role::as_str);
+        let rows: Vec<(String, String, String)> = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT role, id, data FROM users
+                     WHERE (?1 IS NULL OR role = ?1) AND (role, id) > (?2, ?3)
+                     ORDER BY role, id LIMIT ?4",
+                )?;
+                stmt.query_map(params![role, after_role, after_id, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+            })
+            .await?;
+        let next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|(role, id, _)| serde_json::json!({ "role": role, "id": id })))
+            .flatten();
+        let users = rows.into_iter().map(|(_, _, data)| user_from_json(data)).collect::<rusqlite::Result<_>>();
+        Ok((users.map_err(anyhow::Error::from)?, next))
     }
 
     async fn create_session(&self, session: &Session) -> StoreResult<()> {

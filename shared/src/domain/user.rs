@@ -33,6 +33,13 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in the order listings take them (by name).
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Author, Role::Moderator, Role::Reader];
+
+    pub fn parse(name: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Reader => "reader",
