@@ -153,14 +153,6 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
     async fn get(&self, pk: String, sk: &str) -> anyhow::Result<Option<Item>> {
         let output = self
             .client

@@ -9,6 +9,7 @@ use shared::{
     auth::{JwtKeys, PasswordHasher},
     clock::SystemClock,
     jobs::WorkerDeps,
+    ports::{Job, JobQueue},
 };
 
 use crate::{DynamoStore, SesMailer, SqsQueue, call_count::CallCounter};
@@ -18,7 +19,7 @@ use crate::{DynamoStore, SesMailer, SqsQueue, call_count::CallCounter};
 pub struct AwsSettings {
     /// `UMS_TABLE_NAME`
     pub table: String,
-    /// `UMS_JOBS_QUEUE_URL` (not needed by the worker).
+    /// `UMS_JOBS_QUEUE_URL`, for the functions whose routes queue jobs.
     pub jobs_queue_url: Option<String>,
     pub jwt_key: Option<JwtKeySource>,
 }
@@ -84,16 +85,29 @@ pub async fn app_state(
     let Some(source) = &settings.jwt_key else {
         bail!("set UMS_JWT_KEY_PARAMETER (or UMS_JWT_PRIVATE_KEY): a Lambda never generates its own key");
     };
-    let queue_url = settings.jobs_queue_url.clone().context("UMS_JOBS_QUEUE_URL is not set")?;
+    let jobs: Arc<dyn JobQueue> = match &settings.jobs_queue_url {
+        Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+        None => Arc::new(NoQueue),
+    };
     let keys = JwtKeys::from_pem(&signing_key(sdk, source).await?, &config.jwt)?;
     Ok(AppState {
         hasher: PasswordHasher::new(config.argon2)?,
         config: Arc::new(config),
         store: Arc::new(DynamoStore::new(dynamo, &settings.table)),
-        jobs: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url)),
+        jobs,
         keys: Arc::new(keys),
         clock: Arc::new(SystemClock),
     })
+}
+
+/// The queue of a function whose routes queue nothing (its policy cannot send to SQS).
+struct NoQueue;
+
+#[async_trait::async_trait]
+impl JobQueue for NoQueue {
+    async fn enqueue(&self, _job: &Job) -> anyhow::Result<()> {
+        bail!("this function has no job queue (UMS_JOBS_QUEUE_URL is not set)")
+    }
 }
 
 /// What the email worker needs: SES and the table that remembers finished jobs.
