@@ -164,13 +164,15 @@ async fn take_token(state: &AppState, kind: TokenKind, token: &str) -> Result<(U
 /// Checks the credentials and starts a session. Unknown email and wrong password answer
 /// alike and take the same time; repeated failures for one email back off.
 pub async fn login(state: &AppState, email: &str, password: &str) -> Result<TokenPair, ApiError> {
-    let email_key = email.trim().to_lowercase();
-    let throttle_key = throttle::login_key(&email_key);
-    let failures = throttle::ensure_login_allowed(state, &throttle_key).await?;
-    let user = match EmailAddress::parse(email) {
-        Ok(_) => state.store.user_by_email(&email_key).await?,
-        Err(_) => None,
+    let Ok(email) = EmailAddress::parse(email) else {
+        // No account can have this address (and it may not fit a store key): spend the same
+        // time and answer alike.
+        state.hasher.verify(password, None).await?;
+        return Err(ApiError::InvalidCredentials);
     };
+    let throttle_key = throttle::login_key(&email.key());
+    let failures = throttle::ensure_login_allowed(state, &throttle_key).await?;
+    let user = state.store.user_by_email(&email.key()).await?;
     let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,

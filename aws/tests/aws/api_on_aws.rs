@@ -114,6 +114,22 @@ async fn sign_up_confirm_log_in_refresh_and_log_out_on_aws() {
 }
 
 #[tokio::test]
+async fn oversized_input_is_refused_before_it_reaches_dynamodb() {
+    let api = AwsApi::start().await;
+    let long_email = format!("{}@example.com", "a".repeat(3000));
+
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/login", Some(json!({ "email": long_email, "password": "x" })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_credentials")));
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": long_email })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("validation_failed")));
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/register/reader", Some(registration(&long_email)), None).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("validation_failed")));
+}
+
+#[tokio::test]
 async fn reset_a_forgotten_password_and_back_off_brute_force_on_aws() {
     let api = AwsApi::start().await;
     let email = format!("{}@example.com", unique("grace"));

@@ -49,6 +49,17 @@ async fn a_wrong_password_and_an_unknown_email_answer_alike() {
 }
 
 #[tokio::test]
+async fn absurd_credentials_answer_like_any_wrong_ones() {
+    let app = spawn_app().await;
+    let long_email = format!("{}@example.com", "a".repeat(5000));
+    let long_password = "p".repeat(10_000);
+
+    for (email, password) in [(long_email.as_str(), PASSWORD), ("ada@example.com", long_password.as_str()), ("", "")] {
+        assert_problem(app.post_login(email, password).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+}
+
+#[tokio::test]
 async fn repeated_failures_back_off_with_retry_after_even_for_the_right_password() {
     let app = spawn_app().await;
     app.signed_up("reader", "ada@example.com").await;
