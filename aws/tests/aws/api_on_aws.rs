@@ -1,16 +1,14 @@
 //! The whole sign-up and sign-in story with every port on AWS (DynamoDB, SQS, SES on the
 //! emulator): the same routers as the laptop, the same answers.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use serde_json::{Value, json};
 use shared::jobs::WorkerDeps;
 use tower::ServiceExt as _;
-use ums_aws::{SesMailer, lambda::JwtKeySource};
+use ums_aws::lambda::JwtKeySource;
 
 use crate::{
-    emulator::{Queues, Table, sdk, sent_emails, unique, verify_sender},
+    emulator::{Queues, Table, sent_emails, ses_worker, unique},
     lambda_events::aws_state,
 };
 
@@ -28,12 +26,7 @@ impl AwsApi {
     pub async fn start() -> Self {
         let (table, queues) = (Table::create().await, Queues::create(3).await);
         let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
-        let sdk = sdk().await;
-        verify_sender(&sdk, "no-reply@blog.localhost").await;
-        let worker = WorkerDeps {
-            mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))),
-            email_from: state.config.email_from.clone(),
-        };
+        let worker = ses_worker(&state.config.email_from).await;
         Self { app: shared::routes::local_router(state), table, queues, worker }
     }
 

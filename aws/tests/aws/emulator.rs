@@ -89,10 +89,6 @@ impl Table {
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(self.client.clone(), &self.name)
     }
-
-    pub fn store_arc(&self) -> Arc<DynamoStore> {
-        Arc::new(self.store())
-    }
 }
 
 impl Drop for Table {
@@ -227,7 +223,11 @@ pub async fn sent_emails() -> Vec<String> {
     messages.iter().filter_map(|m| m["raw_data"].as_str().map(str::to_string)).collect()
 }
 
-/// Lets the emulator's SES send from our test sender.
-pub async fn verify_sender(sdk: &SdkConfig, address: &str) {
-    aws_sdk_sesv2::Client::new(sdk).create_email_identity().email_identity(address).send().await.unwrap();
+/// The email worker's dependencies on the emulator: SES v2, with the sender verified.
+pub async fn ses_worker(email_from: &str) -> shared::jobs::WorkerDeps {
+    let sdk = sdk().await;
+    let address = email_from.rsplit_once('<').map_or(email_from, |(_, address)| address.trim_end_matches('>'));
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity().email_identity(address).send().await.unwrap();
+    shared::jobs::WorkerDeps { mailer: Arc::new(ums_aws::SesMailer::new(ses)), email_from: email_from.into() }
 }

@@ -12,9 +12,9 @@ use shared::{
     ports::{Job, JobQueue, Mailer, OutgoingEmail},
 };
 use time::{Duration, OffsetDateTime};
-use ums_aws::{SesMailer, SqsQueue};
+use ums_aws::SqsQueue;
 
-use crate::emulator::{Queues, Table, sdk, sent_emails, unique, verify_sender};
+use crate::emulator::{Queues, Table, sent_emails, ses_worker, unique};
 
 const FROM: &str = "Blog Platform <no-reply@blog.example>";
 
@@ -86,12 +86,13 @@ struct OnAws {
 
 impl OnAws {
     async fn new(mailer: Option<Arc<dyn Mailer>>) -> Self {
-        let sdk = sdk().await;
-        verify_sender(&sdk, "no-reply@blog.example").await;
-        let mailer = mailer.unwrap_or_else(|| Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))));
+        let mut deps = ses_worker(FROM).await;
+        if let Some(mailer) = mailer {
+            deps.mailer = mailer;
+        }
         let (table, queues) = (Table::create().await, Queues::create(jobs::MAX_ATTEMPTS).await);
         let sqs = SqsQueue::new(queues.client.clone(), &queues.url);
-        Self { table, queues, sqs, deps: WorkerDeps { mailer, email_from: FROM.into() } }
+        Self { table, queues, sqs, deps }
     }
 }
 

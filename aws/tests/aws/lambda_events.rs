@@ -8,7 +8,7 @@ use shared::{Config, routes};
 use tower::ServiceExt as _;
 use ums_aws::lambda::{self, AwsSettings, JwtKeySource};
 
-use crate::emulator::{Queues, Table, sdk, sent_emails, verify_sender};
+use crate::emulator::{Queues, Table, sdk, sent_emails, ses_worker};
 
 /// An API function's state on the emulator, as a cold start builds it.
 pub async fn aws_state(table: &Table, queues: &Queues, key: JwtKeySource) -> shared::AppState {
@@ -100,12 +100,8 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
 
 #[tokio::test]
 async fn the_sample_worker_event_sends_its_email() {
-    let (table, sdk) = (Table::create().await, sdk().await);
-    verify_sender(&sdk, "no-reply@blog.example").await;
-    let deps = shared::jobs::WorkerDeps {
-        mailer: std::sync::Arc::new(ums_aws::SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))),
-        email_from: "Blog Platform <no-reply@blog.example>".into(),
-    };
+    let table = Table::create().await;
+    let deps = ses_worker("Blog Platform <no-reply@blog.example>").await;
     let event = std::fs::read_to_string(format!("{}/../events/email-worker.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let response = ums_aws::worker::handle_batch(serde_json::from_str(&event).unwrap(), &deps, &table.store()).await;
 

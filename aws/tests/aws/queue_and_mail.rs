@@ -1,22 +1,18 @@
 //! SQS → email worker → SES v2, on the emulator: delivery, redelivery, poison messages.
 
-use std::sync::Arc;
-
 use shared::{
     email::{EmailJob, EmailMessage},
     jobs::{Envelope, WorkerDeps},
     ports::{Job, JobQueue},
 };
-use ums_aws::{SesMailer, SqsQueue};
+use ums_aws::SqsQueue;
 
-use crate::emulator::{Queues, Table, sdk, sent_emails, sqs_event, unique, verify_sender};
+use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique};
 
 const FROM: &str = "Blog Platform <no-reply@blog.example>";
 
 async fn worker_deps() -> WorkerDeps {
-    let sdk = sdk().await;
-    verify_sender(&sdk, "no-reply@blog.example").await;
-    WorkerDeps { mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))), email_from: FROM.into() }
+    ses_worker(FROM).await
 }
 
 fn confirmation_to(to: &str) -> Job {

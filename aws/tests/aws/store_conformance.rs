@@ -295,7 +295,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let table = super::Table::create().await;
-                    super::$case(table.store_arc()).await;
+                    super::$case(std::sync::Arc::new(table.store())).await;
                 }
             )*
         }

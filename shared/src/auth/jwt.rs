@@ -3,7 +3,7 @@
 
 use std::{path::Path, time::Duration};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use ed25519_dalek::{
     SigningKey,
@@ -140,11 +140,10 @@ fn load_or_generate_local_key(path: &Path) -> anyhow::Result<String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the new signing key")?;
+    let pem = generate_pem()?;
     write_private(path, pem.as_bytes())?;
     tracing::info!(path = %path.display(), "generated a new JWT signing key");
-    Ok(pem.to_string())
+    Ok(pem)
 }
 
 #[cfg(unix)]
@@ -163,17 +162,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path.exists() {
-        bail!("{} already exists", path.display());
+        anyhow::bail!("{} already exists", path.display());
     }
     std::fs::write(path, bytes).with_context(|| format!("creating {}", path.display()))
 }
 
-/// A fresh Ed25519 key in PKCS#8 PEM, for operators who configure `UMS_JWT_PRIVATE_KEY`.
+/// A fresh Ed25519 key in PKCS#8 PEM (also what operators put in `UMS_JWT_PRIVATE_KEY`).
 pub fn generate_pem() -> anyhow::Result<String> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?;
-    if pem.is_empty() {
-        bail!("empty key");
-    }
-    Ok(pem.to_string())
+    Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?.to_string())
 }
