@@ -1,26 +1,28 @@
-//! Lambda glue: state from the environment, the HTTP adapter, logging.
+//! Lambda glue: each group's state from the environment, the HTTP adapter, logging.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::{Context, bail};
 use aws_config::{BehaviorVersion, SdkConfig};
 use shared::{
-    AppState, Config,
-    auth::{JwtKeys, PasswordHasher},
+    Config,
+    auth::AuthState,
     clock::SystemClock,
-    jobs::WorkerDeps,
-    ports::{Job, JobQueue},
+    credentials::{JwtKeys, PasswordHasher},
+    jobs::EmailWorker,
+    ports::Queue,
+    users::UsersState,
 };
 
-use crate::{DynamoStore, SesMailer, SqsQueue, call_count::CallCounter};
+use crate::{DynamoStore, SesMailer, SqsJobs, call_count::CallCounter};
 
 /// Where the AWS resources are, from the environment the SAM template sets.
 #[derive(Clone, Debug)]
 pub struct AwsSettings {
     /// `UMS_TABLE_NAME`
     pub table: String,
-    /// `UMS_JOBS_QUEUE_URL`, for the functions whose routes queue jobs.
-    pub jobs_queue_url: Option<String>,
+    /// The queues this function may send to, from their `UMS_<QUEUE>_QUEUE_URL` variables.
+    pub queue_urls: BTreeMap<Queue, String>,
     pub jwt_key: Option<JwtKeySource>,
 }
 
@@ -41,7 +43,8 @@ impl AwsSettings {
             (None, Some(name)) => Some(JwtKeySource::SsmParameter(name)),
             (None, None) => None,
         };
-        Ok(Self { table, jobs_queue_url: var("UMS_JOBS_QUEUE_URL"), jwt_key })
+        let queue_urls = Queue::ALL.into_iter().filter_map(|q| Some((q, var(q.url_variable())?))).collect();
+        Ok(Self { table, queue_urls, jwt_key })
     }
 }
 
@@ -59,64 +62,91 @@ pub fn dynamo_client(sdk: &SdkConfig, counter: Option<CallCounter>) -> aws_sdk_d
     aws_sdk_dynamodb::Client::from_conf(config.build())
 }
 
-async fn signing_key(sdk: &SdkConfig, source: &JwtKeySource) -> anyhow::Result<String> {
-    match source {
-        JwtKeySource::Pem(pem) => Ok(pem.clone()),
-        JwtKeySource::SsmParameter(name) => {
-            let output = aws_sdk_ssm::Client::new(sdk)
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-                .with_context(|| format!("reading the signing key from SSM parameter {name}"))?;
-            output.parameter.and_then(|p| p.value).context("the SSM parameter has no value")
+/// What a cold start knows about AWS; each group's state is built from it with only the
+/// clients that group uses.
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub settings: AwsSettings,
+    pub config: Config,
+    pub dynamo: aws_sdk_dynamodb::Client,
+}
+
+impl Aws {
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let sdk = sdk_config().await;
+        let dynamo = dynamo_client(&sdk, None);
+        Ok(Self { settings: AwsSettings::from_env()?, config: Config::from_env()?, sdk, dynamo })
+    }
+
+    fn store(&self) -> Arc<DynamoStore> {
+        Arc::new(DynamoStore::new(self.dynamo.clone(), &self.settings.table))
+    }
+
+    /// The signing key, from the environment or SSM. A Lambda never generates its own.
+    async fn keys(&self) -> anyhow::Result<Arc<JwtKeys>> {
+        let pem = match &self.settings.jwt_key {
+            Some(JwtKeySource::Pem(pem)) => pem.clone(),
+            Some(JwtKeySource::SsmParameter(name)) => {
+                let output = aws_sdk_ssm::Client::new(&self.sdk)
+                    .get_parameter()
+                    .name(name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .with_context(|| format!("reading the signing key from SSM parameter {name}"))?;
+                output.parameter.and_then(|p| p.value).context("the SSM parameter has no value")?
+            }
+            None => bail!("set UMS_JWT_KEY_PARAMETER (or UMS_JWT_PRIVATE_KEY): a Lambda never generates its own key"),
+        };
+        Ok(Arc::new(JwtKeys::from_pem(&pem, &self.config.jwt)?))
+    }
+
+    /// An SQS sender for these queues; a missing URL fails the cold start, not a request.
+    fn jobs(&self, queues: &[Queue]) -> anyhow::Result<Arc<SqsJobs>> {
+        let mut urls = BTreeMap::new();
+        for queue in queues {
+            let url =
+                self.settings.queue_urls.get(queue).with_context(|| format!("{} is not set", queue.url_variable()))?;
+            urls.insert(*queue, url.clone());
         }
+        Ok(Arc::new(SqsJobs::new(aws_sdk_sqs::Client::new(&self.sdk), urls)))
     }
-}
 
-/// The state of an API function: DynamoDB, SQS, the signing key. Called once per cold start.
-pub async fn app_state(
-    sdk: &SdkConfig,
-    settings: &AwsSettings,
-    config: Config,
-    dynamo: aws_sdk_dynamodb::Client,
-) -> anyhow::Result<AppState> {
-    let Some(source) = &settings.jwt_key else {
-        bail!("set UMS_JWT_KEY_PARAMETER (or UMS_JWT_PRIVATE_KEY): a Lambda never generates its own key");
-    };
-    let jobs: Arc<dyn JobQueue> = match &settings.jobs_queue_url {
-        Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
-        None => Arc::new(NoQueue),
-    };
-    let keys = JwtKeys::from_pem(&signing_key(sdk, source).await?, &config.jwt)?;
-    Ok(AppState {
-        hasher: PasswordHasher::new(config.argon2)?,
-        config: Arc::new(config),
-        store: Arc::new(DynamoStore::new(dynamo, &settings.table)),
-        jobs,
-        keys: Arc::new(keys),
-        clock: Arc::new(SystemClock),
-    })
-}
-
-/// The queue of a function whose routes queue nothing (its policy cannot send to SQS).
-struct NoQueue;
-
-#[async_trait::async_trait]
-impl JobQueue for NoQueue {
-    async fn enqueue(&self, _job: &Job) -> anyhow::Result<()> {
-        bail!("this function has no job queue (UMS_JOBS_QUEUE_URL is not set)")
+    /// The auth group: DynamoDB, the email queue, the signing key.
+    pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
+        let store = self.store();
+        Ok(AuthState {
+            hasher: PasswordHasher::new(self.config.argon2)?,
+            config: Arc::new(self.config.clone()),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            limits: store,
+            jobs: self.jobs(&[Queue::Email])?,
+            keys: self.keys().await?,
+            clock: Arc::new(SystemClock),
+        })
     }
-}
 
-/// What the email worker needs: SES and the table that remembers finished jobs.
-pub fn worker(sdk: &SdkConfig, settings: &AwsSettings, config: &Config) -> (WorkerDeps, DynamoStore) {
-    let deps = WorkerDeps {
-        mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(sdk))),
-        email_from: config.email_from.clone(),
-    };
-    (deps, DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table))
+    /// The users group: DynamoDB and the signing key; no queue.
+    pub async fn users_state(&self) -> anyhow::Result<UsersState> {
+        let store = self.store();
+        Ok(UsersState {
+            accounts: store.clone(),
+            sessions: store,
+            keys: self.keys().await?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The email worker: SES, and the table that remembers finished jobs.
+    pub fn email_worker(&self) -> (EmailWorker, DynamoStore) {
+        let worker = EmailWorker {
+            mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk))),
+            email_from: self.config.email_from.clone(),
+        };
+        (worker, DynamoStore::new(self.dynamo.clone(), &self.settings.table))
+    }
 }
 
 /// One JSON object per line, no colours: what CloudWatch Logs wants.
@@ -132,19 +162,11 @@ pub fn init_tracing() {
         .init();
 }
 
-/// The whole life of an API function: state from the environment at cold start, then the route
-/// group's router for every request.
-pub async fn run_api(route_group: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let sdk = sdk_config().await;
-    let settings = AwsSettings::from_env()?;
-    let state = app_state(&sdk, &settings, Config::from_env()?, dynamo_client(&sdk, None)).await?;
-    serve_http(route_group(state)).await
-}
-
-/// Serves a route group's router to API Gateway (HTTP API, payload 2.0).
-pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> {
-    let service = tower::ServiceBuilder::new().map_request(strip_stage).service(router);
+/// Serves one route group to API Gateway (HTTP API, payload 2.0), with the layers every
+/// deployment shares.
+pub async fn serve_group(routes: axum::Router, config: &Config) -> Result<(), lambda_http::Error> {
+    let app = shared::http::finish(routes, config.limits.max_body_bytes);
+    let service = tower::ServiceBuilder::new().map_request(strip_stage).service(app);
     lambda_http::run(service).await
 }
 

@@ -9,6 +9,6 @@ pub mod ses;
 pub mod sqs;
 pub mod worker;
 
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, JobClaim};
 pub use ses::SesMailer;
-pub use sqs::SqsQueue;
+pub use sqs::SqsJobs;

@@ -1,34 +1,32 @@
-//! The job queue on AWS: one SQS message per job, read by a worker Lambda.
+//! Jobs on AWS: one SQS message per job, on the queue its kind names; each queue feeds its
+//! own worker function.
+
+use std::collections::BTreeMap;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use shared::{
-    jobs::Envelope,
-    ports::{Job, JobQueue},
-};
+use shared::ports::{Envelope, Job, JobQueue, Queue};
 
-pub struct SqsQueue {
+pub struct SqsJobs {
     client: aws_sdk_sqs::Client,
-    queue_url: String,
+    urls: BTreeMap<Queue, String>,
 }
 
-impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+impl SqsJobs {
+    /// Jobs for these queues only, at these URLs.
+    pub fn new(client: aws_sdk_sqs::Client, urls: BTreeMap<Queue, String>) -> Self {
+        Self { client, urls }
     }
 }
 
 #[async_trait]
-impl JobQueue for SqsQueue {
+impl JobQueue for SqsJobs {
     async fn enqueue(&self, job: &Job) -> anyhow::Result<()> {
+        let queue = job.queue();
+        let url =
+            self.urls.get(&queue).with_context(|| format!("this function was given no {} queue", queue.name()))?;
         let body = serde_json::to_string(&Envelope::new(job.clone()))?;
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .context("sending the job to SQS")?;
+        self.client.send_message().queue_url(url).message_body(body).send().await.context("sending the job to SQS")?;
         Ok(())
     }
 }

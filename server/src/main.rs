@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use shared::{
     Config, LocalApp,
-    accounts::{self, NewAccount},
+    auth::{Confirmation, NewAccount, flows},
     domain::Role,
 };
 use tracing_subscriber::EnvFilter;
@@ -59,7 +59,7 @@ fn main() -> anyhow::Result<()> {
                 create_admin(&email, &first_name, &last_name).await
             }
             Command::GenerateJwtKey => {
-                print!("{}", shared::auth::jwt::generate_pem()?);
+                print!("{}", shared::credentials::jwt::generate_pem()?);
                 Ok(())
             }
         }
@@ -83,7 +83,7 @@ async fn serve() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(
         "serving on http://{addr} (API docs at http://{addr}/apidocs), data in {}",
-        app.state.config.data_dir.display()
+        app.config.data_dir.display()
     );
     app.serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;
@@ -98,7 +98,7 @@ async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow:
     let app = LocalApp::build(config)?;
     let new = NewAccount::parse(email, password, first_name, last_name, None, None)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let user = accounts::register(&app.state, new, Role::Admin, true)
+    let user = flows::register(&app.auth, new, Role::Admin, Confirmation::VouchedByOperator)
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     println!("created admin {} <{}>", user.id, user.email);

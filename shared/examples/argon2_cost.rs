@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use shared::{auth::PasswordHasher, config::Argon2Config};
+use shared::{config::Argon2Config, credentials::PasswordHasher};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use shared::{
     Config, LocalApp,
-    accounts::{self, NewAccount},
+    auth::{Confirmation, NewAccount, flows},
     domain::Role,
 };
 use tower::ServiceExt as _;
@@ -24,7 +24,9 @@ async fn main() -> anyhow::Result<()> {
     let app = LocalApp::build(config)?;
     let new = NewAccount::parse("ada@example.com", "correct horse battery staple".into(), "Ada", "L", None, None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    accounts::register(&app.state, new, Role::Reader, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    flows::register(&app.auth, new, Role::Reader, Confirmation::VouchedByOperator)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let router = app.router();
 
     let login = |email: String| {

@@ -1,31 +1,27 @@
-//! Wiring: the state every route shares, and the local (embedded) composition of it.
+//! The whole service on one machine: every route group over the embedded adapters (SQLite,
+//! the durable local queue, the outbox), and every worker in the same process.
 
 use std::sync::Arc;
 
 use crate::{
     adapters::{OutboxMailer, SqliteDb},
-    auth::{JwtKeys, PasswordHasher},
+    auth::{self, AuthState},
     clock::{Clock, SystemClock},
     config::Config,
-    jobs::{self, WorkerDeps},
-    ports::{JobQueue, Store},
+    credentials::{JwtKeys, PasswordHasher},
+    docs::{self, DocsState},
+    http,
+    jobs::{EmailWorker, Workers},
+    users::{self, UsersState},
 };
 
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub jobs: Arc<dyn JobQueue>,
-    pub keys: Arc<JwtKeys>,
-    pub hasher: PasswordHasher,
-    pub clock: Arc<dyn Clock>,
-}
-
-/// The whole service on one machine: SQLite, the durable local queue, the outbox.
 pub struct LocalApp {
-    pub state: AppState,
+    pub config: Arc<Config>,
+    pub auth: AuthState,
+    pub users: UsersState,
+    pub docs: DocsState,
     pub db: SqliteDb,
-    pub worker: WorkerDeps,
+    pub workers: Arc<Workers>,
 }
 
 pub const DATABASE_FILE: &str = "ums.sqlite3";
@@ -38,22 +34,33 @@ impl LocalApp {
 
     pub fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let db = SqliteDb::open(&config.data_dir.join(DATABASE_FILE))?;
-        let keys = JwtKeys::load(&config.jwt, &config.data_dir)?;
+        let keys = Arc::new(JwtKeys::load(&config.jwt, &config.data_dir)?);
         let mailer = OutboxMailer::new(config.data_dir.join(OUTBOX_DIR))?;
-        let worker = WorkerDeps { mailer: Arc::new(mailer), email_from: config.email_from.clone() };
-        let state = AppState {
+        let workers =
+            Workers { email: EmailWorker { mailer: Arc::new(mailer), email_from: config.email_from.clone() } };
+        let config = Arc::new(config);
+        let store = Arc::new(db.clone());
+        let auth = AuthState {
             hasher: PasswordHasher::new(config.argon2)?,
-            config: Arc::new(config),
-            store: Arc::new(db.clone()),
-            jobs: Arc::new(db.clone()),
-            keys: Arc::new(keys),
-            clock,
+            config: config.clone(),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            limits: store.clone(),
+            jobs: store.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
         };
-        Ok(Self { state, db, worker })
+        let users = UsersState { accounts: store.clone(), sessions: store, keys, clock };
+        Ok(Self { config, auth, users, docs: DocsState::new(), db, workers: Arc::new(workers) })
     }
 
+    /// Every group's routes in one app, with the shared layers.
     pub fn router(&self) -> axum::Router {
-        crate::routes::local_router(self.state.clone())
+        let routes = auth::router(self.auth.clone())
+            .merge(users::router(self.users.clone()))
+            .merge(docs::router(self.docs.clone()));
+        http::finish(routes, self.config.limits.max_body_bytes)
     }
 
     /// Serves every route group on `listener` and runs the workers in this process, until
@@ -63,7 +70,8 @@ impl LocalApp {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let worker = tokio::spawn(jobs::run_local_worker(self.db.clone(), self.worker.clone()));
+        let worker =
+            tokio::spawn(crate::adapters::local::queue::run_local_worker(self.db.clone(), self.workers.clone()));
         let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
         worker.abort();
         Ok(result?)

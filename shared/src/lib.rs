@@ -1,25 +1,30 @@
 //! The user-management service of the blog platform.
 //!
-//! Every route lives here once, as an axum `Router` per route group (`routes`). The domain
-//! talks to ports (`ports`) with an embedded adapter for the laptop (`adapters`) and, on AWS,
-//! adapters over the AWS SDK. `app` wires a state from configuration; the local server and the
-//! Lambda binaries are thin shells over it.
+//! Layers, each knowing only those below it:
+//! - `domain`: types that can only be built valid, and the permission table;
+//! - `ports`: one narrow trait per aggregate (accounts, sessions, tokens, limits, jobs, mail);
+//! - `credentials`, `pagination`, `mail`, `jobs`: hashing and tokens, cursors, email
+//!   rendering, the workers;
+//! - `http`: problem+json errors, extractors, the caller and the permission check;
+//! - the route groups `auth`, `users`, `docs`: each declares its routes once (with their
+//!   OpenAPI operation) over a state holding only the ports it uses;
+//! - `adapters::local` (the laptop) beside `ums_aws` (AWS), and `app`, the local composition.
 
-pub mod accounts;
 pub mod adapters;
 pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod credentials;
+pub mod docs;
 pub mod domain;
-pub mod email;
-pub mod error;
+pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod pagination;
 pub mod ports;
-pub mod routes;
-pub mod throttle;
+pub mod users;
 
-pub use app::{AppState, LocalApp};
+pub use app::LocalApp;
 pub use config::Config;
-pub use error::ApiError;
+pub use http::ApiError;

@@ -6,18 +6,20 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 
-use crate::error::ApiError;
+use crate::ports::Position;
 
-/// Where a listing stopped, as the store that made it understands it.
-pub type Position = serde_json::Value;
+/// A cursor this service did not seal, or sealed with another key.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid cursor")]
+pub struct InvalidCursor;
 
 pub struct CursorSigner {
     key: [u8; 32],
 }
 
 impl CursorSigner {
-    /// A signer keyed from a secret; the service derives it from its JWT signing key, so
-    /// rotating that key also retires old cursors.
+    /// A signer keyed from a secret (the service's JWT signing key: see
+    /// `JwtKeys::cursor_signer`), so rotating that key also retires old cursors.
     pub fn new(secret: &[u8]) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(b"ums list cursor v1\0");
@@ -36,16 +38,16 @@ impl CursorSigner {
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
 
-    /// The position in a cursor this service sealed; `invalid_cursor` for anything else.
-    pub fn open(&self, cursor: &str) -> Result<Position, ApiError> {
-        let (payload, tag) = cursor.split_once('.').ok_or(ApiError::InvalidCursor)?;
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ApiError::InvalidCursor)?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| ApiError::InvalidCursor)?;
+    /// The position in a cursor this service sealed; `InvalidCursor` for anything else.
+    pub fn open(&self, cursor: &str) -> Result<Position, InvalidCursor> {
+        let (payload, tag) = cursor.split_once('.').ok_or(InvalidCursor)?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidCursor)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidCursor)?;
         let mut mac = self.mac();
         mac.update(&payload);
         // Constant-time comparison.
-        mac.verify_slice(&tag).map_err(|_| ApiError::InvalidCursor)?;
-        serde_json::from_slice(&payload).map_err(|_| ApiError::InvalidCursor)
+        mac.verify_slice(&tag).map_err(|_| InvalidCursor)?;
+        serde_json::from_slice(&payload).map_err(|_| InvalidCursor)
     }
 }
 
@@ -70,7 +72,7 @@ mod tests {
         let altered = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(br#"{"id":"0000"}"#));
         let foreign = CursorSigner::new(b"another secret").seal(&json!({ "id": "0193" }));
         for bad in [altered.as_str(), foreign.as_str(), "", "abc", "abc.def", &cursor[..cursor.len() - 2]] {
-            assert!(matches!(signer.open(bad), Err(ApiError::InvalidCursor)), "{bad:?} was accepted");
+            assert!(matches!(signer.open(bad), Err(InvalidCursor)), "{bad:?} was accepted");
         }
     }
 }

@@ -3,13 +3,12 @@
 
 use axum::body::Body;
 use serde_json::{Value, json};
-use shared::jobs::WorkerDeps;
+use shared::jobs::EmailWorker;
 use tower::ServiceExt as _;
-use ums_aws::lambda::JwtKeySource;
 
 use crate::{
     emulator::{Queues, Table, sent_emails, ses_worker, unique},
-    lambda_events::aws_state,
+    lambda_events::{aws_on_emulator, function, new_key},
 };
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -19,15 +18,18 @@ pub struct AwsApi {
     pub app: axum::Router,
     pub table: Table,
     pub queues: Queues,
-    pub worker: WorkerDeps,
+    pub worker: EmailWorker,
 }
 
 impl AwsApi {
     pub async fn start() -> Self {
         let (table, queues) = (Table::create().await, Queues::create(3).await);
-        let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
-        let worker = ses_worker(&state.config.email_from).await;
-        Self { app: shared::routes::local_router(state), table, queues, worker }
+        let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
+        let worker = ses_worker(&aws.config.email_from).await;
+        // Both API functions' groups behind one router, as API Gateway puts them behind one URL.
+        let routes = shared::auth::router(aws.auth_state().await.unwrap())
+            .merge(shared::users::router(aws.users_state().await.unwrap()));
+        Self { app: function(routes), table, queues, worker }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> (u16, Value) {

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
+use shared::jobs::{EmailWorker, Worker};
 use ums_aws::{DynamoStore, call_count::CallCounter, lambda};
 
 pub fn endpoint() -> String {
@@ -32,7 +33,24 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
 
-/// A table shaped like the one in template.yaml, removed on drop.
+/// The table's definition, the one source that template.yaml (checked by
+/// `deployment::the_template_defines_the_table_as_its_definition_says`), the emulator setup
+/// script and these tests all follow.
+pub fn table_definition() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dynamodb-table.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn key_schema(keys: &serde_json::Value) -> Vec<KeySchemaElement> {
+    let keys = keys.as_array().unwrap().iter();
+    keys.map(|k| {
+        let kind = KeyType::from(k["KeyType"].as_str().unwrap());
+        KeySchemaElement::builder().attribute_name(k["AttributeName"].as_str().unwrap()).key_type(kind).build().unwrap()
+    })
+    .collect()
+}
+
+/// A table made from its definition, removed on drop.
 pub struct Table {
     pub name: String,
     pub client: aws_sdk_dynamodb::Client,
@@ -45,39 +63,44 @@ impl Table {
         let calls = CallCounter::default();
         let client = lambda::dynamo_client(&sdk, Some(calls.clone()));
         let name = unique("ums-test");
-        let attribute = |name: &str| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-        };
-        let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+        let definition = table_definition();
+        let attributes = definition["AttributeDefinitions"].as_array().unwrap().iter().map(|a| {
+            let kind = ScalarAttributeType::from(a["AttributeType"].as_str().unwrap());
+            AttributeDefinition::builder()
+                .attribute_name(a["AttributeName"].as_str().unwrap())
+                .attribute_type(kind)
+                .build()
+                .unwrap()
+        });
+        let indexes = definition["GlobalSecondaryIndexes"].as_array().unwrap().iter().map(|index| {
+            let projection = ProjectionType::from(index["Projection"]["ProjectionType"].as_str().unwrap());
+            GlobalSecondaryIndex::builder()
+                .index_name(index["IndexName"].as_str().unwrap())
+                .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .unwrap()
+        });
         client
             .create_table()
             .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .set_attribute_definitions(Some(vec![
-                attribute("PK"),
-                attribute("SK"),
-                attribute("GSI1PK"),
-                attribute("GSI1SK"),
-            ]))
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name("GSI1")
-                    .key_schema(key("GSI1PK", KeyType::Hash))
-                    .key_schema(key("GSI1SK", KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                    .build()
-                    .unwrap(),
-            )
+            .billing_mode(BillingMode::from(definition["BillingMode"].as_str().unwrap()))
+            .set_attribute_definitions(Some(attributes.collect()))
+            .set_key_schema(Some(key_schema(&definition["KeySchema"])))
+            .set_global_secondary_indexes(Some(indexes.collect()))
             .send()
             .await
             .unwrap_or_else(|e| panic!("creating a table on the emulator at {}: {e:?}", endpoint()));
+        let ttl = &definition["TimeToLiveSpecification"];
         client
             .update_time_to_live()
             .table_name(&name)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().unwrap(),
+                TimeToLiveSpecification::builder()
+                    .attribute_name(ttl["AttributeName"].as_str().unwrap())
+                    .enabled(ttl["Enabled"].as_bool().unwrap())
+                    .build()
+                    .unwrap(),
             )
             .send()
             .await
@@ -103,7 +126,7 @@ impl Drop for Table {
     }
 }
 
-/// A job queue with a dead-letter queue after `max_receives` failed deliveries.
+/// A worker's queue with its dead-letter queue after `max_receives` failed deliveries.
 pub struct Queues {
     pub client: aws_sdk_sqs::Client,
     pub url: String,
@@ -140,7 +163,7 @@ impl Queues {
     }
 
     /// What Lambda's SQS poller does: receive a batch, run the worker, delete what succeeded.
-    pub async fn deliver_once(&self, deps: &shared::jobs::WorkerDeps, store: &DynamoStore) -> (usize, usize) {
+    pub async fn deliver_once(&self, worker: &dyn Worker, records: &DynamoStore) -> (usize, usize) {
         let received = self
             .client
             .receive_message()
@@ -152,7 +175,7 @@ impl Queues {
             .unwrap();
         let messages = received.messages.unwrap_or_default();
         let event = sqs_event(&messages);
-        let response = ums_aws::worker::handle_batch(event, deps, store).await;
+        let response = ums_aws::worker::handle_batch(event, worker, records).await;
         let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
         for message in &messages {
             if !failed.contains(message.message_id.as_ref().unwrap()) {
@@ -217,17 +240,28 @@ pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message]) -> aws_lambda_events:
 
 /// Emails the emulator's SES has accepted, as raw MIME (newest last).
 pub async fn sent_emails() -> Vec<String> {
-    let data: serde_json::Value =
-        reqwest::get(format!("{}/moto-api/data.json", endpoint())).await.unwrap().json().await.unwrap();
+    let url = format!("{}/moto-api/data.json", endpoint());
+    // The emulator serialises all its state for this; a write racing it can fail the dump.
+    let mut data = serde_json::Value::Null;
+    for attempt in 0..5 {
+        match reqwest::get(&url).await.unwrap().json::<serde_json::Value>().await {
+            Ok(dump) => {
+                data = dump;
+                break;
+            }
+            Err(e) if attempt == 4 => panic!("the emulator's sent mail could not be read: {e}"),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
     let messages = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
     messages.iter().filter_map(|m| m["raw_data"].as_str().map(str::to_string)).collect()
 }
 
-/// The email worker's dependencies on the emulator: SES v2, with the sender verified.
-pub async fn ses_worker(email_from: &str) -> shared::jobs::WorkerDeps {
+/// The email worker on the emulator: SES v2, with the sender verified.
+pub async fn ses_worker(email_from: &str) -> EmailWorker {
     let sdk = sdk().await;
     let address = email_from.rsplit_once('<').map_or(email_from, |(_, address)| address.trim_end_matches('>'));
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     ses.create_email_identity().email_identity(address).send().await.unwrap();
-    shared::jobs::WorkerDeps { mailer: Arc::new(ums_aws::SesMailer::new(ses)), email_from: email_from.into() }
+    EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), email_from: email_from.into() }
 }

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use shared::{
-    adapters::{OutboxMailer, SqliteDb},
-    email::{EmailJob, EmailMessage},
-    jobs::{self, WorkerDeps},
-    ports::{Job, JobQueue, Mailer, OutgoingEmail},
+    adapters::{
+        OutboxMailer, SqliteDb,
+        local::queue::{self, MAX_ATTEMPTS},
+    },
+    jobs::EmailWorker,
+    ports::{EmailJob, EmailMessage, Job, JobQueue, Mailer, OutgoingEmail, Queue},
 };
 use time::{Duration, OffsetDateTime};
-use ums_aws::SqsQueue;
+use ums_aws::SqsJobs;
 
 use crate::emulator::{Queues, Table, sent_emails, ses_worker, unique};
 
@@ -33,7 +35,7 @@ trait Pipeline {
 
 struct Embedded {
     db: SqliteDb,
-    deps: WorkerDeps,
+    deps: EmailWorker,
     outbox: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -45,7 +47,7 @@ impl Embedded {
         let mailer = mailer.unwrap_or_else(|| Arc::new(OutboxMailer::new(outbox.clone()).unwrap()));
         Self {
             db: SqliteDb::open(&dir.path().join("db.sqlite3")).unwrap(),
-            deps: WorkerDeps { mailer, email_from: FROM.into() },
+            deps: EmailWorker { mailer, email_from: FROM.into() },
             outbox,
             _dir: dir,
         }
@@ -59,8 +61,8 @@ impl Pipeline for Embedded {
     }
     async fn drain(&self) {
         let mut now = OffsetDateTime::now_utc() + Duration::seconds(1);
-        for _ in 0..jobs::MAX_ATTEMPTS + 1 {
-            jobs::drain_due(&self.db, &self.deps, now).await.unwrap();
+        for _ in 0..MAX_ATTEMPTS + 1 {
+            queue::drain_due(&self.db, &self.deps, now).await.unwrap();
             now += Duration::hours(1);
         }
     }
@@ -80,8 +82,8 @@ impl Pipeline for Embedded {
 struct OnAws {
     table: Table,
     queues: Queues,
-    sqs: SqsQueue,
-    deps: WorkerDeps,
+    sqs: SqsJobs,
+    deps: EmailWorker,
 }
 
 impl OnAws {
@@ -90,8 +92,8 @@ impl OnAws {
         if let Some(mailer) = mailer {
             deps.mailer = mailer;
         }
-        let (table, queues) = (Table::create().await, Queues::create(jobs::MAX_ATTEMPTS).await);
-        let sqs = SqsQueue::new(queues.client.clone(), &queues.url);
+        let (table, queues) = (Table::create().await, Queues::create(MAX_ATTEMPTS).await);
+        let sqs = SqsJobs::new(queues.client.clone(), [(Queue::Email, queues.url.clone())].into());
         Self { table, queues, sqs, deps }
     }
 }
@@ -104,7 +106,7 @@ impl Pipeline for OnAws {
     async fn drain(&self) {
         // Each receive is one delivery; the redrive policy moves a message to the
         // dead-letter queue on the receive after its last allowed one.
-        for _ in 0..jobs::MAX_ATTEMPTS + 1 {
+        for _ in 0..MAX_ATTEMPTS + 1 {
             self.queues.deliver_once(&self.deps, &self.table.store()).await;
         }
     }

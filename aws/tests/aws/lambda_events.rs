@@ -4,18 +4,32 @@
 use axum::body::Body;
 use lambda_http::request::from_str;
 use serde_json::Value;
-use shared::{Config, routes};
+use shared::{
+    Config,
+    docs::{self, DocsState},
+    http,
+    ports::Queue,
+};
 use tower::ServiceExt as _;
-use ums_aws::lambda::{self, AwsSettings, JwtKeySource};
+use ums_aws::lambda::{self, Aws, AwsSettings, JwtKeySource};
 
 use crate::emulator::{Queues, Table, sdk, sent_emails, ses_worker};
 
-/// An API function's state on the emulator, as a cold start builds it.
-pub async fn aws_state(table: &Table, queues: &Queues, key: JwtKeySource) -> shared::AppState {
-    let settings =
-        AwsSettings { table: table.name.clone(), jobs_queue_url: Some(queues.url.clone()), jwt_key: Some(key) };
+/// What a cold start knows on the emulator: this table, this email queue, this key.
+pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKeySource) -> Aws {
+    let queue_urls = queues.map(|q| (Queue::Email, q.url.clone())).into_iter().collect();
+    let settings = AwsSettings { table: table.name.clone(), queue_urls, jwt_key: Some(key) };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
-    lambda::app_state(&sdk().await, &settings, config, table.client.clone()).await.unwrap()
+    Aws { sdk: sdk().await, settings, config, dynamo: table.client.clone() }
+}
+
+pub fn new_key() -> JwtKeySource {
+    JwtKeySource::Pem(shared::credentials::jwt::generate_pem().unwrap())
+}
+
+/// One group's router with the shared layers, as its function serves it.
+pub fn function(routes: axum::Router) -> axum::Router {
+    http::finish(routes, 16 * 1024)
 }
 
 async fn invoke(app: &axum::Router, event_file: &str) -> (u16, Value) {
@@ -34,26 +48,31 @@ async fn invoke(app: &axum::Router, event_file: &str) -> (u16, Value) {
 #[tokio::test]
 async fn every_sample_event_reaches_its_route() {
     let (table, queues) = (Table::create().await, Queues::create(3).await);
-    let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
-    let auth = routes::auth_app(state.clone());
-    let users = routes::users_app(state);
+    let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
+    let auth = function(shared::auth::router(aws.auth_state().await.unwrap()));
+    let users = function(shared::users::router(aws.users_state().await.unwrap()));
+    let docs = function(docs::router(DocsState::new()));
 
     // In order: the reader registers before logging in.
     let expected = [
-        (&auth, "register-reader.json", 201, None),
-        (&auth, "register-author.json", 201, None),
-        (&auth, "register-moderator.json", 401, Some("unauthorized")),
-        (&auth, "login.json", 403, Some("email_not_confirmed")),
-        (&auth, "login-named-stage.json", 403, Some("email_not_confirmed")),
-        (&auth, "refresh.json", 401, Some("invalid_refresh_token")),
-        (&auth, "logout.json", 401, Some("unauthorized")),
-        (&auth, "send-confirm-email.json", 202, None),
-        (&auth, "confirm-email.json", 400, Some("invalid_token")),
-        (&auth, "send-reset-password-email.json", 202, None),
-        (&auth, "reset-password.json", 400, Some("invalid_token")),
-        (&auth, "change-password.json", 401, Some("unauthorized")),
-        (&auth, "jwks.json", 200, None),
-        (&users, "user.json", 401, Some("unauthorized")),
+        (&auth, "auth/register-reader.json", 201, None),
+        (&auth, "auth/register-author.json", 201, None),
+        (&auth, "auth/register-moderator.json", 401, Some("unauthorized")),
+        (&auth, "auth/login.json", 403, Some("email_not_confirmed")),
+        (&auth, "auth/login-named-stage.json", 403, Some("email_not_confirmed")),
+        (&auth, "auth/refresh.json", 401, Some("invalid_refresh_token")),
+        (&auth, "auth/logout.json", 401, Some("unauthorized")),
+        (&auth, "auth/send-confirm-email.json", 202, None),
+        (&auth, "auth/confirm-email.json", 400, Some("invalid_token")),
+        (&auth, "auth/send-reset-password-email.json", 202, None),
+        (&auth, "auth/reset-password.json", 400, Some("invalid_token")),
+        (&auth, "auth/change-password.json", 401, Some("unauthorized")),
+        (&auth, "auth/jwks.json", 200, None),
+        (&users, "users/user.json", 401, Some("unauthorized")),
+        (&docs, "docs/health.json", 200, None),
+        (&docs, "docs/openapi.json", 200, None),
+        (&docs, "docs/apidocs.json", 303, None),
+        (&docs, "docs/apidocs-file.json", 200, None),
     ];
     for (app, event, status, code) in expected {
         let (got, body) = invoke(app, event).await;
@@ -69,11 +88,23 @@ async fn every_sample_event_reaches_its_route() {
 #[tokio::test]
 async fn a_route_of_another_group_is_not_served_by_this_function() {
     let (table, queues) = (Table::create().await, Queues::create(3).await);
-    let state = aws_state(&table, &queues, JwtKeySource::Pem(shared::auth::jwt::generate_pem().unwrap())).await;
+    let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
 
-    let (status, body) = invoke(&routes::auth_app(state), "user.json").await;
+    let (status, body) =
+        invoke(&function(shared::auth::router(aws.auth_state().await.unwrap())), "users/user.json").await;
 
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn each_function_builds_only_the_clients_its_group_uses() {
+    let table = Table::create().await;
+    // No queue URL in the environment, as for the users function in template.yaml.
+    let aws = aws_on_emulator(&table, None, new_key()).await;
+
+    assert!(aws.users_state().await.is_ok(), "the users group needs no queue");
+    let refused = aws.auth_state().await.err().expect("the auth group cannot start without its email queue");
+    assert!(refused.to_string().contains("UMS_EMAIL_QUEUE_URL"), "{refused}");
 }
 
 #[tokio::test]
@@ -81,7 +112,7 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
     let (table, queues) = (Table::create().await, Queues::create(3).await);
     let sdk = sdk().await;
     let name = crate::emulator::unique("/ums/jwt-signing-key");
-    let pem = shared::auth::jwt::generate_pem().unwrap();
+    let pem = shared::credentials::jwt::generate_pem().unwrap();
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     ssm.put_parameter()
         .name(&name)
@@ -91,9 +122,10 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
         .await
         .unwrap();
 
-    let state = aws_state(&table, &queues, JwtKeySource::SsmParameter(name.clone())).await;
+    let aws = aws_on_emulator(&table, Some(&queues), JwtKeySource::SsmParameter(name.clone())).await;
+    let state = aws.auth_state().await.unwrap();
 
-    let expected = shared::auth::JwtKeys::from_pem(&pem, &state.config.jwt).unwrap();
+    let expected = shared::credentials::JwtKeys::from_pem(&pem, &state.config.jwt).unwrap();
     assert_eq!(state.keys.kid(), expected.kid());
     ssm.delete_parameter().name(name).send().await.unwrap();
 }
@@ -101,9 +133,11 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
 #[tokio::test]
 async fn the_sample_worker_event_sends_its_email() {
     let table = Table::create().await;
-    let deps = ses_worker("Blog Platform <no-reply@blog.example>").await;
-    let event = std::fs::read_to_string(format!("{}/../events/email-worker.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let response = ums_aws::worker::handle_batch(serde_json::from_str(&event).unwrap(), &deps, &table.store()).await;
+    let worker = ses_worker("Blog Platform <no-reply@blog.example>").await;
+    let event =
+        std::fs::read_to_string(format!("{}/../events/email-worker/send-email.json", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let response = ums_aws::worker::handle_batch(serde_json::from_str(&event).unwrap(), &worker, &table.store()).await;
 
     assert!(response.batch_item_failures.is_empty());
     assert!(sent_emails().await.iter().any(|m| m.contains("confirm_email?token=sample")));

@@ -1,17 +1,16 @@
 //! SQS → email worker → SES v2, on the emulator: delivery, redelivery, poison messages.
 
 use shared::{
-    email::{EmailJob, EmailMessage},
-    jobs::{Envelope, WorkerDeps},
-    ports::{Job, JobQueue},
+    jobs::EmailWorker,
+    ports::{EmailJob, EmailMessage, Envelope, Job, JobQueue, Queue},
 };
-use ums_aws::SqsQueue;
+use ums_aws::SqsJobs;
 
 use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique};
 
 const FROM: &str = "Blog Platform <no-reply@blog.example>";
 
-async fn worker_deps() -> WorkerDeps {
+async fn worker_deps() -> EmailWorker {
     ses_worker(FROM).await
 }
 
@@ -25,6 +24,10 @@ fn confirmation_to(to: &str) -> Job {
     })
 }
 
+fn email_queue(queues: &Queues) -> SqsJobs {
+    SqsJobs::new(queues.client.clone(), [(Queue::Email, queues.url.clone())].into())
+}
+
 fn emails_to(all: &[String], to: &str) -> usize {
     all.iter().filter(|m| m.contains(&format!("To: {to}\r\n"))).count()
 }
@@ -33,7 +36,7 @@ fn emails_to(all: &[String], to: &str) -> usize {
 async fn a_queued_email_is_sent_through_ses_with_the_outbox_templates() {
     let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
     let to = format!("{}@example.com", unique("ada"));
-    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+    email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
 
     assert_eq!(queues.deliver_once(&deps, &table.store()).await, (1, 0));
 
@@ -49,7 +52,7 @@ async fn a_queued_email_is_sent_through_ses_with_the_outbox_templates() {
 async fn a_redelivered_job_is_done_at_most_once() {
     let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
     let to = format!("{}@example.com", unique("twice"));
-    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+    email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
     let messages = queues.client.receive_message().queue_url(&queues.url).send().await.unwrap().messages.unwrap();
 
     // SQS delivers the same message twice (at-least-once delivery).
@@ -64,7 +67,7 @@ async fn a_redelivered_job_is_done_at_most_once() {
 async fn only_the_failing_message_of_a_batch_is_redelivered_and_it_ends_in_the_dead_letter_queue() {
     let (table, queues, deps) = (Table::create().await, Queues::create(2).await, worker_deps().await);
     let to = format!("{}@example.com", unique("good"));
-    SqsQueue::new(queues.client.clone(), &queues.url).enqueue(&confirmation_to(&to)).await.unwrap();
+    email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
     let poison = serde_json::to_string(&Envelope::new(confirmation_to("not an address"))).unwrap();
     queues.client.send_message().queue_url(&queues.url).message_body(poison).send().await.unwrap();
     queues.client.send_message().queue_url(&queues.url).message_body("{ not json").send().await.unwrap();

@@ -1,4 +1,5 @@
-//! Lambda: sends the queued emails through SES v2, fed by SQS (partial batch failures).
+//! Lambda: the email worker. Sends the jobs of the email queue through SES v2 (partial batch
+//! failures).
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -7,12 +8,11 @@ use ums_aws::{lambda, worker};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
-    let sdk = lambda::sdk_config().await;
-    let settings = lambda::AwsSettings::from_env()?;
-    let (deps, store) = lambda::worker(&sdk, &settings, &shared::Config::from_env()?);
+    let aws = lambda::Aws::from_env().await?;
+    let (email, records) = aws.email_worker();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (deps, store) = (&deps, &store);
-        async move { Ok::<_, lambda_runtime::Error>(worker::handle_batch(event.payload, deps, store).await) }
+        let (email, records) = (&email, &records);
+        async move { Ok::<_, lambda_runtime::Error>(worker::handle_batch(event.payload, email, records).await) }
     }))
     .await
 }

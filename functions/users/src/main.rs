@@ -1,6 +1,11 @@
 //! Lambda: the users route group.
 
+use ums_aws::lambda;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    ums_aws::lambda::run_api(shared::routes::users_app).await
+    lambda::init_tracing();
+    let aws = lambda::Aws::from_env().await?;
+    let state = aws.users_state().await?;
+    lambda::serve_group(shared::users::router(state), &aws.config).await
 }

@@ -1,8 +1,6 @@
-//! Embedded adapters for the laptop: SQLite for the store and the job queue, an outbox folder
-//! for email.
+//! Adapters of the ports. The embedded ones (the laptop) live here; the AWS ones live in the
+//! `ums-aws` crate, one file per port on each side.
 
-pub mod outbox;
-pub mod sqlite;
+pub mod local;
 
-pub use outbox::OutboxMailer;
-pub use sqlite::SqliteDb;
+pub use local::{OutboxMailer, SqliteDb};

@@ -1,11 +1,16 @@
-//! Domain types that can only be built valid.
+//! Domain types that can only be built valid, and the permission table. Nothing here knows
+//! about HTTP or storage.
 
 mod email;
 mod password;
+pub mod permissions;
 mod profile;
 mod user;
+mod validation;
 
 pub use email::EmailAddress;
 pub use password::Password;
+pub use permissions::{Action, Allowed};
 pub use profile::Profile;
 pub use user::{PasswordHash, Role, Status, User, UserId, UserView};
+pub use validation::FieldError;

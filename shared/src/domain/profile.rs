@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use super::FieldError;
 
 /// The parts of an account a person describes themselves with, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

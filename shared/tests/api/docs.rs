@@ -32,12 +32,17 @@ async fn the_openapi_document_lists_every_auth_route() {
 async fn swagger_ui_is_served_without_the_internet() {
     let app = spawn_app().await;
 
-    let page = app.client.get(app.url("/apidocs/")).send().await.unwrap();
+    let entry = app.client.get(app.url("/apidocs")).send().await.unwrap();
+    assert_eq!(entry.status(), StatusCode::SEE_OTHER);
+    assert_eq!(entry.headers()["location"], "apidocs/index.html", "relative, so a stage prefix is kept");
+    let page = app.client.get(app.url("/apidocs/index.html")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("swagger-ui"));
     let bundle = app.client.get(app.url("/apidocs/swagger-ui-bundle.js")).send().await.unwrap();
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
+    let initializer = app.client.get(app.url("/apidocs/swagger-initializer.js")).send().await.unwrap();
+    assert!(initializer.text().await.unwrap().contains("../openapi.json"), "the page loads this service's document");
     let health: Value = app.client.get(app.url("/api/v1/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
 }

@@ -13,10 +13,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::{
     Config, LocalApp,
-    accounts::{self, NewAccount},
-    clock::ManualClock,
+    adapters::local::queue,
+    auth::{Confirmation, NewAccount, flows},
+    clock::Clock,
     domain::Role,
 };
+use time::OffsetDateTime;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -47,6 +49,27 @@ fn capture_logs() {
 
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// A clock that only moves when told to: tests use it to step past token lifetimes.
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    pub fn starting_now() -> Self {
+        // Whole seconds: stored timestamps have second precision.
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        Self(Mutex::new(now))
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap()
+    }
 }
 
 pub struct TestApp {
@@ -83,9 +106,9 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     let clock = Arc::new(ManualClock::starting_now());
     let app = LocalApp::build_with_clock(config, clock.clone()).expect("the app builds");
     let router = app.router();
-    let (db, worker) = (app.db.clone(), app.worker.clone());
+    let (db, workers) = (app.db.clone(), app.workers.clone());
     let server = tokio::spawn(async move {
-        let worker = tokio::spawn(shared::jobs::run_local_worker(db, worker));
+        let worker = tokio::spawn(queue::run_local_worker(db, workers));
         let _ = axum::serve(listener, router).await;
         worker.abort();
     });
@@ -198,7 +221,7 @@ impl TestApp {
     /// An admin made the way the operator command makes one, logged in.
     pub async fn admin(&self, email: &str) -> Tokens {
         let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        accounts::register(&self.app.state, new, Role::Admin, true).await.unwrap();
+        flows::register(&self.app.auth, new, Role::Admin, Confirmation::VouchedByOperator).await.unwrap();
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 
@@ -231,7 +254,7 @@ impl TestApp {
 
     /// Lets the worker drain the queue, so "no email was sent" means something.
     pub async fn settle_queue(&self) {
-        shared::jobs::drain_once(&self.app.db, &self.app.worker).await.unwrap();
+        queue::drain_once(&self.app.db, self.app.workers.as_ref()).await.unwrap();
     }
 
     pub fn advance_clock(&self, by: time::Duration) {

@@ -6,10 +6,12 @@ use std::sync::{
 };
 
 use shared::{
-    adapters::SqliteDb,
-    email::{EmailJob, EmailMessage},
-    jobs::{self, MAX_ATTEMPTS, WorkerDeps},
-    ports::{Job, JobQueue, Mailer, OutgoingEmail},
+    adapters::{
+        SqliteDb,
+        local::queue::{self, MAX_ATTEMPTS},
+    },
+    jobs::EmailWorker,
+    ports::{EmailJob, EmailMessage, Job, JobQueue, Mailer, OutgoingEmail},
 };
 use time::{Duration, OffsetDateTime};
 
@@ -34,11 +36,11 @@ fn email_job() -> Job {
     })
 }
 
-fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, WorkerDeps, Arc<FlakyMailer>) {
+fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, EmailWorker, Arc<FlakyMailer>) {
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("db.sqlite3")).unwrap();
     let mailer = Arc::new(FlakyMailer { failures, calls: AtomicU32::new(0) });
-    let deps = WorkerDeps { mailer: mailer.clone(), email_from: "Blog <no-reply@blog.example>".into() };
+    let deps = EmailWorker { mailer: mailer.clone(), email_from: "Blog <no-reply@blog.example>".into() };
     (dir, db, deps, mailer)
 }
 
@@ -48,17 +50,17 @@ async fn a_failed_job_is_retried_after_a_backoff_and_then_succeeds() {
     db.enqueue(&email_job()).await.unwrap();
     let now = OffsetDateTime::now_utc() + Duration::seconds(1);
 
-    jobs::drain_due(&db, &deps, now).await.unwrap();
+    queue::drain_due(&db, &deps, now).await.unwrap();
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 1);
     // Not due again until its backoff has passed.
-    jobs::drain_due(&db, &deps, now + Duration::seconds(1)).await.unwrap();
+    queue::drain_due(&db, &deps, now + Duration::seconds(1)).await.unwrap();
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 1);
-    jobs::drain_due(&db, &deps, now + Duration::seconds(2)).await.unwrap();
+    queue::drain_due(&db, &deps, now + Duration::seconds(2)).await.unwrap();
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 2);
-    jobs::drain_due(&db, &deps, now + Duration::seconds(10)).await.unwrap();
+    queue::drain_due(&db, &deps, now + Duration::seconds(10)).await.unwrap();
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 3, "the third try goes through");
 
-    jobs::drain_due(&db, &deps, now + Duration::hours(1)).await.unwrap();
+    queue::drain_due(&db, &deps, now + Duration::hours(1)).await.unwrap();
     assert_eq!(mailer.calls.load(Ordering::SeqCst), 3, "a finished job is not run again");
     assert!(db.dead_jobs().await.unwrap().is_empty());
 }
@@ -70,7 +72,7 @@ async fn a_job_that_keeps_failing_ends_dead_and_stops_being_tried() {
     let mut now = OffsetDateTime::now_utc() + Duration::seconds(1);
 
     for _ in 0..10 {
-        jobs::drain_due(&db, &deps, now).await.unwrap();
+        queue::drain_due(&db, &deps, now).await.unwrap();
         now += Duration::hours(1);
     }
 

@@ -187,7 +187,7 @@ async fn forged_access_tokens_are_refused() {
         ("wrong audience", sign(&other_audience, &our_key)),
         ("wrong issuer", sign(&other_issuer, &our_key)),
         ("no expiry", sign(&no_exp, &our_key)),
-        ("another key", sign(&claims, &shared::auth::jwt::generate_pem().unwrap())),
+        ("another key", sign(&claims, &shared::credentials::jwt::generate_pem().unwrap())),
         ("HS256 keyed with our public key", hs256_with_public_key),
         ("truncated", tokens.access[..tokens.access.len() - 5].to_string()),
     ];

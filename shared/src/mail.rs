@@ -6,24 +6,8 @@ use std::sync::LazyLock;
 use anyhow::Context;
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart, header::ContentTransferEncoding};
 use minijinja::Environment;
-use serde::{Deserialize, Serialize};
 
-use crate::ports::OutgoingEmail;
-
-/// An email to send, as queued: the template to use and what fills it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailJob {
-    pub to: String,
-    #[serde(flatten)]
-    pub message: EmailMessage,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "template", rename_all = "snake_case")]
-pub enum EmailMessage {
-    ConfirmEmail { first_name: String, link: String },
-    ResetPassword { first_name: String, link: String },
-}
+use crate::ports::{EmailJob, EmailMessage, OutgoingEmail};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();

@@ -1,8 +1,8 @@
-//! HTTP: one router per route group, the common layers, and the OpenAPI document.
+//! HTTP: the problem+json error type, extractors, the caller, and the layers every
+//! deployment shares. Route groups build on this; it knows nothing of any group.
 
-pub mod auth;
-pub mod docs;
-pub mod users;
+mod caller;
+mod error;
 
 use std::time::Duration;
 
@@ -13,7 +13,8 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
-use crate::{app::AppState, error::ApiError};
+pub use caller::{Access, AuthUser};
+pub use error::{ApiError, FieldError, Problem};
 
 /// A JSON request body whose rejections are problem+json.
 #[derive(FromRequest)]
@@ -25,30 +26,14 @@ pub struct JsonBody<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct QueryParams<T>(pub T);
 
-/// Every group's routes in one app, as the local server runs them.
-pub fn local_router(state: AppState) -> Router {
-    let routes = Router::new().merge(auth::router()).merge(users::router()).merge(docs::router());
-    finish(routes, state)
-}
-
-/// The auth route group alone, as its Lambda function serves it.
-pub fn auth_app(state: AppState) -> Router {
-    finish(auth::router(), state)
-}
-
-/// The users route group alone, as its Lambda function serves it.
-pub fn users_app(state: AppState) -> Router {
-    finish(users::router(), state)
-}
-
-/// The layers every deployment shares: problem+json for unknown routes, wrong methods,
-/// oversized bodies and panics; a request log without query strings (they can carry tokens).
-pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
-    let max_body = state.config.limits.max_body_bytes;
+/// The layers every deployment shares, around one group's routes (a Lambda function) or all
+/// of them (the local server): problem+json for unknown routes, wrong methods, oversized
+/// bodies and panics; a request log without query strings (they can carry tokens).
+pub fn finish(routes: Router, max_body_bytes: usize) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
@@ -61,5 +46,4 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
                     tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
                 }),
         )
-        .with_state(state)
 }

@@ -1,37 +1,25 @@
-//! The auth route group: registration, email confirmation, sessions, passwords, JWKS.
+//! The auth group's handlers: HTTP in, a flow call, HTTP out.
+
+use std::sync::Arc;
 
 use axum::{
-    Json, Router,
+    Json,
     body::Bytes,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{JsonBody, QueryParams};
-use crate::{
-    accounts::{self, NewAccount, TokenPair},
-    app::AppState,
-    auth::AuthUser,
-    domain::{Role, UserView},
-    error::{ApiError, Problem},
+use super::{
+    AuthState,
+    flows::{self, Confirmation, NewAccount, TokenPair},
 };
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/register/{role}", post(register))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/send_confirm_email", post(send_confirm_email))
-        .route("/api/v1/auth/confirm_email", get(confirm_email))
-        .route("/api/v1/auth/send_reset_password_email", post(send_reset_password_email))
-        .route("/api/v1/auth/reset_password", post(reset_password))
-        .route("/api/v1/auth/change_password", post(change_password))
-        .route("/.well-known/jwks.json", get(jwks))
-}
+use crate::{
+    credentials::JwtKeys,
+    domain::{Action, Role, UserView},
+    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
+};
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
@@ -67,20 +55,15 @@ pub struct RegisterRequest {
     )
 )]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     Path(role): Path<String>,
-    caller: Option<AuthUser>,
+    // Looked at only for staff roles: anyone may register as a reader or an author.
+    caller: Result<AuthUser, ApiError>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let role = match role.as_str() {
-        "reader" => Role::Reader,
-        "author" => Role::Author,
-        "moderator" => Role::Moderator,
-        "admin" => Role::Admin,
-        _ => return Err(ApiError::NotFound),
-    };
+    let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
     if matches!(role, Role::Moderator | Role::Admin) {
-        caller.ok_or(ApiError::Unauthorized)?.require_role(Role::Admin)?;
+        caller?.require(Action::RegisterStaff)?;
     }
     let new = NewAccount::parse(
         &body.email,
@@ -90,7 +73,7 @@ pub async fn register(
         body.nickname.as_deref(),
         body.bio.as_deref(),
     )?;
-    let user = accounts::register(&state, new, role, false).await?;
+    let user = flows::register(&state, new, role, Confirmation::ByEmail).await?;
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
@@ -116,10 +99,10 @@ pub struct LoginRequest {
     )
 )]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(accounts::login(&state, &body.email, &body.password).await?))
+    Ok(Json(flows::login(&state, &body.email, &body.password).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -138,10 +121,10 @@ pub struct RefreshRequest {
     )
 )]
 pub async fn refresh(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(accounts::refresh(&state, &body.refresh_token).await?))
+    Ok(Json(flows::refresh(&state, &body.refresh_token).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -163,14 +146,15 @@ pub struct LogoutRequest {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn logout(State(state): State<AppState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(state): State<AuthState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageOwnSessions)?;
     // The body is optional: an empty one means "this session".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
-    accounts::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
+    flows::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,10 +176,10 @@ pub struct EmailRequest {
     )
 )]
 pub async fn send_confirm_email(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::request_confirmation_email(&state, &body.email).await?;
+    flows::request_confirmation_email(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -214,10 +198,10 @@ pub struct TokenQuery {
     )
 )]
 pub async fn confirm_email(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = accounts::confirm_email(&state, &query.token).await?;
+    let user = flows::confirm_email(&state, &query.token).await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -233,10 +217,10 @@ pub async fn confirm_email(
     )
 )]
 pub async fn send_reset_password_email(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::request_password_reset(&state, &body.email).await?;
+    flows::request_password_reset(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -257,10 +241,10 @@ pub struct ResetPasswordRequest {
     )
 )]
 pub async fn reset_password(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::reset_password(&state, &body.token, body.password).await?;
+    flows::reset_password(&state, &body.token, body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,11 +267,12 @@ pub struct ChangePasswordRequest {
     )
 )]
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     caller: AuthUser,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::change_password(&state, &caller, &body.current_password, body.new_password).await?;
+    caller.require(Action::ManageOwnSessions)?;
+    flows::change_password(&state, &caller, &body.current_password, body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -297,7 +282,7 @@ pub async fn change_password(
     responses((status = 200, description = "JWK Set", body = Object))
 )]
 pub async fn jwks(
-    State(state): State<AppState>,
+    State(keys): State<Arc<JwtKeys>>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
-    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(keys.jwks()))
 }

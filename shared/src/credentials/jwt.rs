@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::{
     config::JwtConfig,
     domain::{Role, UserId},
+    pagination::CursorSigner,
 };
 
 /// The claims of an access token.
@@ -41,6 +42,8 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     access_ttl: Duration,
+    /// Seals list cursors; keyed from the private key, so a key rotation retires them too.
+    cursors: CursorSigner,
 }
 
 /// The file the local server keeps its generated signing key in.
@@ -74,11 +77,17 @@ impl JwtKeys {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
+            cursors: CursorSigner::new(signing.as_bytes()),
         })
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The signer of this service's list cursors.
+    pub fn cursor_signer(&self) -> &CursorSigner {
+        &self.cursors
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -171,4 +180,30 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn generate_pem() -> anyhow::Result<String> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            issuer: "https://users.blog.example".into(),
+            audience: "blog-platform".into(),
+            private_key_pem: None,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn list_cursors_are_keyed_by_the_signing_key() {
+        let pem = generate_pem().unwrap();
+        let (first, again) = (JwtKeys::from_pem(&pem, &config()).unwrap(), JwtKeys::from_pem(&pem, &config()).unwrap());
+        let other = JwtKeys::from_pem(&generate_pem().unwrap(), &config()).unwrap();
+        let cursor = first.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
+
+        assert!(again.cursor_signer().open(&cursor).is_ok(), "another instance with the same key opens it");
+        assert!(other.cursor_signer().open(&cursor).is_err(), "a rotated key retires it");
+    }
 }

@@ -1,0 +1,193 @@
+//! Accounts on DynamoDB: the account item and, for the unique email, a marker item written in
+//! the same transaction.
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    operation::put_item::PutItemError,
+    types::{Delete, TransactWriteItem},
+};
+use serde::{Deserialize, Serialize};
+use shared::{
+    domain::{Role, User, UserId},
+    ports::{AccountStore, Position, StoreError, StoreResult},
+};
+
+use super::{DynamoStore, Item, condition_failed, get_s, key, s, user_pk};
+
+fn email_pk(email_key: &str) -> String {
+    format!("EMAIL#{email_key}")
+}
+
+/// A user item: the account's fields, plus the keys and index attributes.
+#[derive(Serialize, Deserialize)]
+struct UserItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// GSI1 lists accounts by role, oldest first.
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    email_key: String,
+    #[serde(flatten)]
+    user: User,
+}
+
+fn user_item(user: &User) -> anyhow::Result<Item> {
+    let item = UserItem {
+        pk: user_pk(&user.id),
+        sk: "PROFILE".into(),
+        gsi1pk: format!("ROLE#{}", user.role.as_str()),
+        // Ids are UUIDv7: sorting by id is sorting by age.
+        gsi1sk: user.id.0.clone(),
+        email_key: user.email.key(),
+        user: user.clone(),
+    };
+    Ok(serde_dynamo::to_item(item)?)
+}
+
+fn email_marker(user: &User) -> Item {
+    let mut item = key(email_pk(&user.email.key()), "EMAIL");
+    item.insert("user_id".into(), s(user.id.0.clone()));
+    item
+}
+
+/// A `LastEvaluatedKey` back from its JSON form (all its attributes are strings).
+fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), s(v.as_str().ok_or_else(|| anyhow!("bad position key"))?))))
+            .collect::<anyhow::Result<Item>>()
+            .map(Some),
+        _ => Err(anyhow!("bad position key")),
+    }
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    async fn create_account(&self, user: &User) -> StoreResult<()> {
+        let items = vec![
+            self.put(user_item(user)?, "attribute_not_exists(PK)"),
+            self.put(email_marker(user), "attribute_not_exists(PK)"),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::EmailTaken),
+        }
+    }
+
+    async fn account(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let Some(item) = self.get(user_pk(id), "PROFILE").await? else {
+            return Ok(None);
+        };
+        let stored: UserItem = serde_dynamo::from_item(item).map_err(anyhow::Error::from)?;
+        Ok(Some(stored.user))
+    }
+
+    async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
+        let Some(marker) = self.get(email_pk(email_key), "EMAIL").await? else {
+            return Ok(None);
+        };
+        let id = UserId(get_s(&marker, "user_id")?.to_string());
+        self.account(&id).await
+    }
+
+    async fn update_account(&self, user: &User) -> StoreResult<()> {
+        // The common case, the email unchanged, is one conditional write.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(user_item(user)?))
+            .condition_expression("attribute_exists(PK) AND email_key = :email_key")
+            .expression_attribute_values(":email_key", s(user.email.key()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) if condition_failed::<PutItemError, _>(&e) => {}
+            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB PutItem").into()),
+        }
+        // The email changed: move the marker in the same transaction as the account.
+        let current = self.get(user_pk(&user.id), "PROFILE").await?.ok_or_else(|| anyhow!("no account {}", user.id))?;
+        let old_key = get_s(&current, "email_key")?.to_string();
+        let delete_old = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(email_pk(&old_key), "EMAIL")))
+            .condition_expression("user_id = :id")
+            .expression_attribute_values(":id", s(user.id.0.clone()))
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let mut replace_user = self.put(user_item(user)?, "email_key = :old").put.expect("a put");
+        replace_user.expression_attribute_values = Some([(":old".to_string(), s(old_key))].into());
+        let items = vec![
+            TransactWriteItem::builder().delete(delete_old).build(),
+            self.put(email_marker(user), "attribute_not_exists(PK)"),
+            TransactWriteItem::builder().put(replace_user).build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::EmailTaken),
+            Err(codes) => Err(anyhow!("the account changed during the update ({codes:?})").into()),
+        }
+    }
+
+    /// One role's accounts come from one GSI1 query; all roles, from one role after another.
+    /// The position is the role being read and DynamoDB's `LastEvaluatedKey` in it (null at the
+    /// start of a role). GSI reads are eventually consistent: fine for a listing, and no
+    /// decision rests on one.
+    /// One role's accounts come from one GSI1 query; all roles, from one role after another.
+    /// The position is the role being read and DynamoDB's `LastEvaluatedKey` in it (null at the
+    /// start of a role). GSI reads are eventually consistent: fine for a listing, and no
+    /// decision rests on one.
+    async fn list_accounts(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)> {
+        let roles: Vec<Role> = role.map_or_else(|| Role::ALL.to_vec(), |role| vec![role]);
+        let (first, mut start_key) = match after {
+            None => (0, None),
+            Some(position) => {
+                let role = position["role"].as_str().and_then(Role::parse).ok_or_else(|| anyhow!("bad position"))?;
+                let index = roles.iter().position(|r| *r == role).ok_or_else(|| anyhow!("position of another role"))?;
+                (index, key_from_json(&position["key"])?)
+            }
+        };
+        let mut users = Vec::new();
+        for role in &roles[first..] {
+            let remaining = limit as usize - users.len();
+            if remaining == 0 {
+                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": null }))));
+            }
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :role")
+                .expression_attribute_values(":role", s(format!("ROLE#{}", role.as_str())))
+                .limit(remaining as i32)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for item in page.items() {
+                let stored: UserItem = serde_dynamo::from_item(item.clone()).map_err(anyhow::Error::from)?;
+                users.push(stored.user);
+            }
+            if let Some(last) = page.last_evaluated_key {
+                let key: serde_json::Map<String, serde_json::Value> =
+                    last.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone().into()))).collect();
+                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": key }))));
+            }
+        }
+        Ok((users, None))
+    }
+}

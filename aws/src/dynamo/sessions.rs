@@ -1,0 +1,132 @@
+//! Sessions on DynamoDB, in their user's partition: ending them all is one strongly
+//! consistent query.
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{
+    operation::update_item::UpdateItemError,
+    types::{DeleteRequest, WriteRequest},
+};
+use shared::{
+    domain::UserId,
+    ports::{Rotation, Session, SessionStore, StoreResult},
+};
+
+use super::{DynamoStore, Item, condition_failed, get_s, get_time, key, n, s, user_pk};
+
+fn session_from_item(item: &Item) -> anyhow::Result<Session> {
+    Ok(Session {
+        id: get_s(item, "SK")?.trim_start_matches("SESSION#").to_string(),
+        user_id: UserId(get_s(item, "user_id")?.to_string()),
+        refresh_hash: get_s(item, "refresh_hash")?.to_string(),
+        created_at: get_time(item, "created_at")?,
+        expires_at: get_time(item, "expires_at")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        let mut item = key(user_pk(&session.user_id), &format!("SESSION#{}", session.id));
+        item.extend([
+            ("user_id".to_string(), s(session.user_id.0.clone())),
+            ("refresh_hash".to_string(), s(session.refresh_hash.clone())),
+            ("created_at".to_string(), n(session.created_at.unix_timestamp())),
+            ("expires_at".to_string(), n(session.expires_at.unix_timestamp())),
+            ("ttl".to_string(), n(session.expires_at.unix_timestamp())),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
+        Ok(())
+    }
+
+    async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>> {
+        let item = self.get(user_pk(user_id), &format!("SESSION#{id}")).await?;
+        Ok(item.as_ref().map(session_from_item).transpose()?)
+    }
+
+    async fn rotate_session(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        presented_hash: &str,
+        new_hash: &str,
+    ) -> StoreResult<Rotation> {
+        let sk = format!("SESSION#{id}");
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &sk)))
+            .update_expression("SET refresh_hash = :new")
+            .condition_expression("refresh_hash = :presented")
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":presented", s(presented_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Rotation::Rotated),
+            Err(e) if condition_failed::<UpdateItemError, _>(&e) => {
+                // Rare: tell a replayed token (the session exists) from an ended session.
+                let exists = self.get(user_pk(user_id), &sk).await?.is_some();
+                Ok(if exists { Rotation::Stale } else { Rotation::Missing })
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),
+        }
+    }
+
+    async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()> {
+        Ok(self.delete(user_pk(user_id), &format!("SESSION#{id}")).await?)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s("SESSION#"))
+                .projection_expression("PK, SK")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for chunk in page.items().chunks(25) {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .iter()
+                    .map(|item| {
+                        let delete = DeleteRequest::builder().set_key(Some(item.clone())).build().expect("a key");
+                        WriteRequest::builder().delete_request(delete).build()
+                    })
+                    .collect();
+                // BatchWriteItem may leave some items for later; keep at it briefly.
+                for attempt in 0..5 {
+                    let output = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .send()
+                        .await
+                        .context("DynamoDB BatchWriteItem")?;
+                    requests = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                    if requests.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+                if !requests.is_empty() {
+                    return Err(anyhow!("could not end every session of {user_id}").into());
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(());
+            }
+        }
+    }
+}

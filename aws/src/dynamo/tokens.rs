@@ -1,0 +1,53 @@
+//! Single-use tokens on DynamoDB: taking one is a conditional delete returning the item.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::{operation::delete_item::DeleteItemError, types::ReturnValue};
+use shared::{
+    domain::UserId,
+    ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
+};
+
+use super::{DynamoStore, condition_failed, get_s, get_time, key, n, s};
+
+#[async_trait]
+impl TokenStore for DynamoStore {
+    async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+        let mut item = key(format!("TOKEN#{}", token.hash), "TOKEN");
+        item.extend([
+            ("kind".to_string(), s(token.kind.as_str())),
+            ("user_id".to_string(), s(token.user_id.0.clone())),
+            ("email_key".to_string(), s(token.email_key.clone())),
+            ("expires_at".to_string(), n(token.expires_at.unix_timestamp())),
+            ("ttl".to_string(), n(token.expires_at.unix_timestamp())),
+        ]);
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
+        Ok(())
+    }
+
+    async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
+            .condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(kind.as_str()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(output) => output.attributes,
+            Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
+        };
+        let Some(item) = item else { return Ok(None) };
+        Ok(Some(OneTimeToken {
+            hash: hash.to_string(),
+            kind,
+            user_id: UserId(get_s(&item, "user_id")?.to_string()),
+            email_key: get_s(&item, "email_key")?.to_string(),
+            expires_at: get_time(&item, "expires_at")?,
+        }))
+    }
+}

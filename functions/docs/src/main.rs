@@ -1,0 +1,11 @@
+//! Lambda: the docs route group (health, the OpenAPI document, Swagger UI). No AWS client.
+
+use shared::docs::{self, DocsState};
+use ums_aws::lambda;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda::init_tracing();
+    let config = shared::Config::from_env()?;
+    lambda::serve_group(docs::router(DocsState::new()), &config).await
+}

@@ -1,0 +1,120 @@
+//! Accounts on SQLite: the unique email is the table's `UNIQUE` constraint.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteDb;
+use crate::{
+    domain::{Role, User, UserId},
+    ports::{AccountStore, Position, StoreError, StoreResult},
+};
+
+fn user_from_json(data: String) -> rusqlite::Result<User> {
+    serde_json::from_str(&data)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+#[async_trait]
+impl AccountStore for SqliteDb {
+    async fn create_account(&self, user: &User) -> StoreResult<()> {
+        let user = user.clone();
+        let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
+        let inserted = self
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO users (id, email_key, role, status, created_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (email_key) DO NOTHING",
+                    params![
+                        user.id.0,
+                        user.email.key(),
+                        user.role.as_str(),
+                        user.status.as_str(),
+                        super::ts(user.created_at),
+                        data
+                    ],
+                )
+            })
+            .await?;
+        if inserted == 0 { Err(StoreError::EmailTaken) } else { Ok(()) }
+    }
+
+    async fn account(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let id = id.0.clone();
+        let data: Option<String> = self
+            .call(move |conn| conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| row.get(0)).optional())
+            .await?;
+        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
+    }
+
+    async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
+        let key = email_key.to_string();
+        let data: Option<String> = self
+            .call(move |conn| {
+                conn.query_row("SELECT data FROM users WHERE email_key = ?1", [key], |row| row.get(0)).optional()
+            })
+            .await?;
+        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
+    }
+
+    async fn update_account(&self, user: &User) -> StoreResult<()> {
+        let user = user.clone();
+        let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
+        let result = self
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE users SET email_key = ?2, role = ?3, status = ?4, data = ?5 WHERE id = ?1",
+                    params![user.id.0, user.email.key(), user.role.as_str(), user.status.as_str(), data],
+                )
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_accounts(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)> {
+        // The position is the last row's (role, id); ids are UUIDv7, so they sort by age.
+        let (after_role, after_id) = match after {
+            Some(p) => (
+                p["role"].as_str().ok_or_else(|| anyhow::anyhow!("bad position"))?.to_string(),
+                p["id"].as_str().ok_or_else(|| anyhow::anyhow!("bad position"))?.to_string(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let role = role.map(Role::as_str);
+        let rows: Vec<(String, String, String)> = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT role, id, data FROM users
+                     WHERE (?1 IS NULL OR role = ?1) AND (role, id) > (?2, ?3)
+                     ORDER BY role, id LIMIT ?4",
+                )?;
+                stmt.query_map(params![role, after_role, after_id, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })?
+                .collect()
+            })
+            .await?;
+        let next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|(role, id, _)| serde_json::json!({ "role": role, "id": id })))
+            .flatten();
+        let users = rows.into_iter().map(|(_, _, data)| user_from_json(data)).collect::<rusqlite::Result<_>>();
+        Ok((users.map_err(anyhow::Error::from)?, next))
+    }
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _)) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        )
+    })
+}

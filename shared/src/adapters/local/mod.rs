@@ -1,0 +1,136 @@
+//! The embedded adapters: one SQLite file in WAL mode for the stores and the durable job
+//! queue, `.eml` files for mail. One file per port, mirroring `ums_aws::dynamo`.
+//!
+//! rusqlite is synchronous, so every call runs on the blocking pool. Each check-then-act of a
+//! port is a single statement (or transaction), which is what makes it atomic.
+
+mod accounts;
+mod limits;
+mod outbox;
+pub mod queue;
+mod sessions;
+mod tokens;
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+pub use outbox::OutboxMailer;
+pub use queue::ClaimedJob;
+
+#[derive(Clone)]
+pub struct SqliteDb {
+    conn: Arc<Mutex<Connection>>,
+    /// Wakes the local worker when a job is queued.
+    job_signal: Arc<tokio::sync::Notify>,
+}
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    r#"
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email_key TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        refresh_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+    CREATE TABLE one_time_tokens (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE login_failures (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        last_failure_at INTEGER NOT NULL
+    );
+    CREATE TABLE counters (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        run_at INTEGER NOT NULL,
+        dead INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX jobs_due ON jobs(dead, run_at);
+"#,
+    // Jobs are routed by kind: each names its queue (one worker function per queue on AWS).
+    "ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'email';",
+];
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn from_ts(secs: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, Box::new(e)))
+}
+
+impl SqliteDb {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The operator command may write while the server runs.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), job_signal: Arc::new(tokio::sync::Notify::new()) })
+    }
+
+    pub fn job_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.job_signal.clone()
+    }
+
+    async fn call<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .context("the database task failed")?
+        .context("database error")
+    }
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let applied: usize = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).with_context(|| format!("applying migration {}", version + 1))?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Single-use tokens on SQLite: taking one is a `DELETE ... RETURNING`.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteDb, from_ts, ts};
+use crate::{
+    domain::UserId,
+    ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
+};
+
+#[async_trait]
+impl TokenStore for SqliteDb {
+    async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()> {
+        let t = token.clone();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.hash, t.kind.as_str(), t.user_id.0, t.email_key, ts(t.expires_at)],
+            )
+            .map(drop)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
+        let hash = hash.to_string();
+        Ok(self
+            .call(move |conn| {
+                conn.query_row(
+                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at",
+                    params![hash, kind.as_str()],
+                    |row| {
+                        Ok(OneTimeToken {
+                            hash: row.get(0)?,
+                            kind,
+                            user_id: UserId(row.get(1)?),
+                            email_key: row.get(2)?,
+                            expires_at: from_ts(row.get(3)?)?,
+                        })
+                    },
+                )
+                .optional()
+            })
+            .await?)
+    }
+}

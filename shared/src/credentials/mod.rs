@@ -1,0 +1,9 @@
+//! Credentials: password hashing, signed access tokens, opaque random tokens. Nothing here
+//! knows about HTTP.
+
+pub mod jwt;
+pub mod password;
+pub mod tokens;
+
+pub use jwt::{AccessClaims, JwtKeys};
+pub use password::PasswordHasher;

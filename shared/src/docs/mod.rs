@@ -1,0 +1,128 @@
+//! The docs route group: health, the OpenAPI document (assembled from every group's routes)
+//! and Swagger UI (served from vendored assets: no internet).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::http::{ApiError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Blog platform: user management",
+        description = "Accounts, sessions and roles of the blog platform. Errors are RFC 9457 problem details with a stable `code`."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, email confirmation, sessions, passwords"),
+        (name = "users", description = "Accounts"),
+        (name = "docs", description = "Health and documentation"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The whole API's OpenAPI document, made from the route groups' own declarations.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::auth::routes().split_for_parts().1);
+    doc.merge(crate::users::routes().split_for_parts().1);
+    doc.merge(routes().split_for_parts().1);
+    doc
+}
+
+/// The document, rendered once, and Swagger UI's settings.
+#[derive(Clone)]
+pub struct DocsState {
+    openapi_json: Arc<str>,
+    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+}
+
+impl DocsState {
+    pub fn new() -> Self {
+        let openapi_json = document().to_json().expect("the OpenAPI document serializes");
+        // Relative to /apidocs/index.html, so the page works behind an API Gateway stage too.
+        let swagger = utoipa_swagger_ui::Config::from("../openapi.json");
+        Self { openapi_json: openapi_json.into(), swagger: Arc::new(swagger) }
+    }
+}
+
+impl Default for DocsState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn routes() -> OpenApiRouter<DocsState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(apidocs))
+        .routes(routes!(apidocs_file))
+}
+
+/// The group's routes over its state, without the shared layers (`http::finish` adds them).
+pub fn router(state: DocsState) -> axum::Router {
+    routes().split_for_parts().0.with_state(state)
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/api/v1/health", tag = "docs", responses((status = 200, description = "Up", body = Object)))]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// This document: the OpenAPI 3.1 description of the whole API.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub async fn openapi_json(State(state): State<DocsState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.to_string()).into_response()
+}
+
+/// Swagger UI: redirects to its page.
+#[utoipa::path(
+    get, path = "/apidocs", tag = "docs",
+    responses((status = 303, description = "See `apidocs/index.html`", headers(("location" = String, description = "apidocs/index.html"))))
+)]
+pub async fn apidocs() -> Response {
+    // Relative, so a stage prefix in front of the path is kept.
+    (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static("apidocs/index.html"))]).into_response()
+}
+
+/// Swagger UI's page and assets.
+#[utoipa::path(
+    get, path = "/apidocs/{file}", tag = "docs",
+    params(("file" = String, Path, description = "index.html, or one of its assets")),
+    responses(
+        (status = 200, description = "The file", content_type = "text/html"),
+        (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn apidocs_file(State(state): State<DocsState>, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let served = utoipa_swagger_ui::serve(&file, state.swagger.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("serving Swagger UI: {e}")))?
+        .ok_or(ApiError::NotFound)?;
+    Ok(([(header::CONTENT_TYPE, served.content_type)], served.bytes.into_owned()).into_response())
+}

@@ -1,0 +1,262 @@
+//! RFC 9457 problem details: every error a client sees, with a stable machine-readable `code`.
+//!
+//! What the client sees is decided here and only here; internal errors are logged with their
+//! cause and answered with a bare 500.
+
+use axum::{
+    extract::rejection::{JsonRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use std::borrow::Cow;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use crate::domain::FieldError;
+use crate::{pagination, ports::StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
+    #[error("expected a JSON body")]
+    UnsupportedMediaType,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("email not confirmed")]
+    EmailNotConfirmed,
+    #[error("too many failed attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("too many emails sent to this address")]
+    TooManyEmails { retry_after_secs: u64 },
+    #[error("missing or invalid access token")]
+    Unauthorized,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("invalid or already used token")]
+    InvalidToken,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("account suspended")]
+    AccountSuspended,
+    #[error("current password is wrong")]
+    WrongCurrentPassword,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:ums:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable: branch on this, not on `title` or `detail`.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One row of the error table: what a client sees for one stable code.
+pub struct ErrorCode {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+}
+
+const fn row(status: StatusCode, code: &'static str, title: &'static str) -> ErrorCode {
+    ErrorCode { status, code, title }
+}
+
+impl ApiError {
+    /// The error table: each variant's status, code and title, and the detail it sends.
+    fn describe(&self) -> (ErrorCode, Cow<'static, str>) {
+        use ApiError::*;
+        use StatusCode as S;
+        match self {
+            Validation(_) => (
+                row(S::UNPROCESSABLE_ENTITY, "validation_failed", "Validation failed"),
+                "One or more fields are invalid; see `errors`.".into(),
+            ),
+            MalformedJson(why) => (
+                row(S::BAD_REQUEST, "malformed_json", "Malformed JSON"),
+                format!("The request body could not be parsed: {why}").into(),
+            ),
+            InvalidQuery(why) => (
+                row(S::BAD_REQUEST, "invalid_query", "Invalid query string"),
+                format!("The query string could not be parsed: {why}").into(),
+            ),
+            UnsupportedMediaType => (
+                row(S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type"),
+                "Send the body as JSON with `Content-Type: application/json`.".into(),
+            ),
+            PayloadTooLarge => (
+                row(S::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+                "The request body is larger than this service accepts.".into(),
+            ),
+            EmailTaken => {
+                (row(S::CONFLICT, "email_taken", "Email taken"), "An account with this email already exists.".into())
+            }
+            InvalidCredentials => (
+                row(S::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
+                "The email or password is wrong.".into(),
+            ),
+            EmailNotConfirmed => (
+                row(S::FORBIDDEN, "email_not_confirmed", "Email not confirmed"),
+                "Confirm your email address before logging in; ask for a new link at `auth/send_confirm_email`.".into(),
+            ),
+            TooManyAttempts { retry_after_secs } => (
+                row(S::TOO_MANY_REQUESTS, "too_many_attempts", "Too many attempts"),
+                format!("Too many failed attempts; try again in {retry_after_secs} seconds.").into(),
+            ),
+            TooManyEmails { retry_after_secs } => (
+                row(S::TOO_MANY_REQUESTS, "too_many_emails", "Too many emails"),
+                format!("Too many emails were sent to this address; try again in {retry_after_secs} seconds.").into(),
+            ),
+            Unauthorized => (
+                row(S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+                "A valid bearer access token is required.".into(),
+            ),
+            InvalidRefreshToken => (
+                row(S::UNAUTHORIZED, "invalid_refresh_token", "Invalid refresh token"),
+                "The refresh token is invalid or expired; log in again.".into(),
+            ),
+            RefreshTokenReused => (
+                row(S::UNAUTHORIZED, "refresh_token_reused", "Refresh token reused"),
+                "This refresh token was already used; the session has been ended. Log in again.".into(),
+            ),
+            InvalidToken => (
+                row(S::BAD_REQUEST, "invalid_token", "Invalid token"),
+                "The token is invalid or was already used.".into(),
+            ),
+            TokenExpired => (
+                row(S::BAD_REQUEST, "token_expired", "Token expired"),
+                "The token has expired; ask for a new one.".into(),
+            ),
+            Forbidden => {
+                (row(S::FORBIDDEN, "forbidden", "Forbidden"), "Your account is not allowed to do this.".into())
+            }
+            AccountSuspended => {
+                (row(S::FORBIDDEN, "account_suspended", "Account suspended"), "This account is suspended.".into())
+            }
+            WrongCurrentPassword => (
+                row(S::FORBIDDEN, "wrong_current_password", "Wrong current password"),
+                "The current password is wrong.".into(),
+            ),
+            NotFound => (row(S::NOT_FOUND, "not_found", "Not found"), "There is nothing here.".into()),
+            MethodNotAllowed => (
+                row(S::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+                "This route does not accept this method.".into(),
+            ),
+            InvalidCursor => (
+                row(S::BAD_REQUEST, "invalid_cursor", "Invalid cursor"),
+                "The cursor was not made by this service; start again without one.".into(),
+            ),
+            Internal(_) => (
+                row(S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
+                "Something went wrong on our side; it has been logged.".into(),
+            ),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.describe().0.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.describe().0.code
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (row, detail) = self.describe();
+        Problem {
+            kind: format!("urn:ums:problem:{}", row.code),
+            title: row.title,
+            status: row.status.as_u16(),
+            detail: detail.into_owned(),
+            code: row.code,
+            errors: match self {
+                ApiError::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let problem = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match self {
+            ApiError::TooManyAttempts { retry_after_secs } | ApiError::TooManyEmails { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            r if r.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            JsonRejection::JsonDataError(e) => ApiError::MalformedJson(e.body_text()),
+            other => ApiError::MalformedJson(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::InvalidQuery(rejection.body_text())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::EmailTaken => ApiError::EmailTaken,
+            StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<pagination::InvalidCursor> for ApiError {
+    fn from(_: pagination::InvalidCursor) -> Self {
+        ApiError::InvalidCursor
+    }
+}

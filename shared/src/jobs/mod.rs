@@ -1,0 +1,31 @@
+//! Workers: plain async functions from a job to a result, one per queue. On AWS each is its
+//! own SQS-triggered Lambda (`functions/<name>-worker`); locally one background task drains
+//! the durable queue (`adapters::local::queue`) and hands each job to the worker of its queue.
+
+mod email;
+
+use async_trait::async_trait;
+
+pub use email::EmailWorker;
+
+use crate::ports::{Job, Queue};
+
+/// Does one job. An error means "retry later"; the queue decides when to give up.
+#[async_trait]
+pub trait Worker: Send + Sync {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()>;
+}
+
+/// Every worker, each behind its queue: what the local server runs in-process.
+pub struct Workers {
+    pub email: EmailWorker,
+}
+
+#[async_trait]
+impl Worker for Workers {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        match job.queue() {
+            Queue::Email => self.email.handle(job).await,
+        }
+    }
+}

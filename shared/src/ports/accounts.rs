@@ -1,0 +1,28 @@
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::domain::{Role, User, UserId};
+
+/// Where a listing stopped, as the store that made it understands it (a DynamoDB
+/// `LastEvaluatedKey`, a SQLite row key). Clients only ever see it sealed into a cursor.
+pub type Position = serde_json::Value;
+
+/// Accounts, unique by email.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Fails with [`super::StoreError::EmailTaken`] if the email key is taken, atomically.
+    async fn create_account(&self, user: &User) -> StoreResult<()>;
+    async fn account(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
+    /// Replaces the stored account (same id); an email change moves the unique email with it.
+    async fn update_account(&self, user: &User) -> StoreResult<()>;
+    /// Up to `limit` accounts after `after` (a position this store returned), ordered by role
+    /// name then age (ids are time-ordered), or by age within one role; and the position after
+    /// the last one, if there may be more.
+    async fn list_accounts(
+        &self,
+        role: Option<Role>,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<User>, Option<Position>)>;
+}

@@ -1,0 +1,87 @@
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Work done after the response, by a worker: locally a background task, on AWS a Lambda fed
+/// by the job's own SQS queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    SendEmail(EmailJob),
+}
+
+/// The queues, one per worker function. Each job kind names the queue it travels on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Queue {
+    /// Transactional emails, sent by the email worker.
+    Email,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 1] = [Queue::Email];
+
+    /// The queue's name in the local queue and, as `<Name>Queue`, in `template.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Email => "email",
+        }
+    }
+
+    /// The environment variable that gives a function this queue's URL on AWS.
+    pub fn url_variable(self) -> &'static str {
+        match self {
+            Queue::Email => "UMS_EMAIL_QUEUE_URL",
+        }
+    }
+}
+
+impl Job {
+    pub fn queue(&self) -> Queue {
+        match self {
+            Job::SendEmail(_) => Queue::Email,
+        }
+    }
+
+    /// The job's identity when redoing it must not repeat its effect twice over, derived from
+    /// what it does; `None` when every enqueue is a new job. (An email is one job per enqueue:
+    /// its envelope id, kept across redeliveries, is what makes it happen at most once.)
+    fn natural_id(&self) -> Option<String> {
+        match self {
+            Job::SendEmail(_) => None,
+        }
+    }
+}
+
+/// An email to send, as queued: the template to use and what fills it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub to: String,
+    #[serde(flatten)]
+    pub message: EmailMessage,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum EmailMessage {
+    ConfirmEmail { first_name: String, link: String },
+    ResetPassword { first_name: String, link: String },
+}
+
+/// A job as it travels through a queue: the id makes redeliveries recognisable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: String,
+    pub job: Job,
+}
+
+impl Envelope {
+    pub fn new(job: Job) -> Self {
+        let id = job.natural_id().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        Self { id, job }
+    }
+}
+
+/// Puts jobs on the queue their kind names.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    async fn enqueue(&self, job: &Job) -> anyhow::Result<()>;
+}

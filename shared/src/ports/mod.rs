@@ -1,0 +1,30 @@
+//! What the service needs from the outside world, one narrow trait per aggregate, shaped so
+//! that an embedded database and DynamoDB can implement each with the same behaviour. Every
+//! check-then-act is one atomic call on the port that owns its invariant: the unique email on
+//! `AccountStore`, refresh rotation on `SessionStore`, single use on `TokenStore`, counting on
+//! `LimitStore`.
+
+mod accounts;
+mod jobs;
+mod limits;
+mod mail;
+mod sessions;
+mod tokens;
+
+pub use accounts::{AccountStore, Position};
+pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, Queue};
+pub use limits::{LimitStore, LoginFailures};
+pub use mail::{Mailer, OutgoingEmail};
+pub use sessions::{Rotation, Session, SessionStore};
+pub use tokens::{OneTimeToken, TokenKind, TokenStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another account already holds this email (compared without case).
+    #[error("email already registered")]
+    EmailTaken,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,42 @@
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::StoreResult;
+use crate::domain::UserId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    EmailConfirmation,
+    PasswordReset,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::EmailConfirmation => "email_confirmation",
+            TokenKind::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// A single-use token sent by email, stored by its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OneTimeToken {
+    pub hash: String,
+    pub kind: TokenKind,
+    pub user_id: UserId,
+    /// The address the token was sent to: a confirmation is only good for that address.
+    pub email_key: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Single-use tokens sent by email.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()>;
+    /// Removes and returns the token if it exists with this kind: a token can be taken once.
+    /// A token of another kind is left alone and not returned.
+    async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>>;
+}

@@ -1,0 +1,305 @@
+//! The stores' behaviour, written once against the ports and run on every adapter: SQLite
+//! here (`shared/tests/conformance`, no emulator needed) and DynamoDB on the AWS emulator
+//! (`aws/tests/aws/store_conformance.rs` includes this file).
+
+use std::sync::Arc;
+
+use shared::{
+    domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    pagination::CursorSigner,
+    ports::{
+        AccountStore, LimitStore, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind, TokenStore,
+    },
+};
+use time::{Duration, OffsetDateTime};
+
+/// An adapter of every store port, as both adapters are.
+pub trait Stores: AccountStore + SessionStore + TokenStore + LimitStore + 'static {}
+impl<T: AccountStore + SessionStore + TokenStore + LimitStore + 'static> Stores for T {}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
+}
+
+fn user(email: &str) -> User {
+    let now = now();
+    User {
+        id: UserId::generate(),
+        email: EmailAddress::parse(email).unwrap(),
+        role: Role::Reader,
+        status: Status::Pending,
+        profile: Profile {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            nickname: Some("ada".into()),
+            bio: None,
+        },
+        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        email_confirmed_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn session(user: &UserId, id: &str, hash: &str) -> Session {
+    Session {
+        id: id.into(),
+        user_id: user.clone(),
+        refresh_hash: hash.into(),
+        created_at: now(),
+        expires_at: now() + Duration::days(30),
+    }
+}
+
+pub async fn accounts_are_found_by_id_and_by_email_in_any_case(store: Arc<impl Stores>) {
+    let ada = user("Ada@Example.com");
+    store.create_account(&ada).await.unwrap();
+
+    assert_eq!(store.account(&ada.id).await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.account(&UserId::generate()).await.unwrap(), None);
+    assert_eq!(store.account_by_email("nobody@example.com").await.unwrap(), None);
+}
+
+pub async fn an_email_in_another_case_is_taken(store: Arc<impl Stores>) {
+    store.create_account(&user("ada@example.com")).await.unwrap();
+
+    let again = store.create_account(&user("ADA@example.COM")).await;
+
+    assert!(matches!(again, Err(StoreError::EmailTaken)), "{again:?}");
+}
+
+pub async fn twenty_concurrent_registrations_of_one_email_make_one_account(store: Arc<impl Stores>) {
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            let candidate = user(if i % 2 == 0 { "race@example.com" } else { "Race@Example.com" });
+            tokio::spawn(async move { store.create_account(&candidate).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut taken = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::EmailTaken) => taken += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((created, taken), (1, 19));
+}
+
+pub async fn an_email_change_moves_the_unique_email(store: Arc<impl Stores>) {
+    let mut ada = user("ada@example.com");
+    let grace = user("grace@example.com");
+    store.create_account(&ada).await.unwrap();
+    store.create_account(&grace).await.unwrap();
+
+    ada.email = EmailAddress::parse("ada@new.example").unwrap();
+    ada.profile.bio = Some("moved".into());
+    store.update_account(&ada).await.unwrap();
+
+    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), None);
+    assert_eq!(store.account_by_email("ada@new.example").await.unwrap(), Some(ada.clone()));
+    // The old address is free again.
+    store.create_account(&user("ada@example.com")).await.unwrap();
+
+    let mut stolen = ada.clone();
+    stolen.email = EmailAddress::parse("GRACE@example.com").unwrap();
+    assert!(matches!(store.update_account(&stolen).await, Err(StoreError::EmailTaken)));
+    assert_eq!(store.account(&ada.id).await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.account_by_email("grace@example.com").await.unwrap(), Some(grace));
+}
+
+pub async fn an_update_without_an_email_change_replaces_the_account(store: Arc<impl Stores>) {
+    let mut ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+
+    ada.status = Status::Active;
+    ada.email_confirmed_at = Some(now());
+    store.update_account(&ada).await.unwrap();
+
+    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), Some(ada));
+}
+
+pub async fn a_refresh_rotates_once_and_a_replay_is_told_apart(store: Arc<impl Stores>) {
+    let ada = UserId::generate();
+    store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
+
+    assert_eq!(store.session(&ada, "s1").await.unwrap().unwrap().refresh_hash, "h1");
+    assert_eq!(store.session(&UserId::generate(), "s1").await.unwrap(), None, "another user's session");
+    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h2").await.unwrap(), Rotation::Rotated);
+    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h3").await.unwrap(), Rotation::Stale);
+    assert_eq!(store.session(&ada, "s1").await.unwrap().unwrap().refresh_hash, "h2");
+    store.delete_session(&ada, "s1").await.unwrap();
+    assert_eq!(store.rotate_session(&ada, "s1", "h2", "h3").await.unwrap(), Rotation::Missing);
+}
+
+pub async fn concurrent_refreshes_with_one_token_rotate_once(store: Arc<impl Stores>) {
+    let ada = UserId::generate();
+    store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
+    let attempts: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, ada) = (store.clone(), ada.clone());
+            tokio::spawn(async move { store.rotate_session(&ada, "s1", "h1", &format!("new{i}")).await.unwrap() })
+        })
+        .collect();
+    let mut rotated = 0;
+    for attempt in attempts {
+        rotated += usize::from(attempt.await.unwrap() == Rotation::Rotated);
+    }
+    assert_eq!(rotated, 1);
+}
+
+pub async fn ending_all_sessions_ends_only_that_users(store: Arc<impl Stores>) {
+    let (ada, grace) = (UserId::generate(), UserId::generate());
+    for i in 0..30 {
+        store.create_session(&session(&ada, &format!("ada{i}"), "h")).await.unwrap();
+    }
+    store.create_session(&session(&grace, "grace", "h")).await.unwrap();
+
+    store.delete_user_sessions(&ada).await.unwrap();
+
+    for i in 0..30 {
+        assert_eq!(store.session(&ada, &format!("ada{i}")).await.unwrap(), None);
+    }
+    assert!(store.session(&grace, "grace").await.unwrap().is_some());
+}
+
+pub async fn a_token_is_taken_once_and_only_as_its_kind(store: Arc<impl Stores>) {
+    let token = OneTimeToken {
+        hash: "hash-1".into(),
+        kind: TokenKind::EmailConfirmation,
+        user_id: UserId::generate(),
+        email_key: "ada@example.com".into(),
+        expires_at: now() + Duration::hours(24),
+    };
+    store.put_token(&token).await.unwrap();
+
+    assert_eq!(store.take_token(TokenKind::PasswordReset, "hash-1").await.unwrap(), None);
+    assert_eq!(store.take_token(TokenKind::EmailConfirmation, "hash-1").await.unwrap(), Some(token));
+    assert_eq!(store.take_token(TokenKind::EmailConfirmation, "hash-1").await.unwrap(), None);
+    assert_eq!(store.take_token(TokenKind::EmailConfirmation, "never-issued").await.unwrap(), None);
+}
+
+pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>) {
+    let token = OneTimeToken {
+        hash: "hash-race".into(),
+        kind: TokenKind::PasswordReset,
+        user_id: UserId::generate(),
+        email_key: "ada@example.com".into(),
+        expires_at: now() + Duration::hours(1),
+    };
+    store.put_token(&token).await.unwrap();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.take_token(TokenKind::PasswordReset, "hash-race").await.unwrap() })
+        })
+        .collect();
+    let mut taken = 0;
+    for attempt in attempts {
+        taken += usize::from(attempt.await.unwrap().is_some());
+    }
+    assert_eq!(taken, 1);
+}
+
+pub async fn login_failures_count_atomically_and_are_forgotten(store: Arc<impl Stores>) {
+    let t0 = now();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { store.record_login_failure("login#ada", t0, t0 - Duration::hours(1)).await.unwrap() },
+            )
+        })
+        .collect();
+    for attempt in attempts {
+        attempt.await.unwrap();
+    }
+    assert_eq!(store.login_failures("login#ada").await.unwrap().unwrap().count, 10);
+
+    let later = t0 + Duration::hours(2);
+    let fresh = store.record_login_failure("login#ada", later, later - Duration::hours(1)).await.unwrap();
+    assert_eq!((fresh.count, fresh.last_failure_at), (1, later));
+
+    store.clear_login_failures("login#ada").await.unwrap();
+    assert_eq!(store.login_failures("login#ada").await.unwrap(), None);
+}
+
+pub async fn counters_count_atomically(store: Arc<impl Stores>) {
+    let expires = now() + Duration::hours(1);
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.increment_counter("email#ada#1", expires).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for attempt in attempts {
+        seen.push(attempt.await.unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=10).collect::<Vec<u32>>());
+    assert_eq!(store.increment_counter("email#other#1", expires).await.unwrap(), 1);
+}
+
+pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<impl Stores>) {
+    let roles = [Role::Reader, Role::Author, Role::Reader, Role::Moderator, Role::Admin, Role::Reader, Role::Author];
+    let mut created = Vec::new();
+    for (i, role) in roles.into_iter().enumerate() {
+        let mut account = user(&format!("user{i}@example.com"));
+        account.role = role;
+        store.create_account(&account).await.unwrap();
+        created.push(account);
+    }
+    // Clients hold positions only as sealed cursors.
+    let signer = CursorSigner::new(b"test key");
+    let list = |role: Option<Role>| {
+        let (store, signer) = (store.clone(), &signer);
+        async move {
+            let (mut ids, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+            loop {
+                let after = cursor.as_deref().map(|c| signer.open(c).unwrap());
+                let (page, next) = store.list_accounts(role, 2, after.as_ref()).await.unwrap();
+                assert!(page.len() <= 2);
+                ids.extend(page.into_iter().map(|u| u.id.0));
+                pages += 1;
+                assert!(pages < 20, "the listing does not end");
+                match next {
+                    Some(position) => cursor = Some(signer.seal(&position)),
+                    None => return ids,
+                }
+            }
+        }
+    };
+
+    let mut everyone: Vec<&User> = created.iter().collect();
+    everyone.sort_by(|a, b| (a.role.as_str(), &a.id.0).cmp(&(b.role.as_str(), &b.id.0)));
+    assert_eq!(list(None).await, everyone.iter().map(|u| u.id.0.clone()).collect::<Vec<_>>());
+
+    let mut readers: Vec<String> = created.iter().filter(|u| u.role == Role::Reader).map(|u| u.id.0.clone()).collect();
+    readers.sort();
+    assert_eq!(list(Some(Role::Reader)).await, readers);
+}
+
+/// Calls `$runner!` with the name of every case, so each adapter's suite runs all of them.
+macro_rules! for_each_case {
+    ($runner:ident) => {
+        $runner!(
+            accounts_are_found_by_id_and_by_email_in_any_case,
+            an_email_in_another_case_is_taken,
+            twenty_concurrent_registrations_of_one_email_make_one_account,
+            an_email_change_moves_the_unique_email,
+            an_update_without_an_email_change_replaces_the_account,
+            a_refresh_rotates_once_and_a_replay_is_told_apart,
+            concurrent_refreshes_with_one_token_rotate_once,
+            ending_all_sessions_ends_only_that_users,
+            a_token_is_taken_once_and_only_as_its_kind,
+            concurrent_takes_of_one_token_succeed_once,
+            login_failures_count_atomically_and_are_forgotten,
+            counters_count_atomically,
+            accounts_are_listed_page_by_page_through_signed_cursors,
+        );
+    };
+}
