@@ -2,6 +2,7 @@
 //! without `AWS_ENDPOINT_URL` these tests fail, they never skip.
 
 mod api_on_aws;
+mod deployment;
 mod dynamodb_calls;
 mod emulator;
 mod job_pipeline;

@@ -1,0 +1,226 @@
+//! What is coded and what is deployed are the same thing. For every function: the routes its
+//! group declares (path, method and OpenAPI operation, once, in `shared`), its HttpApi events
+//! in `template.yaml`, its entries in `CargoLambda.toml` and its sample events in
+//! `events/<function>/` are one set. Every job queue has its dead-letter queue and its worker
+//! function; the table in the template is the one `aws/dynamodb-table.json` defines.
+//! These tests read files only: they need no emulator.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml::Value as Yaml;
+use shared::ports::Queue;
+use utoipa::openapi::OpenApi;
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+type Routes = BTreeSet<(String, String)>;
+
+/// Each API function and the route group it serves (its `main.rs` says the same).
+fn api_functions() -> BTreeMap<&'static str, OpenApi> {
+    BTreeMap::from([
+        ("auth", shared::auth::routes().split_for_parts().1),
+        ("users", shared::users::routes().split_for_parts().1),
+        ("docs", shared::docs::routes().split_for_parts().1),
+    ])
+}
+
+fn coded(doc: &OpenApi) -> Routes {
+    let mut routes = Routes::new();
+    for (path, item) in &doc.paths.paths {
+        let methods = [
+            ("GET", item.get.is_some()),
+            ("PUT", item.put.is_some()),
+            ("POST", item.post.is_some()),
+            ("DELETE", item.delete.is_some()),
+            ("PATCH", item.patch.is_some()),
+        ];
+        for (method, present) in methods {
+            if present {
+                routes.insert((method.to_string(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+fn template() -> Yaml {
+    serde_yaml::from_str(&std::fs::read_to_string(format!("{ROOT}/template.yaml")).unwrap()).unwrap()
+}
+
+/// The binary a template function builds (`Metadata.BuildProperties.Binary`).
+fn binary(resource: &Yaml) -> Option<&str> {
+    resource["Metadata"]["BuildProperties"]["Binary"].as_str()
+}
+
+fn events_of_type<'a>(resource: &'a Yaml, kind: &str) -> Vec<&'a Yaml> {
+    let Some(events) = resource["Properties"]["Events"].as_mapping() else { return Vec::new() };
+    events.values().filter(|event| event["Type"].as_str() == Some(kind)).collect()
+}
+
+/// The HttpApi routes each function of the template serves, by binary name.
+fn deployed() -> BTreeMap<String, Routes> {
+    let template = template();
+    let mut functions = BTreeMap::new();
+    for resource in template["Resources"].as_mapping().unwrap().values() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let routes: Routes = events_of_type(resource, "HttpApi")
+            .into_iter()
+            .map(|event| {
+                let properties = &event["Properties"];
+                (
+                    properties["Method"].as_str().unwrap().to_uppercase(),
+                    properties["Path"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        if !routes.is_empty() {
+            functions.insert(binary(resource).expect("every function names its binary").to_string(), routes);
+        }
+    }
+    functions
+}
+
+/// The paths `cargo lambda watch` routes to each function.
+fn watched() -> BTreeMap<String, BTreeSet<String>> {
+    let config: toml::Table = std::fs::read_to_string(format!("{ROOT}/CargoLambda.toml")).unwrap().parse().unwrap();
+    let mut functions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, function) in config["watch"]["router"].as_table().unwrap() {
+        functions.entry(function.as_str().unwrap().to_string()).or_default().insert(path.clone());
+    }
+    functions
+}
+
+/// The route keys of the sample events in `events/<function>/`.
+fn sampled(function: &str) -> Routes {
+    let dir = format!("{ROOT}/events/{function}");
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+    entries
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let route_key = event["routeKey"].as_str().unwrap_or_else(|| panic!("{} has no routeKey", path.display()));
+            let (method, path) = route_key.split_once(' ').unwrap();
+            (method.to_string(), path.to_string())
+        })
+        .collect()
+}
+
+fn describe(routes: &Routes) -> String {
+    routes.iter().map(|(method, path)| format!("{method} {path}")).collect::<Vec<_>>().join(", ")
+}
+
+#[test]
+fn every_function_deploys_exactly_the_routes_its_group_declares() {
+    let deployed = deployed();
+    let watched = watched();
+    let functions = api_functions();
+    assert_eq!(
+        deployed.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        functions.keys().copied().collect::<BTreeSet<_>>(),
+        "template.yaml's HTTP functions are not the route groups'"
+    );
+    for (function, doc) in &functions {
+        let coded = coded(doc);
+        let in_template = &deployed[*function];
+        assert!(
+            in_template == &coded,
+            "{function}: coded but not in template.yaml: [{}]; in template.yaml but not coded: [{}]",
+            describe(&coded.difference(in_template).cloned().collect()),
+            describe(&in_template.difference(&coded).cloned().collect()),
+        );
+        let paths: BTreeSet<String> = coded.iter().map(|(_, path)| path.clone()).collect();
+        assert_eq!(watched.get(*function), Some(&paths), "{function}: CargoLambda.toml routes other paths");
+        let samples = sampled(function);
+        assert!(
+            samples == coded,
+            "{function}: routes with no sample event: [{}]; sample events of no route: [{}]",
+            describe(&coded.difference(&samples).cloned().collect()),
+            describe(&samples.difference(&coded).cloned().collect()),
+        );
+    }
+    assert_eq!(
+        watched.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        functions.keys().copied().collect::<BTreeSet<_>>(),
+        "CargoLambda.toml routes to functions that serve no route group"
+    );
+}
+
+#[test]
+fn every_function_crate_is_deployed_and_every_deployed_function_has_a_crate() {
+    let template = template();
+    let deployed: BTreeSet<String> =
+        template["Resources"].as_mapping().unwrap().values().filter_map(|r| binary(r).map(str::to_string)).collect();
+    let crates: BTreeSet<String> = std::fs::read_dir(format!("{ROOT}/functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(deployed, crates);
+}
+
+/// The argument of a short-form intrinsic (`!GetAtt EmailQueue.Arn` -> `EmailQueue.Arn`).
+fn intrinsic(value: &Yaml) -> Option<&str> {
+    match value {
+        Yaml::Tagged(tagged) => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// `email` -> `Email`, as the template names a queue's resources.
+fn resource_prefix(queue: Queue) -> String {
+    let name = queue.name();
+    name[..1].to_uppercase() + &name[1..]
+}
+
+#[test]
+fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
+    let template = template();
+    let resources = &template["Resources"];
+    for queue in Queue::ALL {
+        let (prefix, worker) = (resource_prefix(queue), format!("{}-worker", queue.name()));
+        let main = &resources[format!("{prefix}Queue").as_str()];
+        assert_eq!(main["Type"].as_str(), Some("AWS::SQS::Queue"), "{prefix}Queue");
+        let dlq = intrinsic(&main["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]);
+        assert_eq!(
+            dlq,
+            Some(format!("{prefix}DeadLetterQueue.Arn").as_str()),
+            "{prefix}Queue sends its failures to {prefix}DeadLetterQueue"
+        );
+        let consumers: Vec<&str> = resources
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|r| {
+                events_of_type(r, "SQS").iter().any(|event| {
+                    let source = intrinsic(&event["Properties"]["Queue"]);
+                    source == Some(format!("{prefix}Queue.Arn").as_str())
+                })
+            })
+            .filter_map(binary)
+            .collect();
+        assert_eq!(consumers, [worker.as_str()], "{prefix}Queue feeds exactly its worker");
+        assert!(
+            !std::fs::read_dir(format!("{ROOT}/events/{worker}")).unwrap().next().is_none(),
+            "{worker}'s sample event"
+        );
+        let senders = resources
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|r| intrinsic(&r["Properties"]["Environment"]["Variables"][queue.url_variable()]).is_some());
+        assert!(senders.count() > 0, "no function is given {}", queue.url_variable());
+    }
+}
+
+#[test]
+fn the_template_defines_the_table_as_its_definition_says() {
+    let template = template();
+    let properties = &template["Resources"]["UsersTable"]["Properties"];
+    let definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/aws/dynamodb-table.json")).unwrap()).unwrap();
+    for (key, expected) in definition.as_object().unwrap() {
+        let in_template: serde_json::Value = serde_yaml::from_value(properties[key.as_str()].clone()).unwrap();
+        assert_eq!(&in_template, expected, "UsersTable.{key} differs from aws/dynamodb-table.json");
+    }
+}
