@@ -201,7 +201,7 @@ fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
             .collect();
         assert_eq!(consumers, [worker.as_str()], "{prefix}Queue feeds exactly its worker");
         assert!(
-            !std::fs::read_dir(format!("{ROOT}/events/{worker}")).unwrap().next().is_none(),
+            std::fs::read_dir(format!("{ROOT}/events/{worker}")).unwrap().next().is_some(),
             "{worker}'s sample event"
         );
         let senders = resources

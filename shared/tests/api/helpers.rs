@@ -220,8 +220,13 @@ impl TestApp {
 
     /// An admin made the way the operator command makes one, logged in.
     pub async fn admin(&self, email: &str) -> Tokens {
+        self.active_account(email, Role::Admin).await
+    }
+
+    /// An active account of any role, vouched for as the operator command does, logged in.
+    pub async fn active_account(&self, email: &str, role: Role) -> Tokens {
         let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        flows::register(&self.app.auth, new, Role::Admin, Confirmation::VouchedByOperator).await.unwrap();
+        flows::register(&self.app.auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 

@@ -7,5 +7,6 @@ mod local_queue;
 mod login;
 mod logs;
 mod passwords;
+mod permissions;
 mod register;
 mod sessions;

@@ -1,0 +1,196 @@
+//! SPEC.md's permission table, walked route by route: each route called by an anonymous
+//! client, a reader, an author, a moderator, an admin, and a suspended account (logged in
+//! before its suspension), with the status each must get. A route the service serves but this
+//! table does not list fails the test, so every new route brings its row.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::{auth::flows, domain::Role, domain::Status};
+
+use crate::helpers::{PASSWORD, TestApp, registration, spawn_app};
+
+/// Who calls, in the order of each row's expected statuses.
+#[derive(Clone, Copy, Debug)]
+enum Caller {
+    Anonymous,
+    Reader,
+    Author,
+    Moderator,
+    Admin,
+    Suspended,
+}
+
+const CALLERS: [Caller; 6] =
+    [Caller::Anonymous, Caller::Reader, Caller::Author, Caller::Moderator, Caller::Admin, Caller::Suspended];
+
+/// The same answer for everyone: no account needed, a bearer token not even looked at.
+const fn anyone(status: u16) -> [u16; 6] {
+    [status; 6]
+}
+
+/// Any signed-in account; anonymous and suspended callers have no working token.
+const fn signed_in(status: u16) -> [u16; 6] {
+    [401, status, status, status, status, 401]
+}
+
+const fn admin_only(status: u16) -> [u16; 6] {
+    [401, 403, 403, 403, status, 401]
+}
+
+struct Row {
+    method: Method,
+    /// The route as declared (and documented), path parameters in braces.
+    route: &'static str,
+    /// What is called: the route with its parameters filled in.
+    path: String,
+    body: Option<Value>,
+    expected: [u16; 6],
+}
+
+fn row(method: Method, route: &'static str, expected: [u16; 6]) -> Row {
+    Row { method, route, path: route.to_string(), body: None, expected }
+}
+
+impl Row {
+    fn path(mut self, path: &str) -> Self {
+        self.path = path.to_string();
+        self
+    }
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+impl TestApp {
+    /// A bearer token for a new account of this kind (none for anonymous). The suspended one
+    /// logged in while active; its suspension ended every session, as any status change does.
+    async fn token_of(&self, caller: Caller) -> Option<String> {
+        let role = match caller {
+            Caller::Anonymous => return None,
+            Caller::Reader | Caller::Suspended => Role::Reader,
+            Caller::Author => Role::Author,
+            Caller::Moderator => Role::Moderator,
+            Caller::Admin => Role::Admin,
+        };
+        let email = format!("{}@example.com", uuid::Uuid::now_v7().simple());
+        let tokens = self.active_account(&email, role).await;
+        if let Caller::Suspended = caller {
+            let user = self.app.auth.accounts.account_by_email(&email).await.unwrap().unwrap();
+            let (accounts, sessions) = (self.app.auth.accounts.as_ref(), self.app.auth.sessions.as_ref());
+            let now = time::OffsetDateTime::now_utc();
+            flows::set_role_and_status(accounts, sessions, now, &user.id, Role::Reader, Status::Suspended)
+                .await
+                .unwrap();
+        }
+        Some(tokens.access)
+    }
+
+    async fn call(&self, row: &Row, bearer: Option<&str>) -> StatusCode {
+        let mut request = self.client.request(row.method.clone(), self.url(&row.path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = &row.body {
+            request = request.json(body);
+        }
+        request.send().await.unwrap().status()
+    }
+}
+
+fn fresh_email() -> String {
+    format!("{}@example.com", uuid::Uuid::now_v7().simple())
+}
+
+/// Every row, made anew for each caller: registrations need addresses never used before.
+fn rows(app_login: Value) -> Vec<Row> {
+    use Method as M;
+    let invalid_token = "A".repeat(43);
+    vec![
+        row(M::POST, "/api/v1/auth/register/{role}", anyone(201))
+            .path("/api/v1/auth/register/reader")
+            .body(registration(&fresh_email())),
+        row(M::POST, "/api/v1/auth/register/{role}", anyone(201))
+            .path("/api/v1/auth/register/author")
+            .body(registration(&fresh_email())),
+        row(M::POST, "/api/v1/auth/register/{role}", admin_only(201))
+            .path("/api/v1/auth/register/moderator")
+            .body(registration(&fresh_email())),
+        row(M::POST, "/api/v1/auth/register/{role}", admin_only(201))
+            .path("/api/v1/auth/register/admin")
+            .body(registration(&fresh_email())),
+        row(M::POST, "/api/v1/auth/login", anyone(200)).body(app_login),
+        row(M::POST, "/api/v1/auth/refresh", anyone(401)).body(json!({ "refresh_token": "not.a.token" })),
+        row(M::POST, "/api/v1/auth/logout", signed_in(204)),
+        row(M::POST, "/api/v1/auth/send_confirm_email", anyone(202)).body(json!({ "email": fresh_email() })),
+        row(M::GET, "/api/v1/auth/confirm_email", anyone(400))
+            .path(&format!("/api/v1/auth/confirm_email?token={invalid_token}")),
+        row(M::POST, "/api/v1/auth/send_reset_password_email", anyone(202)).body(json!({ "email": fresh_email() })),
+        row(M::POST, "/api/v1/auth/reset_password", anyone(400))
+            .body(json!({ "token": invalid_token, "password": "a new passphrase" })),
+        row(M::POST, "/api/v1/auth/change_password", signed_in(204))
+            .body(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+        row(M::GET, "/.well-known/jwks.json", anyone(200)),
+        row(M::GET, "/api/v1/user", signed_in(200)),
+        row(M::GET, "/api/v1/health", anyone(200)),
+        row(M::GET, "/openapi.json", anyone(200)),
+        row(M::GET, "/apidocs", anyone(303)),
+        row(M::GET, "/apidocs/{file}", anyone(200)).path("/apidocs/index.html"),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says() {
+    let app = spawn_app().await;
+    let login_email = fresh_email();
+    app.active_account(&login_email, Role::Reader).await;
+    let login = json!({ "email": login_email, "password": PASSWORD });
+
+    let mut failures = Vec::new();
+    for (i, caller) in CALLERS.into_iter().enumerate() {
+        // A new set of rows per caller: registrations need addresses never used before.
+        for row in rows(login.clone()) {
+            // A new account per call: a logout or a password change must not spoil the next row.
+            let token = app.token_of(caller).await;
+            let status = app.call(&row, token.as_deref()).await.as_u16();
+            if status != row.expected[i] {
+                failures
+                    .push(format!("{} {} as {caller:?}: {status}, expected {}", row.method, row.path, row.expected[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "the permission table does not hold:\n{}", failures.join("\n"));
+
+    // Every route the service documents has a row, and every row is a documented route.
+    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let mut served = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            served.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let walked: BTreeSet<(String, String)> =
+        rows(login).iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
+    assert_eq!(walked, served, "routes and rows differ");
+}
+
+#[tokio::test]
+async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
+    let app = spawn_app().await;
+    let admin = app.admin("grace@example.com").await;
+    let grace = app.app.auth.accounts.account_by_email("grace@example.com").await.unwrap().unwrap();
+
+    let (accounts, sessions) = (app.app.auth.accounts.as_ref(), app.app.auth.sessions.as_ref());
+    let now = time::OffsetDateTime::now_utc();
+    flows::set_role_and_status(accounts, sessions, now, &grace.id, Role::Reader, Status::Active).await.unwrap();
+
+    // The token still says "admin", but its session is gone: it cannot act as one.
+    let response = app.post_register("moderator", &registration("mo@example.com"), Some(&admin.access)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Logged in again, the account is what it now is.
+    let reader = crate::helpers::Tokens::from(app.post_login("grace@example.com", PASSWORD).await).await;
+    let response = app.post_register("moderator", &registration("mo@example.com"), Some(&reader.access)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
