@@ -1,47 +1,98 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 
-/// A syntactically valid email address, kept as the user typed it (trimmed).
-/// Accounts are unique on [`EmailAddress::key`], which ignores case.
+/// A valid email address in its one canonical form, which is both the uniqueness key of
+/// accounts and the address mail goes to: the local part normalised (NFKC) and case-folded,
+/// the domain in IDNA ASCII form. Look-alikes therefore meet: `\u{212A}ate@example.com`
+/// (Kelvin sign) is `kate@example.com`, `dup@exämple.com` is `dup@xn--exmple-cua.com`.
+/// Invisible, formatting and control characters are refused, as are IP-literal domains.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        let email = raw.trim();
+        let email = raw.trim_matches(|c: char| c.is_ascii_whitespace());
         if email.is_empty() {
             return Err("is required");
         }
-        // RFC 5321's limits on a deliverable address.
-        if email.len() > 254 {
+        // Checked before any normalisation, which could hide what was sent.
+        if email.len() > 254 || email.chars().count() > 254 {
             return Err("must be at most 254 characters");
+        }
+        if email.chars().any(|c| is_invisible(c) || c.is_whitespace()) {
+            return Err("must not contain invisible or control characters");
         }
         let Some((local, domain)) = email.rsplit_once('@') else {
             return Err("must be an email address");
         };
-        if local.len() > 64 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
-            return Err("must be an email address");
-        }
+        let local = canonical_local_part(local);
+        let domain = canonical_domain(domain)?;
         // Quoted local parts and other exotic forms are valid RFC 5322 but not worth the risk
-        // in headers and links; lettre's parser is the final word on the rest.
-        if email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\'))
+        // in headers and links.
+        if local.is_empty()
+            || local.len() > 64
+            || local.chars().any(|c| is_invisible(c) || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\' | '@' | ' '))
         {
             return Err("must be an email address");
         }
-        email.parse::<lettre::Address>().map_err(|_| "must be an email address")?;
-        Ok(Self(email.to_string()))
+        let canonical = format!("{local}@{domain}");
+        if canonical.len() > 254 {
+            return Err("must be at most 254 characters");
+        }
+        // lettre's parser, which builds the messages, is the final word on the rest.
+        canonical.parse::<lettre::Address>().map_err(|_| "must be an email address")?;
+        Ok(Self(canonical))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The case-insensitive identity of the address: one account per key.
+    /// The identity of the address: one account per key. The canonical form itself.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        self.0.clone()
     }
+}
+
+/// NFKC, then full case folding, then NFKC again (Unicode's NFKC_Casefold, near enough): the
+/// Kelvin sign and `K` become `k`, full-width letters their plain forms, `ß` is `ss`.
+fn canonical_local_part(local: &str) -> String {
+    let folded = caseless::default_case_fold_str(&local.nfkc().collect::<String>());
+    folded.nfkc().collect()
+}
+
+/// The domain in IDNA ASCII form (UTS #46, strict), lowercased; no IP literals.
+fn canonical_domain(domain: &str) -> Result<String, &'static str> {
+    if domain.starts_with('[') || domain.parse::<std::net::IpAddr>().is_ok() {
+        return Err("must have a domain name, not an IP address");
+    }
+    let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| "must be an email address")?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let tld = labels.last().copied().unwrap_or_default();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) || tld.chars().all(|c| c.is_ascii_digit()) {
+        return Err("must be an email address");
+    }
+    Ok(ascii)
+}
+
+/// Characters a reader cannot see or that change how text around them reads: controls,
+/// format characters (zero-width spaces and joiners, soft hyphens, bidirectional controls),
+/// line and paragraph separators, private-use and unassigned code points.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
+    matches!(
+        c.general_category(),
+        G::Control
+            | G::Format
+            | G::LineSeparator
+            | G::ParagraphSeparator
+            | G::PrivateUse
+            | G::Unassigned
+            | G::Surrogate
+    )
 }
 
 impl TryFrom<String> for EmailAddress {
@@ -73,11 +124,19 @@ impl fmt::Debug for EmailAddress {
 mod tests {
     use super::*;
 
+    fn key(raw: &str) -> String {
+        EmailAddress::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}")).key()
+    }
+
     #[test]
-    fn accepts_ordinary_addresses_and_compares_without_case() {
-        let a = EmailAddress::parse("  Ada.Lovelace+blog@Example.COM ").unwrap();
-        assert_eq!(a.as_str(), "Ada.Lovelace+blog@Example.COM");
-        assert_eq!(a.key(), "ada.lovelace+blog@example.com");
+    fn one_canonical_form_for_case_width_and_look_alikes() {
+        assert_eq!(key("  Ada.Lovelace+blog@Example.COM "), "ada.lovelace+blog@example.com");
+        assert_eq!(key("\u{212A}ate@example.com"), "kate@example.com", "Kelvin sign");
+        assert_eq!(key("ＡＤＡ@example.com"), "ada@example.com", "full-width letters");
+        assert_eq!(key("dup@exämple.com"), "dup@xn--exmple-cua.com");
+        assert_eq!(key("dup@xn--exmple-cua.com"), "dup@xn--exmple-cua.com");
+        assert_eq!(key("dup@EXÄMPLE.com"), "dup@xn--exmple-cua.com");
+        assert_eq!(EmailAddress::parse("Ada@Example.com").unwrap().as_str(), "ada@example.com", "mail goes to the key");
     }
 
     #[test]
@@ -89,5 +148,21 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(EmailAddress::parse(&long).is_err());
+    }
+
+    #[test]
+    fn refuses_invisible_characters_and_ip_literals() {
+        for bad in [
+            "dup@exam\u{00AD}ple.com",
+            "d\u{200B}up@example.com",
+            "dup\u{202E}@example.com",
+            "dup@example.com\u{2028}",
+            "d\u{FEFF}up@example.com",
+            "dup@[127.0.0.1]",
+            "dup@127.0.0.1",
+            "dup@[IPv6:::1]",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 }

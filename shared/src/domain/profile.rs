@@ -1,6 +1,10 @@
 use serde::{Deserialize, Serialize};
 
-use super::FieldError;
+use super::{FieldError, email::is_invisible};
+
+/// Names are shown to others and put in emails: nothing that hides or reorders text (bidi
+/// controls, zero-width characters, line and paragraph separators) or that a reader cannot see.
+const INVISIBLE: &str = "must not contain invisible, formatting or control characters";
 
 /// The parts of an account a person describes themselves with, validated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +38,7 @@ impl Profile {
 }
 
 fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
-    let value = raw.trim();
+    let value = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     if required && value.is_empty() {
         errors.push(FieldError::new(field, "required", "is required"));
         return None;
@@ -43,22 +47,45 @@ fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut
         errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
         return None;
     }
-    if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+    if value.chars().any(is_invisible) {
+        errors.push(FieldError::new(field, "invalid_characters", INVISIBLE));
         return None;
     }
     Some(value.to_string())
 }
 
 fn multiline(field: &'static str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
-    let value = raw.trim();
+    let value = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     if value.chars().count() > max {
         errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
         return None;
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        errors.push(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+    if value.chars().any(|c| is_invisible(c) && c != '\n' && c != '\t') {
+        errors.push(FieldError::new(field, "invalid_characters", INVISIBLE));
         return None;
     }
     Some(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_refuse_what_hides_or_reorders_text() {
+        for bad in [
+            "Ada\u{202E}ecalevol",
+            "A\u{200B}da",
+            "Ada\u{2028}Visit http://evil.example",
+            "Ada\u{2029}",
+            "A\u{2066}da",
+            "Ada\u{7}",
+        ] {
+            let mut errors = Vec::new();
+            assert!(Profile::parse(bad, "Lovelace", None, None, &mut errors).is_none(), "{bad:?}");
+            assert_eq!(errors[0].code, "invalid_characters");
+        }
+        let mut errors = Vec::new();
+        assert!(Profile::parse("Ada", "Lovelace", Some("Zoë"), Some("Line one\nLine two"), &mut errors).is_some());
+    }
 }

@@ -6,6 +6,7 @@ mod helpers;
 mod local_queue;
 mod login;
 mod logs;
+mod lookalike_addresses;
 mod passwords;
 mod permissions;
 mod register;
