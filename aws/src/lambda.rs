@@ -9,7 +9,7 @@ use shared::{
     auth::AuthState,
     clock::SystemClock,
     credentials::{JwtKeys, PasswordHasher},
-    jobs::EmailWorker,
+    jobs::{EmailWorker, LinkIssuer},
     ports::Queue,
     users::UsersState,
 };
@@ -116,7 +116,11 @@ impl Aws {
     pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
         let store = self.store();
         Ok(AuthState {
-            hasher: PasswordHasher::new(self.config.argon2)?,
+            hasher: PasswordHasher::new(
+                self.config.argon2,
+                self.config.limits.hashing_concurrency,
+                self.config.limits.hashing_queue,
+            )?,
             config: Arc::new(self.config.clone()),
             accounts: store.clone(),
             sessions: store.clone(),
@@ -139,13 +143,18 @@ impl Aws {
         })
     }
 
-    /// The email worker: SES, and the table that remembers finished jobs.
+    /// The email worker: SES; the accounts and tokens it issues links with; the table that
+    /// remembers finished jobs.
     pub fn email_worker(&self) -> (EmailWorker, DynamoStore) {
-        let worker = EmailWorker {
-            mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk))),
-            email_from: self.config.email_from.clone(),
+        let store = self.store();
+        let links = LinkIssuer {
+            accounts: store.clone(),
+            tokens: store.clone(),
+            clock: Arc::new(SystemClock),
+            config: Arc::new(self.config.clone()),
         };
-        (worker, DynamoStore::new(self.dynamo.clone(), &self.settings.table))
+        let worker = EmailWorker { mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk))), links };
+        (worker, store.as_ref().clone())
     }
 }
 

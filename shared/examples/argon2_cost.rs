@@ -12,7 +12,7 @@ use shared::{config::Argon2Config, credentials::PasswordHasher};
 async fn main() -> anyhow::Result<()> {
     let rounds: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(30);
     let config = Argon2Config::default();
-    let hasher = PasswordHasher::new(config)?;
+    let hasher = PasswordHasher::new(config, 1, 0)?;
     let hash = hasher.hash("correct horse battery staple").await?;
     hasher.verify("warm-up", Some(&hash)).await?;
 

@@ -11,7 +11,7 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     http,
-    jobs::{EmailWorker, Workers},
+    jobs::{EmailWorker, LinkIssuer, Workers},
     users::{self, UsersState},
 };
 
@@ -36,12 +36,13 @@ impl LocalApp {
         let db = SqliteDb::open(&config.data_dir.join(DATABASE_FILE))?;
         let keys = Arc::new(JwtKeys::load(&config.jwt, &config.data_dir)?);
         let mailer = OutboxMailer::new(config.data_dir.join(OUTBOX_DIR))?;
-        let workers =
-            Workers { email: EmailWorker { mailer: Arc::new(mailer), email_from: config.email_from.clone() } };
         let config = Arc::new(config);
         let store = Arc::new(db.clone());
+        let links =
+            LinkIssuer { accounts: store.clone(), tokens: store.clone(), clock: clock.clone(), config: config.clone() };
+        let workers = Workers { email: EmailWorker { mailer: Arc::new(mailer), links } };
         let auth = AuthState {
-            hasher: PasswordHasher::new(config.argon2)?,
+            hasher: PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?,
             config: config.clone(),
             accounts: store.clone(),
             sessions: store.clone(),
@@ -72,7 +73,9 @@ impl LocalApp {
     ) -> anyhow::Result<()> {
         let worker =
             tokio::spawn(crate::adapters::local::queue::run_local_worker(self.db.clone(), self.workers.clone()));
-        let result = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        // The peer address is each request's source, which limits count per.
+        let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         worker.abort();
         Ok(result?)
     }

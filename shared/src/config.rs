@@ -37,10 +37,26 @@ pub struct JwtConfig {
 pub struct Limits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Failed logins for one email before the account backs off.
+    /// Failed logins for one email from one source before that source backs off.
     pub login_failures_before_backoff: u32,
+    /// Failed logins for one email from all sources together before the address backs off:
+    /// far more than one source can reach, so one source locks itself out first.
+    pub login_failures_before_account_backoff: u32,
     /// Emails one address may be sent per hour.
     pub emails_per_address_per_hour: u32,
+    /// Registrations one source may make per minute.
+    pub registrations_per_source_per_minute: u32,
+    /// Registrations the whole service takes per minute.
+    pub registrations_per_minute: u32,
+    /// How long an unconfirmed registration holds its address.
+    pub pending_account_ttl: time::Duration,
+    /// A refresh token presented again this soon after its rotation is a racing client, not a
+    /// thief: answered 409 `refresh_conflict`, the session kept.
+    pub refresh_reuse_grace: time::Duration,
+    /// Password hashes computed at once (Argon2id holds 19 MiB and a core each).
+    pub hashing_concurrency: usize,
+    /// Hashes that may wait for one of those; beyond, 503 `server_busy`.
+    pub hashing_queue: usize,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -64,6 +80,7 @@ impl Config {
     /// Defaults for a laptop, rooted at `data_dir`.
     pub fn local(data_dir: PathBuf, addr: SocketAddr) -> Self {
         let public_url = format!("http://{addr}");
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             addr,
             data_dir,
@@ -80,7 +97,14 @@ impl Config {
             limits: Limits {
                 max_body_bytes: 16 * 1024,
                 login_failures_before_backoff: 5,
+                login_failures_before_account_backoff: 50,
                 emails_per_address_per_hour: 5,
+                registrations_per_source_per_minute: 10,
+                registrations_per_minute: 120,
+                pending_account_ttl: time::Duration::days(7),
+                refresh_reuse_grace: time::Duration::seconds(10),
+                hashing_concurrency: cores,
+                hashing_queue: 8 * cores,
             },
             argon2: Argon2Config::default(),
         }
@@ -127,8 +151,30 @@ impl Config {
         if let Some(n) = parse_var("UMS_LOGIN_FAILURES_BEFORE_BACKOFF")? {
             config.limits.login_failures_before_backoff = n;
         }
+        if let Some(n) = parse_var("UMS_LOGIN_FAILURES_BEFORE_ACCOUNT_BACKOFF")? {
+            config.limits.login_failures_before_account_backoff = n;
+        }
         if let Some(n) = parse_var("UMS_EMAILS_PER_ADDRESS_PER_HOUR")? {
             config.limits.emails_per_address_per_hour = n;
+        }
+        if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_SOURCE_PER_MINUTE")? {
+            config.limits.registrations_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_MINUTE")? {
+            config.limits.registrations_per_minute = n;
+        }
+        if let Some(days) = parse_var::<i64>("UMS_PENDING_ACCOUNT_TTL_DAYS")? {
+            config.limits.pending_account_ttl = time::Duration::days(days);
+        }
+        if let Some(secs) = parse_var::<i64>("UMS_REFRESH_REUSE_GRACE_SECS")? {
+            config.limits.refresh_reuse_grace = time::Duration::seconds(secs);
+        }
+        if let Some(n) = parse_var::<usize>("UMS_HASHING_CONCURRENCY")? {
+            config.limits.hashing_concurrency = n.max(1);
+            config.limits.hashing_queue = 8 * n.max(1);
+        }
+        if let Some(n) = parse_var("UMS_HASHING_QUEUE")? {
+            config.limits.hashing_queue = n;
         }
         if let Some(n) = parse_var("UMS_ARGON2_MEMORY_KIB")? {
             config.argon2.memory_kib = n;

@@ -26,15 +26,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 impl EmailJob {
     pub fn render(&self, from: &str) -> anyhow::Result<OutgoingEmail> {
-        let (template, subject, first_name, link) = match &self.message {
-            EmailMessage::ConfirmEmail { first_name, link } => {
-                ("confirm_email", "Confirm your email address", first_name, link)
-            }
-            EmailMessage::ResetPassword { first_name, link } => {
-                ("reset_password", "Reset your password", first_name, link)
-            }
+        let (template, subject, link) = match &self.message {
+            EmailMessage::ConfirmEmail { link } => ("confirm_email", "Confirm your email address", link),
+            EmailMessage::ResetPassword { link } => ("reset_password", "Reset your password", link),
         };
-        let context = minijinja::context! { subject, first_name, link };
+        let context = minijinja::context! { subject, link };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

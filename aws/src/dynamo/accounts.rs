@@ -9,11 +9,11 @@ use aws_sdk_dynamodb::{
 };
 use serde::{Deserialize, Serialize};
 use shared::{
-    domain::{Role, User, UserId},
+    domain::{Role, Status, User, UserId},
     ports::{AccountStore, Position, StoreError, StoreResult},
 };
 
-use super::{DynamoStore, Item, condition_failed, get_s, key, s, user_pk};
+use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, n, s, user_pk};
 
 fn email_pk(email_key: &str) -> String {
     format!("EMAIL#{email_key}")
@@ -68,17 +68,56 @@ fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
     }
 }
 
+/// The account as stored after a write from `user` (one version on).
+fn written(user: &User) -> User {
+    User { version: user.version + 1, ..user.clone() }
+}
+
+impl DynamoStore {
+    /// Replaces the pending account `holder` by `user` in one transaction: the old account
+    /// goes (if it is still pending, at the version read), the marker moves, the new account
+    /// is put. `Ok(false)` if something changed in between.
+    async fn replace_pending(&self, holder: &User, user: &User) -> anyhow::Result<bool> {
+        let delete_holder = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&holder.id), "PROFILE")))
+            .condition_expression("#status = :pending AND #version = :version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":version", n(holder.version))
+            .build()?;
+        let marker_still_theirs = Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
+        let items = vec![
+            TransactWriteItem::builder().delete(delete_holder).build(),
+            self.put_if(email_marker(user), &marker_still_theirs),
+            self.put(user_item(user)?, "attribute_not_exists(PK)"),
+        ];
+        Ok(self.transact(items).await?.is_ok())
+    }
+}
+
 #[async_trait]
 impl AccountStore for DynamoStore {
     async fn create_account(&self, user: &User) -> StoreResult<()> {
-        let items = vec![
-            self.put(user_item(user)?, "attribute_not_exists(PK)"),
-            self.put(email_marker(user), "attribute_not_exists(PK)"),
-        ];
-        match self.transact(items).await? {
-            Ok(()) => Ok(()),
-            Err(_) => Err(StoreError::EmailTaken),
+        for _ in 0..5 {
+            let items = vec![
+                self.put(user_item(user)?, "attribute_not_exists(PK)"),
+                self.put(email_marker(user), "attribute_not_exists(PK)"),
+            ];
+            if self.transact(items).await?.is_ok() {
+                return Ok(());
+            }
+            // The address is held. By an account never confirmed, it gives way.
+            let Some(holder) = self.account_by_email(&user.email.key()).await? else { continue };
+            if holder.status != Status::Pending {
+                return Err(StoreError::EmailTaken);
+            }
+            if self.replace_pending(&holder, user).await? {
+                return Ok(());
+            }
         }
+        Err(anyhow!("the address kept changing hands during the registration").into())
     }
 
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>> {
@@ -98,14 +137,18 @@ impl AccountStore for DynamoStore {
     }
 
     async fn update_account(&self, user: &User) -> StoreResult<()> {
+        let unchanged = Condition::new("attribute_exists(PK)")
+            .and(Condition::number_is("version", user.version))
+            .and(Condition::new("email_key = :email_key").value(":email_key", s(user.email.key())));
         // The common case, the email unchanged, is one conditional write.
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(user_item(user)?))
-            .condition_expression("attribute_exists(PK) AND email_key = :email_key")
-            .expression_attribute_values(":email_key", s(user.email.key()))
+            .set_item(Some(user_item(&written(user))?))
+            .condition_expression(&unchanged.expression)
+            .set_expression_attribute_names(unchanged.names())
+            .set_expression_attribute_values(unchanged.values())
             .send()
             .await;
         match result {
@@ -113,9 +156,13 @@ impl AccountStore for DynamoStore {
             Err(e) if condition_failed::<PutItemError, _>(&e) => {}
             Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB PutItem").into()),
         }
-        // The email changed: move the marker in the same transaction as the account.
-        let current = self.get(user_pk(&user.id), "PROFILE").await?.ok_or_else(|| anyhow!("no account {}", user.id))?;
-        let old_key = get_s(&current, "email_key")?.to_string();
+        // Either the account moved on since it was read, or the email changes.
+        let Some(current) = self.account(&user.id).await? else { return Err(StoreError::Conflict) };
+        if current.version != user.version || current.email == user.email {
+            return Err(StoreError::Conflict);
+        }
+        // The email changes: move the marker in the same transaction as the account.
+        let old_key = current.email.key();
         let delete_old = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(email_pk(&old_key), "EMAIL")))
@@ -123,17 +170,17 @@ impl AccountStore for DynamoStore {
             .expression_attribute_values(":id", s(user.id.0.clone()))
             .build()
             .map_err(anyhow::Error::from)?;
-        let mut replace_user = self.put(user_item(user)?, "email_key = :old").put.expect("a put");
-        replace_user.expression_attribute_values = Some([(":old".to_string(), s(old_key))].into());
+        let still_as_read = Condition::number_is("version", user.version)
+            .and(Condition::new("email_key = :old").value(":old", s(old_key)));
         let items = vec![
             TransactWriteItem::builder().delete(delete_old).build(),
             self.put(email_marker(user), "attribute_not_exists(PK)"),
-            TransactWriteItem::builder().put(replace_user).build(),
+            self.put_if(user_item(&written(user))?, &still_as_read),
         ];
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::EmailTaken),
-            Err(codes) => Err(anyhow!("the account changed during the update ({codes:?})").into()),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 

@@ -136,12 +136,69 @@ impl DynamoStore {
     }
 
     fn put(&self, item: Item, condition: &str) -> TransactWriteItem {
+        self.put_if(item, &Condition::new(condition))
+    }
+
+    /// A transaction's put, on a condition with its own names and values.
+    fn put_if(&self, item: Item, condition: &Condition) -> TransactWriteItem {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression(condition)
+            .condition_expression(&condition.expression)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values())
             .build()
             .expect("table, item and condition are set");
         TransactWriteItem::builder().put(put).build()
+    }
+}
+
+/// A condition expression with the names and values it uses.
+#[derive(Clone, Debug, Default)]
+struct Condition {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, AttributeValue)>,
+}
+
+impl Condition {
+    fn new(expression: &str) -> Self {
+        Self { expression: expression.to_string(), ..Self::default() }
+    }
+
+    fn name(mut self, placeholder: &str, name: &str) -> Self {
+        self.names.push((placeholder.into(), name.into()));
+        self
+    }
+
+    fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.push((placeholder.into(), value));
+        self
+    }
+
+    /// `attribute` (a number) still equals `expected`; an item written before the attribute
+    /// existed counts as 0.
+    fn number_is(attribute: &str, expected: u64) -> Self {
+        let expression = if expected == 0 {
+            format!("(attribute_not_exists(#{attribute}) OR #{attribute} = :{attribute})")
+        } else {
+            format!("#{attribute} = :{attribute}")
+        };
+        Self::new(&expression).name(&format!("#{attribute}"), attribute).value(&format!(":{attribute}"), n(expected))
+    }
+
+    fn and(mut self, other: Condition) -> Self {
+        self.expression = format!("{} AND {}", self.expression, other.expression);
+        self.names.extend(other.names);
+        self.values.extend(other.values);
+        self
+    }
+
+    fn names(&self) -> Option<std::collections::HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.iter().cloned().collect())
+    }
+
+    fn values(&self) -> Option<Item> {
+        (!self.values.is_empty()).then(|| self.values.iter().cloned().collect())
     }
 }

@@ -7,23 +7,32 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     operation::update_item::UpdateItemError,
-    types::{DeleteRequest, WriteRequest},
+    types::{AttributeValue, ConditionCheck, DeleteRequest, TransactWriteItem, WriteRequest},
 };
 use shared::{
     domain::UserId,
-    ports::{Rotation, Session, SessionStore, StoreResult},
+    ports::{Rotation, Session, SessionStore, StoreError, StoreResult},
 };
+use time::OffsetDateTime;
 
-use super::{DynamoStore, Item, condition_failed, get_s, get_time, key, n, s, user_pk};
+use super::{Condition, DynamoStore, Item, condition_failed, get_n, get_s, get_time, key, n, s, user_pk};
 
 fn session_from_item(item: &Item) -> anyhow::Result<Session> {
+    let history = item.get("previous_hashes").and_then(|v| v.as_l().ok()).map(Vec::as_slice).unwrap_or_default();
     Ok(Session {
         id: get_s(item, "SK")?.trim_start_matches("SESSION#").to_string(),
         user_id: UserId(get_s(item, "user_id")?.to_string()),
         refresh_hash: get_s(item, "refresh_hash")?.to_string(),
         created_at: get_time(item, "created_at")?,
         expires_at: get_time(item, "expires_at")?,
+        credential_version: get_n(item, "credential_version").unwrap_or(0) as u64,
+        previous_hashes: history.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        rotated_at: get_time(item, "rotated_at").ok(),
     })
+}
+
+fn history(hashes: &[String]) -> AttributeValue {
+    AttributeValue::L(hashes.iter().map(|h| s(h.clone())).collect())
 }
 
 #[async_trait]
@@ -35,10 +44,29 @@ impl SessionStore for DynamoStore {
             ("refresh_hash".to_string(), s(session.refresh_hash.clone())),
             ("created_at".to_string(), n(session.created_at.unix_timestamp())),
             ("expires_at".to_string(), n(session.expires_at.unix_timestamp())),
+            ("credential_version".to_string(), n(session.credential_version)),
+            ("previous_hashes".to_string(), history(&session.previous_hashes)),
             ("ttl".to_string(), n(session.expires_at.unix_timestamp())),
         ]);
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
-        Ok(())
+        // Written only while the account is at the credential the session was made with.
+        let credential = Condition::new("attribute_exists(PK)")
+            .and(Condition::number_is("credential_version", session.credential_version));
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&session.user_id), "PROFILE")))
+            .condition_expression(&credential.expression)
+            .set_expression_attribute_names(credential.names())
+            .set_expression_attribute_values(credential.values())
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            self.put(item, "attribute_not_exists(PK)"),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::Conflict),
+        }
     }
 
     async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>> {
@@ -52,6 +80,8 @@ impl SessionStore for DynamoStore {
         id: &str,
         presented_hash: &str,
         new_hash: &str,
+        previous: &[String],
+        now: OffsetDateTime,
     ) -> StoreResult<Rotation> {
         let sk = format!("SESSION#{id}");
         let result = self
@@ -59,9 +89,11 @@ impl SessionStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(user_id), &sk)))
-            .update_expression("SET refresh_hash = :new")
+            .update_expression("SET refresh_hash = :new, previous_hashes = :history, rotated_at = :now")
             .condition_expression("refresh_hash = :presented")
             .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":history", history(previous))
+            .expression_attribute_values(":now", n(now.unix_timestamp()))
             .expression_attribute_values(":presented", s(presented_hash))
             .send()
             .await;

@@ -8,7 +8,7 @@ use shared::{
     ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
 };
 
-use super::{DynamoStore, condition_failed, get_s, get_time, key, n, s};
+use super::{DynamoStore, condition_failed, get_n, get_s, get_time, key, n, s};
 
 #[async_trait]
 impl TokenStore for DynamoStore {
@@ -19,6 +19,8 @@ impl TokenStore for DynamoStore {
             ("user_id".to_string(), s(token.user_id.0.clone())),
             ("email_key".to_string(), s(token.email_key.clone())),
             ("expires_at".to_string(), n(token.expires_at.unix_timestamp())),
+            ("credential_version".to_string(), n(token.credential_version)),
+            ("reset_generation".to_string(), n(token.reset_generation)),
             ("ttl".to_string(), n(token.expires_at.unix_timestamp())),
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
@@ -48,6 +50,8 @@ impl TokenStore for DynamoStore {
             user_id: UserId(get_s(&item, "user_id")?.to_string()),
             email_key: get_s(&item, "email_key")?.to_string(),
             expires_at: get_time(&item, "expires_at")?,
+            credential_version: get_n(&item, "credential_version").unwrap_or(0) as u64,
+            reset_generation: get_n(&item, "reset_generation").unwrap_or(0) as u32,
         }))
     }
 }

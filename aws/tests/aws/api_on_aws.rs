@@ -25,7 +25,7 @@ impl AwsApi {
     pub async fn start() -> Self {
         let (table, queues) = (Table::create().await, Queues::create(3).await);
         let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
-        let worker = ses_worker(&aws.config.email_from).await;
+        let worker = ses_worker(&table, &aws.config.email_from).await;
         // Both API functions' groups behind one router, as API Gateway puts them behind one URL.
         let routes = shared::auth::router(aws.auth_state().await.unwrap())
             .merge(shared::users::router(aws.users_state().await.unwrap()));
@@ -74,13 +74,13 @@ async fn sign_up_confirm_log_in_refresh_and_log_out_on_aws() {
 
     let (status, user) = api.call("POST", "/api/v1/auth/register/author", Some(registration(&email)), None).await;
     assert_eq!((status, user["status"].as_str()), (201, Some("pending")));
-    let (status, problem) =
-        api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email.to_uppercase())), None).await;
-    assert_eq!((status, problem["code"].as_str()), (409, Some("email_taken")));
 
     let token = api.email_token(&email, "Confirm your email address").await;
     let (status, user) = api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
     assert_eq!((status, user["status"].as_str()), (200, Some("active")));
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email.to_uppercase())), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("email_taken")));
     let (status, _) = api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
     assert_eq!(status, 400, "a confirmation token works once");
 
@@ -94,6 +94,15 @@ async fn sign_up_confirm_log_in_refresh_and_log_out_on_aws() {
     let (status, renewed) =
         api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": refresh })), None).await;
     assert_eq!(status, 200);
+    // Presented again at once: a client racing itself; the session stays.
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": refresh })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("refresh_conflict")));
+    let (status, renewed) = api
+        .call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": renewed["refresh_token"] })), None)
+        .await;
+    assert_eq!(status, 200);
+    // The first token, two rotations old: a copy; the session ends.
     let (status, problem) =
         api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": refresh })), None).await;
     assert_eq!((status, problem["code"].as_str()), (401, Some("refresh_token_reused")));
@@ -153,4 +162,31 @@ async fn reset_a_forgotten_password_and_back_off_brute_force_on_aws() {
     let login = json!({ "email": email, "password": "a brand new passphrase" });
     let (status, _) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn asking_for_a_link_costs_the_same_whether_or_not_the_address_has_an_account() {
+    let api = AwsApi::start().await;
+    let known = format!("{}@example.com", unique("known"));
+    api.call("POST", "/api/v1/auth/register/reader", Some(registration(&known)), None).await;
+    api.email_token(&known, "Confirm your email address").await;
+    let unknown = format!("{}@example.com", unique("nobody"));
+
+    for route in ["/api/v1/auth/send_confirm_email", "/api/v1/auth/send_reset_password_email"] {
+        let mut costs = Vec::new();
+        for email in [&known, &unknown] {
+            api.table.calls.take();
+            let queued_before = api.queues.count(&api.queues.url).await;
+            let (status, _) = api.call("POST", route, Some(json!({ "email": email })), None).await;
+            assert_eq!(status, 202);
+            let queued = api.queues.count(&api.queues.url).await - queued_before;
+            costs.push((api.table.calls.take(), queued));
+        }
+        assert_eq!(costs[0], costs[1], "{route}: the known and the unknown address cost alike");
+        assert_eq!(costs[0].1, 1, "{route}: one job each, which the worker resolves");
+    }
+    // The worker sends only what the account can receive: the known (pending) address gets
+    // a confirmation and a reset link, the unknown one nothing.
+    api.email_token(&known, "Reset your password").await;
+    assert!(!sent_emails().await.iter().any(|m| m.contains(&format!("To: {unknown}"))));
 }

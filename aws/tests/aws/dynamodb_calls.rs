@@ -53,7 +53,7 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
         api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": tokens["refresh_token"] })), None).await;
     measure("POST auth/refresh", calls.take());
     api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": tokens["refresh_token"] })), None).await;
-    measure("POST auth/refresh (reused token)", calls.take());
+    measure("POST auth/refresh (the token it replaced, within the grace window: 409)", calls.take());
     api.call("POST", "/api/v1/auth/logout", None, tokens_after_failure["access_token"].as_str()).await;
     measure("POST auth/logout", calls.take());
     assert!(renewed["access_token"].is_string());

@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
-use shared::jobs::{EmailWorker, Worker};
+use shared::{
+    clock::SystemClock,
+    jobs::{EmailWorker, LinkIssuer, Worker},
+};
 use ums_aws::{DynamoStore, call_count::CallCounter, lambda};
 
 pub fn endpoint() -> String {
@@ -257,11 +260,17 @@ pub async fn sent_emails() -> Vec<String> {
     messages.iter().filter_map(|m| m["raw_data"].as_str().map(str::to_string)).collect()
 }
 
-/// The email worker on the emulator: SES v2, with the sender verified.
-pub async fn ses_worker(email_from: &str) -> EmailWorker {
+/// The email worker on the emulator: SES v2 with the sender verified, and `table` for the
+/// links it issues.
+pub async fn ses_worker(table: &Table, email_from: &str) -> EmailWorker {
     let sdk = sdk().await;
     let address = email_from.rsplit_once('<').map_or(email_from, |(_, address)| address.trim_end_matches('>'));
     let ses = aws_sdk_sesv2::Client::new(&sdk);
     ses.create_email_identity().email_identity(address).send().await.unwrap();
-    EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), email_from: email_from.into() }
+    let mut config = shared::Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
+    config.email_from = email_from.into();
+    let store = Arc::new(table.store());
+    let links =
+        LinkIssuer { accounts: store.clone(), tokens: store, clock: Arc::new(SystemClock), config: Arc::new(config) };
+    EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), links }
 }

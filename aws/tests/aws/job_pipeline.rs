@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use shared::{
+    Config,
     adapters::{
         OutboxMailer, SqliteDb,
         local::queue::{self, MAX_ATTEMPTS},
     },
-    jobs::EmailWorker,
+    clock::SystemClock,
+    jobs::{EmailWorker, LinkIssuer},
     ports::{EmailJob, EmailMessage, Job, JobQueue, Mailer, OutgoingEmail, Queue},
 };
 use time::{Duration, OffsetDateTime};
@@ -45,12 +47,17 @@ impl Embedded {
         let dir = tempfile::tempdir().unwrap();
         let outbox = dir.path().join("outbox");
         let mailer = mailer.unwrap_or_else(|| Arc::new(OutboxMailer::new(outbox.clone()).unwrap()));
-        Self {
-            db: SqliteDb::open(&dir.path().join("db.sqlite3")).unwrap(),
-            deps: EmailWorker { mailer, email_from: FROM.into() },
-            outbox,
-            _dir: dir,
-        }
+        let db = SqliteDb::open(&dir.path().join("db.sqlite3")).unwrap();
+        let mut config = Config::local(dir.path().to_path_buf(), "127.0.0.1:3000".parse().unwrap());
+        config.email_from = FROM.into();
+        let store = Arc::new(db.clone());
+        let links = LinkIssuer {
+            accounts: store.clone(),
+            tokens: store,
+            clock: Arc::new(SystemClock),
+            config: Arc::new(config),
+        };
+        Self { db, deps: EmailWorker { mailer, links }, outbox, _dir: dir }
     }
 }
 
@@ -88,11 +95,11 @@ struct OnAws {
 
 impl OnAws {
     async fn new(mailer: Option<Arc<dyn Mailer>>) -> Self {
-        let mut deps = ses_worker(FROM).await;
+        let (table, queues) = (Table::create().await, Queues::create(MAX_ATTEMPTS).await);
+        let mut deps = ses_worker(&table, FROM).await;
         if let Some(mailer) = mailer {
             deps.mailer = mailer;
         }
-        let (table, queues) = (Table::create().await, Queues::create(MAX_ATTEMPTS).await);
         let sqs = SqsJobs::new(queues.client.clone(), [(Queue::Email, queues.url.clone())].into());
         Self { table, queues, sqs, deps }
     }
@@ -121,10 +128,7 @@ impl Pipeline for OnAws {
 fn reset_email(to: &str) -> Job {
     Job::SendEmail(EmailJob {
         to: to.into(),
-        message: EmailMessage::ResetPassword {
-            first_name: "Ada".into(),
-            link: format!("https://blog.example/reset?token=for-{to}"),
-        },
+        message: EmailMessage::ResetPassword { link: format!("https://blog.example/reset?token=for-{to}") },
     })
 }
 

@@ -133,7 +133,7 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
 #[tokio::test]
 async fn the_sample_worker_event_sends_its_email() {
     let table = Table::create().await;
-    let worker = ses_worker("Blog Platform <no-reply@blog.example>").await;
+    let worker = ses_worker(&table, "Blog Platform <no-reply@blog.example>").await;
     let event =
         std::fs::read_to_string(format!("{}/../events/email-worker/send-email.json", env!("CARGO_MANIFEST_DIR")))
             .unwrap();

@@ -10,17 +10,14 @@ use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique}
 
 const FROM: &str = "Blog Platform <no-reply@blog.example>";
 
-async fn worker_deps() -> EmailWorker {
-    ses_worker(FROM).await
+async fn worker_deps(table: &Table) -> EmailWorker {
+    ses_worker(table, FROM).await
 }
 
 fn confirmation_to(to: &str) -> Job {
     Job::SendEmail(EmailJob {
         to: to.into(),
-        message: EmailMessage::ConfirmEmail {
-            first_name: "Ada".into(),
-            link: format!("https://blog.example/confirm?token={to}"),
-        },
+        message: EmailMessage::ConfirmEmail { link: format!("https://blog.example/confirm?token={to}") },
     })
 }
 
@@ -34,7 +31,8 @@ fn emails_to(all: &[String], to: &str) -> usize {
 
 #[tokio::test]
 async fn a_queued_email_is_sent_through_ses_with_the_outbox_templates() {
-    let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let deps = worker_deps(&table).await;
     let to = format!("{}@example.com", unique("ada"));
     email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
 
@@ -50,7 +48,8 @@ async fn a_queued_email_is_sent_through_ses_with_the_outbox_templates() {
 
 #[tokio::test]
 async fn a_redelivered_job_is_done_at_most_once() {
-    let (table, queues, deps) = (Table::create().await, Queues::create(3).await, worker_deps().await);
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let deps = worker_deps(&table).await;
     let to = format!("{}@example.com", unique("twice"));
     email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
     let messages = queues.client.receive_message().queue_url(&queues.url).send().await.unwrap().messages.unwrap();
@@ -65,7 +64,8 @@ async fn a_redelivered_job_is_done_at_most_once() {
 
 #[tokio::test]
 async fn only_the_failing_message_of_a_batch_is_redelivered_and_it_ends_in_the_dead_letter_queue() {
-    let (table, queues, deps) = (Table::create().await, Queues::create(2).await, worker_deps().await);
+    let (table, queues) = (Table::create().await, Queues::create(2).await);
+    let deps = worker_deps(&table).await;
     let to = format!("{}@example.com", unique("good"));
     email_queue(&queues).enqueue(&confirmation_to(&to)).await.unwrap();
     let poison = serde_json::to_string(&Envelope::new(confirmation_to("not an address"))).unwrap();

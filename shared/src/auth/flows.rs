@@ -5,13 +5,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{AuthState, throttle};
+use super::AuthState;
 use crate::{
-    config::{CONFIRMATION_TOKEN_TTL, RESET_TOKEN_TTL},
     credentials::tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
     domain::{EmailAddress, FieldError, Password, Profile, Role, Status, User, UserId, UserView},
-    http::{ApiError, AuthUser},
-    ports::{AccountStore, EmailJob, EmailMessage, Job, OneTimeToken, Rotation, Session, SessionStore, TokenKind},
+    http::{ApiError, AuthUser, Source},
+    ports::{AccountStore, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind},
 };
 
 /// A validated registration.
@@ -67,7 +66,8 @@ pub enum Confirmation {
     VouchedByOperator,
 }
 
-/// Creates an account, pending or active as `confirmation` says.
+/// Creates an account, pending or active as `confirmation` says. A pending account that held
+/// the address is replaced, and its links die with it.
 pub async fn register(
     state: &AuthState,
     new: NewAccount,
@@ -87,73 +87,62 @@ pub async fn register(
         email_confirmed_at: vouched.then_some(now),
         created_at: now,
         updated_at: now,
+        version: 0,
+        credential_version: 0,
+        reset_generation: 0,
     };
     state.accounts.create_account(&user).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
     if confirmation == Confirmation::ByEmail {
-        send_confirmation(state, &user).await?;
+        let request =
+            LinkRequest { kind: TokenKind::EmailConfirmation, email: user.email.key(), user_id: Some(user.id.clone()) };
+        state.jobs.enqueue(&Job::SendLink(request)).await?;
     }
     Ok(user)
 }
 
-async fn send_confirmation(state: &AuthState, user: &User) -> Result<(), ApiError> {
-    let token = issue_token(state, user, TokenKind::EmailConfirmation).await?;
-    let link = format!("{}/api/v1/auth/confirm_email?token={token}", state.config.public_url);
-    let message = EmailMessage::ConfirmEmail { first_name: user.profile.first_name.clone(), link };
-    queue_email(state, user, message).await
-}
-
-async fn issue_token(state: &AuthState, user: &User, kind: TokenKind) -> Result<String, ApiError> {
-    let token = random_token();
-    let ttl = match kind {
-        TokenKind::EmailConfirmation => CONFIRMATION_TOKEN_TTL,
-        TokenKind::PasswordReset => RESET_TOKEN_TTL,
-    };
-    let record = OneTimeToken {
-        hash: hash_token(&token),
-        kind,
-        user_id: user.id.clone(),
-        email_key: user.email.key(),
-        expires_at: state.clock.now() + ttl,
-    };
-    state.tokens.put_token(&record).await?;
-    Ok(token)
-}
-
-async fn queue_email(state: &AuthState, user: &User, message: EmailMessage) -> Result<(), ApiError> {
-    let job = Job::SendEmail(EmailJob { to: user.email.to_string(), message });
-    state.jobs.enqueue(&job).await?;
-    Ok(())
-}
-
-/// Sends a new confirmation link if the address belongs to a pending account. Answers the
-/// same whether or not it does.
+/// Queues a new confirmation link for the address. The email worker sends it if the address
+/// belongs to a pending account. The route does the same work whether or not it does, so
+/// neither its answer nor its time tells.
 pub async fn request_confirmation_email(state: &AuthState, email: &str) -> Result<(), ApiError> {
+    request_link(state, TokenKind::EmailConfirmation, email).await
+}
+
+/// Queues a password-reset link for the address, sent if it has an account. Same work either
+/// way, like `request_confirmation_email`.
+pub async fn request_password_reset(state: &AuthState, email: &str) -> Result<(), ApiError> {
+    request_link(state, TokenKind::PasswordReset, email).await
+}
+
+async fn request_link(state: &AuthState, kind: TokenKind, email: &str) -> Result<(), ApiError> {
     let email = parse_email_field(email)?;
     state.throttle().allow_email_to(&email.key()).await?;
-    if let Some(user) = state.accounts.account_by_email(&email.key()).await?
-        && user.status == Status::Pending
-    {
-        send_confirmation(state, &user).await?;
-    }
+    state.jobs.enqueue(&Job::SendLink(LinkRequest { kind, email: email.key(), user_id: None })).await?;
     Ok(())
 }
 
-/// Consumes a confirmation token and activates the account.
+/// Consumes a confirmation token and activates the account it was issued for.
 pub async fn confirm_email(state: &AuthState, token: &str) -> Result<User, ApiError> {
-    let (mut user, now) = take_token(state, TokenKind::EmailConfirmation, token).await?;
-    if user.status == Status::Pending {
-        user.status = Status::Active;
-    }
-    user.email_confirmed_at.get_or_insert(now);
-    user.updated_at = now;
-    state.accounts.update_account(&user).await?;
+    let (record, now) = take_token(state, TokenKind::EmailConfirmation, token).await?;
+    let user = modify_account(state.accounts.as_ref(), &record.user_id, now, |user| {
+        ensure_token_is_current(&record, user, now, state)?;
+        if user.status == Status::Pending {
+            user.status = Status::Active;
+        }
+        user.email_confirmed_at.get_or_insert(now);
+        Ok(())
+    })
+    .await?;
     tracing::info!(user_id = %user.id, "email confirmed");
     Ok(user)
 }
 
-/// Takes a single-use token of this kind, and the account it was issued for.
-async fn take_token(state: &AuthState, kind: TokenKind, token: &str) -> Result<(User, OffsetDateTime), ApiError> {
+/// Takes a single-use token of this kind (it is spent whatever follows).
+async fn take_token(
+    state: &AuthState,
+    kind: TokenKind,
+    token: &str,
+) -> Result<(OneTimeToken, OffsetDateTime), ApiError> {
     if token.len() != 43 {
         return Err(ApiError::InvalidToken);
     }
@@ -162,35 +151,70 @@ async fn take_token(state: &AuthState, kind: TokenKind, token: &str) -> Result<(
     if record.expires_at <= now {
         return Err(ApiError::TokenExpired);
     }
-    let user = state.accounts.account(&record.user_id).await?.ok_or(ApiError::InvalidToken)?;
-    // A token sent to an address the account no longer has proves nothing.
-    if user.email.key() != record.email_key {
-        return Err(ApiError::InvalidToken);
+    Ok((record, now))
+}
+
+/// A token is good only for the account, address, credential and (for resets) the newest
+/// request it was issued for.
+fn ensure_token_is_current(
+    record: &OneTimeToken,
+    user: &User,
+    now: OffsetDateTime,
+    state: &AuthState,
+) -> Result<(), ApiError> {
+    let current = user.email.key() == record.email_key
+        && user.credential_version == record.credential_version
+        && (record.kind != TokenKind::PasswordReset || user.reset_generation == record.reset_generation)
+        && !user.is_expired_pending(now, state.config.limits.pending_account_ttl);
+    if current { Ok(()) } else { Err(ApiError::InvalidToken) }
+}
+
+/// Reads the account, applies `change` and writes it back conditionally on the version read;
+/// a write that lost a race is tried again on a fresh read, up to three times (409 after).
+/// `change` refuses (with its error) when the fresh read no longer allows it.
+async fn modify_account(
+    accounts: &dyn AccountStore,
+    id: &UserId,
+    now: OffsetDateTime,
+    change: impl Fn(&mut User) -> Result<(), ApiError>,
+) -> Result<User, ApiError> {
+    for _ in 0..3 {
+        let mut user = accounts.account(id).await?.ok_or(ApiError::InvalidToken)?;
+        change(&mut user)?;
+        user.updated_at = now;
+        match accounts.update_account(&user).await {
+            Ok(()) => {
+                user.version += 1;
+                return Ok(user);
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok((user, now))
+    Err(ApiError::Conflict)
 }
 
 /// Checks the credentials and starts a session. Unknown email and wrong password answer
-/// alike and take the same time; repeated failures for one email back off.
-pub async fn login(state: &AuthState, email: &str, password: &str) -> Result<TokenPair, ApiError> {
+/// alike and take the same time; each check is counted before it is made, per address and
+/// source and per address (see `throttle`).
+pub async fn login(state: &AuthState, email: &str, password: &str, source: &Source) -> Result<TokenPair, ApiError> {
     let Ok(email) = EmailAddress::parse(email) else {
         // No account can have this address (and it may not fit a store key): spend the same
         // time and answer alike.
         state.hasher.verify(password, None).await?;
         return Err(ApiError::InvalidCredentials);
     };
-    let throttle_key = throttle::login_key(&email.key());
-    let failures = state.throttle().ensure_login_allowed(&throttle_key).await?;
+    let throttle = state.throttle();
+    let attempt = throttle.reserve_password_check(&email.key(), source).await?;
+    let now = state.clock.now();
     let user = state.accounts.account_by_email(&email.key()).await?;
+    let user = user.filter(|u| !u.is_expired_pending(now, state.config.limits.pending_account_ttl));
     let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,
-        _ => {
-            state.throttle().record_login_failure(&throttle_key).await?;
-            return Err(ApiError::InvalidCredentials);
-        }
+        _ => return Err(ApiError::InvalidCredentials),
     };
-    failures.clear(&state.throttle(), &throttle_key).await?;
+    throttle.succeeded(attempt).await?;
     ensure_can_sign_in(&user)?;
     let pair = start_session(state, &user).await?;
     tracing::info!(user_id = %user.id, "logged in");
@@ -207,6 +231,8 @@ fn ensure_can_sign_in(user: &User) -> Result<(), ApiError> {
     }
 }
 
+/// Starts a session bound to the credential just verified: if the password changed since,
+/// the store refuses to write it, and the login fails as if the password were wrong.
 async fn start_session(state: &AuthState, user: &User) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
     let secret = random_token();
@@ -216,8 +242,15 @@ async fn start_session(state: &AuthState, user: &User) -> Result<TokenPair, ApiE
         refresh_hash: hash_token(&secret),
         created_at: now,
         expires_at: now + state.config.jwt.refresh_token_ttl,
+        credential_version: user.credential_version,
+        previous_hashes: Vec::new(),
+        rotated_at: None,
     };
-    state.sessions.create_session(&session).await?;
+    match state.sessions.create_session(&session).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Err(ApiError::InvalidCredentials),
+        Err(e) => return Err(e.into()),
+    }
     token_pair(state, user, &session.id, refresh_token(&user.id, &session.id, &secret))
 }
 
@@ -232,31 +265,55 @@ fn token_pair(state: &AuthState, user: &User, session_id: &str, refresh_token: S
     })
 }
 
-/// Rotates the refresh token. Presenting one that was already rotated means it was copied:
-/// the whole session ends.
+/// Rotates the refresh token.
+///
+/// - The current secret rotates, once: of parallel refreshes with it, one wins and the others
+///   get 409 `refresh_conflict`, the session kept.
+/// - The secret it replaced, again within the grace window (`UMS_REFRESH_REUSE_GRACE_SECS`):
+///   a client racing itself; 409 `refresh_conflict`, the session kept.
+/// - An earlier secret of this session after that: it was copied; the session ends (401
+///   `refresh_token_reused`).
+/// - Anything else (a guessed secret, another session's): 401 `invalid_refresh_token`, and
+///   nothing changes, so knowing a session's ids is not enough to end it.
 pub async fn refresh(state: &AuthState, presented: &str) -> Result<TokenPair, ApiError> {
     let (user_id, session_id, secret) = split_refresh_token(presented.trim()).ok_or(ApiError::InvalidRefreshToken)?;
     let session = state.sessions.session(&user_id, session_id).await?.ok_or(ApiError::InvalidRefreshToken)?;
-    if session.expires_at <= state.clock.now() {
+    let now = state.clock.now();
+    if session.expires_at <= now {
         state.sessions.delete_session(&user_id, &session.id).await?;
         return Err(ApiError::InvalidRefreshToken);
     }
-    let new_secret = random_token();
-    match state.sessions.rotate_session(&user_id, &session.id, &hash_token(secret), &hash_token(&new_secret)).await? {
-        Rotation::Rotated => {}
-        Rotation::Missing => return Err(ApiError::InvalidRefreshToken),
-        Rotation::Stale => {
-            state.sessions.delete_session(&user_id, &session.id).await?;
-            tracing::warn!(user_id = %session.user_id, "a used refresh token was presented again; session ended");
-            return Err(ApiError::RefreshTokenReused);
-        }
+    let presented_hash = hash_token(secret);
+    if presented_hash != session.refresh_hash {
+        let just_rotated = session.rotated_at.is_some_and(|at| now - at <= state.config.limits.refresh_reuse_grace);
+        return match session.previous_hashes.iter().position(|h| *h == presented_hash) {
+            Some(0) if just_rotated => Err(ApiError::RefreshConflict),
+            Some(_) => {
+                state.sessions.delete_session(&user_id, &session.id).await?;
+                tracing::warn!(user_id = %session.user_id, "a used refresh token was presented again; session ended");
+                Err(ApiError::RefreshTokenReused)
+            }
+            None => Err(ApiError::InvalidRefreshToken),
+        };
     }
     let user = state.accounts.account(&session.user_id).await?;
-    let Some(user) = user.filter(|u| u.status == Status::Active) else {
+    let Some(user) = user.filter(|u| u.status == Status::Active && u.credential_version == session.credential_version)
+    else {
         state.sessions.delete_session(&user_id, &session.id).await?;
         return Err(ApiError::InvalidRefreshToken);
     };
-    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret))
+    let new_secret = random_token();
+    let history = session.history_after(&presented_hash);
+    match state
+        .sessions
+        .rotate_session(&user_id, &session.id, &presented_hash, &hash_token(&new_secret), &history, now)
+        .await?
+    {
+        Rotation::Rotated => token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret)),
+        // Another request rotated it between our read and our write: a race, not a theft.
+        Rotation::Stale => Err(ApiError::RefreshConflict),
+        Rotation::Missing => Err(ApiError::InvalidRefreshToken),
+    }
 }
 
 /// Ends the caller's session, another of the caller's sessions named by its refresh token,
@@ -283,54 +340,61 @@ pub async fn logout(
 
 /// Changes the caller's password and ends all their sessions. Wrong current passwords count
 /// toward the same backoff as failed logins.
-pub async fn change_password(state: &AuthState, caller: &AuthUser, current: &str, new: String) -> Result<(), ApiError> {
+pub async fn change_password(
+    state: &AuthState,
+    caller: &AuthUser,
+    current: &str,
+    new: String,
+    source: &Source,
+) -> Result<(), ApiError> {
     let new = Password::parse(new)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("new_password", code, why)]))?;
-    let mut user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    let throttle_key = throttle::login_key(&user.email.key());
-    let failures = state.throttle().ensure_login_allowed(&throttle_key).await?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let throttle = state.throttle();
+    let attempt = throttle.reserve_password_check(&user.email.key(), source).await?;
     if !state.hasher.verify(current, Some(&user.password_hash)).await? {
-        state.throttle().record_login_failure(&throttle_key).await?;
         return Err(ApiError::WrongCurrentPassword);
     }
-    user.password_hash = state.hasher.hash(new.expose()).await?;
-    user.updated_at = state.clock.now();
-    state.accounts.update_account(&user).await?;
+    let new_hash = state.hasher.hash(new.expose()).await?;
+    let verified = user.credential_version;
+    modify_account(state.accounts.as_ref(), &user.id, state.clock.now(), |user| {
+        // Changed by someone else since we checked the current password: that check is void.
+        if user.credential_version != verified {
+            return Err(ApiError::Conflict);
+        }
+        user.password_hash = new_hash.clone();
+        user.credential_version += 1;
+        Ok(())
+    })
+    .await?;
     state.sessions.delete_user_sessions(&user.id).await?;
-    failures.clear(&state.throttle(), &throttle_key).await?;
+    throttle.succeeded(attempt).await?;
     tracing::info!(user_id = %user.id, "password changed; all sessions ended");
-    Ok(())
-}
-
-/// Emails a reset link if the address has an account. Answers the same either way.
-pub async fn request_password_reset(state: &AuthState, email: &str) -> Result<(), ApiError> {
-    let email = parse_email_field(email)?;
-    state.throttle().allow_email_to(&email.key()).await?;
-    if let Some(user) = state.accounts.account_by_email(&email.key()).await? {
-        let token = issue_token(state, &user, TokenKind::PasswordReset).await?;
-        let link = format!("{}?token={token}", state.config.password_reset_url);
-        let message = EmailMessage::ResetPassword { first_name: user.profile.first_name.clone(), link };
-        queue_email(state, &user, message).await?;
-    }
     Ok(())
 }
 
 /// Sets a new password with a reset token and ends all sessions. The token proves the
 /// address too, so a pending account becomes active.
-pub async fn reset_password(state: &AuthState, token: &str, password: String) -> Result<(), ApiError> {
+pub async fn reset_password(state: &AuthState, token: &str, password: String, source: &Source) -> Result<(), ApiError> {
     // Check the password first, so a refused password does not burn the token.
     let password = Password::parse(password)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
-    let (mut user, now) = take_token(state, TokenKind::PasswordReset, token).await?;
-    user.password_hash = state.hasher.hash(password.expose()).await?;
-    if user.status == Status::Pending {
-        user.status = Status::Active;
-    }
-    user.email_confirmed_at.get_or_insert(now);
-    user.updated_at = now;
-    state.accounts.update_account(&user).await?;
+    let (record, now) = take_token(state, TokenKind::PasswordReset, token).await?;
+    let new_hash = state.hasher.hash(password.expose()).await?;
+    let user = modify_account(state.accounts.as_ref(), &record.user_id, now, |user| {
+        ensure_token_is_current(&record, user, now, state)?;
+        user.password_hash = new_hash.clone();
+        user.credential_version += 1;
+        if user.status == Status::Pending {
+            user.status = Status::Active;
+        }
+        user.email_confirmed_at.get_or_insert(now);
+        Ok(())
+    })
+    .await?;
     state.sessions.delete_user_sessions(&user.id).await?;
-    state.throttle().clear_login_failures(&throttle::login_key(&user.email.key())).await?;
+    // The link proved the address: lift its backoff, and that of the source that used it.
+    state.throttle().forget_address(&user.email.key(), source).await?;
     tracing::info!(user_id = %user.id, "password reset; all sessions ended");
     Ok(())
 }
@@ -351,11 +415,13 @@ pub async fn set_role_and_status(
     role: Role,
     status: Status,
 ) -> Result<User, ApiError> {
-    let mut user = accounts.account(user_id).await?.ok_or(ApiError::NotFound)?;
-    user.role = role;
-    user.status = status;
-    user.updated_at = now;
-    accounts.update_account(&user).await?;
+    let user = modify_account(accounts, user_id, now, |user| {
+        user.role = role;
+        user.status = status;
+        Ok(())
+    })
+    .await
+    .map_err(|e| if matches!(e, ApiError::InvalidToken) { ApiError::NotFound } else { e })?;
     sessions.delete_user_sessions(user_id).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), status = status.as_str(), "role or status changed; all sessions ended");
     Ok(user)

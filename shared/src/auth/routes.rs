@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, State},
-    http::StatusCode,
+    extract::State,
+    http::{HeaderName, StatusCode, header},
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -18,7 +17,7 @@ use super::{
 use crate::{
     credentials::JwtKeys,
     domain::{Action, Role, UserView},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
+    http::{ApiError, AuthUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -56,14 +55,17 @@ pub struct RegisterRequest {
 )]
 pub async fn register(
     State(state): State<AuthState>,
-    Path(role): Path<String>,
+    PathParam(role): PathParam<String>,
     // Looked at only for staff roles: anyone may register as a reader or an author.
     caller: Result<AuthUser, ApiError>,
+    source: Source,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
     if matches!(role, Role::Moderator | Role::Admin) {
         caller?.require(Action::RegisterStaff)?;
+    } else {
+        state.throttle().allow_registration(&source).await?;
     }
     let new = NewAccount::parse(
         &body.email,
@@ -100,9 +102,17 @@ pub struct LoginRequest {
 )]
 pub async fn login(
     State(state): State<AuthState>,
+    source: Source,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(flows::login(&state, &body.email, &body.password).await?))
+) -> Result<Tokens, ApiError> {
+    Ok(no_store(flows::login(&state, &body.email, &body.password, &source).await?))
+}
+
+/// Tokens are never to be cached, by the browser or by anything in between.
+type Tokens = ([(HeaderName, &'static str); 2], Json<TokenPair>);
+
+fn no_store(pair: TokenPair) -> Tokens {
+    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(pair))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -123,8 +133,8 @@ pub struct RefreshRequest {
 pub async fn refresh(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody<RefreshRequest>,
-) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(flows::refresh(&state, &body.refresh_token).await?))
+) -> Result<Tokens, ApiError> {
+    Ok(no_store(flows::refresh(&state, &body.refresh_token).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -146,7 +156,11 @@ pub struct LogoutRequest {
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn logout(State(state): State<AuthState>, caller: AuthUser, body: Bytes) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+    RawBody(body): RawBody,
+) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
     // The body is optional: an empty one means "this session".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -242,9 +256,10 @@ pub struct ResetPasswordRequest {
 )]
 pub async fn reset_password(
     State(state): State<AuthState>,
+    source: Source,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    flows::reset_password(&state, &body.token, body.password).await?;
+    flows::reset_password(&state, &body.token, body.password, &source).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,10 +284,11 @@ pub struct ChangePasswordRequest {
 pub async fn change_password(
     State(state): State<AuthState>,
     caller: AuthUser,
+    source: Source,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
-    flows::change_password(&state, &caller, &body.current_password, body.new_password).await?;
+    flows::change_password(&state, &caller, &body.current_password, body.new_password, &source).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

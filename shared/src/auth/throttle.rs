@@ -1,8 +1,12 @@
 //! Brute-force and abuse limits, kept in the store so every Lambda instance sees the same
 //! counts.
 //!
-//! Failed logins are counted per email address, whether or not an account has it, so the
-//! lockout itself does not reveal which emails are registered.
+//! Password checks for an email address are counted twice: per address and source (5 before
+//! a backoff of 30 s, doubling to 15 min), and per address over all sources (50 before the
+//! same backoff). One source therefore locks itself out long before it could lock the owner
+//! out. Counts are kept whether or not an account has the address, so a lockout reveals
+//! nothing, and each attempt is counted (reserved) before the password is checked, so a burst
+//! of parallel guesses gets no more checks than the count allows.
 
 use time::{Duration, OffsetDateTime};
 
@@ -10,31 +14,16 @@ use super::AuthState;
 use crate::{
     clock::Clock,
     config::Limits,
-    http::ApiError,
-    ports::{LimitStore, LoginFailures},
+    http::{ApiError, Source},
+    ports::{AttemptPolicy, LimitStore, Reservation},
 };
 
-/// The first lockout; each further failure doubles it, up to [`MAX_LOCKOUT`].
 const FIRST_LOCKOUT: Duration = Duration::seconds(30);
 const MAX_LOCKOUT: Duration = Duration::minutes(15);
-/// Failures older than this are forgotten.
-const FAILURE_MEMORY: Duration = Duration::hours(1);
+/// Attempts older than this are forgotten.
+const ATTEMPT_MEMORY: Duration = Duration::hours(1);
 const EMAIL_WINDOW_SECS: i64 = 3600;
-
-pub fn login_key(email_key: &str) -> String {
-    format!("login#{email_key}")
-}
-
-/// How long the key must wait before its next attempt, if it must.
-pub fn lockout_remaining(failures: LoginFailures, threshold: u32, now: OffsetDateTime) -> Option<Duration> {
-    if failures.count < threshold {
-        return None;
-    }
-    let doublings = (failures.count - threshold).min(10);
-    let lockout = (FIRST_LOCKOUT * 2_i32.pow(doublings)).min(MAX_LOCKOUT);
-    let until = failures.last_failure_at + lockout;
-    (until > now).then(|| until - now)
-}
+const REGISTRATION_WINDOW_SECS: i64 = 60;
 
 /// The limits, over the counters they keep.
 pub struct Throttle<'a> {
@@ -49,55 +38,90 @@ impl AuthState {
     }
 }
 
+/// The attempt counters a password check for one address from one source was counted on;
+/// cleared when the password was right.
 #[must_use]
-pub struct FailuresOnRecord(bool);
-
-impl FailuresOnRecord {
-    /// Forgets the failures after a success.
-    pub async fn clear(self, throttle: &Throttle<'_>, key: &str) -> Result<(), ApiError> {
-        if self.0 { throttle.clear_login_failures(key).await } else { Ok(()) }
-    }
+pub struct LoginAttempt {
+    keys: [String; 2],
 }
 
 impl Throttle<'_> {
-    /// Refuses with 429 while the key is locked out. Tells whether failures are on record, so
-    /// a success clears them only when there is something to clear (a write saved per login).
-    pub async fn ensure_login_allowed(&self, key: &str) -> Result<FailuresOnRecord, ApiError> {
-        let Some(failures) = self.limits.login_failures(key).await? else {
-            return Ok(FailuresOnRecord(false));
-        };
-        match lockout_remaining(failures, self.config.login_failures_before_backoff, self.clock.now()) {
-            Some(wait) => Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) }),
-            None => Ok(FailuresOnRecord(true)),
-        }
+    fn policy(&self, threshold: u32) -> AttemptPolicy {
+        AttemptPolicy { threshold, first_lockout: FIRST_LOCKOUT, max_lockout: MAX_LOCKOUT, memory: ATTEMPT_MEMORY }
     }
 
-    pub async fn record_login_failure(&self, key: &str) -> Result<(), ApiError> {
+    /// Counts one password check for `email_key` from `source`, or refuses it with 429 while
+    /// either count is locked out.
+    pub async fn reserve_password_check(&self, email_key: &str, source: &Source) -> Result<LoginAttempt, ApiError> {
         let now = self.clock.now();
-        let failures = self.limits.record_login_failure(key, now, now - FAILURE_MEMORY).await?;
-        if failures.count >= self.config.login_failures_before_backoff {
-            tracing::warn!(failures = failures.count, "login backoff engaged for an email address");
+        let [source_key, address_key] = login_keys(email_key, source);
+        let per_source = (source_key, self.config.login_failures_before_backoff);
+        let per_address = (address_key, self.config.login_failures_before_account_backoff);
+        for (counted, (key, threshold)) in [("source", &per_source), ("address", &per_address)] {
+            if let Reservation::Refused { wait } =
+                self.limits.reserve_attempt(key, &self.policy(*threshold), now).await?
+            {
+                tracing::warn!(counted, "login backoff engaged for an email address");
+                return Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) });
+            }
+        }
+        Ok(LoginAttempt { keys: [per_source.0, per_address.0] })
+    }
+
+    /// The password was right: the attempts counted for it are forgotten.
+    pub async fn succeeded(&self, attempt: LoginAttempt) -> Result<(), ApiError> {
+        for key in &attempt.keys {
+            self.limits.clear_attempts(key).await?;
         }
         Ok(())
     }
 
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), ApiError> {
-        Ok(self.limits.clear_login_failures(key).await?)
+    /// Forgets the attempts counted for an address over all sources and from `source` (after
+    /// a password reset from there, which proves the address). Other sources stay locked out.
+    pub async fn forget_address(&self, email_key: &str, source: &Source) -> Result<(), ApiError> {
+        self.succeeded(LoginAttempt { keys: login_keys(email_key, source) }).await
     }
 
     /// Counts one email to `email_key` in the current hour; 429 past the hourly limit.
     pub async fn allow_email_to(&self, email_key: &str) -> Result<(), ApiError> {
-        let now = self.clock.now().unix_timestamp();
-        let window = now.div_euclid(EMAIL_WINDOW_SECS);
-        let window_end = (window + 1) * EMAIL_WINDOW_SECS;
-        let key = format!("email#{email_key}#{window}");
-        let expires_at = OffsetDateTime::from_unix_timestamp(window_end).map_err(anyhow::Error::from)?;
-        let sent = self.limits.increment_counter(&key, expires_at).await?;
-        if sent > self.config.emails_per_address_per_hour {
-            return Err(ApiError::TooManyEmails { retry_after_secs: (window_end - now).max(1) as u64 });
+        let (count, retry_after_secs) = self.count_in_window(&format!("email#{email_key}"), EMAIL_WINDOW_SECS).await?;
+        if count > self.config.emails_per_address_per_hour {
+            return Err(ApiError::TooManyEmails { retry_after_secs });
         }
         Ok(())
     }
+
+    /// Counts one registration from `source` and one in total in the current minute; 429 past
+    /// either limit.
+    pub async fn allow_registration(&self, source: &Source) -> Result<(), ApiError> {
+        let (from_source, retry_after_secs) =
+            self.count_in_window(&format!("register#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
+        if from_source > self.config.registrations_per_source_per_minute {
+            return Err(ApiError::TooManyRegistrations { retry_after_secs });
+        }
+        let (in_total, retry_after_secs) = self.count_in_window("register", REGISTRATION_WINDOW_SECS).await?;
+        if in_total > self.config.registrations_per_minute {
+            tracing::warn!("the service-wide registration limit was reached");
+            return Err(ApiError::TooManyRegistrations { retry_after_secs });
+        }
+        Ok(())
+    }
+
+    /// Adds one to `key`'s counter for the current fixed window; the count and the seconds
+    /// left in the window.
+    async fn count_in_window(&self, key: &str, window_secs: i64) -> Result<(u32, u64), ApiError> {
+        let now = self.clock.now().unix_timestamp();
+        let window = now.div_euclid(window_secs);
+        let window_end = (window + 1) * window_secs;
+        let expires_at = OffsetDateTime::from_unix_timestamp(window_end).map_err(anyhow::Error::from)?;
+        let count = self.limits.increment_counter(&format!("{key}#{window}"), expires_at).await?;
+        Ok((count, (window_end - now).max(1) as u64))
+    }
+}
+
+/// The attempt counters of an address: from one source, and from all.
+fn login_keys(email_key: &str, source: &Source) -> [String; 2] {
+    [format!("login#{email_key}#{}", source.0), format!("login#{email_key}")]
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -108,18 +132,25 @@ fn ceil_secs(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::Attempts;
 
-    fn failures(count: u32, ago_secs: i64, now: OffsetDateTime) -> LoginFailures {
-        LoginFailures { count, last_failure_at: now - Duration::seconds(ago_secs) }
+    fn policy() -> AttemptPolicy {
+        AttemptPolicy { threshold: 5, first_lockout: FIRST_LOCKOUT, max_lockout: MAX_LOCKOUT, memory: ATTEMPT_MEMORY }
+    }
+
+    fn attempts(count: u32, ago_secs: i64, now: OffsetDateTime) -> Option<Attempts> {
+        Some(Attempts { count, last_at: now - Duration::seconds(ago_secs) })
     }
 
     #[test]
     fn backoff_starts_at_the_threshold_and_doubles_up_to_the_cap() {
         let now = OffsetDateTime::now_utc();
-        assert_eq!(lockout_remaining(failures(4, 0, now), 5, now), None);
-        assert_eq!(lockout_remaining(failures(5, 0, now), 5, now), Some(Duration::seconds(30)));
-        assert_eq!(lockout_remaining(failures(6, 0, now), 5, now), Some(Duration::seconds(60)));
-        assert_eq!(lockout_remaining(failures(50, 0, now), 5, now), Some(Duration::minutes(15)));
-        assert_eq!(lockout_remaining(failures(5, 31, now), 5, now), None);
+        let p = policy();
+        assert!(matches!(p.decide(attempts(4, 0, now), now), Reservation::Granted(a) if a.count == 5));
+        assert_eq!(p.decide(attempts(5, 0, now), now), Reservation::Refused { wait: Duration::seconds(30) });
+        assert_eq!(p.decide(attempts(6, 0, now), now), Reservation::Refused { wait: Duration::seconds(60) });
+        assert_eq!(p.decide(attempts(50, 0, now), now), Reservation::Refused { wait: Duration::minutes(15) });
+        assert!(matches!(p.decide(attempts(5, 31, now), now), Reservation::Granted(a) if a.count == 6));
+        assert!(matches!(p.decide(attempts(40, 7200, now), now), Reservation::Granted(a) if a.count == 1), "forgotten");
     }
 }

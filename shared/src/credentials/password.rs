@@ -1,12 +1,26 @@
-//! Argon2id hashing, always off the async executor.
+//! Argon2id hashing, always off the async executor, and never more at once than the machine
+//! can afford: each hash holds 19 MiB and a core for tens of milliseconds.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use anyhow::Context;
 use argon2::{Algorithm, Argon2, Params, Version, password_hash::SaltString};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::{config::Argon2Config, domain::PasswordHash};
+
+/// Why a hash was not computed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot is taken and the waiting line is full: try again shortly.
+    #[error("password hashing is at capacity")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
 
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -14,43 +28,77 @@ pub struct PasswordHasher {
     /// A hash of a random password, checked against when the email is unknown so that an
     /// unknown email costs the same time as a wrong password.
     dummy: Arc<OnceCell<PasswordHash>>,
+    slots: Arc<Slots>,
+}
+
+/// `running` hashes at once; at most `max_waiting` more wait for a slot.
+struct Slots {
+    running: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Slots {
+    async fn acquire(&self) -> Result<OwnedSemaphorePermit, HashError> {
+        if let Ok(permit) = self.running.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(HashError::Busy);
+        }
+        let permit = self.running.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| HashError::Failed(anyhow::anyhow!("the hashing slots were closed")))
+    }
 }
 
 impl PasswordHasher {
-    pub fn new(config: Argon2Config) -> anyhow::Result<Self> {
+    /// A hasher running at most `concurrency` hashes at once, with `queue` more waiting.
+    pub fn new(config: Argon2Config, concurrency: usize, queue: usize) -> anyhow::Result<Self> {
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
-        Ok(Self { params, dummy: Arc::new(OnceCell::new()) })
+        let slots = Slots {
+            running: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting: queue,
+        };
+        Ok(Self { params, dummy: Arc::new(OnceCell::new()), slots: Arc::new(slots) })
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    pub async fn hash(&self, password: &str) -> anyhow::Result<PasswordHash> {
+    pub async fn hash(&self, password: &str) -> Result<PasswordHash, HashError> {
+        let permit = self.slots.acquire().await?;
         let params = self.params.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
+        let hash = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             use argon2::PasswordHasher as _;
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
             let hash = Self::argon2(params)
                 .hash_password(password.as_bytes(), &salt)
                 .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
-            Ok(PasswordHash(hash.to_string()))
+            Ok::<_, anyhow::Error>(PasswordHash(hash.to_string()))
         })
         .await
-        .context("the hashing task failed")?
+        .context("the hashing task failed")??;
+        Ok(hash)
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no account,
     /// so both cases take the same time. Always false without an account.
-    pub async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> Result<bool, HashError> {
         let (hash, real) = match hash {
             Some(hash) => (hash.clone(), true),
             None => (self.dummy().await?, false),
         };
+        let permit = self.slots.acquire().await?;
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             use argon2::PasswordVerifier as _;
             let parsed =
                 argon2::PasswordHash::new(&hash.0).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
@@ -62,7 +110,7 @@ impl PasswordHasher {
         Ok(matches && real)
     }
 
-    async fn dummy(&self) -> anyhow::Result<PasswordHash> {
+    async fn dummy(&self) -> Result<PasswordHash, HashError> {
         self.dummy
             .get_or_try_init(|| async {
                 use rand::Rng as _;

@@ -96,6 +96,23 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Bumped by every write: each write is conditional on the version it read.
+    #[serde(default)]
+    pub version: u64,
+    /// Bumped when the password changes (change or reset): sessions and emailed tokens are
+    /// bound to the credential they were made with.
+    #[serde(default)]
+    pub credential_version: u64,
+    /// Bumped by each password-reset request: only the newest reset link works.
+    #[serde(default)]
+    pub reset_generation: u32,
+}
+
+impl User {
+    /// A registration not confirmed within `ttl`: to every flow as if it did not exist.
+    pub fn is_expired_pending(&self, now: OffsetDateTime, ttl: time::Duration) -> bool {
+        self.status == Status::Pending && self.created_at + ttl <= now
+    }
 }
 
 /// An account as its owner and admins see it: everything but secrets.

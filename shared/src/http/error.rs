@@ -4,7 +4,7 @@
 //! cause and answered with a bare 500.
 
 use axum::{
-    extract::rejection::{JsonRejection, QueryRejection},
+    extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use crate::domain::FieldError;
-use crate::{pagination, ports::StoreError};
+use crate::{credentials::password::HashError, pagination, ports::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -60,6 +60,14 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("invalid cursor")]
     InvalidCursor,
+    #[error("the record changed meanwhile")]
+    Conflict,
+    #[error("refresh token just rotated")]
+    RefreshConflict,
+    #[error("too many registrations")]
+    TooManyRegistrations { retry_after_secs: u64 },
+    #[error("server busy")]
+    ServerBusy { retry_after_secs: u64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -174,6 +182,24 @@ impl ApiError {
                 row(S::BAD_REQUEST, "invalid_cursor", "Invalid cursor"),
                 "The cursor was not made by this service; start again without one.".into(),
             ),
+            Conflict => (
+                row(S::CONFLICT, "conflict", "Conflict"),
+                "The account changed while this request was handled; try again.".into(),
+            ),
+            RefreshConflict => (
+                row(S::CONFLICT, "refresh_conflict", "Refresh conflict"),
+                "This refresh token was rotated a moment ago by another request of yours; use the tokens that \
+                 request received. The session is still valid."
+                    .into(),
+            ),
+            TooManyRegistrations { retry_after_secs } => (
+                row(S::TOO_MANY_REQUESTS, "too_many_registrations", "Too many registrations"),
+                format!("Too many registrations; try again in {retry_after_secs} seconds.").into(),
+            ),
+            ServerBusy { retry_after_secs } => (
+                row(S::SERVICE_UNAVAILABLE, "server_busy", "Server busy"),
+                format!("The service is busy; try again in {retry_after_secs} seconds.").into(),
+            ),
             Internal(_) => (
                 row(S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
                 "Something went wrong on our side; it has been logged.".into(),
@@ -217,7 +243,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
-            ApiError::TooManyAttempts { retry_after_secs } | ApiError::TooManyEmails { retry_after_secs } => {
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::TooManyEmails { retry_after_secs }
+            | ApiError::TooManyRegistrations { retry_after_secs }
+            | ApiError::ServerBusy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             ApiError::Unauthorized | ApiError::InvalidCredentials => {
@@ -240,6 +269,22 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedJson(rejection.body_text())
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        ApiError::NotFound
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::InvalidQuery(rejection.body_text())
@@ -250,7 +295,17 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::EmailTaken => ApiError::EmailTaken,
+            StoreError::Conflict => ApiError::Conflict,
             StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ApiError::ServerBusy { retry_after_secs: 1 },
+            HashError::Failed(e) => ApiError::Internal(e),
         }
     }
 }

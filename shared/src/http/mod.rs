@@ -26,6 +26,40 @@ pub struct JsonBody<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct QueryParams<T>(pub T);
 
+/// A path parameter whose rejections are problem+json.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct PathParam<T>(pub T);
+
+/// A raw request body (for optional JSON bodies) whose rejections, the size limit's 413
+/// included, are problem+json.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(axum::body::Bytes::from_request(request, state).await?))
+    }
+}
+
+/// Where a request comes from: API Gateway's `sourceIp` on AWS (the Lambda glue puts it in
+/// the request), the peer address on the local server. Limits count per source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Source {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(source) = parts.extensions.get::<Source>() {
+            return Ok(source.clone());
+        }
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Source(peer.map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string())))
+    }
+}
+
 /// The layers every deployment shares, around one group's routes (a Lambda function) or all
 /// of them (the local server): problem+json for unknown routes, wrong methods, oversized
 /// bodies and panics; a request log without query strings (they can carry tokens).

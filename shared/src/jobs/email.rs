@@ -1,4 +1,5 @@
-//! The email worker: renders a queued email and hands it to the mail service.
+//! The email worker: sends queued emails, and issues and sends the confirmation and reset
+//! links that routes ask for by address.
 
 use std::sync::Arc;
 
@@ -6,19 +7,127 @@ use anyhow::Context;
 use async_trait::async_trait;
 
 use super::Worker;
-use crate::ports::{Job, Mailer};
+use crate::{
+    clock::Clock,
+    config::{CONFIRMATION_TOKEN_TTL, Config, RESET_TOKEN_TTL},
+    credentials::tokens::{hash_token, random_token},
+    domain::{Status, User},
+    ports::{
+        AccountStore, EmailJob, EmailMessage, Job, LinkRequest, Mailer, OneTimeToken, StoreError, TokenKind, TokenStore,
+    },
+};
 
 #[derive(Clone)]
 pub struct EmailWorker {
     pub mailer: Arc<dyn Mailer>,
-    pub email_from: String,
+    pub links: LinkIssuer,
 }
 
 #[async_trait]
 impl Worker for EmailWorker {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        let Job::SendEmail(email) = job;
-        let rendered = email.render(&self.email_from).context("rendering the email")?;
+        let email = match job {
+            Job::SendEmail(email) => email.clone(),
+            Job::SendLink(request) => match self.links.issue(request).await? {
+                Some(email) => email,
+                None => return Ok(()),
+            },
+        };
+        let rendered = email.render(&self.links.config.email_from).context("rendering the email")?;
         self.mailer.send(&rendered).await.context("sending the email")
+    }
+}
+
+/// What issuing a link takes: the accounts, the tokens, the time, the URLs.
+#[derive(Clone)]
+pub struct LinkIssuer {
+    pub accounts: Arc<dyn AccountStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+}
+
+impl LinkIssuer {
+    /// The email carrying a fresh link, or `None` when the address has no account in a state
+    /// to receive one (which the route that asked never tells).
+    pub async fn issue(&self, request: &LinkRequest) -> anyhow::Result<Option<EmailJob>> {
+        let now = self.clock.now();
+        let user = match &request.user_id {
+            Some(id) => self.accounts.account(id).await?,
+            None => self.accounts.account_by_email(&request.email).await?,
+        };
+        let ttl = self.config.limits.pending_account_ttl;
+        let Some(user) = user.filter(|u| u.email.key() == request.email && !u.is_expired_pending(now, ttl)) else {
+            return Ok(None);
+        };
+        let (user, ttl) = match request.kind {
+            TokenKind::EmailConfirmation if user.status != Status::Pending => return Ok(None),
+            TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL),
+            // Each reset request makes the links sent before it unusable.
+            TokenKind::PasswordReset => match self.next_reset_generation(user).await? {
+                Some(user) => (user, RESET_TOKEN_TTL),
+                None => return Ok(None),
+            },
+        };
+        let token = random_token();
+        self.tokens
+            .put_token(&OneTimeToken {
+                hash: hash_token(&token),
+                kind: request.kind,
+                user_id: user.id.clone(),
+                email_key: user.email.key(),
+                expires_at: now + ttl,
+                credential_version: user.credential_version,
+                reset_generation: user.reset_generation,
+            })
+            .await?;
+        let message = match request.kind {
+            TokenKind::EmailConfirmation => EmailMessage::ConfirmEmail {
+                link: format!("{}/api/v1/auth/confirm_email?token={token}", self.config.public_url),
+            },
+            TokenKind::PasswordReset => {
+                EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
+            }
+        };
+        Ok(Some(EmailJob { to: user.email.to_string(), message }))
+    }
+
+    /// The account with its reset generation moved on (a conditional write, tried again on a
+    /// fresh read if it lost a race); `None` if the account is gone.
+    async fn next_reset_generation(&self, mut user: User) -> anyhow::Result<Option<User>> {
+        for _ in 0..5 {
+            user.reset_generation += 1;
+            user.updated_at = self.clock.now();
+            match self.accounts.update_account(&user).await {
+                Ok(()) => {
+                    user.version += 1;
+                    return Ok(Some(user));
+                }
+                Err(StoreError::Conflict) => match self.accounts.account(&user.id).await? {
+                    Some(fresh) => user = fresh,
+                    None => return Ok(None),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!("the account kept changing while a reset link was issued")
+    }
+}
+
+/// `url` with `token=` added to its query, whether or not it has one.
+fn with_token(url: &str, token: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}token={token}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reset_page_with_a_query_gets_the_token_added_to_it() {
+        assert_eq!(super::with_token("https://blog.example/reset", "t"), "https://blog.example/reset?token=t");
+        assert_eq!(
+            super::with_token("https://blog.example/reset?lang=fr", "t"),
+            "https://blog.example/reset?lang=fr&token=t"
+        );
     }
 }

@@ -6,7 +6,7 @@ mod email;
 
 use async_trait::async_trait;
 
-pub use email::EmailWorker;
+pub use email::{EmailWorker, LinkIssuer};
 
 use crate::ports::{Job, Queue};
 

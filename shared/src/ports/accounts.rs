@@ -10,11 +10,16 @@ pub type Position = serde_json::Value;
 /// Accounts, unique by email.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    /// Fails with [`super::StoreError::EmailTaken`] if the email key is taken, atomically.
+    /// Creates the account, atomically with its unique email: fails with
+    /// [`super::StoreError::EmailTaken`] if an account that is not pending holds the email key.
+    /// A pending account that holds it is replaced (and gone with it, its confirmation links):
+    /// a registration never confirmed does not keep an address from its owner.
     async fn create_account(&self, user: &User) -> StoreResult<()>;
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
-    /// Replaces the stored account (same id); an email change moves the unique email with it.
+    /// Replaces the stored account (same id) if its stored version is still `user.version`,
+    /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
+    /// An email change moves the unique email with it, in the same atomic write.
     async fn update_account(&self, user: &User) -> StoreResult<()>;
     /// Up to `limit` accounts after `after` (a position this store returned), ordered by role
     /// name then age (ids are time-ordered), or by age within one role; and the position after

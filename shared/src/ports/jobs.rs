@@ -1,12 +1,19 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::TokenKind;
+use crate::domain::UserId;
+
 /// Work done after the response, by a worker: locally a background task, on AWS a Lambda fed
 /// by the job's own SQS queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Job {
+    /// An email whose content is known when it is queued.
     SendEmail(EmailJob),
+    /// A confirmation or reset link: the worker finds the account, issues the token and sends
+    /// it, so that the route that asks does the same work whether or not the account exists.
+    SendLink(LinkRequest),
 }
 
 /// The queues, one per worker function. Each job kind names the queue it travels on.
@@ -37,7 +44,7 @@ impl Queue {
 impl Job {
     pub fn queue(&self) -> Queue {
         match self {
-            Job::SendEmail(_) => Queue::Email,
+            Job::SendEmail(_) | Job::SendLink(_) => Queue::Email,
         }
     }
 
@@ -46,7 +53,7 @@ impl Job {
     /// its envelope id, kept across redeliveries, is what makes it happen at most once.)
     fn natural_id(&self) -> Option<String> {
         match self {
-            Job::SendEmail(_) => None,
+            Job::SendEmail(_) | Job::SendLink(_) => None,
         }
     }
 }
@@ -59,11 +66,25 @@ pub struct EmailJob {
     pub message: EmailMessage,
 }
 
+/// The emails, by template. None carries text a user chose: they go to addresses whose
+/// owners have not confirmed anything yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "template", rename_all = "snake_case")]
 pub enum EmailMessage {
-    ConfirmEmail { first_name: String, link: String },
-    ResetPassword { first_name: String, link: String },
+    ConfirmEmail { link: String },
+    ResetPassword { link: String },
+}
+
+/// A link to send to an address, if the account it names (by id, or else by address) is in a
+/// state to receive one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRequest {
+    pub kind: TokenKind,
+    /// The canonical address.
+    pub email: String,
+    /// The registration a confirmation link is for; `None` for a link asked for by address.
+    #[serde(default)]
+    pub user_id: Option<UserId>,
 }
 
 /// A job as it travels through a queue: the id makes redeliveries recognisable.

@@ -12,8 +12,8 @@ mod sessions;
 mod tokens;
 
 pub use accounts::{AccountStore, Position};
-pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, Queue};
-pub use limits::{LimitStore, LoginFailures};
+pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, Queue};
+pub use limits::{AttemptPolicy, Attempts, LimitStore, Reservation};
 pub use mail::{Mailer, OutgoingEmail};
 pub use sessions::{Rotation, Session, SessionStore};
 pub use tokens::{OneTimeToken, TokenKind, TokenStore};
@@ -23,6 +23,10 @@ pub enum StoreError {
     /// Another account already holds this email (compared without case).
     #[error("email already registered")]
     EmailTaken,
+    /// The record changed since it was read (its version, or the credential it depends on):
+    /// a concurrent write won.
+    #[error("the record changed since it was read")]
+    Conflict,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -13,6 +13,27 @@ pub struct Session {
     pub refresh_hash: String,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// The account's credential version when the session began: a password change or reset
+    /// moves the account on, and no session of an older credential may be written after it.
+    pub credential_version: u64,
+    /// Hashes of the refresh secrets this session had before, newest first (at most
+    /// [`REMEMBERED_REFRESH_HASHES`]): presenting one of them is reuse of a stolen token.
+    pub previous_hashes: Vec<String>,
+    /// When the refresh token last rotated.
+    pub rotated_at: Option<OffsetDateTime>,
+}
+
+/// How many earlier refresh secrets a session remembers, to tell reuse from garbage.
+pub const REMEMBERED_REFRESH_HASHES: usize = 8;
+
+impl Session {
+    /// The history after rotating away from `presented`.
+    pub fn history_after(&self, presented: &str) -> Vec<String> {
+        std::iter::once(presented.to_string())
+            .chain(self.previous_hashes.iter().cloned())
+            .take(REMEMBERED_REFRESH_HASHES)
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,15 +49,20 @@ pub enum Rotation {
 /// consistent query on DynamoDB.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
+    /// Writes the session only if its account exists and is still at
+    /// `session.credential_version`, atomically; otherwise [`super::StoreError::Conflict`].
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
     async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>>;
-    /// Replaces the refresh hash only if it still equals `presented_hash`.
+    /// Replaces the refresh hash with `new_hash`, the history with `history` and the rotation
+    /// time with `now`, only if the refresh hash still equals `presented_hash`.
     async fn rotate_session(
         &self,
         user_id: &UserId,
         id: &str,
         presented_hash: &str,
         new_hash: &str,
+        history: &[String],
+        now: OffsetDateTime,
     ) -> StoreResult<Rotation>;
     async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()>;
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()>;

@@ -30,6 +30,12 @@ pub struct OneTimeToken {
     /// The address the token was sent to: a confirmation is only good for that address.
     pub email_key: String,
     pub expires_at: OffsetDateTime,
+    /// The account's credential version when the token was issued: a password change or a
+    /// completed reset makes every earlier token unusable.
+    pub credential_version: u64,
+    /// The account's reset generation when the token was issued: a newer reset request makes
+    /// every earlier reset link unusable.
+    pub reset_generation: u32,
 }
 
 /// Single-use tokens sent by email.

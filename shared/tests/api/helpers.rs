@@ -89,9 +89,14 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// An app in a temporary data directory, with some settings changed.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let temp = tempfile::tempdir().expect("a temporary data directory");
     let dir = temp.path().to_path_buf();
-    let mut app = spawn_app_in(&dir, |_| {}).await;
+    let mut app = spawn_app_in(&dir, tweak).await;
     app._temp = Some(temp);
     app
 }
@@ -102,6 +107,10 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let mut config = Config::local(dir.to_path_buf(), addr);
+    // The tests register many accounts from one address within one (frozen) minute; the
+    // registration limits have their own tests, which set them back.
+    config.limits.registrations_per_source_per_minute = 10_000;
+    config.limits.registrations_per_minute = 10_000;
     tweak(&mut config);
     let clock = Arc::new(ManualClock::starting_now());
     let app = LocalApp::build_with_clock(config, clock.clone()).expect("the app builds");
@@ -109,7 +118,8 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     let (db, workers) = (app.db.clone(), app.workers.clone());
     let server = tokio::spawn(async move {
         let worker = tokio::spawn(queue::run_local_worker(db, workers));
-        let _ = axum::serve(listener, router).await;
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, app).await;
         worker.abort();
     });
     TestApp {
@@ -238,8 +248,9 @@ impl TestApp {
         files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
     }
 
-    /// Emails to `to` with this subject, oldest first.
+    /// Emails to `to` (mail goes to its canonical form) with this subject, oldest first.
     pub fn emails_to(&self, to: &str, subject: &str) -> Vec<String> {
+        let to = shared::domain::EmailAddress::parse(to).map_or_else(|_| to.to_string(), |e| e.key());
         self.outbox()
             .into_iter()
             .filter(|m| m.contains(&format!("\r\nTo: {to}\r\n")) && m.contains(&format!("\r\nSubject: {subject}\r\n")))

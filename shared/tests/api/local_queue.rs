@@ -6,11 +6,13 @@ use std::sync::{
 };
 
 use shared::{
+    Config,
     adapters::{
         SqliteDb,
         local::queue::{self, MAX_ATTEMPTS},
     },
-    jobs::EmailWorker,
+    clock::SystemClock,
+    jobs::{EmailWorker, LinkIssuer},
     ports::{EmailJob, EmailMessage, Job, JobQueue, Mailer, OutgoingEmail},
 };
 use time::{Duration, OffsetDateTime};
@@ -32,7 +34,7 @@ impl Mailer for FlakyMailer {
 fn email_job() -> Job {
     Job::SendEmail(EmailJob {
         to: "ada@example.com".into(),
-        message: EmailMessage::ConfirmEmail { first_name: "Ada".into(), link: "http://x/confirm?token=t".into() },
+        message: EmailMessage::ConfirmEmail { link: "http://x/confirm?token=t".into() },
     })
 }
 
@@ -40,7 +42,12 @@ fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, EmailWorker, Arc<FlakyM
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteDb::open(&dir.path().join("db.sqlite3")).unwrap();
     let mailer = Arc::new(FlakyMailer { failures, calls: AtomicU32::new(0) });
-    let deps = EmailWorker { mailer: mailer.clone(), email_from: "Blog <no-reply@blog.example>".into() };
+    let mut config = Config::local(dir.path().to_path_buf(), "127.0.0.1:3000".parse().unwrap());
+    config.email_from = "Blog <no-reply@blog.example>".into();
+    let store = Arc::new(db.clone());
+    let links =
+        LinkIssuer { accounts: store.clone(), tokens: store, clock: Arc::new(SystemClock), config: Arc::new(config) };
+    let deps = EmailWorker { mailer: mailer.clone(), links };
     (dir, db, deps, mailer)
 }
 

@@ -8,7 +8,7 @@ use crate::helpers::{assert_problem, registration, spawn_app};
 #[tokio::test]
 async fn a_kelvin_sign_cannot_take_the_address_of_its_plain_look_alike() {
     let app = spawn_app().await;
-    app.register("reader", "kate@example.com").await;
+    app.signed_up("reader", "kate@example.com").await;
 
     let response = app.post_register("reader", &registration("\u{212A}ate@example.com"), None).await;
 
@@ -21,7 +21,8 @@ async fn the_kelvin_sign_registration_first_still_leaves_one_account_mailed_at_t
     let body = app.register("reader", "\u{212A}ate@Example.COM").await;
 
     assert_eq!(body["email"], "kate@example.com", "the account holds the canonical address");
-    app.email_token("kate@example.com", "Confirm your email address").await;
+    let token = app.email_token("kate@example.com", "Confirm your email address").await;
+    assert_eq!(app.get_confirm_email(&token).await.status(), StatusCode::OK);
     let response = app.post_register("reader", &registration("kate@example.com"), None).await;
     assert_problem(response, StatusCode::CONFLICT, "email_taken").await;
 }
@@ -29,8 +30,8 @@ async fn the_kelvin_sign_registration_first_still_leaves_one_account_mailed_at_t
 #[tokio::test]
 async fn one_mailbox_one_account_whatever_its_unicode_spelling() {
     let app = spawn_app().await;
-    app.register("reader", "dup@example.com").await;
-    app.register("reader", "dup@exämple.com").await;
+    app.signed_up("reader", "dup@example.com").await;
+    app.signed_up("reader", "dup@exämple.com").await;
 
     for same in ["dup@xn--exmple-cua.com", "DUP@EXÄMPLE.COM", "Dup@Example.com"] {
         let response = app.post_register("reader", &registration(same), None).await;

@@ -8,7 +8,8 @@ use shared::{
     domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
     pagination::CursorSigner,
     ports::{
-        AccountStore, LimitStore, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind, TokenStore,
+        AccountStore, AttemptPolicy, LimitStore, OneTimeToken, Reservation, Rotation, Session, SessionStore,
+        StoreError, TokenKind, TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
@@ -27,7 +28,7 @@ fn user(email: &str) -> User {
         id: UserId::generate(),
         email: EmailAddress::parse(email).unwrap(),
         role: Role::Reader,
-        status: Status::Pending,
+        status: Status::Active,
         profile: Profile {
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
@@ -38,6 +39,9 @@ fn user(email: &str) -> User {
         email_confirmed_at: None,
         created_at: now,
         updated_at: now,
+        version: 0,
+        credential_version: 0,
+        reset_generation: 0,
     }
 }
 
@@ -48,7 +52,22 @@ fn session(user: &UserId, id: &str, hash: &str) -> Session {
         refresh_hash: hash.into(),
         created_at: now(),
         expires_at: now() + Duration::days(30),
+        credential_version: 0,
+        previous_hashes: Vec::new(),
+        rotated_at: None,
     }
+}
+
+/// A new account, for the sessions that need one.
+async fn account(store: &Arc<impl Stores>) -> UserId {
+    let account = user(&format!("{}@example.com", uuid::Uuid::now_v7().simple()));
+    store.create_account(&account).await.unwrap();
+    account.id
+}
+
+/// The account as stored after one more write.
+fn written(user: &User) -> User {
+    User { version: user.version + 1, ..user.clone() }
 }
 
 pub async fn accounts_are_found_by_id_and_by_email_in_any_case(store: Arc<impl Stores>) {
@@ -98,6 +117,7 @@ pub async fn an_email_change_moves_the_unique_email(store: Arc<impl Stores>) {
     ada.email = EmailAddress::parse("ada@new.example").unwrap();
     ada.profile.bio = Some("moved".into());
     store.update_account(&ada).await.unwrap();
+    let ada = written(&ada);
 
     assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), None);
     assert_eq!(store.account_by_email("ada@new.example").await.unwrap(), Some(ada.clone()));
@@ -115,33 +135,104 @@ pub async fn an_update_without_an_email_change_replaces_the_account(store: Arc<i
     let mut ada = user("ada@example.com");
     store.create_account(&ada).await.unwrap();
 
-    ada.status = Status::Active;
+    ada.status = Status::Suspended;
     ada.email_confirmed_at = Some(now());
     store.update_account(&ada).await.unwrap();
 
-    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), Some(ada));
+    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), Some(written(&ada)));
+}
+
+pub async fn an_update_from_a_stale_read_is_refused(store: Arc<impl Stores>) {
+    let ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+    // Twenty writers read version 0 and race; one wins, the others lost their read.
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, mut copy) = (store.clone(), ada.clone());
+            tokio::spawn(async move {
+                copy.profile.bio = Some(format!("writer {i}"));
+                store.update_account(&copy).await
+            })
+        })
+        .collect();
+    let (mut won, mut conflicts) = (0, 0);
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => conflicts += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((won, conflicts), (1, 19));
+    assert_eq!(store.account(&ada.id).await.unwrap().unwrap().version, 1);
+    // A stale write cannot put an old password hash back.
+    let mut stale = ada.clone();
+    stale.password_hash = PasswordHash("old".into());
+    assert!(matches!(store.update_account(&stale).await, Err(StoreError::Conflict)));
+}
+
+pub async fn a_pending_registration_gives_its_address_to_a_new_one(store: Arc<impl Stores>) {
+    let mut first = user("pending@example.com");
+    first.status = Status::Pending;
+    store.create_account(&first).await.unwrap();
+    let mut second = user("pending@example.com");
+    second.status = Status::Pending;
+
+    store.create_account(&second).await.unwrap();
+
+    assert_eq!(store.account(&first.id).await.unwrap(), None, "the first registration is gone");
+    assert_eq!(store.account_by_email("pending@example.com").await.unwrap().unwrap().id, second.id);
+    // Once confirmed, the address is held.
+    second.status = Status::Active;
+    store.update_account(&second).await.unwrap();
+    assert!(matches!(store.create_account(&user("pending@example.com")).await, Err(StoreError::EmailTaken)));
+}
+
+pub async fn a_session_is_written_only_at_the_current_credential(store: Arc<impl Stores>) {
+    let mut ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+    store.create_session(&session(&ada.id, "before", "h")).await.unwrap();
+
+    ada.credential_version += 1;
+    store.update_account(&ada).await.unwrap();
+
+    let stale = session(&ada.id, "late", "h");
+    assert!(
+        matches!(store.create_session(&stale).await, Err(StoreError::Conflict)),
+        "a login that checked the old password"
+    );
+    assert_eq!(store.session(&ada.id, "late").await.unwrap(), None);
+    let current = Session { credential_version: 1, ..session(&ada.id, "after", "h") };
+    store.create_session(&current).await.unwrap();
+    let nobody = session(&UserId::generate(), "orphan", "h");
+    assert!(matches!(store.create_session(&nobody).await, Err(StoreError::Conflict)), "no account, no session");
 }
 
 pub async fn a_refresh_rotates_once_and_a_replay_is_told_apart(store: Arc<impl Stores>) {
-    let ada = UserId::generate();
+    let ada = account(&store).await;
     store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
+    let t = now();
 
     assert_eq!(store.session(&ada, "s1").await.unwrap().unwrap().refresh_hash, "h1");
     assert_eq!(store.session(&UserId::generate(), "s1").await.unwrap(), None, "another user's session");
-    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h2").await.unwrap(), Rotation::Rotated);
-    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h3").await.unwrap(), Rotation::Stale);
-    assert_eq!(store.session(&ada, "s1").await.unwrap().unwrap().refresh_hash, "h2");
+    let history = vec!["h1".to_string()];
+    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h2", &history, t).await.unwrap(), Rotation::Rotated);
+    assert_eq!(store.rotate_session(&ada, "s1", "h1", "h3", &history, t).await.unwrap(), Rotation::Stale);
+    let rotated = store.session(&ada, "s1").await.unwrap().unwrap();
+    assert_eq!((rotated.refresh_hash.as_str(), rotated.previous_hashes, rotated.rotated_at), ("h2", history, Some(t)));
     store.delete_session(&ada, "s1").await.unwrap();
-    assert_eq!(store.rotate_session(&ada, "s1", "h2", "h3").await.unwrap(), Rotation::Missing);
+    assert_eq!(store.rotate_session(&ada, "s1", "h2", "h3", &[], t).await.unwrap(), Rotation::Missing);
 }
 
 pub async fn concurrent_refreshes_with_one_token_rotate_once(store: Arc<impl Stores>) {
-    let ada = UserId::generate();
+    let ada = account(&store).await;
     store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
     let attempts: Vec<_> = (0..10)
         .map(|i| {
             let (store, ada) = (store.clone(), ada.clone());
-            tokio::spawn(async move { store.rotate_session(&ada, "s1", "h1", &format!("new{i}")).await.unwrap() })
+            tokio::spawn(async move {
+                store.rotate_session(&ada, "s1", "h1", &format!("new{i}"), &["h1".to_string()], now()).await.unwrap()
+            })
         })
         .collect();
     let mut rotated = 0;
@@ -152,7 +243,7 @@ pub async fn concurrent_refreshes_with_one_token_rotate_once(store: Arc<impl Sto
 }
 
 pub async fn ending_all_sessions_ends_only_that_users(store: Arc<impl Stores>) {
-    let (ada, grace) = (UserId::generate(), UserId::generate());
+    let (ada, grace) = (account(&store).await, account(&store).await);
     for i in 0..30 {
         store.create_session(&session(&ada, &format!("ada{i}"), "h")).await.unwrap();
     }
@@ -173,6 +264,8 @@ pub async fn a_token_is_taken_once_and_only_as_its_kind(store: Arc<impl Stores>)
         user_id: UserId::generate(),
         email_key: "ada@example.com".into(),
         expires_at: now() + Duration::hours(24),
+        credential_version: 3,
+        reset_generation: 0,
     };
     store.put_token(&token).await.unwrap();
 
@@ -189,6 +282,8 @@ pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>)
         user_id: UserId::generate(),
         email_key: "ada@example.com".into(),
         expires_at: now() + Duration::hours(1),
+        credential_version: 0,
+        reset_generation: 7,
     };
     store.put_token(&token).await.unwrap();
     let attempts: Vec<_> = (0..10)
@@ -204,27 +299,50 @@ pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>)
     assert_eq!(taken, 1);
 }
 
-pub async fn login_failures_count_atomically_and_are_forgotten(store: Arc<impl Stores>) {
+pub async fn a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows(store: Arc<impl Stores>) {
+    let policy = AttemptPolicy {
+        threshold: 5,
+        first_lockout: Duration::seconds(30),
+        max_lockout: Duration::minutes(15),
+        memory: Duration::hours(1),
+    };
     let t0 = now();
-    let attempts: Vec<_> = (0..10)
+    let attempts: Vec<_> = (0..41)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(
-                async move { store.record_login_failure("login#ada", t0, t0 - Duration::hours(1)).await.unwrap() },
-            )
+            tokio::spawn(async move { store.reserve_attempt("login#ada", &policy, t0).await.unwrap() })
         })
         .collect();
+    let mut granted = 0;
     for attempt in attempts {
-        attempt.await.unwrap();
+        granted += usize::from(matches!(attempt.await.unwrap(), Reservation::Granted(_)));
     }
-    assert_eq!(store.login_failures("login#ada").await.unwrap().unwrap().count, 10);
-
-    let later = t0 + Duration::hours(2);
-    let fresh = store.record_login_failure("login#ada", later, later - Duration::hours(1)).await.unwrap();
-    assert_eq!((fresh.count, fresh.last_failure_at), (1, later));
-
-    store.clear_login_failures("login#ada").await.unwrap();
-    assert_eq!(store.login_failures("login#ada").await.unwrap(), None);
+    assert_eq!(granted, 5, "41 parallel attempts, 5 password checks");
+    assert_eq!(
+        store.reserve_attempt("login#ada", &policy, t0 + Duration::seconds(10)).await.unwrap(),
+        Reservation::Refused { wait: Duration::seconds(20) }
+    );
+    // After the lockout one more try; then twice as long a wait.
+    let later = t0 + Duration::seconds(31);
+    assert!(
+        matches!(store.reserve_attempt("login#ada", &policy, later).await.unwrap(), Reservation::Granted(a) if a.count == 6)
+    );
+    assert_eq!(
+        store.reserve_attempt("login#ada", &policy, later).await.unwrap(),
+        Reservation::Refused { wait: Duration::seconds(60) }
+    );
+    // Forgotten after a success, and after an hour of quiet.
+    store.clear_attempts("login#ada").await.unwrap();
+    assert!(
+        matches!(store.reserve_attempt("login#ada", &policy, later).await.unwrap(), Reservation::Granted(a) if a.count == 1)
+    );
+    let hours_later = later + Duration::hours(2);
+    assert!(
+        matches!(store.reserve_attempt("login#ada", &policy, hours_later).await.unwrap(), Reservation::Granted(a) if a.count == 1)
+    );
+    assert!(
+        matches!(store.reserve_attempt("login#other", &policy, t0).await.unwrap(), Reservation::Granted(a) if a.count == 1)
+    );
 }
 
 pub async fn counters_count_atomically(store: Arc<impl Stores>) {
@@ -292,12 +410,15 @@ macro_rules! for_each_case {
             twenty_concurrent_registrations_of_one_email_make_one_account,
             an_email_change_moves_the_unique_email,
             an_update_without_an_email_change_replaces_the_account,
+            an_update_from_a_stale_read_is_refused,
+            a_pending_registration_gives_its_address_to_a_new_one,
+            a_session_is_written_only_at_the_current_credential,
             a_refresh_rotates_once_and_a_replay_is_told_apart,
             concurrent_refreshes_with_one_token_rotate_once,
             ending_all_sessions_ends_only_that_users,
             a_token_is_taken_once_and_only_as_its_kind,
             concurrent_takes_of_one_token_succeed_once,
-            login_failures_count_atomically_and_are_forgotten,
+            a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows,
             counters_count_atomically,
             accounts_are_listed_page_by_page_through_signed_cursors,
         );

@@ -21,8 +21,12 @@ impl AccountStore for SqliteDb {
         let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
         let inserted = self
             .call(move |conn| {
-                conn.execute(
-                    "INSERT INTO users (id, email_key, role, status, created_at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                let tx = conn.transaction()?;
+                // A registration never confirmed gives its address up to the new one.
+                tx.execute("DELETE FROM users WHERE email_key = ?1 AND status = 'pending'", [user.email.key()])?;
+                let inserted = tx.execute(
+                    "INSERT INTO users (id, email_key, role, status, created_at, data, version, credential_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (email_key) DO NOTHING",
                     params![
                         user.id.0,
@@ -30,9 +34,13 @@ impl AccountStore for SqliteDb {
                         user.role.as_str(),
                         user.status.as_str(),
                         super::ts(user.created_at),
-                        data
+                        data,
+                        user.version,
+                        user.credential_version,
                     ],
-                )
+                )?;
+                tx.commit()?;
+                Ok(inserted)
             })
             .await?;
         if inserted == 0 { Err(StoreError::EmailTaken) } else { Ok(()) }
@@ -57,18 +65,32 @@ impl AccountStore for SqliteDb {
     }
 
     async fn update_account(&self, user: &User) -> StoreResult<()> {
-        let user = user.clone();
+        let read_version = user.version;
+        let mut user = user.clone();
+        user.version += 1;
         let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
         let result = self
             .call(move |conn| {
                 conn.execute(
-                    "UPDATE users SET email_key = ?2, role = ?3, status = ?4, data = ?5 WHERE id = ?1",
-                    params![user.id.0, user.email.key(), user.role.as_str(), user.status.as_str(), data],
+                    "UPDATE users SET email_key = ?2, role = ?3, status = ?4, data = ?5, version = ?6,
+                        credential_version = ?7
+                     WHERE id = ?1 AND version = ?8",
+                    params![
+                        user.id.0,
+                        user.email.key(),
+                        user.role.as_str(),
+                        user.status.as_str(),
+                        data,
+                        user.version,
+                        user.credential_version,
+                        read_version
+                    ],
                 )
             })
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(1) => Ok(()),
+            Ok(_) => Err(StoreError::Conflict),
             Err(e) if is_unique_violation(&e) => Err(StoreError::EmailTaken),
             Err(e) => Err(e.into()),
         }

@@ -1,51 +1,47 @@
-//! The limits' counters on SQLite: each count is one upsert.
+//! The limits' counters on SQLite: a reservation is one transaction, a count one upsert.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{SqliteDb, from_ts, ts};
-use crate::ports::{LimitStore, LoginFailures, StoreResult};
+use crate::ports::{AttemptPolicy, Attempts, LimitStore, Reservation, StoreResult};
 
 #[async_trait]
 impl LimitStore for SqliteDb {
-    async fn login_failures(&self, key: &str) -> StoreResult<Option<LoginFailures>> {
-        let key = key.to_string();
-        Ok(self
-            .call(move |conn| {
-                conn.query_row("SELECT count, last_failure_at FROM login_failures WHERE key = ?1", [key], |row| {
-                    Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? })
-                })
-                .optional()
-            })
-            .await?)
-    }
-
-    async fn record_login_failure(
+    async fn reserve_attempt(
         &self,
         key: &str,
+        policy: &AttemptPolicy,
         now: OffsetDateTime,
-        forget_before: OffsetDateTime,
-    ) -> StoreResult<LoginFailures> {
-        let key = key.to_string();
+    ) -> StoreResult<Reservation> {
+        let (key, policy) = (key.to_string(), *policy);
         Ok(self
             .call(move |conn| {
-                conn.query_row(
-                    "INSERT INTO login_failures (key, count, last_failure_at) VALUES (?1, 1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET
-                        count = CASE WHEN last_failure_at < ?3 THEN 1 ELSE count + 1 END,
-                        last_failure_at = ?2
-                     RETURNING count, last_failure_at",
-                    params![key, ts(now), ts(forget_before)],
-                    |row| Ok(LoginFailures { count: row.get(0)?, last_failure_at: from_ts(row.get(1)?)? }),
-                )
+                // One transaction on the one connection: read, decide and write cannot interleave.
+                let tx = conn.transaction()?;
+                let on_record = tx
+                    .query_row("SELECT count, last_at FROM attempts WHERE key = ?1", [&key], |row| {
+                        Ok(Attempts { count: row.get(0)?, last_at: from_ts(row.get(1)?)? })
+                    })
+                    .optional()?;
+                let reservation = policy.decide(on_record, now);
+                if let Reservation::Granted(attempts) = reservation {
+                    tx.execute(
+                        "INSERT INTO attempts (key, count, last_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET count = excluded.count, last_at = excluded.last_at",
+                        params![key, attempts.count, ts(attempts.last_at)],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(reservation)
             })
             .await?)
     }
 
-    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
         let key = key.to_string();
-        self.call(move |conn| conn.execute("DELETE FROM login_failures WHERE key = ?1", [key]).map(drop)).await?;
+        self.call(move |conn| conn.execute("DELETE FROM attempts WHERE key = ?1", [key]).map(drop)).await?;
         Ok(())
     }
 

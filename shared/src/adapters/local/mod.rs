@@ -78,6 +78,23 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // Jobs are routed by kind: each names its queue (one worker function per queue on AWS).
     "ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'email';",
+    // Versioned accounts, sessions and tokens bound to a credential, attempts reserved before
+    // a password check.
+    r#"
+    ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN previous_hashes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE sessions ADD COLUMN rotated_at INTEGER;
+    ALTER TABLE one_time_tokens ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE one_time_tokens ADD COLUMN reset_generation INTEGER NOT NULL DEFAULT 0;
+    DROP TABLE login_failures;
+    CREATE TABLE attempts (
+        key TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        last_at INTEGER NOT NULL
+    );
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

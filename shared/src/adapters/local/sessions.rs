@@ -4,34 +4,61 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteDb, from_ts, ts};
+use time::OffsetDateTime;
+
 use crate::{
     domain::UserId,
-    ports::{Rotation, Session, SessionStore, StoreResult},
+    ports::{Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 
+const COLUMNS: &str =
+    "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at";
+
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    let history: String = row.get(6)?;
     Ok(Session {
         id: row.get(0)?,
         user_id: UserId(row.get(1)?),
         refresh_hash: row.get(2)?,
         created_at: from_ts(row.get(3)?)?,
         expires_at: from_ts(row.get(4)?)?,
+        credential_version: row.get(5)?,
+        previous_hashes: serde_json::from_str(&history)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
+        rotated_at: row.get::<_, Option<i64>>(7)?.map(from_ts).transpose()?,
     })
+}
+
+fn history_json(history: &[String]) -> String {
+    serde_json::to_string(history).expect("a list of strings serializes")
 }
 
 #[async_trait]
 impl SessionStore for SqliteDb {
     async fn create_session(&self, session: &Session) -> StoreResult<()> {
         let s = session.clone();
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![s.id, s.user_id.0, s.refresh_hash, ts(s.created_at), ts(s.expires_at)],
-            )
-            .map(drop)
-        })
-        .await?;
-        Ok(())
+        let inserted = self
+            .call(move |conn| {
+                // Written only while the account is at the credential the session was made with.
+                conn.execute(
+                    "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at, credential_version,
+                        previous_hashes, rotated_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND credential_version = ?6)",
+                    params![
+                        s.id,
+                        s.user_id.0,
+                        s.refresh_hash,
+                        ts(s.created_at),
+                        ts(s.expires_at),
+                        s.credential_version,
+                        history_json(&s.previous_hashes),
+                        s.rotated_at.map(ts)
+                    ],
+                )
+            })
+            .await?;
+        if inserted == 1 { Ok(()) } else { Err(StoreError::Conflict) }
     }
 
     async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>> {
@@ -39,7 +66,7 @@ impl SessionStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "SELECT id, user_id, refresh_hash, created_at, expires_at FROM sessions WHERE id = ?1 AND user_id = ?2",
+                    &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND user_id = ?2"),
                     [id, user_id],
                     session_from_row,
                 )
@@ -54,15 +81,19 @@ impl SessionStore for SqliteDb {
         id: &str,
         presented_hash: &str,
         new_hash: &str,
+        history: &[String],
+        now: OffsetDateTime,
     ) -> StoreResult<Rotation> {
         let (user_id, id) = (user_id.0.clone(), id.to_string());
         let (presented, new) = (presented_hash.to_string(), new_hash.to_string());
+        let (history, now) = (history_json(history), ts(now));
         Ok(self
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 let changed = tx.execute(
-                    "UPDATE sessions SET refresh_hash = ?3 WHERE id = ?1 AND user_id = ?4 AND refresh_hash = ?2",
-                    params![id, presented, new, user_id],
+                    "UPDATE sessions SET refresh_hash = ?3, previous_hashes = ?5, rotated_at = ?6
+                     WHERE id = ?1 AND user_id = ?4 AND refresh_hash = ?2",
+                    params![id, presented, new, user_id, history, now],
                 )?;
                 let outcome = if changed == 1 {
                     Rotation::Rotated

@@ -15,8 +15,18 @@ impl TokenStore for SqliteDb {
         let t = token.clone();
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![t.hash, t.kind.as_str(), t.user_id.0, t.email_key, ts(t.expires_at)],
+                "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at, credential_version,
+                    reset_generation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.hash,
+                    t.kind.as_str(),
+                    t.user_id.0,
+                    t.email_key,
+                    ts(t.expires_at),
+                    t.credential_version,
+                    t.reset_generation
+                ],
             )
             .map(drop)
         })
@@ -29,7 +39,7 @@ impl TokenStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at",
+                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation",
                     params![hash, kind.as_str()],
                     |row| {
                         Ok(OneTimeToken {
@@ -38,6 +48,8 @@ impl TokenStore for SqliteDb {
                             user_id: UserId(row.get(1)?),
                             email_key: row.get(2)?,
                             expires_at: from_ts(row.get(3)?)?,
+                            credential_version: row.get(4)?,
+                            reset_generation: row.get(5)?,
                         })
                     },
                 )
