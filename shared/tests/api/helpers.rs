@@ -156,6 +156,11 @@ impl Tokens {
 }
 
 impl TestApp {
+    /// A client whose requests come from another loopback address: another source.
+    pub fn client_from(&self, ip: &str) -> reqwest::Client {
+        reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -1,5 +1,6 @@
 //! The service over HTTP, as its users and its attackers use it.
 
+mod brute_force;
 mod confirm_email;
 mod docs;
 mod helpers;
@@ -9,5 +10,7 @@ mod logs;
 mod lookalike_addresses;
 mod passwords;
 mod permissions;
+mod phishing;
 mod register;
 mod sessions;
+mod token_abuse;
