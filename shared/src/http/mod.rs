@@ -78,6 +78,9 @@ pub fn finish(routes: Router, max_body_bytes: usize) -> Router {
                 })
                 .on_response(|response: &Response, latency: Duration, _span: &tracing::Span| {
                     tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
-                }),
+                })
+                // Every response is logged above, and internal errors log their cause; a flood
+                // of 503 `server_busy` must not become a flood of error lines.
+                .on_failure(()),
         )
 }
