@@ -5,6 +5,7 @@
 
 pub mod flows;
 mod routes;
+mod schemas;
 pub mod throttle;
 
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::{
     AuthState,
     flows::{self, Confirmation, NewAccount, TokenPair},
+    schemas,
 };
 use crate::{
     credentials::JwtKeys,
@@ -22,16 +23,18 @@ use crate::{
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = schemas::email)]
     pub email: String,
     /// 8 to 128 characters; common passwords are refused.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(schema_with = schemas::new_password)]
     pub password: String,
-    #[schema(example = "Ada")]
+    #[schema(schema_with = schemas::first_name)]
     pub first_name: String,
-    #[schema(example = "Lovelace")]
+    #[schema(schema_with = schemas::last_name)]
     pub last_name: String,
+    #[schema(schema_with = schemas::nickname)]
     pub nickname: Option<String>,
+    #[schema(schema_with = schemas::bio)]
     pub bio: Option<String>,
 }
 
@@ -41,7 +44,7 @@ pub struct RegisterRequest {
 /// The account starts `pending` and is emailed a confirmation link.
 #[utoipa::path(
     post, path = "/api/v1/auth/register/{role}", tag = "auth",
-    params(("role" = String, Path, description = "reader, author, moderator or admin")),
+    params(("role" = Role, Path, description = "reader and author: anyone; moderator and admin: admins only")),
     request_body = RegisterRequest,
     security((), ("bearer" = [])),
     responses(
@@ -51,6 +54,8 @@ pub struct RegisterRequest {
         (status = 404, description = "Unknown role", body = Problem),
         (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
         (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem),
+        (status = 429, description = "Too many registrations from this source or in all (`too_many_registrations`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
 )]
 pub async fn register(
@@ -81,6 +86,7 @@ pub async fn register(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    /// Any string: a login with what is not an address answers like a wrong password.
     #[schema(example = "ada@example.com")]
     pub email: String,
     #[schema(example = "correct horse battery staple")]
@@ -98,6 +104,7 @@ pub struct LoginRequest {
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
         (status = 403, description = "`email_not_confirmed` or `account_suspended`", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
 )]
 pub async fn login(
@@ -117,6 +124,7 @@ fn no_store(pair: TokenPair) -> Tokens {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(schema_with = schemas::refresh_token)]
     pub refresh_token: String,
 }
 
@@ -128,6 +136,7 @@ pub struct RefreshRequest {
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
         (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = Problem),
+        (status = 409, description = "Rotated a moment ago by another request (`refresh_conflict`); the session is kept", body = Problem),
     )
 )]
 pub async fn refresh(
@@ -140,7 +149,7 @@ pub async fn refresh(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
-    /// Also end the session of this refresh token (it must be yours).
+    /// Also end the session of this refresh token (it must be yours; anything else is ignored).
     pub refresh_token: Option<String>,
     /// End every session of the account.
     #[serde(default)]
@@ -174,7 +183,7 @@ pub async fn logout(
 
 #[derive(Deserialize, ToSchema)]
 pub struct EmailRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = schemas::email)]
     pub email: String,
 }
 
@@ -200,6 +209,7 @@ pub async fn send_confirm_email(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct TokenQuery {
     /// The token from the emailed link.
+    #[param(schema_with = schemas::emailed_token, required = true)]
     pub token: String,
 }
 
@@ -209,6 +219,7 @@ pub struct TokenQuery {
     responses(
         (status = 200, description = "Confirmed; the account is active", body = UserView),
         (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
     )
 )]
 pub async fn confirm_email(
@@ -241,7 +252,9 @@ pub async fn send_reset_password_email(
 #[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     /// The token from the emailed link.
+    #[schema(schema_with = schemas::emailed_token)]
     pub token: String,
+    #[schema(schema_with = schemas::new_password)]
     pub password: String,
 }
 
@@ -251,7 +264,9 @@ pub struct ResetPasswordRequest {
     responses(
         (status = 204, description = "Password changed"),
         (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
         (status = 422, description = "The new password is refused", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
 )]
 pub async fn reset_password(
@@ -266,6 +281,7 @@ pub async fn reset_password(
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    #[schema(schema_with = schemas::new_password)]
     pub new_password: String,
 }
 
@@ -277,8 +293,10 @@ pub struct ChangePasswordRequest {
         (status = 204, description = "Password changed; log in again"),
         (status = 401, description = "No valid access token", body = Problem),
         (status = 403, description = "`wrong_current_password`", body = Problem),
+        (status = 409, description = "The password changed meanwhile (`conflict`)", body = Problem),
         (status = 422, description = "The new password is refused", body = Problem),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
 )]
 pub async fn change_password(

@@ -51,7 +51,49 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::auth::routes().split_for_parts().1);
     doc.merge(crate::users::routes().split_for_parts().1);
     doc.merge(routes().split_for_parts().1);
+    describe_problems(&mut doc);
     doc
+}
+
+/// What the shared layers and extractors add to every route's own answers: errors are
+/// `application/problem+json`; a route with a JSON body can answer 400 `malformed_json`, 413
+/// `payload_too_large` and 415 `unsupported_media_type`; an authenticated one 401.
+fn describe_problems(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content(PROBLEM, content).build())
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let has_body = operation.request_body.is_some();
+            let authenticated = operation.security.iter().flatten().any(|s| {
+                serde_json::to_value(s).is_ok_and(|v| v.as_object().is_some_and(|o| o.contains_key("bearer")))
+            });
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
+                    && let Some(json) = response.content.shift_remove("application/json")
+                {
+                    response.content.insert(PROBLEM.into(), json);
+                }
+            }
+            if has_body {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| problem("The body is not valid JSON (`malformed_json`)"));
+                responses.entry("413".into()).or_insert_with(|| problem("The body is too large (`payload_too_large`)"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| problem("The body is not JSON (`unsupported_media_type`)"));
+            }
+            if authenticated {
+                responses.entry("401".into()).or_insert_with(|| problem("No valid access token (`unauthorized`)"));
+            }
+        }
+    }
 }
 
 /// The document, rendered once, and Swagger UI's settings.
@@ -114,9 +156,13 @@ pub async fn apidocs() -> Response {
 /// Swagger UI's page and assets.
 #[utoipa::path(
     get, path = "/apidocs/{file}", tag = "docs",
-    params(("file" = String, Path, description = "index.html, or one of its assets")),
+    params(("file" = String, Path, description = "index.html, or one of its assets",
+        example = "index.html",
+        pattern = "^(index\\.html|index\\.css|swagger-ui\\.css|swagger-ui(-bundle|-standalone-preset|-es-bundle|-es-bundle-core)?\\.js|swagger-initializer\\.js|oauth2-redirect\\.html|favicon-(16x16|32x32)\\.png)$")),
     responses(
-        (status = 200, description = "The file", content_type = "text/html"),
+        (status = 200, description = "The file", content(
+            (String = "text/html"), (String = "text/css"), (String = "text/javascript"), (String = "image/png")
+        )),
         (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -80,19 +80,10 @@ fn canonical_domain(domain: &str) -> Result<String, &'static str> {
 
 /// Characters a reader cannot see or that change how text around them reads: controls,
 /// format characters (zero-width spaces and joiners, soft hyphens, bidirectional controls),
-/// line and paragraph separators, private-use and unassigned code points.
+/// line and paragraph separators.
 pub fn is_invisible(c: char) -> bool {
     use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
-    matches!(
-        c.general_category(),
-        G::Control
-            | G::Format
-            | G::LineSeparator
-            | G::ParagraphSeparator
-            | G::PrivateUse
-            | G::Unassigned
-            | G::Surrogate
-    )
+    matches!(c.general_category(), G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator)
 }
 
 impl TryFrom<String> for EmailAddress {

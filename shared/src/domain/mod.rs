@@ -1,7 +1,7 @@
 //! Domain types that can only be built valid, and the permission table. Nothing here knows
 //! about HTTP or storage.
 
-mod email;
+pub mod email;
 mod password;
 pub mod permissions;
 mod profile;
