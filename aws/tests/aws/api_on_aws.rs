@@ -190,3 +190,34 @@ async fn asking_for_a_link_costs_the_same_whether_or_not_the_address_has_an_acco
     api.email_token(&known, "Reset your password").await;
     assert!(!sent_emails().await.iter().any(|m| m.contains(&format!("To: {unknown}"))));
 }
+
+#[tokio::test]
+async fn only_the_newest_reset_link_works_and_a_forged_refresh_changes_nothing_on_aws() {
+    let api = AwsApi::start().await;
+    let email = format!("{}@example.com", unique("ada"));
+    api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email)), None).await;
+    let token = api.email_token(&email, "Confirm your email address").await;
+    api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
+
+    api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": email })), None).await;
+    let first = api.email_token(&email, "Reset your password").await;
+    api.call("POST", "/api/v1/auth/send_reset_password_email", Some(json!({ "email": email })), None).await;
+    let second = api.email_token(&email, "Reset your password").await;
+    assert_ne!(first, second);
+
+    let reset = |token: &str| json!({ "token": token, "password": "a brand new passphrase" });
+    let (status, problem) = api.call("POST", "/api/v1/auth/reset_password", Some(reset(&first)), None).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_token")));
+    let (status, _) = api.call("POST", "/api/v1/auth/reset_password", Some(reset(&second)), None).await;
+    assert_eq!(status, 204);
+
+    let login = json!({ "email": email, "password": "a brand new passphrase" });
+    let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let forged = format!("{}.{}", refresh.rsplit_once('.').unwrap().0, "A".repeat(43));
+    let (status, problem) =
+        api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": forged })), None).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("invalid_refresh_token")));
+    let (status, _) = api.call("GET", "/api/v1/user", None, tokens["access_token"].as_str()).await;
+    assert_eq!(status, 200, "the forged refresh ended nothing");
+}
