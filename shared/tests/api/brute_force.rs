@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, Tokens, assert_problem, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app_with};
 
 /// 41 guesses at once, the right password in the middle: no more password checks than the
 /// backoff allows (5), and the burst gains nothing by being parallel.
@@ -143,26 +143,37 @@ async fn no_session_started_with_the_old_password_survives_its_change() {
     .await;
     let owner = app.signed_up("reader", "ada@example.com").await;
 
-    let logins: Vec<_> = (0..44)
+    let logins = logins_with_the_old_password(&app);
+    let change = app.post_change_password(&owner.access, PASSWORD, "a brand new passphrase").await;
+    assert_eq!(change.status(), StatusCode::NO_CONTENT);
+
+    assert_eq!(surviving_sessions(&app, logins).await, 0, "sessions of the old password outlived its change");
+}
+
+/// 44 logins with the current password, under way.
+fn logins_with_the_old_password(app: &TestApp) -> Vec<tokio::task::JoinHandle<reqwest::Response>> {
+    (0..44)
         .map(|_| {
             let request = app.client.post(app.url("/api/v1/auth/login"));
             let request = request.json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
             tokio::spawn(async move { request.send().await.unwrap() })
         })
-        .collect();
-    let change = app.post_change_password(&owner.access, PASSWORD, "a brand new passphrase").await;
-    assert_eq!(change.status(), StatusCode::NO_CONTENT);
+        .collect()
+}
+
+/// How many of the sessions those logins got still work (by access token or by refresh).
+async fn surviving_sessions(app: &TestApp, logins: Vec<tokio::task::JoinHandle<reqwest::Response>>) -> usize {
     let mut survivors = 0;
     for login in logins {
         let response = login.await.unwrap();
         if response.status() == StatusCode::OK {
             let tokens = Tokens::from(response).await;
-            survivors += usize::from(app.get_me(&tokens.access).await.status() == StatusCode::OK);
-            survivors += usize::from(app.post_refresh(&tokens.refresh).await.status() == StatusCode::OK);
+            let alive = app.get_me(&tokens.access).await.status() == StatusCode::OK
+                || app.post_refresh(&tokens.refresh).await.status() == StatusCode::OK;
+            survivors += usize::from(alive);
         }
     }
-
-    assert_eq!(survivors, 0, "sessions of the old password outlived its change");
+    survivors
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -177,22 +188,8 @@ async fn no_session_started_with_the_old_password_survives_a_reset() {
     app.post_send_reset_password_email("ada@example.com").await;
     let token = app.email_token("ada@example.com", "Reset your password").await;
 
-    let logins: Vec<_> = (0..44)
-        .map(|_| {
-            let request = app.client.post(app.url("/api/v1/auth/login"));
-            let request = request.json(&json!({ "email": "ada@example.com", "password": PASSWORD }));
-            tokio::spawn(async move { request.send().await.unwrap() })
-        })
-        .collect();
+    let logins = logins_with_the_old_password(&app);
     assert_eq!(app.post_reset_password(&token, "the reset passphrase").await.status(), StatusCode::NO_CONTENT);
-    let mut survivors = 0;
-    for login in logins {
-        let response = login.await.unwrap();
-        if response.status() == StatusCode::OK {
-            let tokens = Tokens::from(response).await;
-            survivors += usize::from(app.get_me(&tokens.access).await.status() == StatusCode::OK);
-        }
-    }
 
-    assert_eq!(survivors, 0, "sessions of the old password outlived the reset");
+    assert_eq!(surviving_sessions(&app, logins).await, 0, "sessions of the old password outlived the reset");
 }
