@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Creates, on a running AWS emulator, what the functions expect, from the definitions the
+deployment uses: the table from aws/dynamodb-table.json, each worker's queue and dead-letter
+queue from template.yaml, the photos bucket, a verified SES sender, and a signing key in SSM
+Parameter Store. Prints the environment the functions need.
+
+    python3 -m moto.server -H 127.0.0.1 -p 5055 &
+    python3 scripts/emulator_setup.py http://127.0.0.1:5055
+"""
+import json
+import pathlib
+import sys
+
+import boto3
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TABLE = "ums"
+BUCKET = "ums-photos"
+SENDER = "no-reply@blog.localhost"
+KEY_PARAMETER = "/ums/jwt-signing-key"
+
+
+class _Template(yaml.SafeLoader):
+    """Reads template.yaml, keeping CloudFormation's short-form intrinsics as plain values."""
+
+
+_Template.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node)
+                                if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node))
+
+
+def template():
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Template)
+
+
+def worker_queues():
+    """Each worker queue of the template: (name, url variable, visibility, max receives)."""
+    resources = template()["Resources"]
+    queues = []
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in properties:
+            prefix = name.removesuffix("Queue")  # EmailQueue -> Email
+            queues.append((prefix.lower(), f"UMS_{prefix.upper()}_QUEUE_URL", int(properties["VisibilityTimeout"]),
+                           int(properties["RedrivePolicy"]["maxReceiveCount"])))
+    return queues
+
+
+def signing_key_pem():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def setup(endpoint, visibility_timeout=None, signing_key=None):
+    """Creates everything (idempotently) and returns the functions' environment. Each queue's
+    visibility timeout is the template's unless `visibility_timeout` overrides it."""
+    aws = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+               aws_secret_access_key="testing")
+    table = json.loads((ROOT / "aws" / "dynamodb-table.json").read_text())
+    dynamodb = boto3.client("dynamodb", **aws)
+    if TABLE not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=TABLE,
+            **{k: table[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        )
+        dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification=table["TimeToLiveSpecification"])
+
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+           "UMS_TABLE_NAME": TABLE, "UMS_JWT_KEY_PARAMETER": KEY_PARAMETER}
+    sqs = boto3.client("sqs", **aws)
+    for name, variable, visibility, max_receives in worker_queues():
+        dlq_url = sqs.create_queue(QueueName=f"ums-{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
+        attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout or visibility)}
+        url = sqs.create_queue(QueueName=f"ums-{name}", Attributes=attributes)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+        env[variable] = url
+
+    s3 = boto3.client("s3", **aws)
+    if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=BUCKET)
+    boto3.client("sesv2", **aws).create_email_identity(EmailIdentity=SENDER)
+    ssm = boto3.client("ssm", **aws)
+    ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or signing_key_pem())
+    return env
+
+
+if __name__ == "__main__":
+    environment = setup(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5055")
+    print("export " + " ".join(f"{k}={v}" for k, v in environment.items()))
