@@ -12,6 +12,8 @@ use shared::ports::Queue;
 use utoipa::openapi::OpenApi;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+/// The HTTP API route that takes every request no other route matches.
+const CATCH_ALL: &str = "$default";
 
 type Routes = BTreeSet<(String, String)>;
 
@@ -67,6 +69,7 @@ fn deployed() -> BTreeMap<String, Routes> {
         }
         let routes: Routes = events_of_type(resource, "HttpApi")
             .into_iter()
+            .filter(|event| event["Properties"]["Path"].as_str() != Some(CATCH_ALL))
             .map(|event| {
                 let properties = &event["Properties"];
                 (
@@ -87,6 +90,9 @@ fn watched() -> BTreeMap<String, BTreeSet<String>> {
     let config: toml::Table = std::fs::read_to_string(format!("{ROOT}/CargoLambda.toml")).unwrap().parse().unwrap();
     let mut functions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, function) in config["watch"]["router"].as_table().unwrap() {
+        if path.starts_with("/{*") {
+            continue;
+        }
         functions.entry(function.as_str().unwrap().to_string()).or_default().insert(path.clone());
     }
     functions
@@ -223,4 +229,26 @@ fn the_template_defines_the_table_as_its_definition_says() {
         let in_template: serde_json::Value = serde_yaml::from_value(properties[key.as_str()].clone()).unwrap();
         assert_eq!(&in_template, expected, "UsersTable.{key} differs from aws/dynamodb-table.json");
     }
+}
+
+#[test]
+fn what_no_route_matches_goes_to_the_docs_function_on_both_paths() {
+    let template = template();
+    let catch_alls: Vec<&str> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| events_of_type(r, "HttpApi").iter().any(|e| e["Properties"]["Path"].as_str() == Some(CATCH_ALL)))
+        .filter_map(binary)
+        .collect();
+    assert_eq!(catch_alls, ["docs"], "one $default route, on the docs function");
+    let config: toml::Table = std::fs::read_to_string(format!("{ROOT}/CargoLambda.toml")).unwrap().parse().unwrap();
+    let watched: Vec<&str> = config["watch"]["router"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/{*"))
+        .map(|(_, function)| function.as_str().unwrap())
+        .collect();
+    assert_eq!(watched, ["docs"], "one catch-all path in CargoLambda.toml, to the docs function");
 }

@@ -29,7 +29,7 @@ pub fn new_key() -> JwtKeySource {
 
 /// One group's router with the shared layers, as its function serves it.
 pub fn function(routes: axum::Router) -> axum::Router {
-    http::finish(routes, 16 * 1024)
+    http::finish(routes, 16 * 1024, &http::KnownRoutes::of(&docs::document()))
 }
 
 async fn invoke(app: &axum::Router, event_file: &str) -> (u16, Value) {
@@ -141,4 +141,25 @@ async fn the_sample_worker_event_sends_its_email() {
 
     assert!(response.batch_item_failures.is_empty());
     assert!(sent_emails().await.iter().any(|m| m.contains("confirm_email?token=sample")));
+}
+
+#[tokio::test]
+async fn the_docs_function_answers_what_no_route_matches_as_the_local_server_does() {
+    let docs = function(docs::router(DocsState::new()));
+    let call = |method: &str, path: &str| {
+        let request = axum::http::Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        docs.clone().oneshot(request)
+    };
+
+    let response = call("GET", "/api/v1/nothing-here").await.unwrap();
+    assert_eq!(response.status(), 404);
+    let response = call("GET", "/api/v1/auth/login").await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let response = call("DELETE", "/api/v1/auth/register/reader").await.unwrap();
+    assert_eq!(
+        (response.status().as_u16(), &response.headers()["allow"]),
+        (405, &"POST".parse::<axum::http::HeaderValue>().unwrap())
+    );
 }

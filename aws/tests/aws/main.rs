@@ -2,6 +2,8 @@
 //! without `AWS_ENDPOINT_URL` these tests fail, they never skip.
 
 mod api_on_aws;
+#[cfg(feature = "aws-path")]
+mod aws_local;
 mod deployment;
 mod dynamodb_calls;
 mod emulator;

@@ -4,11 +4,12 @@
 mod caller;
 mod error;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request},
+    http::{HeaderValue, Method, Uri, header},
     response::{IntoResponse, Response},
 };
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
@@ -60,12 +61,68 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     }
 }
 
+/// Every route of the service (method, path template), from its OpenAPI document: a function
+/// that gets a request none of its routes matches (on AWS, the docs function takes every
+/// request no route matched) answers 405 for a known path under another method, 404 otherwise,
+/// as the local server does.
+#[derive(Clone, Debug, Default)]
+pub struct KnownRoutes(Arc<Vec<(Method, Vec<String>)>>);
+
+impl KnownRoutes {
+    pub fn of(document: &utoipa::openapi::OpenApi) -> Self {
+        let mut routes = Vec::new();
+        for (path, item) in &document.paths.paths {
+            let segments: Vec<String> = path.split('/').map(str::to_string).collect();
+            let methods = [
+                (Method::GET, item.get.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    routes.push((method, segments.clone()));
+                }
+            }
+        }
+        Self(Arc::new(routes))
+    }
+
+    /// The methods the path is served under (a `{parameter}` segment matches any one segment).
+    fn methods_of(&self, path: &str) -> Vec<&Method> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let matches = |template: &Vec<String>| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        };
+        self.0.iter().filter(|(_, template)| matches(template)).map(|(method, _)| method).collect()
+    }
+
+    fn unmatched(&self, method: &Method, uri: &Uri) -> Response {
+        let allowed = self.methods_of(uri.path());
+        if allowed.is_empty() || allowed.contains(&method) {
+            return ApiError::NotFound.into_response();
+        }
+        let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+        let mut response = ApiError::MethodNotAllowed.into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        response
+    }
+}
+
 /// The layers every deployment shares, around one group's routes (a Lambda function) or all
 /// of them (the local server): problem+json for unknown routes, wrong methods, oversized
 /// bodies and panics; a request log without query strings (they can carry tokens).
-pub fn finish(routes: Router, max_body_bytes: usize) -> Router {
+pub fn finish(routes: Router, max_body_bytes: usize, known: &KnownRoutes) -> Router {
+    let known = known.clone();
     routes
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(move |method: Method, uri: Uri| {
+            let known = known.clone();
+            async move { known.unmatched(&method, &uri) }
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {

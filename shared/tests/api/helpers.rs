@@ -1,5 +1,13 @@
 //! `spawn_app()` starts the real app (SQLite file, local queue, outbox) on a random port in a
 //! temporary data directory that is removed when the test ends.
+//!
+//! Built with the `aws-path` feature, `spawn_app()` is instead the AWS path that
+//! `scripts/aws-local` runs (the Lambda functions under `cargo lambda watch`, DynamoDB, SQS and
+//! SES in the emulator): same stories, other base URL (`UMS_TEST_BASE_URL`), its outbox
+//! (`UMS_TEST_OUTBOX`), emptied before each story (`UMS_TEST_RESET_URL`). Stories that need the
+//! in-process app (its clock, stores, settings or other source addresses) carry
+//! `#[cfg_attr(feature = "aws-path", ignore = "...")]` and are reported as ignored there, with that
+//! reason; they run on every local pass.
 
 use std::{
     io::Write,
@@ -75,21 +83,40 @@ impl Clock for ManualClock {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub clock: Arc<ManualClock>,
-    pub app: Arc<LocalApp>,
-    pub data_dir: PathBuf,
+    /// Where the emails the service sends end up.
+    outbox_dir: PathBuf,
+    local: Option<Local>,
+}
+
+/// The app in this process.
+struct Local {
+    clock: Arc<ManualClock>,
+    app: Arc<LocalApp>,
     _temp: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for TestApp {
+impl Drop for Local {
     fn drop(&mut self) {
         self.server.abort();
     }
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
+    if cfg!(feature = "aws-path") { aws_path().await } else { spawn_app_with(|_| {}).await }
+}
+
+/// The AWS path started by `scripts/aws-local`, emptied for this story.
+async fn aws_path() -> TestApp {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: the AWS-path stories run against scripts/aws-local (scripts/test starts it)")
+        })
+    };
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let reset = client.post(var("UMS_TEST_RESET_URL")).send().await.expect("the AWS path's control port answers");
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT, "emptying the AWS path");
+    TestApp { address: var("UMS_TEST_BASE_URL"), client, outbox_dir: var("UMS_TEST_OUTBOX").into(), local: None }
 }
 
 /// An app in a temporary data directory, with some settings changed.
@@ -97,7 +124,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let temp = tempfile::tempdir().expect("a temporary data directory");
     let dir = temp.path().to_path_buf();
     let mut app = spawn_app_in(&dir, tweak).await;
-    app._temp = Some(temp);
+    app.local.as_mut().expect("a local app")._temp = Some(temp);
     app
 }
 
@@ -125,11 +152,8 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     TestApp {
         address: format!("http://{addr}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        clock,
-        app: Arc::new(app),
-        data_dir: dir.to_path_buf(),
-        _temp: None,
-        server,
+        outbox_dir: dir.join("outbox"),
+        local: Some(Local { clock, app: Arc::new(app), _temp: None, server }),
     }
 }
 
@@ -156,6 +180,15 @@ impl Tokens {
 }
 
 impl TestApp {
+    fn in_process(&self) -> &Local {
+        self.local.as_ref().expect("this story needs the in-process app: mark it ignored on the aws-path feature")
+    }
+
+    /// The app in this process (for stories ignored on the AWS path).
+    pub fn local(&self) -> &LocalApp {
+        &self.in_process().app
+    }
+
     /// A client whose requests come from another loopback address: another source.
     pub fn client_from(&self, ip: &str) -> reqwest::Client {
         reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
@@ -241,14 +274,13 @@ impl TestApp {
     /// An active account of any role, vouched for as the operator command does, logged in.
     pub async fn active_account(&self, email: &str, role: Role) -> Tokens {
         let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        flows::register(&self.app.auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
+        flows::register(&self.local().auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 
     pub fn outbox(&self) -> Vec<String> {
-        let dir = self.data_dir.join("outbox");
         let mut files: Vec<_> =
-            std::fs::read_dir(&dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            std::fs::read_dir(&self.outbox_dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         files.sort();
         files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
     }
@@ -264,7 +296,7 @@ impl TestApp {
 
     /// Waits for the worker to deliver an email, and returns the token in its newest link.
     pub async fn email_token(&self, to: &str, subject: &str) -> String {
-        for _ in 0..100 {
+        for _ in 0..EMAIL_WAIT {
             if let Some(email) = self.emails_to(to, subject).last() {
                 return token_in(email);
             }
@@ -275,13 +307,17 @@ impl TestApp {
 
     /// Lets the worker drain the queue, so "no email was sent" means something.
     pub async fn settle_queue(&self) {
-        queue::drain_once(&self.app.db, self.app.workers.as_ref()).await.unwrap();
+        queue::drain_once(&self.local().db, self.local().workers.as_ref()).await.unwrap();
     }
 
     pub fn advance_clock(&self, by: time::Duration) {
-        self.clock.advance(by);
+        self.in_process().clock.advance(by);
     }
 }
+
+/// How many times (50 ms apart) to look for an email: the AWS path's queue bridge and mail
+/// copier take a second or two.
+const EMAIL_WAIT: usize = 400;
 
 pub fn token_in(email: &str) -> String {
     let start = email.find("token=").expect("a link with a token") + "token=".len();
@@ -303,7 +339,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 impl TestApp {
     /// Waits for an email and returns it whole.
     pub async fn emails_to_eventually(&self, to: &str, subject: &str) -> String {
-        for _ in 0..100 {
+        for _ in 0..EMAIL_WAIT {
             if let Some(email) = self.emails_to(to, subject).pop() {
                 return email;
             }
@@ -314,7 +350,7 @@ impl TestApp {
 
     /// Waits for a newer email than the one carrying `previous`, and returns its token.
     pub async fn email_token_after(&self, to: &str, subject: &str, previous: &str) -> String {
-        for _ in 0..100 {
+        for _ in 0..EMAIL_WAIT {
             if let Some(token) = self.emails_to(to, subject).last().map(|e| token_in(e))
                 && token != previous
             {
