@@ -3,15 +3,9 @@
 //! `cargo run --release` serves every route group on 127.0.0.1:3000 with an embedded
 //! database, a durable local job queue and an outbox folder for email.
 
-use std::io::{BufRead as _, IsTerminal as _};
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shared::{
-    Config, LocalApp,
-    auth::{Confirmation, NewAccount, flows},
-    domain::Role,
-};
+use shared::{Config, LocalApp, operator};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -93,34 +87,9 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow::Result<()> {
-    let password = read_password()?;
-    let config = Config::from_env()?;
-    let app = LocalApp::build(config)?;
-    let new = NewAccount::parse(email, password, first_name, last_name, None, None)
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let user = flows::register(&app.auth, new, Role::Admin, Confirmation::VouchedByOperator)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let password = operator::read_password()?;
+    let app = LocalApp::build(Config::from_env()?)?;
+    let user = operator::create_admin(&app.auth, email, first_name, last_name, password).await?;
     println!("created admin {} <{}>", user.id, user.email);
     Ok(())
-}
-
-fn describe(error: &shared::ApiError) -> String {
-    let problem = error.problem();
-    let fields: Vec<String> = problem.errors.iter().map(|e| format!("{} {}", e.field, e.detail)).collect();
-    if fields.is_empty() { problem.detail } else { fields.join("; ") }
-}
-
-fn read_password() -> anyhow::Result<String> {
-    if !std::io::stdin().is_terminal() {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
-    }
-    let first = rpassword::prompt_password("Password: ")?;
-    let second = rpassword::prompt_password("Repeat it: ")?;
-    if first != second {
-        bail!("the passwords differ");
-    }
-    Ok(first)
 }

@@ -21,6 +21,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod operator;
 pub mod pagination;
 pub mod ports;
 pub mod users;
