@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::{
 use serde::{Deserialize, Serialize};
 use shared::{
     domain::{Role, Status, User, UserId},
-    ports::{AccountStore, Position, StoreError, StoreResult},
+    ports::{AccountFilter, AccountStore, Position, StoreError, StoreResult},
 };
 
 use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, n, s, user_pk};
@@ -53,6 +53,11 @@ fn email_marker(user: &User) -> Item {
     let mut item = key(email_pk(&user.email.key()), "EMAIL");
     item.insert("user_id".into(), s(user.id.0.clone()));
     item
+}
+
+/// A `LastEvaluatedKey` in JSON (all its attributes are strings), for a position.
+fn key_to_json(key: &Item) -> serde_json::Value {
+    key.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::Value::from(v.as_s().ok()?.clone())))).collect()
 }
 
 /// A `LastEvaluatedKey` back from its JSON form (all its attributes are strings).
@@ -184,21 +189,18 @@ impl AccountStore for DynamoStore {
         }
     }
 
-    /// One role's accounts come from one GSI1 query; all roles, from one role after another.
-    /// The position is the role being read and DynamoDB's `LastEvaluatedKey` in it (null at the
-    /// start of a role). GSI reads are eventually consistent: fine for a listing, and no
-    /// decision rests on one.
-    /// One role's accounts come from one GSI1 query; all roles, from one role after another.
-    /// The position is the role being read and DynamoDB's `LastEvaluatedKey` in it (null at the
-    /// start of a role). GSI reads are eventually consistent: fine for a listing, and no
-    /// decision rests on one.
+    /// One role's accounts come from GSI1 queries; all roles, from one role after another. A
+    /// status filter is a `FilterExpression`, so a query may match fewer than it read: reading
+    /// goes on until the page is full or the role is done. The position is the role being read
+    /// and DynamoDB's `LastEvaluatedKey` in it (null at the start of a role). GSI reads are
+    /// eventually consistent: fine for a listing, and no decision rests on one.
     async fn list_accounts(
         &self,
-        role: Option<Role>,
+        filter: AccountFilter,
         limit: u32,
         after: Option<&Position>,
     ) -> StoreResult<(Vec<User>, Option<Position>)> {
-        let roles: Vec<Role> = role.map_or_else(|| Role::ALL.to_vec(), |role| vec![role]);
+        let roles: Vec<Role> = filter.role.map_or_else(|| Role::ALL.to_vec(), |role| vec![role]);
         let (first, mut start_key) = match after {
             None => (0, None),
             Some(position) => {
@@ -209,30 +211,36 @@ impl AccountStore for DynamoStore {
         };
         let mut users = Vec::new();
         for role in &roles[first..] {
-            let remaining = limit as usize - users.len();
-            if remaining == 0 {
-                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": null }))));
-            }
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :role")
-                .expression_attribute_values(":role", s(format!("ROLE#{}", role.as_str())))
-                .limit(remaining as i32)
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .context("DynamoDB Query")?;
-            for item in page.items() {
-                let stored: UserItem = serde_dynamo::from_item(item.clone()).map_err(anyhow::Error::from)?;
-                users.push(stored.user);
-            }
-            if let Some(last) = page.last_evaluated_key {
-                let key: serde_json::Map<String, serde_json::Value> =
-                    last.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone().into()))).collect();
-                return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": key }))));
+            loop {
+                let remaining = limit as usize - users.len();
+                if remaining == 0 {
+                    let key = start_key.as_ref().map_or(serde_json::Value::Null, key_to_json);
+                    return Ok((users, Some(serde_json::json!({ "role": role.as_str(), "key": key }))));
+                }
+                let mut query = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("GSI1")
+                    .key_condition_expression("GSI1PK = :role")
+                    .expression_attribute_values(":role", s(format!("ROLE#{}", role.as_str())))
+                    .limit(remaining as i32)
+                    .set_exclusive_start_key(start_key.take());
+                if let Some(status) = filter.status {
+                    query = query
+                        .filter_expression("#status = :status")
+                        .expression_attribute_names("#status", "status")
+                        .expression_attribute_values(":status", s(status.as_str()));
+                }
+                let page = query.send().await.context("DynamoDB Query")?;
+                for item in page.items() {
+                    let stored: UserItem = serde_dynamo::from_item(item.clone()).map_err(anyhow::Error::from)?;
+                    users.push(stored.user);
+                }
+                match page.last_evaluated_key {
+                    Some(last) => start_key = Some(last),
+                    None => break,
+                }
             }
         }
         Ok((users, None))

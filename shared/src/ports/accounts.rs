@@ -1,7 +1,14 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::domain::{Role, User, UserId};
+use crate::domain::{Role, Status, User, UserId};
+
+/// Which accounts a listing takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+}
 
 /// Where a listing stopped, as the store that made it understands it (a DynamoDB
 /// `LastEvaluatedKey`, a SQLite row key). Clients only ever see it sealed into a cursor.
@@ -21,12 +28,12 @@ pub trait AccountStore: Send + Sync {
     /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
     /// An email change moves the unique email with it, in the same atomic write.
     async fn update_account(&self, user: &User) -> StoreResult<()>;
-    /// Up to `limit` accounts after `after` (a position this store returned), ordered by role
-    /// name then age (ids are time-ordered), or by age within one role; and the position after
-    /// the last one, if there may be more.
+    /// Up to `limit` accounts matching `filter` after `after` (a position this store returned),
+    /// ordered by role name then age (ids are time-ordered), or by age within one role; and the
+    /// position after the last one, if there may be more.
     async fn list_accounts(
         &self,
-        role: Option<Role>,
+        filter: AccountFilter,
         limit: u32,
         after: Option<&Position>,
     ) -> StoreResult<(Vec<User>, Option<Position>)>;

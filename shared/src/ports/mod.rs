@@ -11,7 +11,7 @@ mod mail;
 mod sessions;
 mod tokens;
 
-pub use accounts::{AccountStore, Position};
+pub use accounts::{AccountFilter, AccountStore, Position};
 pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, Queue};
 pub use limits::{AttemptPolicy, Attempts, LimitStore, Reservation};
 pub use mail::{Mailer, OutgoingEmail};

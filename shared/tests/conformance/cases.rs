@@ -8,8 +8,8 @@ use shared::{
     domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
     pagination::CursorSigner,
     ports::{
-        AccountStore, AttemptPolicy, LimitStore, OneTimeToken, Reservation, Rotation, Session, SessionStore,
-        StoreError, TokenKind, TokenStore,
+        AccountFilter, AccountStore, AttemptPolicy, LimitStore, OneTimeToken, Reservation, Rotation, Session,
+        SessionStore, StoreError, TokenKind, TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
@@ -368,18 +368,22 @@ pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<
     for (i, role) in roles.into_iter().enumerate() {
         let mut account = user(&format!("user{i}@example.com"));
         account.role = role;
+        if i % 3 == 2 {
+            account.status = Status::Suspended;
+        }
         store.create_account(&account).await.unwrap();
         created.push(account);
     }
     // Clients hold positions only as sealed cursors.
     let signer = CursorSigner::new(b"test key");
-    let list = |role: Option<Role>| {
+    let list = |role: Option<Role>, status: Option<Status>| {
         let (store, signer) = (store.clone(), &signer);
         async move {
             let (mut ids, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
             loop {
                 let after = cursor.as_deref().map(|c| signer.open(c).unwrap());
-                let (page, next) = store.list_accounts(role, 2, after.as_ref()).await.unwrap();
+                let (page, next) =
+                    store.list_accounts(AccountFilter { role, status }, 2, after.as_ref()).await.unwrap();
                 assert!(page.len() <= 2);
                 ids.extend(page.into_iter().map(|u| u.id.0));
                 pages += 1;
@@ -394,11 +398,21 @@ pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<
 
     let mut everyone: Vec<&User> = created.iter().collect();
     everyone.sort_by(|a, b| (a.role.as_str(), &a.id.0).cmp(&(b.role.as_str(), &b.id.0)));
-    assert_eq!(list(None).await, everyone.iter().map(|u| u.id.0.clone()).collect::<Vec<_>>());
+    assert_eq!(list(None, None).await, everyone.iter().map(|u| u.id.0.clone()).collect::<Vec<_>>());
 
     let mut readers: Vec<String> = created.iter().filter(|u| u.role == Role::Reader).map(|u| u.id.0.clone()).collect();
     readers.sort();
-    assert_eq!(list(Some(Role::Reader)).await, readers);
+    assert_eq!(list(Some(Role::Reader), None).await, readers);
+
+    let active: Vec<String> = everyone.iter().filter(|u| u.status == Status::Active).map(|u| u.id.0.clone()).collect();
+    assert_eq!(list(None, Some(Status::Active)).await, active);
+    let mut active_readers: Vec<String> = created
+        .iter()
+        .filter(|u| u.role == Role::Reader && u.status == Status::Active)
+        .map(|u| u.id.0.clone())
+        .collect();
+    active_readers.sort();
+    assert_eq!(list(Some(Role::Reader), Some(Status::Active)).await, active_readers);
 }
 
 /// Calls `$runner!` with the name of every case, so each adapter's suite runs all of them.

@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteDb;
 use crate::{
-    domain::{Role, User, UserId},
-    ports::{AccountStore, Position, StoreError, StoreResult},
+    domain::{Role, Status, User, UserId},
+    ports::{AccountFilter, AccountStore, Position, StoreError, StoreResult},
 };
 
 fn user_from_json(data: String) -> rusqlite::Result<User> {
@@ -98,7 +98,7 @@ impl AccountStore for SqliteDb {
 
     async fn list_accounts(
         &self,
-        role: Option<Role>,
+        filter: AccountFilter,
         limit: u32,
         after: Option<&Position>,
     ) -> StoreResult<(Vec<User>, Option<Position>)> {
@@ -110,15 +110,15 @@ impl AccountStore for SqliteDb {
             ),
             None => (String::new(), String::new()),
         };
-        let role = role.map(Role::as_str);
+        let (role, status) = (filter.role.map(Role::as_str), filter.status.map(Status::as_str));
         let rows: Vec<(String, String, String)> = self
             .call(move |conn| {
                 let mut stmt = conn.prepare(
                     "SELECT role, id, data FROM users
-                     WHERE (?1 IS NULL OR role = ?1) AND (role, id) > (?2, ?3)
+                     WHERE (?1 IS NULL OR role = ?1) AND (?5 IS NULL OR status = ?5) AND (role, id) > (?2, ?3)
                      ORDER BY role, id LIMIT ?4",
                 )?;
-                stmt.query_map(params![role, after_role, after_id, limit], |row| {
+                stmt.query_map(params![role, after_role, after_id, limit, status], |row| {
                     Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
                 .collect()
