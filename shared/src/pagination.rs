@@ -17,6 +17,10 @@ pub struct CursorSigner {
     key: [u8; 32],
 }
 
+/// How many items a page has unless asked otherwise, and at most.
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
 impl CursorSigner {
     /// A signer keyed from a secret (the service's JWT signing key: see
     /// `JwtKeys::cursor_signer`), so rotating that key also retires old cursors.
@@ -36,6 +40,22 @@ impl CursorSigner {
         let mut mac = self.mac();
         mac.update(&payload);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// A cursor for a position in the listing named `list` (its route and filters): it opens
+    /// only for that same listing.
+    pub fn seal_for(&self, list: &str, position: &Position) -> String {
+        self.seal(&serde_json::json!({ "list": list, "at": position }))
+    }
+
+    /// The position in a cursor sealed for the listing `list`; `InvalidCursor` for a cursor
+    /// of another listing, or not this service's.
+    pub fn open_for(&self, list: &str, cursor: &str) -> Result<Position, InvalidCursor> {
+        let sealed = self.open(cursor)?;
+        if sealed["list"] != list {
+            return Err(InvalidCursor);
+        }
+        Ok(sealed["at"].clone())
     }
 
     /// The position in a cursor this service sealed; `InvalidCursor` for anything else.
@@ -62,6 +82,15 @@ mod tests {
         let signer = CursorSigner::new(b"secret");
         let position = json!({ "role": "author", "id": "0193" });
         assert_eq!(signer.open(&signer.seal(&position)).unwrap(), position);
+    }
+
+    #[test]
+    fn a_cursor_opens_only_for_its_own_listing() {
+        let signer = CursorSigner::new(b"secret");
+        let cursor = signer.seal_for("users?role=reader", &json!({ "id": "0193" }));
+        assert_eq!(signer.open_for("users?role=reader", &cursor).unwrap(), json!({ "id": "0193" }));
+        assert!(matches!(signer.open_for("users?role=admin", &cursor), Err(InvalidCursor)));
+        assert!(matches!(signer.open_for("authors", &cursor), Err(InvalidCursor)));
     }
 
     #[test]

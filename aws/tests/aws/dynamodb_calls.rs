@@ -83,6 +83,8 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     measure("POST auth/reset_password (no sessions)", calls.take());
     api.call("GET", "/.well-known/jwks.json", None, None).await;
     measure("GET /.well-known/jwks.json", calls.take());
+    api.call("GET", "/api/v1/authors?limit=20", None, None).await;
+    measure("GET authors (one page)", calls.take());
 
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {

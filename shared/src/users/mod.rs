@@ -1,5 +1,9 @@
 //! The users route group: accounts and profiles.
 
+mod lists;
+
+pub use lists::*;
+
 use std::sync::Arc;
 
 use axum::{
@@ -38,7 +42,13 @@ impl FromRef<UsersState> for Arc<dyn AccountStore> {
 }
 
 pub fn routes() -> OpenApiRouter<UsersState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(author))
+        .routes(routes!(authors))
+        .routes(routes!(users))
+        .routes(routes!(admins))
+        .routes(routes!(moderators))
 }
 
 /// The group's routes over its state, without the shared layers (`http::finish` adds them).

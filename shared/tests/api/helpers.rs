@@ -258,6 +258,11 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A new access token for an account with the usual password.
+    pub async fn signed_in(&self, email: &str) -> String {
+        Tokens::from(self.post_login(email, PASSWORD).await).await.access
+    }
+
     /// Registers, confirms from the emailed link, and logs in.
     pub async fn signed_up(&self, role: &str, email: &str) -> Tokens {
         self.register(role, email).await;

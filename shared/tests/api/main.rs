@@ -1,5 +1,6 @@
 //! The service over HTTP, as its users and its attackers use it.
 
+mod account_lists;
 mod brute_force;
 mod confirm_email;
 mod docs;

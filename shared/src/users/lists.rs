@@ -1,0 +1,209 @@
+//! Accounts, one page at a time: public author profiles for anyone, every account and the staff
+//! for admins. Pages are cursor-paginated; a cursor is sealed for its listing and filters.
+
+use axum::{Json, extract::State};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::UsersState;
+use crate::{
+    domain::{Action, FieldError, Role, Status, User, UserId, UserView},
+    http::{ApiError, AuthUser, Problem, QueryParams},
+    pagination::{DEFAULT_LIMIT, MAX_LIMIT},
+    ports::AccountFilter,
+};
+
+/// An author as anyone may see them: no email, no account internals.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthorView {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&User> for AuthorView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0.clone(),
+            first_name: user.profile.first_name.clone(),
+            last_name: user.profile.last_name.clone(),
+            nickname: user.profile.nickname.clone(),
+            bio: user.profile.bio.clone(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass it as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100 (20 if absent).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsersQuery {
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+    /// Items per page, 1 to 100 (20 if absent).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the page before (of this same listing and filters).
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IdQuery {
+    /// The account id.
+    pub id: String,
+}
+
+/// A page of the accounts `filter` takes, in the listing named `list`.
+async fn page_of(
+    state: &UsersState,
+    list: &str,
+    filter: AccountFilter,
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<(Vec<User>, Option<String>), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")]));
+    }
+    let signer = state.keys.cursor_signer();
+    let after = cursor.map(|c| signer.open_for(list, c)).transpose()?;
+    let (users, next) = state.accounts.list_accounts(filter, limit, after.as_ref()).await?;
+    Ok((users, next.map(|position| signer.seal_for(list, &position))))
+}
+
+/// An author's public profile.
+#[utoipa::path(
+    get, path = "/api/v1/author", tag = "users", params(IdQuery),
+    responses(
+        (status = 200, description = "The author", body = AuthorView),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 404, description = "No active author has this id (`not_found`)", body = Problem),
+    )
+)]
+pub async fn author(
+    State(state): State<UsersState>,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<Json<AuthorView>, ApiError> {
+    let user = state.accounts.account(&UserId(query.id)).await?;
+    let author = user.filter(|u| u.role == Role::Author && u.status == Status::Active).ok_or(ApiError::NotFound)?;
+    Ok(Json(AuthorView::from(&author)))
+}
+
+/// The authors, oldest first: public profiles of active authors.
+#[utoipa::path(
+    get, path = "/api/v1/authors", tag = "users", params(PageQuery),
+    responses(
+        (status = 200, description = "A page of authors", body = Page<AuthorView>),
+        (status = 400, description = "`invalid_cursor` or `invalid_query`", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn authors(
+    State(state): State<UsersState>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Page<AuthorView>>, ApiError> {
+    let filter = AccountFilter { role: Some(Role::Author), status: Some(Status::Active) };
+    let (users, next_cursor) = page_of(&state, "authors", filter, query.limit, query.cursor.as_deref()).await?;
+    Ok(Json(Page { items: users.iter().map(AuthorView::from).collect(), next_cursor }))
+}
+
+/// Every account, by role name then age; filterable by role and status. Admins only.
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users", params(UsersQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of accounts", body = Page<UserView>),
+        (status = 400, description = "`invalid_cursor` or `invalid_query`", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn users(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<UsersQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    let filter = AccountFilter { role: query.role, status: query.status };
+    let list = format!(
+        "users?role={}&status={}",
+        filter.role.map_or("", Role::as_str),
+        filter.status.map_or("", Status::as_str)
+    );
+    let (users, next_cursor) = page_of(&state, &list, filter, query.limit, query.cursor.as_deref()).await?;
+    Ok(Json(Page { items: users.iter().map(UserView::from).collect(), next_cursor }))
+}
+
+/// The admins, oldest first. Admins only.
+#[utoipa::path(
+    get, path = "/api/v1/admins", tag = "users", params(PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of admins", body = Page<UserView>),
+        (status = 400, description = "`invalid_cursor` or `invalid_query`", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn admins(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    staff(&state, &caller, Role::Admin, query).await
+}
+
+/// The moderators, oldest first. Admins only.
+#[utoipa::path(
+    get, path = "/api/v1/moderators", tag = "users", params(PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of moderators", body = Page<UserView>),
+        (status = 400, description = "`invalid_cursor` or `invalid_query`", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn moderators(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    staff(&state, &caller, Role::Moderator, query).await
+}
+
+async fn staff(
+    state: &UsersState,
+    caller: &AuthUser,
+    role: Role,
+    query: PageQuery,
+) -> Result<Json<Page<UserView>>, ApiError> {
+    caller.require(Action::ListStaff)?;
+    let filter = AccountFilter { role: Some(role), status: None };
+    let (users, next_cursor) = page_of(state, role.as_str(), filter, query.limit, query.cursor.as_deref()).await?;
+    Ok(Json(Page { items: users.iter().map(UserView::from).collect(), next_cursor }))
+}
