@@ -10,6 +10,7 @@
 //!   OpenAPI operation) over a state holding only the ports it uses;
 //! - `adapters::local` (the laptop) beside `ums_aws` (AWS), and `app`, the local composition.
 
+pub mod accounts;
 pub mod adapters;
 pub mod app;
 pub mod auth;

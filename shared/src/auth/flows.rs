@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::AuthState;
 use crate::{
+    accounts::modify_account,
     credentials::tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
     domain::{EmailAddress, FieldError, Password, Profile, Role, Status, User, UserId, UserView},
     http::{ApiError, AuthUser, Source},
@@ -124,14 +125,20 @@ async fn request_link(state: &AuthState, kind: TokenKind, email: &str) -> Result
 /// Consumes a confirmation token and activates the account it was issued for.
 pub async fn confirm_email(state: &AuthState, token: &str) -> Result<User, ApiError> {
     let (record, now) = take_token(state, TokenKind::EmailConfirmation, token).await?;
-    let user = modify_account(state.accounts.as_ref(), &record.user_id, now, |user| {
-        ensure_token_is_current(&record, user, now, state)?;
-        if user.status == Status::Pending {
-            user.status = Status::Active;
-        }
-        user.email_confirmed_at.get_or_insert(now);
-        Ok(())
-    })
+    let user = modify_account(
+        state.accounts.as_ref(),
+        &record.user_id,
+        now,
+        || ApiError::InvalidToken,
+        |user| {
+            ensure_token_is_current(&record, user, now, state)?;
+            if user.status == Status::Pending {
+                user.status = Status::Active;
+            }
+            user.email_confirmed_at.get_or_insert(now);
+            Ok(())
+        },
+    )
     .await?;
     tracing::info!(user_id = %user.id, "email confirmed");
     Ok(user)
@@ -167,31 +174,6 @@ fn ensure_token_is_current(
         && (record.kind != TokenKind::PasswordReset || user.reset_generation == record.reset_generation)
         && !user.is_expired_pending(now, state.config.limits.pending_account_ttl);
     if current { Ok(()) } else { Err(ApiError::InvalidToken) }
-}
-
-/// Reads the account, applies `change` and writes it back conditionally on the version read;
-/// a write that lost a race is tried again on a fresh read, up to three times (409 after).
-/// `change` refuses (with its error) when the fresh read no longer allows it.
-async fn modify_account(
-    accounts: &dyn AccountStore,
-    id: &UserId,
-    now: OffsetDateTime,
-    change: impl Fn(&mut User) -> Result<(), ApiError>,
-) -> Result<User, ApiError> {
-    for _ in 0..3 {
-        let mut user = accounts.account(id).await?.ok_or(ApiError::InvalidToken)?;
-        change(&mut user)?;
-        user.updated_at = now;
-        match accounts.update_account(&user).await {
-            Ok(()) => {
-                user.version += 1;
-                return Ok(user);
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict)
 }
 
 /// Checks the credentials and starts a session. Unknown email and wrong password answer
@@ -357,15 +339,21 @@ pub async fn change_password(
     }
     let new_hash = state.hasher.hash(new.expose()).await?;
     let verified = user.credential_version;
-    modify_account(state.accounts.as_ref(), &user.id, state.clock.now(), |user| {
-        // Changed by someone else since we checked the current password: that check is void.
-        if user.credential_version != verified {
-            return Err(ApiError::Conflict);
-        }
-        user.password_hash = new_hash.clone();
-        user.credential_version += 1;
-        Ok(())
-    })
+    modify_account(
+        state.accounts.as_ref(),
+        &user.id,
+        state.clock.now(),
+        || ApiError::Unauthorized,
+        |user| {
+            // Changed by someone else since we checked the current password: that check is void.
+            if user.credential_version != verified {
+                return Err(ApiError::Conflict);
+            }
+            user.password_hash = new_hash.clone();
+            user.credential_version += 1;
+            Ok(())
+        },
+    )
     .await?;
     state.sessions.delete_user_sessions(&user.id).await?;
     throttle.succeeded(attempt).await?;
@@ -381,16 +369,22 @@ pub async fn reset_password(state: &AuthState, token: &str, password: String, so
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
     let (record, now) = take_token(state, TokenKind::PasswordReset, token).await?;
     let new_hash = state.hasher.hash(password.expose()).await?;
-    let user = modify_account(state.accounts.as_ref(), &record.user_id, now, |user| {
-        ensure_token_is_current(&record, user, now, state)?;
-        user.password_hash = new_hash.clone();
-        user.credential_version += 1;
-        if user.status == Status::Pending {
-            user.status = Status::Active;
-        }
-        user.email_confirmed_at.get_or_insert(now);
-        Ok(())
-    })
+    let user = modify_account(
+        state.accounts.as_ref(),
+        &record.user_id,
+        now,
+        || ApiError::InvalidToken,
+        |user| {
+            ensure_token_is_current(&record, user, now, state)?;
+            user.password_hash = new_hash.clone();
+            user.credential_version += 1;
+            if user.status == Status::Pending {
+                user.status = Status::Active;
+            }
+            user.email_confirmed_at.get_or_insert(now);
+            Ok(())
+        },
+    )
     .await?;
     state.sessions.delete_user_sessions(&user.id).await?;
     // The link proved the address: lift its backoff, and that of the source that used it.
@@ -415,13 +409,18 @@ pub async fn set_role_and_status(
     role: Role,
     status: Status,
 ) -> Result<User, ApiError> {
-    let user = modify_account(accounts, user_id, now, |user| {
-        user.role = role;
-        user.status = status;
-        Ok(())
-    })
-    .await
-    .map_err(|e| if matches!(e, ApiError::InvalidToken) { ApiError::NotFound } else { e })?;
+    let user = modify_account(
+        accounts,
+        user_id,
+        now,
+        || ApiError::NotFound,
+        |user| {
+            user.role = role;
+            user.status = status;
+            Ok(())
+        },
+    )
+    .await?;
     sessions.delete_user_sessions(user_id).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), status = status.as_str(), "role or status changed; all sessions ended");
     Ok(user)

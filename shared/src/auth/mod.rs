@@ -5,7 +5,7 @@
 
 pub mod flows;
 mod routes;
-mod schemas;
+pub(crate) mod schemas;
 pub mod throttle;
 
 use std::sync::Arc;

@@ -1,8 +1,10 @@
 //! The users route group: accounts and profiles.
 
 mod lists;
+mod profile;
 
 pub use lists::*;
+pub use profile::*;
 
 use std::sync::Arc;
 
@@ -43,7 +45,7 @@ impl FromRef<UsersState> for Arc<dyn AccountStore> {
 
 pub fn routes() -> OpenApiRouter<UsersState> {
     OpenApiRouter::new()
-        .routes(routes!(me))
+        .routes(routes!(me, update_me))
         .routes(routes!(author))
         .routes(routes!(authors))
         .routes(routes!(users))

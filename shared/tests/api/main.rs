@@ -12,6 +12,7 @@ mod lookalike_addresses;
 mod passwords;
 mod permissions;
 mod phishing;
+mod profile;
 mod register;
 mod sessions;
 mod token_abuse;

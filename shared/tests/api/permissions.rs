@@ -134,6 +134,7 @@ fn rows(app_login: Value) -> Vec<Row> {
             .body(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
         row(M::GET, "/.well-known/jwks.json", anyone(200)),
         row(M::GET, "/api/v1/user", signed_in(200)),
+        row(M::PUT, "/api/v1/user", signed_in(200)).body(json!({ "bio": "I read." })),
         row(M::GET, "/api/v1/author", anyone(404)).path("/api/v1/author?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/authors", anyone(200)),
         row(M::GET, "/api/v1/users", admin_only(200)),
