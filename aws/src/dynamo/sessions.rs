@@ -108,6 +108,34 @@ impl SessionStore for DynamoStore {
         }
     }
 
+    async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
+        let mut sessions = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s("SESSION#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for item in page.items() {
+                sessions.push(session_from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(sessions)
+    }
+
     async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()> {
         Ok(self.delete(user_pk(user_id), &format!("SESSION#{id}")).await?)
     }

@@ -51,6 +51,8 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     measure("GET user", calls.take());
     api.call("PUT", "/api/v1/user", Some(json!({ "bio": "I write." })), Some(access)).await;
     measure("PUT user", calls.take());
+    api.call("GET", "/api/v1/user/export", None, Some(access)).await;
+    measure("GET user/export", calls.take());
     let (_, renewed) =
         api.call("POST", "/api/v1/auth/refresh", Some(json!({ "refresh_token": tokens["refresh_token"] })), None).await;
     measure("POST auth/refresh", calls.take());

@@ -70,6 +70,7 @@ async fn every_sample_event_reaches_its_route() {
         (&auth, "auth/jwks.json", 200, None),
         (&users, "users/user.json", 401, Some("unauthorized")),
         (&users, "users/update-me.json", 401, Some("unauthorized")),
+        (&users, "users/export.json", 401, Some("unauthorized")),
         (&users, "users/author.json", 404, Some("not_found")),
         (&users, "users/authors.json", 200, None),
         (&users, "users/users.json", 401, Some("unauthorized")),

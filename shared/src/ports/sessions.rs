@@ -64,6 +64,8 @@ pub trait SessionStore: Send + Sync {
         history: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<Rotation>;
+    /// Every session of the user (for the owner's data export), oldest first.
+    async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>>;
     async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()>;
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()>;
 }

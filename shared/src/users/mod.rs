@@ -12,13 +12,16 @@ use axum::{
     Json,
     extract::{FromRef, State},
 };
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     clock::Clock,
     credentials::JwtKeys,
-    domain::{Action, UserView},
-    http::{Access, ApiError, AuthUser, Problem},
+    domain::{Action, UserId, UserView},
+    http::{Access, ApiError, AuthUser, Problem, QueryParams},
     ports::{AccountStore, SessionStore},
 };
 
@@ -46,6 +49,7 @@ impl FromRef<UsersState> for Arc<dyn AccountStore> {
 pub fn routes() -> OpenApiRouter<UsersState> {
     OpenApiRouter::new()
         .routes(routes!(me, update_me))
+        .routes(routes!(export))
         .routes(routes!(author))
         .routes(routes!(authors))
         .routes(routes!(users))
@@ -58,17 +62,87 @@ pub fn router(state: UsersState) -> axum::Router {
     routes().split_for_parts().0.with_state(state)
 }
 
-/// Your own account.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountQuery {
+    /// Another account's id (admins only); without it, your own account.
+    pub id: Option<String>,
+}
+
+/// Your own account, or with `?id=` (admins only) any account.
 #[utoipa::path(
-    get, path = "/api/v1/user", tag = "users",
+    get, path = "/api/v1/user", tag = "users", params(AccountQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Your account", body = UserView),
+        (status = 200, description = "The account", body = UserView),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
+    )
+)]
+pub async fn me(
+    State(accounts): State<Arc<dyn AccountStore>>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<AccountQuery>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = match query.id.filter(|id| *id != caller.user_id.0) {
+        None => {
+            caller.require(Action::ReadOwnAccount)?;
+            accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?
+        }
+        Some(id) => {
+            caller.require(Action::ManageAnyAccount)?;
+            accounts.account(&UserId(id)).await?.ok_or(ApiError::NotFound)?
+        }
+    };
+    Ok(Json(UserView::from(&user)))
+}
+
+/// One of your sessions, as your data export shows it (no secret, not even hashed).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionView {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    /// The session this export was asked from.
+    pub current: bool,
+}
+
+/// Everything held about you.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DataExport {
+    pub account: UserView,
+    pub sessions: Vec<SessionView>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub exported_at: OffsetDateTime,
+}
+
+/// Export everything held about you, as JSON: your account and your sessions.
+#[utoipa::path(
+    get, path = "/api/v1/user/export", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your data", body = DataExport),
         (status = 401, description = "No valid access token", body = Problem),
     )
 )]
-pub async fn me(State(accounts): State<Arc<dyn AccountStore>>, caller: AuthUser) -> Result<Json<UserView>, ApiError> {
-    caller.require(Action::ReadOwnAccount)?;
-    let user = accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    Ok(Json(UserView::from(&user)))
+pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result<Json<DataExport>, ApiError> {
+    caller.require(Action::ExportOwnData)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let sessions = state.sessions.user_sessions(&caller.user_id).await?;
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == caller.session_id,
+            id: s.id,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    Ok(Json(DataExport { account: UserView::from(&user), sessions, exported_at: state.clock.now() }))
 }

@@ -135,6 +135,10 @@ fn rows(app_login: Value) -> Vec<Row> {
         row(M::GET, "/.well-known/jwks.json", anyone(200)),
         row(M::GET, "/api/v1/user", signed_in(200)),
         row(M::PUT, "/api/v1/user", signed_in(200)).body(json!({ "bio": "I read." })),
+        // Another account (none has this id): admins only.
+        row(M::GET, "/api/v1/user", [401, 403, 403, 403, 404, 401])
+            .path("/api/v1/user?id=01936f4e-0000-7000-8000-000000000001"),
+        row(M::GET, "/api/v1/user/export", signed_in(200)),
         row(M::GET, "/api/v1/author", anyone(404)).path("/api/v1/author?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/authors", anyone(200)),
         row(M::GET, "/api/v1/users", admin_only(200)),

@@ -83,3 +83,43 @@ async fn a_profile_update_needs_a_session() {
     assert_problem(app.put_me(&tokens.access, &json!({ "bio": "x" })).await, StatusCode::UNAUTHORIZED, "unauthorized")
         .await;
 }
+
+#[tokio::test]
+async fn the_export_holds_the_account_and_every_session_without_secrets() {
+    let app = spawn_app().await;
+    let phone = app.signed_up("reader", "ada@example.com").await;
+    let laptop = app.signed_in("ada@example.com").await;
+
+    let response = app.client.get(app.url("/api/v1/user/export")).bearer_auth(&laptop).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let export: Value = serde_json::from_str(&text).unwrap();
+
+    assert_eq!(export["account"]["email"], "ada@example.com");
+    let sessions = export["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    assert!(sessions.iter().all(|s| s["created_at"].is_string() && s["expires_at"].is_string()));
+    for secret in [&phone.refresh, &laptop, &phone.access] {
+        assert!(!text.contains(secret.split('.').next_back().unwrap()), "a secret is in the export");
+    }
+    assert!(!text.contains("argon2") && !text.contains("refresh_hash") && !text.contains("password"));
+}
+
+#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+#[tokio::test]
+async fn an_admin_reads_any_account_and_nobody_else_does() {
+    let app = spawn_app().await;
+    let admin = app.admin("grace@example.com").await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let ada_id = app.get_me(&ada.access).await.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let bob = app.signed_up("reader", "bob@example.com").await;
+
+    let url = app.url(&format!("/api/v1/user?id={ada_id}"));
+    let read: Value = app.client.get(&url).bearer_auth(&admin.access).send().await.unwrap().json().await.unwrap();
+    assert_eq!(read["email"], "ada@example.com");
+    let response = app.client.get(&url).bearer_auth(&bob.access).send().await.unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let own: Value = app.client.get(&url).bearer_auth(&ada.access).send().await.unwrap().json().await.unwrap();
+    assert_eq!(own["email"], "ada@example.com", "one's own id is one's own account");
+}

@@ -249,8 +249,12 @@ pub async fn ending_all_sessions_ends_only_that_users(store: Arc<impl Stores>) {
     }
     store.create_session(&session(&grace, "grace", "h")).await.unwrap();
 
+    assert_eq!(store.user_sessions(&ada).await.unwrap().len(), 30);
+    assert_eq!(store.user_sessions(&grace).await.unwrap().len(), 1);
+
     store.delete_user_sessions(&ada).await.unwrap();
 
+    assert!(store.user_sessions(&ada).await.unwrap().is_empty());
     for i in 0..30 {
         assert_eq!(store.session(&ada, &format!("ada{i}")).await.unwrap(), None);
     }

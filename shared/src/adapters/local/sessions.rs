@@ -112,6 +112,17 @@ impl SessionStore for SqliteDb {
             .await?)
     }
 
+    async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
+        let user_id = user_id.0.clone();
+        Ok(self
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare(&format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at, id"))?;
+                stmt.query_map([user_id], session_from_row)?.collect()
+            })
+            .await?)
+    }
+
     async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()> {
         let (user_id, id) = (user_id.0.clone(), id.to_string());
         self.call(move |conn| {
