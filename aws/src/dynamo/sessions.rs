@@ -31,6 +31,34 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
     })
 }
 
+impl DynamoStore {
+    /// Every session item of the user (only their keys if `keys_only`), read strongly
+    /// consistently from the user's partition, page after page.
+    async fn session_items(&self, user_id: &UserId, keys_only: bool) -> anyhow::Result<Vec<Item>> {
+        let (mut items, mut start) = (Vec::new(), None);
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s("SESSION#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            if keys_only {
+                query = query.projection_expression("PK, SK");
+            }
+            let page = query.send().await.context("DynamoDB Query")?;
+            items.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
 fn history(hashes: &[String]) -> AttributeValue {
     AttributeValue::L(hashes.iter().map(|h| s(h.clone())).collect())
 }
@@ -109,29 +137,8 @@ impl SessionStore for DynamoStore {
     }
 
     async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
-        let mut sessions = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":prefix", s("SESSION#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .context("DynamoDB Query")?;
-            for item in page.items() {
-                sessions.push(session_from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self.session_items(user_id, false).await?;
+        let mut sessions = items.iter().map(session_from_item).collect::<anyhow::Result<Vec<_>>>()?;
         sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(sessions)
     }
@@ -141,52 +148,33 @@ impl SessionStore for DynamoStore {
     }
 
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()> {
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":prefix", s("SESSION#"))
-                .projection_expression("PK, SK")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .context("DynamoDB Query")?;
-            for chunk in page.items().chunks(25) {
-                let mut requests: Vec<WriteRequest> = chunk
-                    .iter()
-                    .map(|item| {
-                        let delete = DeleteRequest::builder().set_key(Some(item.clone())).build().expect("a key");
-                        WriteRequest::builder().delete_request(delete).build()
-                    })
-                    .collect();
-                // BatchWriteItem may leave some items for later; keep at it briefly.
-                for attempt in 0..5 {
-                    let output = self
-                        .client
-                        .batch_write_item()
-                        .request_items(&self.table, requests)
-                        .send()
-                        .await
-                        .context("DynamoDB BatchWriteItem")?;
-                    requests = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-                    if requests.is_empty() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+        for chunk in self.session_items(user_id, true).await?.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let delete = DeleteRequest::builder().set_key(Some(item.clone())).build().expect("a key");
+                    WriteRequest::builder().delete_request(delete).build()
+                })
+                .collect();
+            // BatchWriteItem may leave some items for later; keep at it briefly.
+            for attempt in 0..5 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .context("DynamoDB BatchWriteItem")?;
+                requests = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
                 }
-                if !requests.is_empty() {
-                    return Err(anyhow!("could not end every session of {user_id}").into());
-                }
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
             }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(());
+            if !requests.is_empty() {
+                return Err(anyhow!("could not end every session of {user_id}").into());
             }
         }
+        Ok(())
     }
 }
