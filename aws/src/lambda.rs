@@ -172,10 +172,13 @@ pub fn init_tracing() {
 }
 
 /// Serves one route group to API Gateway (HTTP API, payload 2.0), with the layers every
-/// deployment shares.
-pub async fn serve_group(routes: axum::Router, config: &Config) -> Result<(), lambda_http::Error> {
-    let known = shared::http::KnownRoutes::of(&shared::docs::document());
-    let app = shared::http::finish(routes, config.limits.max_body_bytes, &known);
+/// deployment shares; `known` answers what none of its routes matched (see `KnownRoutes`).
+pub async fn serve_group(
+    routes: axum::Router,
+    config: &Config,
+    known: &shared::http::KnownRoutes,
+) -> Result<(), lambda_http::Error> {
+    let app = shared::http::finish(routes, config.limits.max_body_bytes, known);
     let service = tower::ServiceBuilder::new().map_request(strip_stage).service(app);
     lambda_http::run(service).await
 }

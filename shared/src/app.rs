@@ -61,7 +61,7 @@ impl LocalApp {
         let routes = auth::router(self.auth.clone())
             .merge(users::router(self.users.clone()))
             .merge(docs::router(self.docs.clone()));
-        http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::of(&docs::document()))
+        http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::default())
     }
 
     /// Serves every route group on `listener` and runs the workers in this process, until

@@ -7,5 +7,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_tracing();
     let aws = lambda::Aws::from_env().await?;
     let state = aws.auth_state().await?;
-    lambda::serve_group(shared::auth::router(state), &aws.config).await
+    lambda::serve_group(shared::auth::router(state), &aws.config, &Default::default()).await
 }

@@ -7,5 +7,7 @@ use ums_aws::lambda;
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_tracing();
     let config = shared::Config::from_env()?;
-    lambda::serve_group(docs::router(DocsState::new()), &config).await
+    let state = DocsState::new();
+    let known = state.known_routes.clone();
+    lambda::serve_group(docs::router(state), &config, &known).await
 }

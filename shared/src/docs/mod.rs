@@ -16,7 +16,7 @@ use utoipa::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::http::{ApiError, Problem};
+use crate::http::{ApiError, KnownRoutes, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -101,14 +101,17 @@ fn describe_problems(doc: &mut utoipa::openapi::OpenApi) {
 pub struct DocsState {
     openapi_json: Arc<str>,
     swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+    /// Every route of the service: the docs function answers what no route matched with it.
+    pub known_routes: KnownRoutes,
 }
 
 impl DocsState {
     pub fn new() -> Self {
-        let openapi_json = document().to_json().expect("the OpenAPI document serializes");
+        let document = document();
+        let openapi_json = document.to_json().expect("the OpenAPI document serializes");
         // Relative to /apidocs/index.html, so the page works behind an API Gateway stage too.
         let swagger = utoipa_swagger_ui::Config::from("../openapi.json");
-        Self { openapi_json: openapi_json.into(), swagger: Arc::new(swagger) }
+        Self { openapi_json: openapi_json.into(), swagger: Arc::new(swagger), known_routes: KnownRoutes::of(&document) }
     }
 }
 

@@ -61,10 +61,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     }
 }
 
-/// Every route of the service (method, path template), from its OpenAPI document: a function
-/// that gets a request none of its routes matches (on AWS, the docs function takes every
-/// request no route matched) answers 405 for a known path under another method, 404 otherwise,
-/// as the local server does.
+/// Every route of the service (method, path template), from its OpenAPI document. On AWS the
+/// docs function takes every request no route matched (the HTTP API's `$default` route) and
+/// answers 405 for a known path under another method, 404 otherwise, as the local server
+/// (where axum's own routing tells the two apart) does. The other functions, and the local
+/// server, pass none: a request reaches them only on a path they serve.
 #[derive(Clone, Debug, Default)]
 pub struct KnownRoutes(Arc<Vec<(Method, Vec<String>)>>);
 

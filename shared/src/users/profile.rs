@@ -67,22 +67,22 @@ pub async fn update_me(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let current = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    // The profile as it would be, validated whole by the same rules as at registration.
-    let pick = |i: usize, now: Option<&String>| changes[i].clone().unwrap_or_else(|| now.cloned());
-    let first_name = pick(0, Some(&current.profile.first_name)).unwrap_or_default();
-    let last_name = pick(1, Some(&current.profile.last_name)).unwrap_or_default();
-    let nickname = pick(2, current.profile.nickname.as_ref());
-    let bio = pick(3, current.profile.bio.as_ref());
-    let profile = Profile::parse(&first_name, &last_name, nickname.as_deref(), bio.as_deref(), &mut errors)
-        .ok_or(ApiError::Validation(errors))?;
+    // Merged into the account as read, and validated whole by the registration rules, inside
+    // the conditional write: a retry merges into the fresh read.
     let user = modify_account(
         state.accounts.as_ref(),
         &caller.user_id,
         state.clock.now(),
         || ApiError::Unauthorized,
         |user| {
-            user.profile = profile.clone();
+            let pick = |i: usize, now: Option<&String>| changes[i].clone().unwrap_or_else(|| now.cloned());
+            let first_name = pick(0, Some(&user.profile.first_name)).unwrap_or_default();
+            let last_name = pick(1, Some(&user.profile.last_name)).unwrap_or_default();
+            let nickname = pick(2, user.profile.nickname.as_ref());
+            let bio = pick(3, user.profile.bio.as_ref());
+            let mut errors = Vec::new();
+            user.profile = Profile::parse(&first_name, &last_name, nickname.as_deref(), bio.as_deref(), &mut errors)
+                .ok_or(ApiError::Validation(errors))?;
             Ok(())
         },
     )
