@@ -132,12 +132,21 @@ impl Aws {
         })
     }
 
-    /// The users group: DynamoDB and the signing key; no queue.
+    /// The users group: DynamoDB, the signing key, the email queue.
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
+            hasher: PasswordHasher::new(
+                self.config.argon2,
+                self.config.limits.hashing_concurrency,
+                self.config.limits.hashing_queue,
+            )?,
+            config: Arc::new(self.config.clone()),
             accounts: store.clone(),
-            sessions: store,
+            sessions: store.clone(),
+            tokens: store.clone(),
+            limits: store,
+            jobs: self.jobs(&[Queue::Email])?,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })

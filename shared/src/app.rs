@@ -41,8 +41,11 @@ impl LocalApp {
         let links =
             LinkIssuer { accounts: store.clone(), tokens: store.clone(), clock: clock.clone(), config: config.clone() };
         let workers = Workers { email: EmailWorker { mailer: Arc::new(mailer), links } };
+        // One hasher for both groups: the bound on concurrent hashing is the process's.
+        let hasher =
+            PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;
         let auth = AuthState {
-            hasher: PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?,
+            hasher: hasher.clone(),
             config: config.clone(),
             accounts: store.clone(),
             sessions: store.clone(),
@@ -52,7 +55,17 @@ impl LocalApp {
             keys: keys.clone(),
             clock: clock.clone(),
         };
-        let users = UsersState { accounts: store.clone(), sessions: store, keys, clock };
+        let users = UsersState {
+            config: config.clone(),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            limits: store.clone(),
+            jobs: store,
+            keys,
+            hasher,
+            clock,
+        };
         Ok(Self { config, auth, users, docs: DocsState::new(), db, workers: Arc::new(workers) })
     }
 

@@ -18,6 +18,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("confirm_email.txt", include_str!("../templates/email/confirm_email.txt")),
         ("reset_password.html", include_str!("../templates/email/reset_password.html")),
         ("reset_password.txt", include_str!("../templates/email/reset_password.txt")),
+        ("confirm_email_change.html", include_str!("../templates/email/confirm_email_change.html")),
+        ("confirm_email_change.txt", include_str!("../templates/email/confirm_email_change.txt")),
+        ("email_change_requested.html", include_str!("../templates/email/email_change_requested.html")),
+        ("email_change_requested.txt", include_str!("../templates/email/email_change_requested.txt")),
+        ("account_deleted.html", include_str!("../templates/email/account_deleted.html")),
+        ("account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
     ] {
         env.add_template(name, source).expect("email templates parse");
     }
@@ -26,11 +32,18 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 impl EmailJob {
     pub fn render(&self, from: &str) -> anyhow::Result<OutgoingEmail> {
-        let (template, subject, link) = match &self.message {
-            EmailMessage::ConfirmEmail { link } => ("confirm_email", "Confirm your email address", link),
-            EmailMessage::ResetPassword { link } => ("reset_password", "Reset your password", link),
+        let (template, subject, link, new_email) = match &self.message {
+            EmailMessage::ConfirmEmail { link } => ("confirm_email", "Confirm your email address", Some(link), None),
+            EmailMessage::ResetPassword { link } => ("reset_password", "Reset your password", Some(link), None),
+            EmailMessage::ConfirmEmailChange { link } => {
+                ("confirm_email_change", "Confirm your new email address", Some(link), None)
+            }
+            EmailMessage::EmailChangeRequested { new_email_hint } => {
+                ("email_change_requested", "Your email address is about to change", None, Some(new_email_hint))
+            }
+            EmailMessage::AccountDeleted => ("account_deleted", "Your account has been deleted", None, None),
         };
-        let context = minijinja::context! { subject, link };
+        let context = minijinja::context! { subject, link, new_email };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };
@@ -40,7 +53,7 @@ impl EmailJob {
             subject: subject.to_string(),
             text: render("txt")?,
             html: render("html")?,
-            action_link: Some(link.clone()),
+            action_link: link.cloned(),
         })
     }
 }

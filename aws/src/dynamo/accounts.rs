@@ -5,7 +5,7 @@ use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     operation::put_item::PutItemError,
-    types::{Delete, TransactWriteItem},
+    types::{Delete, TransactWriteItem, Update},
 };
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -55,6 +55,19 @@ fn email_marker(user: &User) -> Item {
     item
 }
 
+/// The count of accounts that [`User::counts_as_admin`]: the last one cannot go.
+const ADMINS_PK: &str = "ADMINS";
+
+/// The stored item is (or is not) an active admin, as `admin` says.
+fn admin_is(admin: bool) -> Condition {
+    let active_admin = "(#role = :admin_role AND #status = :active_status)";
+    Condition::new(&if admin { active_admin.to_string() } else { format!("NOT {active_admin}") })
+        .name("#role", "role")
+        .name("#status", "status")
+        .value(":admin_role", s("admin"))
+        .value(":active_status", s("active"))
+}
+
 /// A `LastEvaluatedKey` in JSON (all its attributes are strings), for a position.
 fn key_to_json(key: &Item) -> serde_json::Value {
     key.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::Value::from(v.as_s().ok()?.clone())))).collect()
@@ -79,6 +92,31 @@ fn written(user: &User) -> User {
 }
 
 impl DynamoStore {
+    /// One more active admin.
+    fn admin_joins(&self) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(ADMINS_PK.into(), "COUNT")))
+            .update_expression("ADD active_admins :one")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .expect("table, key and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// One active admin fewer, unless it is the last.
+    fn admin_leaves(&self) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(ADMINS_PK.into(), "COUNT")))
+            .update_expression("SET active_admins = active_admins - :one")
+            .condition_expression("active_admins > :one")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .expect("table, key and expression are set");
+        TransactWriteItem::builder().update(update).build()
+    }
+
     /// Replaces the pending account `holder` by `user` in one transaction: the old account
     /// goes (if it is still pending, at the version read), the marker moves, the new account
     /// is put. `Ok(false)` if something changed in between.
@@ -93,11 +131,14 @@ impl DynamoStore {
             .expression_attribute_values(":version", n(holder.version))
             .build()?;
         let marker_still_theirs = Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().delete(delete_holder).build(),
             self.put_if(email_marker(user), &marker_still_theirs),
             self.put(user_item(user)?, "attribute_not_exists(PK)"),
         ];
+        if user.counts_as_admin() {
+            items.push(self.admin_joins());
+        }
         Ok(self.transact(items).await?.is_ok())
     }
 }
@@ -106,10 +147,13 @@ impl DynamoStore {
 impl AccountStore for DynamoStore {
     async fn create_account(&self, user: &User) -> StoreResult<()> {
         for _ in 0..5 {
-            let items = vec![
+            let mut items = vec![
                 self.put(user_item(user)?, "attribute_not_exists(PK)"),
                 self.put(email_marker(user), "attribute_not_exists(PK)"),
             ];
+            if user.counts_as_admin() {
+                items.push(self.admin_joins());
+            }
             if self.transact(items).await?.is_ok() {
                 return Ok(());
             }
@@ -144,8 +188,9 @@ impl AccountStore for DynamoStore {
     async fn update_account(&self, user: &User) -> StoreResult<()> {
         let unchanged = Condition::new("attribute_exists(PK)")
             .and(Condition::number_is("version", user.version))
-            .and(Condition::new("email_key = :email_key").value(":email_key", s(user.email.key())));
-        // The common case, the email unchanged, is one conditional write.
+            .and(Condition::new("email_key = :email_key").value(":email_key", s(user.email.key())))
+            .and(admin_is(user.counts_as_admin()));
+        // The common case, the email and adminship unchanged, is one conditional write.
         let result = self
             .client
             .put_item()
@@ -161,30 +206,75 @@ impl AccountStore for DynamoStore {
             Err(e) if condition_failed::<PutItemError, _>(&e) => {}
             Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB PutItem").into()),
         }
-        // Either the account moved on since it was read, or the email changes.
+        // Either the account moved on since it was read, or the email or adminship changes.
         let Some(current) = self.account(&user.id).await? else { return Err(StoreError::Conflict) };
-        if current.version != user.version || current.email == user.email {
+        let admin_changes = current.counts_as_admin() != user.counts_as_admin();
+        if current.version != user.version || (current.email == user.email && !admin_changes) {
             return Err(StoreError::Conflict);
         }
-        // The email changes: move the marker in the same transaction as the account.
+        // One transaction: the account (still as read), the email marker moved, the admin count.
         let old_key = current.email.key();
-        let delete_old = Delete::builder()
+        let still_as_read = Condition::number_is("version", user.version)
+            .and(Condition::new("email_key = :old").value(":old", s(old_key.clone())));
+        let mut items = vec![self.put_if(user_item(&written(user))?, &still_as_read)];
+        let mut new_marker = None;
+        if current.email != user.email {
+            let delete_old = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(email_pk(&old_key), "EMAIL")))
+                .condition_expression("user_id = :id")
+                .expression_attribute_values(":id", s(user.id.0.clone()))
+                .build()
+                .map_err(anyhow::Error::from)?;
+            items.push(TransactWriteItem::builder().delete(delete_old).build());
+            new_marker = Some(items.len());
+            items.push(self.put(email_marker(user), "attribute_not_exists(PK)"));
+        }
+        let mut admin_count = None;
+        if admin_changes {
+            admin_count = Some(items.len());
+            items.push(if user.counts_as_admin() { self.admin_joins() } else { self.admin_leaves() });
+        }
+        let failed = |codes: &[String], index: Option<usize>| {
+            index.and_then(|i| codes.get(i)).is_some_and(|c| c == "ConditionalCheckFailed")
+        };
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(codes) if failed(&codes, Some(0)) => Err(StoreError::Conflict),
+            Err(codes) if failed(&codes, new_marker) => Err(StoreError::EmailTaken),
+            Err(codes) if failed(&codes, admin_count) => Err(StoreError::LastAdmin),
+            Err(_) => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn delete_account(&self, user: &User) -> StoreResult<()> {
+        let still_as_read = Condition::number_is("version", user.version);
+        let delete_account = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(key(email_pk(&old_key), "EMAIL")))
+            .set_key(Some(key(user_pk(&user.id), "PROFILE")))
+            .condition_expression(format!("attribute_exists(PK) AND {}", still_as_read.expression))
+            .set_expression_attribute_names(still_as_read.names())
+            .set_expression_attribute_values(still_as_read.values())
+            .build()
+            .map_err(anyhow::Error::from)?;
+        let delete_marker = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(email_pk(&user.email.key()), "EMAIL")))
             .condition_expression("user_id = :id")
             .expression_attribute_values(":id", s(user.id.0.clone()))
             .build()
             .map_err(anyhow::Error::from)?;
-        let still_as_read = Condition::number_is("version", user.version)
-            .and(Condition::new("email_key = :old").value(":old", s(old_key)));
-        let items = vec![
-            TransactWriteItem::builder().delete(delete_old).build(),
-            self.put(email_marker(user), "attribute_not_exists(PK)"),
-            self.put_if(user_item(&written(user))?, &still_as_read),
+        let mut items = vec![
+            TransactWriteItem::builder().delete(delete_account).build(),
+            TransactWriteItem::builder().delete(delete_marker).build(),
         ];
+        // The version condition pins the account as read, so its adminship is current.
+        if user.counts_as_admin() {
+            items.push(self.admin_leaves());
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(codes) if codes.get(1).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::EmailTaken),
+            Err(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::LastAdmin),
             Err(_) => Err(StoreError::Conflict),
         }
     }

@@ -22,6 +22,9 @@ impl TokenStore for DynamoStore {
             ("credential_version".to_string(), n(token.credential_version)),
             ("reset_generation".to_string(), n(token.reset_generation)),
             ("ttl".to_string(), n(token.expires_at.unix_timestamp())),
+            // GSI1 finds a user's tokens when the account is deleted.
+            ("GSI1PK".to_string(), s(tokens_of(&token.user_id))),
+            ("GSI1SK".to_string(), s(token.hash.clone())),
         ]);
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
         Ok(())
@@ -54,4 +57,32 @@ impl TokenStore for DynamoStore {
             reset_generation: get_n(&item, "reset_generation").unwrap_or(0) as u32,
         }))
     }
+
+    async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :tokens")
+                .expression_attribute_values(":tokens", s(tokens_of(user_id)))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for item in page.items() {
+                self.delete(get_s(item, "PK")?.to_string(), "TOKEN").await?;
+            }
+            match page.last_evaluated_key {
+                Some(last) => start_key = Some(last),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+fn tokens_of(user_id: &UserId) -> String {
+    format!("TOKENS#{user_id}")
 }

@@ -90,6 +90,24 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     api.call("GET", "/api/v1/authors?limit=20", None, None).await;
     measure("GET authors (one page)", calls.take());
 
+    // An email change, then leaving.
+    let login = json!({ "email": email, "password": "the reset passphrase" });
+    let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    let access = tokens["access_token"].as_str();
+    let new_email = format!("{}@example.com", unique("moved"));
+    calls.take();
+    api.call("PUT", "/api/v1/user", Some(json!({ "email": new_email })), access).await;
+    measure("PUT user (an email change asked for)", calls.take());
+    let token = api.email_token(&new_email, "Confirm your new email address").await;
+    calls.take();
+    let (status, _) = api.call("GET", &format!("/api/v1/user/confirm_email_change?token={token}"), None, None).await;
+    assert_eq!(status, 200);
+    measure("GET user/confirm_email_change", calls.take());
+    let (status, _) =
+        api.call("DELETE", "/api/v1/user", Some(json!({ "password": "the reset passphrase" })), access).await;
+    assert_eq!(status, 204);
+    measure("DELETE user (1 session)", calls.take());
+
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
         table.push_str(&format!("| {route} | {calls} |\n"));

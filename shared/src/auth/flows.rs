@@ -91,6 +91,7 @@ pub async fn register(
         version: 0,
         credential_version: 0,
         reset_generation: 0,
+        pending_email: None,
     };
     state.accounts.create_account(&user).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
@@ -351,6 +352,8 @@ pub async fn change_password(
             }
             user.password_hash = new_hash.clone();
             user.credential_version += 1;
+            // A new password voids an email change asked for with the old one.
+            user.pending_email = None;
             Ok(())
         },
     )
@@ -378,6 +381,8 @@ pub async fn reset_password(state: &AuthState, token: &str, password: String, so
             ensure_token_is_current(&record, user, now, state)?;
             user.password_hash = new_hash.clone();
             user.credential_version += 1;
+            // A new password voids an email change asked for with the old one.
+            user.pending_email = None;
             if user.status == Status::Pending {
                 user.status = Status::Active;
             }

@@ -106,9 +106,17 @@ pub struct User {
     /// Bumped by each password-reset request: only the newest reset link works.
     #[serde(default)]
     pub reset_generation: u32,
+    /// A new address asked for and not confirmed yet: the account keeps `email` until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<EmailAddress>,
 }
 
 impl User {
+    /// An admin who can act as one: the last of these can be neither removed nor demoted.
+    pub fn counts_as_admin(&self) -> bool {
+        self.role == Role::Admin && self.status == Status::Active
+    }
+
     /// A registration not confirmed within `ttl`: to every flow as if it did not exist.
     pub fn is_expired_pending(&self, now: OffsetDateTime, ttl: time::Duration) -> bool {
         self.status == Status::Pending && self.created_at + ttl <= now
@@ -129,6 +137,10 @@ pub struct UserView {
     pub nickname: Option<String>,
     pub bio: Option<String>,
     pub email_confirmed: bool,
+    /// A new address waiting for its confirmation link to be followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ada.lovelace@example.com")]
+    pub pending_email: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -149,6 +161,7 @@ impl From<&User> for UserView {
             nickname: user.profile.nickname.clone(),
             bio: user.profile.bio.clone(),
             email_confirmed: user.email_confirmed_at.is_some(),
+            pending_email: user.pending_email.as_ref().map(ToString::to_string),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

@@ -62,6 +62,8 @@ pub enum ApiError {
     InvalidCursor,
     #[error("the record changed meanwhile")]
     Conflict,
+    #[error("the last admin")]
+    LastAdmin,
     #[error("refresh token just rotated")]
     RefreshConflict,
     #[error("too many registrations")]
@@ -186,6 +188,10 @@ impl ApiError {
                 row(S::CONFLICT, "conflict", "Conflict"),
                 "The account changed while this request was handled; try again.".into(),
             ),
+            LastAdmin => (
+                row(S::CONFLICT, "last_admin", "Last admin"),
+                "This is the last active admin: it can be neither deleted, demoted nor suspended.".into(),
+            ),
             RefreshConflict => (
                 row(S::CONFLICT, "refresh_conflict", "Refresh conflict"),
                 "This refresh token was rotated a moment ago by another request of yours; use the tokens that \
@@ -296,6 +302,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::EmailTaken => ApiError::EmailTaken,
             StoreError::Conflict => ApiError::Conflict,
+            StoreError::LastAdmin => ApiError::LastAdmin,
             StoreError::Other(e) => ApiError::Internal(e),
         }
     }

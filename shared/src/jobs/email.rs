@@ -61,6 +61,8 @@ impl LinkIssuer {
             return Ok(None);
         };
         let (user, ttl) = match request.kind {
+            // Email-change links are made by the route that records the change, never asked for.
+            TokenKind::EmailChange => return Ok(None),
             TokenKind::EmailConfirmation if user.status != Status::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL),
             // Each reset request makes the links sent before it unusable.
@@ -85,7 +87,7 @@ impl LinkIssuer {
             TokenKind::EmailConfirmation => EmailMessage::ConfirmEmail {
                 link: format!("{}/api/v1/auth/confirm_email?token={token}", self.config.public_url),
             },
-            TokenKind::PasswordReset => {
+            TokenKind::PasswordReset | TokenKind::EmailChange => {
                 EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
             }
         };

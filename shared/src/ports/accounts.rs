@@ -26,8 +26,14 @@ pub trait AccountStore: Send + Sync {
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
     /// Replaces the stored account (same id) if its stored version is still `user.version`,
     /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
-    /// An email change moves the unique email with it, in the same atomic write.
+    /// An email change moves the unique email with it, in the same atomic write. A write that
+    /// would leave no account that [`User::counts_as_admin`] fails with
+    /// [`super::StoreError::LastAdmin`], also when two such writes race.
     async fn update_account(&self, user: &User) -> StoreResult<()>;
+    /// Deletes the account and frees its email, if its stored version is still
+    /// `user.version` ([`super::StoreError::Conflict`] otherwise), and not if it is the last
+    /// admin ([`super::StoreError::LastAdmin`]), atomically with both checks.
+    async fn delete_account(&self, user: &User) -> StoreResult<()>;
     /// Up to `limit` accounts matching `filter` after `after` (a position this store returned),
     /// ordered by role name then age (ids are time-ordered), or by age within one role; and the
     /// position after the last one, if there may be more.

@@ -71,8 +71,22 @@ pub struct EmailJob {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "template", rename_all = "snake_case")]
 pub enum EmailMessage {
-    ConfirmEmail { link: String },
-    ResetPassword { link: String },
+    ConfirmEmail {
+        link: String,
+    },
+    ResetPassword {
+        link: String,
+    },
+    /// To the new address of an email change.
+    ConfirmEmailChange {
+        link: String,
+    },
+    /// To the old address of an email change: what the new one is, partly hidden.
+    EmailChangeRequested {
+        new_email_hint: String,
+    },
+    /// Goodbye, to the address of a deleted account.
+    AccountDeleted,
 }
 
 /// A link to send to an address, if the account it names (by id, or else by address) is in a

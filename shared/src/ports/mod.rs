@@ -27,6 +27,9 @@ pub enum StoreError {
     /// a concurrent write won.
     #[error("the record changed since it was read")]
     Conflict,
+    /// The write would leave no active admin (a demotion, a suspension, a deletion).
+    #[error("the last admin")]
+    LastAdmin,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

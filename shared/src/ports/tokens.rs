@@ -10,6 +10,8 @@ use crate::domain::UserId;
 pub enum TokenKind {
     EmailConfirmation,
     PasswordReset,
+    /// Sent to the new address of an email change.
+    EmailChange,
 }
 
 impl TokenKind {
@@ -17,6 +19,7 @@ impl TokenKind {
         match self {
             TokenKind::EmailConfirmation => "email_confirmation",
             TokenKind::PasswordReset => "password_reset",
+            TokenKind::EmailChange => "email_change",
         }
     }
 }
@@ -45,4 +48,6 @@ pub trait TokenStore: Send + Sync {
     /// Removes and returns the token if it exists with this kind: a token can be taken once.
     /// A token of another kind is left alone and not returned.
     async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>>;
+    /// Removes every token issued to this account (it is being deleted).
+    async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()>;
 }

@@ -1,9 +1,13 @@
 //! The users route group: accounts and profiles.
 
+mod email_change;
 mod lists;
+mod manage;
 mod profile;
 
+pub use email_change::*;
 pub use lists::*;
+pub use manage::*;
 pub use profile::*;
 
 use std::sync::Arc;
@@ -18,20 +22,34 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    auth::throttle::Throttle,
     clock::Clock,
-    credentials::JwtKeys,
+    config::Config,
+    credentials::{JwtKeys, PasswordHasher},
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
-    ports::{AccountStore, SessionStore},
+    ports::{AccountStore, JobQueue, LimitStore, SessionStore, TokenStore},
 };
 
-/// What the users group uses. It queues no jobs, so it has no queue to be handed.
+/// What the users group uses: the accounts and what hangs off them, the password check that
+/// self-deletion asks for, and the email queue (goodbye and email-change emails).
 #[derive(Clone)]
 pub struct UsersState {
+    pub config: Arc<Config>,
     pub accounts: Arc<dyn AccountStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub limits: Arc<dyn LimitStore>,
+    pub jobs: Arc<dyn JobQueue>,
     pub keys: Arc<JwtKeys>,
+    pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+}
+
+impl UsersState {
+    pub fn throttle(&self) -> Throttle<'_> {
+        Throttle { limits: self.limits.as_ref(), clock: self.clock.as_ref(), config: &self.config.limits }
+    }
 }
 
 impl FromRef<UsersState> for Access {
@@ -48,8 +66,11 @@ impl FromRef<UsersState> for Arc<dyn AccountStore> {
 
 pub fn routes() -> OpenApiRouter<UsersState> {
     OpenApiRouter::new()
-        .routes(routes!(me, update_me))
+        .routes(routes!(me, update_me, delete_me))
+        .routes(routes!(admin, update_admin, delete_admin))
+        .routes(routes!(moderator, update_moderator, delete_moderator))
         .routes(routes!(export))
+        .routes(routes!(confirm_email_change))
         .routes(routes!(author))
         .routes(routes!(authors))
         .routes(routes!(users))
@@ -69,6 +90,11 @@ pub struct AccountQuery {
     pub id: Option<String>,
 }
 
+/// The account `?id=` names, if it is not the caller's own.
+pub(crate) fn other_account(caller: &AuthUser, id: Option<String>) -> Option<UserId> {
+    id.filter(|id| *id != caller.user_id.0).map(UserId)
+}
+
 /// Your own account, or with `?id=` (admins only) any account.
 #[utoipa::path(
     get, path = "/api/v1/user", tag = "users", params(AccountQuery),
@@ -85,14 +111,14 @@ pub async fn me(
     caller: AuthUser,
     QueryParams(query): QueryParams<AccountQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = match query.id.filter(|id| *id != caller.user_id.0) {
+    let user = match other_account(&caller, query.id) {
         None => {
             caller.require(Action::ReadOwnAccount)?;
             accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
-            accounts.account(&UserId(id)).await?.ok_or(ApiError::NotFound)?
+            accounts.account(&id).await?.ok_or(ApiError::NotFound)?
         }
     };
     Ok(Json(UserView::from(&user)))

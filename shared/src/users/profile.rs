@@ -1,20 +1,24 @@
-//! Your own profile: a partial update of the fields a person describes themselves with.
+//! Profile updates: your own profile (names, nickname, bio, email), and for admins any
+//! account's profile with its role and status.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::UsersState;
+use super::{AccountQuery, UsersState, email_change, other_account};
 use crate::{
     accounts::modify_account,
     auth::schemas,
-    domain::{Action, FieldError, Profile, UserView},
-    http::{ApiError, AuthUser, JsonBody, Problem},
+    domain::{Action, FieldError, Profile, Role, Status, User, UserId, UserView},
+    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
 };
 
-/// The fields `PUT user` takes, each optional: what is absent stays as it is. `nickname` and
-/// `bio` are cleared with `null` or an empty string. Any other field (`email`, `role`,
+/// The fields `PUT user` takes for your own account, each optional: what is absent stays as
+/// it is. `nickname` and `bio` are cleared with `null` or an empty string. A new `email` stays
+/// pending (`pending_email`) until a link sent to it is followed. Any other field (`role`,
 /// `status`, ...) is refused.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,32 +32,103 @@ pub struct ProfileUpdate {
     nickname: Option<Option<String>>,
     #[schema(schema_with = schemas::bio)]
     bio: Option<Option<String>>,
+    #[schema(schema_with = schemas::email)]
+    email: Option<String>,
 }
 
-const FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
+/// A status an admin can set: `pending` only comes from registering.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SettableStatus {
+    Active,
+    Suspended,
+}
 
-/// Change your profile (names, nickname, bio).
+/// The fields an admin's update takes, each optional. A change of `role` or `status` ends all
+/// of that account's sessions. The last active admin can be neither demoted nor suspended.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // the body is read field by field; this type documents it
+pub struct AccountUpdate {
+    #[schema(schema_with = schemas::first_name)]
+    first_name: Option<String>,
+    #[schema(schema_with = schemas::last_name)]
+    last_name: Option<String>,
+    #[schema(schema_with = schemas::nickname)]
+    nickname: Option<Option<String>>,
+    #[schema(schema_with = schemas::bio)]
+    bio: Option<Option<String>>,
+    role: Option<Role>,
+    status: Option<SettableStatus>,
+}
+
+const PROFILE_FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
+
+/// Who edits: the account's owner, or an admin (who may also set role and status).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Editor {
+    Owner,
+    Admin,
+}
+
+/// Change your profile (names, nickname, bio, email), or with `?id=` (admins only) any
+/// account's profile, role and status.
 #[utoipa::path(
-    put, path = "/api/v1/user", tag = "users", request_body = ProfileUpdate,
+    put, path = "/api/v1/user", tag = "users", params(AccountQuery),
+    request_body(content = ProfileUpdate, description = "Your own profile; with `?id=`, an `AccountUpdate`"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Your updated account", body = UserView),
-        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+        (status = 200, description = "The updated account", body = UserView),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`), the new email is taken (`email_taken`), or the last admin would go (`last_admin`)", body = Problem),
         (status = 422, description = "Invalid or unknown fields (`validation_failed`), nothing changed", body = Problem),
+        (status = 429, description = "Too many emails to the new address (`too_many_emails`)", body = Problem),
     )
 )]
 pub async fn update_me(
     State(state): State<UsersState>,
     caller: AuthUser,
+    QueryParams(query): QueryParams<AccountQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.require(Action::UpdateOwnAccount)?;
+    let user = match other_account(&caller, query.id) {
+        None => {
+            caller.require(Action::UpdateOwnAccount)?;
+            update_account(&state, &caller.user_id, None, body, Editor::Owner).await?
+        }
+        Some(id) => {
+            caller.require(Action::ManageAnyAccount)?;
+            update_account(&state, &id, None, body, Editor::Admin).await?
+        }
+    };
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Changes the account `id` (which must have `role`, if given) as `body` says, validated
+/// whole, conditionally on the version read. A change of role or status ends the account's
+/// sessions; a new email (its owner's only) starts an email change.
+pub(crate) async fn update_account(
+    state: &UsersState,
+    id: &UserId,
+    role: Option<Role>,
+    mut body: Map<String, Value>,
+    editor: Editor,
+) -> Result<User, ApiError> {
+    let new_email = match editor {
+        Editor::Owner => body.remove("email"),
+        Editor::Admin => None,
+    };
     let mut errors: Vec<FieldError> = body
         .keys()
-        .filter(|key| !FIELDS.contains(&key.as_str()))
-        .map(|key| FieldError::new(key.clone(), "unknown_field", "is not a field of the profile"))
+        .filter(|key| {
+            let staff_field = editor == Editor::Admin && matches!(key.as_str(), "role" | "status");
+            !(PROFILE_FIELDS.contains(&key.as_str()) || staff_field)
+        })
+        .map(|key| FieldError::new(key.clone(), "unknown_field", "is not a field you can change"))
         .collect();
-    let change = |field: &'static str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
+    let text = |field: &'static str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
         match body.get(field)? {
             Value::String(text) => Some(Some(text.clone())),
             Value::Null => Some(None),
@@ -63,18 +138,54 @@ pub async fn update_me(
             }
         }
     };
-    let changes: Vec<Option<Option<String>>> = FIELDS.iter().map(|f| change(f, &mut errors)).collect();
+    let changes: Vec<Option<Option<String>>> = PROFILE_FIELDS.iter().map(|f| text(f, &mut errors)).collect();
+    let new_role = match text("role", &mut errors) {
+        Some(name) => match name.as_deref().and_then(Role::parse) {
+            Some(role) => Some(role),
+            None => {
+                errors.push(FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"));
+                None
+            }
+        },
+        None => None,
+    };
+    let new_status = match text("status", &mut errors) {
+        Some(name) => match name.as_deref() {
+            Some("active") => Some(Status::Active),
+            Some("suspended") => Some(Status::Suspended),
+            _ => {
+                errors.push(FieldError::new("status", "invalid_value", "must be active or suspended"));
+                None
+            }
+        },
+        None => None,
+    };
+    let new_email = match new_email {
+        None => None,
+        Some(Value::String(email)) => email_change::parse_new(&email, &mut errors),
+        Some(_) => {
+            errors.push(FieldError::new("email", "invalid_type", "must be a string"));
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    if let Some(email) = &new_email {
+        email_change::check_available(state, id, email).await?;
+    }
+    let access_changed = AtomicBool::new(false);
     // Merged into the account as read, and validated whole by the registration rules, inside
     // the conditional write: a retry merges into the fresh read.
     let user = modify_account(
         state.accounts.as_ref(),
-        &caller.user_id,
+        id,
         state.clock.now(),
-        || ApiError::Unauthorized,
+        || if editor == Editor::Owner { ApiError::Unauthorized } else { ApiError::NotFound },
         |user| {
+            if role.is_some_and(|role| user.role != role) {
+                return Err(ApiError::NotFound);
+            }
             let pick = |i: usize, now: Option<&String>| changes[i].clone().unwrap_or_else(|| now.cloned());
             let first_name = pick(0, Some(&user.profile.first_name)).unwrap_or_default();
             let last_name = pick(1, Some(&user.profile.last_name)).unwrap_or_default();
@@ -83,10 +194,31 @@ pub async fn update_me(
             let mut errors = Vec::new();
             user.profile = Profile::parse(&first_name, &last_name, nickname.as_deref(), bio.as_deref(), &mut errors)
                 .ok_or(ApiError::Validation(errors))?;
+            if new_status.is_some() && user.status == Status::Pending {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "status",
+                    "pending_account",
+                    "the account has not confirmed its email yet",
+                )]));
+            }
+            let (role, status) = (new_role.unwrap_or(user.role), new_status.unwrap_or(user.status));
+            access_changed.store((role, status) != (user.role, user.status), Ordering::Relaxed);
+            (user.role, user.status) = (role, status);
+            if let Some(email) = &new_email {
+                email_change::begin_change(user, email)?;
+            }
             Ok(())
         },
     )
     .await?;
-    tracing::info!(user_id = %user.id, "profile updated");
-    Ok(Json(UserView::from(&user)))
+    if access_changed.load(Ordering::Relaxed) {
+        // Authorization reads the token's role: every token issued before this change goes.
+        state.sessions.delete_user_sessions(&user.id).await?;
+        tracing::info!(user_id = %user.id, role = user.role.as_str(), status = user.status.as_str(), "role or status changed; all sessions ended");
+    }
+    if let Some(email) = &new_email {
+        email_change::send_change_links(state, &user, email).await?;
+    }
+    tracing::info!(user_id = %user.id, "account updated");
+    Ok(user)
 }

@@ -226,6 +226,33 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    pub async fn put_me(&self, access_token: &str, body: &Value) -> Response {
+        self.client.put(self.url("/api/v1/user")).bearer_auth(access_token).json(body).send().await.unwrap()
+    }
+
+    /// `DELETE path` with a bearer token and, if given, a JSON body.
+    pub async fn delete(&self, path: &str, access_token: &str, body: Option<Value>) -> Response {
+        let mut request = self.client.delete(self.url(path)).bearer_auth(access_token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete_me(&self, access_token: &str, password: &str) -> Response {
+        self.delete("/api/v1/user", access_token, Some(json!({ "password": password }))).await
+    }
+
+    /// `PUT path` with a bearer token and a JSON body.
+    pub async fn put(&self, path: &str, access_token: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).bearer_auth(access_token).json(body).send().await.unwrap()
+    }
+
+    /// `GET path` with a bearer token.
+    pub async fn get(&self, path: &str, access_token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(access_token).send().await.unwrap()
+    }
+
     pub async fn get_me(&self, access_token: &str) -> Response {
         self.client.get(self.url("/api/v1/user")).bearer_auth(access_token).send().await.unwrap()
     }

@@ -1,9 +1,11 @@
 //! The service over HTTP, as its users and its attackers use it.
 
+mod account_deletion;
 mod account_lists;
 mod brute_force;
 mod confirm_email;
 mod docs;
+mod email_change;
 mod helpers;
 mod local_queue;
 mod login;
@@ -15,4 +17,5 @@ mod phishing;
 mod profile;
 mod register;
 mod sessions;
+mod staff;
 mod token_abuse;

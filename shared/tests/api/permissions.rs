@@ -138,7 +138,28 @@ fn rows(app_login: Value) -> Vec<Row> {
         // Another account (none has this id): admins only.
         row(M::GET, "/api/v1/user", [401, 403, 403, 403, 404, 401])
             .path("/api/v1/user?id=01936f4e-0000-7000-8000-000000000001"),
+        // Your own account goes, with your password (admins: there is more than one here).
+        row(M::DELETE, "/api/v1/user", signed_in(204)).body(json!({ "password": PASSWORD })),
+        row(M::PUT, "/api/v1/user", [401, 403, 403, 403, 404, 401])
+            .path("/api/v1/user?id=01936f4e-0000-7000-8000-000000000001")
+            .body(json!({ "bio": "Edited." })),
+        row(M::DELETE, "/api/v1/user", [401, 403, 403, 403, 404, 401])
+            .path("/api/v1/user?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/user/export", signed_in(200)),
+        row(M::GET, "/api/v1/user/confirm_email_change", anyone(400))
+            .path(&format!("/api/v1/user/confirm_email_change?token={invalid_token}")),
+        row(M::GET, "/api/v1/admin", admin_only(404)).path("/api/v1/admin?id=01936f4e-0000-7000-8000-000000000001"),
+        row(M::PUT, "/api/v1/admin", admin_only(404))
+            .path("/api/v1/admin?id=01936f4e-0000-7000-8000-000000000001")
+            .body(json!({ "bio": "Edited." })),
+        row(M::DELETE, "/api/v1/admin", admin_only(404)).path("/api/v1/admin?id=01936f4e-0000-7000-8000-000000000001"),
+        row(M::GET, "/api/v1/moderator", admin_only(404))
+            .path("/api/v1/moderator?id=01936f4e-0000-7000-8000-000000000001"),
+        row(M::PUT, "/api/v1/moderator", admin_only(404))
+            .path("/api/v1/moderator?id=01936f4e-0000-7000-8000-000000000001")
+            .body(json!({ "bio": "Edited." })),
+        row(M::DELETE, "/api/v1/moderator", admin_only(404))
+            .path("/api/v1/moderator?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/author", anyone(404)).path("/api/v1/author?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/authors", anyone(200)),
         row(M::GET, "/api/v1/users", admin_only(200)),
@@ -191,6 +212,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says()
 #[tokio::test]
 async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
     let app = spawn_app().await;
+    app.admin("ops@example.com").await; // grace is not the last admin
     let admin = app.admin("grace@example.com").await;
     let grace = app.local().auth.accounts.account_by_email("grace@example.com").await.unwrap().unwrap();
 

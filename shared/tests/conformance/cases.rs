@@ -42,6 +42,7 @@ fn user(email: &str) -> User {
         version: 0,
         credential_version: 0,
         reset_generation: 0,
+        pending_email: None,
     }
 }
 
@@ -420,6 +421,102 @@ pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<
 }
 
 /// Calls `$runner!` with the name of every case, so each adapter's suite runs all of them.
+fn admin(email: &str) -> User {
+    User { role: Role::Admin, ..user(email) }
+}
+
+pub async fn a_deleted_account_frees_its_email_and_a_stale_delete_is_refused(store: Arc<impl Stores>) {
+    let ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+    store.update_account(&ada).await.unwrap();
+
+    assert!(matches!(store.delete_account(&ada).await, Err(StoreError::Conflict)), "a delete from a stale read");
+    store.delete_account(&written(&ada)).await.unwrap();
+
+    assert_eq!(store.account(&ada.id).await.unwrap(), None);
+    assert_eq!(store.account_by_email("ada@example.com").await.unwrap(), None);
+    assert!(matches!(store.delete_account(&written(&ada)).await, Err(StoreError::Conflict)), "gone is gone");
+    store.create_account(&user("ada@example.com")).await.expect("the address is free again");
+}
+
+pub async fn the_last_active_admin_can_be_neither_deleted_demoted_nor_suspended(store: Arc<impl Stores>) {
+    let grace = admin("grace@example.com");
+    store.create_account(&grace).await.unwrap();
+
+    assert!(matches!(store.delete_account(&grace).await, Err(StoreError::LastAdmin)));
+    let demoted = User { role: Role::Reader, ..grace.clone() };
+    assert!(matches!(store.update_account(&demoted).await, Err(StoreError::LastAdmin)));
+    let suspended = User { status: Status::Suspended, ..grace.clone() };
+    assert!(matches!(store.update_account(&suspended).await, Err(StoreError::LastAdmin)));
+    // Other writes to the last admin go through.
+    store.update_account(&grace).await.unwrap();
+
+    // A reader promoted is a second admin; then either may go, but not both.
+    let ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+    store.update_account(&User { role: Role::Admin, ..ada.clone() }).await.unwrap();
+    store.update_account(&User { role: Role::Reader, ..written(&grace) }).await.unwrap();
+    let ada = written(&User { role: Role::Admin, ..ada });
+    assert!(matches!(store.delete_account(&ada).await, Err(StoreError::LastAdmin)));
+    // A pending admin (registered, not confirmed) does not count; confirmed, it does.
+    let alan = User { status: Status::Pending, ..admin("alan@example.com") };
+    store.create_account(&alan).await.unwrap();
+    assert!(matches!(store.delete_account(&ada).await, Err(StoreError::LastAdmin)));
+    store.update_account(&User { status: Status::Active, ..alan.clone() }).await.unwrap();
+    store.delete_account(&ada).await.expect("alan is an admin now");
+}
+
+pub async fn two_admins_removing_each_other_at_once_leave_one(store: Arc<impl Stores>) {
+    for round in 0..5 {
+        let (a, b) = (admin(&format!("a{round}@example.com")), admin(&format!("b{round}@example.com")));
+        store.create_account(&a).await.unwrap();
+        store.create_account(&b).await.unwrap();
+        // The survivor of the last round goes first, so these two are the only admins.
+        if round > 0 {
+            let (list, _) =
+                store.list_accounts(AccountFilter { role: Some(Role::Admin), status: None }, 100, None).await.unwrap();
+            for old in list.into_iter().filter(|u| u.id != a.id && u.id != b.id && u.counts_as_admin()) {
+                store.delete_account(&old).await.unwrap();
+            }
+        }
+        let results = if round % 2 == 0 {
+            let (x, y) = tokio::join!(store.delete_account(&a), store.delete_account(&b));
+            [x, y]
+        } else {
+            let (ra, rb) = (User { role: Role::Reader, ..a.clone() }, User { role: Role::Reader, ..b.clone() });
+            let (x, y) = tokio::join!(store.update_account(&ra), store.update_account(&rb));
+            [x, y]
+        };
+        let done = results.iter().filter(|r| r.is_ok()).count();
+        let last = results.iter().filter(|r| matches!(r, Err(StoreError::LastAdmin))).count();
+        assert_eq!((done, last), (1, 1), "round {round}: {results:?}");
+    }
+}
+
+pub async fn a_users_emailed_tokens_go_with_the_account(store: Arc<impl Stores>) {
+    let (ada, grace) = (UserId::generate(), UserId::generate());
+    let token = |hash: &str, user_id: &UserId, kind| OneTimeToken {
+        hash: hash.into(),
+        kind,
+        user_id: user_id.clone(),
+        email_key: "someone@example.com".into(),
+        expires_at: now() + Duration::hours(1),
+        credential_version: 0,
+        reset_generation: 0,
+    };
+    store.put_token(&token("ada-1", &ada, TokenKind::EmailConfirmation)).await.unwrap();
+    store.put_token(&token("ada-2", &ada, TokenKind::PasswordReset)).await.unwrap();
+    store.put_token(&token("grace-1", &grace, TokenKind::PasswordReset)).await.unwrap();
+    // GSI reads on DynamoDB are eventually consistent: a moment for the index.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    store.delete_user_tokens(&ada).await.unwrap();
+
+    assert_eq!(store.take_token(TokenKind::EmailConfirmation, "ada-1").await.unwrap(), None);
+    assert_eq!(store.take_token(TokenKind::PasswordReset, "ada-2").await.unwrap(), None);
+    assert!(store.take_token(TokenKind::PasswordReset, "grace-1").await.unwrap().is_some(), "only hers went");
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -439,6 +536,10 @@ macro_rules! for_each_case {
             a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows,
             counters_count_atomically,
             accounts_are_listed_page_by_page_through_signed_cursors,
+            a_deleted_account_frees_its_email_and_a_stale_delete_is_refused,
+            the_last_active_admin_can_be_neither_deleted_demoted_nor_suspended,
+            two_admins_removing_each_other_at_once_leave_one,
+            a_users_emailed_tokens_go_with_the_account,
         );
     };
 }

@@ -1,7 +1,7 @@
 //! Accounts on SQLite: the unique email is the table's `UNIQUE` constraint.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::SqliteDb;
 use crate::{
@@ -71,10 +71,17 @@ impl AccountStore for SqliteDb {
         let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
         let result = self
             .call(move |conn| {
-                conn.execute(
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let Some(stored_admin) = stored_admin(&tx, &user.id, read_version)? else {
+                    return Ok(Written::Conflict);
+                };
+                if stored_admin && !user.counts_as_admin() && active_admins(&tx)? <= 1 {
+                    return Ok(Written::LastAdmin);
+                }
+                tx.execute(
                     "UPDATE users SET email_key = ?2, role = ?3, status = ?4, data = ?5, version = ?6,
                         credential_version = ?7
-                     WHERE id = ?1 AND version = ?8",
+                     WHERE id = ?1",
                     params![
                         user.id.0,
                         user.email.key(),
@@ -83,17 +90,35 @@ impl AccountStore for SqliteDb {
                         data,
                         user.version,
                         user.credential_version,
-                        read_version
                     ],
-                )
+                )?;
+                tx.commit()?;
+                Ok(Written::Done)
             })
             .await;
         match result {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(StoreError::Conflict),
+            Ok(written) => written.into(),
             Err(e) if is_unique_violation(&e) => Err(StoreError::EmailTaken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn delete_account(&self, user: &User) -> StoreResult<()> {
+        let (id, read_version) = (user.id.clone(), user.version);
+        self.call(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(stored_admin) = stored_admin(&tx, &id, read_version)? else {
+                return Ok(Written::Conflict);
+            };
+            if stored_admin && active_admins(&tx)? <= 1 {
+                return Ok(Written::LastAdmin);
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", [&id.0])?;
+            tx.commit()?;
+            Ok(Written::Done)
+        })
+        .await?
+        .into()
     }
 
     async fn list_accounts(
@@ -130,6 +155,38 @@ impl AccountStore for SqliteDb {
         let users = rows.into_iter().map(|(_, _, data)| user_from_json(data)).collect::<rusqlite::Result<_>>();
         Ok((users.map_err(anyhow::Error::from)?, next))
     }
+}
+
+/// How a conditional write ended.
+enum Written {
+    Done,
+    Conflict,
+    LastAdmin,
+}
+
+impl From<Written> for StoreResult<()> {
+    fn from(written: Written) -> Self {
+        match written {
+            Written::Done => Ok(()),
+            Written::Conflict => Err(StoreError::Conflict),
+            Written::LastAdmin => Err(StoreError::LastAdmin),
+        }
+    }
+}
+
+/// Whether the account, if it is still at `version`, is an active admin; `None` if it is not
+/// at that version (or gone).
+fn stored_admin(tx: &Transaction, id: &UserId, version: u64) -> rusqlite::Result<Option<bool>> {
+    tx.query_row(
+        "SELECT role = 'admin' AND status = 'active' FROM users WHERE id = ?1 AND version = ?2",
+        params![id.0, version],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+fn active_admins(tx: &Transaction) -> rusqlite::Result<u64> {
+    tx.query_row("SELECT COUNT(*) FROM users WHERE role = 'admin' AND status = 'active'", [], |row| row.get(0))
 }
 
 fn is_unique_violation(e: &anyhow::Error) -> bool {

@@ -95,6 +95,8 @@ const MIGRATIONS: &[&str] = &[
         last_at INTEGER NOT NULL
     );
 "#,
+    // Deleting an account deletes its tokens.
+    "CREATE INDEX one_time_tokens_by_user ON one_time_tokens(user_id);",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

@@ -57,4 +57,10 @@ impl TokenStore for SqliteDb {
             })
             .await?)
     }
+
+    async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {
+        let id = user_id.0.clone();
+        self.call(move |conn| conn.execute("DELETE FROM one_time_tokens WHERE user_id = ?1", [id]).map(drop)).await?;
+        Ok(())
+    }
 }

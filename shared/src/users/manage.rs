@@ -1,0 +1,254 @@
+//! Deleting accounts (your own, with your password; any, for admins) and the admin and
+//! moderator routes: the account routes narrowed to one role, for admins.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::{AccountQuery, AccountUpdate, Editor, IdQuery, UsersState, other_account, update_account};
+use crate::{
+    domain::{Action, FieldError, Role, UserId, UserView},
+    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
+    ports::{EmailJob, EmailMessage, Job, StoreError},
+};
+
+/// What deleting your own account asks for.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    /// Your current password.
+    #[schema(format = Password, max_length = 1024)]
+    pub password: String,
+}
+
+/// Delete your account for good (with your current password), or with `?id=` (admins only)
+/// any account. The profile, photos, sessions and emailed links go; a goodbye email goes to
+/// the address.
+#[utoipa::path(
+    delete, path = "/api/v1/user", tag = "users", params(AccountQuery),
+    request_body(content = DeleteAccount, description = "Your current password; no body with `?id=`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The body is not JSON (`malformed_json`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Wrong password (`wrong_current_password`), or another account and not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
+        (status = 422, description = "No password (`validation_failed`)", body = Problem),
+        (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
+        (status = 503, description = "Too many password checks at once (`server_busy`)", body = Problem),
+    )
+)]
+pub async fn delete_me(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    source: Source,
+    QueryParams(query): QueryParams<AccountQuery>,
+    RawBody(body): RawBody,
+) -> Result<StatusCode, ApiError> {
+    match other_account(&caller, query.id) {
+        None => {
+            caller.require(Action::DeleteOwnAccount)?;
+            let password = password_in(&body)?;
+            let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+            let throttle = state.throttle();
+            let attempt = throttle.reserve_password_check(&user.email.key(), &source).await?;
+            if !state.hasher.verify(&password, Some(&user.password_hash)).await? {
+                return Err(ApiError::WrongCurrentPassword);
+            }
+            throttle.succeeded(attempt).await?;
+            erase_account(&state, &user.id, None, Some(user.credential_version)).await?;
+        }
+        Some(id) => {
+            caller.require(Action::ManageAnyAccount)?;
+            erase_account(&state, &id, None, None).await?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn password_in(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation(vec![FieldError::new("password", "required", "your current password")]));
+    }
+    let request: DeleteAccount = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    Ok(request.password)
+}
+
+/// Erases the account `id` (which must have `role`, if given, and, if given, the credential a
+/// password was just checked against): the account and its email atomically (never the last
+/// admin), then its sessions and emailed links; then a goodbye email.
+pub(crate) async fn erase_account(
+    state: &UsersState,
+    id: &UserId,
+    role: Option<Role>,
+    verified_credential: Option<u64>,
+) -> Result<(), ApiError> {
+    for _ in 0..3 {
+        let user = state.accounts.account(id).await?.ok_or(ApiError::NotFound)?;
+        if role.is_some_and(|role| user.role != role) {
+            return Err(ApiError::NotFound);
+        }
+        if verified_credential.is_some_and(|checked| checked != user.credential_version) {
+            return Err(ApiError::Conflict); // the password changed since it was checked
+        }
+        match state.accounts.delete_account(&user).await {
+            Ok(()) => {
+                state.sessions.delete_user_sessions(id).await?;
+                state.tokens.delete_user_tokens(id).await?;
+                let goodbye = EmailJob { to: user.email.to_string(), message: EmailMessage::AccountDeleted };
+                state.jobs.enqueue(&Job::SendEmail(goodbye)).await?;
+                tracing::info!(user_id = %id, "account deleted");
+                return Ok(());
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict)
+}
+
+async fn staff_account(state: &UsersState, caller: &AuthUser, role: Role, id: String) -> Result<UserView, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    let user = state.accounts.account(&UserId(id)).await?.filter(|u| u.role == role).ok_or(ApiError::NotFound)?;
+    Ok(UserView::from(&user))
+}
+
+/// An admin's account. Admins only.
+#[utoipa::path(
+    get, path = "/api/v1/admin", tag = "users", params(IdQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The admin", body = UserView),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem),
+    )
+)]
+pub async fn admin(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(staff_account(&state, &caller, Role::Admin, query.id).await?))
+}
+
+/// A moderator's account. Admins only.
+#[utoipa::path(
+    get, path = "/api/v1/moderator", tag = "users", params(IdQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The moderator", body = UserView),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No moderator has this id (`not_found`)", body = Problem),
+    )
+)]
+pub async fn moderator(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(staff_account(&state, &caller, Role::Moderator, query.id).await?))
+}
+
+/// Update an admin: profile, role (a demotion) and status. Admins only; the last active admin
+/// can be neither demoted nor suspended.
+#[utoipa::path(
+    put, path = "/api/v1/admin", tag = "users", params(IdQuery), request_body = AccountUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated account", body = UserView),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
+        (status = 422, description = "Invalid or unknown fields (`validation_failed`), nothing changed", body = Problem),
+    )
+)]
+pub async fn update_admin(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<UserView>, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    let user = update_account(&state, &UserId(query.id), Some(Role::Admin), body, Editor::Admin).await?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Update a moderator: profile, role and status. Admins only.
+#[utoipa::path(
+    put, path = "/api/v1/moderator", tag = "users", params(IdQuery), request_body = AccountUpdate,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated account", body = UserView),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No moderator has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+        (status = 422, description = "Invalid or unknown fields (`validation_failed`), nothing changed", body = Problem),
+    )
+)]
+pub async fn update_moderator(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> Result<Json<UserView>, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    let user = update_account(&state, &UserId(query.id), Some(Role::Moderator), body, Editor::Admin).await?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Delete an admin for good. Admins only; never the last active admin.
+#[utoipa::path(
+    delete, path = "/api/v1/admin", tag = "users", params(IdQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No admin has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
+    )
+)]
+pub async fn delete_admin(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    erase_account(&state, &UserId(query.id), Some(Role::Admin), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete a moderator for good. Admins only.
+#[utoipa::path(
+    delete, path = "/api/v1/moderator", tag = "users", params(IdQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No moderator has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+    )
+)]
+pub async fn delete_moderator(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageAnyAccount)?;
+    erase_account(&state, &UserId(query.id), Some(Role::Moderator), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
