@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Creates, on a running AWS emulator, what the functions expect, from the definitions the
 deployment uses: the table from aws/dynamodb-table.json, each worker's queue and dead-letter
-queue from template.yaml, the photos bucket, a verified SES sender, and a signing key in SSM
+queue from template.yaml, the photos bucket with its upload notifications, a verified SES sender, and a signing key in SSM
 Parameter Store. Prints the environment the functions need.
 
     python3 -m moto.server -H 127.0.0.1 -p 5055 &
@@ -83,6 +83,20 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
     s3 = boto3.client("s3", **aws)
     if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
         s3.create_bucket(Bucket=BUCKET)
+    # The bucket announces uploads on the queues the template names, as on AWS.
+    notifications = template()["Resources"]["PhotosBucket"]["Properties"]["NotificationConfiguration"]
+    queue_configurations = []
+    for configuration in notifications["QueueConfigurations"]:
+        name = configuration["Queue"].removesuffix("Queue.Arn").lower()  # PhotoQueue.Arn -> photo
+        url = env[f"UMS_{name.upper()}_QUEUE_URL"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_configurations.append({"QueueArn": arn, "Events": [configuration["Event"]],
+                                     "Filter": {"Key": {"FilterRules": configuration["Filter"]["S3Key"]["Rules"]}}})
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": queue_configurations})
+    # The emulator serves objects itself: it stands in for CloudFront.
+    env["UMS_PHOTO_BUCKET"] = BUCKET
+    env["UMS_PHOTOS_URL"] = f"{endpoint}/{BUCKET}"
     boto3.client("sesv2", **aws).create_email_identity(EmailIdentity=SENDER)
     ssm = boto3.client("ssm", **aws)
     ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or signing_key_pem())

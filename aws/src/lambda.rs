@@ -9,12 +9,12 @@ use shared::{
     auth::AuthState,
     clock::SystemClock,
     credentials::{JwtKeys, PasswordHasher},
-    jobs::{EmailWorker, LinkIssuer},
+    jobs::{EmailWorker, LinkIssuer, PhotoWorker},
     ports::Queue,
     users::UsersState,
 };
 
-use crate::{DynamoStore, SesMailer, SqsJobs, call_count::CallCounter};
+use crate::{DynamoStore, S3Photos, SesMailer, SqsJobs, call_count::CallCounter};
 
 /// Where the AWS resources are, from the environment the SAM template sets.
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ pub struct AwsSettings {
     pub table: String,
     /// The queues this function may send to, from their `UMS_<QUEUE>_QUEUE_URL` variables.
     pub queue_urls: BTreeMap<Queue, String>,
+    /// `UMS_PHOTO_BUCKET`: uploads and photos.
+    pub photo_bucket: Option<String>,
     pub jwt_key: Option<JwtKeySource>,
 }
 
@@ -44,7 +46,7 @@ impl AwsSettings {
             (None, None) => None,
         };
         let queue_urls = Queue::ALL.into_iter().filter_map(|q| Some((q, var(q.url_variable())?))).collect();
-        Ok(Self { table, queue_urls, jwt_key })
+        Ok(Self { table, queue_urls, photo_bucket: var("UMS_PHOTO_BUCKET"), jwt_key })
     }
 }
 
@@ -112,6 +114,12 @@ impl Aws {
         Ok(Arc::new(SqsJobs::new(aws_sdk_sqs::Client::new(&self.sdk), urls)))
     }
 
+    /// The photo bucket; a missing name fails the cold start, not a request.
+    fn photos(&self) -> anyhow::Result<Arc<S3Photos>> {
+        let bucket = self.settings.photo_bucket.as_deref().context("UMS_PHOTO_BUCKET is not set")?;
+        Ok(Arc::new(S3Photos::new(&self.sdk, bucket)?))
+    }
+
     /// The auth group: DynamoDB, the email queue, the signing key.
     pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
         let store = self.store();
@@ -132,7 +140,7 @@ impl Aws {
         })
     }
 
-    /// The users group: DynamoDB, the signing key, the email queue.
+    /// The users group: DynamoDB, the signing key, the email queue, the photo bucket.
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
@@ -147,9 +155,17 @@ impl Aws {
             tokens: store.clone(),
             limits: store,
             jobs: self.jobs(&[Queue::Email])?,
+            photos: self.photos()?,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The photo worker: S3 and the accounts; the table that remembers finished jobs.
+    pub fn photo_worker(&self) -> anyhow::Result<(PhotoWorker, DynamoStore)> {
+        let store = self.store();
+        let worker = PhotoWorker { accounts: store.clone(), photos: self.photos()?, clock: Arc::new(SystemClock) };
+        Ok((worker, store.as_ref().clone()))
     }
 
     /// The email worker: SES; the accounts and tokens it issues links with; the table that

@@ -5,10 +5,12 @@
 pub mod call_count;
 pub mod dynamo;
 pub mod lambda;
+pub mod s3;
 pub mod ses;
 pub mod sqs;
 pub mod worker;
 
 pub use dynamo::{DynamoStore, JobClaim};
+pub use s3::S3Photos;
 pub use ses::SesMailer;
 pub use sqs::SqsJobs;

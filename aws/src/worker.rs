@@ -5,8 +5,15 @@
 //! reported, so SQS redelivers it; after the queue's `maxReceiveCount` it lands in the
 //! dead-letter queue.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use shared::{jobs::Worker, ports::Envelope};
+use aws_lambda_events::event::{
+    s3::S3Event,
+    sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent},
+};
+use shared::{
+    domain::photo_keys,
+    jobs::Worker,
+    ports::{Envelope, Job},
+};
 use time::OffsetDateTime;
 
 use crate::dynamo::{DynamoStore, JobClaim};
@@ -31,8 +38,38 @@ pub async fn handle_batch(event: SqsEvent, worker: &dyn Worker, records: &Dynamo
     response
 }
 
+/// The jobs a message carries: one envelope we queued, or the uploads an S3 notification
+/// announces (S3 sends those to the photo queue itself; its test message carries none).
+pub fn jobs_in(body: &str) -> anyhow::Result<Vec<Envelope>> {
+    let value: serde_json::Value = serde_json::from_str(body)?;
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        return Ok(Vec::new());
+    }
+    if value.get("Records").is_none() {
+        return Ok(vec![serde_json::from_value(value)?]);
+    }
+    let event: S3Event = serde_json::from_value(value)?;
+    event
+        .records
+        .iter()
+        .map(|record| {
+            let key = record.s3.object.key.as_deref().unwrap_or_default();
+            // Notification keys are URL-encoded; ours are plain, so anything encoded is not ours.
+            let (user_id, upload_id) =
+                photo_keys::parse_upload(key).ok_or_else(|| anyhow::anyhow!("not an upload key: {key:?}"))?;
+            Ok(Envelope::new(Job::ProcessPhoto { user_id, upload_id }))
+        })
+        .collect()
+}
+
 async fn handle_record(body: &str, worker: &dyn Worker, records: &DynamoStore) -> anyhow::Result<()> {
-    let envelope: Envelope = serde_json::from_str(body)?;
+    for envelope in jobs_in(body)? {
+        handle_job(envelope, worker, records).await?;
+    }
+    Ok(())
+}
+
+async fn handle_job(envelope: Envelope, worker: &dyn Worker, records: &DynamoStore) -> anyhow::Result<()> {
     match records.claim_job(&envelope.id, OffsetDateTime::now_utc(), JOB_LEASE).await? {
         JobClaim::AlreadyDone => {
             tracing::info!(job = %envelope.id, "job already done; redelivery acknowledged");

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use crate::{
-    adapters::{OutboxMailer, SqliteDb},
+    adapters::{DiskPhotos, LocalFiles, OutboxMailer, SqliteDb, files_router},
     auth::{self, AuthState},
     clock::{Clock, SystemClock},
     config::Config,
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     http,
-    jobs::{EmailWorker, LinkIssuer, Workers},
+    jobs::{EmailWorker, LinkIssuer, PhotoWorker, Workers},
     users::{self, UsersState},
 };
 
@@ -20,12 +20,16 @@ pub struct LocalApp {
     pub auth: AuthState,
     pub users: UsersState,
     pub docs: DocsState,
+    /// The laptop's stand-ins for S3 and CloudFront: the upload target and the photo files.
+    pub files: LocalFiles,
     pub db: SqliteDb,
     pub workers: Arc<Workers>,
 }
 
 pub const DATABASE_FILE: &str = "ums.sqlite3";
 pub const OUTBOX_DIR: &str = "outbox";
+/// Photos and uploads, as `files/photos/...` and `files/uploads/...`.
+pub const FILES_DIR: &str = "files";
 
 impl LocalApp {
     pub fn build(config: Config) -> anyhow::Result<Self> {
@@ -40,7 +44,12 @@ impl LocalApp {
         let store = Arc::new(db.clone());
         let links =
             LinkIssuer { accounts: store.clone(), tokens: store.clone(), clock: clock.clone(), config: config.clone() };
-        let workers = Workers { email: EmailWorker { mailer: Arc::new(mailer), links } };
+        let photos = DiskPhotos::new(config.data_dir.join(FILES_DIR), &config.public_url, keys.clone());
+        let workers = Workers {
+            email: EmailWorker { mailer: Arc::new(mailer), links },
+            photo: PhotoWorker { accounts: store.clone(), photos: Arc::new(photos.clone()), clock: clock.clone() },
+        };
+        let files = LocalFiles { photos: photos.clone(), jobs: store.clone(), clock: clock.clone() };
         // One hasher for both groups: the bound on concurrent hashing is the process's.
         let hasher =
             PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;
@@ -62,18 +71,20 @@ impl LocalApp {
             tokens: store.clone(),
             limits: store.clone(),
             jobs: store,
+            photos: Arc::new(photos),
             keys,
             hasher,
             clock,
         };
-        Ok(Self { config, auth, users, docs: DocsState::new(), db, workers: Arc::new(workers) })
+        Ok(Self { config, auth, users, docs: DocsState::new(), files, db, workers: Arc::new(workers) })
     }
 
     /// Every group's routes in one app, with the shared layers.
     pub fn router(&self) -> axum::Router {
         let routes = auth::router(self.auth.clone())
             .merge(users::router(self.users.clone()))
-            .merge(docs::router(self.docs.clone()));
+            .merge(docs::router(self.docs.clone()))
+            .merge(files_router(self.files.clone()));
         http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::default())
     }
 

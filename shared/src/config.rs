@@ -16,6 +16,10 @@ pub struct Config {
     /// The page a password-reset link opens; the token is appended as `?token=`
     /// (`UMS_PASSWORD_RESET_URL`).
     pub password_reset_url: String,
+    /// Where photo files are served from: `<photos_url>/photos/<user id>/<photo id>.jpg`
+    /// (`UMS_PHOTOS_URL`; on AWS the CloudFront distribution in front of the bucket; locally
+    /// the local server's `/files`).
+    pub photos_url: String,
     pub jwt: JwtConfig,
     pub email_from: String,
     pub limits: Limits,
@@ -85,6 +89,7 @@ impl Config {
             addr,
             data_dir,
             password_reset_url: format!("{public_url}/reset-password"),
+            photos_url: format!("{public_url}/files"),
             jwt: JwtConfig {
                 issuer: public_url.clone(),
                 audience: "blog-platform".into(),
@@ -123,8 +128,12 @@ impl Config {
                 bail!("UMS_PUBLIC_URL must start with http:// or https://");
             }
             config.password_reset_url = format!("{url}/reset-password");
+            config.photos_url = format!("{url}/files");
             config.jwt.issuer = url.clone();
             config.public_url = url;
+        }
+        if let Some(url) = var("UMS_PHOTOS_URL") {
+            config.photos_url = url.trim_end_matches('/').to_string();
         }
         if let Some(url) = var("UMS_PASSWORD_RESET_URL") {
             config.password_reset_url = url;

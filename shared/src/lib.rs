@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod mail;
 pub mod operator;
 pub mod pagination;
+pub mod photos;
 pub mod ports;
 pub mod users;
 

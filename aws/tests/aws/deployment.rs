@@ -210,12 +210,15 @@ fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
             std::fs::read_dir(format!("{ROOT}/events/{worker}")).unwrap().next().is_some(),
             "{worker}'s sample event"
         );
-        let senders = resources
-            .as_mapping()
-            .unwrap()
-            .values()
-            .filter(|r| intrinsic(&r["Properties"]["Environment"]["Variables"][queue.url_variable()]).is_some());
-        assert!(senders.count() > 0, "no function is given {}", queue.url_variable());
+        // Something sends to it: a function given its URL, or a bucket's notifications.
+        let senders = resources.as_mapping().unwrap().values().filter(|r| {
+            let notifies =
+                r["Properties"]["NotificationConfiguration"]["QueueConfigurations"].as_sequence().is_some_and(|c| {
+                    c.iter().any(|c| intrinsic(&c["Queue"]) == Some(format!("{prefix}Queue.Arn").as_str()))
+                });
+            notifies || intrinsic(&r["Properties"]["Environment"]["Variables"][queue.url_variable()]).is_some()
+        });
+        assert!(senders.count() > 0, "nothing sends to {prefix}Queue: no function has {}", queue.url_variable());
     }
 }
 

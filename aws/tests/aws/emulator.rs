@@ -32,6 +32,15 @@ pub async fn sdk() -> SdkConfig {
         .await
 }
 
+/// A new, empty photo bucket.
+pub async fn photo_bucket() -> String {
+    let name = unique("photos");
+    let s3 =
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk().await).force_path_style(true).build());
+    s3.create_bucket().bucket(&name).send().await.expect("creating a bucket on the emulator");
+    name
+}
+
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }

@@ -13,12 +13,13 @@ use shared::{
 use tower::ServiceExt as _;
 use ums_aws::lambda::{self, Aws, AwsSettings, JwtKeySource};
 
-use crate::emulator::{Queues, Table, sdk, sent_emails, ses_worker};
+use crate::emulator::{Queues, Table, photo_bucket, sdk, sent_emails, ses_worker};
 
 /// What a cold start knows on the emulator: this table, this email queue, this key.
 pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKeySource) -> Aws {
     let queue_urls = queues.map(|q| (Queue::Email, q.url.clone())).into_iter().collect();
-    let settings = AwsSettings { table: table.name.clone(), queue_urls, jwt_key: Some(key) };
+    let photo_bucket = Some(photo_bucket().await);
+    let settings = AwsSettings { table: table.name.clone(), queue_urls, photo_bucket, jwt_key: Some(key) };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
     Aws { sdk: sdk().await, settings, config, dynamo: table.client.clone() }
 }
@@ -72,6 +73,8 @@ async fn every_sample_event_reaches_its_route() {
         (&users, "users/update-me.json", 401, Some("unauthorized")),
         (&users, "users/export.json", 401, Some("unauthorized")),
         (&users, "users/delete-me.json", 401, Some("unauthorized")),
+        (&users, "users/upload-photo.json", 401, Some("unauthorized")),
+        (&users, "users/delete-photo.json", 401, Some("unauthorized")),
         (&users, "users/confirm-email-change.json", 400, Some("invalid_token")),
         (&users, "users/admin.json", 401, Some("unauthorized")),
         (&users, "users/update-admin.json", 401, Some("unauthorized")),

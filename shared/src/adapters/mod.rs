@@ -3,4 +3,4 @@
 
 pub mod local;
 
-pub use local::{OutboxMailer, SqliteDb};
+pub use local::{DiskPhotos, LocalFiles, OutboxMailer, SqliteDb, files_router};

@@ -92,6 +92,10 @@ pub async fn register(
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
+        photo_id: None,
+        photo_upload: None,
+        photo_status: None,
+        photo_error: None,
     };
     state.accounts.create_account(&user).await?;
     tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
@@ -244,7 +248,7 @@ fn token_pair(state: &AuthState, user: &User, session_id: &str, refresh_token: S
         refresh_token,
         token_type: "Bearer",
         expires_in: state.keys.access_ttl().as_secs(),
-        user: UserView::from(user),
+        user: UserView::new(user, &state.config.photos_url),
     })
 }
 

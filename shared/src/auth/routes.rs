@@ -81,7 +81,7 @@ pub async fn register(
         body.bio.as_deref(),
     )?;
     let user = flows::register(&state, new, role, Confirmation::ByEmail).await?;
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+    Ok((StatusCode::CREATED, Json(UserView::new(&user, &state.config.photos_url))))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -227,7 +227,7 @@ pub async fn confirm_email(
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = flows::confirm_email(&state, &query.token).await?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
 /// Email a password-reset link.

@@ -4,6 +4,7 @@
 pub mod email;
 mod password;
 pub mod permissions;
+pub mod photo_keys;
 mod profile;
 mod user;
 mod validation;
@@ -12,5 +13,5 @@ pub use email::EmailAddress;
 pub use password::Password;
 pub use permissions::{Action, Allowed};
 pub use profile::Profile;
-pub use user::{PasswordHash, Role, Status, User, UserId, UserView};
+pub use user::{PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId, UserView};
 pub use validation::FieldError;

@@ -69,6 +69,18 @@ impl Status {
     }
 }
 
+/// Where the profile photo stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PhotoStatus {
+    /// An upload form was handed out; its file has not been processed yet.
+    AwaitingUpload,
+    /// `photo_url` and `thumbnail_url` show the photo.
+    Ready,
+    /// The last upload was refused (`photo_error` says why); any earlier photo stays.
+    Failed,
+}
+
 /// An Argon2id PHC string. Never printed.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -106,6 +118,19 @@ pub struct User {
     /// Bumped by each password-reset request: only the newest reset link works.
     #[serde(default)]
     pub reset_generation: u32,
+    /// The profile photo's id: its files are `photos/<user id>/<photo id>.jpg` and
+    /// `...-thumb.jpg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_id: Option<String>,
+    /// The newest upload form handed out whose file has not been processed yet: only that
+    /// upload may become the photo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_upload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_status: Option<PhotoStatus>,
+    /// Why the last upload was refused, in words for its owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_error: Option<String>,
     /// A new address asked for and not confirmed yet: the account keeps `email` until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<EmailAddress>,
@@ -141,6 +166,8 @@ pub struct UserView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "ada.lovelace@example.com")]
     pub pending_email: Option<String>,
+    #[serde(flatten)]
+    pub photo: PhotoView,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -149,8 +176,37 @@ pub struct UserView {
     pub updated_at: OffsetDateTime,
 }
 
-impl From<&User> for UserView {
-    fn from(user: &User) -> Self {
+/// A profile's photo as clients see it: working URLs, and how the last upload went.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PhotoView {
+    /// The square profile photo (512 x 512 JPEG).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_url: Option<String>,
+    /// Its thumbnail (128 x 128 JPEG).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_status: Option<PhotoStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_error: Option<String>,
+}
+
+impl PhotoView {
+    /// `photos_url` is where photo files are served from (`Config::photos_url`).
+    pub fn new(user: &User, photos_url: &str) -> Self {
+        let url = |key: String| format!("{photos_url}/{key}");
+        Self {
+            photo_url: user.photo_id.as_ref().map(|id| url(super::photo_keys::photo(&user.id, id))),
+            thumbnail_url: user.photo_id.as_ref().map(|id| url(super::photo_keys::thumbnail(&user.id, id))),
+            photo_status: user.photo_status,
+            photo_error: user.photo_error.clone(),
+        }
+    }
+}
+
+impl UserView {
+    /// The account as its owner and admins see it; photo URLs under `photos_url`.
+    pub fn new(user: &User, photos_url: &str) -> Self {
         Self {
             id: user.id.0.clone(),
             email: user.email.to_string(),
@@ -162,6 +218,7 @@ impl From<&User> for UserView {
             bio: user.profile.bio.clone(),
             email_confirmed: user.email_confirmed_at.is_some(),
             pending_email: user.pending_email.as_ref().map(ToString::to_string),
+            photo: PhotoView::new(user, photos_url),
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

@@ -32,6 +32,7 @@ impl Worker for EmailWorker {
                 Some(email) => email,
                 None => return Ok(()),
             },
+            Job::ProcessPhoto { .. } => anyhow::bail!("a photo job reached the email worker"),
         };
         let rendered = email.render(&self.links.config.email_from).context("rendering the email")?;
         self.mailer.send(&rendered).await.context("sending the email")

@@ -3,10 +3,12 @@
 //! the durable queue (`adapters::local::queue`) and hands each job to the worker of its queue.
 
 mod email;
+mod photo;
 
 use async_trait::async_trait;
 
 pub use email::{EmailWorker, LinkIssuer};
+pub use photo::PhotoWorker;
 
 use crate::ports::{Job, Queue};
 
@@ -19,6 +21,7 @@ pub trait Worker: Send + Sync {
 /// Every worker, each behind its queue: what the local server runs in-process.
 pub struct Workers {
     pub email: EmailWorker,
+    pub photo: PhotoWorker,
 }
 
 #[async_trait]
@@ -26,6 +29,7 @@ impl Worker for Workers {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         match job.queue() {
             Queue::Email => self.email.handle(job).await,
+            Queue::Photo => self.photo.handle(job).await,
         }
     }
 }

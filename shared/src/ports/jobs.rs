@@ -14,6 +14,9 @@ pub enum Job {
     /// A confirmation or reset link: the worker finds the account, issues the token and sends
     /// it, so that the route that asks does the same work whether or not the account exists.
     SendLink(LinkRequest),
+    /// An uploaded photo to check and turn into the profile photo: queued by the local upload
+    /// route, and on AWS made from S3's object-created notification of the upload.
+    ProcessPhoto { user_id: UserId, upload_id: String },
 }
 
 /// The queues, one per worker function. Each job kind names the queue it travels on.
@@ -21,15 +24,18 @@ pub enum Job {
 pub enum Queue {
     /// Transactional emails, sent by the email worker.
     Email,
+    /// Uploaded photos, processed by the photo worker.
+    Photo,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 1] = [Queue::Email];
+    pub const ALL: [Queue; 2] = [Queue::Email, Queue::Photo];
 
     /// The queue's name in the local queue and, as `<Name>Queue`, in `template.yaml`.
     pub fn name(self) -> &'static str {
         match self {
             Queue::Email => "email",
+            Queue::Photo => "photo",
         }
     }
 
@@ -37,6 +43,7 @@ impl Queue {
     pub fn url_variable(self) -> &'static str {
         match self {
             Queue::Email => "UMS_EMAIL_QUEUE_URL",
+            Queue::Photo => "UMS_PHOTO_QUEUE_URL",
         }
     }
 }
@@ -45,6 +52,7 @@ impl Job {
     pub fn queue(&self) -> Queue {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) => Queue::Email,
+            Job::ProcessPhoto { .. } => Queue::Photo,
         }
     }
 
@@ -54,6 +62,8 @@ impl Job {
     fn natural_id(&self) -> Option<String> {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) => None,
+            // One upload is processed once, however many times it is announced.
+            Job::ProcessPhoto { upload_id, .. } => Some(format!("photo-{upload_id}")),
         }
     }
 }

@@ -8,6 +8,7 @@ mod accounts;
 mod jobs;
 mod limits;
 mod mail;
+mod photos;
 mod sessions;
 mod tokens;
 
@@ -15,6 +16,7 @@ pub use accounts::{AccountFilter, AccountStore, Position};
 pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, Queue};
 pub use limits::{AttemptPolicy, Attempts, LimitStore, Reservation};
 pub use mail::{Mailer, OutgoingEmail};
+pub use photos::{PhotoStore, Upload, UploadForm};
 pub use sessions::{Rotation, Session, SessionStore};
 pub use tokens::{OneTimeToken, TokenKind, TokenStore};
 

@@ -131,5 +131,5 @@ pub async fn confirm_email_change(
     )
     .await?;
     tracing::info!(user_id = %user.id, "email changed");
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::UsersState;
 use crate::{
-    domain::{Action, FieldError, Role, Status, User, UserId, UserView},
+    domain::{Action, FieldError, PhotoView, Role, Status, User, UserId, UserView},
     http::{ApiError, AuthUser, Problem, QueryParams},
     pagination::{DEFAULT_LIMIT, MAX_LIMIT},
     ports::AccountFilter,
@@ -22,19 +22,23 @@ pub struct AuthorView {
     pub last_name: String,
     pub nickname: Option<String>,
     pub bio: Option<String>,
+    #[serde(flatten)]
+    pub photo: PhotoView,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
-impl From<&User> for AuthorView {
-    fn from(user: &User) -> Self {
+impl AuthorView {
+    pub fn new(user: &User, photos_url: &str) -> Self {
         Self {
             id: user.id.0.clone(),
             first_name: user.profile.first_name.clone(),
             last_name: user.profile.last_name.clone(),
             nickname: user.profile.nickname.clone(),
             bio: user.profile.bio.clone(),
+            // The photo itself: its processing state is its owner's business.
+            photo: PhotoView { photo_status: None, photo_error: None, ..PhotoView::new(user, photos_url) },
             created_at: user.created_at,
         }
     }
@@ -112,7 +116,7 @@ pub async fn author(
 ) -> Result<Json<AuthorView>, ApiError> {
     let user = state.accounts.account(&UserId(query.id)).await?;
     let author = user.filter(|u| u.role == Role::Author && u.status == Status::Active).ok_or(ApiError::NotFound)?;
-    Ok(Json(AuthorView::from(&author)))
+    Ok(Json(AuthorView::new(&author, &state.config.photos_url)))
 }
 
 /// The authors, oldest first: public profiles of active authors.
@@ -130,7 +134,7 @@ pub async fn authors(
 ) -> Result<Json<Page<AuthorView>>, ApiError> {
     let filter = AccountFilter { role: Some(Role::Author), status: Some(Status::Active) };
     let (users, next_cursor) = page_of(&state, "authors", filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(AuthorView::from).collect(), next_cursor }))
+    Ok(Json(Page { items: users.iter().map(|u| AuthorView::new(u, &state.config.photos_url)).collect(), next_cursor }))
 }
 
 /// Every account, by role name then age; filterable by role and status. Admins only.
@@ -157,7 +161,7 @@ pub async fn users(
         filter.status.map_or("", Status::as_str)
     );
     let (users, next_cursor) = page_of(&state, &list, filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(UserView::from).collect(), next_cursor }))
+    Ok(Json(Page { items: users.iter().map(|u| UserView::new(u, &state.config.photos_url)).collect(), next_cursor }))
 }
 
 /// The admins, oldest first. Admins only.
@@ -207,5 +211,5 @@ async fn staff(
     caller.require(Action::ListStaff)?;
     let filter = AccountFilter { role: Some(role), status: None };
     let (users, next_cursor) = page_of(state, role.as_str(), filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(UserView::from).collect(), next_cursor }))
+    Ok(Json(Page { items: users.iter().map(|u| UserView::new(u, &state.config.photos_url)).collect(), next_cursor }))
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{AccountQuery, AccountUpdate, Editor, IdQuery, UsersState, other_account, update_account};
 use crate::{
-    domain::{Action, FieldError, Role, UserId, UserView},
+    domain::{Action, FieldError, Role, UserId, UserView, photo_keys},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
     ports::{EmailJob, EmailMessage, Job, StoreError},
 };
@@ -98,6 +98,9 @@ pub(crate) async fn erase_account(
             Ok(()) => {
                 state.sessions.delete_user_sessions(id).await?;
                 state.tokens.delete_user_tokens(id).await?;
+                for prefix in photo_keys::prefixes(id) {
+                    state.photos.delete_prefix(&prefix).await?;
+                }
                 let goodbye = EmailJob { to: user.email.to_string(), message: EmailMessage::AccountDeleted };
                 state.jobs.enqueue(&Job::SendEmail(goodbye)).await?;
                 tracing::info!(user_id = %id, "account deleted");
@@ -113,7 +116,7 @@ pub(crate) async fn erase_account(
 async fn staff_account(state: &UsersState, caller: &AuthUser, role: Role, id: String) -> Result<UserView, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
     let user = state.accounts.account(&UserId(id)).await?.filter(|u| u.role == role).ok_or(ApiError::NotFound)?;
-    Ok(UserView::from(&user))
+    Ok(UserView::new(&user, &state.config.photos_url))
 }
 
 /// An admin's account. Admins only.
@@ -179,7 +182,7 @@ pub async fn update_admin(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &UserId(query.id), Some(Role::Admin), body, Editor::Admin).await?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
 /// Update a moderator: profile, role and status. Admins only.
@@ -204,7 +207,7 @@ pub async fn update_moderator(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &UserId(query.id), Some(Role::Moderator), body, Editor::Admin).await?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
 /// Delete an admin for good. Admins only; never the last active admin.

@@ -3,11 +3,13 @@
 mod email_change;
 mod lists;
 mod manage;
+mod photo;
 mod profile;
 
 pub use email_change::*;
 pub use lists::*;
 pub use manage::*;
+pub use photo::*;
 pub use profile::*;
 
 use std::sync::Arc;
@@ -28,11 +30,12 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
-    ports::{AccountStore, JobQueue, LimitStore, SessionStore, TokenStore},
+    ports::{AccountStore, JobQueue, LimitStore, PhotoStore, SessionStore, TokenStore},
 };
 
 /// What the users group uses: the accounts and what hangs off them, the password check that
-/// self-deletion asks for, and the email queue (goodbye and email-change emails).
+/// self-deletion asks for, the email queue (goodbye and email-change emails), and the photo
+/// files (upload forms; removal).
 #[derive(Clone)]
 pub struct UsersState {
     pub config: Arc<Config>,
@@ -41,6 +44,7 @@ pub struct UsersState {
     pub tokens: Arc<dyn TokenStore>,
     pub limits: Arc<dyn LimitStore>,
     pub jobs: Arc<dyn JobQueue>,
+    pub photos: Arc<dyn PhotoStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -70,6 +74,7 @@ pub fn routes() -> OpenApiRouter<UsersState> {
         .routes(routes!(admin, update_admin, delete_admin))
         .routes(routes!(moderator, update_moderator, delete_moderator))
         .routes(routes!(export))
+        .routes(routes!(upload_photo, delete_photo))
         .routes(routes!(confirm_email_change))
         .routes(routes!(author))
         .routes(routes!(authors))
@@ -107,21 +112,21 @@ pub(crate) fn other_account(caller: &AuthUser, id: Option<String>) -> Option<Use
     )
 )]
 pub async fn me(
-    State(accounts): State<Arc<dyn AccountStore>>,
+    State(state): State<UsersState>,
     caller: AuthUser,
     QueryParams(query): QueryParams<AccountQuery>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = match other_account(&caller, query.id) {
         None => {
             caller.require(Action::ReadOwnAccount)?;
-            accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?
+            state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
-            accounts.account(&id).await?.ok_or(ApiError::NotFound)?
+            state.accounts.account(&id).await?.ok_or(ApiError::NotFound)?
         }
     };
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
 /// One of your sessions, as your data export shows it (no secret, not even hashed).
@@ -170,5 +175,9 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
             expires_at: s.expires_at,
         })
         .collect();
-    Ok(Json(DataExport { account: UserView::from(&user), sessions, exported_at: state.clock.now() }))
+    Ok(Json(DataExport {
+        account: UserView::new(&user, &state.config.photos_url),
+        sessions,
+        exported_at: state.clock.now(),
+    }))
 }

@@ -103,7 +103,7 @@ pub async fn update_me(
             update_account(&state, &id, None, body, Editor::Admin).await?
         }
     };
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
 /// Changes the account `id` (which must have `role`, if given) as `body` says, validated

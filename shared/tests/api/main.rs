@@ -14,6 +14,7 @@ mod lookalike_addresses;
 mod passwords;
 mod permissions;
 mod phishing;
+mod photos;
 mod profile;
 mod register;
 mod sessions;

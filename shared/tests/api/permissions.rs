@@ -146,6 +146,8 @@ fn rows(app_login: Value) -> Vec<Row> {
         row(M::DELETE, "/api/v1/user", [401, 403, 403, 403, 404, 401])
             .path("/api/v1/user?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/user/export", signed_in(200)),
+        row(M::PUT, "/api/v1/user/photo", signed_in(200)),
+        row(M::DELETE, "/api/v1/user/photo", signed_in(204)),
         row(M::GET, "/api/v1/user/confirm_email_change", anyone(400))
             .path(&format!("/api/v1/user/confirm_email_change?token={invalid_token}")),
         row(M::GET, "/api/v1/admin", admin_only(404)).path("/api/v1/admin?id=01936f4e-0000-7000-8000-000000000001"),

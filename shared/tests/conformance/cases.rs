@@ -43,6 +43,10 @@ fn user(email: &str) -> User {
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
+        photo_id: None,
+        photo_upload: None,
+        photo_status: None,
+        photo_error: None,
     }
 }
 

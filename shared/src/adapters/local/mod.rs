@@ -7,6 +7,7 @@
 mod accounts;
 mod limits;
 mod outbox;
+mod photos;
 pub mod queue;
 mod sessions;
 mod tokens;
@@ -21,6 +22,7 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 pub use outbox::OutboxMailer;
+pub use photos::{DiskPhotos, LocalFiles, files_router};
 pub use queue::ClaimedJob;
 
 #[derive(Clone)]

@@ -1,0 +1,108 @@
+//! The photo worker: turns an uploaded file into the profile photo, or records why not.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+
+use super::Worker;
+use crate::{
+    accounts::modify_account,
+    clock::Clock,
+    domain::{PhotoStatus, UserId, photo_keys},
+    http::ApiError,
+    photos::{self, MAX_UPLOAD_BYTES, PhotoRejection},
+    ports::{AccountStore, Job, PhotoStore, Upload},
+};
+
+#[derive(Clone)]
+pub struct PhotoWorker {
+    pub accounts: Arc<dyn AccountStore>,
+    pub photos: Arc<dyn PhotoStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl Worker for PhotoWorker {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        match job {
+            Job::ProcessPhoto { user_id, upload_id } => self.process(user_id, upload_id).await,
+            _ => anyhow::bail!("a job of another queue reached the photo worker"),
+        }
+    }
+}
+
+/// What became of an upload, as the account records it.
+enum Outcome {
+    Photo,
+    Refused(PhotoRejection),
+}
+
+impl PhotoWorker {
+    /// Processes the upload if it is still the account's newest; a redelivered or superseded
+    /// upload is only cleaned up. Safe to run twice: the second run finds no upload.
+    pub async fn process(&self, user_id: &UserId, upload_id: &str) -> anyhow::Result<()> {
+        let upload_key = photo_keys::upload(user_id, upload_id);
+        let current = self.accounts.account(user_id).await?;
+        if current.as_ref().and_then(|u| u.photo_upload.as_deref()) != Some(upload_id) {
+            tracing::info!(%user_id, upload_id, "an upload that is not the account's newest: discarded");
+            return self.photos.delete(&[upload_key]).await;
+        }
+        let outcome = match self.photos.read(&upload_key, MAX_UPLOAD_BYTES).await? {
+            Upload::Missing => return Ok(()), // not sent (yet): the form's next use brings it
+            Upload::TooLarge => Outcome::Refused(PhotoRejection::TooLarge),
+            Upload::Bytes(bytes) => {
+                match tokio::task::spawn_blocking(move || photos::process(&bytes)).await.context("processing")? {
+                    Ok(processed) => {
+                        let (photo, thumbnail) =
+                            (photo_keys::photo(user_id, upload_id), photo_keys::thumbnail(user_id, upload_id));
+                        self.photos.write(&photo, processed.photo, "image/jpeg").await?;
+                        self.photos.write(&thumbnail, processed.thumbnail, "image/jpeg").await?;
+                        Outcome::Photo
+                    }
+                    Err(rejection) => Outcome::Refused(rejection),
+                }
+            }
+        };
+        let previous = std::sync::Mutex::new(None);
+        let recorded = modify_account(
+            self.accounts.as_ref(),
+            user_id,
+            self.clock.now(),
+            || ApiError::NotFound,
+            |user| {
+                if user.photo_upload.as_deref() != Some(upload_id) {
+                    return Err(ApiError::Conflict); // a newer upload or a removal came first
+                }
+                user.photo_upload = None;
+                match &outcome {
+                    Outcome::Photo => {
+                        *previous.lock().unwrap() = user.photo_id.replace(upload_id.to_string());
+                        (user.photo_status, user.photo_error) = (Some(PhotoStatus::Ready), None);
+                    }
+                    Outcome::Refused(why) => {
+                        (user.photo_status, user.photo_error) = (Some(PhotoStatus::Failed), Some(why.to_string()));
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await;
+        let mut unused = vec![upload_key];
+        match (recorded, &outcome) {
+            (Ok(_), Outcome::Photo) => {
+                if let Some(old) = previous.into_inner().unwrap() {
+                    unused.extend([photo_keys::photo(user_id, &old), photo_keys::thumbnail(user_id, &old)]);
+                }
+                tracing::info!(%user_id, upload_id, "photo ready");
+            }
+            (Ok(_), Outcome::Refused(why)) => tracing::info!(%user_id, upload_id, reason = %why, "photo refused"),
+            (Err(ApiError::Conflict | ApiError::NotFound), _) => {
+                // Superseded or gone meanwhile: what this run made is nobody's photo.
+                unused.extend([photo_keys::photo(user_id, upload_id), photo_keys::thumbnail(user_id, upload_id)]);
+            }
+            (Err(e), _) => return Err(anyhow::anyhow!("recording the photo: {e}")),
+        }
+        self.photos.delete(&unused).await
+    }
+}

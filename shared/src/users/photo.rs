@@ -1,0 +1,94 @@
+//! Your profile photo: an upload form to send the file with (the bytes never pass through the
+//! API), processed by the photo worker; and its removal.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use time::Duration;
+use utoipa::ToSchema;
+
+use super::UsersState;
+use crate::{
+    accounts::modify_account,
+    domain::{Action, PhotoStatus, photo_keys},
+    http::{ApiError, AuthUser, Problem},
+    photos::MAX_UPLOAD_BYTES,
+    ports::UploadForm,
+};
+
+/// How long an upload form works.
+const UPLOAD_FORM_TTL: Duration = Duration::minutes(15);
+
+/// Where to send your photo: `POST` a `multipart/form-data` body to `form.url` with every field
+/// of `form.fields` and then the file as `file`. Then `GET /api/v1/user` shows
+/// `photo_status`: `ready` with the photo's URLs, or `failed` with `photo_error`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PhotoUpload {
+    pub upload_id: String,
+    pub form: UploadForm,
+}
+
+/// Start a new profile photo: answers an upload form (on AWS a presigned S3 POST) for one PNG,
+/// JPEG, GIF or WebP file of at most 5 MiB and 24 megapixels, good for 15 minutes. A newer
+/// form replaces an older one.
+#[utoipa::path(
+    put, path = "/api/v1/user/photo", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The upload form", body = PhotoUpload),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+    )
+)]
+pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> Result<Json<PhotoUpload>, ApiError> {
+    caller.require(Action::ManageOwnPhoto)?;
+    let upload_id = uuid::Uuid::now_v7().to_string();
+    let now = state.clock.now();
+    modify_account(
+        state.accounts.as_ref(),
+        &caller.user_id,
+        now,
+        || ApiError::Unauthorized,
+        |user| {
+            user.photo_upload = Some(upload_id.clone());
+            user.photo_status = Some(PhotoStatus::AwaitingUpload);
+            Ok(())
+        },
+    )
+    .await?;
+    let key = photo_keys::upload(&caller.user_id, &upload_id);
+    let form = state.photos.upload_form(&key, MAX_UPLOAD_BYTES, now + UPLOAD_FORM_TTL).await?;
+    Ok(Json(PhotoUpload { upload_id, form }))
+}
+
+/// Remove your profile photo (and cancel an upload in flight).
+#[utoipa::path(
+    delete, path = "/api/v1/user/photo", tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed (or there was none)"),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+    )
+)]
+pub async fn delete_photo(State(state): State<UsersState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageOwnPhoto)?;
+    let removed = std::sync::Mutex::new(None);
+    modify_account(
+        state.accounts.as_ref(),
+        &caller.user_id,
+        state.clock.now(),
+        || ApiError::Unauthorized,
+        |user| {
+            *removed.lock().unwrap() = user.photo_id.take();
+            (user.photo_upload, user.photo_status, user.photo_error) = (None, None, None);
+            Ok(())
+        },
+    )
+    .await?;
+    if let Some(photo_id) = removed.into_inner().unwrap() {
+        let id = &caller.user_id;
+        state.photos.delete(&[photo_keys::photo(id, &photo_id), photo_keys::thumbnail(id, &photo_id)]).await?;
+    }
+    tracing::info!(user_id = %caller.user_id, "photo removed");
+    Ok(StatusCode::NO_CONTENT)
+}
