@@ -5,10 +5,7 @@
 //! reported, so SQS redelivers it; after the queue's `maxReceiveCount` it lands in the
 //! dead-letter queue.
 
-use aws_lambda_events::event::{
-    s3::S3Event,
-    sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent},
-};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use shared::{
     domain::photo_keys,
     jobs::Worker,
@@ -48,18 +45,37 @@ pub fn jobs_in(body: &str) -> anyhow::Result<Vec<Envelope>> {
     if value.get("Records").is_none() {
         return Ok(vec![serde_json::from_value(value)?]);
     }
-    let event: S3Event = serde_json::from_value(value)?;
-    event
-        .records
+    // Only the key is read: the rest of a notification's shape varies (and is not ours).
+    let records = value["Records"].as_array().ok_or_else(|| anyhow::anyhow!("Records is not a list"))?;
+    records
         .iter()
         .map(|record| {
-            let key = record.s3.object.key.as_deref().unwrap_or_default();
-            // Notification keys are URL-encoded; ours are plain, so anything encoded is not ours.
+            let key = url_decoded(record["s3"]["object"]["key"].as_str().unwrap_or_default());
             let (user_id, upload_id) =
-                photo_keys::parse_upload(key).ok_or_else(|| anyhow::anyhow!("not an upload key: {key:?}"))?;
+                photo_keys::parse_upload(&key).ok_or_else(|| anyhow::anyhow!("not an upload key: {key:?}"))?;
             Ok(Envelope::new(Job::ProcessPhoto { user_id, upload_id }))
         })
         .collect()
+}
+
+/// A notification's key, which S3 URL-encodes as a form value (`+` for a space).
+fn url_decoded(key: &str) -> String {
+    let mut bytes = Vec::with_capacity(key.len());
+    let mut rest = key.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        let hex = tail.get(..2).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (byte, hex) {
+            (b'%', Some(decoded)) => {
+                bytes.push(decoded);
+                rest = &tail[2..];
+                continue;
+            }
+            (b'+', _) => bytes.push(b' '),
+            _ => bytes.push(byte),
+        }
+        rest = tail;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 async fn handle_record(body: &str, worker: &dyn Worker, records: &DynamoStore) -> anyhow::Result<()> {

@@ -19,6 +19,8 @@ pub struct AwsApi {
     pub table: Table,
     pub queues: Queues,
     pub worker: EmailWorker,
+    /// The photo bucket the users group signs upload forms for.
+    pub bucket: String,
 }
 
 impl AwsApi {
@@ -26,10 +28,11 @@ impl AwsApi {
         let (table, queues) = (Table::create().await, Queues::create(3).await);
         let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
         let worker = ses_worker(&table, &aws.config.email_from).await;
+        let bucket = aws.settings.photo_bucket.clone().unwrap();
         // Both API functions' groups behind one router, as API Gateway puts them behind one URL.
         let routes = shared::auth::router(aws.auth_state().await.unwrap())
             .merge(shared::users::router(aws.users_state().await.unwrap()));
-        Self { app: function(routes), table, queues, worker }
+        Self { app: function(routes), table, queues, worker, bucket }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> (u16, Value) {

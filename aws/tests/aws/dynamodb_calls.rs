@@ -103,6 +103,10 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let (status, _) = api.call("GET", &format!("/api/v1/user/confirm_email_change?token={token}"), None, None).await;
     assert_eq!(status, 200);
     measure("GET user/confirm_email_change", calls.take());
+    api.call("PUT", "/api/v1/user/photo", None, access).await;
+    measure("PUT user/photo", calls.take());
+    api.call("DELETE", "/api/v1/user/photo", None, access).await;
+    measure("DELETE user/photo", calls.take());
     let (status, _) =
         api.call("DELETE", "/api/v1/user", Some(json!({ "password": "the reset passphrase" })), access).await;
     assert_eq!(status, 204);

@@ -9,5 +9,6 @@ mod dynamodb_calls;
 mod emulator;
 mod job_pipeline;
 mod lambda_events;
+mod photos_on_aws;
 mod queue_and_mail;
 mod store_conformance;
