@@ -4,7 +4,7 @@ deployment uses: the table from aws/dynamodb-table.json, each worker's queue and
 queue from template.yaml, the photos bucket with its upload notifications, a verified SES sender, and a signing key in SSM
 Parameter Store. Prints the environment the functions need.
 
-    python3 -m moto.server -H 127.0.0.1 -p 5055 &
+    python3 scripts/emulator -p 5055 &
     python3 scripts/emulator_setup.py http://127.0.0.1:5055
 """
 import json

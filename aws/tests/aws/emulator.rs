@@ -17,7 +17,7 @@ pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!(
             "these tests need the AWS emulator: run scripts/test, which starts it, or run \
-             `moto_server -p 5055` and export AWS_ENDPOINT_URL=http://127.0.0.1:5055"
+             `python3 scripts/emulator -p 5055` and export AWS_ENDPOINT_URL=http://127.0.0.1:5055"
         )
     })
 }
