@@ -94,9 +94,7 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
                                      "Filter": {"Key": {"FilterRules": configuration["Filter"]["S3Key"]["Rules"]}}})
     s3.put_bucket_notification_configuration(
         Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": queue_configurations})
-    # The emulator serves objects itself: it stands in for CloudFront.
     env["UMS_PHOTO_BUCKET"] = BUCKET
-    env["UMS_PHOTOS_URL"] = f"{endpoint}/{BUCKET}"
     boto3.client("sesv2", **aws).create_email_identity(EmailIdentity=SENDER)
     ssm = boto3.client("ssm", **aws)
     ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or signing_key_pem())

@@ -162,7 +162,9 @@ async fn the_gps_position_in_a_phone_photo_does_not_survive() {
 
     assert_eq!(me["photo_status"], "ready");
     for field in ["photo_url", "thumbnail_url"] {
-        let bytes = app.fetch(me[field].as_str().unwrap()).await.bytes().await.unwrap();
+        let response = app.fetch(me[field].as_str().unwrap()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{field}");
+        let bytes = response.bytes().await.unwrap();
         assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{field} has no EXIF block");
         assert!(!bytes.windows(2).any(|w| w == [0xFF, 0xE1]), "{field} has no APP1 segment");
     }
@@ -177,8 +179,9 @@ async fn a_one_pixel_gif_is_a_photo_too() {
     let me = app.upload_photo(&tokens.access, gif, "pixel.gif").await;
 
     assert_eq!(me["photo_status"], "ready");
-    let bytes = app.fetch(me["photo_url"].as_str().unwrap()).await.bytes().await.unwrap();
-    let image = image::load_from_memory(&bytes).unwrap();
+    let response = app.fetch(me["photo_url"].as_str().unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let image = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
     assert_eq!((image.width(), image.height()), (1, 1), "never enlarged");
 }
 
