@@ -117,6 +117,57 @@ impl DynamoStore {
         TransactWriteItem::builder().update(update).build()
     }
 
+    /// Makes sure the admin count exists: a table written before it existed has none, and
+    /// every removal of an admin would fail its condition. Counted once from GSI1 (the active
+    /// admins) and put only if still absent; `true` if it was made now, so the refused write
+    /// may be tried again.
+    async fn ensure_admin_count(&self) -> anyhow::Result<bool> {
+        if self.get(ADMINS_PK.into(), "COUNT").await?.is_some() {
+            return Ok(false);
+        }
+        let mut count = 0u64;
+        let mut start_key = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :role")
+                .filter_expression("#status = :active")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":role", s("ROLE#admin"))
+                .expression_attribute_values(":active", s("active"))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            count += page.items().len() as u64;
+            match page.last_evaluated_key {
+                Some(last) => start_key = Some(last),
+                None => break,
+            }
+        }
+        let mut item = key(ADMINS_PK.into(), "COUNT");
+        item.insert("active_admins".into(), n(count));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => {
+                tracing::info!(active_admins = count, "admin count established");
+                Ok(true)
+            }
+            Err(e) if condition_failed::<PutItemError, _>(&e) => Ok(true), // another writer made it
+            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB PutItem")),
+        }
+    }
+
     /// Replaces the pending account `holder` by `user` in one transaction: the old account
     /// goes (if it is still pending, at the version read), the marker moves, the new account
     /// is put. `Ok(false)` if something changed in between.
@@ -242,6 +293,8 @@ impl AccountStore for DynamoStore {
             Ok(()) => Ok(()),
             Err(codes) if failed(&codes, Some(0)) => Err(StoreError::Conflict),
             Err(codes) if failed(&codes, new_marker) => Err(StoreError::EmailTaken),
+            // Tried again (by the caller, on a fresh read) once a missing count is made.
+            Err(codes) if failed(&codes, admin_count) && self.ensure_admin_count().await? => Err(StoreError::Conflict),
             Err(codes) if failed(&codes, admin_count) => Err(StoreError::LastAdmin),
             Err(_) => Err(StoreError::Conflict),
         }
@@ -274,7 +327,10 @@ impl AccountStore for DynamoStore {
         }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => Err(StoreError::LastAdmin),
+            Err(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
+                // Tried again (by the caller, on a fresh read) once a missing count is made.
+                if self.ensure_admin_count().await? { Err(StoreError::Conflict) } else { Err(StoreError::LastAdmin) }
+            }
             Err(_) => Err(StoreError::Conflict),
         }
     }
