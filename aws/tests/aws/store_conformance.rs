@@ -48,6 +48,8 @@ async fn a_table_without_the_admin_count_counts_its_admins_once() {
             photo_status: None,
             photo_error: None,
             pending_email: None,
+            suspended_until: None,
+            suspension_reason: None,
         }
     };
     let (grace, ada) = (admin("grace@example.com"), admin("ada@example.com"));

@@ -92,6 +92,8 @@ pub async fn register(
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
+        suspended_until: None,
+        suspension_reason: None,
         photo_id: None,
         photo_upload: None,
         photo_status: None,
@@ -202,6 +204,7 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
         _ => return Err(ApiError::InvalidCredentials),
     };
     throttle.succeeded(attempt).await?;
+    let user = if user.suspension_is_over(now) { lift_suspension(state, &user, now).await? } else { user };
     ensure_can_sign_in(&user)?;
     let pair = start_session(state, &user).await?;
     tracing::info!(user_id = %user.id, "logged in");
@@ -209,13 +212,34 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
 }
 
 /// Pending accounts cannot log in until they confirm their email (they can ask for a new
-/// link at `send_confirm_email`); suspended ones cannot log in at all.
+/// link at `send_confirm_email`); suspended ones cannot log in until the end date, if any.
 fn ensure_can_sign_in(user: &User) -> Result<(), ApiError> {
     match user.status {
         Status::Active => Ok(()),
         Status::Pending => Err(ApiError::EmailNotConfirmed),
-        Status::Suspended => Err(ApiError::AccountSuspended),
+        Status::Suspended => Err(ApiError::AccountSuspended { until: user.suspended_until }),
     }
+}
+
+/// A suspension past its end date is written off at the account's next login: the date alone
+/// decides, so nothing has to run at the end date.
+async fn lift_suspension(state: &AuthState, user: &User, now: OffsetDateTime) -> Result<User, ApiError> {
+    let lifted = modify_account(
+        state.accounts.as_ref(),
+        &user.id,
+        now,
+        || ApiError::InvalidCredentials,
+        |user| {
+            if user.suspension_is_over(now) {
+                user.status = Status::Active;
+                (user.suspended_until, user.suspension_reason) = (None, None);
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, "suspension over; account active again");
+    Ok(lifted)
 }
 
 /// Starts a session bound to the credential just verified: if the password changed since,

@@ -134,12 +134,24 @@ pub struct User {
     /// A new address asked for and not confirmed yet: the account keeps `email` until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<EmailAddress>,
+    /// When a suspension ends by itself; none: until an admin reinstates the account.
+    #[serde(with = "time::serde::rfc3339::option", default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<OffsetDateTime>,
+    /// Why the account is suspended, for its owner and admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_reason: Option<String>,
 }
 
 impl User {
     /// An admin who can act as one: the last of these can be neither removed nor demoted.
     pub fn counts_as_admin(&self) -> bool {
         self.role == Role::Admin && self.status == Status::Active
+    }
+
+    /// A suspension whose end date has passed: it no longer holds, whether or not anything
+    /// has written the account since (no job lifts it).
+    pub fn suspension_is_over(&self, now: OffsetDateTime) -> bool {
+        self.status == Status::Suspended && self.suspended_until.is_some_and(|until| until <= now)
     }
 
     /// A registration not confirmed within `ttl`: to every flow as if it did not exist.
@@ -162,6 +174,12 @@ pub struct UserView {
     pub nickname: Option<String>,
     pub bio: Option<String>,
     pub email_confirmed: bool,
+    /// When the suspension ends by itself (with status `suspended`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub suspended_until: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension_reason: Option<String>,
     /// A new address waiting for its confirmation link to be followed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "ada.lovelace@example.com")]
@@ -218,6 +236,8 @@ impl UserView {
             bio: user.profile.bio.clone(),
             email_confirmed: user.email_confirmed_at.is_some(),
             pending_email: user.pending_email.as_ref().map(ToString::to_string),
+            suspended_until: user.suspended_until,
+            suspension_reason: user.suspension_reason.clone(),
             photo: PhotoView::new(user, photos_url),
             created_at: user.created_at,
             updated_at: user.updated_at,

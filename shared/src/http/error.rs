@@ -51,7 +51,7 @@ pub enum ApiError {
     #[error("forbidden")]
     Forbidden,
     #[error("account suspended")]
-    AccountSuspended,
+    AccountSuspended { until: Option<time::OffsetDateTime> },
     #[error("current password is wrong")]
     WrongCurrentPassword,
     #[error("not found")]
@@ -87,6 +87,10 @@ pub struct Problem {
     pub code: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// With `account_suspended`: when the suspension ends by itself (absent: until reinstated).
+    #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub suspended_until: Option<time::OffsetDateTime>,
 }
 
 /// One row of the error table: what a client sees for one stable code.
@@ -168,9 +172,13 @@ impl ApiError {
             Forbidden => {
                 (row(S::FORBIDDEN, "forbidden", "Forbidden"), "Your account is not allowed to do this.".into())
             }
-            AccountSuspended => {
-                (row(S::FORBIDDEN, "account_suspended", "Account suspended"), "This account is suspended.".into())
-            }
+            AccountSuspended { until } => (
+                row(S::FORBIDDEN, "account_suspended", "Account suspended"),
+                match until.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()) {
+                    Some(until) => format!("This account is suspended until {until}.").into(),
+                    None => "This account is suspended.".into(),
+                },
+            ),
             WrongCurrentPassword => (
                 row(S::FORBIDDEN, "wrong_current_password", "Wrong current password"),
                 "The current password is wrong.".into(),
@@ -232,6 +240,10 @@ impl ApiError {
             errors: match self {
                 ApiError::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
+            },
+            suspended_until: match self {
+                ApiError::AccountSuspended { until } => *until,
+                _ => None,
             },
         }
     }

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::ToSchema;
 
 use super::{AccountQuery, UsersState, email_change, other_account};
 use crate::{
     accounts::modify_account,
     auth::schemas,
-    domain::{Action, FieldError, Profile, Role, Status, User, UserId, UserView},
+    domain::{Action, FieldError, Profile, Role, Status, User, UserId, UserView, email::is_invisible},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
 };
 
@@ -60,9 +61,18 @@ pub struct AccountUpdate {
     bio: Option<Option<String>>,
     role: Option<Role>,
     status: Option<SettableStatus>,
+    /// With status `suspended`: when the suspension ends by itself (RFC 3339, in the future);
+    /// absent or null: until an admin reinstates the account.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    suspended_until: Option<String>,
+    /// With status `suspended`: why, for the account's owner and admins (1 to 500 characters).
+    #[schema(max_length = 500)]
+    suspension_reason: Option<String>,
 }
 
 const PROFILE_FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
+const STAFF_FIELDS: [&str; 4] = ["role", "status", "suspended_until", "suspension_reason"];
+const MAX_REASON_CHARS: usize = 500;
 
 /// Who edits: the account's owner, or an admin (who may also set role and status).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -123,7 +133,7 @@ pub(crate) async fn update_account(
     let mut errors: Vec<FieldError> = body
         .keys()
         .filter(|key| {
-            let staff_field = editor == Editor::Admin && matches!(key.as_str(), "role" | "status");
+            let staff_field = editor == Editor::Admin && STAFF_FIELDS.contains(&key.as_str());
             !(PROFILE_FIELDS.contains(&key.as_str()) || staff_field)
         })
         .map(|key| FieldError::new(key.clone(), "unknown_field", "is not a field you can change"))
@@ -160,6 +170,35 @@ pub(crate) async fn update_account(
         },
         None => None,
     };
+    let now = state.clock.now();
+    let new_until = match text("suspended_until", &mut errors) {
+        Some(Some(when)) => match OffsetDateTime::parse(&when, &Rfc3339) {
+            Ok(until) if until > now => Some(Some(until)),
+            Ok(_) => {
+                errors.push(FieldError::new("suspended_until", "in_the_past", "must be in the future"));
+                None
+            }
+            Err(_) => {
+                errors.push(FieldError::new("suspended_until", "invalid_value", "must be an RFC 3339 date and time"));
+                None
+            }
+        },
+        other => other.map(|_| None),
+    };
+    let new_reason = match text("suspension_reason", &mut errors) {
+        Some(Some(reason)) => {
+            let reason = reason.trim().to_string();
+            let odd = reason.chars().any(|c| c.is_control() || is_invisible(c));
+            if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || odd {
+                let why = "1 to 500 characters, no control or invisible characters";
+                errors.push(FieldError::new("suspension_reason", "invalid_value", why));
+                None
+            } else {
+                Some(Some(reason))
+            }
+        }
+        other => other.map(|_| None),
+    };
     let new_email = match new_email {
         None => None,
         Some(Value::String(email)) => email_change::parse_new(&email, &mut errors),
@@ -180,7 +219,7 @@ pub(crate) async fn update_account(
     let user = modify_account(
         state.accounts.as_ref(),
         id,
-        state.clock.now(),
+        now,
         || if editor == Editor::Owner { ApiError::Unauthorized } else { ApiError::NotFound },
         |user| {
             if role.is_some_and(|role| user.role != role) {
@@ -204,6 +243,7 @@ pub(crate) async fn update_account(
             let (role, status) = (new_role.unwrap_or(user.role), new_status.unwrap_or(user.status));
             access_changed.store((role, status) != (user.role, user.status), Ordering::Relaxed);
             (user.role, user.status) = (role, status);
+            suspend(user, new_status, &new_until, &new_reason)?;
             if let Some(email) = &new_email {
                 email_change::begin_change(user, email)?;
             }
@@ -221,4 +261,31 @@ pub(crate) async fn update_account(
     }
     tracing::info!(user_id = %user.id, "account updated");
     Ok(user)
+}
+
+/// The suspension's end date and reason, as an admin's update leaves them: set anew when the
+/// update suspends, changed one by one on a suspended account, gone once it is not suspended.
+fn suspend(
+    user: &mut User,
+    new_status: Option<Status>,
+    until: &Option<Option<OffsetDateTime>>,
+    reason: &Option<Option<String>>,
+) -> Result<(), ApiError> {
+    if user.status != Status::Suspended {
+        if until.as_ref().is_some_and(Option::is_some) || reason.as_ref().is_some_and(Option::is_some) {
+            let why = "only a suspended account has a suspension end date or reason";
+            return Err(ApiError::Validation(vec![FieldError::new("status", "not_suspended", why)]));
+        }
+        (user.suspended_until, user.suspension_reason) = (None, None);
+    } else if new_status == Some(Status::Suspended) {
+        (user.suspended_until, user.suspension_reason) = ((*until).flatten(), reason.clone().flatten());
+    } else {
+        if let Some(until) = until {
+            user.suspended_until = *until;
+        }
+        if let Some(reason) = reason {
+            user.suspension_reason = reason.clone();
+        }
+    }
+    Ok(())
 }

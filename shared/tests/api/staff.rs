@@ -88,3 +88,81 @@ async fn an_admin_edit_is_validated_field_by_field_and_changes_nothing_when_refu
     let seen: Value = app.get(&path, &admin.access).await.json().await.unwrap();
     assert_eq!((seen["role"].as_str(), seen["status"].as_str()), (Some("reader"), Some("pending")));
 }
+
+#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+#[tokio::test]
+async fn a_suspension_with_an_end_date_lifts_by_itself_when_it_ends() {
+    let app = spawn_app().await;
+    let admin = app.admin("grace@example.com").await;
+    let author = app.signed_up("author", "ada@example.com").await;
+    let ada: Value = app.get_me(&author.access).await.json().await.unwrap();
+    let path = format!("/api/v1/user?id={}", ada["id"].as_str().unwrap());
+    let until = (time::OffsetDateTime::now_utc() + time::Duration::hours(1)).replace_nanosecond(0).unwrap();
+    let until_text = until.format(&time::format_description::well_known::Rfc3339).unwrap();
+
+    let body =
+        json!({ "status": "suspended", "suspended_until": until_text, "suspension_reason": "Spam in comments." });
+    let suspended: Value = app.put(&path, &admin.access, &body).await.json().await.unwrap();
+
+    assert_eq!(
+        (suspended["status"].as_str(), suspended["suspended_until"].as_str()),
+        (Some("suspended"), Some(until_text.as_str()))
+    );
+    assert_eq!(suspended["suspension_reason"], "Spam in comments.");
+    assert_problem(app.get_me(&author.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let refused = app.post_login("ada@example.com", PASSWORD).await;
+    let problem = assert_problem(refused, StatusCode::FORBIDDEN, "account_suspended").await;
+    assert_eq!(problem["suspended_until"], until_text.as_str(), "the end date, to the second");
+    assert!(problem["detail"].as_str().unwrap().contains(&until_text));
+
+    // An hour later nothing has run, and the date alone lets her in.
+    app.advance_clock(time::Duration::minutes(61));
+    let back = crate::helpers::Tokens::from(app.post_login("ada@example.com", PASSWORD).await).await;
+    let me: Value = app.get_me(&back.access).await.json().await.unwrap();
+    assert_eq!((me["status"].as_str(), me["suspended_until"].clone()), (Some("active"), Value::Null));
+}
+
+#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+#[tokio::test]
+async fn a_suspension_without_an_end_date_holds_and_odd_dates_and_reasons_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin("grace@example.com").await;
+    let author = app.signed_up("author", "ada@example.com").await;
+    let ada: Value = app.get_me(&author.access).await.json().await.unwrap();
+    let path = format!("/api/v1/user?id={}", ada["id"].as_str().unwrap());
+
+    for (body, field, code) in [
+        (json!({ "status": "suspended", "suspended_until": "2001-01-01T00:00:00Z" }), "suspended_until", "in_the_past"),
+        (json!({ "status": "suspended", "suspended_until": "next tuesday" }), "suspended_until", "invalid_value"),
+        (
+            json!({ "status": "suspended", "suspension_reason": "bad\u{202E}actor" }),
+            "suspension_reason",
+            "invalid_value",
+        ),
+        (json!({ "suspension_reason": "No status change with it." }), "status", "not_suspended"),
+    ] {
+        let problem = assert_problem(
+            app.put(&path, &admin.access, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(
+            (problem["errors"][0]["field"].as_str(), problem["errors"][0]["code"].as_str()),
+            (Some(field), Some(code)),
+            "{body}"
+        );
+    }
+    assert_eq!(app.get_me(&author.access).await.status(), StatusCode::OK, "nothing changed");
+
+    app.put(&path, &admin.access, &json!({ "status": "suspended" })).await;
+    app.advance_clock(time::Duration::days(400));
+    let refused = app.post_login("ada@example.com", PASSWORD).await;
+    let problem = assert_problem(refused, StatusCode::FORBIDDEN, "account_suspended").await;
+    assert_eq!(problem["suspended_until"], Value::Null);
+    // Reinstated by an admin.
+    let admin = app.signed_in("grace@example.com").await;
+    let reinstated: Value = app.put(&path, &admin, &json!({ "status": "active" })).await.json().await.unwrap();
+    assert_eq!((reinstated["status"].as_str(), reinstated["suspension_reason"].clone()), (Some("active"), Value::Null));
+    assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
+}

@@ -43,6 +43,8 @@ fn user(email: &str) -> User {
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
+        suspended_until: None,
+        suspension_reason: None,
         photo_id: None,
         photo_upload: None,
         photo_status: None,
