@@ -114,6 +114,12 @@ impl Aws {
         Ok(Arc::new(SqsJobs::new(aws_sdk_sqs::Client::new(&self.sdk), urls)))
     }
 
+    /// Password hashing with the configured cost and concurrency bound.
+    fn hasher(&self) -> anyhow::Result<PasswordHasher> {
+        let limits = &self.config.limits;
+        PasswordHasher::new(self.config.argon2, limits.hashing_concurrency, limits.hashing_queue)
+    }
+
     /// The photo bucket; a missing name fails the cold start, not a request.
     fn photos(&self) -> anyhow::Result<Arc<S3Photos>> {
         let bucket = self.settings.photo_bucket.as_deref().context("UMS_PHOTO_BUCKET is not set")?;
@@ -124,11 +130,7 @@ impl Aws {
     pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
         let store = self.store();
         Ok(AuthState {
-            hasher: PasswordHasher::new(
-                self.config.argon2,
-                self.config.limits.hashing_concurrency,
-                self.config.limits.hashing_queue,
-            )?,
+            hasher: self.hasher()?,
             config: Arc::new(self.config.clone()),
             accounts: store.clone(),
             sessions: store.clone(),
@@ -144,11 +146,7 @@ impl Aws {
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
-            hasher: PasswordHasher::new(
-                self.config.argon2,
-                self.config.limits.hashing_concurrency,
-                self.config.limits.hashing_queue,
-            )?,
+            hasher: self.hasher()?,
             config: Arc::new(self.config.clone()),
             accounts: store.clone(),
             sessions: store.clone(),

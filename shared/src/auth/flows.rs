@@ -8,10 +8,14 @@ use utoipa::ToSchema;
 use super::AuthState;
 use crate::{
     accounts::modify_account,
+    clock::Clock,
     credentials::tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
     domain::{EmailAddress, FieldError, Password, Profile, Role, Status, User, UserId, UserView},
     http::{ApiError, AuthUser, Source},
-    ports::{AccountStore, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind},
+    ports::{
+        AccountStore, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind,
+        TokenStore,
+    },
 };
 
 /// A validated registration.
@@ -131,7 +135,8 @@ async fn request_link(state: &AuthState, kind: TokenKind, email: &str) -> Result
 
 /// Consumes a confirmation token and activates the account it was issued for.
 pub async fn confirm_email(state: &AuthState, token: &str) -> Result<User, ApiError> {
-    let (record, now) = take_token(state, TokenKind::EmailConfirmation, token).await?;
+    let (record, now) =
+        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailConfirmation, token).await?;
     let user = modify_account(
         state.accounts.as_ref(),
         &record.user_id,
@@ -152,16 +157,17 @@ pub async fn confirm_email(state: &AuthState, token: &str) -> Result<User, ApiEr
 }
 
 /// Takes a single-use token of this kind (it is spent whatever follows).
-async fn take_token(
-    state: &AuthState,
+pub(crate) async fn take_token(
+    tokens: &dyn TokenStore,
+    clock: &dyn Clock,
     kind: TokenKind,
     token: &str,
 ) -> Result<(OneTimeToken, OffsetDateTime), ApiError> {
     if token.len() != 43 {
         return Err(ApiError::InvalidToken);
     }
-    let record = state.tokens.take_token(kind, &hash_token(token)).await?.ok_or(ApiError::InvalidToken)?;
-    let now = state.clock.now();
+    let record = tokens.take_token(kind, &hash_token(token)).await?.ok_or(ApiError::InvalidToken)?;
+    let now = clock.now();
     if record.expires_at <= now {
         return Err(ApiError::TokenExpired);
     }
@@ -362,10 +368,7 @@ pub async fn change_password(
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("new_password", code, why)]))?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle = state.throttle();
-    let attempt = throttle.reserve_password_check(&user.email.key(), source).await?;
-    if !state.hasher.verify(current, Some(&user.password_hash)).await? {
-        return Err(ApiError::WrongCurrentPassword);
-    }
+    let attempt = throttle.check_current_password(&state.hasher, &user, current, source).await?;
     let new_hash = state.hasher.hash(new.expose()).await?;
     let verified = user.credential_version;
     modify_account(
@@ -398,7 +401,8 @@ pub async fn reset_password(state: &AuthState, token: &str, password: String, so
     // Check the password first, so a refused password does not burn the token.
     let password = Password::parse(password)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
-    let (record, now) = take_token(state, TokenKind::PasswordReset, token).await?;
+    let (record, now) =
+        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::PasswordReset, token).await?;
     let new_hash = state.hasher.hash(password.expose()).await?;
     let user = modify_account(
         state.accounts.as_ref(),

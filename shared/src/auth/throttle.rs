@@ -14,6 +14,8 @@ use super::AuthState;
 use crate::{
     clock::Clock,
     config::Limits,
+    credentials::PasswordHasher,
+    domain::User,
     http::{ApiError, Source},
     ports::{AttemptPolicy, LimitStore, Reservation},
 };
@@ -48,6 +50,22 @@ pub struct LoginAttempt {
 impl Throttle<'_> {
     fn policy(&self, threshold: u32) -> AttemptPolicy {
         AttemptPolicy { threshold, first_lockout: FIRST_LOCKOUT, max_lockout: MAX_LOCKOUT, memory: ATTEMPT_MEMORY }
+    }
+
+    /// Checks an account's current password (to change it, to delete the account), counted as
+    /// a login's check is: 429 while locked out, 403 `wrong_current_password` if wrong.
+    pub async fn check_current_password(
+        &self,
+        hasher: &PasswordHasher,
+        user: &User,
+        password: &str,
+        source: &Source,
+    ) -> Result<LoginAttempt, ApiError> {
+        let attempt = self.reserve_password_check(&user.email.key(), source).await?;
+        if !hasher.verify(password, Some(&user.password_hash)).await? {
+            return Err(ApiError::WrongCurrentPassword);
+        }
+        Ok(attempt)
     }
 
     /// Counts one password check for `email_key` from `source`, or refuses it with 429 while

@@ -61,14 +61,14 @@ impl LinkIssuer {
         let Some(user) = user.filter(|u| u.email.key() == request.email && !u.is_expired_pending(now, ttl)) else {
             return Ok(None);
         };
-        let (user, ttl) = match request.kind {
+        let (user, ttl, confirmation) = match request.kind {
             // Email-change links are made by the route that records the change, never asked for.
             TokenKind::EmailChange => return Ok(None),
             TokenKind::EmailConfirmation if user.status != Status::Pending => return Ok(None),
-            TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL),
+            TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.
             TokenKind::PasswordReset => match self.next_reset_generation(user).await? {
-                Some(user) => (user, RESET_TOKEN_TTL),
+                Some(user) => (user, RESET_TOKEN_TTL, false),
                 None => return Ok(None),
             },
         };
@@ -84,13 +84,12 @@ impl LinkIssuer {
                 reset_generation: user.reset_generation,
             })
             .await?;
-        let message = match request.kind {
-            TokenKind::EmailConfirmation => EmailMessage::ConfirmEmail {
+        let message = if confirmation {
+            EmailMessage::ConfirmEmail {
                 link: format!("{}/api/v1/auth/confirm_email?token={token}", self.config.public_url),
-            },
-            TokenKind::PasswordReset | TokenKind::EmailChange => {
-                EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
             }
+        } else {
+            EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
         };
         Ok(Some(EmailJob { to: user.email.to_string(), message }))
     }

@@ -7,7 +7,7 @@ use axum::{Json, extract::State};
 use super::UsersState;
 use crate::{
     accounts::modify_account,
-    auth::TokenQuery,
+    auth::{TokenQuery, flows::take_token},
     config::CONFIRMATION_TOKEN_TTL,
     credentials::tokens::{hash_token, random_token},
     domain::{EmailAddress, FieldError, User, UserView},
@@ -101,18 +101,8 @@ pub async fn confirm_email_change(
     State(state): State<UsersState>,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    if query.token.len() != 43 {
-        return Err(ApiError::InvalidToken);
-    }
-    let record = state
-        .tokens
-        .take_token(TokenKind::EmailChange, &hash_token(&query.token))
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    let now = state.clock.now();
-    if record.expires_at <= now {
-        return Err(ApiError::TokenExpired);
-    }
+    let (record, now) =
+        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, &query.token).await?;
     let user = modify_account(
         state.accounts.as_ref(),
         &record.user_id,

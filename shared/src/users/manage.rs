@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{AccountQuery, AccountUpdate, Editor, IdQuery, UsersState, other_account, update_account};
 use crate::{
-    domain::{Action, FieldError, Role, UserId, UserView, photo_keys},
+    domain::{Action, FieldError, Role, User, UserId, UserView, photo_keys},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
     ports::{EmailJob, EmailMessage, Job, StoreError},
 };
@@ -54,16 +54,14 @@ pub async fn delete_me(
             let password = password_in(&body)?;
             let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
             let throttle = state.throttle();
-            let attempt = throttle.reserve_password_check(&user.email.key(), &source).await?;
-            if !state.hasher.verify(&password, Some(&user.password_hash)).await? {
-                return Err(ApiError::WrongCurrentPassword);
-            }
+            let attempt = throttle.check_current_password(&state.hasher, &user, &password, &source).await?;
             throttle.succeeded(attempt).await?;
-            erase_account(&state, &user.id, None, Some(user.credential_version)).await?;
+            let (id, checked) = (user.id.clone(), user.credential_version);
+            erase_account(&state, &id, Some(user), None, Some(checked)).await?;
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
-            erase_account(&state, &id, None, None).await?;
+            erase_account(&state, &id, None, None, None).await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -79,15 +77,20 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
 
 /// Erases the account `id` (which must have `role`, if given, and, if given, the credential a
 /// password was just checked against): the account and its email atomically (never the last
-/// admin), then its sessions and emailed links; then a goodbye email.
+/// admin), then its sessions and emailed links; then a goodbye email. `read` is the account
+/// as the caller just read it, if it did; a lost race reads it afresh.
 pub(crate) async fn erase_account(
     state: &UsersState,
     id: &UserId,
+    mut read: Option<User>,
     role: Option<Role>,
     verified_credential: Option<u64>,
 ) -> Result<(), ApiError> {
     for _ in 0..3 {
-        let user = state.accounts.account(id).await?.ok_or(ApiError::NotFound)?;
+        let user = match read.take() {
+            Some(user) => user,
+            None => state.accounts.account(id).await?.ok_or(ApiError::NotFound)?,
+        };
         if role.is_some_and(|role| user.role != role) {
             return Err(ApiError::NotFound);
         }
@@ -229,7 +232,7 @@ pub async fn delete_admin(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    erase_account(&state, &UserId(query.id), Some(Role::Admin), None).await?;
+    erase_account(&state, &UserId(query.id), None, Some(Role::Admin), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -252,6 +255,6 @@ pub async fn delete_moderator(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    erase_account(&state, &UserId(query.id), Some(Role::Moderator), None).await?;
+    erase_account(&state, &UserId(query.id), None, Some(Role::Moderator), None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -62,12 +62,6 @@ impl FromRef<UsersState> for Access {
     }
 }
 
-impl FromRef<UsersState> for Arc<dyn AccountStore> {
-    fn from_ref(state: &UsersState) -> Self {
-        state.accounts.clone()
-    }
-}
-
 pub fn routes() -> OpenApiRouter<UsersState> {
     OpenApiRouter::new()
         .routes(routes!(me, update_me, delete_me))
