@@ -9,8 +9,10 @@ use shared::{
     auth::AuthState,
     clock::SystemClock,
     credentials::{JwtKeys, PasswordHasher},
-    jobs::{EmailWorker, LinkIssuer, PhotoWorker},
+    jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker},
+    moderation::ModerationState,
     ports::Queue,
+    social::SocialState,
     users::UsersState,
 };
 
@@ -151,12 +153,58 @@ impl Aws {
             accounts: store.clone(),
             sessions: store.clone(),
             tokens: store.clone(),
-            limits: store,
+            limits: store.clone(),
             jobs: self.jobs(&[Queue::Email])?,
             photos: self.photos()?,
+            social: store,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The moderation group: DynamoDB, the signing key.
+    pub async fn moderation_state(&self) -> anyhow::Result<ModerationState> {
+        let store = self.store();
+        Ok(ModerationState {
+            config: Arc::new(self.config.clone()),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            moderation: store,
+            keys: self.keys().await?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The social group: DynamoDB, the signing key (unsubscribe links), the notify queue.
+    pub async fn social_state(&self) -> anyhow::Result<SocialState> {
+        let store = self.store();
+        Ok(SocialState {
+            config: Arc::new(self.config.clone()),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            social: store.clone(),
+            notifications: store.clone(),
+            limits: store,
+            jobs: self.jobs(&[Queue::Notify])?,
+            keys: self.keys().await?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The notify worker: DynamoDB, the email queue, the signing key (unsubscribe links); the
+    /// table that remembers finished jobs.
+    pub async fn notify_worker(&self) -> anyhow::Result<(NotifyWorker, DynamoStore)> {
+        let store = self.store();
+        let worker = NotifyWorker {
+            accounts: store.clone(),
+            social: store.clone(),
+            notifications: store.clone(),
+            jobs: self.jobs(&[Queue::Email, Queue::Notify])?,
+            keys: self.keys().await?,
+            config: Arc::new(self.config.clone()),
+            clock: Arc::new(SystemClock),
+        };
+        Ok((worker, store.as_ref().clone()))
     }
 
     /// The photo worker: S3 and the accounts; the table that remembers finished jobs.
@@ -176,7 +224,8 @@ impl Aws {
             clock: Arc::new(SystemClock),
             config: Arc::new(self.config.clone()),
         };
-        let worker = EmailWorker { mailer: Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk))), links };
+        let mailer = Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)));
+        let worker = EmailWorker { mailer, links, deliveries: store.clone() };
         (worker, store.as_ref().clone())
     }
 }

@@ -11,7 +11,9 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     http,
-    jobs::{EmailWorker, LinkIssuer, PhotoWorker, Workers},
+    jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker, Workers},
+    moderation::{self, ModerationState},
+    social::{self, SocialState},
     users::{self, UsersState},
 };
 
@@ -19,6 +21,8 @@ pub struct LocalApp {
     pub config: Arc<Config>,
     pub auth: AuthState,
     pub users: UsersState,
+    pub moderation: ModerationState,
+    pub social: SocialState,
     pub docs: DocsState,
     /// The laptop's stand-ins for S3 and CloudFront: the upload target and the photo files.
     pub files: LocalFiles,
@@ -46,8 +50,17 @@ impl LocalApp {
             LinkIssuer { accounts: store.clone(), tokens: store.clone(), clock: clock.clone(), config: config.clone() };
         let photos = DiskPhotos::new(config.data_dir.join(FILES_DIR), &config.public_url, keys.clone());
         let workers = Workers {
-            email: EmailWorker { mailer: Arc::new(mailer), links },
+            email: EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() },
             photo: PhotoWorker { accounts: store.clone(), photos: Arc::new(photos.clone()), clock: clock.clone() },
+            notify: NotifyWorker {
+                accounts: store.clone(),
+                social: store.clone(),
+                notifications: store.clone(),
+                jobs: store.clone(),
+                keys: keys.clone(),
+                config: config.clone(),
+                clock: clock.clone(),
+            },
         };
         let files = LocalFiles { photos: photos.clone(), jobs: store.clone(), clock: clock.clone() };
         // One hasher for both groups: the bound on concurrent hashing is the process's.
@@ -70,19 +83,42 @@ impl LocalApp {
             sessions: store.clone(),
             tokens: store.clone(),
             limits: store.clone(),
-            jobs: store,
+            jobs: store.clone(),
             photos: Arc::new(photos),
-            keys,
+            social: store.clone(),
+            keys: keys.clone(),
             hasher,
+            clock: clock.clone(),
+        };
+        let moderation = ModerationState {
+            config: config.clone(),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            moderation: store.clone(),
+            keys: keys.clone(),
+            clock: clock.clone(),
+        };
+        let social = SocialState {
+            config: config.clone(),
+            accounts: store.clone(),
+            sessions: store.clone(),
+            social: store.clone(),
+            notifications: store.clone(),
+            limits: store.clone(),
+            jobs: store,
+            keys,
             clock,
         };
-        Ok(Self { config, auth, users, docs: DocsState::new(), files, db, workers: Arc::new(workers) })
+        let workers = Arc::new(workers);
+        Ok(Self { config, auth, users, moderation, social, docs: DocsState::new(), files, db, workers })
     }
 
     /// Every group's routes in one app, with the shared layers.
     pub fn router(&self) -> axum::Router {
         let routes = auth::router(self.auth.clone())
             .merge(users::router(self.users.clone()))
+            .merge(moderation::router(self.moderation.clone()))
+            .merge(social::router(self.social.clone()))
             .merge(docs::router(self.docs.clone()))
             .merge(files_router(self.files.clone()));
         http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::default())

@@ -61,6 +61,8 @@ pub struct Limits {
     pub hashing_concurrency: usize,
     /// Hashes that may wait for one of those; beyond, 503 `server_busy`.
     pub hashing_queue: usize,
+    /// Notifications one author may send their subscribers per day (UTC).
+    pub notifications_per_author_per_day: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +112,7 @@ impl Config {
                 refresh_reuse_grace: time::Duration::seconds(10),
                 hashing_concurrency: cores,
                 hashing_queue: 8 * cores,
+                notifications_per_author_per_day: 3,
             },
             argon2: Argon2Config::default(),
         }
@@ -171,6 +174,9 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_MINUTE")? {
             config.limits.registrations_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_NOTIFICATIONS_PER_AUTHOR_PER_DAY")? {
+            config.limits.notifications_per_author_per_day = n;
         }
         if let Some(days) = parse_var::<i64>("UMS_PENDING_ACCOUNT_TTL_DAYS")? {
             config.limits.pending_account_ttl = time::Duration::days(days);

@@ -22,10 +22,12 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod moderation;
 pub mod operator;
 pub mod pagination;
 pub mod photos;
 pub mod ports;
+pub mod social;
 pub mod users;
 
 pub use app::LocalApp;

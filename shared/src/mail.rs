@@ -4,10 +4,13 @@
 use std::sync::LazyLock;
 
 use anyhow::Context;
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart, header::ContentTransferEncoding};
+use lettre::message::{
+    Body, Mailbox, MultiPart, SinglePart,
+    header::{ContentTransferEncoding, Header, HeaderName, HeaderValue},
+};
 use minijinja::Environment;
 
-use crate::ports::{EmailJob, EmailMessage, OutgoingEmail};
+use crate::ports::{EmailJob, EmailMessage, NotificationEmail, OutgoingEmail};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -24,6 +27,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("email_change_requested.txt", include_str!("../templates/email/email_change_requested.txt")),
         ("account_deleted.html", include_str!("../templates/email/account_deleted.html")),
         ("account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
+        ("author_notification.html", include_str!("../templates/email/author_notification.html")),
+        ("author_notification.txt", include_str!("../templates/email/author_notification.txt")),
     ] {
         env.add_template(name, source).expect("email templates parse");
     }
@@ -54,7 +59,66 @@ impl EmailJob {
             text: render("txt")?,
             html: render("html")?,
             action_link: link.cloned(),
+            list_unsubscribe: None,
         })
+    }
+}
+
+impl NotificationEmail {
+    /// The author's words, escaped in the HTML part, with the unsubscribe link in the body and
+    /// in the `List-Unsubscribe` headers.
+    pub fn render(&self, from: &str) -> anyhow::Result<OutgoingEmail> {
+        let context = minijinja::context! {
+            subject => &self.subject,
+            author_name => &self.author_name,
+            message => &self.message,
+            article_url => &self.article_url,
+            unsubscribe_url => &self.unsubscribe_url,
+        };
+        let render = |ext: &str| -> anyhow::Result<String> {
+            Ok(TEMPLATES.get_template(&format!("author_notification.{ext}"))?.render(&context)?)
+        };
+        Ok(OutgoingEmail {
+            from: from.to_string(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            text: render("txt")?,
+            html: render("html")?,
+            action_link: None,
+            list_unsubscribe: Some(self.unsubscribe_url.clone()),
+        })
+    }
+}
+
+/// RFC 2369's `List-Unsubscribe`: where one click unsubscribes.
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// RFC 8058's `List-Unsubscribe-Post`: the link unsubscribes by POST, in one click.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_string())
     }
 }
 
@@ -63,7 +127,11 @@ impl OutgoingEmail {
     pub fn to_mime(&self) -> anyhow::Result<Vec<u8>> {
         let from: Mailbox = self.from.parse().context("the sender address is invalid")?;
         let to: Mailbox = self.to.parse().context("the recipient address is invalid")?;
-        let message = lettre::Message::builder().from(from).to(to).subject(&self.subject).multipart(
+        let mut builder = lettre::Message::builder().from(from).to(to).subject(&self.subject);
+        if let Some(url) = &self.list_unsubscribe {
+            builder = builder.header(ListUnsubscribe(url.clone())).header(ListUnsubscribePost);
+        }
+        let message = builder.multipart(
             MultiPart::alternative()
                 .singlepart(SinglePart::plain(readable_body(&self.text)))
                 .singlepart(SinglePart::html(readable_body(&self.html))),

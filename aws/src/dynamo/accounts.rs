@@ -13,7 +13,7 @@ use shared::{
     ports::{AccountFilter, AccountStore, Position, StoreError, StoreResult},
 };
 
-use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, n, s, user_pk};
+use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, key_from_json, key_to_json, n, s, user_pk};
 
 fn email_pk(email_key: &str) -> String {
     format!("EMAIL#{email_key}")
@@ -66,24 +66,6 @@ fn admin_is(admin: bool) -> Condition {
         .name("#status", "status")
         .value(":admin_role", s("admin"))
         .value(":active_status", s("active"))
-}
-
-/// A `LastEvaluatedKey` in JSON (all its attributes are strings), for a position.
-fn key_to_json(key: &Item) -> serde_json::Value {
-    key.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::Value::from(v.as_s().ok()?.clone())))).collect()
-}
-
-/// A `LastEvaluatedKey` back from its JSON form (all its attributes are strings).
-fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
-    match value {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), s(v.as_str().ok_or_else(|| anyhow!("bad position key"))?))))
-            .collect::<anyhow::Result<Item>>()
-            .map(Some),
-        _ => Err(anyhow!("bad position key")),
-    }
 }
 
 /// The account as stored after a write from `user` (one version on).
@@ -234,6 +216,13 @@ impl AccountStore for DynamoStore {
         };
         let id = UserId(get_s(&marker, "user_id")?.to_string());
         self.account(&id).await
+    }
+
+    async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let keys = ids.iter().map(|id| key(user_pk(id), "PROFILE")).collect();
+        let items = self.batch_get(keys).await?;
+        let users = items.into_iter().map(|item| serde_dynamo::from_item::<_, UserItem>(item).map(|i| i.user));
+        Ok(users.collect::<Result<_, _>>().map_err(anyhow::Error::from)?)
     }
 
     async fn update_account(&self, user: &User) -> StoreResult<()> {

@@ -7,7 +7,10 @@
 mod accounts;
 mod jobs;
 mod limits;
+mod moderation;
+mod notifications;
 mod sessions;
+mod social;
 mod tokens;
 
 pub use jobs::JobClaim;
@@ -19,7 +22,7 @@ use aws_sdk_dynamodb::{
     Client,
     error::SdkError,
     operation::transact_write_items::TransactWriteItemsError,
-    types::{AttributeValue, Put, TransactWriteItem},
+    types::{AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update},
 };
 use shared::domain::UserId;
 use time::OffsetDateTime;
@@ -64,6 +67,77 @@ fn get_n(item: &Item, name: &str) -> anyhow::Result<i64> {
 
 fn get_time(item: &Item, name: &str) -> anyhow::Result<OffsetDateTime> {
     Ok(OffsetDateTime::from_unix_timestamp(get_n(item, name)?)?)
+}
+
+/// A `LastEvaluatedKey` in JSON (all its attributes are strings), for a position.
+fn key_to_json(key: &Item) -> serde_json::Value {
+    key.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::Value::from(v.as_s().ok()?.clone())))).collect()
+}
+
+/// A `LastEvaluatedKey` back from its JSON form (all its attributes are strings).
+fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), s(v.as_str().ok_or_else(|| anyhow!("bad position key"))?))))
+            .collect::<anyhow::Result<Item>>()
+            .map(Some),
+        _ => Err(anyhow!("bad position key")),
+    }
+}
+
+/// One partition read as a listing: of the table (strongly consistent) or of GSI1, in sort
+/// key order or the reverse, optionally only the sort keys with a prefix, optionally filtered.
+struct Listing {
+    index: bool,
+    partition: String,
+    sk_prefix: Option<String>,
+    newest_first: bool,
+    filter: Option<Condition>,
+}
+
+impl Listing {
+    fn table(partition: String) -> Self {
+        Self { index: false, partition, sk_prefix: None, newest_first: false, filter: None }
+    }
+
+    fn gsi1(partition: String) -> Self {
+        Self { index: true, ..Self::table(partition) }
+    }
+
+    fn newest_first(self) -> Self {
+        Self { newest_first: true, ..self }
+    }
+
+    fn prefix(self, prefix: &str) -> Self {
+        Self { sk_prefix: Some(prefix.to_string()), ..self }
+    }
+
+    fn filter(self, filter: Condition) -> Self {
+        Self { filter: Some(filter), ..self }
+    }
+
+    fn query(&self, client: &Client, table: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (pk, sk) = if self.index { ("GSI1PK", "GSI1SK") } else { ("PK", "SK") };
+        let mut expression = format!("{pk} = :partition");
+        let mut values = Item::from([(":partition".to_string(), s(self.partition.clone()))]);
+        if let Some(prefix) = &self.sk_prefix {
+            expression += &format!(" AND begins_with({sk}, :prefix)");
+            values.insert(":prefix".to_string(), s(prefix.clone()));
+        }
+        let mut query = client
+            .query()
+            .table_name(table)
+            .key_condition_expression(expression)
+            .scan_index_forward(!self.newest_first);
+        query = if self.index { query.index_name("GSI1") } else { query.consistent_read(true) };
+        if let Some(filter) = &self.filter {
+            values.extend(filter.values().unwrap_or_default());
+            query = query.filter_expression(&filter.expression).set_expression_attribute_names(filter.names());
+        }
+        query.set_expression_attribute_values(Some(values))
+    }
 }
 
 /// True when the error is DynamoDB refusing a condition.
@@ -133,6 +207,110 @@ impl DynamoStore {
             }
         }
         Err(anyhow!("DynamoDB TransactWriteItems kept conflicting"))
+    }
+
+    /// Up to `limit` items of a listing after `after`, reading on while a filter leaves the
+    /// page short, and the position after the last one if there may be more.
+    async fn page(
+        &self,
+        listing: &Listing,
+        limit: u32,
+        after: Option<&serde_json::Value>,
+    ) -> anyhow::Result<(Vec<Item>, Option<serde_json::Value>)> {
+        let mut start_key = after.map(key_from_json).transpose()?.flatten();
+        let mut items = Vec::new();
+        loop {
+            let remaining = limit as usize - items.len();
+            let page = listing
+                .query(&self.client, &self.table)
+                .limit(remaining as i32)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(last) if items.len() == limit as usize => return Ok((items, Some(key_to_json(&last)))),
+                Some(last) => start_key = Some(last),
+                None => return Ok((items, None)),
+            }
+        }
+    }
+
+    /// How many items a listing holds, over every page.
+    async fn count(&self, listing: &Listing) -> anyhow::Result<u64> {
+        let (mut total, mut start_key) = (0, None);
+        loop {
+            let page = listing
+                .query(&self.client, &self.table)
+                .select(Select::Count)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            total += page.count as u64;
+            match page.last_evaluated_key {
+                Some(last) => start_key = Some(last),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// The items of these keys that exist (at most 100 keys), read strongly consistent,
+    /// retrying what DynamoDB leaves unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+        let mut found = Vec::new();
+        let mut pending = keys;
+        let mut delay = Duration::from_millis(20);
+        while !pending.is_empty() {
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .context("a batch of keys")?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .context("DynamoDB BatchGetItem")?;
+            found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            if let Some(left) = output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                pending = left.keys;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+        Ok(found)
+    }
+
+    /// A transaction's update, on a condition (an empty expression: none) whose names and
+    /// values the update expression may use too.
+    fn update_if(&self, key: Item, update: &str, condition: &Condition) -> TransactWriteItem {
+        let mut builder = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values());
+        if !condition.expression.is_empty() {
+            builder = builder.condition_expression(&condition.expression);
+        }
+        TransactWriteItem::builder().update(builder.build().expect("table, key and expression are set")).build()
+    }
+
+    /// A transaction's delete, on a condition (an empty expression: none).
+    fn delete_if(&self, key: Item, condition: &Condition) -> TransactWriteItem {
+        let mut builder = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values());
+        if !condition.expression.is_empty() {
+            builder = builder.condition_expression(&condition.expression);
+        }
+        TransactWriteItem::builder().delete(builder.build().expect("table and key are set")).build()
     }
 
     fn put(&self, item: Item, condition: &str) -> TransactWriteItem {

@@ -28,6 +28,8 @@ use crate::http::{ApiError, KnownRoutes, Problem};
     tags(
         (name = "auth", description = "Registration, email confirmation, sessions, passwords"),
         (name = "users", description = "Accounts"),
+        (name = "moderation", description = "Reports, flags, suspensions and their audit trail"),
+        (name = "social", description = "Subscriptions, follows, and notifications to subscribers"),
         (name = "docs", description = "Health and documentation"),
     )
 )]
@@ -50,6 +52,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::auth::routes().split_for_parts().1);
     doc.merge(crate::users::routes().split_for_parts().1);
+    doc.merge(crate::moderation::routes().split_for_parts().1);
+    doc.merge(crate::social::routes().split_for_parts().1);
     doc.merge(routes().split_for_parts().1);
     describe_problems(&mut doc);
     doc

@@ -12,6 +12,6 @@ mod validation;
 pub use email::EmailAddress;
 pub use password::Password;
 pub use permissions::{Action, Allowed};
-pub use profile::Profile;
-pub use user::{PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId, UserView};
+pub use profile::{Profile, multiline, single_line};
+pub use user::{AuthorCounts, AuthorView, PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId, UserView};
 pub use validation::FieldError;

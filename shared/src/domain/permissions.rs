@@ -35,9 +35,13 @@ pub enum Action {
     ListFlags,
     SuspendAuthor,
     ListSuspended,
+    /// List the moderation audit trail.
+    ReadModerationAudit,
     Subscribe,
     Follow,
     NotifySubscribers,
+    /// Unsubscribe through an emailed one-click link: the signed link is the authority.
+    UnsubscribeByLink,
     ManageOwnPhoto,
     /// Health and the API documents.
     ReadDocs,
@@ -59,10 +63,10 @@ impl Action {
         use Action::*;
         use Role::*;
         match self {
-            RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs => Allowed::Anyone,
+            RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs | UnsubscribeByLink => Allowed::Anyone,
             ManageOwnSessions | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
             | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
-            RegisterStaff | ManageAnyAccount | ListStaff | SuspendAuthor => Allowed::Roles(&[Admin]),
+            RegisterStaff | ManageAnyAccount | ListStaff | SuspendAuthor | ReadModerationAudit => Allowed::Roles(&[Admin]),
             ReportAuthor | Subscribe => Allowed::Roles(&[Reader, Author]),
             ListReports | ListFlags | ListSuspended => Allowed::Roles(&[Moderator, Admin]),
             FlagAuthor => Allowed::Roles(&[Moderator]),

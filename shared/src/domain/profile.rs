@@ -24,9 +24,9 @@ impl Profile {
         errors: &mut Vec<FieldError>,
     ) -> Option<Self> {
         let before = errors.len();
-        let first_name = text("first_name", first_name, 100, true, errors);
-        let last_name = text("last_name", last_name, 100, true, errors);
-        let nickname = nickname.and_then(|n| text("nickname", n, 50, false, errors)).filter(|n| !n.is_empty());
+        let first_name = single_line("first_name", first_name, 100, true, errors);
+        let last_name = single_line("last_name", last_name, 100, true, errors);
+        let nickname = nickname.and_then(|n| single_line("nickname", n, 50, false, errors)).filter(|n| !n.is_empty());
         let bio = bio.and_then(|b| multiline("bio", b, 1000, errors)).filter(|b| !b.is_empty());
         (errors.len() == before).then(|| Self {
             first_name: first_name.unwrap_or_default(),
@@ -37,7 +37,7 @@ impl Profile {
     }
 }
 
-fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
+pub fn single_line(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
     let value = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     if required && value.is_empty() {
         errors.push(FieldError::new(field, "required", "is required"));
@@ -54,7 +54,7 @@ fn text(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut
     Some(value.to_string())
 }
 
-fn multiline(field: &'static str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
+pub fn multiline(field: &'static str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Option<String> {
     let value = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     if value.chars().count() > max {
         errors.push(FieldError::new(field, "too_long", format!("must be at most {max} characters")));

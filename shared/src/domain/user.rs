@@ -154,6 +154,16 @@ impl User {
         self.status == Status::Suspended && self.suspended_until.is_some_and(|until| until <= now)
     }
 
+    /// An account that gets what it subscribed to: active, or its suspension is over.
+    pub fn can_receive_notifications(&self, now: OffsetDateTime) -> bool {
+        self.status == Status::Active || self.suspension_is_over(now)
+    }
+
+    /// An author anyone may see: active, or suspended until a date that has passed.
+    pub fn is_public_author(&self, now: OffsetDateTime) -> bool {
+        self.role == Role::Author && (self.status == Status::Active || self.suspension_is_over(now))
+    }
+
     /// A registration not confirmed within `ttl`: to every flow as if it did not exist.
     pub fn is_expired_pending(&self, now: OffsetDateTime, ttl: time::Duration) -> bool {
         self.status == Status::Pending && self.created_at + ttl <= now
@@ -244,3 +254,47 @@ impl UserView {
         }
     }
 }
+
+/// An author as anyone may see them: no email, no account internals.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthorView {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub nickname: Option<String>,
+    pub bio: Option<String>,
+    #[serde(flatten)]
+    pub photo: PhotoView,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// On the author's own profile (`GET author`): their subscribers, followers and follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<AuthorCounts>,
+}
+
+/// How many subscribe to an author, follow them, and whom they follow (held subscriptions and
+/// follows: a suspended account's count until it is deleted).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AuthorCounts {
+    pub subscribers: u64,
+    pub followers: u64,
+    pub follows: u64,
+}
+
+impl AuthorView {
+    pub fn new(user: &User, photos_url: &str) -> Self {
+        Self {
+            id: user.id.0.clone(),
+            first_name: user.profile.first_name.clone(),
+            last_name: user.profile.last_name.clone(),
+            nickname: user.profile.nickname.clone(),
+            bio: user.profile.bio.clone(),
+            // The photo itself: its processing state is its owner's business.
+            photo: PhotoView { photo_status: None, photo_error: None, ..PhotoView::new(user, photos_url) },
+            created_at: user.created_at,
+            counts: None,
+        }
+    }
+}
+

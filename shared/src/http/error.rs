@@ -64,6 +64,14 @@ pub enum ApiError {
     Conflict,
     #[error("the last admin")]
     LastAdmin,
+    #[error("already reported")]
+    AlreadyReported,
+    #[error("report not open")]
+    ReportNotOpen { report_id: String },
+    #[error("not suspended")]
+    NotSuspended,
+    #[error("too many notifications")]
+    TooManyNotifications { retry_after_secs: u64 },
     #[error("refresh token just rotated")]
     RefreshConflict,
     #[error("too many registrations")]
@@ -200,6 +208,21 @@ impl ApiError {
                 row(S::CONFLICT, "last_admin", "Last admin"),
                 "This is the last active admin: it can be neither deleted, demoted nor suspended.".into(),
             ),
+            AlreadyReported => (
+                row(S::CONFLICT, "already_reported", "Already reported"),
+                "You already have an open report on this author; a moderator will look at it.".into(),
+            ),
+            ReportNotOpen { report_id } => (
+                row(S::CONFLICT, "report_not_open", "Report not open"),
+                format!("Report {report_id} is not an open report on this author.").into(),
+            ),
+            NotSuspended => {
+                (row(S::CONFLICT, "not_suspended", "Not suspended"), "This author is not suspended.".into())
+            }
+            TooManyNotifications { retry_after_secs } => (
+                row(S::TOO_MANY_REQUESTS, "too_many_notifications", "Too many notifications"),
+                format!("You reached today's limit of notifications; try again in {retry_after_secs} seconds.").into(),
+            ),
             RefreshConflict => (
                 row(S::CONFLICT, "refresh_conflict", "Refresh conflict"),
                 "This refresh token was rotated a moment ago by another request of yours; use the tokens that \
@@ -264,6 +287,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::TooManyEmails { retry_after_secs }
             | ApiError::TooManyRegistrations { retry_after_secs }
+            | ApiError::TooManyNotifications { retry_after_secs }
             | ApiError::ServerBusy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
@@ -316,6 +340,17 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => ApiError::Conflict,
             StoreError::LastAdmin => ApiError::LastAdmin,
             StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::ports::ModerationError> for ApiError {
+    fn from(e: crate::ports::ModerationError) -> Self {
+        use crate::ports::ModerationError as M;
+        match e {
+            M::AlreadyReported => ApiError::AlreadyReported,
+            M::ReportNotOpen(report_id) => ApiError::ReportNotOpen { report_id },
+            M::Store(e) => e.into(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod caller;
 mod error;
+mod page;
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,6 +17,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 pub use caller::{Access, AuthUser};
 pub use error::{ApiError, FieldError, Problem};
+pub use page::{Page, PageQuery, page_limit};
 
 /// A JSON request body whose rejections are problem+json.
 #[derive(FromRequest)]

@@ -13,7 +13,8 @@ use crate::{
     credentials::tokens::{hash_token, random_token},
     domain::{Status, User},
     ports::{
-        AccountStore, EmailJob, EmailMessage, Job, LinkRequest, Mailer, OneTimeToken, StoreError, TokenKind, TokenStore,
+        AccountStore, DeliveryClaim, EmailJob, EmailMessage, Job, LinkRequest, Mailer, NotificationEmail,
+        NotificationStore, OneTimeToken, StoreError, TokenKind, TokenStore,
     },
 };
 
@@ -21,7 +22,15 @@ use crate::{
 pub struct EmailWorker {
     pub mailer: Arc<dyn Mailer>,
     pub links: LinkIssuer,
+    /// Where each subscriber's copy of a notification is recorded as sent.
+    pub deliveries: Arc<dyn NotificationStore>,
 }
+
+/// How long a claimed delivery is held before a redelivery may take it over: longer than a
+/// send takes, as long as the worker function's timeout.
+pub const DELIVERY_LEASE: time::Duration = time::Duration::seconds(30);
+/// Sends tried before a delivery is given up on (and counted as failed).
+pub const DELIVERY_ATTEMPTS: u32 = 3;
 
 #[async_trait]
 impl Worker for EmailWorker {
@@ -32,10 +41,40 @@ impl Worker for EmailWorker {
                 Some(email) => email,
                 None => return Ok(()),
             },
-            Job::ProcessPhoto { .. } => anyhow::bail!("a photo job reached the email worker"),
+            Job::SendNotification(email) => return self.send_notification(email).await,
+            Job::ProcessPhoto { .. } | Job::FanOut { .. } => anyhow::bail!("a job of another queue reached the email worker"),
         };
         let rendered = email.render(&self.links.config.email_from).context("rendering the email")?;
         self.mailer.send(&rendered).await.context("sending the email")
+    }
+}
+
+impl EmailWorker {
+    /// Sends one subscriber's copy unless it was sent (or given up on) before: the delivery
+    /// record is claimed first and marked after, so a redelivered job sends nothing twice.
+    async fn send_notification(&self, email: &NotificationEmail) -> anyhow::Result<()> {
+        let (id, subscriber) = (&email.notification_id, &email.subscriber_id);
+        let now = self.links.clock.now();
+        let attempt = match self.deliveries.claim_delivery(id, subscriber, now, DELIVERY_LEASE).await? {
+            DeliveryClaim::Acquired { attempt } => attempt,
+            DeliveryClaim::Done | DeliveryClaim::Missing => return Ok(()),
+            DeliveryClaim::Busy => anyhow::bail!("delivery {id}/{subscriber} is being sent by another job"),
+        };
+        let sent = match email.render(&self.links.config.email_from) {
+            Ok(rendered) => self.mailer.send(&rendered).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => Ok(self.deliveries.finish_delivery(id, subscriber, true).await?),
+            Err(e) if attempt >= DELIVERY_ATTEMPTS => {
+                tracing::warn!(notification = %id, subscriber = %subscriber, error = %format!("{e:#}"), "delivery given up");
+                Ok(self.deliveries.finish_delivery(id, subscriber, false).await?)
+            }
+            Err(e) => {
+                self.deliveries.release_delivery(id, subscriber).await?;
+                Err(e.context("sending a notification"))
+            }
+        }
     }
 }
 

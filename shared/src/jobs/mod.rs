@@ -3,11 +3,13 @@
 //! the durable queue (`adapters::local::queue`) and hands each job to the worker of its queue.
 
 mod email;
+mod notify;
 mod photo;
 
 use async_trait::async_trait;
 
-pub use email::{EmailWorker, LinkIssuer};
+pub use email::{DELIVERY_ATTEMPTS, DELIVERY_LEASE, EmailWorker, LinkIssuer};
+pub use notify::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, unsubscribe_token};
 pub use photo::PhotoWorker;
 
 use crate::ports::{Job, Queue};
@@ -22,6 +24,7 @@ pub trait Worker: Send + Sync {
 pub struct Workers {
     pub email: EmailWorker,
     pub photo: PhotoWorker,
+    pub notify: NotifyWorker,
 }
 
 #[async_trait]
@@ -30,6 +33,7 @@ impl Worker for Workers {
         match job.queue() {
             Queue::Email => self.email.handle(job).await,
             Queue::Photo => self.photo.handle(job).await,
+            Queue::Notify => self.notify.handle(job).await,
         }
     }
 }

@@ -24,6 +24,8 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, user: &User) -> StoreResult<()>;
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
+    /// The accounts of these ids that exist (at most 100 ids), in no particular order.
+    async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     /// Replaces the stored account (same id) if its stored version is still `user.version`,
     /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
     /// An email change moves the unique email with it, in the same atomic write. A write that

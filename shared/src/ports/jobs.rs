@@ -17,6 +17,11 @@ pub enum Job {
     /// An uploaded photo to check and turn into the profile photo: queued by the local upload
     /// route, and on AWS made from S3's object-created notification of the upload.
     ProcessPhoto { user_id: UserId, upload_id: String },
+    /// An author's notification to fan out: one email job per subscriber, a page of
+    /// subscribers per job (`after`: where the page before ended).
+    FanOut { notification_id: String, after: Option<super::Position> },
+    /// One subscriber's copy of a notification, sent at most once (its delivery record).
+    SendNotification(NotificationEmail),
 }
 
 /// The queues, one per worker function. Each job kind names the queue it travels on.
@@ -26,16 +31,19 @@ pub enum Queue {
     Email,
     /// Uploaded photos, processed by the photo worker.
     Photo,
+    /// Notifications to fan out to subscribers, by the notify worker.
+    Notify,
 }
 
 impl Queue {
-    pub const ALL: [Queue; 2] = [Queue::Email, Queue::Photo];
+    pub const ALL: [Queue; 3] = [Queue::Email, Queue::Photo, Queue::Notify];
 
     /// The queue's name in the local queue and, as `<Name>Queue`, in `template.yaml`.
     pub fn name(self) -> &'static str {
         match self {
             Queue::Email => "email",
             Queue::Photo => "photo",
+            Queue::Notify => "notify",
         }
     }
 
@@ -44,6 +52,7 @@ impl Queue {
         match self {
             Queue::Email => "UMS_EMAIL_QUEUE_URL",
             Queue::Photo => "UMS_PHOTO_QUEUE_URL",
+            Queue::Notify => "UMS_NOTIFY_QUEUE_URL",
         }
     }
 }
@@ -51,8 +60,9 @@ impl Queue {
 impl Job {
     pub fn queue(&self) -> Queue {
         match self {
-            Job::SendEmail(_) | Job::SendLink(_) => Queue::Email,
+            Job::SendEmail(_) | Job::SendLink(_) | Job::SendNotification(_) => Queue::Email,
             Job::ProcessPhoto { .. } => Queue::Photo,
+            Job::FanOut { .. } => Queue::Notify,
         }
     }
 
@@ -64,6 +74,9 @@ impl Job {
             Job::SendEmail(_) | Job::SendLink(_) => None,
             // One upload is processed once, however many times it is announced.
             Job::ProcessPhoto { upload_id, .. } => Some(format!("photo-{upload_id}")),
+            // A page of a fan-out, and one subscriber's copy, are each done once.
+            Job::FanOut { notification_id, after } => Some(format!("fanout-{notification_id}-{}", page_key(after))),
+            Job::SendNotification(email) => Some(format!("notify-{}-{}", email.notification_id, email.subscriber_id)),
         }
     }
 }
@@ -97,6 +110,33 @@ pub enum EmailMessage {
     },
     /// Goodbye, to the address of a deleted account.
     AccountDeleted,
+}
+
+/// One subscriber's copy of an author's notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationEmail {
+    pub to: String,
+    pub notification_id: String,
+    pub subscriber_id: UserId,
+    /// How the author signs: their nickname, or first and last name.
+    pub author_name: String,
+    pub subject: String,
+    pub message: Option<String>,
+    pub article_url: Option<String>,
+    /// Signed for this subscriber and this author: works with no session (RFC 8058).
+    pub unsubscribe_url: String,
+}
+
+/// A short stable name for where a fan-out page starts.
+fn page_key(after: &Option<super::Position>) -> String {
+    use sha2::{Digest as _, Sha256};
+    match after {
+        None => "first".to_string(),
+        Some(position) => {
+            let digest = Sha256::digest(position.to_string().as_bytes());
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        }
+    }
 }
 
 /// A link to send to an address, if the account it names (by id, or else by address) is in a

@@ -10,6 +10,8 @@ pub struct OutgoingEmail {
     pub html: String,
     /// The link the email asks its reader to open; the local outbox logs it as a convenience.
     pub action_link: Option<String>,
+    /// A mailing-list email's one-click unsubscribe URL (RFC 8058 headers).
+    pub list_unsubscribe: Option<String>,
 }
 
 #[async_trait]

@@ -2,22 +2,31 @@
 //! that an embedded database and DynamoDB can implement each with the same behaviour. Every
 //! check-then-act is one atomic call on the port that owns its invariant: the unique email on
 //! `AccountStore`, refresh rotation on `SessionStore`, single use on `TokenStore`, counting on
-//! `LimitStore`.
+//! `LimitStore`, one open report per reporter on `ModerationStore`, one delivery per subscriber on
+//! `NotificationStore`.
 
 mod accounts;
 mod jobs;
 mod limits;
 mod mail;
+mod moderation;
 mod photos;
 mod sessions;
+mod social;
 mod tokens;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
-pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, Queue};
+pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
 pub use limits::{AttemptPolicy, Attempts, LimitStore, Reservation};
 pub use mail::{Mailer, OutgoingEmail};
+pub use moderation::{
+    AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, ModerationError, ModerationStore, RecordFilter, Report,
+};
 pub use photos::{PhotoStore, Upload, UploadForm};
 pub use sessions::{Rotation, Session, SessionStore};
+pub use social::{
+    DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Notification, NotificationStore, Side, SocialStore,
+};
 pub use tokens::{OneTimeToken, TokenKind, TokenStore};
 
 #[derive(Debug, thiserror::Error)]

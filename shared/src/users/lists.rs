@@ -2,66 +2,17 @@
 //! for admins. Pages are cursor-paginated; a cursor is sealed for its listing and filters.
 
 use axum::{Json, extract::State};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::UsersState;
 use crate::{
-    domain::{Action, FieldError, PhotoView, Role, Status, User, UserId, UserView},
-    http::{ApiError, AuthUser, Problem, QueryParams},
-    pagination::{DEFAULT_LIMIT, MAX_LIMIT},
+    domain::{Action, Role, Status, User, UserId, UserView},
+    http::{ApiError, AuthUser, Page, PageQuery, Problem, QueryParams, page_limit},
     ports::AccountFilter,
 };
 
-/// An author as anyone may see them: no email, no account internals.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuthorView {
-    pub id: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub nickname: Option<String>,
-    pub bio: Option<String>,
-    #[serde(flatten)]
-    pub photo: PhotoView,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
-}
-
-impl AuthorView {
-    pub fn new(user: &User, photos_url: &str) -> Self {
-        Self {
-            id: user.id.0.clone(),
-            first_name: user.profile.first_name.clone(),
-            last_name: user.profile.last_name.clone(),
-            nickname: user.profile.nickname.clone(),
-            bio: user.profile.bio.clone(),
-            // The photo itself: its processing state is its owner's business.
-            photo: PhotoView { photo_status: None, photo_error: None, ..PhotoView::new(user, photos_url) },
-            created_at: user.created_at,
-        }
-    }
-}
-
-/// One page of a listing.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    /// Pass it as `cursor` for the next page; absent on the last one.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Items per page, 1 to 100 (20 if absent).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the page before.
-    #[param(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
-    pub cursor: Option<String>,
-}
+pub use crate::domain::AuthorView;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -91,10 +42,7 @@ async fn page_of(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<(Vec<User>, Option<String>), ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")]));
-    }
+    let limit = page_limit(limit)?;
     let signer = state.keys.cursor_signer();
     let after = cursor.map(|c| signer.open_for(list, c)).transpose()?;
     let (users, next) = state.accounts.list_accounts(filter, limit, after.as_ref()).await?;
@@ -105,7 +53,7 @@ async fn page_of(
 #[utoipa::path(
     get, path = "/api/v1/author", tag = "users", params(IdQuery),
     responses(
-        (status = 200, description = "The author", body = AuthorView),
+        (status = 200, description = "The author, with their subscriber, follower and follow counts", body = AuthorView),
         (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
         (status = 404, description = "No active author has this id (`not_found`)", body = Problem),
     )
@@ -115,8 +63,9 @@ pub async fn author(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<Json<AuthorView>, ApiError> {
     let user = state.accounts.account(&UserId(query.id)).await?;
-    let author = user.filter(|u| u.role == Role::Author && u.status == Status::Active).ok_or(ApiError::NotFound)?;
-    Ok(Json(AuthorView::new(&author, &state.config.photos_url)))
+    let author = user.filter(|u| u.is_public_author(state.clock.now())).ok_or(ApiError::NotFound)?;
+    let counts = state.social.counts(&author.id).await?;
+    Ok(Json(AuthorView { counts: Some(counts), ..AuthorView::new(&author, &state.config.photos_url) }))
 }
 
 /// The authors, oldest first: public profiles of active authors.

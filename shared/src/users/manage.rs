@@ -101,6 +101,7 @@ pub(crate) async fn erase_account(
             Ok(()) => {
                 state.sessions.delete_user_sessions(id).await?;
                 state.tokens.delete_user_tokens(id).await?;
+                state.social.delete_user_edges(id).await?;
                 for prefix in photo_keys::prefixes(id) {
                     state.photos.delete_prefix(&prefix).await?;
                 }

@@ -30,7 +30,7 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
-    ports::{AccountStore, JobQueue, LimitStore, PhotoStore, SessionStore, TokenStore},
+    ports::{AccountStore, EdgeKind, JobQueue, LimitStore, PhotoStore, SessionStore, Side, SocialStore, TokenStore},
 };
 
 /// What the users group uses: the accounts and what hangs off them, the password check that
@@ -45,6 +45,8 @@ pub struct UsersState {
     pub limits: Arc<dyn LimitStore>,
     pub jobs: Arc<dyn JobQueue>,
     pub photos: Arc<dyn PhotoStore>,
+    /// Counts on author profiles; a deletion's subscriptions and follows.
+    pub social: Arc<dyn SocialStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -137,17 +139,31 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// An author you subscribe to or follow, as your export lists them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EdgeExport {
+    pub author_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub since: OffsetDateTime,
+}
+
 /// Everything held about you.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DataExport {
     pub account: UserView,
     pub sessions: Vec<SessionView>,
+    /// The authors you subscribe to.
+    pub subscriptions: Vec<EdgeExport>,
+    /// The authors you follow.
+    pub follows: Vec<EdgeExport>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub exported_at: OffsetDateTime,
 }
 
-/// Export everything held about you, as JSON: your account and your sessions.
+/// Export everything held about you, as JSON: your account, your sessions, and whom you
+/// subscribe to and follow.
 #[utoipa::path(
     get, path = "/api/v1/user/export", tag = "users",
     security(("bearer" = [])),
@@ -169,9 +185,26 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
             expires_at: s.expires_at,
         })
         .collect();
+    let subscriptions = every_edge(&state, EdgeKind::Subscription, &caller.user_id).await?;
+    let follows = every_edge(&state, EdgeKind::Follow, &caller.user_id).await?;
     Ok(Json(DataExport {
         account: UserView::new(&user, &state.config.photos_url),
         sessions,
+        subscriptions,
+        follows,
         exported_at: state.clock.now(),
     }))
+}
+
+/// Every edge of this kind the account made, page after page.
+async fn every_edge(state: &UsersState, kind: EdgeKind, user: &UserId) -> Result<Vec<EdgeExport>, ApiError> {
+    let (mut all, mut after) = (Vec::new(), None);
+    loop {
+        let (edges, next) = state.social.edges(kind, &Side::From(user.clone()), 100, after.as_ref()).await?;
+        all.extend(edges.into_iter().map(|e| EdgeExport { author_id: e.to.0, since: e.created_at }));
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok(all),
+        }
+    }
 }

@@ -64,6 +64,18 @@ impl AccountStore for SqliteDb {
         Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
 
+    async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let ids: Vec<String> = ids.iter().map(|id| id.0.clone()).collect();
+        let rows: Vec<String> = self
+            .call(move |conn| {
+                let mut stmt = conn.prepare("SELECT data FROM users WHERE id IN (SELECT value FROM json_each(?1))")?;
+                let ids = serde_json::to_string(&ids).unwrap_or_default();
+                stmt.query_map([ids], |row| row.get(0))?.collect()
+            })
+            .await?;
+        Ok(rows.into_iter().map(user_from_json).collect::<rusqlite::Result<_>>().map_err(anyhow::Error::from)?)
+    }
+
     async fn update_account(&self, user: &User) -> StoreResult<()> {
         let read_version = user.version;
         let mut user = user.clone();

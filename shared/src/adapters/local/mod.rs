@@ -6,10 +6,13 @@
 
 mod accounts;
 mod limits;
+mod moderation;
+mod notifications;
 mod outbox;
 mod photos;
 pub mod queue;
 mod sessions;
+mod social;
 mod tokens;
 
 use std::{
@@ -99,6 +102,67 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // Deleting an account deletes its tokens.
     "CREATE INDEX one_time_tokens_by_user ON one_time_tokens(user_id);",
+    // Moderation records, the social graph, notifications and their deliveries.
+    r#"
+    CREATE TABLE reports (
+        id TEXT PRIMARY KEY,
+        author_id TEXT NOT NULL,
+        reporter_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        flag_id TEXT
+    );
+    CREATE UNIQUE INDEX one_open_report ON reports(author_id, reporter_id) WHERE flag_id IS NULL;
+    CREATE INDEX reports_by_author ON reports(author_id, id);
+    CREATE TABLE flags (
+        id TEXT PRIMARY KEY,
+        author_id TEXT NOT NULL,
+        moderator_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        report_ids TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX flags_by_author ON flags(author_id, id);
+    CREATE TABLE moderation_audit (
+        id TEXT PRIMARY KEY,
+        actor_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        record_id TEXT,
+        until INTEGER
+    );
+    CREATE INDEX audit_by_author ON moderation_audit(author_id, id);
+    CREATE TABLE edges (
+        kind TEXT NOT NULL,
+        from_id TEXT NOT NULL,
+        to_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, from_id, to_id)
+    );
+    CREATE INDEX edges_to ON edges(kind, to_id, from_id);
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        author_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        message TEXT,
+        article_url TEXT,
+        created_at INTEGER NOT NULL,
+        queued INTEGER NOT NULL DEFAULT 0,
+        sent INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        fanned_out INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE deliveries (
+        notification_id TEXT NOT NULL,
+        subscriber_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (notification_id, subscriber_id)
+    );
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

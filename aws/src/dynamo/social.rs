@@ -1,0 +1,148 @@
+//! Subscriptions and follows on DynamoDB. An edge lives in its maker's partition
+//! (`USER#<from>`, `SUB#<to>` or `FOLLOW#<to>`) and in GSI1 under its target
+//! (`SUBSCRIBERS#<to>` or `FOLLOWERS#<to>`); counts live in `USER#<id>`/`COUNTS`. Adding is one
+//! transaction: the target is still an author's account, the edge is new, the counts go up.
+
+use async_trait::async_trait;
+use shared::{
+    domain::{AuthorCounts, UserId},
+    ports::{Edge, EdgeAdded, EdgeKind, Position, Side, SocialStore, StoreResult},
+};
+
+use super::{Condition, DynamoStore, Item, Listing, get_n, get_s, get_time, key, n, s, user_pk};
+
+fn sk_prefix(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Subscription => "SUB#",
+        EdgeKind::Follow => "FOLLOW#",
+    }
+}
+
+fn incoming(kind: EdgeKind, to: &UserId) -> String {
+    match kind {
+        EdgeKind::Subscription => format!("SUBSCRIBERS#{to}"),
+        EdgeKind::Follow => format!("FOLLOWERS#{to}"),
+    }
+}
+
+fn edge_key(kind: EdgeKind, from: &UserId, to: &UserId) -> Item {
+    key(user_pk(from), &format!("{}{to}", sk_prefix(kind)))
+}
+
+fn counts_key(user: &UserId) -> Item {
+    key(user_pk(user), "COUNTS")
+}
+
+/// The count updates an edge makes: the target's subscribers or followers, and for a follow
+/// the maker's follows.
+fn counted(kind: EdgeKind, from: &UserId, to: &UserId) -> Vec<(Item, &'static str)> {
+    match kind {
+        EdgeKind::Subscription => vec![(counts_key(to), "subscribers")],
+        EdgeKind::Follow => vec![(counts_key(to), "followers"), (counts_key(from), "follows")],
+    }
+}
+
+impl DynamoStore {
+    fn count_by(&self, key: Item, counter: &str, by: i64) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        let add = Condition::default().name("#counter", counter).value(":by", n(by));
+        self.update_if(key, "ADD #counter :by", &add)
+    }
+}
+
+#[async_trait]
+impl SocialStore for DynamoStore {
+    async fn add_edge(&self, edge: &Edge) -> StoreResult<EdgeAdded> {
+        let mut item = edge_key(edge.kind, &edge.from, &edge.to);
+        item.extend([
+            ("from".to_string(), s(edge.from.0.clone())),
+            ("to".to_string(), s(edge.to.0.clone())),
+            ("created_at".to_string(), n(edge.created_at.unix_timestamp())),
+            ("GSI1PK".to_string(), s(incoming(edge.kind, &edge.to))),
+            ("GSI1SK".to_string(), s(edge.from.0.clone())),
+        ]);
+        let is_author = Condition::new("#role = :author").name("#role", "role").value(":author", s("author"));
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&edge.to), "PROFILE")))
+            .condition_expression(&is_author.expression)
+            .set_expression_attribute_names(is_author.names())
+            .set_expression_attribute_values(is_author.values())
+            .build()
+            .expect("table, key and condition are set");
+        let mut items = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().condition_check(check).build(),
+            self.put(item, "attribute_not_exists(PK)"),
+        ];
+        for (key, counter) in counted(edge.kind, &edge.from, &edge.to) {
+            items.push(self.count_by(key, counter, 1));
+        }
+        match self.transact(items).await? {
+            Ok(()) => Ok(EdgeAdded::New),
+            Err(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => {
+                Ok(EdgeAdded::NotAnAuthor)
+            }
+            Err(_) => Ok(EdgeAdded::Existing),
+        }
+    }
+
+    async fn remove_edge(&self, kind: EdgeKind, from: &UserId, to: &UserId) -> StoreResult<bool> {
+        let mut items = vec![self.delete_if(edge_key(kind, from, to), &Condition::new("attribute_exists(PK)"))];
+        for (key, counter) in counted(kind, from, to) {
+            items.push(self.count_by(key, counter, -1));
+        }
+        Ok(self.transact(items).await?.is_ok())
+    }
+
+    async fn edges(
+        &self,
+        kind: EdgeKind,
+        side: &Side,
+        limit: u32,
+        after: Option<&Position>,
+    ) -> StoreResult<(Vec<Edge>, Option<Position>)> {
+        let listing = match side {
+            Side::From(from) => Listing::table(user_pk(from)).prefix(sk_prefix(kind)),
+            // GSI1 is eventually consistent: an edge made a moment ago may be missing here.
+            Side::To(to) => Listing::gsi1(incoming(kind, to)),
+        };
+        let (items, next) = self.page(&listing, limit, after).await?;
+        let edges = items
+            .iter()
+            .map(|item| {
+                Ok(Edge {
+                    kind,
+                    from: UserId(get_s(item, "from")?.to_string()),
+                    to: UserId(get_s(item, "to")?.to_string()),
+                    created_at: get_time(item, "created_at")?,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok((edges, next))
+    }
+
+    async fn counts(&self, user: &UserId) -> StoreResult<AuthorCounts> {
+        let item = self.get(user_pk(user), "COUNTS").await?.unwrap_or_default();
+        let count = |name| get_n(&item, name).unwrap_or(0).max(0) as u64;
+        Ok(AuthorCounts { subscribers: count("subscribers"), followers: count("followers"), follows: count("follows") })
+    }
+
+    async fn delete_user_edges(&self, user: &UserId) -> StoreResult<()> {
+        for kind in [EdgeKind::Subscription, EdgeKind::Follow] {
+            for side in [Side::From(user.clone()), Side::To(user.clone())] {
+                let mut after = None;
+                loop {
+                    let (edges, next) = self.edges(kind, &side, 100, after.as_ref()).await?;
+                    for edge in &edges {
+                        self.remove_edge(kind, &edge.from, &edge.to).await?;
+                    }
+                    match next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+        }
+        self.delete(user_pk(user), "COUNTS").await?;
+        Ok(())
+    }
+}

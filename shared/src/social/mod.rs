@@ -1,0 +1,70 @@
+//! The social route group: subscriptions (readers and authors to authors), follows (authors to
+//! authors), their lists, and an author's notifications to their subscribers, with the
+//! one-click unsubscribe link each email carries.
+
+mod graph;
+mod notify;
+
+pub use graph::*;
+pub use notify::*;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    clock::Clock,
+    config::Config,
+    credentials::JwtKeys,
+    http::Access,
+    ports::{AccountStore, JobQueue, LimitStore, NotificationStore, SessionStore, SocialStore},
+};
+
+/// What the social group uses: the accounts (only authors are subscribed to or followed; lists
+/// show profiles), the graph, notifications, the daily limit's counter, and the notify queue.
+#[derive(Clone)]
+pub struct SocialState {
+    pub config: Arc<Config>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub social: Arc<dyn SocialStore>,
+    pub notifications: Arc<dyn NotificationStore>,
+    pub limits: Arc<dyn LimitStore>,
+    pub jobs: Arc<dyn JobQueue>,
+    pub keys: Arc<JwtKeys>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl FromRef<SocialState> for Access {
+    fn from_ref(state: &SocialState) -> Self {
+        Access { keys: state.keys.clone(), sessions: state.sessions.clone(), clock: state.clock.clone() }
+    }
+}
+
+pub fn routes() -> OpenApiRouter<SocialState> {
+    OpenApiRouter::new()
+        .routes(routes!(subscribe, unsubscribe))
+        .routes(routes!(follow, unfollow))
+        .routes(routes!(subscribers))
+        .routes(routes!(subscriptions))
+        .routes(routes!(followers))
+        .routes(routes!(follows))
+        .routes(routes!(notify_subscribers))
+        .routes(routes!(notification))
+        .routes(routes!(unsubscribe_page, unsubscribe_by_link))
+}
+
+/// The group's routes over its state, without the shared layers (`http::finish` adds them).
+pub fn router(state: SocialState) -> axum::Router {
+    routes().split_for_parts().0.with_state(state)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuthorQuery {
+    /// The author's account id.
+    pub id: String,
+}
