@@ -22,6 +22,8 @@ fn api_functions() -> BTreeMap<&'static str, OpenApi> {
     BTreeMap::from([
         ("auth", shared::auth::routes().split_for_parts().1),
         ("users", shared::users::routes().split_for_parts().1),
+        ("moderation", shared::moderation::routes().split_for_parts().1),
+        ("social", shared::social::routes().split_for_parts().1),
         ("docs", shared::docs::routes().split_for_parts().1),
     ])
 }

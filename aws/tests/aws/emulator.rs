@@ -279,7 +279,11 @@ pub async fn ses_worker(table: &Table, email_from: &str) -> EmailWorker {
     let mut config = shared::Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
     config.email_from = email_from.into();
     let store = Arc::new(table.store());
-    let links =
-        LinkIssuer { accounts: store.clone(), tokens: store, clock: Arc::new(SystemClock), config: Arc::new(config) };
-    EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), links }
+    let links = LinkIssuer {
+        accounts: store.clone(),
+        tokens: store.clone(),
+        clock: Arc::new(SystemClock),
+        config: Arc::new(config),
+    };
+    EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), links, deliveries: store }
 }

@@ -53,11 +53,11 @@ impl Embedded {
         let store = Arc::new(db.clone());
         let links = LinkIssuer {
             accounts: store.clone(),
-            tokens: store,
+            tokens: store.clone(),
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
         };
-        Self { db, deps: EmailWorker { mailer, links }, outbox, _dir: dir }
+        Self { db, deps: EmailWorker { mailer, links, deliveries: store }, outbox, _dir: dir }
     }
 }
 

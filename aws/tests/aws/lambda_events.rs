@@ -17,7 +17,9 @@ use crate::emulator::{Queues, Table, photo_bucket, sdk, sent_emails, ses_worker}
 
 /// What a cold start knows on the emulator: this table, this email queue, this key.
 pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKeySource) -> Aws {
-    let queue_urls = queues.map(|q| (Queue::Email, q.url.clone())).into_iter().collect();
+    // One queue stands for every queue a function sends to.
+    let queue_urls =
+        queues.map(|q| [(Queue::Email, q.url.clone()), (Queue::Notify, q.url.clone())]).into_iter().flatten().collect();
     let photo_bucket = Some(photo_bucket().await);
     let settings = AwsSettings { table: table.name.clone(), queue_urls, photo_bucket, jwt_key: Some(key) };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
@@ -52,6 +54,8 @@ async fn every_sample_event_reaches_its_route() {
     let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
     let auth = function(shared::auth::router(aws.auth_state().await.unwrap()));
     let users = function(shared::users::router(aws.users_state().await.unwrap()));
+    let moderation = function(shared::moderation::router(aws.moderation_state().await.unwrap()));
+    let social = function(shared::social::router(aws.social_state().await.unwrap()));
     let docs = function(docs::router(DocsState::new()));
 
     // In order: the reader registers before logging in.
@@ -87,6 +91,26 @@ async fn every_sample_event_reaches_its_route() {
         (&users, "users/users.json", 401, Some("unauthorized")),
         (&users, "users/admins.json", 401, Some("unauthorized")),
         (&users, "users/moderators.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/report-author.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/reported-authors.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/flag-author.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/flagged-authors.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/suspend-author.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/unsuspend-author.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/suspended-authors.json", 401, Some("unauthorized")),
+        (&moderation, "moderation/moderation-audit.json", 401, Some("unauthorized")),
+        (&social, "social/subscribe.json", 401, Some("unauthorized")),
+        (&social, "social/unsubscribe.json", 401, Some("unauthorized")),
+        (&social, "social/follow.json", 401, Some("unauthorized")),
+        (&social, "social/unfollow.json", 401, Some("unauthorized")),
+        (&social, "social/subscribers.json", 401, Some("unauthorized")),
+        (&social, "social/subscriptions.json", 401, Some("unauthorized")),
+        (&social, "social/followers.json", 404, Some("not_found")),
+        (&social, "social/follows.json", 404, Some("not_found")),
+        (&social, "social/notify-subscribers.json", 401, Some("unauthorized")),
+        (&social, "social/notification.json", 401, Some("unauthorized")),
+        (&social, "social/unsubscribe-page.json", 400, Some("invalid_token")),
+        (&social, "social/unsubscribe-by-link.json", 400, Some("invalid_token")),
         (&docs, "docs/health.json", 200, None),
         (&docs, "docs/openapi.json", 200, None),
         (&docs, "docs/apidocs.json", 303, None),

@@ -45,9 +45,13 @@ fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, EmailWorker, Arc<FlakyM
     let mut config = Config::local(dir.path().to_path_buf(), "127.0.0.1:3000".parse().unwrap());
     config.email_from = "Blog <no-reply@blog.example>".into();
     let store = Arc::new(db.clone());
-    let links =
-        LinkIssuer { accounts: store.clone(), tokens: store, clock: Arc::new(SystemClock), config: Arc::new(config) };
-    let deps = EmailWorker { mailer: mailer.clone(), links };
+    let links = LinkIssuer {
+        accounts: store.clone(),
+        tokens: store.clone(),
+        clock: Arc::new(SystemClock),
+        config: Arc::new(config),
+    };
+    let deps = EmailWorker { mailer: mailer.clone(), links, deliveries: store };
     (dir, db, deps, mailer)
 }
 

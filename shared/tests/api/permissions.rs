@@ -105,7 +105,7 @@ fn fresh_email() -> String {
 }
 
 /// Every row, made anew for each caller: registrations need addresses never used before.
-fn rows(app_login: Value) -> Vec<Row> {
+fn rows(app_login: Value, author: &str) -> Vec<Row> {
     use Method as M;
     let invalid_token = "A".repeat(43);
     vec![
@@ -167,6 +167,42 @@ fn rows(app_login: Value) -> Vec<Row> {
         row(M::GET, "/api/v1/users", admin_only(200)),
         row(M::GET, "/api/v1/admins", admin_only(200)),
         row(M::GET, "/api/v1/moderators", admin_only(200)),
+        row(M::POST, "/api/v1/report/author", [401, 201, 201, 403, 403, 401])
+            .path(&format!("/api/v1/report/author?id={author}"))
+            .body(json!({ "reason": "Copies other people's articles." })),
+        row(M::GET, "/api/v1/report/authors", [401, 403, 403, 200, 200, 401]),
+        row(M::POST, "/api/v1/flag/author", [401, 403, 403, 201, 403, 401])
+            .path(&format!("/api/v1/flag/author?id={author}"))
+            .body(json!({ "reason": "Plagiarism." })),
+        row(M::GET, "/api/v1/flag/authors", [401, 403, 403, 200, 200, 401]),
+        // No author has this id: the target of the walk stays active for the rows after.
+        row(M::POST, "/api/v1/suspend/author", admin_only(404))
+            .path("/api/v1/suspend/author?id=01936f4e-0000-7000-8000-000000000001")
+            .body(json!({ "reason": "Plagiarism." })),
+        row(M::POST, "/api/v1/unsuspend/author", admin_only(404))
+            .path("/api/v1/unsuspend/author?id=01936f4e-0000-7000-8000-000000000001")
+            .body(json!({})),
+        row(M::GET, "/api/v1/suspend/authors", [401, 403, 403, 200, 200, 401]),
+        row(M::GET, "/api/v1/moderation/audit", admin_only(200)),
+        row(M::POST, "/api/v1/subscribe/author", [401, 204, 204, 403, 403, 401])
+            .path(&format!("/api/v1/subscribe/author?id={author}")),
+        row(M::DELETE, "/api/v1/subscribe/author", [401, 204, 204, 403, 403, 401])
+            .path(&format!("/api/v1/subscribe/author?id={author}")),
+        row(M::POST, "/api/v1/follow/author", [401, 403, 204, 403, 403, 401])
+            .path(&format!("/api/v1/follow/author?id={author}")),
+        row(M::DELETE, "/api/v1/follow/author", [401, 403, 204, 403, 403, 401])
+            .path(&format!("/api/v1/follow/author?id={author}")),
+        row(M::GET, "/api/v1/author/subscribers", [401, 403, 200, 403, 200, 401]),
+        row(M::GET, "/api/v1/user/subscriptions", [401, 200, 200, 403, 403, 401]),
+        row(M::GET, "/api/v1/author/followers", anyone(200)).path(&format!("/api/v1/author/followers?id={author}")),
+        row(M::GET, "/api/v1/author/follows", anyone(200)).path(&format!("/api/v1/author/follows?id={author}")),
+        // An admin sends for an author named by `?id=`; on their own they have no subscribers.
+        row(M::POST, "/api/v1/author/notify_subscribers", [401, 403, 202, 403, 404, 401])
+            .body(json!({ "subject": "New article", "message": "Out today." })),
+        row(M::GET, "/api/v1/author/notification", [401, 403, 404, 403, 404, 401])
+            .path("/api/v1/author/notification?id=01936f4e-0000-7000-8000-000000000001"),
+        row(M::GET, "/api/v1/unsubscribe", anyone(400)).path(&format!("/api/v1/unsubscribe?token={invalid_token}")),
+        row(M::POST, "/api/v1/unsubscribe", anyone(400)).path(&format!("/api/v1/unsubscribe?token={invalid_token}")),
         row(M::GET, "/api/v1/health", anyone(200)),
         row(M::GET, "/openapi.json", anyone(200)),
         row(M::GET, "/apidocs", anyone(303)),
@@ -181,11 +217,14 @@ async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says()
     let login_email = fresh_email();
     app.active_account(&login_email, Role::Reader).await;
     let login = json!({ "email": login_email, "password": PASSWORD });
+    // The author the moderation and social rows report, flag, subscribe to and follow.
+    app.active_account("target@example.com", Role::Author).await;
+    let author = app.local().auth.accounts.account_by_email("target@example.com").await.unwrap().unwrap().id.0;
 
     let mut failures = Vec::new();
     for (i, caller) in CALLERS.into_iter().enumerate() {
         // A new set of rows per caller: registrations need addresses never used before.
-        for row in rows(login.clone()) {
+        for row in rows(login.clone(), &author) {
             // A new account per call: a logout or a password change must not spoil the next row.
             let token = app.token_of(caller).await;
             let status = app.call(&row, token.as_deref()).await.as_u16();
@@ -206,7 +245,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says()
         }
     }
     let walked: BTreeSet<(String, String)> =
-        rows(login).iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
+        rows(login, &author).iter().map(|r| (r.method.to_string(), r.route.to_string())).collect();
     assert_eq!(walked, served, "routes and rows differ");
 }
 
