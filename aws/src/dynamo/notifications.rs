@@ -151,9 +151,13 @@ impl NotificationStore for DynamoStore {
             .name("#state", "state")
             .value(":sending", s("sending"))
             .value(":queued", s("queued"));
-        self.transact(vec![self.update_if(delivery_key(notification_id, subscriber), "SET #state = :queued", &sending)])
-            .await?
-            .ok();
+        self.transact(vec![self.update_if(
+            delivery_key(notification_id, subscriber),
+            "SET #state = :queued",
+            &sending,
+        )])
+        .await?
+        .ok();
         Ok(())
     }
 

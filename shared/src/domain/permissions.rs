@@ -66,7 +66,9 @@ impl Action {
             RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs | UnsubscribeByLink => Allowed::Anyone,
             ManageOwnSessions | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
             | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
-            RegisterStaff | ManageAnyAccount | ListStaff | SuspendAuthor | ReadModerationAudit => Allowed::Roles(&[Admin]),
+            RegisterStaff | ManageAnyAccount | ListStaff | SuspendAuthor | ReadModerationAudit => {
+                Allowed::Roles(&[Admin])
+            }
             ReportAuthor | Subscribe => Allowed::Roles(&[Reader, Author]),
             ListReports | ListFlags | ListSuspended => Allowed::Roles(&[Moderator, Admin]),
             FlagAuthor => Allowed::Roles(&[Moderator]),

@@ -37,7 +37,13 @@ impl Profile {
     }
 }
 
-pub fn single_line(field: &'static str, raw: &str, max: usize, required: bool, errors: &mut Vec<FieldError>) -> Option<String> {
+pub fn single_line(
+    field: &'static str,
+    raw: &str,
+    max: usize,
+    required: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
     let value = raw.trim_matches(|c: char| c.is_ascii_whitespace());
     if required && value.is_empty() {
         errors.push(FieldError::new(field, "required", "is required"));

@@ -42,7 +42,9 @@ impl Worker for EmailWorker {
                 None => return Ok(()),
             },
             Job::SendNotification(email) => return self.send_notification(email).await,
-            Job::ProcessPhoto { .. } | Job::FanOut { .. } => anyhow::bail!("a job of another queue reached the email worker"),
+            Job::ProcessPhoto { .. } | Job::FanOut { .. } => {
+                anyhow::bail!("a job of another queue reached the email worker")
+            }
         };
         let rendered = email.render(&self.links.config.email_from).context("rendering the email")?;
         self.mailer.send(&rendered).await.context("sending the email")

@@ -73,7 +73,9 @@ impl NotifyWorker {
         }
         match next {
             Some(next) => {
-                self.jobs.enqueue(&Job::FanOut { notification_id: notification_id.to_string(), after: Some(next) }).await
+                self.jobs
+                    .enqueue(&Job::FanOut { notification_id: notification_id.to_string(), after: Some(next) })
+                    .await
             }
             None => Ok(self.notifications.finish_fan_out(notification_id).await?),
         }

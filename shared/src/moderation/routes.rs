@@ -427,7 +427,11 @@ pub async fn flagged_authors(
     let (limit, after) = paging(&state, &list, query.limit, query.cursor.as_deref())?;
     let (flags, next) = state.moderation.flags(&filter, limit, after.as_ref()).await?;
     let total = state.moderation.count_flags(&filter).await?;
-    Ok(Json(RecordPage { items: flags.into_iter().map(Into::into).collect(), next_cursor: seal(&state, &list, next), total }))
+    Ok(Json(RecordPage {
+        items: flags.into_iter().map(Into::into).collect(),
+        next_cursor: seal(&state, &list, next),
+        total,
+    }))
 }
 
 /// Suspend an author, with a reason and an optional end date. Their sessions end at once (so
@@ -588,7 +592,8 @@ pub async fn suspended_authors(
 ) -> Result<Json<RecordPage<SuspendedAuthorView>>, ApiError> {
     caller.require(Action::ListSuspended)?;
     let now = state.clock.now();
-    let still_suspended = |u: &User| u.role == Role::Author && u.status == Status::Suspended && !u.suspension_is_over(now);
+    let still_suspended =
+        |u: &User| u.role == Role::Author && u.status == Status::Suspended && !u.suspension_is_over(now);
     if let Some(author_id) = query.author_id {
         page_limit(query.limit)?;
         let user = state.accounts.account(&UserId(author_id)).await?.filter(still_suspended);

@@ -298,9 +298,28 @@ impl TestApp {
         Tokens::from(self.post_login(email, PASSWORD).await).await
     }
 
-    /// An admin made the way the operator command makes one, logged in.
+    /// An admin made by the operator command (on the AWS path, through its control port),
+    /// logged in.
     pub async fn admin(&self, email: &str) -> Tokens {
-        self.active_account(email, Role::Admin).await
+        if self.local.is_some() {
+            return self.active_account(email, Role::Admin).await;
+        }
+        let url = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", "/admin");
+        let response = self.client.post(url).json(&json!({ "email": email, "password": PASSWORD })).send().await;
+        let response = response.expect("the AWS path's control port answers");
+        assert_eq!(response.status(), StatusCode::CREATED, "creating an admin: {}", response.text().await.unwrap());
+        Tokens::from(self.post_login(email, PASSWORD).await).await
+    }
+
+    /// The id of the account a token belongs to.
+    pub async fn id_of(&self, access_token: &str) -> String {
+        let me: Value = self.get_me(access_token).await.json().await.unwrap();
+        me["id"].as_str().expect("an account id").to_string()
+    }
+
+    /// A POST with a JSON body and a bearer token.
+    pub async fn post(&self, path: &str, access_token: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(access_token).json(body).send().await.unwrap()
     }
 
     /// An active account of any role, vouched for as the operator command does, logged in.

@@ -11,6 +11,7 @@ mod local_queue;
 mod login;
 mod logs;
 mod lookalike_addresses;
+mod moderation;
 mod passwords;
 mod permissions;
 mod phishing;

@@ -15,9 +15,7 @@ use crate::{
 
 /// The position after the last row of a newest-first page: its id.
 pub(super) fn after_id(after: Option<&Position>) -> anyhow::Result<Option<String>> {
-    after
-        .map(|p| p["id"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("bad position")))
-        .transpose()
+    after.map(|p| p["id"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("bad position"))).transpose()
 }
 
 /// The page's next position, if it is full (there may be more).
@@ -126,7 +124,14 @@ impl ModerationStore for SqliteDb {
                 tx.execute(
                     "INSERT INTO flags (id, author_id, moderator_id, reason, report_ids, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![flag.id, flag.author_id.0, flag.moderator_id.0, flag.reason, report_ids, ts(flag.created_at)],
+                    params![
+                        flag.id,
+                        flag.author_id.0,
+                        flag.moderator_id.0,
+                        flag.reason,
+                        report_ids,
+                        ts(flag.created_at)
+                    ],
                 )?;
                 insert_audit(&tx, &audit)?;
                 tx.commit()?;
@@ -211,9 +216,11 @@ impl ModerationStore for SqliteDb {
         let (author, _) = filter_params(filter);
         Ok(self
             .call(move |conn| {
-                conn.query_row("SELECT COUNT(*) FROM flags WHERE (?1 IS NULL OR author_id = ?1)", params![author], |row| {
-                    row.get(0)
-                })
+                conn.query_row(
+                    "SELECT COUNT(*) FROM flags WHERE (?1 IS NULL OR author_id = ?1)",
+                    params![author],
+                    |row| row.get(0),
+                )
             })
             .await?)
     }
