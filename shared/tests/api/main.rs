@@ -19,5 +19,6 @@ mod photos;
 mod profile;
 mod register;
 mod sessions;
+mod social;
 mod staff;
 mod token_abuse;
