@@ -8,15 +8,30 @@ use shared::{
     domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
     pagination::CursorSigner,
     ports::{
-        AccountFilter, AccountStore, AttemptPolicy, LimitStore, OneTimeToken, Reservation, Rotation, Session,
-        SessionStore, StoreError, TokenKind, TokenStore,
+        AccountFilter, AccountStore, AttemptPolicy, AuditRecord, DeliveryClaim, DeliveryState, Edge, EdgeAdded,
+        EdgeKind, Flag, LimitStore, ModerationAction, ModerationError, ModerationStore, Notification,
+        NotificationStore, OneTimeToken, RecordFilter, Report, Reservation, Rotation, Session, SessionStore, Side,
+        SocialStore, StoreError, TokenKind, TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
 
 /// An adapter of every store port, as both adapters are.
-pub trait Stores: AccountStore + SessionStore + TokenStore + LimitStore + 'static {}
-impl<T: AccountStore + SessionStore + TokenStore + LimitStore + 'static> Stores for T {}
+pub trait Stores:
+    AccountStore + SessionStore + TokenStore + LimitStore + ModerationStore + SocialStore + NotificationStore + 'static
+{
+}
+impl<T> Stores for T where
+    T: AccountStore
+        + SessionStore
+        + TokenStore
+        + LimitStore
+        + ModerationStore
+        + SocialStore
+        + NotificationStore
+        + 'static
+{
+}
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
@@ -523,6 +538,240 @@ pub async fn a_users_emailed_tokens_go_with_the_account(store: Arc<impl Stores>)
     assert!(store.take_token(TokenKind::PasswordReset, "grace-1").await.unwrap().is_some(), "only hers went");
 }
 
+async fn author(store: &Arc<impl Stores>, email: &str) -> User {
+    let author = User { role: Role::Author, ..user(email) };
+    store.create_account(&author).await.unwrap();
+    author
+}
+
+fn report(author: &User, reporter: &UserId) -> (Report, AuditRecord) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let report = Report {
+        id: id.clone(),
+        author_id: author.id.clone(),
+        reporter_id: reporter.clone(),
+        reason: "Spam.".into(),
+        created_at: now(),
+        flag_id: None,
+    };
+    let audit = AuditRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        actor_id: reporter.clone(),
+        action: ModerationAction::Report,
+        author_id: author.id.clone(),
+        reason: "Spam.".into(),
+        at: now(),
+        record_id: Some(id),
+        until: None,
+    };
+    (report, audit)
+}
+
+pub async fn parallel_reports_by_one_reporter_file_one_open_report(store: Arc<impl Stores>) {
+    let bob = author(&store, "bob@example.com").await;
+    let ada = UserId::generate();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, (report, audit)) = (store.clone(), report(&bob, &ada));
+            tokio::spawn(async move { store.file_report(&report, &audit).await })
+        })
+        .collect();
+    let mut filed = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => filed += 1,
+            Err(ModerationError::AlreadyReported) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(filed, 1);
+    let filter = RecordFilter { author_id: Some(bob.id.clone()), open_only: true };
+    assert_eq!(store.count_reports(&filter).await.unwrap(), 1);
+    let (audit, _) = store.audit_records(&RecordFilter::default(), 100, None).await.unwrap();
+    assert_eq!(audit.len(), 1, "one audit record per report filed, none for the refused");
+}
+
+pub async fn a_flag_closes_its_reports_all_or_nothing(store: Arc<impl Stores>) {
+    let (bob, cy) = (author(&store, "bob@example.com").await, author(&store, "cy@example.com").await);
+    let (on_bob, audit) = report(&bob, &UserId::generate());
+    store.file_report(&on_bob, &audit).await.unwrap();
+    let (on_cy, audit) = report(&cy, &UserId::generate());
+    store.file_report(&on_cy, &audit).await.unwrap();
+    let flag = |reports: Vec<String>| {
+        let flag = Flag {
+            id: uuid::Uuid::now_v7().to_string(),
+            author_id: bob.id.clone(),
+            moderator_id: UserId::generate(),
+            reason: "Plagiarism.".into(),
+            report_ids: reports,
+            created_at: now(),
+        };
+        let audit = AuditRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            actor_id: flag.moderator_id.clone(),
+            action: ModerationAction::Flag,
+            author_id: bob.id.clone(),
+            reason: flag.reason.clone(),
+            at: now(),
+            record_id: Some(flag.id.clone()),
+            until: None,
+        };
+        (flag, audit)
+    };
+
+    // Another author's report in the list: nothing is written, Bob's report stays open.
+    let (mixed, audit) = flag(vec![on_bob.id.clone(), on_cy.id.clone()]);
+    assert!(
+        matches!(store.flag_author(&mixed, &audit).await, Err(ModerationError::ReportNotOpen(id)) if id == on_cy.id)
+    );
+    let bobs = RecordFilter { author_id: Some(bob.id.clone()), open_only: true };
+    assert_eq!(store.count_reports(&bobs).await.unwrap(), 1);
+    assert_eq!(store.count_flags(&RecordFilter::default()).await.unwrap(), 0);
+
+    let (good, audit) = flag(vec![on_bob.id.clone()]);
+    store.flag_author(&good, &audit).await.unwrap();
+    assert_eq!(store.count_reports(&bobs).await.unwrap(), 0);
+    let (reports, _) = store.reports(&RecordFilter { open_only: false, ..bobs.clone() }, 10, None).await.unwrap();
+    assert_eq!(reports[0].flag_id.as_deref(), Some(good.id.as_str()));
+    // Taken up once: a second flag cannot link it, and its reporter may report again.
+    let (again, audit) = flag(vec![on_bob.id.clone()]);
+    assert!(matches!(store.flag_author(&again, &audit).await, Err(ModerationError::ReportNotOpen(_))));
+    let (second, audit) = report(&bob, &on_bob.reporter_id);
+    store.file_report(&second, &audit).await.unwrap();
+}
+
+pub async fn moderation_records_are_listed_newest_first_page_by_page(store: Arc<impl Stores>) {
+    let bob = author(&store, "bob@example.com").await;
+    let mut filed = Vec::new();
+    for _ in 0..5 {
+        let (report, audit) = report(&bob, &UserId::generate());
+        store.file_report(&report, &audit).await.unwrap();
+        filed.push(report.id);
+    }
+    filed.reverse();
+    let filter = RecordFilter { author_id: Some(bob.id.clone()), open_only: true };
+    let (mut seen, mut after) = (Vec::new(), None);
+    loop {
+        let (page, next) = store.reports(&filter, 2, after.as_ref()).await.unwrap();
+        seen.extend(page.into_iter().map(|r| r.id));
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, filed);
+    assert_eq!(store.count_reports(&RecordFilter::default()).await.unwrap(), 5);
+}
+
+fn edge(kind: EdgeKind, from: &UserId, to: &UserId) -> Edge {
+    Edge { kind, from: from.clone(), to: to.clone(), created_at: now() }
+}
+
+pub async fn parallel_subscriptions_count_once_and_only_authors_are_followed(store: Arc<impl Stores>) {
+    let bob = author(&store, "bob@example.com").await;
+    let ada = user("ada@example.com");
+    store.create_account(&ada).await.unwrap();
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, edge) = (store.clone(), edge(EdgeKind::Subscription, &ada.id, &bob.id));
+            tokio::spawn(async move { store.add_edge(&edge).await.unwrap() })
+        })
+        .collect();
+    let mut added = Vec::new();
+    for attempt in attempts {
+        added.push(attempt.await.unwrap());
+    }
+    assert_eq!(added.iter().filter(|a| **a == EdgeAdded::New).count(), 1, "{added:?}");
+    assert_eq!(store.counts(&bob.id).await.unwrap().subscribers, 1);
+    // A reader is no author; nobody is nobody.
+    assert_eq!(store.add_edge(&edge(EdgeKind::Follow, &bob.id, &ada.id)).await.unwrap(), EdgeAdded::NotAnAuthor);
+    let nobody = UserId::generate();
+    assert_eq!(store.add_edge(&edge(EdgeKind::Follow, &bob.id, &nobody)).await.unwrap(), EdgeAdded::NotAnAuthor);
+
+    let cy = author(&store, "cy@example.com").await;
+    assert_eq!(store.add_edge(&edge(EdgeKind::Follow, &cy.id, &bob.id)).await.unwrap(), EdgeAdded::New);
+    let (bobs, cys) = (store.counts(&bob.id).await.unwrap(), store.counts(&cy.id).await.unwrap());
+    assert_eq!((bobs.subscribers, bobs.followers, cys.follows), (1, 1, 1));
+    let (followers, _) = store.edges(EdgeKind::Follow, &Side::To(bob.id.clone()), 10, None).await.unwrap();
+    assert_eq!(followers.iter().map(|e| e.from.clone()).collect::<Vec<_>>(), [cy.id.clone()]);
+
+    assert!(store.remove_edge(EdgeKind::Subscription, &ada.id, &bob.id).await.unwrap());
+    assert!(!store.remove_edge(EdgeKind::Subscription, &ada.id, &bob.id).await.unwrap());
+    assert_eq!(store.counts(&bob.id).await.unwrap().subscribers, 0);
+    // Deleting Cy's edges uncounts them on Bob's side.
+    store.delete_user_edges(&cy.id).await.unwrap();
+    assert_eq!(store.counts(&bob.id).await.unwrap().followers, 0);
+}
+
+pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<impl Stores>) {
+    let notification = Notification {
+        id: uuid::Uuid::now_v7().to_string(),
+        author_id: UserId::generate(),
+        subject: "News".into(),
+        message: Some("Hi.".into()),
+        article_url: None,
+        created_at: now(),
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        fanned_out: false,
+    };
+    store.create_notification(&notification).await.unwrap();
+    let subscriber = UserId::generate();
+    let id = notification.id.clone();
+    for _ in 0..3 {
+        assert_eq!(store.record_delivery(&id, &subscriber).await.unwrap(), DeliveryState::Queued);
+    }
+    let lease = Duration::seconds(30);
+    let claims: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, id, subscriber) = (store.clone(), id.clone(), subscriber.clone());
+            tokio::spawn(async move { store.claim_delivery(&id, &subscriber, now(), lease).await.unwrap() })
+        })
+        .collect();
+    let mut acquired = 0;
+    for claim in claims {
+        match claim.await.unwrap() {
+            DeliveryClaim::Acquired { attempt } => {
+                assert_eq!(attempt, 1);
+                acquired += 1;
+            }
+            DeliveryClaim::Busy => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
+    // A sender that died: its lease runs out and another takes the delivery over.
+    let later = now() + lease + Duration::seconds(1);
+    assert_eq!(
+        store.claim_delivery(&id, &subscriber, later, lease).await.unwrap(),
+        DeliveryClaim::Acquired { attempt: 2 }
+    );
+    store.finish_delivery(&id, &subscriber, true).await.unwrap();
+    store.finish_delivery(&id, &subscriber, true).await.unwrap();
+    assert_eq!(store.claim_delivery(&id, &subscriber, later, lease).await.unwrap(), DeliveryClaim::Done);
+    assert_eq!(store.record_delivery(&id, &subscriber).await.unwrap(), DeliveryState::Sent);
+    store.finish_fan_out(&id).await.unwrap();
+    let stored = store.notification(&id).await.unwrap().unwrap();
+    assert_eq!((stored.queued, stored.sent, stored.failed, stored.fanned_out), (1, 1, 0, true));
+    let unknown = UserId::generate();
+    assert_eq!(store.claim_delivery(&id, &unknown, later, lease).await.unwrap(), DeliveryClaim::Missing);
+}
+
+pub async fn accounts_are_read_many_at_once(store: Arc<impl Stores>) {
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let user = user(&format!("reader{i}@example.com"));
+        store.create_account(&user).await.unwrap();
+        ids.push(user.id);
+    }
+    ids.push(UserId::generate());
+    let mut found: Vec<UserId> = store.accounts_by_id(&ids).await.unwrap().into_iter().map(|u| u.id).collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    ids.pop();
+    assert_eq!(found, ids);
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -546,6 +795,12 @@ macro_rules! for_each_case {
             the_last_active_admin_can_be_neither_deleted_demoted_nor_suspended,
             two_admins_removing_each_other_at_once_leave_one,
             a_users_emailed_tokens_go_with_the_account,
+            parallel_reports_by_one_reporter_file_one_open_report,
+            a_flag_closes_its_reports_all_or_nothing,
+            moderation_records_are_listed_newest_first_page_by_page,
+            parallel_subscriptions_count_once_and_only_authors_are_followed,
+            a_delivery_is_recorded_once_and_claimed_by_one_sender,
+            accounts_are_read_many_at_once,
         );
     };
 }
