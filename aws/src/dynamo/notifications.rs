@@ -100,14 +100,11 @@ impl NotificationStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(delivery_key(notification_id, subscriber)))
             .update_expression("SET #state = :sending, lease_until = :lease ADD attempts :one")
-            .condition_expression(
-                "attribute_exists(PK) AND (#state = :queued OR (#state = :sending AND lease_until < :now))",
-            )
+            .condition_expression("#state = :queued")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":queued", s("queued"))
             .expression_attribute_values(":lease", n((now + lease).unix_timestamp()))
-            .expression_attribute_values(":now", n(now.unix_timestamp()))
             .expression_attribute_values(":one", n(1))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
@@ -119,10 +116,12 @@ impl NotificationStore for DynamoStore {
             }
             Err(e) if condition_failed::<UpdateItemError, _>(&e) => {
                 let item = self.get(notification_pk(notification_id), &format!("DELIVERY#{subscriber}")).await?;
-                Ok(match item.as_ref().map(|i| get_s(i, "state")).transpose()? {
-                    None => DeliveryClaim::Missing,
-                    Some("sending") => DeliveryClaim::Busy,
-                    Some(_) => DeliveryClaim::Done,
+                let Some(item) = item else { return Ok(DeliveryClaim::Missing) };
+                let abandoned = get_n(&item, "lease_until").unwrap_or(0) < now.unix_timestamp();
+                Ok(match get_s(&item, "state")? {
+                    "sending" if abandoned => DeliveryClaim::Abandoned,
+                    "sending" => DeliveryClaim::Busy,
+                    _ => DeliveryClaim::Done,
                 })
             }
             Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),

@@ -53,7 +53,9 @@ impl Worker for EmailWorker {
 
 impl EmailWorker {
     /// Sends one subscriber's copy unless it was sent (or given up on) before: the delivery
-    /// record is claimed first and marked after, so a redelivered job sends nothing twice.
+    /// record is claimed first and marked after, so a redelivered job sends nothing twice. A
+    /// send that failed is given back and tried again (up to `DELIVERY_ATTEMPTS`); one whose
+    /// sender vanished mid-send is not, since it may have left: at most one email each.
     async fn send_notification(&self, email: &NotificationEmail) -> anyhow::Result<()> {
         let (id, subscriber) = (&email.notification_id, &email.subscriber_id);
         let now = self.links.clock.now();
@@ -61,6 +63,10 @@ impl EmailWorker {
             DeliveryClaim::Acquired { attempt } => attempt,
             DeliveryClaim::Done | DeliveryClaim::Missing => return Ok(()),
             DeliveryClaim::Busy => anyhow::bail!("delivery {id}/{subscriber} is being sent by another job"),
+            DeliveryClaim::Abandoned => {
+                tracing::warn!(notification = %id, subscriber = %subscriber, "a sender vanished mid-send; not sent again");
+                return Ok(self.deliveries.finish_delivery(id, subscriber, false).await?);
+            }
         };
         let sent = match email.render(&self.links.config.email_from) {
             Ok(rendered) => self.mailer.send(&rendered).await,

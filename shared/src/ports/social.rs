@@ -118,6 +118,9 @@ pub enum DeliveryClaim {
     Done,
     /// Another delivery of the job holds it; try again later.
     Busy,
+    /// A sender took it and vanished (its lease ran out): whether the email left is unknown,
+    /// so it is not sent again (at most one email each); give it up as failed.
+    Abandoned,
     /// No such delivery (its notification is gone).
     Missing,
 }
@@ -131,8 +134,8 @@ pub trait NotificationStore: Send + Sync {
     /// Records the delivery to `subscriber` as queued and counts it, unless it is recorded
     /// already (atomically); returns its state.
     async fn record_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<DeliveryState>;
-    /// Takes a queued delivery (or one whose holder's lease ran out) for sending, until
-    /// `now + lease`.
+    /// Takes a queued delivery for sending, until `now + lease`; tells a delivery whose
+    /// sender's lease ran out ([`DeliveryClaim::Abandoned`]) from one still being sent.
     async fn claim_delivery(
         &self,
         notification_id: &str,

@@ -6,6 +6,7 @@ mod brute_force;
 mod confirm_email;
 mod docs;
 mod email_change;
+mod fan_out;
 mod helpers;
 mod local_queue;
 mod login;

@@ -741,19 +741,25 @@ pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<im
         }
     }
     assert_eq!(acquired, 1);
-    // A sender that died: its lease runs out and another takes the delivery over.
+    // Sent, and marked twice (a redelivery): counted once, and never claimed again.
+    store.finish_delivery(&id, &subscriber, true).await.unwrap();
+    store.finish_delivery(&id, &subscriber, true).await.unwrap();
     let later = now() + lease + Duration::seconds(1);
-    assert_eq!(
-        store.claim_delivery(&id, &subscriber, later, lease).await.unwrap(),
-        DeliveryClaim::Acquired { attempt: 2 }
-    );
-    store.finish_delivery(&id, &subscriber, true).await.unwrap();
-    store.finish_delivery(&id, &subscriber, true).await.unwrap();
     assert_eq!(store.claim_delivery(&id, &subscriber, later, lease).await.unwrap(), DeliveryClaim::Done);
     assert_eq!(store.record_delivery(&id, &subscriber).await.unwrap(), DeliveryState::Sent);
+    // A sender that vanished mid-send: once its lease runs out the delivery is abandoned, not
+    // taken over (the email may have left), and given up as failed.
+    let other = UserId::generate();
+    store.record_delivery(&id, &other).await.unwrap();
+    let first = store.claim_delivery(&id, &other, now(), lease).await.unwrap();
+    assert!(matches!(first, DeliveryClaim::Acquired { .. }));
+    assert_eq!(store.claim_delivery(&id, &other, now(), lease).await.unwrap(), DeliveryClaim::Busy);
+    assert_eq!(store.claim_delivery(&id, &other, later, lease).await.unwrap(), DeliveryClaim::Abandoned);
+    store.finish_delivery(&id, &other, false).await.unwrap();
+    assert_eq!(store.claim_delivery(&id, &other, later, lease).await.unwrap(), DeliveryClaim::Done);
     store.finish_fan_out(&id).await.unwrap();
     let stored = store.notification(&id).await.unwrap().unwrap();
-    assert_eq!((stored.queued, stored.sent, stored.failed, stored.fanned_out), (1, 1, 0, true));
+    assert_eq!((stored.queued, stored.sent, stored.failed, stored.fanned_out), (2, 1, 1, true));
     let unknown = UserId::generate();
     assert_eq!(store.claim_delivery(&id, &unknown, later, lease).await.unwrap(), DeliveryClaim::Missing);
 }

@@ -94,26 +94,26 @@ impl NotificationStore for SqliteDb {
                 let claimed: Option<u32> = conn
                     .query_row(
                         "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = ?3
-                         WHERE notification_id = ?1 AND subscriber_id = ?2
-                           AND (state = 'queued' OR (state = 'sending' AND lease_until < ?4))
+                         WHERE notification_id = ?1 AND subscriber_id = ?2 AND state = 'queued'
                          RETURNING attempts",
-                        params![nid, sid, until, now],
+                        params![nid, sid, until],
                         |row| row.get(0),
                     )
                     .optional()?;
                 if let Some(attempt) = claimed {
                     return Ok(DeliveryClaim::Acquired { attempt });
                 }
-                let state: Option<String> = conn
+                let state: Option<(String, i64)> = conn
                     .query_row(
-                        "SELECT state FROM deliveries WHERE notification_id = ?1 AND subscriber_id = ?2",
+                        "SELECT state, lease_until FROM deliveries WHERE notification_id = ?1 AND subscriber_id = ?2",
                         params![nid, sid],
-                        |row| row.get(0),
+                        |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()?;
-                Ok(match state.as_deref() {
+                Ok(match state {
                     None => DeliveryClaim::Missing,
-                    Some("sending") => DeliveryClaim::Busy,
+                    Some((state, lease_until)) if state == "sending" && lease_until < now => DeliveryClaim::Abandoned,
+                    Some((state, _)) if state == "sending" => DeliveryClaim::Busy,
                     Some(_) => DeliveryClaim::Done,
                 })
             })
