@@ -7,6 +7,7 @@ mod aws_local;
 mod deployment;
 mod dynamodb_calls;
 mod emulator;
+mod fan_out_on_aws;
 mod job_pipeline;
 mod lambda_events;
 mod photos_on_aws;

@@ -1,0 +1,179 @@
+//! The notification fan-out on the AWS path: DynamoDB, SQS and SES in the emulator, the notify
+//! and email workers as their Lambda functions run them (SQS batches, partial failures). An
+//! author with 1,000 subscribers notifies them; the notify worker is killed halfway through a
+//! page and SQS redelivers its message. Each subscriber gets exactly one email.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use shared::{
+    Config,
+    clock::SystemClock,
+    credentials::JwtKeys,
+    domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    jobs::NotifyWorker,
+    ports::{AccountStore, Edge, EdgeKind, Job, JobQueue, Notification, NotificationStore, Queue, SocialStore},
+};
+use time::OffsetDateTime;
+use ums_aws::{DynamoStore, SqsJobs};
+
+use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique};
+
+const SUBSCRIBERS: usize = 1000;
+
+fn account(email: &str, role: Role) -> User {
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    User {
+        id: UserId::generate(),
+        email: EmailAddress::parse(email).unwrap(),
+        role,
+        status: Status::Active,
+        profile: Profile { first_name: "Ada".into(), last_name: "Lovelace".into(), nickname: None, bio: None },
+        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        email_confirmed_at: Some(now),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+        credential_version: 0,
+        reset_generation: 0,
+        pending_email: None,
+        suspended_until: None,
+        suspension_reason: None,
+        photo_id: None,
+        photo_upload: None,
+        photo_status: None,
+        photo_error: None,
+    }
+}
+
+/// Accounts for 1,000 subscribers of `author`, written 25 at a time.
+async fn subscribers(store: &Arc<DynamoStore>, author: &UserId, domain: &str) {
+    let mut writes = Vec::new();
+    for i in 0..SUBSCRIBERS {
+        let (store, author) = (store.clone(), author.clone());
+        let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
+        writes.push(tokio::spawn(async move {
+            store.create_account(&reader).await.unwrap();
+            let edge =
+                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
+            store.add_edge(&edge).await.unwrap();
+        }));
+        if writes.len() == 25 {
+            for write in writes.drain(..) {
+                write.await.unwrap();
+            }
+        }
+    }
+    for write in writes {
+        write.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_email_on_aws() {
+    let table = Table::create().await;
+    let store = Arc::new(table.store());
+    let (notify_queue, email_queue) = (Queues::create(5).await, Queues::create(5).await);
+    let domain = format!("{}.example", unique("fanout"));
+    let author = account(&format!("bob@{domain}"), Role::Author);
+    store.create_account(&author).await.unwrap();
+    let started = std::time::Instant::now();
+    subscribers(&store, &author.id, &domain).await;
+    eprintln!("1,000 subscribers written in {:?}", started.elapsed());
+
+    let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
+    let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let urls = [(Queue::Email, email_queue.url.clone()), (Queue::Notify, notify_queue.url.clone())];
+    let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
+    let notify = NotifyWorker {
+        accounts: store.clone(),
+        social: store.clone(),
+        notifications: store.clone(),
+        jobs: jobs.clone(),
+        keys,
+        config,
+        clock: Arc::new(SystemClock),
+    };
+    let email = ses_worker(&table, "Blog Platform <no-reply@blog.example>").await;
+
+    let notification = Notification {
+        id: uuid::Uuid::now_v7().to_string(),
+        author_id: author.id.clone(),
+        subject: "A new article".into(),
+        message: Some("About gardens.".into()),
+        article_url: None,
+        created_at: OffsetDateTime::now_utc(),
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        fanned_out: false,
+    };
+    store.create_notification(&notification).await.unwrap();
+    jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), after: None }).await.unwrap();
+
+    // Pages of the fan-out until 450 deliveries are recorded, then the worker dies mid-page:
+    // its message is not deleted, and its job record stays claimed.
+    let mut killed = None;
+    while killed.is_none() {
+        let received = notify_queue.client.receive_message().queue_url(&notify_queue.url).send().await.unwrap();
+        let messages = received.messages.unwrap_or_default();
+        assert!(!messages.is_empty(), "the fan-out ended before it could be killed");
+        let event = sqs_event(&messages);
+        let (worker, records) = (notify.clone(), store.clone());
+        let run = tokio::spawn(async move { ums_aws::worker::handle_batch(event, &worker, &records).await });
+        while !run.is_finished() {
+            if store.notification(&notification.id).await.unwrap().unwrap().queued >= 450 {
+                run.abort();
+                killed = Some(messages[0].body.clone().unwrap());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if killed.is_none() {
+            assert!(run.await.unwrap().batch_item_failures.is_empty());
+            for message in &messages {
+                let handle = message.receipt_handle.clone().unwrap();
+                notify_queue
+                    .client
+                    .delete_message()
+                    .queue_url(&notify_queue.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    eprintln!("killed after {:?}", started.elapsed());
+    let at_kill = store.notification(&notification.id).await.unwrap().unwrap();
+    assert!(at_kill.queued < SUBSCRIBERS as u64 && !at_kill.fanned_out, "killed halfway: {at_kill:?}");
+    // The dead worker's claim on the job lapses after its lease (30 s); deleting the record is
+    // what that lapse does, without the wait.
+    let envelope: serde_json::Value = serde_json::from_str(&killed.unwrap()).unwrap();
+    let job_key = format!("JOB#{}", envelope["id"].as_str().unwrap());
+    let key = [("PK", job_key.as_str()), ("SK", "JOB")]
+        .map(|(k, v)| (k.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(v.to_string())));
+    table.client.delete_item().table_name(&table.name).set_key(Some(key.into())).send().await.unwrap();
+
+    // SQS redelivers the killed message; both workers run until their queues are empty.
+    let mut idle_rounds = 0;
+    while idle_rounds < 3 {
+        let (fan_outs, fan_out_failures) = notify_queue.deliver_once(&notify, &store).await;
+        let (emails, email_failures) = email_queue.deliver_once(&email, &store).await;
+        assert_eq!((fan_out_failures, email_failures), (0, 0));
+        idle_rounds = if fan_outs + emails == 0 { idle_rounds + 1 } else { 0 };
+    }
+
+    eprintln!("queues drained after {:?}", started.elapsed());
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    for mail in sent_emails().await {
+        if let Some(to) = mail.lines().find_map(|l| l.strip_prefix("To: ")).filter(|to| to.ends_with(&domain)) {
+            *received.entry(to.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(received.len(), SUBSCRIBERS, "every subscriber got an email");
+    let twice: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "nobody got two: {twice:?}");
+    let done = store.notification(&notification.id).await.unwrap().unwrap();
+    assert_eq!((done.queued, done.sent, done.failed, done.fanned_out), (1000, 1000, 0, true));
+    assert_eq!(notify_queue.count(&notify_queue.dead_letter_url).await, 0);
+}
