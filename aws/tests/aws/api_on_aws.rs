@@ -21,6 +21,8 @@ pub struct AwsApi {
     pub worker: EmailWorker,
     /// The photo bucket the users group signs upload forms for.
     pub bucket: String,
+    /// The auth group's state, for accounts made as the operator command makes them.
+    pub auth: shared::auth::AuthState,
 }
 
 impl AwsApi {
@@ -29,10 +31,13 @@ impl AwsApi {
         let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
         let worker = ses_worker(&table, &aws.config.email_from).await;
         let bucket = aws.settings.photo_bucket.clone().unwrap();
-        // Both API functions' groups behind one router, as API Gateway puts them behind one URL.
-        let routes = shared::auth::router(aws.auth_state().await.unwrap())
-            .merge(shared::users::router(aws.users_state().await.unwrap()));
-        Self { app: function(routes), table, queues, worker, bucket }
+        // The API functions' groups behind one router, as API Gateway puts them behind one URL.
+        let auth = aws.auth_state().await.unwrap();
+        let routes = shared::auth::router(auth.clone())
+            .merge(shared::users::router(aws.users_state().await.unwrap()))
+            .merge(shared::moderation::router(aws.moderation_state().await.unwrap()))
+            .merge(shared::social::router(aws.social_state().await.unwrap()));
+        Self { app: function(routes), table, queues, worker, bucket, auth }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>, bearer: Option<&str>) -> (u16, Value) {
@@ -63,6 +68,20 @@ impl AwsApi {
             .unwrap_or_else(|| panic!("no {subject:?} email reached {to}"));
         let start = email.find("token=").unwrap() + "token=".len();
         email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+    }
+}
+
+impl AwsApi {
+    /// An active account of this role, vouched for as the operator command does; its access
+    /// token and id.
+    pub async fn active(&self, role: shared::domain::Role, email: &str) -> (String, String) {
+        use shared::auth::{Confirmation, NewAccount, flows};
+        let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
+        let user = flows::register(&self.auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
+        let login = json!({ "email": email, "password": PASSWORD });
+        let (status, tokens) = self.call("POST", "/api/v1/auth/login", Some(login), None).await;
+        assert_eq!(status, 200, "{tokens}");
+        (tokens["access_token"].as_str().unwrap().to_string(), user.id.0)
     }
 }
 

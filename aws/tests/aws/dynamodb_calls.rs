@@ -112,6 +112,53 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     assert_eq!(status, 204);
     measure("DELETE user (1 session)", calls.take());
 
+    // The social graph and moderation.
+    use shared::domain::Role;
+    let mail = |name: &str| format!("{}@example.com", unique(name));
+    let (author, author_id) = api.active(Role::Author, &mail("author")).await;
+    let (reader, _) = api.active(Role::Reader, &mail("reader")).await;
+    let (moderator, _) = api.active(Role::Moderator, &mail("moderator")).await;
+    let (admin, _) = api.active(Role::Admin, &mail("admin")).await;
+    let (reader, author, moderator, admin) =
+        (Some(reader.as_str()), Some(author.as_str()), Some(moderator.as_str()), Some(admin.as_str()));
+    calls.take();
+    api.call("POST", &format!("/api/v1/subscribe/author?id={author_id}"), None, reader).await;
+    measure("POST subscribe/author", calls.take());
+    api.call("POST", &format!("/api/v1/subscribe/author?id={author_id}"), None, reader).await;
+    measure("POST subscribe/author (already)", calls.take());
+    api.call("GET", &format!("/api/v1/author?id={author_id}"), None, None).await;
+    measure("GET author (with its counts)", calls.take());
+    api.call("GET", "/api/v1/author/subscribers", None, author).await;
+    measure("GET author/subscribers (one page, 1 subscriber)", calls.take());
+    api.call("GET", "/api/v1/user/subscriptions", None, reader).await;
+    measure("GET user/subscriptions (one page, 1 author)", calls.take());
+    let (status, report) = api
+        .call("POST", &format!("/api/v1/report/author?id={author_id}"), Some(json!({ "reason": "Spam." })), reader)
+        .await;
+    assert_eq!(status, 201);
+    measure("POST report/author", calls.take());
+    api.call("GET", "/api/v1/report/authors", None, moderator).await;
+    measure("GET report/authors (one page, with its total)", calls.take());
+    let flag = json!({ "reason": "Spam, checked.", "report_ids": [report["id"]] });
+    let (status, _) = api.call("POST", &format!("/api/v1/flag/author?id={author_id}"), Some(flag), moderator).await;
+    assert_eq!(status, 201);
+    measure("POST flag/author (1 report)", calls.take());
+    let (status, _) = api
+        .call("POST", "/api/v1/author/notify_subscribers", Some(json!({ "subject": "News", "message": "Hi." })), author)
+        .await;
+    assert_eq!(status, 202);
+    measure("POST author/notify_subscribers", calls.take());
+    let suspend = json!({ "reason": "Spam." });
+    let (status, _) = api.call("POST", &format!("/api/v1/suspend/author?id={author_id}"), Some(suspend), admin).await;
+    assert_eq!(status, 200);
+    measure("POST suspend/author (1 session)", calls.take());
+    api.call("POST", &format!("/api/v1/unsuspend/author?id={author_id}"), Some(json!({})), admin).await;
+    measure("POST unsuspend/author", calls.take());
+    api.call("GET", "/api/v1/moderation/audit", None, admin).await;
+    measure("GET moderation/audit (one page)", calls.take());
+    api.call("DELETE", &format!("/api/v1/subscribe/author?id={author_id}"), None, reader).await;
+    measure("DELETE subscribe/author", calls.take());
+
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
         table.push_str(&format!("| {route} | {calls} |\n"));

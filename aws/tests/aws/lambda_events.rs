@@ -188,6 +188,19 @@ async fn the_sample_worker_event_sends_its_email() {
 }
 
 #[tokio::test]
+async fn the_sample_fan_out_event_of_a_notification_that_is_gone_is_acknowledged() {
+    let (table, queues) = (Table::create().await, Queues::create(3).await);
+    let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
+    let (worker, records) = aws.notify_worker().await.unwrap();
+    let event = std::fs::read_to_string(format!("{}/../events/notify-worker/fan-out.json", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    let response = ums_aws::worker::handle_batch(serde_json::from_str(&event).unwrap(), &worker, &records).await;
+
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(queues.count(&queues.url).await, 0, "nothing to fan out");
+}
+
+#[tokio::test]
 async fn the_docs_function_answers_what_no_route_matches_as_the_local_server_does() {
     let docs = function(docs::router(DocsState::new()));
     let call = |method: &str, path: &str| {

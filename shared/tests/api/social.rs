@@ -62,10 +62,10 @@ async fn readers_subscribe_and_authors_follow_idempotently_and_profiles_count_th
     expected.sort();
     assert_eq!(got, expected);
     assert!(!subscribers.to_string().contains("@example.com"), "no emails in lists: {subscribers}");
-    assert_eq!(ids(&app.public(&format!("/api/v1/author/followers?id={bob}")).await), [cy.clone()]);
-    assert_eq!(ids(&app.public(&format!("/api/v1/author/follows?id={cy}")).await), [bob.clone()]);
+    assert_eq!(ids(&app.public(&format!("/api/v1/author/followers?id={bob}")).await), [cy.as_str()]);
+    assert_eq!(ids(&app.public(&format!("/api/v1/author/follows?id={cy}")).await), [bob.as_str()]);
     let mine: Value = app.get("/api/v1/user/subscriptions", &reader.access).await.json().await.unwrap();
-    assert_eq!(ids(&mine), [bob.clone()]);
+    assert_eq!(ids(&mine), [bob.as_str()]);
     let export: Value = app.get("/api/v1/user/export", &reader.access).await.json().await.unwrap();
     assert_eq!(export["subscriptions"][0]["author_id"], bob.as_str());
 
@@ -121,7 +121,7 @@ async fn a_suspended_or_deleted_author_disappears_from_the_lists_of_others() {
         StatusCode::OK
     );
     let mine: Value = app.get("/api/v1/user/subscriptions", &reader.access).await.json().await.unwrap();
-    assert_eq!(ids(&mine), [cy.clone()]);
+    assert_eq!(ids(&mine), [cy.as_str()]);
     assert!(ids(&app.public(&format!("/api/v1/author/followers?id={cy}")).await).is_empty());
     assert_problem(app.subscribe(&reader.access, &bob).await, StatusCode::NOT_FOUND, "not_found").await;
 

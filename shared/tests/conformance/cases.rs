@@ -693,7 +693,7 @@ pub async fn parallel_subscriptions_count_once_and_only_authors_are_followed(sto
     let (bobs, cys) = (store.counts(&bob.id).await.unwrap(), store.counts(&cy.id).await.unwrap());
     assert_eq!((bobs.subscribers, bobs.followers, cys.follows), (1, 1, 1));
     let (followers, _) = store.edges(EdgeKind::Follow, &Side::To(bob.id.clone()), 10, None).await.unwrap();
-    assert_eq!(followers.iter().map(|e| e.from.clone()).collect::<Vec<_>>(), [cy.id.clone()]);
+    assert_eq!(followers.iter().map(|e| e.from.clone()).collect::<Vec<_>>(), std::slice::from_ref(&cy.id));
 
     assert!(store.remove_edge(EdgeKind::Subscription, &ada.id, &bob.id).await.unwrap());
     assert!(!store.remove_edge(EdgeKind::Subscription, &ada.id, &bob.id).await.unwrap());
