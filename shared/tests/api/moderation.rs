@@ -213,7 +213,6 @@ async fn only_authors_are_suspended_and_dates_and_reasons_are_checked() {
     assert_eq!(app.get_me(&author.access).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
 #[tokio::test]
 async fn parallel_reports_by_one_reader_file_one() {
     let app = spawn_app().await;
