@@ -9,7 +9,7 @@ use shared::{
     Config,
     clock::SystemClock,
     credentials::JwtKeys,
-    domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    domain::{Role, User, UserId},
     jobs::NotifyWorker,
     ports::{AccountStore, Edge, EdgeKind, Job, JobQueue, Notification, NotificationStore, Queue, SocialStore},
 };
@@ -21,28 +21,7 @@ use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique}
 const SUBSCRIBERS: usize = 1000;
 
 fn account(email: &str, role: Role) -> User {
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    User {
-        id: UserId::generate(),
-        email: EmailAddress::parse(email).unwrap(),
-        role,
-        status: Status::Active,
-        profile: Profile { first_name: "Ada".into(), last_name: "Lovelace".into(), nickname: None, bio: None },
-        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
-        email_confirmed_at: Some(now),
-        created_at: now,
-        updated_at: now,
-        version: 0,
-        credential_version: 0,
-        reset_generation: 0,
-        pending_email: None,
-        suspended_until: None,
-        suspension_reason: None,
-        photo_id: None,
-        photo_upload: None,
-        photo_status: None,
-        photo_error: None,
-    }
+    User { role, ..crate::store_conformance::cases::user(email) }
 }
 
 /// Accounts for 1,000 subscribers of `author`, written 25 at a time.

@@ -2,7 +2,7 @@
 
 #[path = "../../../shared/tests/conformance/cases.rs"]
 #[macro_use]
-mod cases;
+pub(crate) mod cases;
 
 macro_rules! on_dynamodb {
     ($($case:ident),* $(,)?) => {

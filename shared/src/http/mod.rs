@@ -17,7 +17,7 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 pub use caller::{Access, AuthUser};
 pub use error::{ApiError, FieldError, Problem};
-pub use page::{Page, PageQuery, page_limit};
+pub use page::{Page, PageQuery, Paging, page_limit};
 
 /// A JSON request body whose rejections are problem+json.
 #[derive(FromRequest)]

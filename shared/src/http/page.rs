@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiError;
 use crate::{
     domain::FieldError,
-    pagination::{DEFAULT_LIMIT, MAX_LIMIT},
+    pagination::{CursorSigner, DEFAULT_LIMIT, MAX_LIMIT},
+    ports::Position,
 };
 
 /// One page of a listing.
@@ -35,4 +36,33 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
         return Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")]));
     }
     Ok(limit)
+}
+
+/// One page of a listing, as a query asks for it: the page size, where to start (the
+/// cursor opened for this listing only: its route and filters, named by `list`), and the
+/// cursor for the page after.
+pub struct Paging<'a> {
+    signer: &'a CursorSigner,
+    list: String,
+    pub limit: u32,
+    pub after: Option<Position>,
+}
+
+impl<'a> Paging<'a> {
+    pub fn new(
+        signer: &'a CursorSigner,
+        list: impl Into<String>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let list = list.into();
+        let limit = page_limit(limit)?;
+        let after = cursor.map(|c| signer.open_for(&list, c)).transpose()?;
+        Ok(Self { signer, list, limit, after })
+    }
+
+    /// The cursor of the page after, sealed for this listing.
+    pub fn next_cursor(&self, next: Option<Position>) -> Option<String> {
+        next.map(|position| self.signer.seal_for(&self.list, &position))
+    }
 }

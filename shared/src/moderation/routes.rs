@@ -9,8 +9,8 @@ use super::ModerationState;
 use crate::{
     accounts::modify_account,
     domain::{Action, FieldError, Role, Status, User, UserId, multiline},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, page_limit},
-    ports::{AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, Position, RecordFilter, Report},
+    http::{ApiError, AuthUser, JsonBody, Paging, Problem, QueryParams, page_limit},
+    ports::{AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, RecordFilter, Report},
 };
 
 /// The longest reason a report, flag or suspension may give.
@@ -247,22 +247,6 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// A cursor's position for this listing, and the page size.
-fn paging(
-    state: &ModerationState,
-    list: &str,
-    limit: Option<u32>,
-    cursor: Option<&str>,
-) -> Result<(u32, Option<Position>), ApiError> {
-    let limit = page_limit(limit)?;
-    let after = cursor.map(|c| state.keys.cursor_signer().open_for(list, c)).transpose()?;
-    Ok((limit, after))
-}
-
-fn seal(state: &ModerationState, list: &str, next: Option<Position>) -> Option<String> {
-    next.map(|position| state.keys.cursor_signer().seal_for(list, &position))
-}
-
 /// Report an author, with a reason. One open report per reporter and author.
 #[utoipa::path(
     post, path = "/api/v1/report/author", tag = "moderation", params(AuthorQuery),
@@ -299,14 +283,8 @@ pub async fn report_author(
         flag_id: None,
     };
     let audit = AuditRecord {
-        id: new_id(),
-        actor_id: caller.user_id.clone(),
-        action: ModerationAction::Report,
-        author_id: author.id.clone(),
-        reason,
-        at: now,
         record_id: Some(report.id.clone()),
-        until: None,
+        ..AuditRecord::new(&caller.user_id, ModerationAction::Report, &author.id, reason, now)
     };
     state.moderation.file_report(&report, &audit).await?;
     tracing::info!(report = %report.id, author_id = %author.id, reporter_id = %caller.user_id, "author reported");
@@ -334,12 +312,12 @@ pub async fn reported_authors(
     let open_only = query.status.unwrap_or(ReportStatusFilter::Open) == ReportStatusFilter::Open;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only };
     let list = format!("reports?author={}&open={open_only}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let (limit, after) = paging(&state, &list, query.limit, query.cursor.as_deref())?;
-    let (reports, next) = state.moderation.reports(&filter, limit, after.as_ref()).await?;
+    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let (reports, next) = state.moderation.reports(&filter, paging.limit, paging.after.as_ref()).await?;
     let total = state.moderation.count_reports(&filter).await?;
     Ok(Json(RecordPage {
         items: reports.into_iter().map(Into::into).collect(),
-        next_cursor: seal(&state, &list, next),
+        next_cursor: paging.next_cursor(next),
         total,
     }))
 }
@@ -390,14 +368,8 @@ pub async fn flag_author(
         created_at: now,
     };
     let audit = AuditRecord {
-        id: new_id(),
-        actor_id: caller.user_id.clone(),
-        action: ModerationAction::Flag,
-        author_id: author.id.clone(),
-        reason,
-        at: now,
         record_id: Some(flag.id.clone()),
-        until: None,
+        ..AuditRecord::new(&caller.user_id, ModerationAction::Flag, &author.id, reason, now)
     };
     state.moderation.flag_author(&flag, &audit).await?;
     tracing::info!(flag = %flag.id, author_id = %author.id, moderator_id = %caller.user_id, "author flagged");
@@ -424,12 +396,12 @@ pub async fn flagged_authors(
     caller.require(Action::ListFlags)?;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only: false };
     let list = format!("flags?author={}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let (limit, after) = paging(&state, &list, query.limit, query.cursor.as_deref())?;
-    let (flags, next) = state.moderation.flags(&filter, limit, after.as_ref()).await?;
+    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let (flags, next) = state.moderation.flags(&filter, paging.limit, paging.after.as_ref()).await?;
     let total = state.moderation.count_flags(&filter).await?;
     Ok(Json(RecordPage {
         items: flags.into_iter().map(Into::into).collect(),
-        next_cursor: seal(&state, &list, next),
+        next_cursor: paging.next_cursor(next),
         total,
     }))
 }
@@ -557,16 +529,7 @@ pub async fn unsuspend_author(
         },
     )
     .await?;
-    let audit = AuditRecord {
-        id: new_id(),
-        actor_id: caller.user_id.clone(),
-        action: ModerationAction::Unsuspend,
-        author_id: user.id.clone(),
-        reason,
-        at: now,
-        record_id: None,
-        until: None,
-    };
+    let audit = AuditRecord::new(&caller.user_id, ModerationAction::Unsuspend, &user.id, reason, now);
     state.moderation.record_action(&audit).await?;
     tracing::info!(author_id = %user.id, admin_id = %caller.user_id, "author reinstated");
     Ok(Json((&user).into()))
@@ -601,8 +564,8 @@ pub async fn suspended_authors(
         return Ok(Json(RecordPage { total: items.len() as u64, items, next_cursor: None }));
     }
     let filter = crate::ports::AccountFilter { role: Some(Role::Author), status: Some(Status::Suspended) };
-    let (limit, after) = paging(&state, "suspended", query.limit, query.cursor.as_deref())?;
-    let (users, next) = state.accounts.list_accounts(filter, limit, after.as_ref()).await?;
+    let paging = Paging::new(state.keys.cursor_signer(), "suspended", query.limit, query.cursor.as_deref())?;
+    let (users, next) = state.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
     // Counted over every page: suspended authors are few.
     let mut total = 0;
     let mut position = None;
@@ -616,7 +579,7 @@ pub async fn suspended_authors(
     }
     Ok(Json(RecordPage {
         items: users.iter().filter(|u| still_suspended(u)).map(Into::into).collect(),
-        next_cursor: seal(&state, "suspended", next),
+        next_cursor: paging.next_cursor(next),
         total,
     }))
 }
@@ -642,10 +605,10 @@ pub async fn moderation_audit(
     caller.require(Action::ReadModerationAudit)?;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only: false };
     let list = format!("audit?author={}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let (limit, after) = paging(&state, &list, query.limit, query.cursor.as_deref())?;
-    let (records, next) = state.moderation.audit_records(&filter, limit, after.as_ref()).await?;
+    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let (records, next) = state.moderation.audit_records(&filter, paging.limit, paging.after.as_ref()).await?;
     Ok(Json(crate::http::Page {
         items: records.into_iter().map(Into::into).collect(),
-        next_cursor: seal(&state, &list, next),
+        next_cursor: paging.next_cursor(next),
     }))
 }

@@ -69,6 +69,22 @@ pub struct AuditRecord {
     pub until: Option<OffsetDateTime>,
 }
 
+impl AuditRecord {
+    /// A new record (its id time-ordered) of `actor` doing `action` to `author`, for `reason`.
+    pub fn new(actor: &UserId, action: ModerationAction, author: &UserId, reason: String, at: OffsetDateTime) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            actor_id: actor.clone(),
+            action,
+            author_id: author.clone(),
+            reason,
+            at,
+            record_id: None,
+            until: None,
+        }
+    }
+}
+
 /// Which records a listing takes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordFilter {

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{AuthorQuery, SocialState};
 use crate::{
     domain::{Action, FieldError, Role, User, UserId},
-    http::{ApiError, AuthUser, Page, Problem, QueryParams, page_limit},
+    http::{ApiError, AuthUser, Page, Paging, Problem, QueryParams},
     ports::{Edge, EdgeAdded, EdgeKind, Side},
 };
 
@@ -167,14 +167,12 @@ async fn connections(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<Json<Page<ConnectionView>>, ApiError> {
-    let limit = page_limit(limit)?;
     let list = match &side {
         Side::From(id) => format!("{}s-from?{id}", kind.as_str()),
         Side::To(id) => format!("{}s-to?{id}", kind.as_str()),
     };
-    let signer = state.keys.cursor_signer();
-    let after = cursor.map(|c| signer.open_for(&list, c)).transpose()?;
-    let (edges, next) = state.social.edges(kind, &side, limit, after.as_ref()).await?;
+    let paging = Paging::new(state.keys.cursor_signer(), list, limit, cursor)?;
+    let (edges, next) = state.social.edges(kind, &side, paging.limit, paging.after.as_ref()).await?;
     let other = |e: &Edge| match side {
         Side::From(_) => e.to.clone(),
         Side::To(_) => e.from.clone(),
@@ -197,7 +195,7 @@ async fn connections(
             })
         })
         .collect();
-    Ok(Json(Page { items, next_cursor: next.map(|position| signer.seal_for(&list, &position)) }))
+    Ok(Json(Page { items, next_cursor: paging.next_cursor(next) }))
 }
 
 /// Your subscribers (an author's), or with `?id=` (admins only) an author's. No emails.

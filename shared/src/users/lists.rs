@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use super::UsersState;
 use crate::{
     domain::{Action, Role, Status, User, UserId, UserView},
-    http::{ApiError, AuthUser, Page, PageQuery, Problem, QueryParams, page_limit},
+    http::{ApiError, AuthUser, Page, PageQuery, Paging, Problem, QueryParams},
     ports::AccountFilter,
 };
 
@@ -42,11 +42,9 @@ async fn page_of(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<(Vec<User>, Option<String>), ApiError> {
-    let limit = page_limit(limit)?;
-    let signer = state.keys.cursor_signer();
-    let after = cursor.map(|c| signer.open_for(list, c)).transpose()?;
-    let (users, next) = state.accounts.list_accounts(filter, limit, after.as_ref()).await?;
-    Ok((users, next.map(|position| signer.seal_for(list, &position))))
+    let paging = Paging::new(state.keys.cursor_signer(), list, limit, cursor)?;
+    let (users, next) = state.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
+    Ok((users, paging.next_cursor(next)))
 }
 
 /// An author's public profile.

@@ -37,7 +37,7 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
 }
 
-fn user(email: &str) -> User {
+pub fn user(email: &str) -> User {
     let now = now();
     User {
         id: UserId::generate(),
