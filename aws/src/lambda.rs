@@ -156,7 +156,8 @@ impl Aws {
             limits: store.clone(),
             jobs: self.jobs(&[Queue::Email])?,
             photos: self.photos()?,
-            social: store,
+            social: store.clone(),
+            moderation: store,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })

@@ -86,6 +86,7 @@ impl LocalApp {
             jobs: store.clone(),
             photos: Arc::new(photos),
             social: store.clone(),
+            moderation: store.clone(),
             keys: keys.clone(),
             hasher,
             clock: clock.clone(),

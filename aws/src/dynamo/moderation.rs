@@ -203,6 +203,22 @@ impl ModerationStore for DynamoStore {
         Ok(self.count(&listing("REPORTS", filter)).await?)
     }
 
+    /// A filtered read of the whole `REPORTS` partition: exports are rare, and a by-reporter
+    /// index would be one more copy of every report for their sake.
+    async fn reports_filed_by(&self, reporter: &UserId) -> StoreResult<Vec<Report>> {
+        let by = Condition::new("reporter_id = :reporter").value(":reporter", s(reporter.0.clone()));
+        let listing = Listing::table("REPORTS".into()).newest_first().filter(by);
+        let (mut reports, mut after) = (Vec::new(), None);
+        loop {
+            let (items, next) = self.page(&listing, 100, after.as_ref()).await?;
+            reports.extend(items.iter().map(report_from).collect::<anyhow::Result<Vec<_>>>()?);
+            match next {
+                Some(next) => after = Some(next),
+                None => return Ok(reports),
+            }
+        }
+    }
+
     async fn flags(
         &self,
         filter: &RecordFilter,

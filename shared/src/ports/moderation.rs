@@ -133,6 +133,8 @@ pub trait ModerationStore: Send + Sync {
         after: Option<&Position>,
     ) -> StoreResult<(Vec<Report>, Option<Position>)>;
     async fn count_reports(&self, filter: &RecordFilter) -> StoreResult<u64>;
+    /// Every report this account filed, newest first (its data export).
+    async fn reports_filed_by(&self, reporter: &UserId) -> StoreResult<Vec<Report>>;
     /// Flags, newest first.
     async fn flags(
         &self,

@@ -30,7 +30,10 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
-    ports::{AccountStore, EdgeKind, JobQueue, LimitStore, PhotoStore, SessionStore, Side, SocialStore, TokenStore},
+    ports::{
+        AccountStore, EdgeKind, JobQueue, LimitStore, ModerationStore, PhotoStore, SessionStore, Side, SocialStore,
+        TokenStore,
+    },
 };
 
 /// What the users group uses: the accounts and what hangs off them, the password check that
@@ -47,6 +50,8 @@ pub struct UsersState {
     pub photos: Arc<dyn PhotoStore>,
     /// Counts on author profiles; a deletion's subscriptions and follows.
     pub social: Arc<dyn SocialStore>,
+    /// The reports a data export lists.
+    pub moderation: Arc<dyn ModerationStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -148,6 +153,19 @@ pub struct EdgeExport {
     pub since: OffsetDateTime,
 }
 
+/// A report you filed, as your export lists it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReportExport {
+    pub id: String,
+    pub author_id: String,
+    pub reason: String,
+    /// `open`, or `flagged` once a moderator took it up.
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
 /// Everything held about you.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DataExport {
@@ -157,13 +175,15 @@ pub struct DataExport {
     pub subscriptions: Vec<EdgeExport>,
     /// The authors you follow.
     pub follows: Vec<EdgeExport>,
+    /// The reports you filed, newest first.
+    pub reports: Vec<ReportExport>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub exported_at: OffsetDateTime,
 }
 
-/// Export everything held about you, as JSON: your account, your sessions, and whom you
-/// subscribe to and follow.
+/// Export everything held about you, as JSON: your account, your sessions, whom you
+/// subscribe to and follow, and the reports you filed.
 #[utoipa::path(
     get, path = "/api/v1/user/export", tag = "users",
     security(("bearer" = [])),
@@ -187,11 +207,23 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
         .collect();
     let subscriptions = every_edge(&state, EdgeKind::Subscription, &caller.user_id).await?;
     let follows = every_edge(&state, EdgeKind::Follow, &caller.user_id).await?;
+    let reports = state.moderation.reports_filed_by(&caller.user_id).await?;
+    let reports = reports
+        .into_iter()
+        .map(|r| ReportExport {
+            status: if r.flag_id.is_some() { "flagged" } else { "open" }.to_string(),
+            id: r.id,
+            author_id: r.author_id.0,
+            reason: r.reason,
+            created_at: r.created_at,
+        })
+        .collect();
     Ok(Json(DataExport {
         account: UserView::new(&user, &state.config.photos_url),
         sessions,
         subscriptions,
         follows,
+        reports,
         exported_at: state.clock.now(),
     }))
 }

@@ -246,6 +246,12 @@ async fn a_deleted_reporters_reports_stay_with_their_id_only() {
     let reader = app.signed_up("reader", "ada@example.com").await;
     let ada = app.id_of(&reader.access).await;
     assert_eq!(app.report(&reader.access, &bob, "Spam.").await.status(), StatusCode::CREATED);
+    // The reader's export lists it.
+    let export: Value = app.get("/api/v1/user/export", &reader.access).await.json().await.unwrap();
+    assert_eq!(
+        (export["reports"][0]["author_id"].as_str(), export["reports"][0]["status"].as_str()),
+        (Some(bob.as_str()), Some("open"))
+    );
 
     assert_eq!(app.delete_me(&reader.access, PASSWORD).await.status(), StatusCode::NO_CONTENT);
 

@@ -589,6 +589,8 @@ pub async fn parallel_reports_by_one_reporter_file_one_open_report(store: Arc<im
     assert_eq!(store.count_reports(&filter).await.unwrap(), 1);
     let (audit, _) = store.audit_records(&RecordFilter::default(), 100, None).await.unwrap();
     assert_eq!(audit.len(), 1, "one audit record per report filed, none for the refused");
+    let filed = store.reports_filed_by(&ada).await.unwrap();
+    assert_eq!((filed.len(), store.reports_filed_by(&bob.id).await.unwrap().len()), (1, 0));
 }
 
 pub async fn a_flag_closes_its_reports_all_or_nothing(store: Arc<impl Stores>) {
@@ -754,9 +756,11 @@ pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<im
     let first = store.claim_delivery(&id, &other, now(), lease).await.unwrap();
     assert!(matches!(first, DeliveryClaim::Acquired { .. }));
     assert_eq!(store.claim_delivery(&id, &other, now(), lease).await.unwrap(), DeliveryClaim::Busy);
-    assert_eq!(store.claim_delivery(&id, &other, later, lease).await.unwrap(), DeliveryClaim::Abandoned);
+    // Timestamps are whole seconds: well past the lease, whenever the claim above was made.
+    let past_lease = now() + lease + Duration::seconds(2);
+    assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Abandoned);
     store.finish_delivery(&id, &other, false).await.unwrap();
-    assert_eq!(store.claim_delivery(&id, &other, later, lease).await.unwrap(), DeliveryClaim::Done);
+    assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Done);
     store.finish_fan_out(&id).await.unwrap();
     let stored = store.notification(&id).await.unwrap().unwrap();
     assert_eq!((stored.queued, stored.sent, stored.failed, stored.fanned_out), (2, 1, 1, true));

@@ -190,6 +190,19 @@ impl ModerationStore for SqliteDb {
             .await?)
     }
 
+    async fn reports_filed_by(&self, reporter: &UserId) -> StoreResult<Vec<Report>> {
+        let reporter = reporter.0.clone();
+        Ok(self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT id, author_id, reporter_id, reason, created_at, flag_id FROM reports
+                     WHERE reporter_id = ?1 ORDER BY id DESC",
+                )?;
+                stmt.query_map([reporter], report_from)?.collect()
+            })
+            .await?)
+    }
+
     async fn flags(
         &self,
         filter: &RecordFilter,
