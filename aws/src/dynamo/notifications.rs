@@ -146,18 +146,25 @@ impl NotificationStore for DynamoStore {
     }
 
     async fn release_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<()> {
-        let sending = Condition::new("#state = :sending")
-            .name("#state", "state")
-            .value(":sending", s("sending"))
-            .value(":queued", s("queued"));
-        self.transact(vec![self.update_if(
-            delivery_key(notification_id, subscriber),
-            "SET #state = :queued",
-            &sending,
-        )])
-        .await?
-        .ok();
-        Ok(())
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification_id, subscriber)))
+            .update_expression("SET #state = :queued")
+            .condition_expression("#state = :sending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":sending", s("sending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .send()
+            .await;
+        match result {
+            // Not being sent any more (finished or given up by another delivery): nothing to give back.
+            Err(e) if !condition_failed::<UpdateItemError, _>(&e) => {
+                Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into())
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn finish_fan_out(&self, notification_id: &str) -> StoreResult<()> {
