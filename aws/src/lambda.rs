@@ -52,9 +52,29 @@ impl AwsSettings {
     }
 }
 
-/// The SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at an emulator).
+/// The SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at an emulator),
+/// with [`http_client`].
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
+}
+
+/// The roots AWS service endpoints chain to (Amazon Trust Services), built in: no certificate
+/// folder is read at a cold start.
+const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
+
+/// The SDK's HTTPS client: rustls with ring, trusting Amazon's roots, or the roots in the one
+/// file `SSL_CERT_FILE` names (an endpoint behind another CA: a proxy, an emulator over TLS).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let roots = std::env::var_os("SSL_CERT_FILE")
+        .and_then(|path| std::fs::read(path).ok())
+        .unwrap_or_else(|| AMAZON_TRUST_SERVICES_ROOTS.as_bytes().to_vec());
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(roots);
+    let context = TlsContext::builder().with_trust_store(trust).build().expect("a trust store without native roots");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https()
 }
 
 /// A DynamoDB client; with a counter, every call it makes is counted.

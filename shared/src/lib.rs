@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod adapters;
+#[cfg(feature = "local")]
 pub mod app;
 pub mod auth;
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod ports;
 pub mod social;
 pub mod users;
 
+#[cfg(feature = "local")]
 pub use app::LocalApp;
 pub use config::Config;
 pub use http::ApiError;

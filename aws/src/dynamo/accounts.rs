@@ -15,7 +15,7 @@ use shared::{
 
 use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, key_from_json, key_to_json, n, s, user_pk};
 
-fn email_pk(email_key: &str) -> String {
+pub(super) fn email_pk(email_key: &str) -> String {
     format!("EMAIL#{email_key}")
 }
 
@@ -49,11 +49,16 @@ fn user_item(user: &User) -> anyhow::Result<Item> {
     Ok(serde_dynamo::to_item(item)?)
 }
 
-fn email_marker(user: &User) -> Item {
-    let mut item = key(email_pk(&user.email.key()), "EMAIL");
-    item.insert("user_id".into(), s(user.id.0.clone()));
-    item
+/// The marker that reserves an address for its account, claimed for `user` on `condition`. It
+/// may exist before, holding only the counts of password checks for the address (see
+/// `limits.rs`), which it keeps; claimed, it no longer expires. An address is taken when its
+/// marker names an account (`MARKER_FREE` is the condition that it does not).
+fn claim_marker(store: &DynamoStore, user: &User, condition: Condition) -> TransactWriteItem {
+    let condition = condition.name("#ttl", "ttl").value(":user_id", s(user.id.0.clone()));
+    store.update_if(key(email_pk(&user.email.key()), "EMAIL"), "SET user_id = :user_id REMOVE #ttl", &condition)
 }
+
+const MARKER_FREE: &str = "attribute_not_exists(user_id)";
 
 /// The count of accounts that [`User::counts_as_admin`]: the last one cannot go.
 const ADMINS_PK: &str = "ADMINS";
@@ -166,7 +171,7 @@ impl DynamoStore {
         let marker_still_theirs = Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
         let mut items = vec![
             TransactWriteItem::builder().delete(delete_holder).build(),
-            self.put_if(email_marker(user), &marker_still_theirs),
+            claim_marker(self, user, marker_still_theirs),
             self.put(user_item(user)?, "attribute_not_exists(PK)"),
         ];
         if user.counts_as_admin() {
@@ -182,7 +187,7 @@ impl AccountStore for DynamoStore {
         for _ in 0..5 {
             let mut items = vec![
                 self.put(user_item(user)?, "attribute_not_exists(PK)"),
-                self.put(email_marker(user), "attribute_not_exists(PK)"),
+                claim_marker(self, user, Condition::new(MARKER_FREE)),
             ];
             if user.counts_as_admin() {
                 items.push(self.admin_joins());
@@ -211,11 +216,11 @@ impl AccountStore for DynamoStore {
     }
 
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
-        let Some(marker) = self.get(email_pk(email_key), "EMAIL").await? else {
+        let marker = self.get(email_pk(email_key), "EMAIL").await?;
+        let Some(id) = marker.as_ref().and_then(|m| get_s(m, "user_id").ok()) else {
             return Ok(None);
         };
-        let id = UserId(get_s(&marker, "user_id")?.to_string());
-        self.account(&id).await
+        self.account(&UserId(id.to_string())).await
     }
 
     async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>> {
@@ -268,7 +273,7 @@ impl AccountStore for DynamoStore {
                 .map_err(anyhow::Error::from)?;
             items.push(TransactWriteItem::builder().delete(delete_old).build());
             new_marker = Some(items.len());
-            items.push(self.put(email_marker(user), "attribute_not_exists(PK)"));
+            items.push(claim_marker(self, user, Condition::new(MARKER_FREE)));
         }
         let mut admin_count = None;
         if admin_changes {

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::{
 };
 use shared::{
     domain::UserId,
-    ports::{Rotation, Session, SessionStore, StoreError, StoreResult},
+    ports::{CheckKey, Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 use time::OffsetDateTime;
 
@@ -65,7 +65,7 @@ fn history(hashes: &[String]) -> AttributeValue {
 
 #[async_trait]
 impl SessionStore for DynamoStore {
-    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+    async fn create_session(&self, session: &Session, forget_checks: Option<CheckKey<'_>>) -> StoreResult<()> {
         let mut item = key(user_pk(&session.user_id), &format!("SESSION#{}", session.id));
         item.extend([
             ("user_id".to_string(), s(session.user_id.0.clone())),
@@ -87,10 +87,15 @@ impl SessionStore for DynamoStore {
             .set_expression_attribute_values(credential.values())
             .build()
             .map_err(anyhow::Error::from)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().condition_check(check).build(),
             self.put(item, "attribute_not_exists(PK)"),
         ];
+        if let Some(checks) = forget_checks {
+            let (update, names) = super::limits::forget_checks(checks);
+            let marker_stays = Condition { expression: "attribute_exists(PK)".into(), ..names };
+            items.push(self.update_if(super::limits::check_counts_key(checks.email_key), &update, &marker_stays));
+        }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(_) => Err(StoreError::Conflict),

@@ -33,6 +33,7 @@ async fn a_poison_job_reaches_the_dead_letter_queue_and_the_rest_of_its_batch_is
     let env = aws_local();
     let credentials = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "emulator");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(ums_aws::lambda::http_client())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(env["AWS_ENDPOINT_URL"].as_str().unwrap())
         .credentials_provider(credentials)

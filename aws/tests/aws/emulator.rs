@@ -25,6 +25,7 @@ pub fn endpoint() -> String {
 pub async fn sdk() -> SdkConfig {
     let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "emulator");
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(ums_aws::lambda::http_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint())
         .credentials_provider(credentials)

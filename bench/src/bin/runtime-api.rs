@@ -31,7 +31,8 @@ fn parse_args() -> Result<Args, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).ok_or("--runs takes a number")?,
-            "--event" => events.push(std::fs::read_to_string(args.next().ok_or("--event takes a file")?).map_err(|e| e.to_string())?),
+            "--event" => events
+                .push(std::fs::read_to_string(args.next().ok_or("--event takes a file")?).map_err(|e| e.to_string())?),
             "--" => {
                 let command: Vec<String> = args.collect();
                 if command.is_empty() || events.is_empty() {
@@ -108,7 +109,10 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
 /// What the connections tell the run.
 enum Note {
     /// The answer to event `index`, and the status it carried.
-    Answered { index: usize, status: u16 },
+    Answered {
+        index: usize,
+        status: u16,
+    },
     Failed(String),
 }
 
@@ -134,7 +138,8 @@ fn serve(stream: TcpStream, events: &[String], next: &std::sync::Mutex<usize>, n
                 std::thread::sleep(Duration::from_secs(60));
                 return;
             };
-            let deadline = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
+            let deadline =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(30);
             let headers = [
                 ("content-type", "application/json".to_string()),
                 ("lambda-runtime-aws-request-id", format!("request-{index}")),
@@ -156,7 +161,12 @@ fn serve(stream: TcpStream, events: &[String], next: &std::sync::Mutex<usize>, n
             let _ = notes.send(note);
             let _ = respond(&mut writer, "202 Accepted", &[], b"{}");
         } else {
-            let _ = notes.send(Note::Failed(format!("{} {}: {}", request.method, request.path, String::from_utf8_lossy(&request.body))));
+            let _ = notes.send(Note::Failed(format!(
+                "{} {}: {}",
+                request.method,
+                request.path,
+                String::from_utf8_lossy(&request.body)
+            )));
             let _ = respond(&mut writer, "202 Accepted", &[], b"{}");
         }
     }

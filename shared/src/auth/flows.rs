@@ -13,7 +13,7 @@ use crate::{
     domain::{EmailAddress, FieldError, Password, Profile, Role, Status, User, UserId, UserView},
     http::{ApiError, AuthUser, Source},
     ports::{
-        AccountStore, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind,
+        AccountStore, CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind,
         TokenStore,
     },
 };
@@ -200,21 +200,39 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
         return Err(ApiError::InvalidCredentials);
     };
     let throttle = state.throttle();
-    let attempt = throttle.reserve_password_check(&email.key(), source).await?;
+    let (attempt, holder) = throttle.reserve_password_check(&email.key(), source).await?;
     let now = state.clock.now();
-    let user = state.accounts.account_by_email(&email.key()).await?;
-    let user = user.filter(|u| !u.is_expired_pending(now, state.config.limits.pending_account_ttl));
+    let user = match holder {
+        Some(id) => state.accounts.account(&id).await?,
+        None => None,
+    };
+    // The address may have changed hands since it was counted: then it is no one's here.
+    let user = user.filter(|u| {
+        u.email.key() == email.key() && !u.is_expired_pending(now, state.config.limits.pending_account_ttl)
+    });
     let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,
         _ => return Err(ApiError::InvalidCredentials),
     };
-    throttle.succeeded(attempt).await?;
-    let user = if user.suspension_is_over(now) { lift_suspension(state, &user, now).await? } else { user };
-    ensure_can_sign_in(&user)?;
-    let pair = start_session(state, &user).await?;
-    tracing::info!(user_id = %user.id, "logged in");
-    Ok(pair)
+    // The session and the forgetting of the checks are one store call; a right password that
+    // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
+    let user_id = user.id.clone();
+    let signed_in = async {
+        let user = if user.suspension_is_over(now) { lift_suspension(state, &user, now).await? } else { user };
+        ensure_can_sign_in(&user)?;
+        start_session(state, &user, Some(attempt.key())).await
+    };
+    match signed_in.await {
+        Ok(pair) => {
+            tracing::info!(%user_id, "logged in");
+            Ok(pair)
+        }
+        Err(e) => {
+            throttle.succeeded(attempt).await?;
+            Err(e)
+        }
+    }
 }
 
 /// Pending accounts cannot log in until they confirm their email (they can ask for a new
@@ -250,7 +268,11 @@ async fn lift_suspension(state: &AuthState, user: &User, now: OffsetDateTime) ->
 
 /// Starts a session bound to the credential just verified: if the password changed since,
 /// the store refuses to write it, and the login fails as if the password were wrong.
-async fn start_session(state: &AuthState, user: &User) -> Result<TokenPair, ApiError> {
+async fn start_session(
+    state: &AuthState,
+    user: &User,
+    forget_checks: Option<CheckKey<'_>>,
+) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
     let secret = random_token();
     let session = Session {
@@ -263,7 +285,7 @@ async fn start_session(state: &AuthState, user: &User) -> Result<TokenPair, ApiE
         previous_hashes: Vec::new(),
         rotated_at: None,
     };
-    match state.sessions.create_session(&session).await {
+    match state.sessions.create_session(&session, forget_checks).await {
         Ok(()) => {}
         Err(StoreError::Conflict) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),

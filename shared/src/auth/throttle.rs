@@ -15,9 +15,9 @@ use crate::{
     clock::Clock,
     config::Limits,
     credentials::PasswordHasher,
-    domain::User,
+    domain::{User, UserId},
     http::{ApiError, Source},
-    ports::{AttemptPolicy, LimitStore, Reservation},
+    ports::{AttemptPolicy, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck},
 };
 
 const FIRST_LOCKOUT: Duration = Duration::seconds(30);
@@ -40,11 +40,18 @@ impl AuthState {
     }
 }
 
-/// The attempt counters a password check for one address from one source was counted on;
-/// cleared when the password was right.
+/// The counts a password check for one address from one source was counted on; forgotten
+/// when the password was right.
 #[must_use]
 pub struct LoginAttempt {
-    keys: [String; 2],
+    email_key: String,
+    source: String,
+}
+
+impl LoginAttempt {
+    pub fn key(&self) -> CheckKey<'_> {
+        CheckKey { email_key: &self.email_key, source: &self.source }
+    }
 }
 
 impl Throttle<'_> {
@@ -61,7 +68,7 @@ impl Throttle<'_> {
         password: &str,
         source: &Source,
     ) -> Result<LoginAttempt, ApiError> {
-        let attempt = self.reserve_password_check(&user.email.key(), source).await?;
+        let (attempt, _) = self.reserve_password_check(&user.email.key(), source).await?;
         if !hasher.verify(password, Some(&user.password_hash)).await? {
             return Err(ApiError::WrongCurrentPassword);
         }
@@ -69,35 +76,39 @@ impl Throttle<'_> {
     }
 
     /// Counts one password check for `email_key` from `source`, or refuses it with 429 while
-    /// either count is locked out.
-    pub async fn reserve_password_check(&self, email_key: &str, source: &Source) -> Result<LoginAttempt, ApiError> {
-        let now = self.clock.now();
-        let [source_key, address_key] = login_keys(email_key, source);
-        let per_source = (source_key, self.config.login_failures_before_backoff);
-        let per_address = (address_key, self.config.login_failures_before_account_backoff);
-        for (counted, (key, threshold)) in [("source", &per_source), ("address", &per_address)] {
-            if let Reservation::Refused { wait } =
-                self.limits.reserve_attempt(key, &self.policy(*threshold), now).await?
-            {
-                tracing::warn!(counted, "login backoff engaged for an email address");
-                return Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) });
+    /// either count is locked out; with the account that holds the address, if any.
+    pub async fn reserve_password_check(
+        &self,
+        email_key: &str,
+        source: &Source,
+    ) -> Result<(LoginAttempt, Option<UserId>), ApiError> {
+        let check = PasswordCheck {
+            key: CheckKey { email_key, source: &source.0 },
+            policies: CheckPolicies {
+                per_source: self.policy(self.config.login_failures_before_backoff),
+                per_address: self.policy(self.config.login_failures_before_account_backoff),
+            },
+        };
+        match self.limits.reserve_password_check(&check, self.clock.now()).await? {
+            CheckReservation::Refused { wait } => {
+                tracing::warn!("login backoff engaged for an email address");
+                Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) })
+            }
+            CheckReservation::Granted { account, .. } => {
+                Ok((LoginAttempt { email_key: email_key.to_string(), source: source.0.clone() }, account))
             }
         }
-        Ok(LoginAttempt { keys: [per_source.0, per_address.0] })
     }
 
-    /// The password was right: the attempts counted for it are forgotten.
+    /// The password was right: the checks counted for it are forgotten.
     pub async fn succeeded(&self, attempt: LoginAttempt) -> Result<(), ApiError> {
-        for key in &attempt.keys {
-            self.limits.clear_attempts(key).await?;
-        }
-        Ok(())
+        Ok(self.limits.forget_password_checks(attempt.key()).await?)
     }
 
-    /// Forgets the attempts counted for an address over all sources and from `source` (after
-    /// a password reset from there, which proves the address). Other sources stay locked out.
+    /// Forgets the checks counted for an address over all sources and from `source` (after a
+    /// password reset from there, which proves the address). Other sources stay locked out.
     pub async fn forget_address(&self, email_key: &str, source: &Source) -> Result<(), ApiError> {
-        self.succeeded(LoginAttempt { keys: login_keys(email_key, source) }).await
+        Ok(self.limits.forget_password_checks(CheckKey { email_key, source: &source.0 }).await?)
     }
 
     /// Counts one email to `email_key` in the current hour; 429 past the hourly limit.
@@ -137,11 +148,6 @@ impl Throttle<'_> {
     }
 }
 
-/// The attempt counters of an address: from one source, and from all.
-fn login_keys(email_key: &str, source: &Source) -> [String; 2] {
-    [format!("login#{email_key}#{}", source.0), format!("login#{email_key}")]
-}
-
 fn ceil_secs(d: Duration) -> u64 {
     let secs = d.whole_seconds() + i64::from(d.subsec_nanoseconds() > 0);
     secs.max(1) as u64
@@ -150,7 +156,7 @@ fn ceil_secs(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::Attempts;
+    use crate::ports::{Attempts, Reservation};
 
     fn policy() -> AttemptPolicy {
         AttemptPolicy { threshold: 5, first_lockout: FIRST_LOCKOUT, max_lockout: MAX_LOCKOUT, memory: ATTEMPT_MEMORY }

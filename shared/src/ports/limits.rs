@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use super::StoreResult;
+use crate::domain::UserId;
 
 /// Attempts counted for one key since the last success. Each attempt is counted before the
 /// password is checked (a reservation), so parallel guesses cannot slip past the count.
@@ -51,16 +52,66 @@ impl AttemptPolicy {
     }
 }
 
+/// Whose password checks are counted: those for one address, from one source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckKey<'a> {
+    /// The canonical key of the email address checked against.
+    pub email_key: &'a str,
+    /// Where the request came from.
+    pub source: &'a str,
+}
+
+/// A password check about to be made, counted twice: per address and source, and per address
+/// over all sources, each under its own policy.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordCheck<'a> {
+    pub key: CheckKey<'a>,
+    pub policies: CheckPolicies,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckPolicies {
+    pub per_source: AttemptPolicy,
+    pub per_address: AttemptPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckReservation {
+    /// Counted on both; `account` is the account that held the address then, if any.
+    Granted { per_source: Attempts, per_address: Attempts, account: Option<UserId> },
+    /// Locked out for this much longer (the longer of the two waits); nothing was counted.
+    Refused { wait: Duration },
+}
+
+impl CheckPolicies {
+    /// Both policies over what is on record: both counts one on, or the longer wait.
+    pub fn decide(
+        &self,
+        per_source: Option<Attempts>,
+        per_address: Option<Attempts>,
+        now: OffsetDateTime,
+    ) -> Result<(Attempts, Attempts), Duration> {
+        match (self.per_source.decide(per_source, now), self.per_address.decide(per_address, now)) {
+            (Reservation::Granted(source), Reservation::Granted(address)) => Ok((source, address)),
+            (Reservation::Refused { wait: a }, Reservation::Refused { wait: b }) => Err(a.max(b)),
+            (Reservation::Refused { wait }, _) | (_, Reservation::Refused { wait }) => Err(wait),
+        }
+    }
+}
+
 /// Counters behind the brute-force and abuse limits, shared by every instance of the service.
 #[async_trait]
 pub trait LimitStore: Send + Sync {
-    /// Reads the attempts on record for `key`, applies `policy.decide` and writes the result,
-    /// as one atomic step: of any number of parallel callers, no more are granted than the
-    /// policy allows.
-    async fn reserve_attempt(&self, key: &str, policy: &AttemptPolicy, now: OffsetDateTime)
-    -> StoreResult<Reservation>;
-    /// Forgets the attempts of `key` (after a success).
-    async fn clear_attempts(&self, key: &str) -> StoreResult<()>;
+    /// Counts one password check on both of its counts, or refuses it, as one atomic step (of
+    /// any number of parallel callers, no more are granted than the policies allow), and says
+    /// which account holds the address: what a login reads first, in one store call.
+    async fn reserve_password_check(
+        &self,
+        check: &PasswordCheck<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<CheckReservation>;
+    /// Forgets the checks counted for the address from this source, and over all sources.
+    async fn forget_password_checks(&self, key: CheckKey<'_>) -> StoreResult<()>;
     /// Atomically adds one to the counter `key` (which lives until `expires_at`) and returns
     /// the new count.
     async fn increment_counter(&self, key: &str, expires_at: OffsetDateTime) -> StoreResult<u32>;

@@ -17,7 +17,9 @@ mod tokens;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
 pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
-pub use limits::{AttemptPolicy, Attempts, LimitStore, Reservation};
+pub use limits::{
+    AttemptPolicy, Attempts, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck, Reservation,
+};
 pub use mail::{Mailer, OutgoingEmail};
 pub use moderation::{
     AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, ModerationError, ModerationStore, RecordFilter, Report,

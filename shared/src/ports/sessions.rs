@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::StoreResult;
+use super::{CheckKey, StoreResult};
 use crate::domain::UserId;
 
 /// A login session: what a refresh token refreshes and what every access token points to.
@@ -51,7 +51,9 @@ pub enum Rotation {
 pub trait SessionStore: Send + Sync {
     /// Writes the session only if its account exists and is still at
     /// `session.credential_version`, atomically; otherwise [`super::StoreError::Conflict`].
-    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// With `forget_checks`, the password checks counted for them are forgotten in the same
+    /// step (a login's last store call).
+    async fn create_session(&self, session: &Session, forget_checks: Option<CheckKey<'_>>) -> StoreResult<()>;
     async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>>;
     /// Replaces the refresh hash with `new_hash`, the history with `history` and the rotation
     /// time with `now`, only if the refresh hash still equals `presented_hash`.

@@ -8,10 +8,10 @@ use shared::{
     domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
     pagination::CursorSigner,
     ports::{
-        AccountFilter, AccountStore, AttemptPolicy, AuditRecord, DeliveryClaim, DeliveryState, Edge, EdgeAdded,
-        EdgeKind, Flag, LimitStore, ModerationAction, ModerationError, ModerationStore, Notification,
-        NotificationStore, OneTimeToken, RecordFilter, Report, Reservation, Rotation, Session, SessionStore, Side,
-        SocialStore, StoreError, TokenKind, TokenStore,
+        AccountFilter, AccountStore, AttemptPolicy, AuditRecord, CheckKey, CheckPolicies, CheckReservation,
+        DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Flag, LimitStore, ModerationAction, ModerationError,
+        ModerationStore, Notification, NotificationStore, OneTimeToken, PasswordCheck, RecordFilter, Report, Rotation,
+        Session, SessionStore, Side, SocialStore, StoreError, TokenKind, TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
@@ -213,26 +213,26 @@ pub async fn a_pending_registration_gives_its_address_to_a_new_one(store: Arc<im
 pub async fn a_session_is_written_only_at_the_current_credential(store: Arc<impl Stores>) {
     let mut ada = user("ada@example.com");
     store.create_account(&ada).await.unwrap();
-    store.create_session(&session(&ada.id, "before", "h")).await.unwrap();
+    store.create_session(&session(&ada.id, "before", "h"), None).await.unwrap();
 
     ada.credential_version += 1;
     store.update_account(&ada).await.unwrap();
 
     let stale = session(&ada.id, "late", "h");
     assert!(
-        matches!(store.create_session(&stale).await, Err(StoreError::Conflict)),
+        matches!(store.create_session(&stale, None).await, Err(StoreError::Conflict)),
         "a login that checked the old password"
     );
     assert_eq!(store.session(&ada.id, "late").await.unwrap(), None);
     let current = Session { credential_version: 1, ..session(&ada.id, "after", "h") };
-    store.create_session(&current).await.unwrap();
+    store.create_session(&current, None).await.unwrap();
     let nobody = session(&UserId::generate(), "orphan", "h");
-    assert!(matches!(store.create_session(&nobody).await, Err(StoreError::Conflict)), "no account, no session");
+    assert!(matches!(store.create_session(&nobody, None).await, Err(StoreError::Conflict)), "no account, no session");
 }
 
 pub async fn a_refresh_rotates_once_and_a_replay_is_told_apart(store: Arc<impl Stores>) {
     let ada = account(&store).await;
-    store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
+    store.create_session(&session(&ada, "s1", "h1"), None).await.unwrap();
     let t = now();
 
     assert_eq!(store.session(&ada, "s1").await.unwrap().unwrap().refresh_hash, "h1");
@@ -248,7 +248,7 @@ pub async fn a_refresh_rotates_once_and_a_replay_is_told_apart(store: Arc<impl S
 
 pub async fn concurrent_refreshes_with_one_token_rotate_once(store: Arc<impl Stores>) {
     let ada = account(&store).await;
-    store.create_session(&session(&ada, "s1", "h1")).await.unwrap();
+    store.create_session(&session(&ada, "s1", "h1"), None).await.unwrap();
     let attempts: Vec<_> = (0..10)
         .map(|i| {
             let (store, ada) = (store.clone(), ada.clone());
@@ -267,9 +267,9 @@ pub async fn concurrent_refreshes_with_one_token_rotate_once(store: Arc<impl Sto
 pub async fn ending_all_sessions_ends_only_that_users(store: Arc<impl Stores>) {
     let (ada, grace) = (account(&store).await, account(&store).await);
     for i in 0..30 {
-        store.create_session(&session(&ada, &format!("ada{i}"), "h")).await.unwrap();
+        store.create_session(&session(&ada, &format!("ada{i}"), "h"), None).await.unwrap();
     }
-    store.create_session(&session(&grace, "grace", "h")).await.unwrap();
+    store.create_session(&session(&grace, "grace", "h"), None).await.unwrap();
 
     assert_eq!(store.user_sessions(&ada).await.unwrap().len(), 30);
     assert_eq!(store.user_sessions(&grace).await.unwrap().len(), 1);
@@ -325,50 +325,97 @@ pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>)
     assert_eq!(taken, 1);
 }
 
-pub async fn a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows(store: Arc<impl Stores>) {
-    let policy = AttemptPolicy {
-        threshold: 5,
+fn policy(threshold: u32) -> AttemptPolicy {
+    AttemptPolicy {
+        threshold,
         first_lockout: Duration::seconds(30),
         max_lockout: Duration::minutes(15),
         memory: Duration::hours(1),
-    };
+    }
+}
+
+/// A check of `email_key` from `source`: 5 per source, 50 per address before a backoff.
+fn check<'a>(email_key: &'a str, source: &'a str) -> PasswordCheck<'a> {
+    PasswordCheck {
+        key: CheckKey { email_key, source },
+        policies: CheckPolicies { per_source: policy(5), per_address: policy(50) },
+    }
+}
+
+fn granted_as(reservation: &CheckReservation, source_count: u32, address_count: u32) -> bool {
+    matches!(reservation, CheckReservation::Granted { per_source, per_address, .. }
+        if per_source.count == source_count && per_address.count == address_count)
+}
+
+pub async fn a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows(store: Arc<impl Stores>) {
     let t0 = now();
     let attempts: Vec<_> = (0..41)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.reserve_attempt("login#ada", &policy, t0).await.unwrap() })
+            tokio::spawn(
+                async move { store.reserve_password_check(&check("ada@x.test", "1.1.1.1"), t0).await.unwrap() },
+            )
         })
         .collect();
     let mut granted = 0;
     for attempt in attempts {
-        granted += usize::from(matches!(attempt.await.unwrap(), Reservation::Granted(_)));
+        granted += usize::from(matches!(attempt.await.unwrap(), CheckReservation::Granted { .. }));
     }
     assert_eq!(granted, 5, "41 parallel attempts, 5 password checks");
+    let ada = check("ada@x.test", "1.1.1.1");
     assert_eq!(
-        store.reserve_attempt("login#ada", &policy, t0 + Duration::seconds(10)).await.unwrap(),
-        Reservation::Refused { wait: Duration::seconds(20) }
+        store.reserve_password_check(&ada, t0 + Duration::seconds(10)).await.unwrap(),
+        CheckReservation::Refused { wait: Duration::seconds(20) }
     );
+    // Another source is counted apart, on the same address count.
+    let elsewhere = store.reserve_password_check(&check("ada@x.test", "2.2.2.2"), t0).await.unwrap();
+    assert!(granted_as(&elsewhere, 1, 6), "{elsewhere:?}");
     // After the lockout one more try; then twice as long a wait.
     let later = t0 + Duration::seconds(31);
-    assert!(
-        matches!(store.reserve_attempt("login#ada", &policy, later).await.unwrap(), Reservation::Granted(a) if a.count == 6)
-    );
+    assert!(granted_as(&store.reserve_password_check(&ada, later).await.unwrap(), 6, 7));
     assert_eq!(
-        store.reserve_attempt("login#ada", &policy, later).await.unwrap(),
-        Reservation::Refused { wait: Duration::seconds(60) }
+        store.reserve_password_check(&ada, later).await.unwrap(),
+        CheckReservation::Refused { wait: Duration::seconds(60) }
     );
-    // Forgotten after a success, and after an hour of quiet.
-    store.clear_attempts("login#ada").await.unwrap();
-    assert!(
-        matches!(store.reserve_attempt("login#ada", &policy, later).await.unwrap(), Reservation::Granted(a) if a.count == 1)
-    );
+    // Forgotten after a success (for that source and the address), and after an hour of quiet.
+    store.forget_password_checks(ada.key).await.unwrap();
+    assert!(granted_as(&store.reserve_password_check(&ada, later).await.unwrap(), 1, 1));
     let hours_later = later + Duration::hours(2);
-    assert!(
-        matches!(store.reserve_attempt("login#ada", &policy, hours_later).await.unwrap(), Reservation::Granted(a) if a.count == 1)
-    );
-    assert!(
-        matches!(store.reserve_attempt("login#other", &policy, t0).await.unwrap(), Reservation::Granted(a) if a.count == 1)
-    );
+    assert!(granted_as(&store.reserve_password_check(&ada, hours_later).await.unwrap(), 1, 1));
+    assert!(granted_as(&store.reserve_password_check(&check("other@x.test", "1.1.1.1"), t0).await.unwrap(), 1, 1));
+}
+
+/// A login's first store call counts the check and says whose address it is; its last starts
+/// the session and forgets the counts, or neither. Counting an address no one holds does not
+/// stop anyone registering it.
+pub async fn a_password_check_is_counted_beside_the_address_it_names(store: Arc<impl Stores>) {
+    let t0 = now();
+    let ada = user("ada.checks@example.com");
+    let key = ada.email.key();
+    // Counted before anyone holds the address, and still counted after.
+    let before = store.reserve_password_check(&check(&key, "1.1.1.1"), t0).await.unwrap();
+    assert!(matches!(before, CheckReservation::Granted { account: None, .. }), "{before:?}");
+    store.create_account(&ada).await.unwrap();
+    let found = store.account_by_email(&key).await.unwrap().expect("registered over the counts");
+    assert_eq!(found.id, ada.id);
+
+    let during = store.reserve_password_check(&check(&key, "1.1.1.1"), t0).await.unwrap();
+    assert!(matches!(&during, CheckReservation::Granted { account: Some(id), .. } if *id == ada.id), "{during:?}");
+    // A session from a stale credential is refused and forgets nothing.
+    let mut stale = session(&ada.id, "stale", "h");
+    stale.credential_version = 7;
+    assert!(matches!(store.create_session(&stale, Some(check(&key, "1.1.1.1").key)).await, Err(StoreError::Conflict)));
+    assert!(granted_as(&store.reserve_password_check(&check(&key, "1.1.1.1"), t0).await.unwrap(), 3, 3), "kept");
+    store.create_session(&session(&ada.id, "fresh", "h"), Some(check(&key, "1.1.1.1").key)).await.unwrap();
+    assert!(store.session(&ada.id, "fresh").await.unwrap().is_some());
+    assert!(granted_as(&store.reserve_password_check(&check(&key, "1.1.1.1"), t0).await.unwrap(), 1, 1), "forgotten");
+
+    // An unknown address is no one's, however often it is counted.
+    for _ in 0..3 {
+        let nobody = store.reserve_password_check(&check("nobody@example.com", "1.1.1.1"), t0).await.unwrap();
+        assert!(matches!(nobody, CheckReservation::Granted { account: None, .. }), "{nobody:?}");
+    }
+    assert!(store.account_by_email("nobody@example.com").await.unwrap().is_none());
 }
 
 pub async fn counters_count_atomically(store: Arc<impl Stores>) {
@@ -799,6 +846,7 @@ macro_rules! for_each_case {
             a_token_is_taken_once_and_only_as_its_kind,
             concurrent_takes_of_one_token_succeed_once,
             a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows,
+            a_password_check_is_counted_beside_the_address_it_names,
             counters_count_atomically,
             accounts_are_listed_page_by_page_through_signed_cursors,
             a_deleted_account_frees_its_email_and_a_stale_delete_is_refused,

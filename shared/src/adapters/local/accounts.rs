@@ -47,20 +47,18 @@ impl AccountStore for SqliteDb {
     }
 
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>> {
-        let id = id.0.clone();
-        let data: Option<String> = self
-            .call(move |conn| conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| row.get(0)).optional())
-            .await?;
+        let data: Option<String> = self.read(|conn| {
+            conn.prepare_cached("SELECT data FROM users WHERE id = ?1")?.query_row([&id.0], |row| row.get(0)).optional()
+        })?;
         Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
 
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
-        let key = email_key.to_string();
-        let data: Option<String> = self
-            .call(move |conn| {
-                conn.query_row("SELECT data FROM users WHERE email_key = ?1", [key], |row| row.get(0)).optional()
-            })
-            .await?;
+        let data: Option<String> = self.read(|conn| {
+            conn.prepare_cached("SELECT data FROM users WHERE email_key = ?1")?
+                .query_row([email_key], |row| row.get(0))
+                .optional()
+        })?;
         Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
 

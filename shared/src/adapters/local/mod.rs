@@ -30,10 +30,18 @@ pub use queue::ClaimedJob;
 
 #[derive(Clone)]
 pub struct SqliteDb {
+    /// The one writer (and the reads that must see a transaction's own writes).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections for the hot point reads (a session, an account), taken one per
+    /// read: in WAL mode readers neither wait for the writer nor for each other.
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: Arc<std::path::PathBuf>,
     /// Wakes the local worker when a job is queued.
     job_signal: Arc<tokio::sync::Notify>,
 }
+
+/// Reader connections kept open between reads; more are opened under load, then closed.
+const MAX_IDLE_READERS: usize = 16;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -186,7 +194,34 @@ impl SqliteDb {
         // The operator command may write while the server runs.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), job_signal: Arc::new(tokio::sync::Notify::new()) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            path: Arc::new(path.to_path_buf()),
+            job_signal: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Runs one point read on a reader connection, on the calling thread: such a read takes
+    /// microseconds, less than handing it to the blocking pool and back would.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(self.path.as_path(), flags)
+                    .with_context(|| format!("opening {} to read", self.path.display()))?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                conn
+            }
+        };
+        let result = f(&conn).context("database error");
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
     }
 
     pub fn job_signal(&self) -> Arc<tokio::sync::Notify> {

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::{
     domain::UserId,
-    ports::{Rotation, Session, SessionStore, StoreError, StoreResult},
+    ports::{CheckKey, Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 
 const COLUMNS: &str =
@@ -35,12 +35,14 @@ fn history_json(history: &[String]) -> String {
 
 #[async_trait]
 impl SessionStore for SqliteDb {
-    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+    async fn create_session(&self, session: &Session, forget_checks: Option<CheckKey<'_>>) -> StoreResult<()> {
         let s = session.clone();
+        let forget = forget_checks.map(super::limits::check_keys);
         let inserted = self
             .call(move |conn| {
+                let tx = conn.transaction()?;
                 // Written only while the account is at the credential the session was made with.
-                conn.execute(
+                let inserted = tx.execute(
                     "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at, credential_version,
                         previous_hashes, rotated_at)
                      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
@@ -55,24 +57,23 @@ impl SessionStore for SqliteDb {
                         history_json(&s.previous_hashes),
                         s.rotated_at.map(ts)
                     ],
-                )
+                )?;
+                if let Some(keys) = forget.as_ref().filter(|_| inserted == 1) {
+                    super::limits::forget_checks(&tx, keys)?;
+                }
+                tx.commit()?;
+                Ok(inserted)
             })
             .await?;
         if inserted == 1 { Ok(()) } else { Err(StoreError::Conflict) }
     }
 
     async fn session(&self, user_id: &UserId, id: &str) -> StoreResult<Option<Session>> {
-        let (user_id, id) = (user_id.0.clone(), id.to_string());
-        Ok(self
-            .call(move |conn| {
-                conn.query_row(
-                    &format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND user_id = ?2"),
-                    [id, user_id],
-                    session_from_row,
-                )
+        Ok(self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1 AND user_id = ?2"))?
+                .query_row([id, user_id.0.as_str()], session_from_row)
                 .optional()
-            })
-            .await?)
+        })?)
     }
 
     async fn rotate_session(
