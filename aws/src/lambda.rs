@@ -63,10 +63,11 @@ pub async fn sdk_config() -> SdkConfig {
 const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
 
 /// The SDK's HTTPS client: rustls with ring, trusting Amazon's roots, or the roots in the one
-/// file `SSL_CERT_FILE` names (an endpoint behind another CA: a proxy, an emulator over TLS).
+/// PEM file `AWS_CA_BUNDLE` names (as the AWS CLI reads it: an endpoint behind another CA, a
+/// proxy, an emulator over TLS).
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let roots = std::env::var_os("SSL_CERT_FILE")
+    let roots = std::env::var_os("AWS_CA_BUNDLE")
         .and_then(|path| std::fs::read(path).ok())
         .unwrap_or_else(|| AMAZON_TRUST_SERVICES_ROOTS.as_bytes().to_vec());
     let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(roots);

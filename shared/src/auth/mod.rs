@@ -11,7 +11,6 @@ pub mod throttle;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use flows::{Confirmation, NewAccount, TokenPair};
 pub use routes::*;
@@ -51,21 +50,16 @@ impl FromRef<AuthState> for Arc<JwtKeys> {
     }
 }
 
-pub fn routes() -> OpenApiRouter<AuthState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(send_confirm_email))
-        .routes(routes!(confirm_email))
-        .routes(routes!(send_reset_password_email))
-        .routes(routes!(reset_password))
-        .routes(routes!(change_password))
-        .routes(routes!(jwks))
-}
-
-/// The group's routes over its state, without the shared layers (`http::finish` adds them).
-pub fn router(state: AuthState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
+crate::http::route_group! {
+    AuthState;
+    [register],
+    [login],
+    [refresh],
+    [logout],
+    [send_confirm_email],
+    [confirm_email],
+    [send_reset_password_email],
+    [reset_password],
+    [change_password],
+    [jwks],
 }

@@ -8,10 +8,11 @@ use utoipa::openapi::{
     schema::{Object, SchemaType, Type},
 };
 
-use crate::domain::email::is_invisible;
+use crate::domain::email::INVISIBLE_RANGES;
 
 /// A regular-expression character class body listing every character the domain refuses in
-/// text shown to others (`is_invisible`), but those in `allowed`, as literal ranges.
+/// text shown to others (`is_invisible`, listed as `INVISIBLE_RANGES`), but those in
+/// `allowed`, as literal ranges.
 fn invisible_class(allowed: &[char]) -> String {
     let mut class = String::new();
     let mut run: Option<(char, char)> = None;
@@ -22,8 +23,8 @@ fn invisible_class(allowed: &[char]) -> String {
             class.push(run.1);
         }
     };
-    for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-        if is_invisible(c) && !allowed.contains(&c) {
+    for c in INVISIBLE_RANGES.iter().flat_map(|&(first, last)| first..=last) {
+        if !allowed.contains(&c) {
             run = match run {
                 Some((start, end)) if end as u32 + 1 == c as u32 => Some((start, c)),
                 Some(done) => {

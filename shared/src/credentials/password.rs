@@ -43,13 +43,19 @@ pub struct PasswordHasher {
 
 type HashJob = Box<dyn FnOnce() + Send>;
 
-/// The threads hashes run on: as many as there are slots, fed from one queue.
+/// The threads hashes run on: as many as there are slots, fed from one queue, started at the
+/// first hash (a function that never hashes, or not yet, spends nothing on them).
 struct HashingThreads {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>,
+    count: usize,
+    jobs: std::sync::OnceLock<Result<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>, String>>,
 }
 
 impl HashingThreads {
-    fn start(count: usize) -> anyhow::Result<Self> {
+    fn new(count: usize) -> Self {
+        Self { count, jobs: std::sync::OnceLock::new() }
+    }
+
+    fn start(count: usize) -> anyhow::Result<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> {
         let (sender, receiver) = std::sync::mpsc::channel::<HashJob>();
         let receiver = Arc::new(std::sync::Mutex::new(receiver));
         for i in 0..count {
@@ -67,7 +73,7 @@ impl HashingThreads {
                 })
                 .context("starting a hashing thread")?;
         }
-        Ok(Self { jobs: std::sync::Mutex::new(sender) })
+        Ok(std::sync::Mutex::new(sender))
     }
 
     /// Runs `work` on a hashing thread (the caller holds a slot, so one is free).
@@ -76,8 +82,9 @@ impl HashingThreads {
         let job: HashJob = Box::new(move || {
             let _ = done.send(work());
         });
-        self.jobs
-            .lock()
+        let jobs = self.jobs.get_or_init(|| Self::start(self.count).map_err(|e| format!("{e:#}")));
+        let jobs = jobs.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+        jobs.lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(job)
             .map_err(|_| anyhow::anyhow!("the hashing threads stopped"))?;
@@ -117,7 +124,7 @@ impl PasswordHasher {
             waiting: AtomicUsize::new(0),
             max_waiting: queue,
         };
-        let threads = HashingThreads::start(concurrency.max(1))?;
+        let threads = HashingThreads::new(concurrency.max(1));
         Ok(Self { params, dummy: Arc::new(OnceCell::new()), slots: Arc::new(slots), threads: Arc::new(threads) })
     }
 

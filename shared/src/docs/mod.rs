@@ -14,7 +14,6 @@ use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::http::{ApiError, KnownRoutes, Problem};
 
@@ -100,10 +99,10 @@ fn describe_problems(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The document, rendered once, and Swagger UI's settings.
+/// The document, rendered at its first request (not at a cold start), and Swagger UI's settings.
 #[derive(Clone)]
 pub struct DocsState {
-    openapi_json: Arc<str>,
+    openapi_json: Arc<std::sync::OnceLock<String>>,
     swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     /// Every route of the service: the docs function answers what no route matched with it.
     pub known_routes: KnownRoutes,
@@ -111,11 +110,9 @@ pub struct DocsState {
 
 impl DocsState {
     pub fn new() -> Self {
-        let document = document();
-        let openapi_json = document.to_json().expect("the OpenAPI document serializes");
         // Relative to /apidocs/index.html, so the page works behind an API Gateway stage too.
         let swagger = utoipa_swagger_ui::Config::from("../openapi.json");
-        Self { openapi_json: openapi_json.into(), swagger: Arc::new(swagger), known_routes: KnownRoutes::of(&document) }
+        Self { openapi_json: Default::default(), swagger: Arc::new(swagger), known_routes: KnownRoutes::of(document) }
     }
 }
 
@@ -125,17 +122,12 @@ impl Default for DocsState {
     }
 }
 
-pub fn routes() -> OpenApiRouter<DocsState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(openapi_json))
-        .routes(routes!(apidocs))
-        .routes(routes!(apidocs_file))
-}
-
-/// The group's routes over its state, without the shared layers (`http::finish` adds them).
-pub fn router(state: DocsState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
+crate::http::route_group! {
+    DocsState;
+    [health],
+    [openapi_json],
+    [apidocs],
+    [apidocs_file],
 }
 
 /// Liveness.
@@ -147,7 +139,8 @@ pub async fn health() -> Json<serde_json::Value> {
 /// This document: the OpenAPI 3.1 description of the whole API.
 #[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi_json(State(state): State<DocsState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], state.openapi_json.to_string()).into_response()
+    let json = state.openapi_json.get_or_init(|| document().to_json().expect("the OpenAPI document serializes"));
+    ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response()
 }
 
 /// Swagger UI: redirects to its page.

@@ -2,6 +2,8 @@
 //! deployment shares. Route groups build on this; it knows nothing of any group.
 
 mod caller;
+pub(crate) mod route_group;
+pub(crate) use route_group::route_group;
 mod error;
 mod page;
 
@@ -69,27 +71,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
 /// (where axum's own routing tells the two apart) does. The other functions, and the local
 /// server, pass none: a request reaches them only on a path they serve.
 #[derive(Clone, Debug, Default)]
-pub struct KnownRoutes(Arc<Vec<(Method, Vec<String>)>>);
+pub struct KnownRoutes {
+    routes: Arc<std::sync::OnceLock<Vec<(Method, Vec<String>)>>>,
+    document: Option<fn() -> utoipa::openapi::OpenApi>,
+}
 
 impl KnownRoutes {
-    pub fn of(document: &utoipa::openapi::OpenApi) -> Self {
-        let mut routes = Vec::new();
-        for (path, item) in &document.paths.paths {
-            let segments: Vec<String> = path.split('/').map(str::to_string).collect();
-            let methods = [
-                (Method::GET, item.get.is_some()),
-                (Method::PUT, item.put.is_some()),
-                (Method::POST, item.post.is_some()),
-                (Method::DELETE, item.delete.is_some()),
-                (Method::PATCH, item.patch.is_some()),
-            ];
-            for (method, present) in methods {
-                if present {
-                    routes.push((method, segments.clone()));
-                }
-            }
-        }
-        Self(Arc::new(routes))
+    /// The routes of the document `document` makes, read from it at the first request no
+    /// route matched, not at a cold start.
+    pub fn of(document: fn() -> utoipa::openapi::OpenApi) -> Self {
+        Self { routes: Default::default(), document: Some(document) }
+    }
+
+    fn routes(&self) -> &[(Method, Vec<String>)] {
+        self.routes.get_or_init(|| self.document.map(|document| routes_of(&document())).unwrap_or_default())
     }
 
     /// The methods the path is served under (a `{parameter}` segment matches any one segment).
@@ -99,7 +94,7 @@ impl KnownRoutes {
             template.len() == segments.len()
                 && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
         };
-        self.0.iter().filter(|(_, template)| matches(template)).map(|(method, _)| method).collect()
+        self.routes().iter().filter(|(_, template)| matches(template)).map(|(method, _)| method).collect()
     }
 
     fn unmatched(&self, method: &Method, uri: &Uri) -> Response {
@@ -114,6 +109,26 @@ impl KnownRoutes {
         }
         response
     }
+}
+
+fn routes_of(document: &utoipa::openapi::OpenApi) -> Vec<(Method, Vec<String>)> {
+    let mut routes = Vec::new();
+    for (path, item) in &document.paths.paths {
+        let segments: Vec<String> = path.split('/').map(str::to_string).collect();
+        let methods = [
+            (Method::GET, item.get.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+        ];
+        for (method, present) in methods {
+            if present {
+                routes.push((method, segments.clone()));
+            }
+        }
+    }
+    routes
 }
 
 /// The layers every deployment shares, around one group's routes (a Lambda function) or all

@@ -8,7 +8,6 @@ pub use routes::*;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     clock::Clock,
@@ -36,19 +35,14 @@ impl FromRef<ModerationState> for Access {
     }
 }
 
-pub fn routes() -> OpenApiRouter<ModerationState> {
-    OpenApiRouter::new()
-        .routes(routes!(report_author))
-        .routes(routes!(reported_authors))
-        .routes(routes!(flag_author))
-        .routes(routes!(flagged_authors))
-        .routes(routes!(suspend_author))
-        .routes(routes!(unsuspend_author))
-        .routes(routes!(suspended_authors))
-        .routes(routes!(moderation_audit))
-}
-
-/// The group's routes over its state, without the shared layers (`http::finish` adds them).
-pub fn router(state: ModerationState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
+crate::http::route_group! {
+    ModerationState;
+    [report_author],
+    [reported_authors],
+    [flag_author],
+    [flagged_authors],
+    [suspend_author],
+    [unsuspend_author],
+    [suspended_authors],
+    [moderation_audit],
 }

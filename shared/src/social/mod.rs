@@ -13,7 +13,6 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     clock::Clock,
@@ -44,22 +43,17 @@ impl FromRef<SocialState> for Access {
     }
 }
 
-pub fn routes() -> OpenApiRouter<SocialState> {
-    OpenApiRouter::new()
-        .routes(routes!(subscribe, unsubscribe))
-        .routes(routes!(follow, unfollow))
-        .routes(routes!(subscribers))
-        .routes(routes!(subscriptions))
-        .routes(routes!(followers))
-        .routes(routes!(follows))
-        .routes(routes!(notify_subscribers))
-        .routes(routes!(notification))
-        .routes(routes!(unsubscribe_page, unsubscribe_by_link))
-}
-
-/// The group's routes over its state, without the shared layers (`http::finish` adds them).
-pub fn router(state: SocialState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
+crate::http::route_group! {
+    SocialState;
+    [subscribe, unsubscribe],
+    [follow, unfollow],
+    [subscribers],
+    [subscriptions],
+    [followers],
+    [follows],
+    [notify_subscribers],
+    [notification],
+    [unsubscribe_page, unsubscribe_by_link],
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -21,7 +21,6 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::throttle::Throttle,
@@ -69,24 +68,19 @@ impl FromRef<UsersState> for Access {
     }
 }
 
-pub fn routes() -> OpenApiRouter<UsersState> {
-    OpenApiRouter::new()
-        .routes(routes!(me, update_me, delete_me))
-        .routes(routes!(admin, update_admin, delete_admin))
-        .routes(routes!(moderator, update_moderator, delete_moderator))
-        .routes(routes!(export))
-        .routes(routes!(upload_photo, delete_photo))
-        .routes(routes!(confirm_email_change))
-        .routes(routes!(author))
-        .routes(routes!(authors))
-        .routes(routes!(users))
-        .routes(routes!(admins))
-        .routes(routes!(moderators))
-}
-
-/// The group's routes over its state, without the shared layers (`http::finish` adds them).
-pub fn router(state: UsersState) -> axum::Router {
-    routes().split_for_parts().0.with_state(state)
+crate::http::route_group! {
+    UsersState;
+    [me, update_me, delete_me],
+    [admin, update_admin, delete_admin],
+    [moderator, update_moderator, delete_moderator],
+    [export],
+    [upload_photo, delete_photo],
+    [confirm_email_change],
+    [author],
+    [authors],
+    [users],
+    [admins],
+    [moderators],
 }
 
 #[derive(Deserialize, IntoParams)]
