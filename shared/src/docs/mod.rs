@@ -103,16 +103,13 @@ fn describe_problems(doc: &mut utoipa::openapi::OpenApi) {
 #[derive(Clone)]
 pub struct DocsState {
     openapi_json: Arc<std::sync::OnceLock<String>>,
-    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     /// Every route of the service: the docs function answers what no route matched with it.
     pub known_routes: KnownRoutes,
 }
 
 impl DocsState {
     pub fn new() -> Self {
-        // Relative to /apidocs/index.html, so the page works behind an API Gateway stage too.
-        let swagger = utoipa_swagger_ui::Config::from("../openapi.json");
-        Self { openapi_json: Default::default(), swagger: Arc::new(swagger), known_routes: KnownRoutes::of(document) }
+        Self { openapi_json: Default::default(), known_routes: KnownRoutes::of(document) }
     }
 }
 
@@ -158,7 +155,7 @@ pub async fn apidocs() -> Response {
     get, path = "/apidocs/{file}", tag = "docs",
     params(("file" = String, Path, description = "index.html, or one of its assets",
         example = "index.html",
-        pattern = "^(index\\.html|index\\.css|swagger-ui\\.css|swagger-ui(-bundle|-standalone-preset|-es-bundle|-es-bundle-core)?\\.js|swagger-initializer\\.js|oauth2-redirect\\.html|favicon-(16x16|32x32)\\.png)$")),
+        pattern = "^(index\\.html|index\\.css|swagger-ui\\.css|swagger-ui-(bundle|standalone-preset)\\.js|swagger-initializer\\.js|oauth2-redirect\\.html|favicon-(16x16|32x32)\\.png)$")),
     responses(
         (status = 200, description = "The file", content(
             (String = "text/html"), (String = "text/css"), (String = "text/javascript"), (String = "image/png")
@@ -166,9 +163,42 @@ pub async fn apidocs() -> Response {
         (status = 404, description = "No such file", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn apidocs_file(State(state): State<DocsState>, Path(file): Path<String>) -> Result<Response, ApiError> {
-    let served = utoipa_swagger_ui::serve(&file, state.swagger.clone())
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("serving Swagger UI: {e}")))?
-        .ok_or(ApiError::NotFound)?;
-    Ok(([(header::CONTENT_TYPE, served.content_type)], served.bytes.into_owned()).into_response())
+pub async fn apidocs_file(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (content_type, bytes) = swagger_ui_file(&file).ok_or(ApiError::NotFound)?;
+    Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+/// Swagger UI's settings: this service's document, relative to /apidocs/index.html so that the
+/// page works behind an API Gateway stage too.
+const SWAGGER_INITIALIZER: &str = r##"window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "../openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
+    layout: "StandaloneLayout",
+  });
+};
+"##;
+
+/// One of Swagger UI's files (shared/build.rs takes them from its vendored distribution).
+fn swagger_ui_file(name: &str) -> Option<(&'static str, &'static [u8])> {
+    macro_rules! dist {
+        ($file:literal) => {
+            include_bytes!(concat!(env!("OUT_DIR"), "/swagger-ui/", $file)).as_slice()
+        };
+    }
+    Some(match name {
+        "index.html" => ("text/html; charset=utf-8", dist!("index.html")),
+        "oauth2-redirect.html" => ("text/html; charset=utf-8", dist!("oauth2-redirect.html")),
+        "index.css" => ("text/css", dist!("index.css")),
+        "swagger-ui.css" => ("text/css", dist!("swagger-ui.css")),
+        "swagger-ui-bundle.js" => ("text/javascript", dist!("swagger-ui-bundle.js")),
+        "swagger-ui-standalone-preset.js" => ("text/javascript", dist!("swagger-ui-standalone-preset.js")),
+        "swagger-initializer.js" => ("text/javascript", SWAGGER_INITIALIZER.as_bytes()),
+        "favicon-16x16.png" => ("image/png", dist!("favicon-16x16.png")),
+        "favicon-32x32.png" => ("image/png", dist!("favicon-32x32.png")),
+        _ => return None,
+    })
 }
