@@ -32,7 +32,7 @@ pub fn new_key() -> JwtKeySource {
 
 /// One group's router with the shared layers, as its function serves it.
 pub fn function(routes: axum::Router) -> axum::Router {
-    http::finish(routes, 16 * 1024, &http::KnownRoutes::of(&docs::document()))
+    http::finish(routes, 16 * 1024, &http::KnownRoutes::of(docs::document))
 }
 
 async fn invoke(app: &axum::Router, event_file: &str) -> (u16, Value) {

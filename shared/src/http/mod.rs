@@ -72,7 +72,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
 /// server, pass none: a request reaches them only on a path they serve.
 #[derive(Clone, Debug, Default)]
 pub struct KnownRoutes {
-    routes: Arc<std::sync::OnceLock<Vec<(Method, Vec<String>)>>>,
+    routes: Arc<std::sync::OnceLock<Vec<Route>>>,
     document: Option<fn() -> utoipa::openapi::OpenApi>,
 }
 
@@ -83,7 +83,7 @@ impl KnownRoutes {
         Self { routes: Default::default(), document: Some(document) }
     }
 
-    fn routes(&self) -> &[(Method, Vec<String>)] {
+    fn routes(&self) -> &[Route] {
         self.routes.get_or_init(|| self.document.map(|document| routes_of(&document())).unwrap_or_default())
     }
 
@@ -111,7 +111,10 @@ impl KnownRoutes {
     }
 }
 
-fn routes_of(document: &utoipa::openapi::OpenApi) -> Vec<(Method, Vec<String>)> {
+/// A method and the segments of a path template.
+type Route = (Method, Vec<String>);
+
+fn routes_of(document: &utoipa::openapi::OpenApi) -> Vec<Route> {
     let mut routes = Vec::new();
     for (path, item) in &document.paths.paths {
         let segments: Vec<String> = path.split('/').map(str::to_string).collect();
