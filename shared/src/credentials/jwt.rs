@@ -44,7 +44,15 @@ pub struct JwtKeys {
     access_ttl: Duration,
     /// Seals list cursors; keyed from the private key, so a key rotation retires them too.
     cursors: CursorSigner,
+    /// Tokens whose signature was checked, by their whole text (signature included, so nothing
+    /// unsigned can match): a client sends one token with every request until it expires, and
+    /// checking the same signature again buys nothing. Expiry is still checked each time, and
+    /// the session behind a token is still read each time (`AuthUser`).
+    verified: std::sync::Mutex<std::collections::HashMap<String, AccessClaims>>,
 }
+
+/// Verified tokens remembered at most; the memory starts over when full.
+const VERIFIED_TOKENS: usize = 4096;
 
 /// The file the local server keeps its generated signing key in.
 pub const LOCAL_KEY_FILE: &str = "jwt-signing-key.pem";
@@ -78,6 +86,7 @@ impl JwtKeys {
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
             cursors: CursorSigner::new(signing.as_bytes()),
+            verified: Default::default(),
         })
     }
 
@@ -125,6 +134,25 @@ impl JwtKeys {
 
     /// The claims of a token we signed, unexpired at `now`; `None` for anything else.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Option<AccessClaims> {
+        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(token).cloned();
+        let claims = match remembered {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token)?;
+                let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                if verified.len() >= VERIFIED_TOKENS {
+                    verified.clear();
+                }
+                verified.insert(token.to_string(), claims.clone());
+                claims
+            }
+        };
+        let now = now.unix_timestamp();
+        (claims.exp > now && claims.iat <= now + 60).then_some(claims)
+    }
+
+    /// The claims of a token signed with our key for our issuer and audience (expiry aside).
+    fn verify_signature(&self, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
             return None;
@@ -133,11 +161,9 @@ impl JwtKeys {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Expiry is checked below against the service's clock, so tests can move time.
+        // Expiry is checked by `verify` against the service's clock, so tests can move time.
         validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).ok()?.claims;
-        let now = now.unix_timestamp();
-        (claims.exp > now && claims.iat <= now + 60).then_some(claims)
+        Some(jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).ok()?.claims)
     }
 }
 
@@ -205,5 +231,25 @@ mod tests {
 
         assert!(again.cursor_signer().open(&cursor).is_ok(), "another instance with the same key opens it");
         assert!(other.cursor_signer().open(&cursor).is_err(), "a rotated key retires it");
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_nothing_else_matches_it() {
+        let keys = JwtKeys::from_pem(&generate_pem().unwrap(), &config()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).unwrap();
+        assert_eq!(keys.verify(&token, now).unwrap().sid, "s1");
+        assert_eq!(keys.verify(&token, now).unwrap().sid, "s1", "remembered");
+
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(keys.verify(&tampered, now).is_none(), "another signature is checked afresh");
+        let (head, _) = token.rsplit_once('.').unwrap();
+        let (header, _) = head.split_once('.').unwrap();
+        let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","role":"admin"}"#);
+        let forged = format!("{header}.{forged_claims}.{}", token.rsplit_once('.').unwrap().1);
+        assert!(keys.verify(&forged, now).is_none(), "the signature of other claims");
+        assert!(keys.verify(&token, now + time::Duration::minutes(16)).is_none(), "expired, remembered or not");
     }
 }
