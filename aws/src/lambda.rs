@@ -3,7 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::{Context, bail};
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_types::SdkConfig;
 use shared::{
     Config,
     auth::AuthState,
@@ -52,10 +52,39 @@ impl AwsSettings {
     }
 }
 
-/// The SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at an emulator),
-/// with [`http_client`].
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
+/// The SDK configuration of a function, from what Lambda puts in its environment: the region,
+/// the role's credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`),
+/// and `AWS_ENDPOINT_URL` if set (an emulator); with [`http_client`]. Not `aws_config`'s
+/// provider chains (profiles, SSO, web identity, instance metadata): a function never needs
+/// them, and linking them costs every cold start. The operator command, run by people with
+/// profiles, uses them (`operator_sdk_config`).
+pub fn sdk_config() -> anyhow::Result<SdkConfig> {
+    use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
+    use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).context("AWS_REGION is not set")?;
+    let credentials = Credentials::new(
+        var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?,
+        var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    );
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http_client());
+    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(endpoint);
+    }
+    Ok(config.build())
+}
+
+/// The SDK configuration for the operator command: every provider chain `aws_config` knows
+/// (profiles in `~/.aws`, environment, instance roles), with [`http_client`].
+pub async fn operator_sdk_config() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()).load().await
 }
 
 /// The roots AWS service endpoints chain to (Amazon Trust Services), built in: no certificate
@@ -97,8 +126,12 @@ pub struct Aws {
 }
 
 impl Aws {
+    /// A function's view, from the environment Lambda gives it.
     pub async fn from_env() -> anyhow::Result<Self> {
-        let sdk = sdk_config().await;
+        Self::from_sdk(sdk_config()?)
+    }
+
+    pub fn from_sdk(sdk: SdkConfig) -> anyhow::Result<Self> {
         let dynamo = dynamo_client(&sdk, None);
         Ok(Self { settings: AwsSettings::from_env()?, config: Config::from_env()?, sdk, dynamo })
     }
@@ -252,17 +285,17 @@ impl Aws {
     }
 }
 
-/// One JSON object per line, no colours: what CloudWatch Logs wants.
+/// One JSON object per line, no colours: what CloudWatch Logs wants. `RUST_LOG` takes levels
+/// per target (`info`, `warn,ums_aws=debug`), without `EnvFilter`'s span and regex matching,
+/// which a function does not need and would carry a regex engine for.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time()
-        .with_current_span(false)
-        .init();
+    use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _};
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let logs = tracing_subscriber::fmt::layer().json().with_ansi(false).without_time().with_current_span(false);
+    tracing_subscriber::registry().with(logs).with(filter).init();
 }
 
 /// Serves one route group to API Gateway (HTTP API, payload 2.0), with the layers every

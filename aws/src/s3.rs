@@ -25,7 +25,7 @@ pub struct S3Photos {
 }
 
 impl S3Photos {
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: &str) -> anyhow::Result<Self> {
+    pub fn new(sdk: &aws_types::SdkConfig, bucket: &str) -> anyhow::Result<Self> {
         let region = sdk.region().context("no AWS region configured")?.to_string();
         let credentials = sdk.credentials_provider().context("no AWS credentials configured")?;
         let mut config = aws_sdk_s3::config::Builder::from(sdk);

@@ -41,7 +41,7 @@ enum AdminCommand {
 async fn main() -> anyhow::Result<()> {
     let Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } = Cli::parse().command;
     let password = operator::read_password()?;
-    let aws = Aws::from_env().await?;
+    let aws = Aws::from_sdk(ums_aws::lambda::operator_sdk_config().await)?;
     let user = operator::create_admin(&aws.auth_state().await?, &email, &first_name, &last_name, password).await?;
     println!("created admin {} <{}>", user.id, user.email);
     Ok(())
