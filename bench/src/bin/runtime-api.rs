@@ -153,7 +153,7 @@ fn serve(stream: TcpStream, events: &[String], next: &std::sync::Mutex<usize>, n
         } else if let Some(rest) = request.path.strip_prefix("/2018-06-01/runtime/invocation/request-") {
             let index: usize = rest.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
             let note = if rest.ends_with("/response") {
-                let status = serde_status(&request.body);
+                let status = api_gateway_status(&request.body);
                 Note::Answered { index, status }
             } else {
                 Note::Failed(String::from_utf8_lossy(&request.body).into_owned())
@@ -173,7 +173,7 @@ fn serve(stream: TcpStream, events: &[String], next: &std::sync::Mutex<usize>, n
 }
 
 /// The `statusCode` of an API Gateway answer, 0 for anything else.
-fn serde_status(body: &[u8]) -> u16 {
+fn api_gateway_status(body: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(body);
     let Some(at) = text.find("\"statusCode\":") else { return 0 };
     text[at + 13..].trim_start().chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)
