@@ -16,7 +16,7 @@ use shared::{
     users::UsersState,
 };
 
-use crate::{DynamoStore, S3Photos, SesMailer, SqsJobs, call_count::CallCounter};
+use crate::{DynamoStore, Lazy, S3Photos, SesMailer, SqsJobs, call_count::CallCounter};
 
 /// Where the AWS resources are, from the environment the SAM template sets.
 #[derive(Clone, Debug)]
@@ -122,7 +122,7 @@ pub struct Aws {
     pub sdk: SdkConfig,
     pub settings: AwsSettings,
     pub config: Config,
-    pub dynamo: aws_sdk_dynamodb::Client,
+    pub dynamo: Lazy<aws_sdk_dynamodb::Client>,
 }
 
 impl Aws {
@@ -132,7 +132,10 @@ impl Aws {
     }
 
     pub fn from_sdk(sdk: SdkConfig) -> anyhow::Result<Self> {
-        let dynamo = dynamo_client(&sdk, None);
+        let dynamo = {
+            let sdk = sdk.clone();
+            Lazy::new(move || dynamo_client(&sdk, None))
+        };
         Ok(Self { settings: AwsSettings::from_env()?, config: Config::from_env()?, sdk, dynamo })
     }
 
@@ -167,7 +170,8 @@ impl Aws {
                 self.settings.queue_urls.get(queue).with_context(|| format!("{} is not set", queue.url_variable()))?;
             urls.insert(*queue, url.clone());
         }
-        Ok(Arc::new(SqsJobs::new(aws_sdk_sqs::Client::new(&self.sdk), urls)))
+        let sdk = self.sdk.clone();
+        Ok(Arc::new(SqsJobs::new(Lazy::new(move || aws_sdk_sqs::Client::new(&sdk)), urls)))
     }
 
     /// Password hashing with the configured cost and concurrency bound.
@@ -279,7 +283,8 @@ impl Aws {
             clock: Arc::new(SystemClock),
             config: Arc::new(self.config.clone()),
         };
-        let mailer = Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(&self.sdk)));
+        let sdk = self.sdk.clone();
+        let mailer = Arc::new(SesMailer::new(Lazy::new(move || aws_sdk_sesv2::Client::new(&sdk))));
         let worker = EmailWorker { mailer, links, deliveries: store.clone() };
         (worker, store.as_ref().clone())
     }

@@ -5,12 +5,14 @@
 pub mod call_count;
 pub mod dynamo;
 pub mod lambda;
+pub mod lazy;
 pub mod s3;
 pub mod ses;
 pub mod sqs;
 pub mod worker;
 
 pub use dynamo::{DynamoStore, JobClaim};
+pub use lazy::Lazy;
 pub use s3::S3Photos;
 pub use ses::SesMailer;
 pub use sqs::SqsJobs;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::Lazy;
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -16,7 +17,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::form
 
 #[derive(Clone)]
 pub struct S3Photos {
-    client: aws_sdk_s3::Client,
+    client: Lazy<aws_sdk_s3::Client>,
     bucket: String,
     /// Where browsers POST uploads: the bucket's own endpoint (path-style on an emulator).
     upload_url: String,
@@ -37,7 +38,7 @@ impl S3Photos {
             }
             None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
         };
-        let client = aws_sdk_s3::Client::from_conf(config.build());
+        let client = Lazy::new(move || aws_sdk_s3::Client::from_conf(config.build()));
         Ok(Self { client, bucket: bucket.to_string(), upload_url, region, credentials })
     }
 }

@@ -8,13 +8,15 @@ use aws_sdk_sesv2::{
 };
 use shared::ports::{Mailer, OutgoingEmail};
 
+use crate::Lazy;
+
 pub struct SesMailer {
-    client: aws_sdk_sesv2::Client,
+    client: Lazy<aws_sdk_sesv2::Client>,
 }
 
 impl SesMailer {
-    pub fn new(client: aws_sdk_sesv2::Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<Lazy<aws_sdk_sesv2::Client>>) -> Self {
+        Self { client: client.into() }
     }
 }
 

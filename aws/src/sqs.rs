@@ -7,15 +7,17 @@ use anyhow::Context;
 use async_trait::async_trait;
 use shared::ports::{Envelope, Job, JobQueue, Queue};
 
+use crate::Lazy;
+
 pub struct SqsJobs {
-    client: aws_sdk_sqs::Client,
+    client: Lazy<aws_sdk_sqs::Client>,
     urls: BTreeMap<Queue, String>,
 }
 
 impl SqsJobs {
     /// Jobs for these queues only, at these URLs.
-    pub fn new(client: aws_sdk_sqs::Client, urls: BTreeMap<Queue, String>) -> Self {
-        Self { client, urls }
+    pub fn new(client: impl Into<Lazy<aws_sdk_sqs::Client>>, urls: BTreeMap<Queue, String>) -> Self {
+        Self { client: client.into(), urls }
     }
 }
 

@@ -27,11 +27,13 @@ use aws_sdk_dynamodb::{
 use shared::domain::UserId;
 use time::OffsetDateTime;
 
+use crate::Lazy;
+
 type Item = std::collections::HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
+    client: Lazy<Client>,
     table: String,
 }
 
@@ -161,8 +163,8 @@ fn cancellation_codes(
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: impl Into<Lazy<Client>>, table: impl Into<String>) -> Self {
+        Self { client: client.into(), table: table.into() }
     }
 
     async fn get(&self, pk: String, sk: &str) -> anyhow::Result<Option<Item>> {

@@ -23,7 +23,7 @@ pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKey
     let photo_bucket = Some(photo_bucket().await);
     let settings = AwsSettings { table: table.name.clone(), queue_urls, photo_bucket, jwt_key: Some(key) };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
-    Aws { sdk: sdk().await, settings, config, dynamo: table.client.clone() }
+    Aws { sdk: sdk().await, settings, config, dynamo: table.client.clone().into() }
 }
 
 pub fn new_key() -> JwtKeySource {
