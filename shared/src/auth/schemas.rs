@@ -70,7 +70,35 @@ pub fn nickname() -> Object {
 }
 
 pub fn bio() -> Object {
-    string(true).max_length(Some(1000)).pattern(Some(format!("^[^{}]*$", INVISIBLE_BUT_LINES.as_str()))).build()
+    text(1000, false)
+}
+
+/// Text of one or more lines: up to `max` characters, tabs and line breaks allowed but nothing
+/// else invisible; `required`: something besides white space (and not null).
+fn text(max: usize, required: bool) -> Object {
+    let y = INVISIBLE_BUT_LINES.as_str();
+    let pattern = if required { format!("^[^{y}]*[^ \\t\\n{y}][^{y}]*$") } else { format!("^[^{y}]*$") };
+    string(!required).max_length(Some(max)).pattern(Some(pattern)).build()
+}
+
+/// A moderation reason: 1 to 1000 characters of text.
+pub fn reason() -> Object {
+    text(1000, true)
+}
+
+/// A reason that may be left out.
+pub fn optional_reason() -> Object {
+    text(1000, false)
+}
+
+/// An email's subject: 1 to 200 characters on one line.
+pub fn subject() -> Object {
+    name(200, false)
+}
+
+/// A message to subscribers: up to 10000 characters of text.
+pub fn message() -> Object {
+    text(10_000, false)
 }
 
 pub fn email() -> Object {

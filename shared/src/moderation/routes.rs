@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ModerationState;
 use crate::{
     accounts::modify_account,
+    auth::schemas,
     domain::{Action, FieldError, Role, Status, User, UserId, multiline},
     http::{ApiError, AuthUser, JsonBody, Paging, Problem, QueryParams, page_limit},
     ports::{AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, RecordFilter, Report},
@@ -27,6 +28,7 @@ pub struct AuthorQuery {
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     /// Why: 1 to 1000 characters.
+    #[schema(schema_with = schemas::reason)]
     pub reason: String,
 }
 
@@ -34,6 +36,7 @@ pub struct ReportRequest {
 #[serde(deny_unknown_fields)]
 pub struct FlagRequest {
     /// Why: 1 to 1000 characters.
+    #[schema(schema_with = schemas::reason)]
     pub reason: String,
     /// Open reports on this author that led to the flag (at most 25); they close with it.
     #[serde(default)]
@@ -44,6 +47,7 @@ pub struct FlagRequest {
 #[serde(deny_unknown_fields)]
 pub struct SuspendRequest {
     /// Why: 1 to 1000 characters; the author is told it when they try to log in.
+    #[schema(schema_with = schemas::reason)]
     pub reason: String,
     /// When the suspension ends by itself (RFC 3339, in the future); absent: until reinstated.
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -54,6 +58,7 @@ pub struct SuspendRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReinstateRequest {
     /// Why, for the audit trail (optional).
+    #[schema(schema_with = schemas::optional_reason)]
     pub reason: Option<String>,
 }
 

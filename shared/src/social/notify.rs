@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::SocialState;
 use crate::{
+    auth::schemas,
     domain::{Action, FieldError, Role, UserId, multiline, single_line},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
     jobs::open_unsubscribe_token,
@@ -23,8 +24,10 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct NotifyRequest {
     /// The email's subject: 1 to 200 characters on one line.
+    #[schema(schema_with = schemas::subject)]
     pub subject: String,
     /// What to say (up to 10000 characters); a message, an article link, or both.
+    #[schema(schema_with = schemas::message)]
     pub message: Option<String>,
     /// An `https` (or `http`) link to the article, up to 2000 characters.
     pub article_url: Option<String>,

@@ -22,6 +22,9 @@ pub struct DeleteAccount {
     pub password: String,
 }
 
+/// The longest password a deletion takes (as documented); no password is this long.
+const MAX_PASSWORD_CHARS: usize = 1024;
+
 /// Delete your account for good (with your current password), or with `?id=` (admins only)
 /// any account. The profile, photos, sessions and emailed links go; a goodbye email goes to
 /// the address.
@@ -36,7 +39,7 @@ pub struct DeleteAccount {
         (status = 403, description = "Wrong password (`wrong_current_password`), or another account and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
         (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
-        (status = 422, description = "No password (`validation_failed`)", body = Problem),
+        (status = 422, description = "No password, or one over 1024 characters (`validation_failed`)", body = Problem),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
         (status = 503, description = "Too many password checks at once (`server_busy`)", body = Problem),
     )
@@ -61,6 +64,10 @@ pub async fn delete_me(
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
+            // No body is asked for; one that is sent must still be what the route takes.
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                password_in(&body)?;
+            }
             erase_account(&state, &id, None, None, None).await?;
         }
     }
@@ -72,6 +79,10 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
         return Err(ApiError::Validation(vec![FieldError::new("password", "required", "your current password")]));
     }
     let request: DeleteAccount = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    if request.password.chars().count() > MAX_PASSWORD_CHARS {
+        let detail = format!("at most {MAX_PASSWORD_CHARS} characters");
+        return Err(ApiError::Validation(vec![FieldError::new("password", "too_long", detail)]));
+    }
     Ok(request.password)
 }
 
