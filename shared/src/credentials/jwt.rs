@@ -69,6 +69,7 @@ impl JwtKeys {
     }
 
     pub fn from_pem(pem: &str, config: &JwtConfig) -> anyhow::Result<Self> {
+        eddsa_only::install();
         let signing = SigningKey::from_pkcs8_pem(pem.trim())
             .context("the JWT signing key must be an Ed25519 private key in PKCS#8 PEM")?;
         let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
@@ -206,6 +207,71 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn generate_pem() -> anyhow::Result<String> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?.to_string())
+}
+
+/// jsonwebtoken's cryptography, for the one algorithm this service signs and accepts. The
+/// crate's RustCrypto provider would link RSA, ECDSA and HMAC into every function for nothing;
+/// with this one, a token of any other algorithm cannot even be checked.
+mod eddsa_only {
+    use ed25519_dalek::{Signature, SigningKey, VerifyingKey, ed25519::signature, pkcs8::DecodePrivateKey as _};
+    use jsonwebtoken::{
+        Algorithm, DecodingKey, EncodingKey,
+        crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier},
+        errors::{ErrorKind, Result},
+    };
+
+    static PROVIDER: CryptoProvider =
+        CryptoProvider { signer_factory: signer, verifier_factory: verifier, jwk_utils: JwkUtils::new_unimplemented() };
+
+    /// Makes this the process's provider (once; later calls change nothing).
+    pub fn install() {
+        let _ = PROVIDER.install_default();
+    }
+
+    struct Ed25519Signer(SigningKey);
+
+    impl signature::Signer<Vec<u8>> for Ed25519Signer {
+        fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
+            Ok(self.0.sign(message).to_bytes().to_vec())
+        }
+    }
+
+    impl JwtSigner for Ed25519Signer {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::EdDSA
+        }
+    }
+
+    struct Ed25519Verifier(VerifyingKey);
+
+    impl signature::Verifier<Vec<u8>> for Ed25519Verifier {
+        fn verify(&self, message: &[u8], signature: &Vec<u8>) -> std::result::Result<(), signature::Error> {
+            self.0.verify(message, &Signature::from_slice(signature)?)
+        }
+    }
+
+    impl JwtVerifier for Ed25519Verifier {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::EdDSA
+        }
+    }
+
+    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
+        if *algorithm != Algorithm::EdDSA {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        let key = SigningKey::from_pkcs8_der(key.inner()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+        Ok(Box::new(Ed25519Signer(key)))
+    }
+
+    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+        if *algorithm != Algorithm::EdDSA {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        let bytes: &[u8; 32] = key.as_bytes().try_into().map_err(|_| ErrorKind::InvalidEddsaKey)?;
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
+        Ok(Box::new(Ed25519Verifier(key)))
+    }
 }
 
 #[cfg(test)]

@@ -178,12 +178,14 @@ async fn forged_access_tokens_are_refused() {
                     .unwrap(),
             )
             .unwrap();
-    let hs256_with_public_key = jsonwebtoken::encode(
-        &Header { alg: Algorithm::HS256, kid: Some(kid.clone()), ..Header::default() },
-        &claims,
-        &EncodingKey::from_secret(&public_key),
-    )
-    .unwrap();
+    // The classic confusion: HS256, keyed with the public key everyone can read.
+    let hs256_with_public_key = {
+        use hmac::{Hmac, Mac as _};
+        let input = format!("{}.{}", b64(&json!({ "alg": "HS256", "typ": "JWT", "kid": kid })), b64(&claims));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&public_key).unwrap();
+        mac.update(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    };
 
     let forgeries = [
         ("alg none", format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT", "kid": kid })), b64(&claims))),
