@@ -107,6 +107,12 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
         .build_https()
 }
 
+/// An SDK client made from `sdk` at its first use (see [`Lazy`]).
+fn lazy_client<C: Send + 'static>(sdk: &SdkConfig, make: impl FnOnce(&SdkConfig) -> C + Send + 'static) -> Lazy<C> {
+    let sdk = sdk.clone();
+    Lazy::new(move || make(&sdk))
+}
+
 /// A DynamoDB client; with a counter, every call it makes is counted.
 pub fn dynamo_client(sdk: &SdkConfig, counter: Option<CallCounter>) -> aws_sdk_dynamodb::Client {
     let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
@@ -132,10 +138,7 @@ impl Aws {
     }
 
     pub fn from_sdk(sdk: SdkConfig) -> anyhow::Result<Self> {
-        let dynamo = {
-            let sdk = sdk.clone();
-            Lazy::new(move || dynamo_client(&sdk, None))
-        };
+        let dynamo = lazy_client(&sdk, |sdk| dynamo_client(sdk, None));
         Ok(Self { settings: AwsSettings::from_env()?, config: Config::from_env()?, sdk, dynamo })
     }
 
@@ -170,8 +173,7 @@ impl Aws {
                 self.settings.queue_urls.get(queue).with_context(|| format!("{} is not set", queue.url_variable()))?;
             urls.insert(*queue, url.clone());
         }
-        let sdk = self.sdk.clone();
-        Ok(Arc::new(SqsJobs::new(Lazy::new(move || aws_sdk_sqs::Client::new(&sdk)), urls)))
+        Ok(Arc::new(SqsJobs::new(lazy_client(&self.sdk, aws_sdk_sqs::Client::new), urls)))
     }
 
     /// Password hashing with the configured cost and concurrency bound.
@@ -283,8 +285,7 @@ impl Aws {
             clock: Arc::new(SystemClock),
             config: Arc::new(self.config.clone()),
         };
-        let sdk = self.sdk.clone();
-        let mailer = Arc::new(SesMailer::new(Lazy::new(move || aws_sdk_sesv2::Client::new(&sdk))));
+        let mailer = Arc::new(SesMailer::new(lazy_client(&self.sdk, aws_sdk_sesv2::Client::new)));
         let worker = EmailWorker { mailer, links, deliveries: store.clone() };
         (worker, store.as_ref().clone())
     }

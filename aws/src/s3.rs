@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::Lazy;
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
@@ -14,6 +13,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use shared::ports::{PhotoStore, Upload, UploadForm};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
+
+use crate::Lazy;
 
 #[derive(Clone)]
 pub struct S3Photos {
