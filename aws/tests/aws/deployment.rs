@@ -167,6 +167,17 @@ fn every_function_crate_is_deployed_and_every_deployed_function_has_a_crate() {
     assert_eq!(deployed, crates);
 }
 
+/// `sam build` runs `cargo lambda build --release`, which aborts on panic unless the release
+/// profile says otherwise; the local server's `cargo build --release` unwinds. A `panic` line
+/// in the profile would give the functions the unwinding tables back (13% of each zip).
+#[test]
+fn the_functions_are_built_to_abort_on_panic_and_the_server_to_unwind() {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(format!("{ROOT}/Cargo.toml")).unwrap()).unwrap();
+    let release = &manifest["profile"]["release"];
+    assert_eq!(release.get("panic"), None, "the release profile names no panic strategy");
+}
+
 /// The argument of a short-form intrinsic (`!GetAtt EmailQueue.Arn` -> `EmailQueue.Arn`).
 fn intrinsic(value: &Yaml) -> Option<&str> {
     match value {
