@@ -16,7 +16,7 @@ use shared::{
     users::UsersState,
 };
 
-use crate::{DynamoStore, Lazy, S3Photos, SesMailer, SqsJobs, call_count::CallCounter};
+use crate::{DynamoStore, Lazy, S3Photos, S3UploadForms, SesMailer, SqsJobs, call_count::CallCounter};
 
 /// Where the AWS resources are, from the environment the SAM template sets.
 #[derive(Clone, Debug)]
@@ -182,10 +182,9 @@ impl Aws {
         PasswordHasher::new(self.config.argon2, limits.hashing_concurrency, limits.hashing_queue)
     }
 
-    /// The photo bucket; a missing name fails the cold start, not a request.
-    fn photos(&self) -> anyhow::Result<Arc<S3Photos>> {
-        let bucket = self.settings.photo_bucket.as_deref().context("UMS_PHOTO_BUCKET is not set")?;
-        Ok(Arc::new(S3Photos::new(&self.sdk, bucket)?))
+    /// The photo bucket's name; a missing one fails the cold start, not a request.
+    fn photo_bucket(&self) -> anyhow::Result<&str> {
+        self.settings.photo_bucket.as_deref().context("UMS_PHOTO_BUCKET is not set")
     }
 
     /// The auth group: DynamoDB, the email queue, the signing key.
@@ -204,7 +203,8 @@ impl Aws {
         })
     }
 
-    /// The users group: DynamoDB, the signing key, the email queue, the photo bucket.
+    /// The users group: DynamoDB, the signing key, the email and photo queues, upload forms for
+    /// the photo bucket (signed here; no S3 client).
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
@@ -214,8 +214,8 @@ impl Aws {
             sessions: store.clone(),
             tokens: store.clone(),
             limits: store.clone(),
-            jobs: self.jobs(&[Queue::Email])?,
-            photos: self.photos()?,
+            jobs: self.jobs(&[Queue::Email, Queue::Photo])?,
+            uploads: Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?),
             social: store.clone(),
             moderation: store,
             keys: self.keys().await?,
@@ -271,7 +271,11 @@ impl Aws {
     /// The photo worker: S3 and the accounts; the table that remembers finished jobs.
     pub fn photo_worker(&self) -> anyhow::Result<(PhotoWorker, DynamoStore)> {
         let store = self.store();
-        let worker = PhotoWorker { accounts: store.clone(), photos: self.photos()?, clock: Arc::new(SystemClock) };
+        let worker = PhotoWorker {
+            accounts: store.clone(),
+            photos: Arc::new(S3Photos::new(&self.sdk, self.photo_bucket()?)),
+            clock: Arc::new(SystemClock),
+        };
         Ok((worker, store.as_ref().clone()))
     }
 

@@ -13,6 +13,6 @@ pub mod worker;
 
 pub use dynamo::{DynamoStore, JobClaim};
 pub use lazy::Lazy;
-pub use s3::S3Photos;
+pub use s3::{S3Photos, S3UploadForms};
 pub use ses::SesMailer;
 pub use sqs::SqsJobs;

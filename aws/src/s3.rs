@@ -1,6 +1,6 @@
 //! Photo files on S3. Uploads come straight from the client with a presigned POST, whose
 //! signed policy fixes the key and caps the size; the photo worker reads them, writes the
-//! processed photos, and deletes what is no longer used.
+//! processed photos, and deletes what is no longer used (removed photos, deleted accounts).
 
 use std::collections::BTreeMap;
 
@@ -11,14 +11,15 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use shared::ports::{PhotoStore, Upload, UploadForm};
+use shared::ports::{PhotoStore, Upload, UploadForm, UploadForms};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
 use crate::Lazy;
 
+/// Upload forms for the photo bucket: S3's presigned POST, signed here with the function's own
+/// credentials. No S3 client: the users function, which hands them out, links none.
 #[derive(Clone)]
-pub struct S3Photos {
-    client: Lazy<aws_sdk_s3::Client>,
+pub struct S3UploadForms {
     bucket: String,
     /// Where browsers POST uploads: the bucket's own endpoint (path-style on an emulator).
     upload_url: String,
@@ -26,21 +27,35 @@ pub struct S3Photos {
     credentials: SharedCredentialsProvider,
 }
 
-impl S3Photos {
+impl S3UploadForms {
     pub fn new(sdk: &aws_types::SdkConfig, bucket: &str) -> anyhow::Result<Self> {
         let region = sdk.region().context("no AWS region configured")?.to_string();
         let credentials = sdk.credentials_provider().context("no AWS credentials configured")?;
-        let mut config = aws_sdk_s3::config::Builder::from(sdk);
         // An emulator serves every bucket under its one host.
         let upload_url = match sdk.endpoint_url() {
-            Some(endpoint) => {
-                config = config.force_path_style(true);
-                format!("{}/{bucket}", endpoint.trim_end_matches('/'))
-            }
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
             None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
         };
+        Ok(Self { bucket: bucket.to_string(), upload_url, region, credentials })
+    }
+}
+
+/// The photo files in the bucket: what the photo worker reads, writes and deletes.
+#[derive(Clone)]
+pub struct S3Photos {
+    client: Lazy<aws_sdk_s3::Client>,
+    bucket: String,
+}
+
+impl S3Photos {
+    pub fn new(sdk: &aws_types::SdkConfig, bucket: &str) -> Self {
+        let mut config = aws_sdk_s3::config::Builder::from(sdk);
+        // An emulator serves every bucket under its one host.
+        if sdk.endpoint_url().is_some() {
+            config = config.force_path_style(true);
+        }
         let client = Lazy::new(move || aws_sdk_s3::Client::from_conf(config.build()));
-        Ok(Self { client, bucket: bucket.to_string(), upload_url, region, credentials })
+        Self { client, bucket: bucket.to_string() }
     }
 }
 
@@ -61,7 +76,7 @@ fn signing_key(secret: &str, day: &str, region: &str, service: &str) -> Vec<u8> 
 }
 
 #[async_trait]
-impl PhotoStore for S3Photos {
+impl UploadForms for S3UploadForms {
     /// S3's POST policy, signed with Signature Version 4 (the SDK presigns requests, not forms).
     async fn upload_form(&self, key: &str, max_bytes: u64, expires_at: OffsetDateTime) -> anyhow::Result<UploadForm> {
         let credentials = self.credentials.provide_credentials().await.context("AWS credentials")?;
@@ -91,7 +106,10 @@ impl PhotoStore for S3Photos {
         fields.insert("policy".into(), policy);
         Ok(UploadForm { url: self.upload_url.clone(), fields, max_bytes, expires_at })
     }
+}
 
+#[async_trait]
+impl PhotoStore for S3Photos {
     async fn read(&self, key: &str, max_bytes: u64) -> anyhow::Result<Upload> {
         let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(output) => output,

@@ -84,7 +84,7 @@ impl LocalApp {
             tokens: store.clone(),
             limits: store.clone(),
             jobs: store.clone(),
-            photos: Arc::new(photos),
+            uploads: Arc::new(photos),
             social: store.clone(),
             moderation: store.clone(),
             keys: keys.clone(),

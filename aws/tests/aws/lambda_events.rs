@@ -18,8 +18,7 @@ use crate::emulator::{Queues, Table, photo_bucket, sdk, sent_emails, ses_worker}
 /// What a cold start knows on the emulator: this table, this email queue, this key.
 pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKeySource) -> Aws {
     // One queue stands for every queue a function sends to.
-    let queue_urls =
-        queues.map(|q| [(Queue::Email, q.url.clone()), (Queue::Notify, q.url.clone())]).into_iter().flatten().collect();
+    let queue_urls = queues.map(|q| Queue::ALL.map(|queue| (queue, q.url.clone()))).into_iter().flatten().collect();
     let photo_bucket = Some(photo_bucket().await);
     let settings = AwsSettings { table: table.name.clone(), queue_urls, photo_bucket, jwt_key: Some(key) };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
@@ -149,6 +148,11 @@ async fn each_function_builds_only_the_clients_its_group_uses() {
     assert!(refused.to_string().contains("UMS_EMAIL_QUEUE_URL"), "{refused}");
     let refused = aws.users_state().await.err().expect("the users group cannot start without its email queue");
     assert!(refused.to_string().contains("UMS_EMAIL_QUEUE_URL"), "{refused}");
+    // Nor without the photo queue: the photo worker deletes the files users remove.
+    let mut aws = aws;
+    aws.settings.queue_urls.insert(Queue::Email, "http://127.0.0.1:1/queue/email".into());
+    let refused = aws.users_state().await.err().expect("the users group cannot start without its photo queue");
+    assert!(refused.to_string().contains("UMS_PHOTO_QUEUE_URL"), "{refused}");
 }
 
 #[tokio::test]

@@ -5,12 +5,17 @@ use std::{io::Cursor, sync::Arc};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use shared::{clock::SystemClock, jobs::PhotoWorker};
+use shared::{
+    clock::SystemClock,
+    domain::{UserId, photo_keys},
+    jobs::{PhotoWorker, Worker as _},
+    ports::Job,
+};
 use ums_aws::S3Photos;
 
 use crate::{
     api_on_aws::{AwsApi, PASSWORD, registration},
-    emulator::{Queues, sdk, unique},
+    emulator::{Queues, Table, photo_bucket, sdk, unique},
 };
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -100,7 +105,7 @@ async fn an_upload_posted_to_s3_is_announced_on_the_photo_queue_and_becomes_the_
 
     let worker = PhotoWorker {
         accounts: Arc::new(api.table.store()),
-        photos: Arc::new(S3Photos::new(&sdk().await, &api.bucket).unwrap()),
+        photos: Arc::new(S3Photos::new(&sdk().await, &api.bucket)),
         clock: Arc::new(SystemClock),
     };
     let (delivered, failed) = photo_queue.deliver_once(&worker, &api.table.store()).await;
@@ -122,11 +127,46 @@ async fn an_upload_posted_to_s3_is_announced_on_the_photo_queue_and_becomes_the_
     assert_eq!(left.key_count(), Some(0), "the upload is gone");
     assert!(me["photo_url"].as_str().unwrap().ends_with(&format!("/photos/{user_id}/{upload_id}.jpg")));
 
-    // Deleting the photo removes its files.
+    // Deleting the photo queues its files' deletion for the photo worker.
     let (status, _) = api.call("DELETE", "/api/v1/user/photo", None, access).await;
     assert_eq!(status, 204);
+    assert_eq!(api.queues.deliver_once(&worker, &api.table.store()).await, (1, 0), "the deletion job, done");
     let left = s3.list_objects_v2().bucket(&api.bucket).prefix(format!("photos/{user_id}/")).send().await.unwrap();
     assert_eq!(left.key_count(), Some(0), "the photo files are gone");
+}
+
+#[tokio::test]
+async fn a_deleted_accounts_files_are_deleted_by_the_photo_worker_and_no_one_elses() {
+    let (table, bucket, s3) = (Table::create().await, photo_bucket().await, s3().await);
+    let (gone, other) = (UserId(unique("gone")), UserId(unique("other")));
+    let keys = |user: &UserId| {
+        [photo_keys::upload(user, "u1"), photo_keys::photo(user, "p1"), photo_keys::thumbnail(user, "p1")]
+    };
+    for key in keys(&gone).iter().chain(keys(&other).iter()) {
+        s3.put_object().bucket(&bucket).key(key).body(b"jpeg".to_vec().into()).send().await.unwrap();
+    }
+    let worker = PhotoWorker {
+        accounts: Arc::new(table.store()),
+        photos: Arc::new(S3Photos::new(&sdk().await, &bucket)),
+        clock: Arc::new(SystemClock),
+    };
+
+    worker.handle(&Job::DeleteAccountPhotos { user_id: gone.clone() }).await.unwrap();
+    worker.handle(&Job::DeleteAccountPhotos { user_id: gone.clone() }).await.expect("again: nothing left to delete");
+
+    let left: Vec<String> = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    let mut expected = keys(&other).to_vec();
+    expected.sort();
+    assert_eq!(left, expected);
 }
 
 #[test]

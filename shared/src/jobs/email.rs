@@ -42,7 +42,10 @@ impl Worker for EmailWorker {
                 None => return Ok(()),
             },
             Job::SendNotification(email) => return self.send_notification(email).await,
-            Job::ProcessPhoto { .. } | Job::FanOut { .. } => {
+            Job::ProcessPhoto { .. }
+            | Job::DeletePhoto { .. }
+            | Job::DeleteAccountPhotos { .. }
+            | Job::FanOut { .. } => {
                 anyhow::bail!("a job of another queue reached the email worker")
             }
         };

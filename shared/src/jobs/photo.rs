@@ -1,4 +1,5 @@
-//! The photo worker: turns an uploaded file into the profile photo, or records why not.
+//! The photo worker: turns an uploaded file into the profile photo, or records why not; and
+//! deletes the files of removed photos and deleted accounts.
 
 use std::sync::Arc;
 
@@ -27,6 +28,17 @@ impl Worker for PhotoWorker {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         match job {
             Job::ProcessPhoto { user_id, upload_id } => self.process(user_id, upload_id).await,
+            Job::DeletePhoto { user_id, photo_id } => {
+                self.photos
+                    .delete(&[photo_keys::photo(user_id, photo_id), photo_keys::thumbnail(user_id, photo_id)])
+                    .await
+            }
+            Job::DeleteAccountPhotos { user_id } => {
+                for prefix in photo_keys::prefixes(user_id) {
+                    self.photos.delete_prefix(&prefix).await?;
+                }
+                Ok(())
+            }
             _ => anyhow::bail!("a job of another queue reached the photo worker"),
         }
     }

@@ -17,6 +17,10 @@ pub enum Job {
     /// An uploaded photo to check and turn into the profile photo: queued by the local upload
     /// route, and on AWS made from S3's object-created notification of the upload.
     ProcessPhoto { user_id: UserId, upload_id: String },
+    /// A removed photo's files (the photo and its thumbnail).
+    DeletePhoto { user_id: UserId, photo_id: String },
+    /// Every photo file of a deleted account: its uploads and its photos.
+    DeleteAccountPhotos { user_id: UserId },
     /// An author's notification to fan out: one email job per subscriber, a page of
     /// subscribers per job (`after`: where the page before ended).
     FanOut { notification_id: String, after: Option<super::Position> },
@@ -29,7 +33,7 @@ pub enum Job {
 pub enum Queue {
     /// Transactional emails, sent by the email worker.
     Email,
-    /// Uploaded photos, processed by the photo worker.
+    /// Uploaded photos, processed by the photo worker, and photo files to delete.
     Photo,
     /// Notifications to fan out to subscribers, by the notify worker.
     Notify,
@@ -61,7 +65,7 @@ impl Job {
     pub fn queue(&self) -> Queue {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) | Job::SendNotification(_) => Queue::Email,
-            Job::ProcessPhoto { .. } => Queue::Photo,
+            Job::ProcessPhoto { .. } | Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => Queue::Photo,
             Job::FanOut { .. } => Queue::Notify,
         }
     }
@@ -72,6 +76,8 @@ impl Job {
     fn natural_id(&self) -> Option<String> {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) => None,
+            // Deleting again deletes nothing more.
+            Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => None,
             // One upload is processed once, however many times it is announced.
             Job::ProcessPhoto { upload_id, .. } => Some(format!("photo-{upload_id}")),
             // A page of a fan-out, and one subscriber's copy, are each done once.

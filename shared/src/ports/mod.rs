@@ -24,7 +24,7 @@ pub use mail::{Mailer, OutgoingEmail};
 pub use moderation::{
     AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, ModerationError, ModerationStore, RecordFilter, Report,
 };
-pub use photos::{PhotoStore, Upload, UploadForm};
+pub use photos::{PhotoStore, Upload, UploadForm, UploadForms};
 pub use sessions::{Rotation, Session, SessionStore};
 pub use social::{
     DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Notification, NotificationStore, Side, SocialStore,

@@ -30,12 +30,18 @@ pub enum Upload {
     Bytes(Vec<u8>),
 }
 
-/// Photo files: uploads in, processed photos out.
+/// Upload forms: what the users group hands out. Signing one touches no stored file.
 #[async_trait]
-pub trait PhotoStore: Send + Sync {
+pub trait UploadForms: Send + Sync {
     /// A form that lets its holder upload one file of at most `max_bytes` to `key`, until
     /// `expires_at`.
     async fn upload_form(&self, key: &str, max_bytes: u64, expires_at: OffsetDateTime) -> anyhow::Result<UploadForm>;
+}
+
+/// Photo files: uploads in, processed photos out, unused ones deleted. Only the photo worker
+/// touches them.
+#[async_trait]
+pub trait PhotoStore: Send + Sync {
     /// The object at `key`, unless it is larger than `max_bytes`.
     async fn read(&self, key: &str, max_bytes: u64) -> anyhow::Result<Upload>;
     async fn write(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> anyhow::Result<()>;

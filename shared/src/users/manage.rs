@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{AccountQuery, AccountUpdate, Editor, IdQuery, UsersState, other_account, update_account};
 use crate::{
-    domain::{Action, FieldError, Role, User, UserId, UserView, photo_keys},
+    domain::{Action, FieldError, Role, User, UserId, UserView},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
     ports::{EmailJob, EmailMessage, Job, StoreError},
 };
@@ -88,7 +88,8 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
 
 /// Erases the account `id` (which must have `role`, if given, and, if given, the credential a
 /// password was just checked against): the account and its email atomically (never the last
-/// admin), then its sessions and emailed links; then a goodbye email. `read` is the account
+/// admin), then its sessions, emailed links and follows; then a job for the photo worker to
+/// delete its photo files, and a goodbye email. `read` is the account
 /// as the caller just read it, if it did; a lost race reads it afresh.
 pub(crate) async fn erase_account(
     state: &UsersState,
@@ -113,9 +114,7 @@ pub(crate) async fn erase_account(
                 state.sessions.delete_user_sessions(id).await?;
                 state.tokens.delete_user_tokens(id).await?;
                 state.social.delete_user_edges(id).await?;
-                for prefix in photo_keys::prefixes(id) {
-                    state.photos.delete_prefix(&prefix).await?;
-                }
+                state.jobs.enqueue(&Job::DeleteAccountPhotos { user_id: id.clone() }).await?;
                 let goodbye = EmailJob { to: user.email.to_string(), message: EmailMessage::AccountDeleted };
                 state.jobs.enqueue(&Job::SendEmail(goodbye)).await?;
                 tracing::info!(user_id = %id, "account deleted");

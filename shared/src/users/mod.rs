@@ -30,14 +30,15 @@ use crate::{
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
     ports::{
-        AccountStore, EdgeKind, JobQueue, LimitStore, ModerationStore, PhotoStore, SessionStore, Side, SocialStore,
-        TokenStore,
+        AccountStore, EdgeKind, JobQueue, LimitStore, ModerationStore, SessionStore, Side, SocialStore, TokenStore,
+        UploadForms,
     },
 };
 
 /// What the users group uses: the accounts and what hangs off them, the password check that
-/// self-deletion asks for, the email queue (goodbye and email-change emails), and the photo
-/// files (upload forms; removal).
+/// self-deletion asks for, the email queue (goodbye and email-change emails), the photo queue
+/// (the files of a removed photo or a deleted account, which the photo worker deletes), and
+/// photo upload forms. It never touches a photo file itself.
 #[derive(Clone)]
 pub struct UsersState {
     pub config: Arc<Config>,
@@ -46,7 +47,7 @@ pub struct UsersState {
     pub tokens: Arc<dyn TokenStore>,
     pub limits: Arc<dyn LimitStore>,
     pub jobs: Arc<dyn JobQueue>,
-    pub photos: Arc<dyn PhotoStore>,
+    pub uploads: Arc<dyn UploadForms>,
     /// Counts on author profiles; a deletion's subscriptions and follows.
     pub social: Arc<dyn SocialStore>,
     /// The reports a data export lists.

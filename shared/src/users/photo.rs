@@ -12,7 +12,7 @@ use crate::{
     domain::{Action, PhotoStatus, photo_keys},
     http::{ApiError, AuthUser, Problem},
     photos::MAX_UPLOAD_BYTES,
-    ports::UploadForm,
+    ports::{Job, UploadForm},
 };
 
 /// How long an upload form works.
@@ -56,11 +56,12 @@ pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> 
     )
     .await?;
     let key = photo_keys::upload(&caller.user_id, &upload_id);
-    let form = state.photos.upload_form(&key, MAX_UPLOAD_BYTES, now + UPLOAD_FORM_TTL).await?;
+    let form = state.uploads.upload_form(&key, MAX_UPLOAD_BYTES, now + UPLOAD_FORM_TTL).await?;
     Ok(Json(PhotoUpload { upload_id, form }))
 }
 
-/// Remove your profile photo (and cancel an upload in flight).
+/// Remove your profile photo (and cancel an upload in flight). The profile shows none at once;
+/// the photo worker deletes the files moments later.
 #[utoipa::path(
     delete, path = "/api/v1/user/photo", tag = "users",
     security(("bearer" = [])),
@@ -86,8 +87,7 @@ pub async fn delete_photo(State(state): State<UsersState>, caller: AuthUser) -> 
     )
     .await?;
     if let Some(photo_id) = removed.into_inner().unwrap() {
-        let id = &caller.user_id;
-        state.photos.delete(&[photo_keys::photo(id, &photo_id), photo_keys::thumbnail(id, &photo_id)]).await?;
+        state.jobs.enqueue(&Job::DeletePhoto { user_id: caller.user_id.clone(), photo_id }).await?;
     }
     tracing::info!(user_id = %caller.user_id, "photo removed");
     Ok(StatusCode::NO_CONTENT)

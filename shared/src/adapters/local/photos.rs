@@ -26,7 +26,7 @@ use crate::{
     domain::photo_keys,
     http::{ApiError, PathParam},
     photos::MAX_UPLOAD_BYTES,
-    ports::{Job, JobQueue, PhotoStore, Upload, UploadForm},
+    ports::{Job, JobQueue, PhotoStore, Upload, UploadForm, UploadForms},
 };
 
 /// The sealed field of an upload form names its listing so it opens nowhere else.
@@ -58,7 +58,7 @@ impl DiskPhotos {
 }
 
 #[async_trait]
-impl PhotoStore for DiskPhotos {
+impl UploadForms for DiskPhotos {
     async fn upload_form(&self, key: &str, max_bytes: u64, expires_at: OffsetDateTime) -> anyhow::Result<UploadForm> {
         let policy = json!({ "key": key, "max_bytes": max_bytes, "expires_at": expires_at.unix_timestamp() });
         let fields = BTreeMap::from([
@@ -67,7 +67,10 @@ impl PhotoStore for DiskPhotos {
         ]);
         Ok(UploadForm { url: format!("{}/local/photo-uploads", self.public_url), fields, max_bytes, expires_at })
     }
+}
 
+#[async_trait]
+impl PhotoStore for DiskPhotos {
     async fn read(&self, key: &str, max_bytes: u64) -> anyhow::Result<Upload> {
         let path = self.path(key)?;
         match tokio::fs::metadata(&path).await {
