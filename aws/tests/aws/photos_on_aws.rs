@@ -170,6 +170,26 @@ async fn a_deleted_accounts_files_are_deleted_by_the_photo_worker_and_no_one_els
 }
 
 #[test]
+fn the_sample_deletion_event_is_a_job_for_the_photo_worker() {
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../events/photo-worker/delete-account-photos.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let jobs = ums_aws::worker::jobs_in(event["Records"][0]["body"].as_str().unwrap()).unwrap();
+
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(
+        jobs[0].job,
+        Job::DeleteAccountPhotos { user_id: UserId("01936f4e-0000-7000-8000-00000000000a".into()) }
+    );
+    assert_eq!(jobs[0].job.queue(), shared::ports::Queue::Photo);
+}
+
+#[test]
 fn the_sample_photo_event_names_its_upload() {
     let event: Value = serde_json::from_str(
         &std::fs::read_to_string(format!("{}/../events/photo-worker/s3-upload.json", env!("CARGO_MANIFEST_DIR")))
