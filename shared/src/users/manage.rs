@@ -88,9 +88,9 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
 
 /// Erases the account `id` (which must have `role`, if given, and, if given, the credential a
 /// password was just checked against): the account and its email atomically (never the last
-/// admin), then its sessions, emailed links and follows; then a job for the photo worker to
-/// delete its photo files, and a goodbye email. `read` is the account
-/// as the caller just read it, if it did; a lost race reads it afresh.
+/// admin), then a job for the photo worker to delete its photo files, then its sessions,
+/// emailed links and follows; then a goodbye email. `read` is the account as the caller just
+/// read it, if it did; a lost race reads it afresh.
 pub(crate) async fn erase_account(
     state: &UsersState,
     id: &UserId,
@@ -111,10 +111,12 @@ pub(crate) async fn erase_account(
         }
         match state.accounts.delete_account(&user).await {
             Ok(()) => {
+                // Queued first: the files are personal data, and their deletion is retried on
+                // its own whatever befalls the steps after this one.
+                state.jobs.enqueue(&Job::DeleteAccountPhotos { user_id: id.clone() }).await?;
                 state.sessions.delete_user_sessions(id).await?;
                 state.tokens.delete_user_tokens(id).await?;
                 state.social.delete_user_edges(id).await?;
-                state.jobs.enqueue(&Job::DeleteAccountPhotos { user_id: id.clone() }).await?;
                 let goodbye = EmailJob { to: user.email.to_string(), message: EmailMessage::AccountDeleted };
                 state.jobs.enqueue(&Job::SendEmail(goodbye)).await?;
                 tracing::info!(user_id = %id, "account deleted");
