@@ -12,6 +12,10 @@ pub fn photo(user: &UserId, photo_id: &str) -> String {
 pub fn thumbnail(user: &UserId, photo_id: &str) -> String {
     format!("photos/{user}/{photo_id}-thumb.jpg")
 }
+/// Both files of one photo: the photo and its thumbnail.
+pub fn files(user: &UserId, photo_id: &str) -> [String; 2] {
+    [photo(user, photo_id), thumbnail(user, photo_id)]
+}
 /// Every prefix that holds something of this user's.
 pub fn prefixes(user: &UserId) -> [String; 2] {
     [format!("uploads/{user}/"), format!("photos/{user}/")]

@@ -28,11 +28,7 @@ impl Worker for PhotoWorker {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         match job {
             Job::ProcessPhoto { user_id, upload_id } => self.process(user_id, upload_id).await,
-            Job::DeletePhoto { user_id, photo_id } => {
-                self.photos
-                    .delete(&[photo_keys::photo(user_id, photo_id), photo_keys::thumbnail(user_id, photo_id)])
-                    .await
-            }
+            Job::DeletePhoto { user_id, photo_id } => self.photos.delete(&photo_keys::files(user_id, photo_id)).await,
             Job::DeleteAccountPhotos { user_id } => {
                 for prefix in photo_keys::prefixes(user_id) {
                     self.photos.delete_prefix(&prefix).await?;
@@ -66,8 +62,7 @@ impl PhotoWorker {
             Upload::Bytes(bytes) => {
                 match tokio::task::spawn_blocking(move || photos::process(&bytes)).await.context("processing")? {
                     Ok(processed) => {
-                        let (photo, thumbnail) =
-                            (photo_keys::photo(user_id, upload_id), photo_keys::thumbnail(user_id, upload_id));
+                        let [photo, thumbnail] = photo_keys::files(user_id, upload_id);
                         self.photos.write(&photo, processed.photo, "image/jpeg").await?;
                         self.photos.write(&thumbnail, processed.thumbnail, "image/jpeg").await?;
                         Outcome::Photo
@@ -104,14 +99,14 @@ impl PhotoWorker {
         match (recorded, &outcome) {
             (Ok(_), Outcome::Photo) => {
                 if let Some(old) = previous.into_inner().unwrap() {
-                    unused.extend([photo_keys::photo(user_id, &old), photo_keys::thumbnail(user_id, &old)]);
+                    unused.extend(photo_keys::files(user_id, &old));
                 }
                 tracing::info!(%user_id, upload_id, "photo ready");
             }
             (Ok(_), Outcome::Refused(why)) => tracing::info!(%user_id, upload_id, reason = %why, "photo refused"),
             (Err(ApiError::Conflict | ApiError::NotFound), _) => {
                 // Superseded or gone meanwhile: what this run made is nobody's photo.
-                unused.extend([photo_keys::photo(user_id, upload_id), photo_keys::thumbnail(user_id, upload_id)]);
+                unused.extend(photo_keys::files(user_id, upload_id));
             }
             (Err(e), _) => return Err(anyhow::anyhow!("recording the photo: {e}")),
         }
