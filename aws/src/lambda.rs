@@ -203,8 +203,9 @@ impl Aws {
         })
     }
 
-    /// The users group: DynamoDB, the signing key, the email and photo queues, upload forms for
-    /// the photo bucket (signed here; no S3 client).
+    /// The users group: DynamoDB, the signing key, the email, photo and notify queues (a
+    /// deleted account's files and edges are erased by jobs), upload forms for the photo
+    /// bucket (signed here; no S3 client).
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
@@ -214,7 +215,7 @@ impl Aws {
             sessions: store.clone(),
             tokens: store.clone(),
             limits: store.clone(),
-            jobs: self.jobs(&[Queue::Email, Queue::Photo])?,
+            jobs: self.jobs(&[Queue::Email, Queue::Photo, Queue::Notify])?,
             uploads: Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?),
             social: store.clone(),
             moderation: store,
@@ -252,14 +253,16 @@ impl Aws {
         })
     }
 
-    /// The notify worker: DynamoDB, the email queue, the signing key (unsubscribe links); the
-    /// table that remembers finished jobs.
+    /// The notify worker: DynamoDB (notifications, and a deleted account's edges and links), the
+    /// email and notify queues, the signing key (unsubscribe links); the table that remembers
+    /// finished jobs.
     pub async fn notify_worker(&self) -> anyhow::Result<(NotifyWorker, DynamoStore)> {
         let store = self.store();
         let worker = NotifyWorker {
             accounts: store.clone(),
             social: store.clone(),
             notifications: store.clone(),
+            tokens: store.clone(),
             jobs: self.jobs(&[Queue::Email, Queue::Notify])?,
             keys: self.keys().await?,
             config: Arc::new(self.config.clone()),
@@ -273,6 +276,7 @@ impl Aws {
         let store = self.store();
         let worker = PhotoWorker {
             accounts: store.clone(),
+            sessions: store.clone(),
             photos: Arc::new(S3Photos::new(&self.sdk, self.photo_bucket()?)),
             clock: Arc::new(SystemClock),
         };

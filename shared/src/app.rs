@@ -51,11 +51,17 @@ impl LocalApp {
         let photos = DiskPhotos::new(config.data_dir.join(FILES_DIR), &config.public_url, keys.clone());
         let workers = Workers {
             email: EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() },
-            photo: PhotoWorker { accounts: store.clone(), photos: Arc::new(photos.clone()), clock: clock.clone() },
+            photo: PhotoWorker {
+                accounts: store.clone(),
+                sessions: store.clone(),
+                photos: Arc::new(photos.clone()),
+                clock: clock.clone(),
+            },
             notify: NotifyWorker {
                 accounts: store.clone(),
                 social: store.clone(),
                 notifications: store.clone(),
+                tokens: store.clone(),
                 jobs: store.clone(),
                 keys: keys.clone(),
                 config: config.clone(),

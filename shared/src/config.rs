@@ -50,6 +50,10 @@ pub struct Limits {
     pub emails_per_address_per_hour: u32,
     /// Registrations one source may make per minute.
     pub registrations_per_source_per_minute: u32,
+    /// Email changes one account may ask for per hour.
+    pub email_changes_per_account_per_hour: u32,
+    /// Email changes one source may ask for per hour, over all accounts.
+    pub email_changes_per_source_per_hour: u32,
     /// Registrations the whole service takes per minute.
     pub registrations_per_minute: u32,
     /// How long an unconfirmed registration holds its address.
@@ -107,6 +111,8 @@ impl Config {
                 login_failures_before_account_backoff: 50,
                 emails_per_address_per_hour: 5,
                 registrations_per_source_per_minute: 10,
+                email_changes_per_account_per_hour: 3,
+                email_changes_per_source_per_hour: 10,
                 registrations_per_minute: 120,
                 pending_account_ttl: time::Duration::days(7),
                 refresh_reuse_grace: time::Duration::seconds(10),
@@ -171,6 +177,12 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_SOURCE_PER_MINUTE")? {
             config.limits.registrations_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_ACCOUNT_PER_HOUR")? {
+            config.limits.email_changes_per_account_per_hour = n;
+        }
+        if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_SOURCE_PER_HOUR")? {
+            config.limits.email_changes_per_source_per_hour = n;
         }
         if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_MINUTE")? {
             config.limits.registrations_per_minute = n;

@@ -158,7 +158,8 @@ impl DynamoStore {
     /// Replaces the pending account `holder` by `user` in one transaction: the old account
     /// goes (if it is still pending, at the version read), the marker moves, the new account
     /// is put. `Ok(false)` if something changed in between.
-    async fn replace_pending(&self, holder: &User, user: &User) -> anyhow::Result<bool> {
+    /// The deletion of the pending account `holder`, if it is still pending at the version read.
+    fn delete_pending(&self, holder: &User) -> Result<TransactWriteItem, aws_sdk_dynamodb::error::BuildError> {
         let delete_holder = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&holder.id), "PROFILE")))
@@ -168,9 +169,13 @@ impl DynamoStore {
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":version", n(holder.version))
             .build()?;
+        Ok(TransactWriteItem::builder().delete(delete_holder).build())
+    }
+
+    async fn replace_pending(&self, holder: &User, user: &User) -> anyhow::Result<bool> {
         let marker_still_theirs = Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
         let mut items = vec![
-            TransactWriteItem::builder().delete(delete_holder).build(),
+            self.delete_pending(holder)?,
             claim_marker(self, user, marker_still_theirs),
             self.put(user_item(user)?, "attribute_not_exists(PK)"),
         ];
@@ -197,7 +202,7 @@ impl AccountStore for DynamoStore {
             }
             // The address is held. By an account never confirmed, it gives way.
             let Some(holder) = self.account_by_email(&user.email.key()).await? else { continue };
-            if holder.status != Status::Pending {
+            if holder.status.tag() != Status::Pending {
                 return Err(StoreError::EmailTaken);
             }
             if self.replace_pending(&holder, user).await? {
@@ -263,6 +268,7 @@ impl AccountStore for DynamoStore {
             .and(Condition::new("email_key = :old").value(":old", s(old_key.clone())));
         let mut items = vec![self.put_if(user_item(&written(user))?, &still_as_read)];
         let mut new_marker = None;
+        let mut displaced = None;
         if current.email != user.email {
             let delete_old = Delete::builder()
                 .table_name(&self.table)
@@ -273,7 +279,18 @@ impl AccountStore for DynamoStore {
                 .map_err(anyhow::Error::from)?;
             items.push(TransactWriteItem::builder().delete(delete_old).build());
             new_marker = Some(items.len());
-            items.push(claim_marker(self, user, Condition::new(MARKER_FREE)));
+            // A registration never confirmed gives the address up: it goes in this write.
+            let holder = self.account_by_email(&user.email.key()).await?;
+            match holder.filter(|h| h.id != user.id && h.status.tag() == Status::Pending) {
+                Some(holder) => {
+                    let marker_still_theirs =
+                        Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
+                    items.push(claim_marker(self, user, marker_still_theirs));
+                    items.push(self.delete_pending(&holder).map_err(anyhow::Error::from)?);
+                    displaced = Some(items.len() - 1);
+                }
+                None => items.push(claim_marker(self, user, Condition::new(MARKER_FREE))),
+            }
         }
         let mut admin_count = None;
         if admin_changes {
@@ -286,6 +303,8 @@ impl AccountStore for DynamoStore {
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(codes) if failed(&codes, Some(0)) => Err(StoreError::Conflict),
+            // The pending holder changed meanwhile (confirmed, or replaced): read again.
+            Err(codes) if failed(&codes, displaced) => Err(StoreError::Conflict),
             Err(codes) if failed(&codes, new_marker) => Err(StoreError::EmailTaken),
             // Tried again (by the caller, on a fresh read) once a missing count is made.
             Err(codes) if failed(&codes, admin_count) && self.ensure_admin_count().await? => Err(StoreError::Conflict),

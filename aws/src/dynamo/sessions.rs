@@ -26,6 +26,7 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
         created_at: get_time(item, "created_at")?,
         expires_at: get_time(item, "expires_at")?,
         credential_version: get_n(item, "credential_version").unwrap_or(0) as u64,
+        access_version: get_n(item, "access_version").unwrap_or(0) as u64,
         previous_hashes: history.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
         rotated_at: get_time(item, "rotated_at").ok(),
     })
@@ -73,12 +74,15 @@ impl SessionStore for DynamoStore {
             ("created_at".to_string(), n(session.created_at.unix_timestamp())),
             ("expires_at".to_string(), n(session.expires_at.unix_timestamp())),
             ("credential_version".to_string(), n(session.credential_version)),
+            ("access_version".to_string(), n(session.access_version)),
             ("previous_hashes".to_string(), history(&session.previous_hashes)),
             ("ttl".to_string(), n(session.expires_at.unix_timestamp())),
         ]);
-        // Written only while the account is at the credential the session was made with.
+        // Written only while the account is at the credential, role and status the session
+        // was made with.
         let credential = Condition::new("attribute_exists(PK)")
-            .and(Condition::number_is("credential_version", session.credential_version));
+            .and(Condition::number_is("credential_version", session.credential_version))
+            .and(Condition::number_is("access_version", session.access_version));
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&session.user_id), "PROFILE")))

@@ -11,6 +11,9 @@ use shared::{
 
 use super::{Condition, DynamoStore, Item, Listing, get_n, get_s, get_time, key, n, s, user_pk};
 
+/// Edge removals a deletion runs at once.
+const ERASE_CONCURRENCY: usize = 8;
+
 fn sk_prefix(kind: EdgeKind) -> &'static str {
     match kind {
         EdgeKind::Subscription => "SUB#",
@@ -126,23 +129,30 @@ impl SocialStore for DynamoStore {
         Ok(AuthorCounts { subscribers: count("subscribers"), followers: count("followers"), follows: count("follows") })
     }
 
-    async fn delete_user_edges(&self, user: &UserId) -> StoreResult<()> {
+    /// Takes the edges from the start of each listing (those removed are gone from it), so a
+    /// run that stopped anywhere is taken up by the next. Each removal is its own transaction
+    /// with its counts, run a few at a time.
+    async fn delete_user_edges(&self, user: &UserId, limit: u32) -> StoreResult<bool> {
+        let mut left = limit;
         for kind in [EdgeKind::Subscription, EdgeKind::Follow] {
             for side in [Side::From(user.clone()), Side::To(user.clone())] {
-                let mut after = None;
-                loop {
-                    let (edges, next) = self.edges(kind, &side, 100, after.as_ref()).await?;
-                    for edge in &edges {
-                        self.remove_edge(kind, &edge.from, &edge.to).await?;
+                while left > 0 {
+                    let (edges, next) = self.edges(kind, &side, left.min(100), None).await?;
+                    for chunk in edges.chunks(ERASE_CONCURRENCY) {
+                        let removals = chunk.iter().map(|edge| self.remove_edge(kind, &edge.from, &edge.to));
+                        futures_util::future::try_join_all(removals).await?;
                     }
-                    match next {
-                        Some(next) => after = Some(next),
-                        None => break,
+                    left -= edges.len() as u32;
+                    if next.is_none() || edges.is_empty() {
+                        break;
                     }
                 }
             }
         }
+        if left == 0 {
+            return Ok(true);
+        }
         self.delete(user_pk(user), "COUNTS").await?;
-        Ok(())
+        Ok(false)
     }
 }

@@ -67,6 +67,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
         accounts: store.clone(),
         social: store.clone(),
         notifications: store.clone(),
+        tokens: store.clone(),
         jobs: jobs.clone(),
         keys,
         config,

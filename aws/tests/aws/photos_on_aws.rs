@@ -105,6 +105,7 @@ async fn an_upload_posted_to_s3_is_announced_on_the_photo_queue_and_becomes_the_
 
     let worker = PhotoWorker {
         accounts: Arc::new(api.table.store()),
+        sessions: Arc::new(api.table.store()),
         photos: Arc::new(S3Photos::new(&sdk().await, &api.bucket)),
         clock: Arc::new(SystemClock),
     };
@@ -147,6 +148,7 @@ async fn a_deleted_accounts_files_are_deleted_by_the_photo_worker_and_no_one_els
     }
     let worker = PhotoWorker {
         accounts: Arc::new(table.store()),
+        sessions: Arc::new(table.store()),
         photos: Arc::new(S3Photos::new(&sdk().await, &bucket)),
         clock: Arc::new(SystemClock),
     };

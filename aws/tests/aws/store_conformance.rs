@@ -23,7 +23,7 @@ for_each_case!(on_dynamodb);
 #[tokio::test]
 async fn a_table_without_the_admin_count_counts_its_admins_once() {
     use shared::{
-        domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+        domain::{AccountStatus, EmailAddress, PasswordHash, Profile, Role, User, UserId},
         ports::{AccountStore, StoreError},
     };
     let table = crate::emulator::Table::create().await;
@@ -34,7 +34,7 @@ async fn a_table_without_the_admin_count_counts_its_admins_once() {
             id: UserId::generate(),
             email: EmailAddress::parse(email).unwrap(),
             role: Role::Admin,
-            status: Status::Active,
+            status: AccountStatus::Active,
             profile: Profile { first_name: "Ada".into(), last_name: "Lovelace".into(), nickname: None, bio: None },
             password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
             email_confirmed_at: None,
@@ -48,8 +48,7 @@ async fn a_table_without_the_admin_count_counts_its_admins_once() {
             photo_status: None,
             photo_error: None,
             pending_email: None,
-            suspended_until: None,
-            suspension_reason: None,
+            access_version: 0,
         }
     };
     let (grace, ada) = (admin("grace@example.com"), admin("ada@example.com"));

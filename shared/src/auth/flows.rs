@@ -6,16 +6,14 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::AuthState;
+pub use crate::accounts::Confirmation;
 use crate::{
-    accounts::modify_account,
+    accounts::AccountError,
     clock::Clock,
     credentials::tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
-    domain::{EmailAddress, FieldError, Password, Profile, Role, Status, User, UserId, UserView},
+    domain::{AccountStatus, EmailAddress, FieldError, Password, Profile, Role, User, UserView},
     http::{ApiError, AuthUser, Source},
-    ports::{
-        AccountStore, CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, SessionStore, StoreError, TokenKind,
-        TokenStore,
-    },
+    ports::{CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
 };
 
 /// A validated registration.
@@ -62,15 +60,6 @@ pub struct TokenPair {
     pub user: UserView,
 }
 
-/// How a new account's email address gets confirmed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Confirmation {
-    /// The account starts pending and is emailed a confirmation link.
-    ByEmail,
-    /// An operator vouches for the address (`ums admin create`): the account starts active.
-    VouchedByOperator,
-}
-
 /// Creates an account, pending or active as `confirmation` says. A pending account that held
 /// the address is replaced, and its links die with it.
 pub async fn register(
@@ -80,37 +69,8 @@ pub async fn register(
     confirmation: Confirmation,
 ) -> Result<User, ApiError> {
     let password_hash = state.hasher.hash(new.password.expose()).await?;
-    let now = state.clock.now();
-    let vouched = confirmation == Confirmation::VouchedByOperator;
-    let user = User {
-        id: UserId::generate(),
-        email: new.email,
-        role,
-        status: if vouched { Status::Active } else { Status::Pending },
-        profile: new.profile,
-        password_hash,
-        email_confirmed_at: vouched.then_some(now),
-        created_at: now,
-        updated_at: now,
-        version: 0,
-        credential_version: 0,
-        reset_generation: 0,
-        pending_email: None,
-        suspended_until: None,
-        suspension_reason: None,
-        photo_id: None,
-        photo_upload: None,
-        photo_status: None,
-        photo_error: None,
-    };
-    state.accounts.create_account(&user).await?;
-    tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
-    if confirmation == Confirmation::ByEmail {
-        let request =
-            LinkRequest { kind: TokenKind::EmailConfirmation, email: user.email.key(), user_id: Some(user.id.clone()) };
-        state.jobs.enqueue(&Job::SendLink(request)).await?;
-    }
-    Ok(user)
+    let lifecycle = state.lifecycle();
+    Ok(lifecycle.register(state.jobs.as_ref(), new.email, new.profile, password_hash, role, confirmation).await?)
 }
 
 /// Queues a new confirmation link for the address. The email worker sends it if the address
@@ -135,25 +95,9 @@ async fn request_link(state: &AuthState, kind: TokenKind, email: &str) -> Result
 
 /// Consumes a confirmation token and activates the account it was issued for.
 pub async fn confirm_email(state: &AuthState, token: &str) -> Result<User, ApiError> {
-    let (record, now) =
+    let (link, _) =
         take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailConfirmation, token).await?;
-    let user = modify_account(
-        state.accounts.as_ref(),
-        &record.user_id,
-        now,
-        || ApiError::InvalidToken,
-        |user| {
-            ensure_token_is_current(&record, user, now, state)?;
-            if user.status == Status::Pending {
-                user.status = Status::Active;
-            }
-            user.email_confirmed_at.get_or_insert(now);
-            Ok(())
-        },
-    )
-    .await?;
-    tracing::info!(user_id = %user.id, "email confirmed");
-    Ok(user)
+    Ok(state.lifecycle().confirm_email(&link, state.config.limits.pending_account_ttl).await?)
 }
 
 /// Takes a single-use token of this kind (it is spent whatever follows).
@@ -172,21 +116,6 @@ pub(crate) async fn take_token(
         return Err(ApiError::TokenExpired);
     }
     Ok((record, now))
-}
-
-/// A token is good only for the account, address, credential and (for resets) the newest
-/// request it was issued for.
-fn ensure_token_is_current(
-    record: &OneTimeToken,
-    user: &User,
-    now: OffsetDateTime,
-    state: &AuthState,
-) -> Result<(), ApiError> {
-    let current = user.email.key() == record.email_key
-        && user.credential_version == record.credential_version
-        && (record.kind != TokenKind::PasswordReset || user.reset_generation == record.reset_generation)
-        && !user.is_expired_pending(now, state.config.limits.pending_account_ttl);
-    if current { Ok(()) } else { Err(ApiError::InvalidToken) }
 }
 
 /// Checks the credentials and starts a session. Unknown email and wrong password answer
@@ -218,12 +147,7 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
     // The session and the forgetting of the checks are one store call; a right password that
     // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
     let user_id = user.id.clone();
-    let signed_in = async {
-        let user = if user.suspension_is_over(now) { lift_suspension(state, &user, now).await? } else { user };
-        ensure_can_sign_in(&user)?;
-        start_session(state, &user, Some(attempt.key())).await
-    };
-    match signed_in.await {
+    match start_session(state, user, Some(attempt.key())).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in");
             Ok(pair)
@@ -235,42 +159,12 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
     }
 }
 
-/// Pending accounts cannot log in until they confirm their email (they can ask for a new
-/// link at `send_confirm_email`); suspended ones cannot log in until the end date, if any.
-fn ensure_can_sign_in(user: &User) -> Result<(), ApiError> {
-    match user.status {
-        Status::Active => Ok(()),
-        Status::Pending => Err(ApiError::EmailNotConfirmed),
-        Status::Suspended => Err(ApiError::AccountSuspended { until: user.suspended_until }),
-    }
-}
-
-/// A suspension past its end date is written off at the account's next login: the date alone
-/// decides, so nothing has to run at the end date.
-async fn lift_suspension(state: &AuthState, user: &User, now: OffsetDateTime) -> Result<User, ApiError> {
-    let lifted = modify_account(
-        state.accounts.as_ref(),
-        &user.id,
-        now,
-        || ApiError::InvalidCredentials,
-        |user| {
-            if user.suspension_is_over(now) {
-                user.status = Status::Active;
-                (user.suspended_until, user.suspension_reason) = (None, None);
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    tracing::info!(user_id = %user.id, "suspension over; account active again");
-    Ok(lifted)
-}
-
-/// Starts a session bound to the credential just verified: if the password changed since,
-/// the store refuses to write it, and the login fails as if the password were wrong.
+/// Starts a session for the account as the login read it ([`crate::accounts::Lifecycle::grant_session`]):
+/// if the password, role or status changed since, no session is written and the login fails
+/// as if the password were wrong.
 async fn start_session(
     state: &AuthState,
-    user: &User,
+    user: User,
     forget_checks: Option<CheckKey<'_>>,
 ) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
@@ -282,15 +176,16 @@ async fn start_session(
         created_at: now,
         expires_at: now + state.config.jwt.refresh_token_ttl,
         credential_version: user.credential_version,
+        access_version: user.access_version,
         previous_hashes: Vec::new(),
         rotated_at: None,
     };
-    match state.sessions.create_session(&session, forget_checks).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict) => return Err(ApiError::InvalidCredentials),
+    let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
+        Ok(user) => user,
+        Err(AccountError::Conflict | AccountError::NotFound) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),
-    }
-    token_pair(state, user, &session.id, refresh_token(&user.id, &session.id, &secret))
+    };
+    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &secret))
 }
 
 fn token_pair(state: &AuthState, user: &User, session_id: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
@@ -336,8 +231,12 @@ pub async fn refresh(state: &AuthState, presented: &str) -> Result<TokenPair, Ap
         };
     }
     let user = state.accounts.account(&session.user_id).await?;
-    let Some(user) = user.filter(|u| u.status == Status::Active && u.credential_version == session.credential_version)
-    else {
+    let current = |u: &User| {
+        u.status == AccountStatus::Active
+            && u.credential_version == session.credential_version
+            && u.access_version == session.access_version
+    };
+    let Some(user) = user.filter(current) else {
         state.sessions.delete_session(&user_id, &session.id).await?;
         return Err(ApiError::InvalidRefreshToken);
     };
@@ -392,28 +291,12 @@ pub async fn change_password(
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, current, source).await?;
     let new_hash = state.hasher.hash(new.expose()).await?;
-    let verified = user.credential_version;
-    modify_account(
-        state.accounts.as_ref(),
-        &user.id,
-        state.clock.now(),
-        || ApiError::Unauthorized,
-        |user| {
-            // Changed by someone else since we checked the current password: that check is void.
-            if user.credential_version != verified {
-                return Err(ApiError::Conflict);
-            }
-            user.password_hash = new_hash.clone();
-            user.credential_version += 1;
-            // A new password voids an email change asked for with the old one.
-            user.pending_email = None;
-            Ok(())
-        },
-    )
-    .await?;
-    state.sessions.delete_user_sessions(&user.id).await?;
+    state
+        .lifecycle()
+        .change_password(&user.id, user.credential_version, new_hash)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
-    tracing::info!(user_id = %user.id, "password changed; all sessions ended");
     Ok(())
 }
 
@@ -423,64 +306,14 @@ pub async fn reset_password(state: &AuthState, token: &str, password: String, so
     // Check the password first, so a refused password does not burn the token.
     let password = Password::parse(password)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
-    let (record, now) =
-        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::PasswordReset, token).await?;
+    let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::PasswordReset, token).await?;
     let new_hash = state.hasher.hash(password.expose()).await?;
-    let user = modify_account(
-        state.accounts.as_ref(),
-        &record.user_id,
-        now,
-        || ApiError::InvalidToken,
-        |user| {
-            ensure_token_is_current(&record, user, now, state)?;
-            user.password_hash = new_hash.clone();
-            user.credential_version += 1;
-            // A new password voids an email change asked for with the old one.
-            user.pending_email = None;
-            if user.status == Status::Pending {
-                user.status = Status::Active;
-            }
-            user.email_confirmed_at.get_or_insert(now);
-            Ok(())
-        },
-    )
-    .await?;
-    state.sessions.delete_user_sessions(&user.id).await?;
+    let user = state.lifecycle().reset_password(&link, new_hash, state.config.limits.pending_account_ttl).await?;
     // The link proved the address: lift its backoff, and that of the source that used it.
     state.throttle().forget_address(&user.email.key(), source).await?;
-    tracing::info!(user_id = %user.id, "password reset; all sessions ended");
     Ok(())
 }
 
 fn parse_email_field(email: &str) -> Result<EmailAddress, ApiError> {
     EmailAddress::parse(email).map_err(|why| ApiError::Validation(vec![FieldError::new("email", "invalid_email", why)]))
-}
-
-/// Gives an account another role or status, and ends all its sessions. Authorization trusts
-/// the role in access tokens (`domain::permissions`), so no token minted before the change
-/// may outlive it; a suspended account is left with no working token. The admin and
-/// moderation routes change roles and statuses through this.
-pub async fn set_role_and_status(
-    accounts: &dyn AccountStore,
-    sessions: &dyn SessionStore,
-    now: OffsetDateTime,
-    user_id: &UserId,
-    role: Role,
-    status: Status,
-) -> Result<User, ApiError> {
-    let user = modify_account(
-        accounts,
-        user_id,
-        now,
-        || ApiError::NotFound,
-        |user| {
-            user.role = role;
-            user.status = status;
-            Ok(())
-        },
-    )
-    .await?;
-    sessions.delete_user_sessions(user_id).await?;
-    tracing::info!(user_id = %user.id, role = role.as_str(), status = status.as_str(), "role or status changed; all sessions ended");
-    Ok(user)
 }

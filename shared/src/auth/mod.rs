@@ -38,6 +38,17 @@ pub struct AuthState {
     pub clock: Arc<dyn Clock>,
 }
 
+impl AuthState {
+    /// The account lifecycle over this group's stores.
+    pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
+        crate::accounts::Lifecycle {
+            accounts: self.accounts.as_ref(),
+            sessions: self.sessions.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}
+
 impl FromRef<AuthState> for Access {
     fn from_ref(state: &AuthState) -> Self {
         Access { keys: state.keys.clone(), sessions: state.sessions.clone(), clock: state.clock.clone() }

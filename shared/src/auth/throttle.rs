@@ -120,6 +120,23 @@ impl Throttle<'_> {
         Ok(())
     }
 
+    /// Counts one email change asked for by `account` and one from `source` in the current
+    /// hour, before anything is looked up; 429 past either limit. Each change emails a
+    /// stranger's address and tells whether it holds an account, so both stay few.
+    pub async fn allow_email_change(&self, account: &UserId, source: &Source) -> Result<(), ApiError> {
+        let (by_account, retry_after_secs) =
+            self.count_in_window(&format!("email-change#{account}"), EMAIL_WINDOW_SECS).await?;
+        if by_account > self.config.email_changes_per_account_per_hour {
+            return Err(ApiError::TooManyEmailChanges { retry_after_secs });
+        }
+        let (from_source, retry_after_secs) =
+            self.count_in_window(&format!("email-change-from#{}", source.0), EMAIL_WINDOW_SECS).await?;
+        if from_source > self.config.email_changes_per_source_per_hour {
+            return Err(ApiError::TooManyEmailChanges { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// Counts one registration from `source` and one in total in the current minute; 429 past
     /// either limit.
     pub async fn allow_registration(&self, source: &Source) -> Result<(), ApiError> {

@@ -6,6 +6,7 @@ mod password;
 pub mod permissions;
 pub mod photo_keys;
 mod profile;
+pub mod status;
 mod user;
 mod validation;
 
@@ -13,5 +14,6 @@ pub use email::EmailAddress;
 pub use password::Password;
 pub use permissions::{Action, Allowed};
 pub use profile::{Profile, multiline, single_line};
+pub use status::{AccountStatus, MAX_REASON_CHARS, Reason, Suspension};
 pub use user::{AuthorCounts, AuthorView, PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId, UserView};
 pub use validation::FieldError;

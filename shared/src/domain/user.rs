@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{EmailAddress, Profile};
+use super::{AccountStatus, EmailAddress, Profile};
 
 /// An account id: a UUIDv7, so ids sort by creation time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,7 +98,8 @@ pub struct User {
     pub id: UserId,
     pub email: EmailAddress,
     pub role: Role,
-    pub status: Status,
+    #[serde(flatten)]
+    pub status: AccountStatus,
     #[serde(flatten)]
     pub profile: Profile,
     pub password_hash: PasswordHash,
@@ -118,6 +119,10 @@ pub struct User {
     /// Bumped by each password-reset request: only the newest reset link works.
     #[serde(default)]
     pub reset_generation: u32,
+    /// Bumped when the role or the status changes: a session is granted only while the
+    /// account is still at the version its login read, so no session outlives such a change.
+    #[serde(default)]
+    pub access_version: u64,
     /// The profile photo's id: its files are `photos/<user id>/<photo id>.jpg` and
     /// `...-thumb.jpg`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,39 +139,38 @@ pub struct User {
     /// A new address asked for and not confirmed yet: the account keeps `email` until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<EmailAddress>,
-    /// When a suspension ends by itself; none: until an admin reinstates the account.
-    #[serde(with = "time::serde::rfc3339::option", default, skip_serializing_if = "Option::is_none")]
-    pub suspended_until: Option<OffsetDateTime>,
-    /// Why the account is suspended, for its owner and admins.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub suspension_reason: Option<String>,
 }
 
 impl User {
     /// An admin who can act as one: the last of these can be neither removed nor demoted.
     pub fn counts_as_admin(&self) -> bool {
-        self.role == Role::Admin && self.status == Status::Active
+        self.role == Role::Admin && self.status == AccountStatus::Active
     }
 
     /// A suspension whose end date has passed: it no longer holds, whether or not anything
     /// has written the account since (no job lifts it).
     pub fn suspension_is_over(&self, now: OffsetDateTime) -> bool {
-        self.status == Status::Suspended && self.suspended_until.is_some_and(|until| until <= now)
+        self.status.suspension().is_some_and(|s| s.is_over(now))
+    }
+
+    /// Active, or suspended until a date that has passed.
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.status == AccountStatus::Active || self.suspension_is_over(now)
     }
 
     /// An account that gets what it subscribed to: active, or its suspension is over.
     pub fn can_receive_notifications(&self, now: OffsetDateTime) -> bool {
-        self.status == Status::Active || self.suspension_is_over(now)
+        self.is_active(now)
     }
 
     /// An author anyone may see: active, or suspended until a date that has passed.
     pub fn is_public_author(&self, now: OffsetDateTime) -> bool {
-        self.role == Role::Author && (self.status == Status::Active || self.suspension_is_over(now))
+        self.role == Role::Author && self.is_active(now)
     }
 
     /// A registration not confirmed within `ttl`: to every flow as if it did not exist.
     pub fn is_expired_pending(&self, now: OffsetDateTime, ttl: time::Duration) -> bool {
-        self.status == Status::Pending && self.created_at + ttl <= now
+        self.status == AccountStatus::Pending && self.created_at + ttl <= now
     }
 }
 
@@ -239,15 +243,15 @@ impl UserView {
             id: user.id.0.clone(),
             email: user.email.to_string(),
             role: user.role,
-            status: user.status,
+            status: user.status.tag(),
             first_name: user.profile.first_name.clone(),
             last_name: user.profile.last_name.clone(),
             nickname: user.profile.nickname.clone(),
             bio: user.profile.bio.clone(),
             email_confirmed: user.email_confirmed_at.is_some(),
             pending_email: user.pending_email.as_ref().map(ToString::to_string),
-            suspended_until: user.suspended_until,
-            suspension_reason: user.suspension_reason.clone(),
+            suspended_until: user.status.suspended_until(),
+            suspension_reason: user.status.suspension_reason().map(str::to_string),
             photo: PhotoView::new(user, photos_url),
             created_at: user.created_at,
             updated_at: user.updated_at,

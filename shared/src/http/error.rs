@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use crate::domain::FieldError;
-use crate::{credentials::password::HashError, pagination, ports::StoreError};
+use crate::{accounts::AccountError, credentials::password::HashError, pagination, ports::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -74,6 +74,8 @@ pub enum ApiError {
     TooManyNotifications { retry_after_secs: u64 },
     #[error("refresh token just rotated")]
     RefreshConflict,
+    #[error("too many email changes")]
+    TooManyEmailChanges { retry_after_secs: u64 },
     #[error("too many registrations")]
     TooManyRegistrations { retry_after_secs: u64 },
     #[error("server busy")]
@@ -233,6 +235,10 @@ impl ApiError {
                 row(S::TOO_MANY_REQUESTS, "too_many_registrations", "Too many registrations"),
                 format!("Too many registrations; try again in {retry_after_secs} seconds.").into(),
             ),
+            TooManyEmailChanges { retry_after_secs } => (
+                row(S::TOO_MANY_REQUESTS, "too_many_email_changes", "Too many email changes"),
+                format!("Too many email changes were asked for; try again in {retry_after_secs} seconds.").into(),
+            ),
             ServerBusy { retry_after_secs } => (
                 row(S::SERVICE_UNAVAILABLE, "server_busy", "Server busy"),
                 format!("The service is busy; try again in {retry_after_secs} seconds.").into(),
@@ -287,6 +293,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyAttempts { retry_after_secs }
             | ApiError::TooManyEmails { retry_after_secs }
             | ApiError::TooManyRegistrations { retry_after_secs }
+            | ApiError::TooManyEmailChanges { retry_after_secs }
             | ApiError::TooManyNotifications { retry_after_secs }
             | ApiError::ServerBusy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -340,6 +347,34 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => ApiError::Conflict,
             StoreError::LastAdmin => ApiError::LastAdmin,
             StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::NotFound => ApiError::NotFound,
+            AccountError::Conflict => ApiError::Conflict,
+            AccountError::LastAdmin => ApiError::LastAdmin,
+            AccountError::EmailTaken => ApiError::EmailTaken,
+            AccountError::InvalidLink => ApiError::InvalidToken,
+            AccountError::NotSuspended => ApiError::NotSuspended,
+            AccountError::EmailNotConfirmed => ApiError::EmailNotConfirmed,
+            AccountError::Suspended { until } => ApiError::AccountSuspended { until },
+            AccountError::Invalid(errors) => ApiError::Validation(errors),
+            AccountError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl ApiError {
+    /// An account operation's error, where a missing account is `missing` (the caller's own
+    /// account gone is 401, not 404).
+    pub fn or_missing(missing: ApiError) -> impl FnOnce(AccountError) -> ApiError {
+        move |e| match e {
+            AccountError::NotFound => missing,
+            e => e.into(),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     clock::Clock,
     config::{CONFIRMATION_TOKEN_TTL, Config, RESET_TOKEN_TTL},
     credentials::tokens::{hash_token, random_token},
-    domain::{Status, User},
+    domain::{AccountStatus, User},
     ports::{
         AccountStore, DeliveryClaim, EmailJob, EmailMessage, Job, LinkRequest, Mailer, NotificationEmail,
         NotificationStore, OneTimeToken, StoreError, TokenKind, TokenStore,
@@ -45,7 +45,8 @@ impl Worker for EmailWorker {
             Job::ProcessPhoto { .. }
             | Job::DeletePhoto { .. }
             | Job::DeleteAccountPhotos { .. }
-            | Job::FanOut { .. } => {
+            | Job::FanOut { .. }
+            | Job::EraseAccountData { .. } => {
                 anyhow::bail!("a job of another queue reached the email worker")
             }
         };
@@ -114,7 +115,7 @@ impl LinkIssuer {
         let (user, ttl, confirmation) = match request.kind {
             // Email-change links are made by the route that records the change, never asked for.
             TokenKind::EmailChange => return Ok(None),
-            TokenKind::EmailConfirmation if user.status != Status::Pending => return Ok(None),
+            TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.
             TokenKind::PasswordReset => match self.next_reset_generation(user).await? {

@@ -1,5 +1,7 @@
-//! The notify worker: fans an author's notification out to their subscribers, one page of
-//! subscribers per job, one email job per subscriber.
+//! The notify worker, the social graph's: fans an author's notification out to their
+//! subscribers, one page of subscribers per job, one email job per subscriber; and erases a
+//! deleted account's links, subscriptions and follows, a page per job
+//! (`accounts::erase_account_data`).
 //!
 //! Exactly one email per subscriber, however the jobs are redelivered and wherever a worker
 //! dies: each subscriber's delivery is recorded (a conditional write) before its email job is
@@ -18,7 +20,7 @@ use crate::{
     domain::{User, UserId},
     ports::{
         AccountStore, DeliveryState, EdgeKind, Job, JobQueue, Notification, NotificationEmail, NotificationStore,
-        Position, Side, SocialStore,
+        Position, Side, SocialStore, TokenStore,
     },
 };
 
@@ -30,6 +32,8 @@ pub struct NotifyWorker {
     pub accounts: Arc<dyn AccountStore>,
     pub social: Arc<dyn SocialStore>,
     pub notifications: Arc<dyn NotificationStore>,
+    /// A deleted account's emailed links.
+    pub tokens: Arc<dyn TokenStore>,
     pub jobs: Arc<dyn JobQueue>,
     pub keys: Arc<JwtKeys>,
     pub config: Arc<Config>,
@@ -41,6 +45,10 @@ impl Worker for NotifyWorker {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
         match job {
             Job::FanOut { notification_id, after } => self.fan_out(notification_id, after.as_ref()).await,
+            Job::EraseAccountData { user_id } => {
+                let (social, tokens, jobs) = (self.social.as_ref(), self.tokens.as_ref(), self.jobs.as_ref());
+                crate::accounts::erase_account_data(social, tokens, jobs, user_id).await
+            }
             _ => anyhow::bail!("a job of another queue reached the notify worker"),
         }
     }

@@ -8,17 +8,19 @@ use async_trait::async_trait;
 
 use super::Worker;
 use crate::{
-    accounts::modify_account,
+    accounts::{AccountError, Lifecycle, PhotoOutcome},
     clock::Clock,
-    domain::{PhotoStatus, UserId, photo_keys},
-    http::ApiError,
-    photos::{self, MAX_UPLOAD_BYTES, PhotoRejection},
-    ports::{AccountStore, Job, PhotoStore, Upload},
+    domain::{UserId, photo_keys},
+    photos::{self, MAX_UPLOAD_BYTES},
+    ports::{AccountStore, Job, PhotoStore, SessionStore, Upload},
 };
 
 #[derive(Clone)]
 pub struct PhotoWorker {
     pub accounts: Arc<dyn AccountStore>,
+    /// Only for the lifecycle's shape: recording a photo changes no role, status or password,
+    /// so it never ends a session.
+    pub sessions: Arc<dyn SessionStore>,
     pub photos: Arc<dyn PhotoStore>,
     pub clock: Arc<dyn Clock>,
 }
@@ -40,12 +42,6 @@ impl Worker for PhotoWorker {
     }
 }
 
-/// What became of an upload, as the account records it.
-enum Outcome {
-    Photo,
-    Refused(PhotoRejection),
-}
-
 impl PhotoWorker {
     /// Processes the upload if it is still the account's newest; a redelivered or superseded
     /// upload is only cleaned up. Safe to run twice: the second run finds no upload.
@@ -58,53 +54,35 @@ impl PhotoWorker {
         }
         let outcome = match self.photos.read(&upload_key, MAX_UPLOAD_BYTES).await? {
             Upload::Missing => return Ok(()), // not sent (yet): the form's next use brings it
-            Upload::TooLarge => Outcome::Refused(PhotoRejection::TooLarge),
+            Upload::TooLarge => PhotoOutcome::Refused(photos::PhotoRejection::TooLarge.to_string()),
             Upload::Bytes(bytes) => {
                 match tokio::task::spawn_blocking(move || photos::process(&bytes)).await.context("processing")? {
                     Ok(processed) => {
                         let [photo, thumbnail] = photo_keys::files(user_id, upload_id);
                         self.photos.write(&photo, processed.photo, "image/jpeg").await?;
                         self.photos.write(&thumbnail, processed.thumbnail, "image/jpeg").await?;
-                        Outcome::Photo
+                        PhotoOutcome::Photo
                     }
-                    Err(rejection) => Outcome::Refused(rejection),
+                    Err(rejection) => PhotoOutcome::Refused(rejection.to_string()),
                 }
             }
         };
-        let previous = std::sync::Mutex::new(None);
-        let recorded = modify_account(
-            self.accounts.as_ref(),
-            user_id,
-            self.clock.now(),
-            || ApiError::NotFound,
-            |user| {
-                if user.photo_upload.as_deref() != Some(upload_id) {
-                    return Err(ApiError::Conflict); // a newer upload or a removal came first
-                }
-                user.photo_upload = None;
-                match &outcome {
-                    Outcome::Photo => {
-                        *previous.lock().unwrap() = user.photo_id.replace(upload_id.to_string());
-                        (user.photo_status, user.photo_error) = (Some(PhotoStatus::Ready), None);
-                    }
-                    Outcome::Refused(why) => {
-                        (user.photo_status, user.photo_error) = (Some(PhotoStatus::Failed), Some(why.to_string()));
-                    }
-                }
-                Ok(())
-            },
-        )
-        .await;
+        let lifecycle = Lifecycle {
+            accounts: self.accounts.as_ref(),
+            sessions: self.sessions.as_ref(),
+            clock: self.clock.as_ref(),
+        };
+        let recorded = lifecycle.record_photo(user_id, upload_id, &outcome).await;
         let mut unused = vec![upload_key];
         match (recorded, &outcome) {
-            (Ok(_), Outcome::Photo) => {
-                if let Some(old) = previous.into_inner().unwrap() {
+            (Ok(previous), PhotoOutcome::Photo) => {
+                if let Some(old) = previous {
                     unused.extend(photo_keys::files(user_id, &old));
                 }
                 tracing::info!(%user_id, upload_id, "photo ready");
             }
-            (Ok(_), Outcome::Refused(why)) => tracing::info!(%user_id, upload_id, reason = %why, "photo refused"),
-            (Err(ApiError::Conflict | ApiError::NotFound), _) => {
+            (Ok(_), PhotoOutcome::Refused(why)) => tracing::info!(%user_id, upload_id, reason = %why, "photo refused"),
+            (Err(AccountError::Conflict | AccountError::NotFound), _) => {
                 // Superseded or gone meanwhile: what this run made is nobody's photo.
                 unused.extend(photo_keys::files(user_id, upload_id));
             }

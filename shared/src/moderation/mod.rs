@@ -29,6 +29,17 @@ pub struct ModerationState {
     pub clock: Arc<dyn Clock>,
 }
 
+impl ModerationState {
+    /// The account lifecycle over this group's stores.
+    pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
+        crate::accounts::Lifecycle {
+            accounts: self.accounts.as_ref(),
+            sessions: self.sessions.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}
+
 impl FromRef<ModerationState> for Access {
     fn from_ref(state: &ModerationState) -> Self {
         Access { keys: state.keys.clone(), sessions: state.sessions.clone(), clock: state.clock.clone() }

@@ -2,20 +2,19 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ModerationState;
 use crate::{
-    accounts::modify_account,
+    accounts::{AccessChange, StatusChange, Target},
     auth::schemas,
-    domain::{Action, FieldError, Role, Status, User, UserId, multiline},
+    domain::{Action, FieldError, Reason, Role, Status, User, UserId, status::parse_suspension_end},
     http::{ApiError, AuthUser, JsonBody, Paging, Problem, QueryParams, page_limit},
     ports::{AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, RecordFilter, Report},
 };
 
-/// The longest reason a report, flag or suspension may give.
-pub const MAX_REASON_CHARS: usize = 1000;
+pub use crate::domain::MAX_REASON_CHARS;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -49,7 +48,8 @@ pub struct SuspendRequest {
     /// Why: 1 to 1000 characters; the author is told it when they try to log in.
     #[schema(schema_with = schemas::reason)]
     pub reason: String,
-    /// When the suspension ends by itself (RFC 3339, in the future); absent: until reinstated.
+    /// When the suspension ends by itself (RFC 3339, in the future, within 10 years; stored
+    /// and answered in UTC); absent: until reinstated.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub until: Option<String>,
 }
@@ -181,9 +181,9 @@ impl From<&User> for SuspendedAuthorView {
             first_name: u.profile.first_name.clone(),
             last_name: u.profile.last_name.clone(),
             nickname: u.profile.nickname.clone(),
-            status: u.status,
-            suspension_reason: u.suspension_reason.clone(),
-            suspended_until: u.suspended_until,
+            status: u.status.tag(),
+            suspension_reason: u.status.suspension_reason().map(str::to_string),
+            suspended_until: u.status.suspended_until(),
         }
     }
 }
@@ -221,24 +221,18 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-fn reason(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let reason = multiline("reason", raw, MAX_REASON_CHARS, errors)?;
-    if reason.is_empty() {
-        errors.push(FieldError::new("reason", "required", "is required"));
-        return None;
-    }
-    Some(reason)
+fn reason(raw: &str, errors: &mut Vec<FieldError>) -> Option<Reason> {
+    Reason::parse("reason", raw).map_err(|e| errors.push(e)).ok()
 }
 
-fn valid_reason(raw: &str) -> Result<String, ApiError> {
-    let mut errors = Vec::new();
-    reason(raw, &mut errors).ok_or(ApiError::Validation(errors))
+fn valid_reason(raw: &str) -> Result<Reason, ApiError> {
+    Reason::parse("reason", raw).map_err(|e| ApiError::Validation(vec![e]))
 }
 
 /// The author `id` names: 404 unless it is an author's account.
 async fn author(state: &ModerationState, id: &str) -> Result<User, ApiError> {
     let user = state.accounts.account(&UserId(id.to_string())).await?;
-    user.filter(|u| u.role == Role::Author && u.status != Status::Pending).ok_or(ApiError::NotFound)
+    user.filter(|u| u.role == Role::Author && u.status.tag() != Status::Pending).ok_or(ApiError::NotFound)
 }
 
 fn not_yourself(caller: &AuthUser, id: &str) -> Result<(), ApiError> {
@@ -283,13 +277,13 @@ pub async fn report_author(
         id: new_id(),
         author_id: author.id.clone(),
         reporter_id: caller.user_id.clone(),
-        reason: reason.clone(),
+        reason: reason.as_str().to_string(),
         created_at: now,
         flag_id: None,
     };
     let audit = AuditRecord {
         record_id: Some(report.id.clone()),
-        ..AuditRecord::new(&caller.user_id, ModerationAction::Report, &author.id, reason, now)
+        ..AuditRecord::new(&caller.user_id, ModerationAction::Report, &author.id, reason.into_string(), now)
     };
     state.moderation.file_report(&report, &audit).await?;
     tracing::info!(report = %report.id, author_id = %author.id, reporter_id = %caller.user_id, "author reported");
@@ -368,13 +362,13 @@ pub async fn flag_author(
         id: new_id(),
         author_id: author.id.clone(),
         moderator_id: caller.user_id.clone(),
-        reason: reason.clone(),
+        reason: reason.as_str().to_string(),
         report_ids: body.report_ids,
         created_at: now,
     };
     let audit = AuditRecord {
         record_id: Some(flag.id.clone()),
-        ..AuditRecord::new(&caller.user_id, ModerationAction::Flag, &author.id, reason, now)
+        ..AuditRecord::new(&caller.user_id, ModerationAction::Flag, &author.id, reason.into_string(), now)
     };
     state.moderation.flag_author(&flag, &audit).await?;
     tracing::info!(flag = %flag.id, author_id = %author.id, moderator_id = %caller.user_id, "author flagged");
@@ -438,52 +432,34 @@ pub async fn suspend_author(
     let now = state.clock.now();
     let mut errors = Vec::new();
     let reason = reason(&body.reason, &mut errors);
-    let until = match body.until.as_deref().map(|u| OffsetDateTime::parse(u, &Rfc3339)) {
-        None => None,
-        Some(Ok(until)) if until > now => Some(until),
-        Some(Ok(_)) => {
-            errors.push(FieldError::new("until", "in_the_past", "must be in the future"));
-            None
-        }
-        Some(Err(_)) => {
-            errors.push(FieldError::new("until", "invalid_value", "must be an RFC 3339 date and time"));
-            None
-        }
-    };
-    let Some(reason) = reason.filter(|_| errors.is_empty()) else {
+    let until = body.until.as_deref().map(|raw| parse_suspension_end("until", raw, now).map_err(|e| errors.push(e)));
+    let (Some(reason), true) = (reason, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let id = UserId(query.id);
-    let user = modify_account(
-        state.accounts.as_ref(),
-        &id,
-        now,
-        || ApiError::NotFound,
-        |user| {
-            if user.role != Role::Author || user.status == Status::Pending {
-                return Err(ApiError::NotFound);
-            }
-            user.status = Status::Suspended;
-            (user.suspended_until, user.suspension_reason) = (until, Some(reason.clone()));
-            Ok(())
-        },
-    )
-    .await?;
-    // Their access tokens die with their sessions: every request checks its session.
-    state.sessions.delete_user_sessions(&user.id).await?;
-    let audit = AuditRecord {
-        id: new_id(),
-        actor_id: caller.user_id.clone(),
-        action: ModerationAction::Suspend,
-        author_id: user.id.clone(),
-        reason,
-        at: now,
-        record_id: None,
-        until,
-    };
-    state.moderation.record_action(&audit).await?;
+    let until = until.and_then(Result::ok);
+    let change = AccessChange::status(StatusChange::Suspend { until, reason: Some(reason) });
+    let user = change_author_status(&state, &caller, query.id, change).await?;
     tracing::info!(author_id = %user.id, admin_id = %caller.user_id, "author suspended; all sessions ended");
     Ok(Json((&user).into()))
+}
+
+/// Suspends or reinstates the author `id` through the account lifecycle's one path for status
+/// changes (it ends their sessions and writes the audit record). A pending account is no
+/// author anyone knows: 404.
+async fn change_author_status(
+    state: &ModerationState,
+    caller: &AuthUser,
+    id: String,
+    change: AccessChange,
+) -> Result<User, ApiError> {
+    let id = UserId(id);
+    let target = Target { id: &id, role: Some(Role::Author) };
+    match state.lifecycle().change_access(state.moderation.as_ref(), &caller.user_id, target, change).await {
+        Err(crate::accounts::AccountError::Invalid(errors)) if errors.iter().any(|e| e.code == "pending_account") => {
+            Err(ApiError::NotFound)
+        }
+        result => Ok(result?),
+    }
 }
 
 /// Reinstate a suspended author.
@@ -509,33 +485,12 @@ pub async fn unsuspend_author(
     JsonBody(body): JsonBody<ReinstateRequest>,
 ) -> Result<Json<SuspendedAuthorView>, ApiError> {
     caller.require(Action::SuspendAuthor)?;
-    let mut errors = Vec::new();
     let reason = match body.reason.as_deref() {
-        Some(raw) => multiline("reason", raw, MAX_REASON_CHARS, &mut errors).ok_or(ApiError::Validation(errors))?,
-        None => String::new(),
+        Some(raw) if !raw.trim().is_empty() => Some(valid_reason(raw)?),
+        _ => None,
     };
-    let now = state.clock.now();
-    let id = UserId(query.id);
-    let user = modify_account(
-        state.accounts.as_ref(),
-        &id,
-        now,
-        || ApiError::NotFound,
-        |user| {
-            if user.role != Role::Author || user.status == Status::Pending {
-                return Err(ApiError::NotFound);
-            }
-            if user.status != Status::Suspended {
-                return Err(ApiError::NotSuspended);
-            }
-            user.status = Status::Active;
-            (user.suspended_until, user.suspension_reason) = (None, None);
-            Ok(())
-        },
-    )
-    .await?;
-    let audit = AuditRecord::new(&caller.user_id, ModerationAction::Unsuspend, &user.id, reason, now);
-    state.moderation.record_action(&audit).await?;
+    let change = AccessChange::status(StatusChange::Reinstate { reason });
+    let user = change_author_status(&state, &caller, query.id, change).await?;
     tracing::info!(author_id = %user.id, admin_id = %caller.user_id, "author reinstated");
     Ok(Json((&user).into()))
 }
@@ -561,7 +516,7 @@ pub async fn suspended_authors(
     caller.require(Action::ListSuspended)?;
     let now = state.clock.now();
     let still_suspended =
-        |u: &User| u.role == Role::Author && u.status == Status::Suspended && !u.suspension_is_over(now);
+        |u: &User| u.role == Role::Author && u.status.tag() == Status::Suspended && !u.suspension_is_over(now);
     if let Some(author_id) = query.author_id {
         page_limit(query.limit)?;
         let user = state.accounts.account(&UserId(author_id)).await?.filter(still_suspended);

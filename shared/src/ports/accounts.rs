@@ -28,7 +28,9 @@ pub trait AccountStore: Send + Sync {
     async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
     /// Replaces the stored account (same id) if its stored version is still `user.version`,
     /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
-    /// An email change moves the unique email with it, in the same atomic write. A write that
+    /// An email change moves the unique email with it, in the same atomic write; a pending
+    /// account holding the new address gives it up (it is deleted in that write, as
+    /// `create_account` does). A write that
     /// would leave no account that [`User::counts_as_admin`] fails with
     /// [`super::StoreError::LastAdmin`], also when two such writes race.
     async fn update_account(&self, user: &User) -> StoreResult<()>;

@@ -21,6 +21,9 @@ pub enum Job {
     DeletePhoto { user_id: UserId, photo_id: String },
     /// Every photo file of a deleted account: its uploads and its photos.
     DeleteAccountPhotos { user_id: UserId },
+    /// A deleted account's emailed links, subscriptions and follows (both ways, with their
+    /// counts): a page per job, each queuing the next until none remain.
+    EraseAccountData { user_id: UserId },
     /// An author's notification to fan out: one email job per subscriber, a page of
     /// subscribers per job (`after`: where the page before ended).
     FanOut { notification_id: String, after: Option<super::Position> },
@@ -35,7 +38,8 @@ pub enum Queue {
     Email,
     /// Uploaded photos, processed by the photo worker, and photo files to delete.
     Photo,
-    /// Notifications to fan out to subscribers, by the notify worker.
+    /// Notifications to fan out to subscribers, and deleted accounts' edges to erase, by the
+    /// notify worker (the social graph's worker).
     Notify,
 }
 
@@ -66,7 +70,7 @@ impl Job {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) | Job::SendNotification(_) => Queue::Email,
             Job::ProcessPhoto { .. } | Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => Queue::Photo,
-            Job::FanOut { .. } => Queue::Notify,
+            Job::FanOut { .. } | Job::EraseAccountData { .. } => Queue::Notify,
         }
     }
 
@@ -77,7 +81,7 @@ impl Job {
         match self {
             Job::SendEmail(_) | Job::SendLink(_) => None,
             // Deleting again deletes nothing more.
-            Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => None,
+            Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } | Job::EraseAccountData { .. } => None,
             // One upload is processed once, however many times it is announced.
             Job::ProcessPhoto { upload_id, .. } => Some(format!("photo-{upload_id}")),
             // A page of a fan-out, and one subscriber's copy, are each done once.

@@ -16,6 +16,9 @@ pub struct Session {
     /// The account's credential version when the session began: a password change or reset
     /// moves the account on, and no session of an older credential may be written after it.
     pub credential_version: u64,
+    /// The account's access version (role and status) when the session began: a role or
+    /// status change moves the account on, and no session of an older one may be written.
+    pub access_version: u64,
     /// Hashes of the refresh secrets this session had before, newest first (at most
     /// [`REMEMBERED_REFRESH_HASHES`]): presenting one of them is reuse of a stolen token.
     pub previous_hashes: Vec<String>,
@@ -50,7 +53,8 @@ pub enum Rotation {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Writes the session only if its account exists and is still at
-    /// `session.credential_version`, atomically; otherwise [`super::StoreError::Conflict`].
+    /// `session.credential_version` and `session.access_version`, atomically; otherwise
+    /// [`super::StoreError::Conflict`].
     /// With `forget_checks`, the password checks counted for them are forgotten in the same
     /// step (a login's last store call).
     async fn create_session(&self, session: &Session, forget_checks: Option<CheckKey<'_>>) -> StoreResult<()>;

@@ -66,8 +66,9 @@ pub trait SocialStore: Send + Sync {
         after: Option<&Position>,
     ) -> StoreResult<(Vec<Edge>, Option<Position>)>;
     async fn counts(&self, user: &UserId) -> StoreResult<AuthorCounts>;
-    /// Removes every edge to or from the account (its deletion), with their counts.
-    async fn delete_user_edges(&self, user: &UserId) -> StoreResult<()>;
+    /// Removes up to `limit` edges to or from the account (its deletion), each with its
+    /// counts; `true` if some may remain. Once none remain, the account's counts go too.
+    async fn delete_user_edges(&self, user: &UserId, limit: u32) -> StoreResult<bool>;
 }
 
 /// An author's email to their subscribers, and how its delivery stands.

@@ -6,11 +6,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{AccountQuery, AccountUpdate, Editor, IdQuery, UsersState, other_account, update_account};
+use super::{AccountQuery, AccountUpdate, IdQuery, UsersState, other_account, update_account};
 use crate::{
-    domain::{Action, FieldError, Role, User, UserId, UserView},
+    accounts::Deletion,
+    domain::{Action, FieldError, Role, UserId, UserView},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
-    ports::{EmailJob, EmailMessage, Job, StoreError},
 };
 
 /// What deleting your own account asks for.
@@ -59,8 +59,9 @@ pub async fn delete_me(
             let throttle = state.throttle();
             let attempt = throttle.check_current_password(&state.hasher, &user, &password, &source).await?;
             throttle.succeeded(attempt).await?;
-            let (id, checked) = (user.id.clone(), user.credential_version);
-            erase_account(&state, &id, Some(user), None, Some(checked)).await?;
+            let deletion =
+                Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };
+            erase_account(&state, deletion).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
@@ -68,7 +69,7 @@ pub async fn delete_me(
             if !body.iter().all(u8::is_ascii_whitespace) {
                 password_in(&body)?;
             }
-            erase_account(&state, &id, None, None, None).await?;
+            erase_account(&state, Deletion { id: &id, role: None, verified: None, read: None }).await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -86,47 +87,10 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
     Ok(request.password)
 }
 
-/// Erases the account `id` (which must have `role`, if given, and, if given, the credential a
-/// password was just checked against): the account and its email atomically (never the last
-/// admin), then a job for the photo worker to delete its photo files, then its sessions,
-/// emailed links and follows; then a goodbye email. `read` is the account as the caller just
-/// read it, if it did; a lost race reads it afresh.
-pub(crate) async fn erase_account(
-    state: &UsersState,
-    id: &UserId,
-    mut read: Option<User>,
-    role: Option<Role>,
-    verified_credential: Option<u64>,
-) -> Result<(), ApiError> {
-    for _ in 0..3 {
-        let user = match read.take() {
-            Some(user) => user,
-            None => state.accounts.account(id).await?.ok_or(ApiError::NotFound)?,
-        };
-        if role.is_some_and(|role| user.role != role) {
-            return Err(ApiError::NotFound);
-        }
-        if verified_credential.is_some_and(|checked| checked != user.credential_version) {
-            return Err(ApiError::Conflict); // the password changed since it was checked
-        }
-        match state.accounts.delete_account(&user).await {
-            Ok(()) => {
-                // Queued first: the files are personal data, and their deletion is retried on
-                // its own whatever befalls the steps after this one.
-                state.jobs.enqueue(&Job::DeleteAccountPhotos { user_id: id.clone() }).await?;
-                state.sessions.delete_user_sessions(id).await?;
-                state.tokens.delete_user_tokens(id).await?;
-                state.social.delete_user_edges(id).await?;
-                let goodbye = EmailJob { to: user.email.to_string(), message: EmailMessage::AccountDeleted };
-                state.jobs.enqueue(&Job::SendEmail(goodbye)).await?;
-                tracing::info!(user_id = %id, "account deleted");
-                return Ok(());
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict)
+/// Deletes an account through the lifecycle: the account and its address atomically, its
+/// sessions; its files, links and edges by jobs; a goodbye email.
+async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(), crate::accounts::AccountError> {
+    state.lifecycle().delete_account(state.jobs.as_ref(), deletion).await
 }
 
 async fn staff_account(state: &UsersState, caller: &AuthUser, role: Role, id: String) -> Result<UserView, ApiError> {
@@ -197,7 +161,7 @@ pub async fn update_admin(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    let user = update_account(&state, &UserId(query.id), Some(Role::Admin), body, Editor::Admin).await?;
+    let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Admin), body).await?;
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
@@ -222,7 +186,7 @@ pub async fn update_moderator(
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    let user = update_account(&state, &UserId(query.id), Some(Role::Moderator), body, Editor::Admin).await?;
+    let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Moderator), body).await?;
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
@@ -245,7 +209,8 @@ pub async fn delete_admin(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    erase_account(&state, &UserId(query.id), None, Some(Role::Admin), None).await?;
+    erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Admin), verified: None, read: None })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -268,6 +233,7 @@ pub async fn delete_moderator(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    erase_account(&state, &UserId(query.id), None, Some(Role::Moderator), None).await?;
+    erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Moderator), verified: None, read: None })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,9 +36,11 @@ use crate::{
 };
 
 /// What the users group uses: the accounts and what hangs off them, the password check that
-/// self-deletion asks for, the email queue (goodbye and email-change emails), the photo queue
-/// (the files of a removed photo or a deleted account, which the photo worker deletes), and
-/// photo upload forms. It never touches a photo file itself.
+/// self-deletion and email changes ask for, the email queue (goodbye and email-change emails),
+/// the photo queue (the files of a removed photo or a deleted account, which the photo worker
+/// deletes), the notify queue (a deleted account's edges, which the notify worker erases),
+/// photo upload forms, and the audit trail (an admin's suspension). It never touches a photo
+/// file itself.
 #[derive(Clone)]
 pub struct UsersState {
     pub config: Arc<Config>,
@@ -48,9 +50,9 @@ pub struct UsersState {
     pub limits: Arc<dyn LimitStore>,
     pub jobs: Arc<dyn JobQueue>,
     pub uploads: Arc<dyn UploadForms>,
-    /// Counts on author profiles; a deletion's subscriptions and follows.
+    /// Counts on author profiles; the export's subscriptions and follows.
     pub social: Arc<dyn SocialStore>,
-    /// The reports a data export lists.
+    /// The reports a data export lists; the audit record of an admin's suspension.
     pub moderation: Arc<dyn ModerationStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
@@ -58,6 +60,15 @@ pub struct UsersState {
 }
 
 impl UsersState {
+    /// The account lifecycle over this group's stores.
+    pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
+        crate::accounts::Lifecycle {
+            accounts: self.accounts.as_ref(),
+            sessions: self.sessions.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+
     pub fn throttle(&self) -> Throttle<'_> {
         Throttle { limits: self.limits.as_ref(), clock: self.clock.as_ref(), config: &self.config.limits }
     }

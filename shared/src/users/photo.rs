@@ -8,11 +8,10 @@ use utoipa::ToSchema;
 
 use super::UsersState;
 use crate::{
-    accounts::modify_account,
-    domain::{Action, PhotoStatus, photo_keys},
+    domain::{Action, photo_keys},
     http::{ApiError, AuthUser, Problem},
     photos::MAX_UPLOAD_BYTES,
-    ports::{Job, UploadForm},
+    ports::UploadForm,
 };
 
 /// How long an upload form works.
@@ -43,18 +42,11 @@ pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> 
     caller.require(Action::ManageOwnPhoto)?;
     let upload_id = uuid::Uuid::now_v7().to_string();
     let now = state.clock.now();
-    modify_account(
-        state.accounts.as_ref(),
-        &caller.user_id,
-        now,
-        || ApiError::Unauthorized,
-        |user| {
-            user.photo_upload = Some(upload_id.clone());
-            user.photo_status = Some(PhotoStatus::AwaitingUpload);
-            Ok(())
-        },
-    )
-    .await?;
+    state
+        .lifecycle()
+        .expect_photo_upload(&caller.user_id, &upload_id)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     let key = photo_keys::upload(&caller.user_id, &upload_id);
     let form = state.uploads.upload_form(&key, MAX_UPLOAD_BYTES, now + UPLOAD_FORM_TTL).await?;
     Ok(Json(PhotoUpload { upload_id, form }))
@@ -73,22 +65,10 @@ pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> 
 )]
 pub async fn delete_photo(State(state): State<UsersState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnPhoto)?;
-    let removed = std::sync::Mutex::new(None);
-    modify_account(
-        state.accounts.as_ref(),
-        &caller.user_id,
-        state.clock.now(),
-        || ApiError::Unauthorized,
-        |user| {
-            *removed.lock().unwrap() = user.photo_id.take();
-            (user.photo_upload, user.photo_status, user.photo_error) = (None, None, None);
-            Ok(())
-        },
-    )
-    .await?;
-    if let Some(photo_id) = removed.into_inner().unwrap() {
-        state.jobs.enqueue(&Job::DeletePhoto { user_id: caller.user_id.clone(), photo_id }).await?;
-    }
-    tracing::info!(user_id = %caller.user_id, "photo removed");
+    state
+        .lifecycle()
+        .remove_photo(state.jobs.as_ref(), &caller.user_id)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     Ok(StatusCode::NO_CONTENT)
 }

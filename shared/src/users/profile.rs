@@ -1,20 +1,18 @@
 //! Profile updates: your own profile (names, nickname, bio, email), and for admins any
-//! account's profile with its role and status.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! account's profile with its role and status. The route parses; the account lifecycle writes.
 
 use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::ToSchema;
 
-use super::{AccountQuery, UsersState, email_change, other_account};
+use super::{AccountQuery, UsersState, other_account};
 use crate::{
-    accounts::modify_account,
+    accounts::{AccessChange, ProfileChanges, StatusChange, Target, begin_email_change_allowed},
     auth::schemas,
-    domain::{Action, FieldError, Profile, Role, Status, User, UserId, UserView, email::is_invisible},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
+    config::CONFIRMATION_TOKEN_TTL,
+    domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, UserView, status::parse_suspension_end},
+    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, Source},
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -35,6 +33,9 @@ pub struct ProfileUpdate {
     bio: Option<Option<String>>,
     #[schema(schema_with = schemas::email)]
     email: Option<String>,
+    /// Your current password: required with `email` (checked and counted as a login is).
+    #[schema(format = Password, max_length = 1024)]
+    current_password: Option<String>,
 }
 
 /// A status an admin can set: `pending` only comes from registering.
@@ -61,18 +62,22 @@ pub struct AccountUpdate {
     bio: Option<Option<String>>,
     role: Option<Role>,
     status: Option<SettableStatus>,
-    /// With status `suspended`: when the suspension ends by itself (RFC 3339, in the future);
-    /// absent or null: until an admin reinstates the account.
+    /// With status `suspended`: when the suspension ends by itself (RFC 3339, in the future,
+    /// within 10 years; stored and answered in UTC); absent or null: until an admin reinstates
+    /// the account.
     #[schema(value_type = Option<String>, format = DateTime)]
     suspended_until: Option<String>,
-    /// With status `suspended`: why, for the account's owner and admins (1 to 500 characters).
-    #[schema(max_length = 500)]
+    /// With status `suspended`: why, for the account's owner, admins and the audit trail
+    /// (1 to 1000 characters, as every moderation reason).
+    #[schema(schema_with = schemas::optional_reason)]
     suspension_reason: Option<String>,
 }
 
 const PROFILE_FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
+const OWNER_FIELDS: [&str; 2] = ["email", "current_password"];
 const STAFF_FIELDS: [&str; 4] = ["role", "status", "suspended_until", "suspension_reason"];
-const MAX_REASON_CHARS: usize = 500;
+/// The longest current password taken (as documented); no password is this long.
+const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Who edits: the account's owner, or an admin (who may also set role and status).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,200 +97,228 @@ pub(crate) enum Editor {
         (status = 401, description = "No valid access token", body = Problem),
         (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
+        (status = 403, description = "A wrong `current_password` with `email` (`wrong_current_password`)", body = Problem),
         (status = 409, description = "The account changed meanwhile (`conflict`), the new email is taken (`email_taken`), or the last admin would go (`last_admin`)", body = Problem),
-        (status = 422, description = "Invalid or unknown fields (`validation_failed`), nothing changed", body = Problem),
-        (status = 429, description = "Too many emails to the new address (`too_many_emails`)", body = Problem),
+        (status = 422, description = "Invalid or unknown fields, or `email` without `current_password` (`validation_failed`), nothing changed", body = Problem),
+        (status = 429, description = "Too many email changes (`too_many_email_changes`), emails to the new address (`too_many_emails`) or wrong passwords (`too_many_attempts`)", body = Problem),
+        (status = 503, description = "Too many password checks at once (`server_busy`)", body = Problem),
     )
 )]
 pub async fn update_me(
     State(state): State<UsersState>,
     caller: AuthUser,
+    source: Source,
     QueryParams(query): QueryParams<AccountQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = match other_account(&caller, query.id) {
         None => {
             caller.require(Action::UpdateOwnAccount)?;
-            update_account(&state, &caller.user_id, None, body, Editor::Owner).await?
+            update_own_account(&state, &caller, &source, body).await?
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
-            update_account(&state, &id, None, body, Editor::Admin).await?
+            update_account(&state, &caller, &id, None, body).await?
         }
     };
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
-/// Changes the account `id` (which must have `role`, if given) as `body` says, validated
-/// whole, conditionally on the version read. A change of role or status ends the account's
-/// sessions; a new email (its owner's only) starts an email change.
-pub(crate) async fn update_account(
-    state: &UsersState,
-    id: &UserId,
-    role: Option<Role>,
-    mut body: Map<String, Value>,
-    editor: Editor,
-) -> Result<User, ApiError> {
-    let new_email = match editor {
-        Editor::Owner => body.remove("email"),
-        Editor::Admin => None,
-    };
-    let mut errors: Vec<FieldError> = body
-        .keys()
-        .filter(|key| {
-            let staff_field = editor == Editor::Admin && STAFF_FIELDS.contains(&key.as_str());
-            !(PROFILE_FIELDS.contains(&key.as_str()) || staff_field)
-        })
-        .map(|key| FieldError::new(key.clone(), "unknown_field", "is not a field you can change"))
-        .collect();
-    let text = |field: &'static str, errors: &mut Vec<FieldError>| -> Option<Option<String>> {
-        match body.get(field)? {
+/// The body's fields, validated one by one: what each asks for.
+struct Fields {
+    body: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// Refuses every field `editor` may not set.
+    fn new(body: Map<String, Value>, editor: Editor) -> Self {
+        let errors = body
+            .keys()
+            .filter(|key| {
+                let allowed: &[&str] = match editor {
+                    Editor::Owner => &OWNER_FIELDS,
+                    Editor::Admin => &STAFF_FIELDS,
+                };
+                !(PROFILE_FIELDS.contains(&key.as_str()) || allowed.contains(&key.as_str()))
+            })
+            .map(|key| FieldError::new(key.clone(), "unknown_field", "is not a field you can change"))
+            .collect();
+        Self { body, errors }
+    }
+
+    /// A text field: absent (`None`), null (`Some(None)`) or a string.
+    fn text(&mut self, field: &'static str) -> Option<Option<String>> {
+        match self.body.get(field)? {
             Value::String(text) => Some(Some(text.clone())),
             Value::Null => Some(None),
             _ => {
-                errors.push(FieldError::new(field, "invalid_type", "must be a string"));
+                self.errors.push(FieldError::new(field, "invalid_type", "must be a string"));
                 None
             }
         }
-    };
-    let changes: Vec<Option<Option<String>>> = PROFILE_FIELDS.iter().map(|f| text(f, &mut errors)).collect();
-    let new_role = match text("role", &mut errors) {
-        Some(name) => match name.as_deref().and_then(Role::parse) {
-            Some(role) => Some(role),
-            None => {
-                errors.push(FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"));
-                None
-            }
-        },
-        None => None,
-    };
-    let new_status = match text("status", &mut errors) {
-        Some(name) => match name.as_deref() {
-            Some("active") => Some(Status::Active),
-            Some("suspended") => Some(Status::Suspended),
-            _ => {
-                errors.push(FieldError::new("status", "invalid_value", "must be active or suspended"));
-                None
-            }
-        },
-        None => None,
-    };
-    let now = state.clock.now();
-    let new_until = match text("suspended_until", &mut errors) {
-        Some(Some(when)) => match OffsetDateTime::parse(&when, &Rfc3339) {
-            Ok(until) if until > now => Some(Some(until)),
-            Ok(_) => {
-                errors.push(FieldError::new("suspended_until", "in_the_past", "must be in the future"));
-                None
-            }
-            Err(_) => {
-                errors.push(FieldError::new("suspended_until", "invalid_value", "must be an RFC 3339 date and time"));
-                None
-            }
-        },
-        other => other.map(|_| None),
-    };
-    let new_reason = match text("suspension_reason", &mut errors) {
-        Some(Some(reason)) => {
-            let reason = reason.trim().to_string();
-            let odd = reason.chars().any(|c| c.is_control() || is_invisible(c));
-            if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS || odd {
-                let why = "1 to 500 characters, no control or invisible characters";
-                errors.push(FieldError::new("suspension_reason", "invalid_value", why));
-                None
-            } else {
-                Some(Some(reason))
-            }
+    }
+
+    /// A text field parsed by `parse`, its error recorded.
+    fn parsed<T>(
+        &mut self,
+        field: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<Option<T>> {
+        match self.text(field)? {
+            None => Some(None),
+            Some(text) => match parse(&text) {
+                Ok(value) => Some(Some(value)),
+                Err(e) => {
+                    self.errors.push(e);
+                    None
+                }
+            },
         }
-        other => other.map(|_| None),
-    };
-    let new_email = match new_email {
-        None => None,
-        Some(Value::String(email)) => email_change::parse_new(&email, &mut errors),
-        Some(_) => {
-            errors.push(FieldError::new("email", "invalid_type", "must be a string"));
-            None
+    }
+
+    fn profile(&mut self) -> ProfileChanges {
+        ProfileChanges {
+            first_name: self.text("first_name"),
+            last_name: self.text("last_name"),
+            nickname: self.text("nickname"),
+            bio: self.text("bio"),
         }
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
     }
-    if let Some(email) = &new_email {
-        email_change::check_available(state, id, email).await?;
+
+    fn finish<T>(self, value: T) -> Result<T, ApiError> {
+        if self.errors.is_empty() { Ok(value) } else { Err(ApiError::Validation(self.errors)) }
     }
-    let access_changed = AtomicBool::new(false);
-    // Merged into the account as read, and validated whole by the registration rules, inside
-    // the conditional write: a retry merges into the fresh read.
-    let user = modify_account(
-        state.accounts.as_ref(),
-        id,
-        now,
-        || if editor == Editor::Owner { ApiError::Unauthorized } else { ApiError::NotFound },
-        |user| {
-            if role.is_some_and(|role| user.role != role) {
-                return Err(ApiError::NotFound);
-            }
-            let pick = |i: usize, now: Option<&String>| changes[i].clone().unwrap_or_else(|| now.cloned());
-            let first_name = pick(0, Some(&user.profile.first_name)).unwrap_or_default();
-            let last_name = pick(1, Some(&user.profile.last_name)).unwrap_or_default();
-            let nickname = pick(2, user.profile.nickname.as_ref());
-            let bio = pick(3, user.profile.bio.as_ref());
-            let mut errors = Vec::new();
-            user.profile = Profile::parse(&first_name, &last_name, nickname.as_deref(), bio.as_deref(), &mut errors)
-                .ok_or(ApiError::Validation(errors))?;
-            if new_status.is_some() && user.status == Status::Pending {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "status",
-                    "pending_account",
-                    "the account has not confirmed its email yet",
-                )]));
-            }
-            let (role, status) = (new_role.unwrap_or(user.role), new_status.unwrap_or(user.status));
-            access_changed.store((role, status) != (user.role, user.status), Ordering::Relaxed);
-            (user.role, user.status) = (role, status);
-            suspend(user, new_status, &new_until, &new_reason)?;
-            if let Some(email) = &new_email {
-                email_change::begin_change(user, email)?;
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    if access_changed.load(Ordering::Relaxed) {
-        // Authorization reads the token's role: every token issued before this change goes.
-        state.sessions.delete_user_sessions(&user.id).await?;
-        tracing::info!(user_id = %user.id, role = user.role.as_str(), status = user.status.as_str(), "role or status changed; all sessions ended");
-    }
-    if let Some(email) = &new_email {
-        email_change::send_change_links(state, &user, email).await?;
-    }
-    tracing::info!(user_id = %user.id, "account updated");
-    Ok(user)
 }
 
-/// The suspension's end date and reason, as an admin's update leaves them: set anew when the
-/// update suspends, changed one by one on a suspended account, gone once it is not suspended.
-fn suspend(
-    user: &mut User,
-    new_status: Option<Status>,
-    until: &Option<Option<OffsetDateTime>>,
-    reason: &Option<Option<String>>,
-) -> Result<(), ApiError> {
-    if user.status != Status::Suspended {
-        if until.as_ref().is_some_and(Option::is_some) || reason.as_ref().is_some_and(Option::is_some) {
-            let why = "only a suspended account has a suspension end date or reason";
-            return Err(ApiError::Validation(vec![FieldError::new("status", "not_suspended", why)]));
+/// The owner's update: the profile, and a new email with the current password. An email
+/// change is counted (per account and per source) before anything is looked up, the password
+/// is checked and counted as a login's, and the address must not be held by another confirmed
+/// account (a registration never confirmed holds none).
+async fn update_own_account(
+    state: &UsersState,
+    caller: &AuthUser,
+    source: &Source,
+    body: Map<String, Value>,
+) -> Result<User, ApiError> {
+    let mut fields = Fields::new(body, Editor::Owner);
+    let profile = fields.profile();
+    let email = fields
+        .parsed("email", |raw| EmailAddress::parse(raw).map_err(|why| FieldError::new("email", "invalid_email", why)));
+    let password = fields.text("current_password");
+    let email = match (email, password) {
+        (Some(None), _) => {
+            fields.errors.push(FieldError::new("email", "invalid_type", "must be a string"));
+            None
         }
-        (user.suspended_until, user.suspension_reason) = (None, None);
-    } else if new_status == Some(Status::Suspended) {
-        (user.suspended_until, user.suspension_reason) = ((*until).flatten(), reason.clone().flatten());
-    } else {
-        if let Some(until) = until {
-            user.suspended_until = *until;
+        (Some(Some(email)), Some(Some(password))) if password.chars().count() <= MAX_PASSWORD_CHARS => {
+            Some((email, password))
         }
-        if let Some(reason) = reason {
-            user.suspension_reason = reason.clone();
+        (Some(Some(_)), Some(Some(_))) => {
+            let why = format!("at most {MAX_PASSWORD_CHARS} characters");
+            fields.errors.push(FieldError::new("current_password", "too_long", why));
+            None
         }
+        (Some(Some(_)), _) => {
+            let why = "your current password, to change your email";
+            fields.errors.push(FieldError::new("current_password", "required", why));
+            None
+        }
+        (None, Some(_)) => {
+            fields.errors.push(FieldError::new("current_password", "unexpected", "only with `email`"));
+            None
+        }
+        (None, None) => None,
+    };
+    fields.finish(())?;
+    let lifecycle = state.lifecycle();
+    let missing = || ApiError::or_missing(ApiError::Unauthorized);
+    let Some((email, password)) = email else {
+        return lifecycle.update_profile(&caller.user_id, &profile).await.map_err(missing());
+    };
+    let throttle = state.throttle();
+    throttle.allow_email_change(&caller.user_id, source).await?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let attempt = throttle.check_current_password(&state.hasher, &user, &password, source).await?;
+    throttle.succeeded(attempt).await?;
+    let holder = state.accounts.account_by_email(&email.key()).await?;
+    if !begin_email_change_allowed(holder.as_ref(), &user.id) {
+        return Err(ApiError::EmailTaken);
     }
-    Ok(())
+    if email != user.email {
+        throttle.allow_email_to(&email.key()).await?;
+    }
+    if changes_profile(&profile) {
+        lifecycle.update_profile(&user.id, &profile).await.map_err(missing())?;
+    }
+    let confirm_url = format!("{}/api/v1/user/confirm_email_change", state.config.public_url);
+    lifecycle
+        .begin_email_change(
+            state.tokens.as_ref(),
+            state.jobs.as_ref(),
+            &user.id,
+            user.credential_version,
+            &email,
+            &confirm_url,
+            CONFIRMATION_TOKEN_TTL,
+        )
+        .await
+        .map_err(missing())
+}
+
+/// Whether the update names any profile field.
+fn changes_profile(profile: &ProfileChanges) -> bool {
+    [&profile.first_name, &profile.last_name, &profile.nickname, &profile.bio].iter().any(|f| f.is_some())
+}
+
+/// An admin's update of the account `id` (which must have `role`, if given), validated whole:
+/// profile, role and status, through the lifecycle's one path for access changes (which
+/// ends the account's sessions on a change of role or status and audits suspensions).
+pub(crate) async fn update_account(
+    state: &UsersState,
+    caller: &AuthUser,
+    id: &UserId,
+    role: Option<Role>,
+    body: Map<String, Value>,
+) -> Result<User, ApiError> {
+    let now = state.clock.now();
+    let mut fields = Fields::new(body, Editor::Admin);
+    let profile = fields.profile();
+    let new_role = fields.parsed("role", |name| {
+        Role::parse(name)
+            .ok_or_else(|| FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"))
+    });
+    let new_role = match new_role {
+        Some(None) => {
+            fields.errors.push(FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"));
+            None
+        }
+        other => other.flatten(),
+    };
+    let status = fields.parsed("status", |name| match name {
+        "active" | "suspended" => Ok(name == "suspended"),
+        _ => Err(FieldError::new("status", "invalid_value", "must be active or suspended")),
+    });
+    let until = fields.parsed("suspended_until", |raw| parse_suspension_end("suspended_until", raw, now));
+    let reason = fields.parsed("suspension_reason", |raw| Reason::parse("suspension_reason", raw));
+    let status = match status {
+        Some(None) => {
+            fields.errors.push(FieldError::new("status", "invalid_value", "must be active or suspended"));
+            None
+        }
+        Some(Some(true)) => Some(StatusChange::Suspend { until: until.flatten(), reason: reason.clone().flatten() }),
+        Some(Some(false)) => {
+            if until.as_ref().is_some_and(Option::is_some) || reason.as_ref().is_some_and(Option::is_some) {
+                let why = "only a suspended account has a suspension end date or reason";
+                fields.errors.push(FieldError::new("status", "not_suspended", why));
+            }
+            Some(StatusChange::Activate)
+        }
+        None if until.is_some() || reason.is_some() => Some(StatusChange::Amend { until, reason }),
+        None => None,
+    };
+    let change = fields.finish(AccessChange { profile, role: new_role, status })?;
+    let lifecycle = state.lifecycle();
+    let target = Target { id, role };
+    Ok(lifecycle.change_access(state.moderation.as_ref(), &caller.user_id, target, change).await?)
 }

@@ -14,7 +14,8 @@ async fn an_email_change_waits_for_the_new_address_to_confirm_it() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
-    let response = app.put_me(&tokens.access, &json!({ "email": "Ada.Lovelace@Example.com" })).await;
+    let response =
+        app.put_me(&tokens.access, &json!({ "email": "Ada.Lovelace@Example.com", "current_password": PASSWORD })).await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.unwrap();
@@ -44,7 +45,7 @@ async fn an_email_change_waits_for_the_new_address_to_confirm_it() {
 async fn a_change_link_works_once_and_only_for_what_it_was_sent_for() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
-    app.put_me(&tokens.access, &json!({ "email": "ada2@example.com" })).await;
+    app.put_me(&tokens.access, &json!({ "email": "ada2@example.com", "current_password": PASSWORD })).await;
     let token = app.email_token("ada2@example.com", CONFIRM_CHANGE).await;
 
     // Not a confirmation link of the auth flows, whatever the route it is tried on.
@@ -64,7 +65,7 @@ async fn a_change_link_works_once_and_only_for_what_it_was_sent_for() {
 async fn a_password_change_voids_a_pending_email_change() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
-    app.put_me(&tokens.access, &json!({ "email": "thief@example.com" })).await;
+    app.put_me(&tokens.access, &json!({ "email": "thief@example.com", "current_password": PASSWORD })).await;
     let token = app.email_token("thief@example.com", CONFIRM_CHANGE).await;
 
     // The owner sees the notice and changes her password.
@@ -86,11 +87,11 @@ async fn an_address_in_use_is_refused_and_one_taken_meanwhile_is_not_shared() {
     let ada = app.signed_up("reader", "ada@example.com").await;
     app.signed_up("reader", "bob@example.com").await;
 
-    let taken = app.put_me(&ada.access, &json!({ "email": "BOB@example.com" })).await;
+    let taken = app.put_me(&ada.access, &json!({ "email": "BOB@example.com", "current_password": PASSWORD })).await;
     assert_problem(taken, StatusCode::CONFLICT, "email_taken").await;
 
     // Ada asks for carol@ before Carol registers; Carol registers and confirms first.
-    app.put_me(&ada.access, &json!({ "email": "carol@example.com" })).await;
+    app.put_me(&ada.access, &json!({ "email": "carol@example.com", "current_password": PASSWORD })).await;
     let ada_link = app.email_token("carol@example.com", CONFIRM_CHANGE).await;
     app.signed_up("reader", "carol@example.com").await;
 
@@ -106,9 +107,9 @@ async fn two_accounts_confirming_the_same_new_address_at_once_cannot_both_have_i
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
     let bob = app.signed_up("reader", "bob@example.com").await;
-    app.put_me(&ada.access, &json!({ "email": "shared@example.com" })).await;
+    app.put_me(&ada.access, &json!({ "email": "shared@example.com", "current_password": PASSWORD })).await;
     let first = app.email_token("shared@example.com", CONFIRM_CHANGE).await;
-    app.put_me(&bob.access, &json!({ "email": "shared@example.com" })).await;
+    app.put_me(&bob.access, &json!({ "email": "shared@example.com", "current_password": PASSWORD })).await;
     let second = app.email_token_after("shared@example.com", CONFIRM_CHANGE, &first).await;
 
     let url = |token: &str| app.url(&format!("/api/v1/user/confirm_email_change?token={token}"));
@@ -131,11 +132,12 @@ async fn an_email_change_refuses_lookalikes_and_garbage() {
     let ada = app.signed_up("reader", "ada@example.com").await;
 
     for bad in ["not an address", "dup@exam\u{00AD}ple.com", "ada@[127.0.0.1]"] {
-        let response = app.put_me(&ada.access, &json!({ "email": bad })).await;
+        let response = app.put_me(&ada.access, &json!({ "email": bad, "current_password": PASSWORD })).await;
         let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(problem["errors"][0]["field"], "email", "{bad}");
     }
-    let lookalike = app.put_me(&ada.access, &json!({ "email": "\u{212A}ate@example.com" })).await;
+    let lookalike =
+        app.put_me(&ada.access, &json!({ "email": "\u{212A}ate@example.com", "current_password": PASSWORD })).await;
     let me: Value = lookalike.json().await.unwrap();
     assert_eq!(me["pending_email"], "kate@example.com", "the canonical form, not the look-alike");
     assert!(token_in(&app.emails_to_eventually("kate@example.com", CONFIRM_CHANGE).await).len() == 43);

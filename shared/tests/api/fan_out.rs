@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use shared::{
     Config, LocalApp,
     adapters::SqliteDb,
-    domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    domain::{AccountStatus, EmailAddress, PasswordHash, Profile, Role, User, UserId},
     jobs::{Worker, Workers},
     ports::{AccountStore, Edge, EdgeKind, Envelope, Job, JobQueue, Notification, NotificationStore, SocialStore},
 };
@@ -22,7 +22,7 @@ fn account(email: &str, role: Role) -> User {
         id: UserId::generate(),
         email: EmailAddress::parse(email).unwrap(),
         role,
-        status: Status::Active,
+        status: AccountStatus::Active,
         profile: Profile { first_name: "Ada".into(), last_name: "Lovelace".into(), nickname: None, bio: None },
         // Never checked here: these accounts only receive.
         password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
@@ -33,8 +33,7 @@ fn account(email: &str, role: Role) -> User {
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
-        suspended_until: None,
-        suspension_reason: None,
+        access_version: 0,
         photo_id: None,
         photo_upload: None,
         photo_status: None,

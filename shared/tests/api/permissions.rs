@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::{auth::flows, domain::Role, domain::Status};
+use shared::{
+    accounts::{AccessChange, StatusChange, Target},
+    domain::Role,
+};
 
 use crate::helpers::{PASSWORD, TestApp, registration, spawn_app};
 
@@ -79,11 +82,9 @@ impl TestApp {
         let tokens = self.active_account(&email, role).await;
         if let Caller::Suspended = caller {
             let user = self.local().auth.accounts.account_by_email(&email).await.unwrap().unwrap();
-            let (accounts, sessions) = (self.local().auth.accounts.as_ref(), self.local().auth.sessions.as_ref());
-            let now = time::OffsetDateTime::now_utc();
-            flows::set_role_and_status(accounts, sessions, now, &user.id, Role::Reader, Status::Suspended)
-                .await
-                .unwrap();
+            let suspend = StatusChange::Suspend { until: None, reason: None };
+            let change = AccessChange { role: Some(Role::Reader), status: Some(suspend), ..AccessChange::default() };
+            change_access(self.local(), &user.id, change).await;
         }
         Some(tokens.access)
     }
@@ -257,9 +258,7 @@ async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
     let admin = app.admin("grace@example.com").await;
     let grace = app.local().auth.accounts.account_by_email("grace@example.com").await.unwrap().unwrap();
 
-    let (accounts, sessions) = (app.local().auth.accounts.as_ref(), app.local().auth.sessions.as_ref());
-    let now = time::OffsetDateTime::now_utc();
-    flows::set_role_and_status(accounts, sessions, now, &grace.id, Role::Reader, Status::Active).await.unwrap();
+    change_access(app.local(), &grace.id, AccessChange { role: Some(Role::Reader), ..AccessChange::default() }).await;
 
     // The token still says "admin", but its session is gone: it cannot act as one.
     let response = app.post_register("moderator", &registration("mo@example.com"), Some(&admin.access)).await;
@@ -268,4 +267,13 @@ async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
     let reader = crate::helpers::Tokens::from(app.post_login("grace@example.com", PASSWORD).await).await;
     let response = app.post_register("moderator", &registration("mo@example.com"), Some(&reader.access)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+/// An admin's change to an account, made straight through the account lifecycle (as the
+/// operator would), with no route in between.
+async fn change_access(app: &shared::LocalApp, id: &shared::domain::UserId, change: AccessChange) {
+    let users = &app.users;
+    let actor = shared::domain::UserId("operator".into());
+    let target = Target { id, role: None };
+    users.lifecycle().change_access(users.moderation.as_ref(), &actor, target, change).await.unwrap();
 }

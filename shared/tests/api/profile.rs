@@ -37,7 +37,7 @@ async fn role_status_and_secrets_cannot_be_slipped_into_a_profile_update() {
 
     let refused: Vec<&str> =
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(refused, ["email_confirmed", "password_hash", "role", "status"]);
+    assert_eq!(refused, ["email_confirmed", "password_hash", "role", "status", "current_password"]);
     let me: Value = app.get_me(&tokens.access).await.json().await.unwrap();
     assert_eq!((me["role"].as_str(), me["bio"].clone()), (Some("reader"), Value::Null), "nothing changed");
     assert_eq!(me["pending_email"], Value::Null, "not even the email change it asked for");

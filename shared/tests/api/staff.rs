@@ -137,7 +137,13 @@ async fn a_suspension_without_an_end_date_holds_and_odd_dates_and_reasons_are_re
         (
             json!({ "status": "suspended", "suspension_reason": "bad\u{202E}actor" }),
             "suspension_reason",
-            "invalid_value",
+            "invalid_characters",
+        ),
+        // Past year 9999 in UTC: once stored, it could not be read back.
+        (
+            json!({ "status": "suspended", "suspended_until": "9999-12-31T23:59:59-23:59" }),
+            "suspended_until",
+            "too_far",
         ),
         (json!({ "suspension_reason": "No status change with it." }), "status", "not_suspended"),
     ] {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use shared::{
-    domain::{EmailAddress, PasswordHash, Profile, Role, Status, User, UserId},
+    domain::{AccountStatus, EmailAddress, PasswordHash, Profile, Role, Status, Suspension, User, UserId},
     pagination::CursorSigner,
     ports::{
         AccountFilter, AccountStore, AttemptPolicy, AuditRecord, CheckKey, CheckPolicies, CheckReservation,
@@ -43,7 +43,7 @@ pub fn user(email: &str) -> User {
         id: UserId::generate(),
         email: EmailAddress::parse(email).unwrap(),
         role: Role::Reader,
-        status: Status::Active,
+        status: AccountStatus::Active,
         profile: Profile {
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
@@ -58,8 +58,7 @@ pub fn user(email: &str) -> User {
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
-        suspended_until: None,
-        suspension_reason: None,
+        access_version: 0,
         photo_id: None,
         photo_upload: None,
         photo_status: None,
@@ -75,6 +74,7 @@ fn session(user: &UserId, id: &str, hash: &str) -> Session {
         created_at: now(),
         expires_at: now() + Duration::days(30),
         credential_version: 0,
+        access_version: 0,
         previous_hashes: Vec::new(),
         rotated_at: None,
     }
@@ -157,7 +157,7 @@ pub async fn an_update_without_an_email_change_replaces_the_account(store: Arc<i
     let mut ada = user("ada@example.com");
     store.create_account(&ada).await.unwrap();
 
-    ada.status = Status::Suspended;
+    ada.status = AccountStatus::Suspended(Suspension { until: None, reason: None });
     ada.email_confirmed_at = Some(now());
     store.update_account(&ada).await.unwrap();
 
@@ -195,17 +195,17 @@ pub async fn an_update_from_a_stale_read_is_refused(store: Arc<impl Stores>) {
 
 pub async fn a_pending_registration_gives_its_address_to_a_new_one(store: Arc<impl Stores>) {
     let mut first = user("pending@example.com");
-    first.status = Status::Pending;
+    first.status = AccountStatus::Pending;
     store.create_account(&first).await.unwrap();
     let mut second = user("pending@example.com");
-    second.status = Status::Pending;
+    second.status = AccountStatus::Pending;
 
     store.create_account(&second).await.unwrap();
 
     assert_eq!(store.account(&first.id).await.unwrap(), None, "the first registration is gone");
     assert_eq!(store.account_by_email("pending@example.com").await.unwrap().unwrap().id, second.id);
     // Once confirmed, the address is held.
-    second.status = Status::Active;
+    second.status = AccountStatus::Active;
     store.update_account(&second).await.unwrap();
     assert!(matches!(store.create_account(&user("pending@example.com")).await, Err(StoreError::EmailTaken)));
 }
@@ -442,7 +442,7 @@ pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<
         let mut account = user(&format!("user{i}@example.com"));
         account.role = role;
         if i % 3 == 2 {
-            account.status = Status::Suspended;
+            account.status = AccountStatus::Suspended(Suspension { until: None, reason: None });
         }
         store.create_account(&account).await.unwrap();
         created.push(account);
@@ -477,11 +477,12 @@ pub async fn accounts_are_listed_page_by_page_through_signed_cursors(store: Arc<
     readers.sort();
     assert_eq!(list(Some(Role::Reader), None).await, readers);
 
-    let active: Vec<String> = everyone.iter().filter(|u| u.status == Status::Active).map(|u| u.id.0.clone()).collect();
+    let active: Vec<String> =
+        everyone.iter().filter(|u| u.status == AccountStatus::Active).map(|u| u.id.0.clone()).collect();
     assert_eq!(list(None, Some(Status::Active)).await, active);
     let mut active_readers: Vec<String> = created
         .iter()
-        .filter(|u| u.role == Role::Reader && u.status == Status::Active)
+        .filter(|u| u.role == Role::Reader && u.status == AccountStatus::Active)
         .map(|u| u.id.0.clone())
         .collect();
     active_readers.sort();
@@ -514,7 +515,8 @@ pub async fn the_last_active_admin_can_be_neither_deleted_demoted_nor_suspended(
     assert!(matches!(store.delete_account(&grace).await, Err(StoreError::LastAdmin)));
     let demoted = User { role: Role::Reader, ..grace.clone() };
     assert!(matches!(store.update_account(&demoted).await, Err(StoreError::LastAdmin)));
-    let suspended = User { status: Status::Suspended, ..grace.clone() };
+    let suspended =
+        User { status: AccountStatus::Suspended(Suspension { until: None, reason: None }), ..grace.clone() };
     assert!(matches!(store.update_account(&suspended).await, Err(StoreError::LastAdmin)));
     // Other writes to the last admin go through.
     store.update_account(&grace).await.unwrap();
@@ -527,10 +529,10 @@ pub async fn the_last_active_admin_can_be_neither_deleted_demoted_nor_suspended(
     let ada = written(&User { role: Role::Admin, ..ada });
     assert!(matches!(store.delete_account(&ada).await, Err(StoreError::LastAdmin)));
     // A pending admin (registered, not confirmed) does not count; confirmed, it does.
-    let alan = User { status: Status::Pending, ..admin("alan@example.com") };
+    let alan = User { status: AccountStatus::Pending, ..admin("alan@example.com") };
     store.create_account(&alan).await.unwrap();
     assert!(matches!(store.delete_account(&ada).await, Err(StoreError::LastAdmin)));
-    store.update_account(&User { status: Status::Active, ..alan.clone() }).await.unwrap();
+    store.update_account(&User { status: AccountStatus::Active, ..alan.clone() }).await.unwrap();
     store.delete_account(&ada).await.expect("alan is an admin now");
 }
 
@@ -748,7 +750,7 @@ pub async fn parallel_subscriptions_count_once_and_only_authors_are_followed(sto
     assert!(!store.remove_edge(EdgeKind::Subscription, &ada.id, &bob.id).await.unwrap());
     assert_eq!(store.counts(&bob.id).await.unwrap().subscribers, 0);
     // Deleting Cy's edges uncounts them on Bob's side.
-    store.delete_user_edges(&cy.id).await.unwrap();
+    assert!(!store.delete_user_edges(&cy.id, 10).await.unwrap(), "nothing left");
     assert_eq!(store.counts(&bob.id).await.unwrap().followers, 0);
 }
 

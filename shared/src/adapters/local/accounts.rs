@@ -32,7 +32,7 @@ impl AccountStore for SqliteDb {
                         user.id.0,
                         user.email.key(),
                         user.role.as_str(),
-                        user.status.as_str(),
+                        user.status.tag().as_str(),
                         super::ts(user.created_at),
                         data,
                         user.version,
@@ -88,18 +88,24 @@ impl AccountStore for SqliteDb {
                 if stored_admin && !user.counts_as_admin() && active_admins(&tx)? <= 1 {
                     return Ok(Written::LastAdmin);
                 }
+                // A registration never confirmed gives up the address an email change takes.
+                tx.execute(
+                    "DELETE FROM users WHERE email_key = ?1 AND status = 'pending' AND id <> ?2",
+                    params![user.email.key(), user.id.0],
+                )?;
                 tx.execute(
                     "UPDATE users SET email_key = ?2, role = ?3, status = ?4, data = ?5, version = ?6,
-                        credential_version = ?7
+                        credential_version = ?7, access_version = ?8
                      WHERE id = ?1",
                     params![
                         user.id.0,
                         user.email.key(),
                         user.role.as_str(),
-                        user.status.as_str(),
+                        user.status.tag().as_str(),
                         data,
                         user.version,
                         user.credential_version,
+                        user.access_version,
                     ],
                 )?;
                 tx.commit()?;

@@ -171,6 +171,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (notification_id, subscriber_id)
     );
 "#,
+    // Sessions bound to the role and status they were granted with.
+    r#"
+    ALTER TABLE users ADD COLUMN access_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN access_version INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

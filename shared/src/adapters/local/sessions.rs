@@ -11,8 +11,7 @@ use crate::{
     ports::{CheckKey, Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 
-const COLUMNS: &str =
-    "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at";
+const COLUMNS: &str = "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at, access_version";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     let history: String = row.get(6)?;
@@ -26,6 +25,7 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         previous_hashes: serde_json::from_str(&history)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
         rotated_at: row.get::<_, Option<i64>>(7)?.map(from_ts).transpose()?,
+        access_version: row.get(8)?,
     })
 }
 
@@ -41,12 +41,13 @@ impl SessionStore for SqliteDb {
         let inserted = self
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                // Written only while the account is at the credential the session was made with.
+                // Written only while the account is at the credential, role and status the
+                // session was made with.
                 let inserted = tx.execute(
                     "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at, credential_version,
-                        previous_hashes, rotated_at)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-                     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND credential_version = ?6)",
+                        previous_hashes, rotated_at, access_version)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                     WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND credential_version = ?6 AND access_version = ?9)",
                     params![
                         s.id,
                         s.user_id.0,
@@ -55,7 +56,8 @@ impl SessionStore for SqliteDb {
                         ts(s.expires_at),
                         s.credential_version,
                         history_json(&s.previous_hashes),
-                        s.rotated_at.map(ts)
+                        s.rotated_at.map(ts),
+                        s.access_version,
                     ],
                 )?;
                 if let Some(keys) = forget.as_ref().filter(|_| inserted == 1) {

@@ -108,10 +108,18 @@ impl SocialStore for SqliteDb {
             .await?)
     }
 
-    async fn delete_user_edges(&self, user: &UserId) -> StoreResult<()> {
+    async fn delete_user_edges(&self, user: &UserId, limit: u32) -> StoreResult<bool> {
+        // Counts are counted from the edges here: removing an edge uncounts it.
         let id = user.0.clone();
-        self.call(move |conn| conn.execute("DELETE FROM edges WHERE from_id = ?1 OR to_id = ?1", [id]).map(drop))
+        let removed = self
+            .call(move |conn| {
+                conn.execute(
+                    "DELETE FROM edges WHERE rowid IN
+                        (SELECT rowid FROM edges WHERE from_id = ?1 OR to_id = ?1 LIMIT ?2)",
+                    params![id, limit],
+                )
+            })
             .await?;
-        Ok(())
+        Ok(removed == limit as usize)
     }
 }
