@@ -68,7 +68,8 @@ impl LocalApp {
                 clock: clock.clone(),
             },
         };
-        let files = LocalFiles { photos: photos.clone(), jobs: store.clone(), clock: clock.clone() };
+        let files =
+            LocalFiles { photos: photos.clone(), accounts: store.clone(), jobs: store.clone(), clock: clock.clone() };
         // One hasher for both groups: the bound on concurrent hashing is the process's.
         let hasher =
             PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;

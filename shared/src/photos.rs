@@ -82,11 +82,51 @@ pub fn process(bytes: &[u8]) -> Result<ProcessedPhoto, PhotoRejection> {
     Ok(ProcessedPhoto { photo: jpeg(&square, PHOTO_SIDE)?, thumbnail: jpeg(&square, THUMBNAIL_SIDE)? })
 }
 
-/// An end-of-image marker after the start of the scan. Inside the scan a 0xFF byte is always
-/// followed by 0x00 or a restart marker, so `FF D9` there is the real end.
+/// Walks the JPEG's structure from its start-of-image marker: each segment by its declared
+/// length, each scan's entropy-coded data up to the next marker (inside it a 0xFF byte is
+/// always followed by 0x00, a restart marker or another 0xFF), until the end-of-image marker.
+/// Bytes that merely look like markers inside a segment (a comment holding `FF DA ... FF D9`)
+/// are skipped with it, so a file cut short is refused whatever it carries.
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
-    let Some(scan) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else { return false };
-    bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let mut at = 2;
+    loop {
+        if bytes.get(at) != Some(&0xFF) {
+            return false;
+        }
+        while bytes.get(at) == Some(&0xFF) {
+            at += 1; // fill bytes before a marker
+        }
+        let Some(&marker) = bytes.get(at) else { return false };
+        at += 1;
+        match marker {
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => continue, // markers with no segment
+            _ => {
+                let Some(&[high, low]) = bytes.get(at..at + 2) else { return false };
+                let length = usize::from(u16::from_be_bytes([high, low]));
+                if length < 2 || at + length > bytes.len() {
+                    return false;
+                }
+                at += length;
+                if marker == 0xDA {
+                    // The scan's data, up to the marker that ends it.
+                    loop {
+                        let Some(offset) = bytes[at..].iter().position(|&b| b == 0xFF) else { return false };
+                        at += offset;
+                        match bytes.get(at + 1) {
+                            None => return false,
+                            Some(0x00 | 0xD0..=0xD7) => at += 2,
+                            Some(0xFF) => at += 1,
+                            Some(_) => break,
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn center_square(image: DynamicImage) -> DynamicImage {
@@ -143,5 +183,41 @@ mod tests {
     fn a_truncated_image_is_unreadable() {
         let bytes = png(300, 300);
         assert_eq!(process(&bytes[..bytes.len() / 2]).err(), Some(PhotoRejection::Unreadable));
+    }
+
+    fn a_jpeg(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        let mut bytes = Vec::new();
+        image.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn a_whole_jpeg_is_complete_and_one_cut_short_is_not() {
+        let bytes = a_jpeg(300, 200);
+        assert!(jpeg_is_complete(&bytes));
+        assert!(process(&bytes).is_ok());
+        for cut in [bytes.len() - 2, bytes.len() / 2, 400] {
+            assert!(!jpeg_is_complete(&bytes[..cut]), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_refused_even_with_end_markers_hidden_in_a_comment() {
+        // The attack: a comment segment right after the start-of-image marker holding the bytes
+        // of a start-of-scan and an end-of-image marker, then the real image, cut in half. A
+        // byte scan finds `FF DA` then `FF D9` and calls it complete.
+        let whole = a_jpeg(300, 200);
+        let comment = [0xFF, 0xDA, 0x00, 0x00, 0xFF, 0xD9];
+        let mut forged = vec![0xFF, 0xD8, 0xFF, 0xFE];
+        forged.extend_from_slice(&(comment.len() as u16 + 2).to_be_bytes());
+        forged.extend_from_slice(&comment);
+        forged.extend_from_slice(&whole[2..whole.len() / 2]);
+        assert!(!jpeg_is_complete(&forged));
+        assert_eq!(process(&forged).err(), Some(PhotoRejection::Unreadable));
+        // The same comment in a whole image changes nothing.
+        let mut with_comment = forged[..4 + 2 + comment.len()].to_vec();
+        with_comment.extend_from_slice(&whole[2..]);
+        assert!(jpeg_is_complete(&with_comment));
     }
 }

@@ -97,7 +97,7 @@ fn audit_from(item: &Item) -> anyhow::Result<AuditRecord> {
         reason: get_s(item, "reason")?.to_string(),
         at: get_time(item, "at")?,
         record_id: get_s(item, "record_id").ok().map(str::to_string),
-        until: get_n(item, "until").ok().map(time::OffsetDateTime::from_unix_timestamp).transpose()?,
+        until: get_n(item, "until").ok().map(shared::domain::status::stored_end),
     })
 }
 

@@ -65,6 +65,17 @@ pub fn parse_suspension_end(field: &'static str, raw: &str, now: OffsetDateTime)
     Ok(until)
 }
 
+/// A suspension's end as stored (Unix seconds), read back whatever was stored: one written
+/// before ends were bounded may lie past year 9999, which reads as the last instant shown,
+/// so that no listing that holds it fails.
+pub fn stored_end(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(if secs > 0 {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    } else {
+        time::PrimitiveDateTime::MIN.assume_utc()
+    })
+}
+
 /// A suspension: until an admin reinstates the account, or until a date.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suspension {
@@ -171,6 +182,13 @@ mod tests {
         ] {
             assert_eq!(parse_suspension_end("until", raw, now).unwrap_err().code, code, "{raw}");
         }
+    }
+
+    #[test]
+    fn an_end_stored_past_year_9999_still_reads() {
+        let stored = 253_402_387_139; // 9999-12-31T23:59:59-23:59, as an older version stored it
+        assert_eq!(stored_end(stored).year(), 9999);
+        assert_eq!(stored_end(1_900_000_000).unix_timestamp(), 1_900_000_000);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::{
     http::{HeaderValue, Method, Uri, header},
     response::{IntoResponse, Response},
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 pub use caller::{Access, AuthUser};
 pub use error::{ApiError, FieldError, Problem};
@@ -161,4 +161,10 @@ pub fn finish(routes: Router, max_body_bytes: usize, known: &KnownRoutes) -> Rou
                 // of 503 `server_busy` must not become a flood of error lines.
                 .on_failure(()),
         )
+        // No answer of the service is ever to be sniffed into another type than it says (a
+        // JSON error rendered as HTML, a photo as a script).
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }

@@ -307,3 +307,43 @@ async fn a_form_cannot_be_bent_to_upload_into_another_account() {
     forged["form"]["fields"]["policy"] = "eyJrZXkiOiJ4In0.AAAA".into();
     assert_eq!(app.post_upload(&forged, png(10, 10), "x.png").await.status(), StatusCode::FORBIDDEN);
 }
+
+/// A whole JPEG cut in half, with a comment segment up front holding the bytes of a
+/// start-of-scan and an end-of-image marker: what fooled a byte scan for completeness.
+fn jpeg_cut_short_with_markers_in_a_comment() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 60]));
+    let mut whole = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut whole), image::ImageFormat::Jpeg).unwrap();
+    let comment = [0xFF, 0xDA, 0x00, 0x00, 0xFF, 0xD9];
+    let mut forged = vec![0xFF, 0xD8, 0xFF, 0xFE, 0x00, comment.len() as u8 + 2];
+    forged.extend_from_slice(&comment);
+    forged.extend_from_slice(&whole[2..whole.len() / 2]);
+    forged
+}
+
+#[tokio::test]
+async fn a_jpeg_cut_short_is_refused_whatever_its_comment_holds() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+
+    let me = app.upload_photo(&ada.access, jpeg_cut_short_with_markers_in_a_comment(), "me.jpg").await;
+
+    assert_eq!(me["photo_status"], "failed", "{me}");
+    assert_eq!(me["photo_url"], Value::Null);
+}
+
+#[cfg_attr(feature = "aws-path", ignore = "S3 takes any upload its policy allows; the photo worker discards it")]
+#[tokio::test]
+async fn an_upload_for_an_account_deleted_meanwhile_is_refused_cleanly() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let upload = app.put_photo(&ada.access).await;
+    assert_eq!(app.delete_me(&ada.access, PASSWORD).await.status(), StatusCode::NO_CONTENT);
+
+    // Posted over and over as the photo worker removes the account's folder: never a 500.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(app.post_upload(&upload, png(64, 64), "me.png").await.status().as_u16());
+    }
+    assert!(statuses.iter().all(|s| *s == 403), "{statuses:?}");
+}

@@ -831,6 +831,132 @@ pub async fn accounts_are_read_many_at_once(store: Arc<impl Stores>) {
     assert_eq!(found, ids);
 }
 
+/// The account lifecycle over `store`, as every route and worker writes accounts.
+fn lifecycle<S: Stores>(store: &S) -> shared::accounts::Lifecycle<'_> {
+    static CLOCK: shared::clock::SystemClock = shared::clock::SystemClock;
+    shared::accounts::Lifecycle { accounts: store, sessions: store, clock: &CLOCK }
+}
+
+/// Twenty logins that read the account (with its role and status) and verified its password,
+/// each granted its session while an admin changes the account with `change`; returns the
+/// sessions that stand afterwards and the account as it ends.
+async fn logins_racing<S: Stores>(
+    store: Arc<S>,
+    role: Role,
+    change: shared::accounts::AccessChange,
+) -> (Vec<Session>, User) {
+    let mut account = user(&format!("{}@example.com", uuid::Uuid::now_v7().simple()));
+    account.role = role;
+    store.create_account(&account).await.unwrap();
+    let read = store.account(&account.id).await.unwrap().unwrap();
+    let logins: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, read) = (store.clone(), read.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(i % 5)).await;
+                let session = session(&read.id, &format!("login-{i}"), &format!("hash-{i}"));
+                lifecycle(store.as_ref()).grant_session(read, session, None).await
+            })
+        })
+        .collect();
+    let admin = UserId::generate();
+    let target = shared::accounts::Target { id: &account.id, role: None };
+    lifecycle(store.as_ref()).change_access(store.as_ref(), &admin, target, change).await.unwrap();
+    for login in logins {
+        // Granted (then ended by the change) or refused: never an error of another kind.
+        match login.await.unwrap() {
+            Ok(_) | Err(shared::accounts::AccountError::Conflict) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let after = store.account(&account.id).await.unwrap().unwrap();
+    (store.user_sessions(&account.id).await.unwrap(), after)
+}
+
+pub async fn logins_racing_a_suspension_leave_no_session(store: Arc<impl Stores>) {
+    let suspend = shared::accounts::StatusChange::Suspend { until: None, reason: None };
+    let (sessions, after) = logins_racing(store, Role::Author, shared::accounts::AccessChange::status(suspend)).await;
+    assert_eq!(after.status.tag(), Status::Suspended);
+    assert_eq!(sessions, [], "a session granted with the old status survived the suspension");
+}
+
+pub async fn logins_racing_a_demotion_leave_no_session_with_the_old_role(store: Arc<impl Stores>) {
+    let demote = shared::accounts::AccessChange { role: Some(Role::Reader), ..Default::default() };
+    let (sessions, after) = logins_racing(store, Role::Moderator, demote).await;
+    assert_eq!(after.role, Role::Reader);
+    assert_eq!(sessions, [], "a session granted with the old role survived the demotion");
+}
+
+pub async fn an_email_change_takes_an_address_a_pending_registration_held(store: Arc<impl Stores>) {
+    let mut squatter = user("wanted@example.com");
+    squatter.status = AccountStatus::Pending;
+    store.create_account(&squatter).await.unwrap();
+    let owner = user("owner@example.com");
+    store.create_account(&owner).await.unwrap();
+
+    let mut moved = owner.clone();
+    moved.email = EmailAddress::parse("wanted@example.com").unwrap();
+    store.update_account(&moved).await.unwrap();
+
+    assert_eq!(store.account(&squatter.id).await.unwrap(), None, "the registration never confirmed is gone");
+    assert_eq!(store.account_by_email("wanted@example.com").await.unwrap().unwrap().id, owner.id);
+    assert_eq!(store.account_by_email("owner@example.com").await.unwrap(), None, "the old address is free");
+    // A confirmed holder still keeps its address.
+    let grace = user("grace@example.com");
+    store.create_account(&grace).await.unwrap();
+    let mut stolen = written(&moved);
+    stolen.email = EmailAddress::parse("grace@example.com").unwrap();
+    assert!(matches!(store.update_account(&stolen).await, Err(StoreError::EmailTaken)));
+}
+
+pub async fn a_deleted_accounts_edges_go_page_by_page_with_their_counts(store: Arc<impl Stores>) {
+    let gone = author(&store, &format!("gone-{}@example.com", uuid::Uuid::now_v7().simple())).await;
+    let other = author(&store, &format!("other-{}@example.com", uuid::Uuid::now_v7().simple())).await;
+    for _ in 0..7 {
+        let subscriber = UserId::generate();
+        assert_eq!(store.add_edge(&edge(EdgeKind::Subscription, &subscriber, &gone.id)).await.unwrap(), EdgeAdded::New);
+    }
+    store.add_edge(&edge(EdgeKind::Follow, &gone.id, &other.id)).await.unwrap();
+    store.add_edge(&edge(EdgeKind::Follow, &other.id, &gone.id)).await.unwrap();
+    store.add_edge(&edge(EdgeKind::Subscription, &other.id, &gone.id)).await.unwrap();
+    let counts = store.counts(&other.id).await.unwrap();
+    assert_eq!((counts.followers, counts.follows), (1, 1));
+
+    // Ten edges, four a page: three pages, the last one saying nothing is left.
+    let mut pages = 0;
+    while store.delete_user_edges(&gone.id, 4).await.unwrap() {
+        pages += 1;
+        assert!(pages < 10, "the erasure must end");
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(store.counts(&other.id).await.unwrap(), shared::domain::AuthorCounts::default());
+    assert_eq!(store.counts(&gone.id).await.unwrap(), shared::domain::AuthorCounts::default());
+    for side in [Side::From(gone.id.clone()), Side::To(gone.id.clone())] {
+        for kind in [EdgeKind::Subscription, EdgeKind::Follow] {
+            assert_eq!(store.edges(kind, &side, 10, None).await.unwrap().0, [], "{kind:?} {side:?}");
+        }
+    }
+    // Run again (a redelivered job): nothing to do, nothing breaks.
+    assert!(!store.delete_user_edges(&gone.id, 4).await.unwrap());
+}
+
+pub async fn an_audit_record_with_an_end_past_year_9999_is_still_listed(store: Arc<impl Stores>) {
+    // What an older version stored for `until: 9999-12-31T23:59:59-23:59`.
+    let date = time::Date::from_calendar_date(9999, time::Month::December, 31).unwrap();
+    let until = date.with_hms(23, 59, 59).unwrap().assume_offset(time::UtcOffset::from_hms(-23, -59, 0).unwrap());
+    let author_id = UserId::generate();
+    let record = AuditRecord {
+        until: Some(until),
+        ..AuditRecord::new(&UserId::generate(), ModerationAction::Suspend, &author_id, "Forever.".into(), now())
+    };
+    store.record_action(&record).await.unwrap();
+
+    let filter = RecordFilter { author_id: Some(author_id), open_only: false };
+    let (records, _) = store.audit_records(&filter, 10, None).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].until.map(|t| t.year()), Some(9999), "read back as the last instant shown");
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -861,6 +987,11 @@ macro_rules! for_each_case {
             parallel_subscriptions_count_once_and_only_authors_are_followed,
             a_delivery_is_recorded_once_and_claimed_by_one_sender,
             accounts_are_read_many_at_once,
+            logins_racing_a_suspension_leave_no_session,
+            logins_racing_a_demotion_leave_no_session_with_the_old_role,
+            an_email_change_takes_an_address_a_pending_registration_held,
+            a_deleted_accounts_edges_go_page_by_page_with_their_counts,
+            an_audit_record_with_an_end_past_year_9999_is_still_listed,
         );
     };
 }

@@ -56,7 +56,7 @@ fn audit_from(row: &Row) -> rusqlite::Result<AuditRecord> {
         reason: row.get(4)?,
         at: from_ts(row.get(5)?)?,
         record_id: row.get(6)?,
-        until: row.get::<_, Option<i64>>(7)?.map(from_ts).transpose()?,
+        until: row.get::<_, Option<i64>>(7)?.map(crate::domain::status::stored_end),
     })
 }
 

@@ -26,7 +26,7 @@ use crate::{
     domain::photo_keys,
     http::{ApiError, PathParam},
     photos::MAX_UPLOAD_BYTES,
-    ports::{Job, JobQueue, PhotoStore, Upload, UploadForm, UploadForms},
+    ports::{AccountStore, Job, JobQueue, PhotoStore, Upload, UploadForm, UploadForms},
 };
 
 /// The sealed field of an upload form names its listing so it opens nowhere else.
@@ -105,20 +105,32 @@ impl PhotoStore for DiskPhotos {
     }
 }
 
-/// Written beside and renamed into place: a reader never sees half a file.
+/// Written beside and renamed into place: a reader never sees half a file. A folder removed
+/// meanwhile (the photo worker deleting an account's files) is made again, as S3 would take
+/// the object whatever was deleted before.
 async fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
     let partial = path.with_extension("partial");
-    tokio::fs::write(&partial, bytes).await?;
-    tokio::fs::rename(&partial, path).await?;
-    Ok(())
+    let mut attempts = 0;
+    loop {
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let written = match tokio::fs::write(&partial, bytes).await {
+            Ok(()) => tokio::fs::rename(&partial, path).await,
+            Err(e) => Err(e),
+        };
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+            other => return Ok(other?),
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct LocalFiles {
     pub photos: DiskPhotos,
+    /// Whose upload a form is for: a deleted account's form no longer works.
+    pub accounts: Arc<dyn AccountStore>,
     pub jobs: Arc<dyn JobQueue>,
     pub clock: Arc<dyn Clock>,
 }
@@ -151,6 +163,11 @@ async fn upload(State(files): State<LocalFiles>, mut form: Multipart) -> Result<
             return Err(ApiError::Forbidden);
         }
         let (user_id, upload_id) = photo_keys::parse_upload(&key).ok_or(ApiError::Forbidden)?;
+        // The account went since the form was handed out: the form went with it (S3 would
+        // take the file, and the photo worker discard it; here it is refused at once).
+        if files.accounts.account(&user_id).await?.is_none() {
+            return Err(ApiError::Forbidden);
+        }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| malformed(&e.body_text()))? {
             bytes.extend_from_slice(&chunk);
