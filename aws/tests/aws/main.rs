@@ -4,6 +4,7 @@
 mod api_on_aws;
 #[cfg(feature = "aws-path")]
 mod aws_local;
+mod deletion_on_aws;
 mod deployment;
 mod dynamodb_calls;
 mod emulator;
