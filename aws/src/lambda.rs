@@ -289,6 +289,7 @@ impl Aws {
         let store = self.store();
         let links = LinkIssuer {
             accounts: store.clone(),
+            sessions: store.clone(),
             tokens: store.clone(),
             clock: Arc::new(SystemClock),
             config: Arc::new(self.config.clone()),

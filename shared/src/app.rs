@@ -46,8 +46,13 @@ impl LocalApp {
         let mailer = OutboxMailer::new(config.data_dir.join(OUTBOX_DIR))?;
         let config = Arc::new(config);
         let store = Arc::new(db.clone());
-        let links =
-            LinkIssuer { accounts: store.clone(), tokens: store.clone(), clock: clock.clone(), config: config.clone() };
+        let links = LinkIssuer {
+            accounts: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            clock: clock.clone(),
+            config: config.clone(),
+        };
         let photos = DiskPhotos::new(config.data_dir.join(FILES_DIR), &config.public_url, keys.clone());
         let workers = Workers {
             email: EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() },

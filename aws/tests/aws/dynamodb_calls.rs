@@ -96,7 +96,8 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let access = tokens["access_token"].as_str();
     let new_email = format!("{}@example.com", unique("moved"));
     calls.take();
-    api.call("PUT", "/api/v1/user", Some(json!({ "email": new_email })), access).await;
+    let change = json!({ "email": new_email, "current_password": "the reset passphrase" });
+    api.call("PUT", "/api/v1/user", Some(change), access).await;
     measure("PUT user (an email change asked for)", calls.take());
     let token = api.email_token(&new_email, "Confirm your new email address").await;
     calls.take();

@@ -282,6 +282,7 @@ pub async fn ses_worker(table: &Table, email_from: &str) -> EmailWorker {
     let store = Arc::new(table.store());
     let links = LinkIssuer {
         accounts: store.clone(),
+        sessions: store.clone(),
         tokens: store.clone(),
         clock: Arc::new(SystemClock),
         config: Arc::new(config),

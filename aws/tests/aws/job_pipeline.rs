@@ -53,6 +53,7 @@ impl Embedded {
         let store = Arc::new(db.clone());
         let links = LinkIssuer {
             accounts: store.clone(),
+            sessions: store.clone(),
             tokens: store.clone(),
             clock: Arc::new(SystemClock),
             config: Arc::new(config),

@@ -174,6 +174,20 @@ impl Lifecycle<'_> {
     }
 }
 
+impl Lifecycle<'_> {
+    /// Moves the account's reset generation on, so that only the link about to be issued
+    /// works (each reset request makes the links sent before it unusable).
+    pub async fn next_reset_generation(&self, id: &UserId) -> AccountResult<User> {
+        let (user, ()) = self
+            .modify(id, |user| {
+                user.reset_generation += 1;
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+}
+
 fn set_password(user: &mut User, hash: &PasswordHash) {
     user.password_hash = hash.clone();
     user.credential_version += 1;

@@ -27,7 +27,7 @@ use time::OffsetDateTime;
 
 use crate::{
     clock::Clock,
-    domain::{FieldError, User, UserId},
+    domain::{AccountStatus, FieldError, User, UserId},
     ports::{AccountStore, SessionStore, StoreError},
 };
 
@@ -114,6 +114,8 @@ impl Lifecycle<'_> {
         for _ in 0..WRITE_ATTEMPTS {
             let mut user = self.accounts.account(id).await?.ok_or(AccountError::NotFound)?;
             let (access, credential) = ((user.role, user.status.tag()), user.credential_version);
+            // A pending account was never granted a session: confirming it has none to end.
+            let may_have_sessions = user.status != AccountStatus::Pending;
             let computed = change(&mut user)?;
             let access_changed = (user.role, user.status.tag()) != access;
             if access_changed {
@@ -123,7 +125,7 @@ impl Lifecycle<'_> {
             match self.accounts.update_account(&user).await {
                 Ok(()) => {
                     user.version += 1;
-                    if access_changed || user.credential_version != credential {
+                    if may_have_sessions && (access_changed || user.credential_version != credential) {
                         // Authorization reads the role in access tokens, and every request
                         // checks its session: ending the sessions ends every older token.
                         self.sessions.delete_user_sessions(id).await?;

@@ -1,8 +1,8 @@
 //! The permission table of SPEC.md as data: every action a route can perform, and who may.
 //!
 //! Authorization reads the role in the access token, not the stored one. That is safe because
-//! every change of a role or a status ends all of that user's sessions (see
-//! `users::update_account`, the admin routes' one write path for them), and every
+//! every change of a role or a status ends all of that user's sessions, and no session can be
+//! granted at the old ones (see `accounts::Lifecycle::modify` and `grant_session`), and every
 //! authenticated request checks its session: a token minted before the change stops working
 //! at the next request. A suspended account
 //! therefore has no working token at all, and cannot log in for a new one.

@@ -8,13 +8,14 @@ use async_trait::async_trait;
 
 use super::Worker;
 use crate::{
+    accounts::{AccountError, Lifecycle},
     clock::Clock,
     config::{CONFIRMATION_TOKEN_TTL, Config, RESET_TOKEN_TTL},
     credentials::tokens::{hash_token, random_token},
     domain::{AccountStatus, User},
     ports::{
         AccountStore, DeliveryClaim, EmailJob, EmailMessage, Job, LinkRequest, Mailer, NotificationEmail,
-        NotificationStore, OneTimeToken, StoreError, TokenKind, TokenStore,
+        NotificationStore, OneTimeToken, SessionStore, TokenKind, TokenStore,
     },
 };
 
@@ -94,6 +95,9 @@ impl EmailWorker {
 #[derive(Clone)]
 pub struct LinkIssuer {
     pub accounts: Arc<dyn AccountStore>,
+    /// Only for the lifecycle's shape: a reset request changes no role, status or password,
+    /// so it never ends a session.
+    pub sessions: Arc<dyn SessionStore>,
     pub tokens: Arc<dyn TokenStore>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
@@ -145,25 +149,19 @@ impl LinkIssuer {
         Ok(Some(EmailJob { to: user.email.to_string(), message }))
     }
 
-    /// The account with its reset generation moved on (a conditional write, tried again on a
-    /// fresh read if it lost a race); `None` if the account is gone.
-    async fn next_reset_generation(&self, mut user: User) -> anyhow::Result<Option<User>> {
-        for _ in 0..5 {
-            user.reset_generation += 1;
-            user.updated_at = self.clock.now();
-            match self.accounts.update_account(&user).await {
-                Ok(()) => {
-                    user.version += 1;
-                    return Ok(Some(user));
-                }
-                Err(StoreError::Conflict) => match self.accounts.account(&user.id).await? {
-                    Some(fresh) => user = fresh,
-                    None => return Ok(None),
-                },
-                Err(e) => return Err(e.into()),
-            }
+    /// The account with its reset generation moved on, through the account lifecycle; `None`
+    /// if the account is gone.
+    async fn next_reset_generation(&self, user: User) -> anyhow::Result<Option<User>> {
+        let lifecycle = Lifecycle {
+            accounts: self.accounts.as_ref(),
+            sessions: self.sessions.as_ref(),
+            clock: self.clock.as_ref(),
+        };
+        match lifecycle.next_reset_generation(&user.id).await {
+            Ok(user) => Ok(Some(user)),
+            Err(AccountError::NotFound) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("issuing a reset link: {e}")),
         }
-        anyhow::bail!("the account kept changing while a reset link was issued")
     }
 }
 

@@ -47,6 +47,7 @@ fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, EmailWorker, Arc<FlakyM
     let store = Arc::new(db.clone());
     let links = LinkIssuer {
         accounts: store.clone(),
+        sessions: store.clone(),
         tokens: store.clone(),
         clock: Arc::new(SystemClock),
         config: Arc::new(config),
