@@ -108,8 +108,12 @@ fn change_status(user: &mut User, change: &StatusChange) -> AccountResult<Option
         }
         StatusChange::Amend { until, reason } => {
             let AccountStatus::Suspended(suspension) = &mut user.status else {
-                let why = "only a suspended account has a suspension end date or reason";
-                return Err(AccountError::invalid("status", "not_suspended", why));
+                // Clearing what an account that is not suspended does not have changes nothing.
+                if until.is_some_and(|u| u.is_some()) || reason.as_ref().is_some_and(Option::is_some) {
+                    let why = "only a suspended account has a suspension end date or reason";
+                    return Err(AccountError::invalid("status", "not_suspended", why));
+                }
+                return Ok(None);
             };
             if let Some(until) = until {
                 suspension.until = *until;
