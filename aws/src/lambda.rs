@@ -1,6 +1,6 @@
 //! Lambda glue: each group's state from the environment, the HTTP adapter, logging.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use aws_types::SdkConfig;
@@ -59,26 +59,61 @@ impl AwsSettings {
 /// them, and linking them costs every cold start. The operator command, run by people with
 /// profiles, uses them (`operator_sdk_config`).
 pub fn sdk_config() -> anyhow::Result<SdkConfig> {
-    use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
-    use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).context("AWS_REGION is not set")?;
-    let credentials = Credentials::new(
+    let credentials = aws_credential_types::Credentials::new(
         var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?,
         var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?,
         var("AWS_SESSION_TOKEN"),
         None,
         "environment",
     );
+    Ok(sdk_config_with(&region, credentials, var("AWS_ENDPOINT_URL")))
+}
+
+/// How many times a call that failed for a reason worth retrying (a throttle, a 5xx, a
+/// connection that timed out or broke) is made in all, with exponential backoff and jitter in
+/// between (the SDK's standard retry mode).
+pub const SDK_ATTEMPTS: u32 = 3;
+/// The longest wait before the first retry (then doubling, each wait a random part of it):
+/// short, since a function has seconds, not minutes.
+pub const SDK_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How long connecting to an AWS endpoint may take.
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt of a call may take.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long a call may take with its retries: under the API functions' 10 s timeout, so a
+/// request that cannot reach AWS is answered (a 500 that logs why), not cut off by Lambda.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The SDK configuration every function's clients are made from: the region, credentials and
+/// endpoint given, [`http_client`], and in one place the retries and timeouts of every call to
+/// DynamoDB, SQS, SES, S3 and SSM.
+pub fn sdk_config_with(
+    region: &str,
+    credentials: aws_credential_types::Credentials,
+    endpoint: Option<String>,
+) -> SdkConfig {
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+    use aws_smithy_types::{retry::RetryConfig, timeout::TimeoutConfig};
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build();
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(region))
+        .region(aws_types::region::Region::new(region.to_string()))
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(http_client());
-    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
+        .http_client(http_client())
+        .retry_config(RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS).with_initial_backoff(SDK_FIRST_BACKOFF))
+        .timeout_config(timeouts)
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio's sleep"));
+    if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
-    Ok(config.build())
+    config.build()
 }
 
 /// The SDK configuration for the operator command: every provider chain `aws_config` knows

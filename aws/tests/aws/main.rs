@@ -13,4 +13,5 @@ mod job_pipeline;
 mod lambda_events;
 mod photos_on_aws;
 mod queue_and_mail;
+mod sdk_retries;
 mod store_conformance;

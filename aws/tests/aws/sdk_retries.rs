@@ -1,0 +1,118 @@
+//! Every call the functions make to AWS is retried a bounded number of times and bounded in
+//! time (`lambda::sdk_config_with`), tried against local servers that always throttle and
+//! that never answer, as DynamoDB does under load and a broken network does.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use ums_aws::lambda::{SDK_ATTEMPTS, SDK_OPERATION_TIMEOUT, sdk_config_with};
+
+/// How a stand-in endpoint answers each request.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// DynamoDB's throttle: 400 `ThrottlingException`.
+    Throttle,
+    /// Takes the request and never answers.
+    Silent,
+}
+
+/// A local endpoint that answers as `behaviour` says; the number of requests it took.
+async fn endpoint(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(serve(stream, behaviour, counted.clone()));
+        }
+    });
+    (url, requests)
+}
+
+async fn serve(mut stream: TcpStream, behaviour: Behaviour, requests: Arc<AtomicUsize>) {
+    let mut buffer = Vec::new();
+    loop {
+        // One request: its head, then as many body bytes as it declares.
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..head_end + length);
+        requests.fetch_add(1, Ordering::SeqCst);
+        match behaviour {
+            Behaviour::Silent => {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                return;
+            }
+            Behaviour::Throttle => {
+                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
+                let answer = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: test\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn dynamo(url: String) -> aws_sdk_dynamodb::Client {
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+    aws_sdk_dynamodb::Client::new(&sdk_config_with("us-east-1", credentials, Some(url)))
+}
+
+#[tokio::test]
+async fn a_throttled_call_is_tried_again_a_bounded_number_of_times() {
+    let (url, requests) = endpoint(Behaviour::Throttle).await;
+
+    let result = dynamo(url).describe_limits().send().await;
+
+    let error = result.expect_err("an endpoint that always throttles");
+    assert_eq!(error.as_service_error().and_then(|e| e.meta().code()), Some("ThrottlingException"), "{error:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), SDK_ATTEMPTS as usize, "tried {SDK_ATTEMPTS} times in all");
+}
+
+#[tokio::test]
+async fn a_call_that_gets_no_answer_gives_up_in_bounded_time() {
+    let (url, requests) = endpoint(Behaviour::Silent).await;
+    let started = Instant::now();
+
+    let result = dynamo(url).describe_limits().send().await;
+
+    let elapsed = started.elapsed();
+    assert!(result.is_err(), "no answer is an error");
+    assert!(elapsed >= SDK_OPERATION_TIMEOUT.mul_f32(0.9), "it waited for the operation's time: {elapsed:?}");
+    assert!(elapsed < SDK_OPERATION_TIMEOUT.mul_f32(1.3), "and no longer: {elapsed:?}");
+    assert!(requests.load(Ordering::SeqCst) >= 2, "a timed-out attempt is tried again");
+}
