@@ -16,7 +16,7 @@ use shared::{
 };
 use ums_aws::SqsJobs;
 
-use crate::emulator::{Queues, Table, sent_emails, ses_worker, unique};
+use crate::emulator::{Queues, Table, in_batches, sent_emails, ses_worker, unique};
 
 const SUBSCRIBERS: usize = 5000;
 /// Authors who follow the deleted one and whom it follows.
@@ -24,21 +24,6 @@ const FOLLOWS: usize = 50;
 
 fn account(email: &str, role: Role) -> User {
     User { role, ..crate::store_conformance::cases::user(email) }
-}
-
-async fn in_batches(writes: impl Iterator<Item = tokio::task::JoinHandle<()>>) {
-    let mut pending = Vec::new();
-    for write in writes {
-        pending.push(write);
-        if pending.len() == 50 {
-            for write in pending.drain(..) {
-                write.await.unwrap();
-            }
-        }
-    }
-    for write in pending {
-        write.await.unwrap();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -54,10 +39,13 @@ async fn deleting_an_author_with_5000_subscribers_erases_every_edge_and_count_an
     let now = author.created_at;
     let edge = |kind, from: &UserId, to: &UserId| Edge { kind, from: from.clone(), to: to.clone(), created_at: now };
     // Subscribers need no account of their own here: an edge only checks its target.
-    in_batches((0..SUBSCRIBERS).map(|_| {
-        let (store, edge) = (store.clone(), edge(EdgeKind::Subscription, &UserId::generate(), &author.id));
-        tokio::spawn(async move { store.add_edge(&edge).await.map(drop).unwrap() })
-    }))
+    in_batches(
+        50,
+        (0..SUBSCRIBERS).map(|_| {
+            let (store, edge) = (store.clone(), edge(EdgeKind::Subscription, &UserId::generate(), &author.id));
+            tokio::spawn(async move { store.add_edge(&edge).await.map(drop).unwrap() })
+        }),
+    )
     .await;
     let mut others = Vec::new();
     for i in 0..FOLLOWS {
@@ -65,12 +53,15 @@ async fn deleting_an_author_with_5000_subscribers_erases_every_edge_and_count_an
         store.create_account(&other).await.unwrap();
         others.push(other.id);
     }
-    in_batches(others.iter().flat_map(|other| {
-        [edge(EdgeKind::Follow, other, &author.id), edge(EdgeKind::Follow, &author.id, other)].map(|edge| {
-            let store = store.clone();
-            tokio::spawn(async move { store.add_edge(&edge).await.map(drop).unwrap() })
-        })
-    }))
+    in_batches(
+        50,
+        others.iter().flat_map(|other| {
+            [edge(EdgeKind::Follow, other, &author.id), edge(EdgeKind::Follow, &author.id, other)].map(|edge| {
+                let store = store.clone();
+                tokio::spawn(async move { store.add_edge(&edge).await.map(drop).unwrap() })
+            })
+        }),
+    )
     .await;
     let counts = store.counts(&author.id).await.unwrap();
     assert_eq!(counts, AuthorCounts { subscribers: 5000, followers: 50, follows: 50 });

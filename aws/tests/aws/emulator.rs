@@ -289,3 +289,20 @@ pub async fn ses_worker(table: &Table, email_from: &str) -> EmailWorker {
     };
     EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses)), links, deliveries: store }
 }
+
+/// Runs the spawned writes `size` at a time, each batch awaited before the next starts: the
+/// emulator takes DynamoDB calls one at a time, and more in flight only queue up.
+pub async fn in_batches(size: usize, writes: impl Iterator<Item = tokio::task::JoinHandle<()>>) {
+    let mut pending = Vec::new();
+    for write in writes {
+        pending.push(write);
+        if pending.len() == size {
+            for write in pending.drain(..) {
+                write.await.unwrap();
+            }
+        }
+    }
+    for write in pending {
+        write.await.unwrap();
+    }
+}

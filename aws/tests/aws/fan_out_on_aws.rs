@@ -16,7 +16,7 @@ use shared::{
 use time::OffsetDateTime;
 use ums_aws::{DynamoStore, SqsJobs};
 
-use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique};
+use crate::emulator::{Queues, Table, in_batches, sent_emails, ses_worker, sqs_event, unique};
 
 const SUBSCRIBERS: usize = 1000;
 
@@ -26,25 +26,17 @@ fn account(email: &str, role: Role) -> User {
 
 /// Accounts for 1,000 subscribers of `author`, written 25 at a time.
 async fn subscribers(store: &Arc<DynamoStore>, author: &UserId, domain: &str) {
-    let mut writes = Vec::new();
-    for i in 0..SUBSCRIBERS {
+    let writes = (0..SUBSCRIBERS).map(|i| {
         let (store, author) = (store.clone(), author.clone());
         let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
-        writes.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             store.create_account(&reader).await.unwrap();
             let edge =
                 Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
             store.add_edge(&edge).await.unwrap();
-        }));
-        if writes.len() == 25 {
-            for write in writes.drain(..) {
-                write.await.unwrap();
-            }
-        }
-    }
-    for write in writes {
-        write.await.unwrap();
-    }
+        })
+    });
+    in_batches(25, writes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

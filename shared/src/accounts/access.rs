@@ -95,7 +95,7 @@ impl Lifecycle<'_> {
 /// The status as `change` leaves it, and what the audit trail records of it.
 fn change_status(user: &mut User, change: &StatusChange) -> AccountResult<Option<Audited>> {
     if user.status == AccountStatus::Pending {
-        return Err(AccountError::invalid("status", "pending_account", "the account has not confirmed its email yet"));
+        return Err(AccountError::PendingAccount);
     }
     let suspended =
         |s: &Suspension| Audited { action: ModerationAction::Suspend, reason: s.reason.clone(), until: s.until };

@@ -71,10 +71,7 @@ impl Lifecycle<'_> {
         let (user, ()) = self
             .modify(&link.user_id, |user| {
                 ensure_current(link, user, now, pending_ttl)?;
-                if user.status == AccountStatus::Pending {
-                    user.status = AccountStatus::Active;
-                }
-                user.email_confirmed_at.get_or_insert(now);
+                prove_address(user, now);
                 Ok(())
             })
             .await
@@ -161,10 +158,7 @@ impl Lifecycle<'_> {
             .modify(&link.user_id, |user| {
                 ensure_current(link, user, now, pending_ttl)?;
                 set_password(user, &new_hash);
-                if user.status == AccountStatus::Pending {
-                    user.status = AccountStatus::Active;
-                }
-                user.email_confirmed_at.get_or_insert(now);
+                prove_address(user, now);
                 Ok(())
             })
             .await
@@ -172,9 +166,7 @@ impl Lifecycle<'_> {
         tracing::info!(user_id = %user.id, "password reset; all sessions ended");
         Ok(user)
     }
-}
 
-impl Lifecycle<'_> {
     /// Moves the account's reset generation on, so that only the link about to be issued
     /// works (each reset request makes the links sent before it unusable).
     pub async fn next_reset_generation(&self, id: &UserId) -> AccountResult<User> {
@@ -186,6 +178,14 @@ impl Lifecycle<'_> {
             .await?;
         Ok(user)
     }
+}
+
+/// An emailed link was followed: the address is proven, so a pending account becomes active.
+fn prove_address(user: &mut User, now: time::OffsetDateTime) {
+    if user.status == AccountStatus::Pending {
+        user.status = AccountStatus::Active;
+    }
+    user.email_confirmed_at.get_or_insert(now);
 }
 
 fn set_password(user: &mut User, hash: &PasswordHash) {

@@ -55,6 +55,9 @@ pub enum AccountError {
     EmailNotConfirmed,
     #[error("the account is suspended")]
     Suspended { until: Option<OffsetDateTime> },
+    /// A status change asked of an account that has not confirmed its email yet.
+    #[error("the account is pending")]
+    PendingAccount,
     /// The change is not valid for the account as it is now.
     #[error("invalid change")]
     Invalid(Vec<FieldError>),

@@ -362,6 +362,11 @@ impl From<AccountError> for ApiError {
             AccountError::NotSuspended => ApiError::NotSuspended,
             AccountError::EmailNotConfirmed => ApiError::EmailNotConfirmed,
             AccountError::Suspended { until } => ApiError::AccountSuspended { until },
+            AccountError::PendingAccount => ApiError::Validation(vec![FieldError::new(
+                "status",
+                "pending_account",
+                "the account has not confirmed its email yet",
+            )]),
             AccountError::Invalid(errors) => ApiError::Validation(errors),
             AccountError::Store(e) => ApiError::Internal(e),
         }

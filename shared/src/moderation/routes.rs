@@ -455,9 +455,7 @@ async fn change_author_status(
     let id = UserId(id);
     let target = Target { id: &id, role: Some(Role::Author) };
     match state.lifecycle().change_access(state.moderation.as_ref(), &caller.user_id, target, change).await {
-        Err(crate::accounts::AccountError::Invalid(errors)) if errors.iter().any(|e| e.code == "pending_account") => {
-            Err(ApiError::NotFound)
-        }
+        Err(crate::accounts::AccountError::PendingAccount) => Err(ApiError::NotFound),
         result => Ok(result?),
     }
 }

@@ -177,6 +177,16 @@ impl Fields {
         }
     }
 
+    /// A field that names one of a few values (`parse` knows them); null is as wrong as any
+    /// other word, with `why`.
+    fn choice<T>(&mut self, field: &'static str, parse: impl FnOnce(&str) -> Option<T>, why: &str) -> Option<T> {
+        let value = self.text(field)?.as_deref().and_then(parse);
+        if value.is_none() {
+            self.errors.push(FieldError::new(field, "invalid_value", why));
+        }
+        value
+    }
+
     fn profile(&mut self) -> ProfileChanges {
         ProfileChanges {
             first_name: self.text("first_name"),
@@ -284,30 +294,17 @@ pub(crate) async fn update_account(
     let now = state.clock.now();
     let mut fields = Fields::new(body, Editor::Admin);
     let profile = fields.profile();
-    let new_role = fields.parsed("role", |name| {
-        Role::parse(name)
-            .ok_or_else(|| FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"))
-    });
-    let new_role = match new_role {
-        Some(None) => {
-            fields.errors.push(FieldError::new("role", "invalid_value", "must be reader, author, moderator or admin"));
-            None
-        }
-        other => other.flatten(),
+    let new_role = fields.choice("role", Role::parse, "must be reader, author, moderator or admin");
+    let suspends = |name: &str| match name {
+        "active" | "suspended" => Some(name == "suspended"),
+        _ => None,
     };
-    let status = fields.parsed("status", |name| match name {
-        "active" | "suspended" => Ok(name == "suspended"),
-        _ => Err(FieldError::new("status", "invalid_value", "must be active or suspended")),
-    });
+    let status = fields.choice("status", suspends, "must be active or suspended");
     let until = fields.parsed("suspended_until", |raw| parse_suspension_end("suspended_until", raw, now));
     let reason = fields.parsed("suspension_reason", |raw| Reason::parse("suspension_reason", raw));
     let status = match status {
-        Some(None) => {
-            fields.errors.push(FieldError::new("status", "invalid_value", "must be active or suspended"));
-            None
-        }
-        Some(Some(true)) => Some(StatusChange::Suspend { until: until.flatten(), reason: reason.clone().flatten() }),
-        Some(Some(false)) => {
+        Some(true) => Some(StatusChange::Suspend { until: until.flatten(), reason: reason.clone().flatten() }),
+        Some(false) => {
             if until.as_ref().is_some_and(Option::is_some) || reason.as_ref().is_some_and(Option::is_some) {
                 let why = "only a suspended account has a suspension end date or reason";
                 fields.errors.push(FieldError::new("status", "not_suspended", why));
