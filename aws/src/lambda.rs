@@ -16,7 +16,9 @@ use shared::{
     users::UsersState,
 };
 
-use crate::{DynamoStore, Lazy, S3Photos, S3UploadForms, SesMailer, SqsJobs, call_count::CallCounter};
+use crate::{
+    DynamoStore, Lazy, S3Photos, S3UploadForms, SesMailer, SqsJobs, call_count::CallCounter, worker::Redelivery,
+};
 
 /// Where the AWS resources are, from the environment the SAM template sets.
 #[derive(Clone, Debug)]
@@ -28,6 +30,10 @@ pub struct AwsSettings {
     /// `UMS_PHOTO_BUCKET`: uploads and photos.
     pub photo_bucket: Option<String>,
     pub jwt_key: Option<JwtKeySource>,
+    /// `UMS_SES_SEND_RATE`: the account's emails a second, instead of SES `GetAccount`'s.
+    pub ses_send_rate: Option<f64>,
+    /// `UMS_SES_SENDERS`: the email worker instances that may send at once (2).
+    pub ses_senders: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +54,15 @@ impl AwsSettings {
             (None, None) => None,
         };
         let queue_urls = Queue::ALL.into_iter().filter_map(|q| Some((q, var(q.url_variable())?))).collect();
-        Ok(Self { table, queue_urls, photo_bucket: var("UMS_PHOTO_BUCKET"), jwt_key })
+        let ses_send_rate = match var("UMS_SES_SEND_RATE") {
+            Some(rate) => Some(rate.parse::<f64>().ok().filter(|r| *r > 0.0).context("UMS_SES_SEND_RATE is not a rate")?),
+            None => None,
+        };
+        let ses_senders = match var("UMS_SES_SENDERS") {
+            Some(n) => n.parse::<u32>().ok().filter(|n| *n > 0).context("UMS_SES_SENDERS is not a count")?,
+            None => 2,
+        };
+        Ok(Self { table, queue_urls, photo_bucket: var("UMS_PHOTO_BUCKET"), jwt_key, ses_send_rate, ses_senders })
     }
 }
 
@@ -155,6 +169,16 @@ pub fn dynamo_client(sdk: &SdkConfig, counter: Option<CallCounter>) -> aws_sdk_d
         config = config.interceptor(counter);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// An SES v2 client, at `AWS_ENDPOINT_URL_SESV2` if that is set (the AWS SDKs' own name for
+/// one service's endpoint): tests put a stand-in that throttles there.
+pub fn ses_client(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
+    let mut config = aws_sdk_sesv2::config::Builder::from(sdk);
+    if let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL_SESV2").ok().filter(|e| !e.is_empty()) {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_sesv2::Client::from_conf(config.build())
 }
 
 /// What a cold start knows about AWS; each group's state is built from it with only the
@@ -289,7 +313,7 @@ impl Aws {
     }
 
     /// The notify worker: DynamoDB (notifications, and a deleted account's edges and links), the
-    /// email and notify queues, the signing key (unsubscribe links); the table that remembers
+    /// delivery and notify queues, the signing key (unsubscribe links); the table that remembers
     /// finished jobs.
     pub async fn notify_worker(&self) -> anyhow::Result<(NotifyWorker, DynamoStore)> {
         let store = self.store();
@@ -298,7 +322,7 @@ impl Aws {
             social: store.clone(),
             notifications: store.clone(),
             tokens: store.clone(),
-            jobs: self.jobs(&[Queue::Email, Queue::Notify])?,
+            jobs: self.jobs(&[Queue::Delivery, Queue::Notify])?,
             keys: self.keys().await?,
             config: Arc::new(self.config.clone()),
             clock: Arc::new(SystemClock),
@@ -319,8 +343,9 @@ impl Aws {
     }
 
     /// The email worker: SES; the accounts and tokens it issues links with; the table that
-    /// remembers finished jobs.
-    pub fn email_worker(&self) -> (EmailWorker, DynamoStore) {
+    /// remembers finished jobs; the email and delivery queues, to put a throttled email back
+    /// for later.
+    pub fn email_worker(&self) -> anyhow::Result<(EmailWorker, DynamoStore, Redelivery)> {
         let store = self.store();
         let links = LinkIssuer {
             accounts: store.clone(),
@@ -329,9 +354,13 @@ impl Aws {
             clock: Arc::new(SystemClock),
             config: Arc::new(self.config.clone()),
         };
-        let mailer = Arc::new(SesMailer::new(lazy_client(&self.sdk, aws_sdk_sesv2::Client::new)));
+        let ses = lazy_client(&self.sdk, ses_client);
+        let settings = &self.settings;
+        let mailer = Arc::new(SesMailer::new(ses, settings.ses_send_rate, settings.ses_senders));
         let worker = EmailWorker { mailer, links, deliveries: store.clone() };
-        (worker, store.as_ref().clone())
+        let queues = self.jobs(&[Queue::Email, Queue::Delivery])?;
+        let redelivery = Redelivery::new(queues.client(), queues.urls());
+        Ok((worker, store.as_ref().clone(), redelivery))
     }
 }
 

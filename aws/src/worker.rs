@@ -1,39 +1,174 @@
 //! A worker function on AWS: an SQS batch in, partial batch failures out.
 //!
 //! A job is done at most once even when SQS delivers it twice: an idempotency record in
-//! DynamoDB is claimed before the work and marked done after it. A failed job is released and
+//! DynamoDB is claimed before the work and marked done after it (except for jobs whose own
+//! records make a second run harmless: `Job::is_self_idempotent`). A failed job is released and
 //! reported, so SQS redelivers it; after the queue's `maxReceiveCount` it lands in the
-//! dead-letter queue.
+//! dead-letter queue, and the worker is told first (`Worker::give_up`). A job that was asked to
+//! slow down (a throttled email, [`Backoff`]) is hidden for a jittered, growing while
+//! (`ChangeMessageVisibility`) and reported, so it comes back later without being failed.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use std::collections::BTreeMap;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::join_all;
 use shared::{
     domain::photo_keys,
-    jobs::Worker,
+    jobs::{Backoff, Worker, backoff_delay},
     ports::{Envelope, Job},
 };
 use time::OffsetDateTime;
 
-use crate::dynamo::{DynamoStore, JobClaim};
+use crate::{
+    Lazy,
+    dynamo::{DynamoStore, JobClaim},
+};
 
 /// How long a claimed job is held before another delivery may take it over; the same as the
 /// function's timeout.
 pub const JOB_LEASE: time::Duration = time::Duration::seconds(30);
+/// Receives after which SQS moves a message to its dead-letter queue: the template's
+/// `maxReceiveCount` for the email, photo and notify queues (the deployment test holds it).
+pub const MAX_RECEIVES: u32 = 5;
 
+/// What a worker needs to put a message back for later: the SQS client and its queues' URLs.
+pub struct Redelivery {
+    sqs: Lazy<aws_sdk_sqs::Client>,
+    /// Each queue's URL by its name (the last part of the URL and of the ARN).
+    urls: BTreeMap<String, String>,
+}
+
+impl Redelivery {
+    pub fn new(sqs: impl Into<Lazy<aws_sdk_sqs::Client>>, urls: impl IntoIterator<Item = String>) -> Self {
+        let urls = urls.into_iter().map(|url| (url.rsplit('/').next().unwrap_or_default().to_string(), url)).collect();
+        Self { sqs: sqs.into(), urls }
+    }
+
+    /// Hides the message for the backoff its receive count calls for.
+    async fn back_off(&self, record: &SqsMessage) -> anyhow::Result<()> {
+        let arn = record.event_source_arn.as_deref().unwrap_or_default();
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        let url = self.urls.get(name).ok_or_else(|| anyhow::anyhow!("no URL for the queue {arn}"))?;
+        let delay = backoff_delay(receive_count(record));
+        self.sqs
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(record.receipt_handle.clone().unwrap_or_default())
+            .visibility_timeout(delay.as_secs().max(1) as i32)
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
+fn receive_count(record: &SqsMessage) -> u32 {
+    record.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1)
+}
+
+/// Does a batch; see the module's comment. Without `redelivery`, a backed-off job is simply
+/// reported failed (it comes back after the queue's visibility timeout).
 pub async fn handle_batch(event: SqsEvent, worker: &dyn Worker, records: &DynamoStore) -> SqsBatchResponse {
-    let mut failures = Vec::new();
-    for record in event.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        if let Err(e) = handle_record(record.body.as_deref().unwrap_or_default(), worker, records).await {
-            tracing::warn!(message_id = %id, error = %format!("{e:#}"), "job failed; SQS will redeliver it");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            failures.push(failure);
+    handle_batch_with(event, worker, records, None).await
+}
+
+pub async fn handle_batch_with(
+    event: SqsEvent,
+    worker: &dyn Worker,
+    records: &DynamoStore,
+    redelivery: Option<&Redelivery>,
+) -> SqsBatchResponse {
+    // Each record's jobs, or why it cannot be read.
+    let mut failed = vec![false; event.records.len()];
+    let mut backed_off = vec![false; event.records.len()];
+    let mut pending: Vec<(usize, Envelope)> = Vec::new();
+    for (index, record) in event.records.iter().enumerate() {
+        match jobs_in(record.body.as_deref().unwrap_or_default()) {
+            Ok(envelopes) => pending.extend(envelopes.into_iter().map(|e| (index, e))),
+            Err(e) => {
+                tracing::warn!(message_id = ?record.message_id, error = %format!("{e:#}"), "a message that is no job");
+                failed[index] = true;
+            }
         }
+    }
+    let claims = join_all(pending.iter().map(|(_, envelope)| claim(envelope, records))).await;
+    let mut run: Vec<(usize, Envelope, bool)> = Vec::new();
+    for ((index, envelope), claim) in pending.into_iter().zip(claims) {
+        match claim {
+            Ok(Claimed::Run { recorded }) => run.push((index, envelope, recorded)),
+            Ok(Claimed::Done) => {}
+            Err(e) => {
+                tracing::warn!(job = %envelope.id, error = %format!("{e:#}"), "job not taken; SQS will redeliver it");
+                failed[index] = true;
+            }
+        }
+    }
+    let jobs: Vec<Job> = run.iter().map(|(_, envelope, _)| envelope.job.clone()).collect();
+    let results = worker.handle_batch(&jobs).await;
+    for ((index, envelope, recorded), result) in run.into_iter().zip(results) {
+        let record = &event.records[index];
+        let settled = match result {
+            Ok(()) if recorded => records.finish_job(&envelope.id).await,
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if recorded && let Err(release) = records.release_job(&envelope.id).await {
+                    tracing::warn!(job = %envelope.id, error = %format!("{release:#}"), "job record not released");
+                }
+                if Backoff::of(&e).is_some() {
+                    tracing::info!(job = %envelope.id, error = %format!("{e:#}"), "job backed off");
+                    backed_off[index] = true;
+                } else if receive_count(record) >= MAX_RECEIVES {
+                    tracing::error!(job = %envelope.id, error = %format!("{e:#}"), "job failed for good; SQS moves it to the dead-letter queue");
+                    if let Err(e) = worker.give_up(&envelope.job).await {
+                        tracing::error!(job = %envelope.id, error = %format!("{e:#}"), "giving up on the job failed");
+                    }
+                } else {
+                    tracing::warn!(job = %envelope.id, error = %format!("{e:#}"), "job failed; SQS will redeliver it");
+                }
+                Err(e)
+            }
+        };
+        if settled.is_err() {
+            failed[index] = true;
+        }
+    }
+    let mut failures = Vec::new();
+    for (index, record) in event.records.iter().enumerate() {
+        if !failed[index] {
+            continue;
+        }
+        if backed_off[index] && let Some(redelivery) = redelivery && let Err(e) = redelivery.back_off(record).await {
+            tracing::warn!(message_id = ?record.message_id, error = %format!("{e:#}"), "message not hidden for its backoff");
+        }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = record.message_id.clone().unwrap_or_default();
+        failures.push(failure);
     }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures;
     response
 }
+
+enum Claimed {
+    /// To do now; `recorded` if its idempotency record was claimed for it.
+    Run { recorded: bool },
+    /// Done before: a redelivery, to acknowledge without doing it again.
+    Done,
+}
+
+async fn claim(envelope: &Envelope, records: &DynamoStore) -> anyhow::Result<Claimed> {
+    if envelope.job.is_self_idempotent() {
+        return Ok(Claimed::Run { recorded: false });
+    }
+    match records.claim_job(&envelope.id, OffsetDateTime::now_utc(), JOB_LEASE).await? {
+        JobClaim::AlreadyDone => {
+            tracing::info!(job = %envelope.id, "job already done; redelivery acknowledged");
+            Ok(Claimed::Done)
+        }
+        JobClaim::Busy => anyhow::bail!("job {} is being processed by another delivery", envelope.id),
+        JobClaim::Acquired => Ok(Claimed::Run { recorded: true }),
+    }
+}
+
 
 /// The jobs a message carries: one envelope we queued, or the uploads an S3 notification
 /// announces (S3 sends those to the photo queue itself; its test message carries none).
@@ -76,29 +211,4 @@ fn url_decoded(key: &str) -> String {
         rest = tail;
     }
     String::from_utf8_lossy(&bytes).into_owned()
-}
-
-async fn handle_record(body: &str, worker: &dyn Worker, records: &DynamoStore) -> anyhow::Result<()> {
-    for envelope in jobs_in(body)? {
-        handle_job(envelope, worker, records).await?;
-    }
-    Ok(())
-}
-
-async fn handle_job(envelope: Envelope, worker: &dyn Worker, records: &DynamoStore) -> anyhow::Result<()> {
-    match records.claim_job(&envelope.id, OffsetDateTime::now_utc(), JOB_LEASE).await? {
-        JobClaim::AlreadyDone => {
-            tracing::info!(job = %envelope.id, "job already done; redelivery acknowledged");
-            return Ok(());
-        }
-        JobClaim::Busy => anyhow::bail!("job {} is being processed by another delivery", envelope.id),
-        JobClaim::Acquired => {}
-    }
-    match worker.handle(&envelope.job).await {
-        Ok(()) => records.finish_job(&envelope.id).await,
-        Err(e) => {
-            records.release_job(&envelope.id).await?;
-            Err(e)
-        }
-    }
 }

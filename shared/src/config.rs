@@ -67,6 +67,9 @@ pub struct Limits {
     pub hashing_queue: usize,
     /// Notifications one author may send their subscribers per day (UTC).
     pub notifications_per_author_per_day: u32,
+    /// Parts a large notification's subscribers are cut into, fanned out at once (on AWS as
+    /// many notify-worker invocations; the template's notify concurrency bounds them).
+    pub fan_out_segments: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -119,6 +122,7 @@ impl Config {
                 hashing_concurrency: cores,
                 hashing_queue: 8 * cores,
                 notifications_per_author_per_day: 3,
+                fan_out_segments: 8,
             },
             argon2: Argon2Config::default(),
         }
@@ -189,6 +193,10 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_NOTIFICATIONS_PER_AUTHOR_PER_DAY")? {
             config.limits.notifications_per_author_per_day = n;
+        }
+        if let Some(n) = parse_var::<u32>("UMS_FAN_OUT_SEGMENTS")? {
+            anyhow::ensure!((1..=100).contains(&n), "UMS_FAN_OUT_SEGMENTS must be from 1 to 100");
+            config.limits.fan_out_segments = n;
         }
         if let Some(days) = parse_var::<i64>("UMS_PENDING_ACCOUNT_TTL_DAYS")? {
             config.limits.pending_account_ttl = time::Duration::days(days);

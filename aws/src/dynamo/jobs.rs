@@ -4,7 +4,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use time::OffsetDateTime;
 
-use super::{DynamoStore, RECORD_TTL, condition_failed, get_s, key, n, s};
+use super::{DynamoStore, QUEUED_JOB_TTL, condition_failed, get_s, key, n, s};
 
 /// The outcome of claiming a job for processing.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl DynamoStore {
             .expression_attribute_values(":running", s("running"))
             .expression_attribute_values(":lease", n((now + lease).unix_timestamp()))
             .expression_attribute_values(":now", n(now.unix_timestamp()))
-            .expression_attribute_values(":ttl", n((now + RECORD_TTL).unix_timestamp()))
+            .expression_attribute_values(":ttl", n((now + QUEUED_JOB_TTL).unix_timestamp()))
             .send()
             .await;
         match result {

@@ -21,7 +21,7 @@ use anyhow::{Context, anyhow};
 use aws_sdk_dynamodb::{
     Client,
     error::SdkError,
-    operation::transact_write_items::TransactWriteItemsError,
+    operation::{transact_write_items::TransactWriteItemsError, update_item::UpdateItemError},
     types::{AttributeValue, Delete, KeysAndAttributes, Put, Select, TransactWriteItem, Update},
 };
 use shared::domain::UserId;
@@ -37,8 +37,11 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// How long an emptied login-failure or job record lingers before TTL removes it.
+/// How long an emptied login-failure record lingers before TTL removes it.
 const RECORD_TTL: time::Duration = time::Duration::days(1);
+/// How long what makes a queued job happen once (its job record, a subscriber's delivery) is
+/// kept: longer than SQS keeps a message (14 days), so no redelivery outlives it.
+const QUEUED_JOB_TTL: time::Duration = time::Duration::days(15);
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -285,6 +288,29 @@ impl DynamoStore {
             }
         }
         Ok(found)
+    }
+
+    /// One update on a condition (an empty expression: none) whose names and values the
+    /// update expression may use too: the item as it is after it, or `None` if the condition
+    /// failed.
+    async fn update_one(&self, key: Item, update: &str, condition: &Condition) -> anyhow::Result<Option<Item>> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_expression_attribute_names(condition.names())
+            .set_expression_attribute_values(condition.values())
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        if !condition.expression.is_empty() {
+            request = request.condition_expression(&condition.expression);
+        }
+        match request.send().await {
+            Ok(output) => Ok(Some(output.attributes.unwrap_or_default())),
+            Err(e) if condition_failed::<UpdateItemError, _>(&e) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem")),
+        }
     }
 
     /// A transaction's update, on a condition (an empty expression: none) whose names and

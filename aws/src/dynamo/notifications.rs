@@ -1,18 +1,27 @@
-//! Notifications and their deliveries on DynamoDB: `NOTIFICATION#<id>` holds the notification
-//! (`NOTIFICATION`, with its counts) and one `DELIVERY#<subscriber>` item per subscriber. Each
-//! delivery's state moves by conditional writes, counted on the notification in the same
-//! transaction.
+//! Notifications and their deliveries on DynamoDB, in one partition `NOTIFICATION#<id>`:
+//! `NOTIFICATION` holds what was sent (with the message, written once); `PROGRESS` is small and
+//! holds the counts, the fan-out's segments and where each stands (`seg_<n>`), so counting a
+//! delivery costs one write unit whatever the message's size; one `DELIVERY#<subscriber>` item
+//! per subscriber, its state moved by conditional writes. Everything here expires: the
+//! notification after [`NOTIFICATION_TTL`], a delivery after the longest a queued job lives.
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
 use shared::{
     domain::UserId,
-    ports::{DeliveryClaim, DeliveryState, Notification, NotificationStore, StoreResult},
+    ports::{
+        DeliveryClaim, Finished, Notification, NotificationStore, Segment, SegmentPosition, StoreResult,
+    },
 };
 use time::OffsetDateTime;
 
-use super::{Condition, DynamoStore, Item, condition_failed, get_n, get_s, get_time, key, n, s};
+use super::{Condition, DynamoStore, Item, QUEUED_JOB_TTL, condition_failed, get_n, get_s, get_time, key, n, s};
+
+/// How long a notification and its progress can be read back (`GET author/notification`).
+pub const NOTIFICATION_TTL: time::Duration = time::Duration::days(90);
+/// Deliveries finished in one transaction at most (DynamoDB takes 100 items, one is the count).
+const FINISHED_PER_WRITE: usize = 99;
 
 fn notification_pk(id: &str) -> String {
     format!("NOTIFICATION#{id}")
@@ -22,21 +31,54 @@ fn delivery_key(id: &str, subscriber: &UserId) -> Item {
     key(notification_pk(id), &format!("DELIVERY#{subscriber}"))
 }
 
-fn notification_key(id: &str) -> Item {
-    key(notification_pk(id), "NOTIFICATION")
+fn progress_key(id: &str) -> Item {
+    key(notification_pk(id), "PROGRESS")
+}
+
+/// The attribute where segment `index` stands.
+fn segment_attribute(index: u32) -> String {
+    format!("seg_{index}")
+}
+
+fn expires(after: time::Duration) -> AttributeValue {
+    n((OffsetDateTime::now_utc() + after).unix_timestamp())
+}
+
+impl DynamoStore {
+    /// Marks each delivery and adds them to the counts in one transaction; if one was finished
+    /// by another job meanwhile (its condition fails), each is written on its own.
+    async fn finish_together(&self, id: &str, finished: &[Finished]) -> anyhow::Result<()> {
+        let sent = finished.iter().filter(|f| f.sent).count() as i64;
+        let mut items: Vec<_> = finished.iter().map(|f| self.mark_finished(id, f)).collect();
+        let count = Condition::default().value(":sent", n(sent)).value(":failed", n(finished.len() as i64 - sent));
+        items.push(self.update_if(progress_key(id), "ADD sent :sent, failed :failed", &count));
+        if self.transact(items).await?.is_ok() || finished.len() == 1 {
+            return Ok(());
+        }
+        for one in finished {
+            Box::pin(self.finish_together(id, std::slice::from_ref(one))).await?;
+        }
+        Ok(())
+    }
+
+    fn mark_finished(&self, id: &str, finished: &Finished) -> aws_sdk_dynamodb::types::TransactWriteItem {
+        let sending = Condition::new("#state = :sending")
+            .name("#state", "state")
+            .value(":sending", s("sending"))
+            .value(":done", s(if finished.sent { "sent" } else { "failed" }));
+        self.update_if(delivery_key(id, &finished.subscriber), "SET #state = :done", &sending)
+    }
 }
 
 #[async_trait]
 impl NotificationStore for DynamoStore {
     async fn create_notification(&self, notification: &Notification) -> StoreResult<()> {
-        let mut item = notification_key(&notification.id);
+        let mut item = key(notification_pk(&notification.id), "NOTIFICATION");
         item.extend([
             ("author_id".to_string(), s(notification.author_id.0.clone())),
             ("subject".to_string(), s(notification.subject.clone())),
             ("created_at".to_string(), n(notification.created_at.unix_timestamp())),
-            ("queued".to_string(), n(0)),
-            ("sent".to_string(), n(0)),
-            ("failed".to_string(), n(0)),
+            ("ttl".to_string(), expires(NOTIFICATION_TTL)),
         ]);
         if let Some(message) = &notification.message {
             item.insert("message".to_string(), s(message.clone()));
@@ -48,48 +90,102 @@ impl NotificationStore for DynamoStore {
         Ok(())
     }
 
+    /// The notification and its progress, in one strongly consistent query (both sort after
+    /// every `DELIVERY#`).
     async fn notification(&self, id: &str) -> StoreResult<Option<Notification>> {
-        let Some(item) = self.get(notification_pk(id), "NOTIFICATION").await? else {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK >= :notification")
+            .expression_attribute_values(":pk", s(notification_pk(id)))
+            .expression_attribute_values(":notification", s("NOTIFICATION"))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("DynamoDB Query")?;
+        let items = output.items.unwrap_or_default();
+        let find = |sk: &str| items.iter().find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk));
+        let Some(item) = find("NOTIFICATION") else {
             return Ok(None);
         };
-        let count = |name| get_n(&item, name).unwrap_or(0).max(0) as u64;
+        let progress = find("PROGRESS").cloned().unwrap_or_default();
+        let count = |name| get_n(&progress, name).unwrap_or(0).max(0) as u64;
+        let flag = |name| progress.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
         Ok(Some(Notification {
             id: id.to_string(),
-            author_id: UserId(get_s(&item, "author_id")?.to_string()),
-            subject: get_s(&item, "subject")?.to_string(),
-            message: get_s(&item, "message").ok().map(str::to_string),
-            article_url: get_s(&item, "article_url").ok().map(str::to_string),
-            created_at: get_time(&item, "created_at")?,
+            author_id: UserId(get_s(item, "author_id")?.to_string()),
+            subject: get_s(item, "subject")?.to_string(),
+            message: get_s(item, "message").ok().map(str::to_string),
+            article_url: get_s(item, "article_url").ok().map(str::to_string),
+            created_at: get_time(item, "created_at")?,
             queued: count("queued"),
             sent: count("sent"),
             failed: count("failed"),
-            fanned_out: item.get("fanned_out").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+            fanned_out: get_n(&progress, "segments_left").is_ok_and(|left| left <= 0),
+            stalled: flag("stalled"),
         }))
     }
 
-    async fn record_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<DeliveryState> {
-        let mut item = delivery_key(notification_id, subscriber);
-        item.extend([("state".to_string(), s("queued")), ("attempts".to_string(), n(0))]);
-        let count = Condition::default().value(":one", n(1));
-        let written = self
-            .transact(vec![
-                self.put(item, "attribute_not_exists(PK)"),
-                self.update_if(notification_key(notification_id), "ADD queued :one", &count),
-            ])
-            .await?;
-        if written.is_ok() {
-            return Ok(DeliveryState::Queued);
+    async fn start_fan_out(&self, id: &str, segments: &[Segment]) -> StoreResult<Vec<Segment>> {
+        let plan = serde_json::to_string(segments).context("writing the plan")?;
+        let mut update = "SET segments_left = :count, #plan = :plan, #ttl = if_not_exists(#ttl, :ttl)".to_string();
+        let mut condition = Condition::new("attribute_not_exists(segments_left)")
+            .name("#plan", "plan")
+            .name("#ttl", "ttl")
+            .value(":count", n(segments.len() as i64))
+            .value(":plan", s(plan))
+            .value(":ttl", expires(NOTIFICATION_TTL))
+            .value(":start", s(SegmentPosition::Start.to_stored()));
+        for segment in segments {
+            let name = format!("#seg{}", segment.index);
+            update += &format!(", {name} = :start");
+            condition = condition.name(&name, &segment_attribute(segment.index));
         }
-        let item = self
-            .get(notification_pk(notification_id), &format!("DELIVERY#{subscriber}"))
-            .await?
-            .context("a delivery that was there is gone")?;
-        Ok(DeliveryState::parse(get_s(&item, "state")?).unwrap_or(DeliveryState::Queued))
+        let progress = match self.update_one(progress_key(id), &update, &condition).await? {
+            Some(progress) => progress,
+            None => self.get(notification_pk(id), "PROGRESS").await?.context("a fan-out's progress is gone")?,
+        };
+        Ok(serde_json::from_str(get_s(&progress, "plan")?).context("reading the plan")?)
     }
 
+    async fn segment_position(&self, id: &str, index: u32) -> StoreResult<Option<SegmentPosition>> {
+        let Some(progress) = self.get(notification_pk(id), "PROGRESS").await? else {
+            return Ok(None);
+        };
+        Ok(get_s(&progress, &segment_attribute(index)).ok().and_then(SegmentPosition::from_stored))
+    }
+
+    async fn advance_segment(
+        &self,
+        id: &str,
+        index: u32,
+        from: &SegmentPosition,
+        to: &SegmentPosition,
+        queued: u64,
+    ) -> StoreResult<bool> {
+        let ends = if *to == SegmentPosition::Done { -1 } else { 0 };
+        let condition = Condition::new("#seg = :from")
+            .name("#seg", &segment_attribute(index))
+            .value(":from", s(from.to_stored()))
+            .value(":to", s(to.to_stored()))
+            .value(":queued", n(queued as i64))
+            .value(":ends", n(ends));
+        let update = "SET #seg = :to REMOVE stalled ADD queued :queued, segments_left :ends";
+        Ok(self.update_one(progress_key(id), update, &condition).await?.is_some())
+    }
+
+    async fn mark_stalled(&self, id: &str) -> StoreResult<()> {
+        let stalled = Condition::default().value(":yes", AttributeValue::Bool(true));
+        self.update_one(progress_key(id), "SET stalled = :yes", &stalled).await?;
+        Ok(())
+    }
+
+    /// One write: creates the delivery, or takes back a released one. A refused claim reads
+    /// the delivery to say why.
     async fn claim_delivery(
         &self,
-        notification_id: &str,
+        id: &str,
         subscriber: &UserId,
         now: OffsetDateTime,
         lease: time::Duration,
@@ -98,15 +194,17 @@ impl NotificationStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(delivery_key(notification_id, subscriber)))
-            .update_expression("SET #state = :sending, lease_until = :lease ADD attempts :one")
-            .condition_expression("#state = :queued")
+            .set_key(Some(delivery_key(id, subscriber)))
+            .update_expression("SET #state = :sending, lease_until = :lease, #ttl = :ttl ADD attempts :one")
+            .condition_expression("attribute_not_exists(PK) OR #state = :queued")
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":queued", s("queued"))
             .expression_attribute_values(":lease", n((now + lease).unix_timestamp()))
+            .expression_attribute_values(":ttl", n((now + QUEUED_JOB_TTL).unix_timestamp()))
             .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
             .await;
         match result {
@@ -115,8 +213,8 @@ impl NotificationStore for DynamoStore {
                 Ok(DeliveryClaim::Acquired { attempt: attempt as u32 })
             }
             Err(e) if condition_failed::<UpdateItemError, _>(&e) => {
-                let item = self.get(notification_pk(notification_id), &format!("DELIVERY#{subscriber}")).await?;
-                let Some(item) = item else { return Ok(DeliveryClaim::Missing) };
+                let item = self.get(notification_pk(id), &format!("DELIVERY#{subscriber}")).await?;
+                let Some(item) = item else { return Ok(DeliveryClaim::Busy) };
                 let abandoned = get_n(&item, "lease_until").unwrap_or(0) < now.unix_timestamp();
                 Ok(match get_s(&item, "state")? {
                     "sending" if abandoned => DeliveryClaim::Abandoned,
@@ -128,62 +226,21 @@ impl NotificationStore for DynamoStore {
         }
     }
 
-    async fn finish_delivery(&self, notification_id: &str, subscriber: &UserId, sent: bool) -> StoreResult<()> {
-        let (state, counter) = if sent { ("sent", "sent") } else { ("failed", "failed") };
-        let sending = Condition::new("#state = :sending")
-            .name("#state", "state")
-            .value(":sending", s("sending"))
-            .value(":done", s(state));
-        let count = Condition::default().name("#counter", counter).value(":one", n(1));
-        // A lost condition: another delivery finished it meanwhile, and counted it.
-        self.transact(vec![
-            self.update_if(delivery_key(notification_id, subscriber), "SET #state = :done", &sending),
-            self.update_if(notification_key(notification_id), "ADD #counter :one", &count),
-        ])
-        .await?
-        .ok();
+    async fn finish_deliveries(&self, id: &str, finished: &[Finished]) -> StoreResult<()> {
+        for chunk in finished.chunks(FINISHED_PER_WRITE) {
+            self.finish_together(id, chunk).await?;
+        }
         Ok(())
     }
 
-    async fn release_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<()> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification_id, subscriber)))
-            .update_expression("SET #state = :queued")
-            .condition_expression("#state = :sending")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":queued", s("queued"))
-            .send()
-            .await;
-        match result {
-            // Not being sent any more (finished or given up by another delivery): nothing to give back.
-            Err(e) if !condition_failed::<UpdateItemError, _>(&e) => {
-                Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn finish_fan_out(&self, notification_id: &str) -> StoreResult<()> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(notification_key(notification_id)))
-            .update_expression("SET fanned_out = :yes")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_values(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .send()
-            .await;
-        match result {
-            // No notification any more: nothing to finish.
-            Err(e) if !condition_failed::<UpdateItemError, _>(&e) => {
-                Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into())
-            }
-            _ => Ok(()),
-        }
+    async fn release_delivery(&self, id: &str, subscriber: &UserId, spent_attempt: bool) -> StoreResult<()> {
+        // Not being sent any more (finished or given up by another delivery): nothing to give back.
+        let sending = Condition::new("#state = :sending")
+            .name("#state", "state")
+            .value(":sending", s("sending"))
+            .value(":queued", s("queued"))
+            .value(":refund", n(if spent_attempt { 0 } else { -1 }));
+        self.update_one(delivery_key(id, subscriber), "SET #state = :queued ADD attempts :refund", &sending).await?;
+        Ok(())
     }
 }

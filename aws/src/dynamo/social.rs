@@ -3,10 +3,11 @@
 //! (`SUBSCRIBERS#<to>` or `FOLLOWERS#<to>`); counts live in `USER#<id>`/`COUNTS`. Adding is one
 //! transaction: the target is still an author's account, the edge is new, the counts go up.
 
+use anyhow::Context;
 use async_trait::async_trait;
 use shared::{
     domain::{AuthorCounts, UserId},
-    ports::{Edge, EdgeAdded, EdgeKind, Position, Side, SocialStore, StoreResult},
+    ports::{Edge, EdgeAdded, EdgeKind, IdRange, Position, Side, SocialStore, StoreResult},
 };
 
 use super::{Condition, DynamoStore, Item, Listing, get_n, get_s, get_time, key, n, s, user_pk};
@@ -127,6 +128,75 @@ impl SocialStore for DynamoStore {
         let item = self.get(user_pk(user), "COUNTS").await?.unwrap_or_default();
         let count = |name| get_n(&item, name).unwrap_or(0).max(0) as u64;
         Ok(AuthorCounts { subscribers: count("subscribers"), followers: count("followers"), follows: count("follows") })
+    }
+
+    /// GSI1 (eventually consistent) read between the range's bounds: past `after` (exclusive)
+    /// or from `range.from`, up to `range.until` (exclusive); pages until `limit` are found or
+    /// the range ends, so a short answer means the end.
+    async fn subscriber_ids(
+        &self,
+        author: &UserId,
+        range: &IdRange,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserId>> {
+        let lower = after.map(|a| a.0.clone()).or_else(|| range.from.clone());
+        let (sort, mut values) = match (&lower, &range.until) {
+            (Some(lo), Some(hi)) => (" AND GSI1SK BETWEEN :lo AND :hi", vec![(":lo", lo), (":hi", hi)]),
+            (Some(lo), None) => (" AND GSI1SK >= :lo", vec![(":lo", lo)]),
+            (None, Some(hi)) => (" AND GSI1SK < :hi", vec![(":hi", hi)]),
+            (None, None) => ("", vec![]),
+        };
+        let partition = incoming(EdgeKind::Subscription, author);
+        values.push((":partition", &partition));
+        let values: Item = values.into_iter().map(|(k, v)| (k.to_string(), s(v.clone()))).collect();
+        let keep = |id: &str| after.is_none_or(|a| id > a.0.as_str()) && range.contains(id);
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression(format!("GSI1PK = :partition{sort}"))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start)
+                .limit((limit - found.len() as u32 + 1) as i32)
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            for item in output.items.unwrap_or_default() {
+                let id = get_s(&item, "GSI1SK")?;
+                if keep(id) && found.len() < limit as usize {
+                    found.push(UserId(id.to_string()));
+                }
+            }
+            start = output.last_evaluated_key;
+            if found.len() == limit as usize || start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn subscriber_id_bounds(&self, author: &UserId) -> StoreResult<Option<(UserId, UserId)>> {
+        let end = |forward: bool| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name("GSI1")
+                .key_condition_expression("GSI1PK = :partition")
+                .expression_attribute_values(":partition", s(incoming(EdgeKind::Subscription, author)))
+                .scan_index_forward(forward)
+                .limit(1)
+                .send()
+        };
+        let (first, last) = tokio::try_join!(end(true), end(false)).context("DynamoDB Query")?;
+        let id = |output: aws_sdk_dynamodb::operation::query::QueryOutput| -> Option<UserId> {
+            let item = output.items?.into_iter().next()?;
+            Some(UserId(get_s(&item, "GSI1SK").ok()?.to_string()))
+        };
+        Ok(id(first).zip(id(last)))
     }
 
     /// Takes the edges from the start of each listing (those removed are gone from it), so a

@@ -197,7 +197,7 @@ fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
     let template = template();
     let resources = &template["Resources"];
     for queue in Queue::ALL {
-        let (prefix, worker) = (resource_prefix(queue), format!("{}-worker", queue.name()));
+        let (prefix, worker) = (resource_prefix(queue), queue.worker().to_string());
         let main = &resources[format!("{prefix}Queue").as_str()];
         assert_eq!(main["Type"].as_str(), Some("AWS::SQS::Queue"), "{prefix}Queue");
         let dlq = intrinsic(&main["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]);
@@ -206,6 +206,10 @@ fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
             Some(format!("{prefix}DeadLetterQueue.Arn").as_str()),
             "{prefix}Queue sends its failures to {prefix}DeadLetterQueue"
         );
+        if queue != Queue::Delivery {
+            let receives = main["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64();
+            assert_eq!(receives, Some(ums_aws::worker::MAX_RECEIVES as u64), "{prefix}Queue's maxReceiveCount");
+        }
         let consumers: Vec<&str> = resources
             .as_mapping()
             .unwrap()

@@ -1,5 +1,6 @@
-//! Lambda: the email worker. Sends the jobs of the email queue through SES v2 (partial batch
-//! failures).
+//! Lambda: the email worker. Sends the jobs of the email queue (transactional) and of the
+//! delivery queue (subscribers' copies of notifications) through SES v2, paced to the account's
+//! rate; throttled ones are put back for later (partial batch failures).
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -9,10 +10,13 @@ use ums_aws::{lambda, worker};
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let aws = lambda::Aws::from_env().await?;
-    let (email, records) = aws.email_worker();
+    let (email, records, redelivery) = aws.email_worker()?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (email, records) = (&email, &records);
-        async move { Ok::<_, lambda_runtime::Error>(worker::handle_batch(event.payload, email, records).await) }
+        let (email, records, redelivery) = (&email, &records, &redelivery);
+        async move {
+            let response = worker::handle_batch_with(event.payload, email, records, Some(redelivery)).await;
+            Ok::<_, lambda_runtime::Error>(response)
+        }
     }))
     .await
 }

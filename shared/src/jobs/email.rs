@@ -1,12 +1,16 @@
-//! The email worker: sends queued emails, and issues and sends the confirmation and reset
-//! links that routes ask for by address.
+//! The email worker: sends queued emails, issues and sends the confirmation and reset links
+//! that routes ask for by address, and sends subscribers' copies of notifications (the
+//! delivery queue). A send the mail service throttles is backed off, not failed ([`Backoff`]);
+//! one it refuses is given up on at once and counted (`EmailsGivenUp`, which the template
+//! alarms on).
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::Context;
 use async_trait::async_trait;
+use futures_util::future::join_all;
 
-use super::Worker;
+use super::{Backoff, Worker, count_metric};
 use crate::{
     accounts::{AccountError, Lifecycle},
     clock::Clock,
@@ -14,8 +18,8 @@ use crate::{
     credentials::tokens::{hash_token, random_token},
     domain::{AccountStatus, User},
     ports::{
-        AccountStore, DeliveryClaim, EmailJob, EmailMessage, Job, LinkRequest, Mailer, NotificationEmail,
-        NotificationStore, OneTimeToken, SessionStore, TokenKind, TokenStore,
+        AccountStore, DeliveryClaim, EmailJob, EmailMessage, Finished, Job, LinkRequest, Mailer, NotificationEmail,
+        NotificationStore, OneTimeToken, SendFailure, SessionStore, TokenKind, TokenStore,
     },
 };
 
@@ -36,11 +40,55 @@ pub const DELIVERY_ATTEMPTS: u32 = 3;
 #[async_trait]
 impl Worker for EmailWorker {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        self.handle_batch(std::slice::from_ref(job)).await.pop().unwrap_or(Ok(()))
+    }
+
+    /// Sends a batch's emails at once (the mailer paces them); the subscribers' copies of one
+    /// notification are marked sent together, in one write.
+    async fn handle_batch(&self, jobs: &[Job]) -> Vec<anyhow::Result<()>> {
+        let outcomes = join_all(jobs.iter().map(|job| self.send(job))).await;
+        let mut finished: BTreeMap<&str, Vec<Finished>> = BTreeMap::new();
+        for (job, outcome) in jobs.iter().zip(&outcomes) {
+            if let (Job::SendNotification(email), Ok(Sent::Delivery(sent))) = (job, outcome) {
+                let done = Finished { subscriber: email.subscriber_id.clone(), sent: *sent };
+                finished.entry(email.notification_id.as_str()).or_default().push(done);
+            }
+        }
+        let mut unrecorded = Vec::new();
+        for (id, finished) in finished {
+            if let Err(e) = self.deliveries.finish_deliveries(id, &finished).await {
+                // Left `sending`: when their lease ends they are given up on (never sent twice).
+                tracing::error!(notification = %id, error = %format!("{e:#}"), "deliveries not recorded");
+                unrecorded.push(id);
+            }
+        }
+        jobs.iter()
+            .zip(outcomes)
+            .map(|(job, outcome)| match (job, outcome) {
+                (Job::SendNotification(email), Ok(_)) if unrecorded.contains(&email.notification_id.as_str()) => {
+                    Err(anyhow::anyhow!("the delivery's outcome was not recorded"))
+                }
+                (_, outcome) => outcome.map(drop),
+            })
+            .collect()
+    }
+}
+
+/// What sending one job came to.
+enum Sent {
+    /// A transactional email left, or there was nothing to send.
+    Done,
+    /// A subscriber's copy was sent (`true`) or given up on (`false`), to record.
+    Delivery(bool),
+}
+
+impl EmailWorker {
+    async fn send(&self, job: &Job) -> anyhow::Result<Sent> {
         let email = match job {
             Job::SendEmail(email) => email.clone(),
             Job::SendLink(request) => match self.links.issue(request).await? {
                 Some(email) => email,
-                None => return Ok(()),
+                None => return Ok(Sent::Done),
             },
             Job::SendNotification(email) => return self.send_notification(email).await,
             Job::ProcessPhoto { .. }
@@ -52,42 +100,63 @@ impl Worker for EmailWorker {
             }
         };
         let rendered = email.render(&self.links.config.email_from).context("rendering the email")?;
-        self.mailer.send(&rendered).await.context("sending the email")
+        match self.mailer.send(&rendered).await {
+            Ok(()) => Ok(Sent::Done),
+            Err(e) => Err(match SendFailure::of(&e) {
+                Some(SendFailure::Throttled(why)) => anyhow::Error::new(Backoff(why.clone())),
+                Some(SendFailure::Refused(why)) => {
+                    // Trying again cannot help: visible at once (the dead-letter queue's alarm
+                    // would take five tries to say it).
+                    tracing::error!(error = %why, "a transactional email was refused for good");
+                    count_metric("EmailsGivenUp", 1);
+                    return Ok(Sent::Done);
+                }
+                None => e.context("sending the email"),
+            }),
+        }
     }
-}
 
-impl EmailWorker {
     /// Sends one subscriber's copy unless it was sent (or given up on) before: the delivery
-    /// record is claimed first and marked after, so a redelivered job sends nothing twice. A
-    /// send that failed is given back and tried again (up to `DELIVERY_ATTEMPTS`); one whose
-    /// sender vanished mid-send is not, since it may have left: at most one email each.
-    async fn send_notification(&self, email: &NotificationEmail) -> anyhow::Result<()> {
+    /// record is claimed first and marked after (by the batch), so a redelivered job sends
+    /// nothing twice. A send that failed is given back and tried again (up to
+    /// `DELIVERY_ATTEMPTS`; a throttled one does not count); one refused for good is given up
+    /// on at once; one whose sender vanished mid-send is not sent again, since it may have
+    /// left: at most one email each.
+    async fn send_notification(&self, email: &NotificationEmail) -> anyhow::Result<Sent> {
         let (id, subscriber) = (&email.notification_id, &email.subscriber_id);
         let now = self.links.clock.now();
         let attempt = match self.deliveries.claim_delivery(id, subscriber, now, DELIVERY_LEASE).await? {
             DeliveryClaim::Acquired { attempt } => attempt,
-            DeliveryClaim::Done | DeliveryClaim::Missing => return Ok(()),
+            DeliveryClaim::Done => return Ok(Sent::Done),
             DeliveryClaim::Busy => anyhow::bail!("delivery {id}/{subscriber} is being sent by another job"),
             DeliveryClaim::Abandoned => {
                 tracing::warn!(notification = %id, subscriber = %subscriber, "a sender vanished mid-send; not sent again");
-                return Ok(self.deliveries.finish_delivery(id, subscriber, false).await?);
+                count_metric("EmailsGivenUp", 1);
+                return Ok(Sent::Delivery(false));
             }
         };
         let sent = match email.render(&self.links.config.email_from) {
             Ok(rendered) => self.mailer.send(&rendered).await,
             Err(e) => Err(e),
         };
-        match sent {
-            Ok(()) => Ok(self.deliveries.finish_delivery(id, subscriber, true).await?),
-            Err(e) if attempt >= DELIVERY_ATTEMPTS => {
-                tracing::warn!(notification = %id, subscriber = %subscriber, error = %format!("{e:#}"), "delivery given up");
-                Ok(self.deliveries.finish_delivery(id, subscriber, false).await?)
+        let Err(e) = sent else {
+            return Ok(Sent::Delivery(true));
+        };
+        let give_up = match SendFailure::of(&e) {
+            Some(SendFailure::Throttled(why)) => {
+                self.deliveries.release_delivery(id, subscriber, false).await?;
+                return Err(anyhow::Error::new(Backoff(why.clone())));
             }
-            Err(e) => {
-                self.deliveries.release_delivery(id, subscriber).await?;
-                Err(e.context("sending a notification"))
-            }
+            Some(SendFailure::Refused(_)) => true,
+            None => attempt >= DELIVERY_ATTEMPTS,
+        };
+        if give_up {
+            tracing::warn!(notification = %id, subscriber = %subscriber, error = %format!("{e:#}"), "delivery given up");
+            count_metric("EmailsGivenUp", 1);
+            return Ok(Sent::Delivery(false));
         }
+        self.deliveries.release_delivery(id, subscriber, true).await?;
+        Err(e.context("sending a notification"))
     }
 }
 

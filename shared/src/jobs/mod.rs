@@ -6,18 +6,70 @@ mod email;
 mod notify;
 mod photo;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 
 pub use email::{DELIVERY_ATTEMPTS, DELIVERY_LEASE, EmailWorker, LinkIssuer};
-pub use notify::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, unsubscribe_token};
+pub use notify::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, plan_segments, unsubscribe_token};
 pub use photo::PhotoWorker;
 
 use crate::ports::{Job, Queue};
 
-/// Does one job. An error means "retry later"; the queue decides when to give up.
+/// Does jobs. An error means "retry later"; the queue decides when to give up.
 #[async_trait]
 pub trait Worker: Send + Sync {
     async fn handle(&self, job: &Job) -> anyhow::Result<()>;
+
+    /// Does a batch of jobs (an SQS batch), each with its own result, in order; by default
+    /// one after another.
+    async fn handle_batch(&self, jobs: &[Job]) -> Vec<anyhow::Result<()>> {
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            results.push(self.handle(job).await);
+        }
+        results
+    }
+
+    /// The queue gives up on the job (it failed its last attempt): record what that means.
+    async fn give_up(&self, _job: &Job) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// The error of a job to do again later that did not fail: the mail service asked us to slow
+/// down. The queue hides it for [`backoff_delay`] and counts no failed attempt for it.
+#[derive(Debug, thiserror::Error)]
+#[error("asked to slow down: {0}")]
+pub struct Backoff(pub String);
+
+impl Backoff {
+    pub fn of(error: &anyhow::Error) -> Option<&Backoff> {
+        error.downcast_ref::<Backoff>()
+    }
+}
+
+/// How long a job backed off for the `times`-th time waits: about 2 s doubling to 5 minutes,
+/// each wait a random 50 to 100% of that, so throttled jobs do not come back together.
+pub fn backoff_delay(times: u32) -> Duration {
+    let ceiling = 2u64.saturating_pow(times.clamp(1, 9)).min(300);
+    let millis = ceiling * 1000;
+    Duration::from_millis(rand::Rng::gen_range(&mut rand::thread_rng(), millis / 2..=millis))
+}
+
+/// Counts an event as a CloudWatch metric: one Embedded Metric Format line on standard output,
+/// which Lambda's logs turn into a metric (namespace `UMS`) with no SDK call; the template's
+/// alarms watch them. Locally the line is in the server's output.
+pub fn count_metric(name: &str, count: u64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let line = serde_json::json!({
+        "_aws": {
+            "Timestamp": now as u64,
+            "CloudWatchMetrics": [{ "Namespace": "UMS", "Dimensions": [[]], "Metrics": [{ "Name": name, "Unit": "Count" }] }]
+        },
+        name: count,
+    });
+    println!("{line}");
 }
 
 /// Every worker, each behind its queue: what the local server runs in-process.
@@ -27,13 +79,35 @@ pub struct Workers {
     pub notify: NotifyWorker,
 }
 
+impl Workers {
+    fn of(&self, job: &Job) -> &dyn Worker {
+        match job.queue() {
+            Queue::Email | Queue::Delivery => &self.email,
+            Queue::Photo => &self.photo,
+            Queue::Notify => &self.notify,
+        }
+    }
+}
+
 #[async_trait]
 impl Worker for Workers {
     async fn handle(&self, job: &Job) -> anyhow::Result<()> {
-        match job.queue() {
-            Queue::Email => self.email.handle(job).await,
-            Queue::Photo => self.photo.handle(job).await,
-            Queue::Notify => self.notify.handle(job).await,
+        self.of(job).handle(job).await
+    }
+
+    async fn give_up(&self, job: &Job) -> anyhow::Result<()> {
+        self.of(job).give_up(job).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows_to_five_minutes_with_jitter() {
+        for times in 1..20 {
+            let delay = super::backoff_delay(times).as_secs_f64();
+            let ceiling = 2f64.powi(times.min(9) as i32).min(300.0);
+            assert!(delay >= ceiling / 2.0 && delay <= ceiling, "{times}: {delay}");
         }
     }
 }

@@ -24,18 +24,27 @@ pub enum Job {
     /// A deleted account's emailed links, subscriptions and follows (both ways, with their
     /// counts): a page per job, each queuing the next until none remain.
     EraseAccountData { user_id: UserId },
-    /// An author's notification to fan out: one email job per subscriber, a page of
-    /// subscribers per job (`after`: where the page before ended).
-    FanOut { notification_id: String, after: Option<super::Position> },
+    /// An author's notification to fan out: without a segment, the start (the subscribers
+    /// cut into segments, a job each); with one, that segment's subscribers from where it
+    /// stands (saved with the notification), one email job each, pages at a time.
+    FanOut {
+        notification_id: String,
+        #[serde(default)]
+        segment: Option<super::Segment>,
+    },
     /// One subscriber's copy of a notification, sent at most once (its delivery record).
     SendNotification(NotificationEmail),
 }
 
-/// The queues, one per worker function. Each job kind names the queue it travels on.
+/// The queues. Each job kind names the queue it travels on; each queue feeds one worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Queue {
-    /// Transactional emails, sent by the email worker.
+    /// Transactional emails (links, notices, goodbyes), sent by the email worker ahead of
+    /// notifications: a fan-out to a million subscribers never delays a reset link.
     Email,
+    /// Subscribers' copies of notifications, sent by the email worker at the pace the mail
+    /// service allows.
+    Delivery,
     /// Uploaded photos, processed by the photo worker, and photo files to delete.
     Photo,
     /// Notifications to fan out to subscribers, and deleted accounts' edges to erase, by the
@@ -44,14 +53,24 @@ pub enum Queue {
 }
 
 impl Queue {
-    pub const ALL: [Queue; 3] = [Queue::Email, Queue::Photo, Queue::Notify];
+    pub const ALL: [Queue; 4] = [Queue::Email, Queue::Delivery, Queue::Photo, Queue::Notify];
 
     /// The queue's name in the local queue and, as `<Name>Queue`, in `template.yaml`.
     pub fn name(self) -> &'static str {
         match self {
             Queue::Email => "email",
+            Queue::Delivery => "delivery",
             Queue::Photo => "photo",
             Queue::Notify => "notify",
+        }
+    }
+
+    /// The worker function this queue feeds (`functions/<worker>`).
+    pub fn worker(self) -> &'static str {
+        match self {
+            Queue::Email | Queue::Delivery => "email-worker",
+            Queue::Photo => "photo-worker",
+            Queue::Notify => "notify-worker",
         }
     }
 
@@ -59,6 +78,7 @@ impl Queue {
     pub fn url_variable(self) -> &'static str {
         match self {
             Queue::Email => "UMS_EMAIL_QUEUE_URL",
+            Queue::Delivery => "UMS_DELIVERY_QUEUE_URL",
             Queue::Photo => "UMS_PHOTO_QUEUE_URL",
             Queue::Notify => "UMS_NOTIFY_QUEUE_URL",
         }
@@ -68,7 +88,8 @@ impl Queue {
 impl Job {
     pub fn queue(&self) -> Queue {
         match self {
-            Job::SendEmail(_) | Job::SendLink(_) | Job::SendNotification(_) => Queue::Email,
+            Job::SendEmail(_) | Job::SendLink(_) => Queue::Email,
+            Job::SendNotification(_) => Queue::Delivery,
             Job::ProcessPhoto { .. } | Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => Queue::Photo,
             Job::FanOut { .. } | Job::EraseAccountData { .. } => Queue::Notify,
         }
@@ -84,10 +105,18 @@ impl Job {
             Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } | Job::EraseAccountData { .. } => None,
             // One upload is processed once, however many times it is announced.
             Job::ProcessPhoto { upload_id, .. } => Some(format!("photo-{upload_id}")),
-            // A page of a fan-out, and one subscriber's copy, are each done once.
-            Job::FanOut { notification_id, after } => Some(format!("fanout-{notification_id}-{}", page_key(after))),
+            // One subscriber's copy is sent once (and its delivery record says so).
             Job::SendNotification(email) => Some(format!("notify-{}-{}", email.notification_id, email.subscriber_id)),
+            // A fan-out's progress is saved with the notification; each step is a new job.
+            Job::FanOut { .. } => None,
         }
+    }
+
+    /// True when the job's own records make doing it twice harmless, so the AWS workers keep
+    /// no idempotency record for it (two writes saved per job): a subscriber's copy has its
+    /// delivery record, a fan-out step moves its segment only from where it found it.
+    pub fn is_self_idempotent(&self) -> bool {
+        matches!(self, Job::SendNotification(_) | Job::FanOut { .. })
     }
 }
 
@@ -137,18 +166,6 @@ pub struct NotificationEmail {
     pub unsubscribe_url: String,
 }
 
-/// A short stable name for where a fan-out page starts.
-fn page_key(after: &Option<super::Position>) -> String {
-    use sha2::{Digest as _, Sha256};
-    match after {
-        None => "first".to_string(),
-        Some(position) => {
-            let digest = Sha256::digest(position.to_string().as_bytes());
-            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-        }
-    }
-}
-
 /// A link to send to an address, if the account it names (by id, or else by address) is in a
 /// state to receive one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,4 +196,13 @@ impl Envelope {
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, job: &Job) -> anyhow::Result<()>;
+
+    /// Queues many jobs (on SQS in batches); all are queued or an error is returned (some may
+    /// be queued then: a job is safe to queue twice).
+    async fn enqueue_all(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        for job in jobs {
+            self.enqueue(job).await?;
+        }
+        Ok(())
+    }
 }

@@ -20,14 +20,15 @@ pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, Not
 pub use limits::{
     AttemptPolicy, Attempts, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck, Reservation,
 };
-pub use mail::{Mailer, OutgoingEmail};
+pub use mail::{Mailer, OutgoingEmail, SendFailure};
 pub use moderation::{
     AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, ModerationError, ModerationStore, RecordFilter, Report,
 };
 pub use photos::{PhotoStore, Upload, UploadForm, UploadForms};
 pub use sessions::{Rotation, Session, SessionStore};
 pub use social::{
-    DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Notification, NotificationStore, Side, SocialStore,
+    DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Finished, IdRange, Notification, NotificationStore,
+    Segment, SegmentPosition, Side, SocialStore,
 };
 pub use tokens::{OneTimeToken, TokenKind, TokenStore};
 

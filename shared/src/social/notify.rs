@@ -63,7 +63,8 @@ pub struct NotificationView {
     pub message: Option<String>,
     pub article_url: Option<String>,
     /// `queued` until every subscriber has an email queued, `sending` until each is sent or
-    /// given up on, then `done`.
+    /// given up on, then `done`; `stalled` when part of the fan-out failed for good (the
+    /// operators are alarmed; a redrive of the notify dead-letter queue takes it up again).
     pub status: String,
     /// Emails queued (one per subscriber reached), sent, and given up on.
     pub queued: u64,
@@ -77,6 +78,7 @@ pub struct NotificationView {
 impl From<Notification> for NotificationView {
     fn from(n: Notification) -> Self {
         let status = match (n.fanned_out, n.sent + n.failed >= n.queued) {
+            (false, _) if n.stalled => "stalled",
             (false, _) => "queued",
             (true, false) => "sending",
             (true, true) => "done",
@@ -179,9 +181,10 @@ pub async fn notify_subscribers(
         sent: 0,
         failed: 0,
         fanned_out: false,
+        stalled: false,
     };
     state.notifications.create_notification(&notification).await?;
-    state.jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), after: None }).await?;
+    state.jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await?;
     tracing::info!(notification = %notification.id, author_id = %author.id, "notification accepted");
     Ok((StatusCode::ACCEPTED, Json(notification.into())))
 }

@@ -108,9 +108,10 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
         sent: 0,
         failed: 0,
         fanned_out: false,
+        stalled: false,
     };
     db.create_notification(&notification).await.unwrap();
-    db.enqueue(&Job::FanOut { notification_id: notification.id.clone(), after: None }).await.unwrap();
+    db.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
 
     // Killed when 450 of 1,000 deliveries are recorded: in the middle of the fifth page. (The
     // queue keeps wall-clock time; an hour ahead, every job queued meanwhile is due.)

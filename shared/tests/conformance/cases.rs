@@ -9,9 +9,10 @@ use shared::{
     pagination::CursorSigner,
     ports::{
         AccountFilter, AccountStore, AttemptPolicy, AuditRecord, CheckKey, CheckPolicies, CheckReservation,
-        DeliveryClaim, DeliveryState, Edge, EdgeAdded, EdgeKind, Flag, LimitStore, ModerationAction, ModerationError,
-        ModerationStore, Notification, NotificationStore, OneTimeToken, PasswordCheck, RecordFilter, Report, Rotation,
-        Session, SessionStore, Side, SocialStore, StoreError, TokenKind, TokenStore,
+        DeliveryClaim, Edge, EdgeAdded, EdgeKind, Finished, Flag, IdRange, LimitStore, ModerationAction,
+        ModerationError, ModerationStore, Notification, NotificationStore, OneTimeToken, PasswordCheck, RecordFilter,
+        Report, Rotation, Segment, SegmentPosition, Session, SessionStore, Side, SocialStore, StoreError, TokenKind,
+        TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
@@ -754,10 +755,10 @@ pub async fn parallel_subscriptions_count_once_and_only_authors_are_followed(sto
     assert_eq!(store.counts(&bob.id).await.unwrap().followers, 0);
 }
 
-pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<impl Stores>) {
-    let notification = Notification {
+fn a_notification(author: UserId) -> Notification {
+    Notification {
         id: uuid::Uuid::now_v7().to_string(),
-        author_id: UserId::generate(),
+        author_id: author,
         subject: "News".into(),
         message: Some("Hi.".into()),
         article_url: None,
@@ -766,14 +767,17 @@ pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<im
         sent: 0,
         failed: 0,
         fanned_out: false,
-    };
+        stalled: false,
+    }
+}
+
+pub async fn a_delivery_is_claimed_by_one_sender_and_counted_once(store: Arc<impl Stores>) {
+    let notification = a_notification(UserId::generate());
     store.create_notification(&notification).await.unwrap();
     let subscriber = UserId::generate();
     let id = notification.id.clone();
-    for _ in 0..3 {
-        assert_eq!(store.record_delivery(&id, &subscriber).await.unwrap(), DeliveryState::Queued);
-    }
     let lease = Duration::seconds(30);
+    // Eight copies of one email job at once: one sender.
     let claims: Vec<_> = (0..8)
         .map(|_| {
             let (store, id, subscriber) = (store.clone(), id.clone(), subscriber.clone());
@@ -793,28 +797,109 @@ pub async fn a_delivery_is_recorded_once_and_claimed_by_one_sender(store: Arc<im
     }
     assert_eq!(acquired, 1);
     // Sent, and marked twice (a redelivery): counted once, and never claimed again.
-    store.finish_delivery(&id, &subscriber, true).await.unwrap();
-    store.finish_delivery(&id, &subscriber, true).await.unwrap();
+    let sent = [Finished { subscriber: subscriber.clone(), sent: true }];
+    store.finish_deliveries(&id, &sent).await.unwrap();
+    store.finish_deliveries(&id, &sent).await.unwrap();
     let later = now() + lease + Duration::seconds(1);
     assert_eq!(store.claim_delivery(&id, &subscriber, later, lease).await.unwrap(), DeliveryClaim::Done);
-    assert_eq!(store.record_delivery(&id, &subscriber).await.unwrap(), DeliveryState::Sent);
+
+    // A throttled send is given back without spending an attempt; a failed one spends it.
+    let throttled = UserId::generate();
+    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 1 });
+    store.release_delivery(&id, &throttled, false).await.unwrap();
+    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 1 });
+    store.release_delivery(&id, &throttled, true).await.unwrap();
+    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 2 });
+
     // A sender that vanished mid-send: once its lease runs out the delivery is abandoned, not
     // taken over (the email may have left), and given up as failed.
     let other = UserId::generate();
-    store.record_delivery(&id, &other).await.unwrap();
     let first = store.claim_delivery(&id, &other, now(), lease).await.unwrap();
     assert!(matches!(first, DeliveryClaim::Acquired { .. }));
     assert_eq!(store.claim_delivery(&id, &other, now(), lease).await.unwrap(), DeliveryClaim::Busy);
     // Timestamps are whole seconds: well past the lease, whenever the claim above was made.
     let past_lease = now() + lease + Duration::seconds(2);
     assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Abandoned);
-    store.finish_delivery(&id, &other, false).await.unwrap();
+    // Finished together with the throttled one, sent at last: one write, both counted.
+    let together = [Finished { subscriber: other.clone(), sent: false }, Finished { subscriber: throttled, sent: true }];
+    store.finish_deliveries(&id, &together).await.unwrap();
     assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Done);
-    store.finish_fan_out(&id).await.unwrap();
     let stored = store.notification(&id).await.unwrap().unwrap();
-    assert_eq!((stored.queued, stored.sent, stored.failed, stored.fanned_out), (2, 1, 1, true));
-    let unknown = UserId::generate();
-    assert_eq!(store.claim_delivery(&id, &unknown, later, lease).await.unwrap(), DeliveryClaim::Missing);
+    assert_eq!((stored.sent, stored.failed), (2, 1));
+    // One already finished in a batch: the others are still marked and counted.
+    let late = UserId::generate();
+    store.claim_delivery(&id, &late, now(), lease).await.unwrap();
+    let mixed = [Finished { subscriber: subscriber.clone(), sent: true }, Finished { subscriber: late, sent: true }];
+    store.finish_deliveries(&id, &mixed).await.unwrap();
+    let stored = store.notification(&id).await.unwrap().unwrap();
+    assert_eq!((stored.sent, stored.failed), (3, 1));
+}
+
+pub async fn a_fan_out_moves_each_segment_from_where_it_stands(store: Arc<impl Stores>) {
+    let notification = a_notification(UserId::generate());
+    let id = notification.id.clone();
+    store.create_notification(&notification).await.unwrap();
+    assert_eq!(store.segment_position(&id, 0).await.unwrap(), None, "not started");
+    let cut = Some("0190a1b2-c3d4".to_string());
+    let plan = vec![
+        Segment { index: 0, range: IdRange { from: None, until: cut.clone() } },
+        Segment { index: 1, range: IdRange { from: cut, until: None } },
+    ];
+    assert_eq!(store.start_fan_out(&id, &plan).await.unwrap(), plan);
+    // A start done again (with subscribers added meanwhile) keeps the first plan.
+    assert_eq!(store.start_fan_out(&id, &plan[..1]).await.unwrap(), plan);
+    assert_eq!(store.segment_position(&id, 1).await.unwrap(), Some(SegmentPosition::Start));
+
+    let past = SegmentPosition::After(UserId("0190a1b2-0000".into()));
+    // Two jobs on one segment: one moves it.
+    let (a, b) = tokio::join!(
+        store.advance_segment(&id, 0, &SegmentPosition::Start, &past, 100),
+        store.advance_segment(&id, 0, &SegmentPosition::Start, &past, 100),
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one moved it");
+    assert_eq!(store.segment_position(&id, 0).await.unwrap(), Some(past.clone()));
+    store.mark_stalled(&id).await.unwrap();
+    let stalled = store.notification(&id).await.unwrap().unwrap();
+    assert!(stalled.stalled && !stalled.fanned_out);
+    assert!(store.advance_segment(&id, 0, &past, &SegmentPosition::Done, 5).await.unwrap());
+    let moving = store.notification(&id).await.unwrap().unwrap();
+    assert!(!moving.stalled && !moving.fanned_out, "one segment left: {moving:?}");
+    assert!(store.advance_segment(&id, 1, &SegmentPosition::Start, &SegmentPosition::Done, 0).await.unwrap());
+    assert!(!store.advance_segment(&id, 1, &SegmentPosition::Start, &SegmentPosition::Done, 0).await.unwrap());
+    let done = store.notification(&id).await.unwrap().unwrap();
+    assert_eq!((done.queued, done.fanned_out), (105, true));
+
+    // Nobody to notify: done at the start.
+    let empty = a_notification(UserId::generate());
+    store.create_notification(&empty).await.unwrap();
+    assert_eq!(store.start_fan_out(&empty.id, &[]).await.unwrap(), Vec::new());
+    assert!(store.notification(&empty.id).await.unwrap().unwrap().fanned_out);
+}
+
+pub async fn subscribers_are_read_by_id_range_in_id_order(store: Arc<impl Stores>) {
+    let bob = author(&store, "bob@example.com").await;
+    assert_eq!(store.subscriber_id_bounds(&bob.id).await.unwrap(), None);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let reader = user(&format!("reader{i}@example.com"));
+        store.create_account(&reader).await.unwrap();
+        store.add_edge(&edge(EdgeKind::Subscription, &reader.id, &bob.id)).await.unwrap();
+        ids.push(reader.id);
+    }
+    ids.sort_by(|a, b| a.0.cmp(&b.0));
+    let bounds = store.subscriber_id_bounds(&bob.id).await.unwrap();
+    assert_eq!(bounds, Some((ids[0].clone(), ids[11].clone())));
+    let everyone = IdRange::default();
+    assert_eq!(store.subscriber_ids(&bob.id, &everyone, None, 100).await.unwrap(), ids);
+    assert_eq!(store.subscriber_ids(&bob.id, &everyone, Some(&ids[3]), 4).await.unwrap(), ids[4..8].to_vec());
+    // A range from one id until another: the first in, the last out.
+    let range = IdRange { from: Some(ids[2].0.clone()), until: Some(ids[9].0.clone()) };
+    assert_eq!(store.subscriber_ids(&bob.id, &range, None, 100).await.unwrap(), ids[2..9].to_vec());
+    assert_eq!(store.subscriber_ids(&bob.id, &range, Some(&ids[6]), 100).await.unwrap(), ids[7..9].to_vec());
+    let until = IdRange { from: None, until: Some(ids[5].0.clone()) };
+    assert_eq!(store.subscriber_ids(&bob.id, &until, Some(&ids[1]), 2).await.unwrap(), ids[2..4].to_vec());
+    let from = IdRange { from: Some(ids[10].0.clone()), until: None };
+    assert_eq!(store.subscriber_ids(&bob.id, &from, None, 100).await.unwrap(), ids[10..].to_vec());
 }
 
 pub async fn accounts_are_read_many_at_once(store: Arc<impl Stores>) {
@@ -985,7 +1070,9 @@ macro_rules! for_each_case {
             a_flag_closes_its_reports_all_or_nothing,
             moderation_records_are_listed_newest_first_page_by_page,
             parallel_subscriptions_count_once_and_only_authors_are_followed,
-            a_delivery_is_recorded_once_and_claimed_by_one_sender,
+            a_delivery_is_claimed_by_one_sender_and_counted_once,
+            a_fan_out_moves_each_segment_from_where_it_stands,
+            subscribers_are_read_by_id_range_in_id_order,
             accounts_are_read_many_at_once,
             logins_racing_a_suspension_leave_no_session,
             logins_racing_a_demotion_leave_no_session_with_the_old_role,

@@ -176,6 +176,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN access_version INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sessions ADD COLUMN access_version INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Fan-outs in segments, each resumed from where it stands.
+    r#"
+    ALTER TABLE notifications ADD COLUMN segments_left INTEGER;
+    ALTER TABLE notifications ADD COLUMN stalled INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE fan_out_segments (
+        notification_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        id_from TEXT,
+        id_until TEXT,
+        position TEXT NOT NULL,
+        PRIMARY KEY (notification_id, idx)
+    );
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

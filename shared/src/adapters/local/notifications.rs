@@ -1,5 +1,6 @@
-//! Notifications and their deliveries on SQLite: a delivery is one row per subscriber, its
-//! state moved by conditional updates, each counted in the same transaction.
+//! Notifications and their deliveries on SQLite: a fan-out's segments are rows moved by
+//! conditional updates; a delivery is one row per subscriber, its state moved by conditional
+//! updates, each counted in the same transaction.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
@@ -8,7 +9,9 @@ use time::OffsetDateTime;
 use super::{SqliteDb, from_ts, ts};
 use crate::{
     domain::UserId,
-    ports::{DeliveryClaim, DeliveryState, Notification, NotificationStore, StoreResult},
+    ports::{
+        DeliveryClaim, Finished, IdRange, Notification, NotificationStore, Segment, SegmentPosition, StoreResult,
+    },
 };
 
 #[async_trait]
@@ -32,7 +35,8 @@ impl NotificationStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "SELECT id, author_id, subject, message, article_url, created_at, queued, sent, failed, fanned_out
+                    "SELECT id, author_id, subject, message, article_url, created_at, queued, sent, failed, fanned_out,
+                       stalled
                      FROM notifications WHERE id = ?1",
                     [id],
                     |row| {
@@ -47,6 +51,7 @@ impl NotificationStore for SqliteDb {
                             sent: row.get(7)?,
                             failed: row.get(8)?,
                             fanned_out: row.get(9)?,
+                            stalled: row.get(10)?,
                         })
                     },
                 )
@@ -55,29 +60,88 @@ impl NotificationStore for SqliteDb {
             .await?)
     }
 
-    async fn record_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<DeliveryState> {
-        let (nid, sid) = (notification_id.to_string(), subscriber.0.clone());
-        let state: String = self
+    async fn start_fan_out(&self, id: &str, segments: &[Segment]) -> StoreResult<Vec<Segment>> {
+        let (id, segments) = (id.to_string(), segments.to_vec());
+        Ok(self
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                let inserted = tx.execute(
-                    "INSERT INTO deliveries (notification_id, subscriber_id, state) VALUES (?1, ?2, 'queued')
-                     ON CONFLICT DO NOTHING",
-                    params![nid, sid],
+                let started = tx.execute(
+                    "UPDATE notifications SET segments_left = ?2, fanned_out = ?3 WHERE id = ?1 AND segments_left IS NULL",
+                    params![id, segments.len() as i64, segments.is_empty()],
                 )?;
-                if inserted == 1 {
-                    tx.execute("UPDATE notifications SET queued = queued + 1 WHERE id = ?1", [&nid])?;
+                if started == 1 {
+                    for segment in &segments {
+                        tx.execute(
+                            "INSERT INTO fan_out_segments (notification_id, idx, id_from, id_until, position)
+                             VALUES (?1, ?2, ?3, ?4, 'start')",
+                            params![id, segment.index, segment.range.from, segment.range.until],
+                        )?;
+                    }
                 }
-                let state = tx.query_row(
-                    "SELECT state FROM deliveries WHERE notification_id = ?1 AND subscriber_id = ?2",
-                    params![nid, sid],
-                    |row| row.get(0),
-                )?;
+                let standing = {
+                    let mut stmt = tx.prepare(
+                        "SELECT idx, id_from, id_until FROM fan_out_segments WHERE notification_id = ?1 ORDER BY idx",
+                    )?;
+                    stmt.query_map([&id], |row| {
+                        Ok(Segment { index: row.get(0)?, range: IdRange { from: row.get(1)?, until: row.get(2)? } })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                };
                 tx.commit()?;
-                Ok(state)
+                Ok(standing)
+            })
+            .await?)
+    }
+
+    async fn segment_position(&self, id: &str, index: u32) -> StoreResult<Option<SegmentPosition>> {
+        let id = id.to_string();
+        let stored: Option<String> = self
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT position FROM fan_out_segments WHERE notification_id = ?1 AND idx = ?2",
+                    params![id, index],
+                    |row| row.get(0),
+                )
+                .optional()
             })
             .await?;
-        Ok(DeliveryState::parse(&state).unwrap_or(DeliveryState::Queued))
+        Ok(stored.as_deref().and_then(SegmentPosition::from_stored))
+    }
+
+    async fn advance_segment(
+        &self,
+        id: &str,
+        index: u32,
+        from: &SegmentPosition,
+        to: &SegmentPosition,
+        queued: u64,
+    ) -> StoreResult<bool> {
+        let (id, from, to, ends) = (id.to_string(), from.to_stored(), to.to_stored(), *to == SegmentPosition::Done);
+        Ok(self
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let moved = tx.execute(
+                    "UPDATE fan_out_segments SET position = ?4 WHERE notification_id = ?1 AND idx = ?2 AND position = ?3",
+                    params![id, index, from, to],
+                )?;
+                if moved == 1 {
+                    tx.execute(
+                        "UPDATE notifications SET queued = queued + ?2, stalled = 0,
+                           segments_left = segments_left - ?3, fanned_out = (segments_left - ?3 <= 0)
+                         WHERE id = ?1",
+                        params![id, queued as i64, ends as i64],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(moved == 1)
+            })
+            .await?)
+    }
+
+    async fn mark_stalled(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.call(move |conn| conn.execute("UPDATE notifications SET stalled = 1 WHERE id = ?1", [id]).map(drop)).await?;
+        Ok(())
     }
 
     async fn claim_delivery(
@@ -93,8 +157,10 @@ impl NotificationStore for SqliteDb {
             .call(move |conn| {
                 let claimed: Option<u32> = conn
                     .query_row(
-                        "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = ?3
-                         WHERE notification_id = ?1 AND subscriber_id = ?2 AND state = 'queued'
+                        "INSERT INTO deliveries (notification_id, subscriber_id, state, attempts, lease_until)
+                         VALUES (?1, ?2, 'sending', 1, ?3)
+                         ON CONFLICT DO UPDATE SET state = 'sending', attempts = attempts + 1, lease_until = ?3
+                           WHERE state = 'queued'
                          RETURNING attempts",
                         params![nid, sid, until],
                         |row| row.get(0),
@@ -111,26 +177,28 @@ impl NotificationStore for SqliteDb {
                     )
                     .optional()?;
                 Ok(match state {
-                    None => DeliveryClaim::Missing,
                     Some((state, lease_until)) if state == "sending" && lease_until < now => DeliveryClaim::Abandoned,
                     Some((state, _)) if state == "sending" => DeliveryClaim::Busy,
-                    Some(_) => DeliveryClaim::Done,
+                    _ => DeliveryClaim::Done,
                 })
             })
             .await?)
     }
 
-    async fn finish_delivery(&self, notification_id: &str, subscriber: &UserId, sent: bool) -> StoreResult<()> {
-        let (nid, sid) = (notification_id.to_string(), subscriber.0.clone());
-        let (state, counter) = if sent { ("sent", "sent") } else { ("failed", "failed") };
+    async fn finish_deliveries(&self, id: &str, finished: &[Finished]) -> StoreResult<()> {
+        let (id, finished) = (id.to_string(), finished.to_vec());
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let moved = tx.execute(
-                "UPDATE deliveries SET state = ?3 WHERE notification_id = ?1 AND subscriber_id = ?2 AND state = 'sending'",
-                params![nid, sid, state],
-            )?;
-            if moved == 1 {
-                tx.execute(&format!("UPDATE notifications SET {counter} = {counter} + 1 WHERE id = ?1"), [&nid])?;
+            for done in &finished {
+                let (state, counter) = if done.sent { ("sent", "sent") } else { ("failed", "failed") };
+                let moved = tx.execute(
+                    "UPDATE deliveries SET state = ?3 WHERE notification_id = ?1 AND subscriber_id = ?2
+                     AND state = 'sending'",
+                    params![id, done.subscriber.0, state],
+                )?;
+                if moved == 1 {
+                    tx.execute(&format!("UPDATE notifications SET {counter} = {counter} + 1 WHERE id = ?1"), [&id])?;
+                }
             }
             tx.commit()
         })
@@ -138,24 +206,17 @@ impl NotificationStore for SqliteDb {
         Ok(())
     }
 
-    async fn release_delivery(&self, notification_id: &str, subscriber: &UserId) -> StoreResult<()> {
-        let (nid, sid) = (notification_id.to_string(), subscriber.0.clone());
+    async fn release_delivery(&self, id: &str, subscriber: &UserId, spent_attempt: bool) -> StoreResult<()> {
+        let (id, sid) = (id.to_string(), subscriber.0.clone());
         self.call(move |conn| {
             conn.execute(
-                "UPDATE deliveries SET state = 'queued' WHERE notification_id = ?1 AND subscriber_id = ?2
-                 AND state = 'sending'",
-                params![nid, sid],
+                "UPDATE deliveries SET state = 'queued', attempts = attempts - ?3
+                 WHERE notification_id = ?1 AND subscriber_id = ?2 AND state = 'sending'",
+                params![id, sid, (!spent_attempt) as i64],
             )
             .map(drop)
         })
         .await?;
-        Ok(())
-    }
-
-    async fn finish_fan_out(&self, notification_id: &str) -> StoreResult<()> {
-        let nid = notification_id.to_string();
-        self.call(move |conn| conn.execute("UPDATE notifications SET fanned_out = 1 WHERE id = ?1", [nid]).map(drop))
-            .await?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{SqliteDb, ts};
 use crate::{
-    jobs::Worker,
+    jobs::{Backoff, Worker, backoff_delay},
     ports::{Envelope, Job, JobQueue},
 };
 
@@ -24,7 +24,8 @@ pub struct ClaimedJob {
 
 impl SqliteDb {
     /// Takes the next due job and hides it for `visibility` (like an SQS receive): if the
-    /// worker dies, the job comes back.
+    /// worker dies, the job comes back. Transactional emails come first (on AWS their own
+    /// queue and worker invocations): a fan-out never holds up a reset link.
     pub async fn claim_job(
         &self,
         now: OffsetDateTime,
@@ -34,7 +35,8 @@ impl SqliteDb {
         self.call(move |conn| {
             conn.query_row(
                 "UPDATE jobs SET attempts = attempts + 1, run_at = ?2
-                 WHERE id = (SELECT id FROM jobs WHERE dead = 0 AND run_at <= ?1 ORDER BY run_at, id LIMIT 1)
+                 WHERE id = (SELECT id FROM jobs WHERE dead = 0 AND run_at <= ?1
+                             ORDER BY queue <> 'email', run_at, id LIMIT 1)
                  RETURNING id, attempts, payload",
                 params![now, hidden_until],
                 |row| Ok(ClaimedJob { id: row.get(0)?, attempts: row.get(1)?, payload: row.get(2)? }),
@@ -46,6 +48,15 @@ impl SqliteDb {
 
     pub async fn complete_job(&self, id: i64) -> anyhow::Result<()> {
         self.call(move |conn| conn.execute("DELETE FROM jobs WHERE id = ?1", [id]).map(drop)).await
+    }
+
+    /// Schedules a job that was asked to slow down for `at`, its attempt not counted.
+    pub async fn back_off_job(&self, id: i64, at: OffsetDateTime) -> anyhow::Result<()> {
+        self.call(move |conn| {
+            conn.execute("UPDATE jobs SET run_at = ?2, attempts = attempts - 1 WHERE id = ?1", params![id, ts(at)])
+                .map(drop)
+        })
+        .await
     }
 
     /// Schedules a retry at `retry_at`, or marks the job dead (kept for inspection, like a
@@ -120,17 +131,28 @@ pub async fn drain_once(db: &SqliteDb, worker: &dyn Worker) -> anyhow::Result<()
 
 /// Runs every job due at `now`: the unit of the local queue's retry semantics.
 pub async fn drain_due(db: &SqliteDb, worker: &dyn Worker, now: OffsetDateTime) -> anyhow::Result<()> {
+    let mut backed_off = 0;
     while let Some(claimed) = db.claim_job(now, VISIBILITY).await? {
-        let outcome = match serde_json::from_str::<Envelope>(&claimed.payload) {
+        let envelope = serde_json::from_str::<Envelope>(&claimed.payload);
+        let outcome = match &envelope {
             Ok(envelope) => worker.handle(&envelope.job).await,
-            Err(e) => Err(anyhow::Error::from(e).context("the job cannot be read")),
+            Err(e) => Err(anyhow::anyhow!("the job cannot be read: {e}")),
         };
         match outcome {
             Ok(()) => db.complete_job(claimed.id).await?,
+            Err(e) if Backoff::of(&e).is_some() => {
+                backed_off += 1;
+                let delay = time::Duration::try_from(backoff_delay(backed_off)).unwrap_or(time::Duration::MINUTE);
+                tracing::info!(job = claimed.id, error = %format!("{e:#}"), "job backed off");
+                db.back_off_job(claimed.id, now + delay).await?;
+            }
             Err(e) => {
                 let retry_at = (claimed.attempts < MAX_ATTEMPTS).then(|| now + retry_delay(claimed.attempts));
                 tracing::warn!(job = claimed.id, attempts = claimed.attempts, dead = retry_at.is_none(), error = %format!("{e:#}"), "job failed");
                 db.fail_job(claimed.id, format!("{e:#}"), retry_at).await?;
+                if let (None, Ok(envelope)) = (retry_at, &envelope) {
+                    worker.give_up(&envelope.job).await?;
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ use rusqlite::params;
 use super::{SqliteDb, from_ts, ts};
 use crate::{
     domain::{AuthorCounts, UserId},
-    ports::{Edge, EdgeAdded, EdgeKind, Position, Side, SocialStore, StoreResult},
+    ports::{Edge, EdgeAdded, EdgeKind, IdRange, Position, Side, SocialStore, StoreResult},
 };
 
 #[async_trait]
@@ -106,6 +106,46 @@ impl SocialStore for SqliteDb {
                 )
             })
             .await?)
+    }
+
+    async fn subscriber_ids(
+        &self,
+        author: &UserId,
+        range: &IdRange,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<UserId>> {
+        let (author, range) = (author.0.clone(), range.clone());
+        let after = after.map(|id| id.0.clone());
+        Ok(self
+            .call(move |conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT from_id FROM edges WHERE kind = 'subscription' AND to_id = ?1
+                       AND (?2 IS NULL OR from_id >= ?2) AND (?3 IS NULL OR from_id < ?3)
+                       AND (?4 IS NULL OR from_id > ?4)
+                     ORDER BY from_id LIMIT ?5",
+                )?;
+                stmt.query_map(params![author, range.from, range.until, after, limit], |row| Ok(UserId(row.get(0)?)))?
+                    .collect()
+            })
+            .await?)
+    }
+
+    async fn subscriber_id_bounds(&self, author: &UserId) -> StoreResult<Option<(UserId, UserId)>> {
+        let author = author.0.clone();
+        let bounds: (Option<String>, Option<String>) = self
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT MIN(from_id), MAX(from_id) FROM edges WHERE kind = 'subscription' AND to_id = ?1",
+                    [author],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+            })
+            .await?;
+        Ok(match bounds {
+            (Some(first), Some(last)) => Some((UserId(first), UserId(last))),
+            _ => None,
+        })
     }
 
     async fn delete_user_edges(&self, user: &UserId, limit: u32) -> StoreResult<bool> {
