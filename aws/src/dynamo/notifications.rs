@@ -135,8 +135,10 @@ impl NotificationStore for DynamoStore {
             .name("#ttl", "ttl")
             .value(":count", n(segments.len() as i64))
             .value(":plan", s(plan))
-            .value(":ttl", expires(NOTIFICATION_TTL))
-            .value(":start", s(SegmentPosition::Start.to_stored()));
+            .value(":ttl", expires(NOTIFICATION_TTL));
+        if !segments.is_empty() {
+            condition = condition.value(":start", s(SegmentPosition::Start.to_stored()));
+        }
         for segment in segments {
             let name = format!("#seg{}", segment.index);
             update += &format!(", {name} = :start");

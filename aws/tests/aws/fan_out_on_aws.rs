@@ -53,7 +53,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
     let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
-    let urls = [(Queue::Email, email_queue.url.clone()), (Queue::Notify, notify_queue.url.clone())];
+    let urls = [(Queue::Delivery, email_queue.url.clone()), (Queue::Notify, notify_queue.url.clone())];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
     let notify = NotifyWorker {
         accounts: store.clone(),
@@ -78,12 +78,13 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
         sent: 0,
         failed: 0,
         fanned_out: false,
+        stalled: false,
     };
     store.create_notification(&notification).await.unwrap();
-    jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), after: None }).await.unwrap();
+    jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
 
-    // Pages of the fan-out until 450 deliveries are recorded, then the worker dies mid-page:
-    // its message is not deleted, and its job record stays claimed.
+    // Pages of the fan-out until 450 emails are queued, then the worker dies mid-step: its
+    // message is not deleted.
     let mut killed = None;
     while killed.is_none() {
         let received = notify_queue.client.receive_message().queue_url(&notify_queue.url).send().await.unwrap();
@@ -118,13 +119,10 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
     eprintln!("killed after {:?}", started.elapsed());
     let at_kill = store.notification(&notification.id).await.unwrap().unwrap();
     assert!(at_kill.queued < SUBSCRIBERS as u64 && !at_kill.fanned_out, "killed halfway: {at_kill:?}");
-    // The dead worker's claim on the job lapses after its lease (30 s); deleting the record is
-    // what that lapse does, without the wait.
+    // A fan-out step keeps no job record: its progress is saved with the notification, and the
+    // redelivered step takes up from there.
     let envelope: serde_json::Value = serde_json::from_str(&killed.unwrap()).unwrap();
-    let job_key = format!("JOB#{}", envelope["id"].as_str().unwrap());
-    let key = [("PK", job_key.as_str()), ("SK", "JOB")]
-        .map(|(k, v)| (k.to_string(), aws_sdk_dynamodb::types::AttributeValue::S(v.to_string())));
-    table.client.delete_item().table_name(&table.name).set_key(Some(key.into())).send().await.unwrap();
+    assert_eq!(envelope["job"]["type"], "fan_out");
 
     // SQS redelivers the killed message; both workers run until their queues are empty.
     let mut idle_rounds = 0;

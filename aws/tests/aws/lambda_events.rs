@@ -20,7 +20,14 @@ pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKey
     // One queue stands for every queue a function sends to.
     let queue_urls = queues.map(|q| Queue::ALL.map(|queue| (queue, q.url.clone()))).into_iter().flatten().collect();
     let photo_bucket = Some(photo_bucket().await);
-    let settings = AwsSettings { table: table.name.clone(), queue_urls, photo_bucket, jwt_key: Some(key) };
+    let settings = AwsSettings {
+        table: table.name.clone(),
+        queue_urls,
+        photo_bucket,
+        jwt_key: Some(key),
+        ses_send_rate: Some(1000.0),
+        ses_senders: 1,
+    };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
     Aws { sdk: sdk().await, settings, config, dynamo: table.client.clone().into() }
 }
