@@ -143,11 +143,19 @@ impl Drop for Table {
 pub struct Queues {
     pub client: aws_sdk_sqs::Client,
     pub url: String,
+    pub arn: String,
     pub dead_letter_url: String,
 }
 
 impl Queues {
+    /// Messages come back at once when not deleted: tests that take one at a time see their
+    /// redeliveries without waiting.
     pub async fn create(max_receives: u32) -> Self {
+        Self::create_with(max_receives, 0).await
+    }
+
+    /// A received message is hidden for `visibility_secs`, as on AWS.
+    pub async fn create_with(max_receives: u32, visibility_secs: u32) -> Self {
         let client = aws_sdk_sqs::Client::new(&sdk().await);
         let dlq_name = unique("ums-jobs-dlq");
         let dead_letter_url = client.create_queue().queue_name(&dlq_name).send().await.unwrap().queue_url.unwrap();
@@ -166,13 +174,23 @@ impl Queues {
             .create_queue()
             .queue_name(unique("ums-jobs"))
             .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive)
-            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "0")
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
             .send()
             .await
             .unwrap()
             .queue_url
             .unwrap();
-        Self { client, url, dead_letter_url }
+        let arn = client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        Self { client, url, arn, dead_letter_url }
     }
 
     /// What Lambda's SQS poller does: receive a batch, run the worker, delete what succeeded.

@@ -12,6 +12,8 @@ mod fan_out_on_aws;
 mod job_pipeline;
 mod lambda_events;
 mod photos_on_aws;
+mod notifications_under_throttling;
 mod queue_and_mail;
 mod sdk_retries;
+mod ses_stand_in;
 mod store_conformance;

@@ -1,0 +1,234 @@
+//! An author's notification to 2,000 subscribers on the AWS path, with SES replaced by a
+//! stand-in that throttles (it takes 40 emails a second while `GetAccount` says 50: another
+//! sender shares the account) and fails 1% of sends with a 500. DynamoDB and SQS are the
+//! emulator's; the workers run as Lambda's SQS pollers would run them: the notify worker four
+//! at a time, the email worker two at a time on the delivery queue and once on the email
+//! queue, each instance pacing itself to its share of the rate, every queue with a visibility
+//! timeout and a dead-letter queue.
+//!
+//! Every subscriber gets exactly one email, none is given up on, no job reaches a dead-letter
+//! queue, and a password reset asked for in the middle arrives within seconds.
+//! `UMS_FAN_OUT_SEGMENTS=1` runs the same with the fan-out in one segment (for comparison).
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use shared::{
+    Config,
+    clock::SystemClock,
+    credentials::JwtKeys,
+    domain::{Role, User},
+    jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
+    ports::{
+        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, Notification, NotificationStore, Queue,
+        SocialStore, TokenKind,
+    },
+};
+use time::OffsetDateTime;
+use ums_aws::{DynamoStore, SesMailer, SqsJobs, lambda, worker::Redelivery};
+
+use crate::{
+    emulator::{Queues, Table, in_batches, unique},
+    ses_stand_in::{SesLimits, SesStandIn},
+};
+
+const SUBSCRIBERS: usize = 2000;
+/// Visibility timeout of the test's queues: a crashed worker's message comes back after it.
+const VISIBILITY_SECS: u32 = 30;
+
+fn account(email: &str, role: Role) -> User {
+    User { role, ..crate::store_conformance::cases::user(email) }
+}
+
+/// What Lambda's SQS poller does for one instance of a function: receive a batch, run the
+/// worker, delete what it did not report failed; until told to stop.
+async fn poll(queue: Arc<Queues>, worker: Arc<dyn Worker>, records: DynamoStore, stop: Arc<AtomicBool>) {
+    let redelivery = Redelivery::new(queue.client.clone(), [queue.url.clone()]);
+    while !stop.load(Ordering::Relaxed) {
+        let received = queue
+            .client
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            continue;
+        }
+        let mut event = crate::emulator::sqs_event(&messages);
+        for record in &mut event.records {
+            record.event_source_arn = Some(queue.arn.clone());
+        }
+        let response = ums_aws::worker::handle_batch_with(event, worker.as_ref(), &records, Some(&redelivery)).await;
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        for message in &messages {
+            if !failed.contains(&message.message_id.as_deref().unwrap()) {
+                let handle = message.receipt_handle.clone().unwrap();
+                queue.client.delete_message().queue_url(&queue.url).receipt_handle(handle).send().await.unwrap();
+            }
+        }
+    }
+}
+
+/// An email worker instance: its own SES client (the function's SDK settings: retries and
+/// timeouts) at the stand-in, its own pace.
+fn email_worker(store: &Arc<DynamoStore>, ses: &SesStandIn, config: &Arc<Config>) -> Arc<dyn Worker> {
+    let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let sdk = lambda::sdk_config_with("us-east-1", credentials, Some(ses.url.clone()));
+    let client = aws_sdk_sesv2::Client::new(&sdk);
+    let links = LinkIssuer {
+        accounts: store.clone(),
+        sessions: store.clone(),
+        tokens: store.clone(),
+        clock: Arc::new(SystemClock),
+        config: config.clone(),
+    };
+    // The rate from GetAccount, shared by the delivery queue's two instances.
+    Arc::new(EmailWorker { mailer: Arc::new(SesMailer::new(client, None, 2)), links, deliveries: store.clone() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_once_and_a_reset_is_not_delayed() {
+    let started = Instant::now();
+    let table = Table::create().await;
+    let store = Arc::new(table.store());
+    let (notify_queue, delivery_queue, email_queue) = tokio::join!(
+        Queues::create_with(5, VISIBILITY_SECS),
+        Queues::create_with(20, VISIBILITY_SECS),
+        Queues::create_with(5, VISIBILITY_SECS)
+    );
+    let (notify_queue, delivery_queue, email_queue) =
+        (Arc::new(notify_queue), Arc::new(delivery_queue), Arc::new(email_queue));
+    let domain = format!("{}.example", unique("throttled"));
+    let author = account(&format!("bob@{domain}"), Role::Author);
+    let forgetful = account(&format!("forgetful@{domain}"), Role::Reader);
+    store.create_account(&author).await.unwrap();
+    store.create_account(&forgetful).await.unwrap();
+    let writes = (0..SUBSCRIBERS).map(|i| {
+        let (store, author) = (store.clone(), author.id.clone());
+        let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
+        tokio::spawn(async move {
+            store.create_account(&reader).await.unwrap();
+            let edge = Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
+            store.add_edge(&edge).await.unwrap();
+        })
+    });
+    in_batches(25, writes).await;
+    eprintln!("{SUBSCRIBERS} subscribers written in {:?}", started.elapsed());
+
+    let ses = SesStandIn::start(SesLimits { advertised_rate: 50.0, enforced_rate: 40, server_errors: 0.01 }).await;
+    let mut config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
+    config.email_from = "Blog Platform <no-reply@blog.example>".into();
+    if let Some(segments) = std::env::var("UMS_FAN_OUT_SEGMENTS").ok().and_then(|s| s.parse().ok()) {
+        config.limits.fan_out_segments = segments;
+    }
+    let config = Arc::new(config);
+    let urls = [
+        (Queue::Email, email_queue.url.clone()),
+        (Queue::Delivery, delivery_queue.url.clone()),
+        (Queue::Notify, notify_queue.url.clone()),
+    ];
+    let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
+    let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let notify: Arc<dyn Worker> = Arc::new(NotifyWorker {
+        accounts: store.clone(),
+        social: store.clone(),
+        notifications: store.clone(),
+        tokens: store.clone(),
+        jobs: jobs.clone(),
+        keys,
+        config: config.clone(),
+        clock: Arc::new(SystemClock),
+    });
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut pollers = Vec::new();
+    let records = store.as_ref().clone();
+    for _ in 0..4 {
+        pollers.push(tokio::spawn(poll(notify_queue.clone(), notify.clone(), records.clone(), stop.clone())));
+    }
+    for _ in 0..2 {
+        let worker = email_worker(&store, &ses, &config);
+        pollers.push(tokio::spawn(poll(delivery_queue.clone(), worker, records.clone(), stop.clone())));
+    }
+    let worker = email_worker(&store, &ses, &config);
+    pollers.push(tokio::spawn(poll(email_queue.clone(), worker, records.clone(), stop.clone())));
+
+    let notification = Notification {
+        id: uuid::Uuid::now_v7().to_string(),
+        author_id: author.id.clone(),
+        subject: "A new article".into(),
+        message: Some("About gardens.".into()),
+        article_url: None,
+        created_at: OffsetDateTime::now_utc(),
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        fanned_out: false,
+        stalled: false,
+    };
+    store.create_notification(&notification).await.unwrap();
+    let sending = Instant::now();
+    jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
+
+    // A reader asks for a reset link while the fan-out is sending.
+    let (mut fanned_out_in, mut reset_asked) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let finished = loop {
+        let progress = store.notification(&notification.id).await.unwrap().unwrap();
+        if progress.fanned_out && fanned_out_in.is_none() {
+            fanned_out_in = Some(sending.elapsed());
+        }
+        if reset_asked.is_none() && ses.accepted().len() >= 600 {
+            let request = LinkRequest { kind: TokenKind::PasswordReset, email: forgetful.email.key(), user_id: None };
+            jobs.enqueue(&Job::SendLink(request)).await.unwrap();
+            reset_asked = Some(Instant::now());
+        }
+        if progress.fanned_out && progress.sent + progress.failed >= progress.queued {
+            break progress;
+        }
+        assert!(Instant::now() < deadline, "not done in 5 minutes: {progress:?}, stand-in {:?}", ses.refusals());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sent_in = sending.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for poller in pollers {
+        poller.await.unwrap();
+    }
+
+    let accepted = ses.accepted();
+    let mut received: BTreeMap<&str, usize> = BTreeMap::new();
+    for email in &accepted {
+        *received.entry(email.to.as_str()).or_default() += 1;
+    }
+    let reset_at = accepted.iter().find(|a| a.to == forgetful.email.to_string()).map(|a| a.at);
+    let reset_took = reset_at.expect("the reset email was sent") - reset_asked.unwrap();
+    let (throttled, server_errors) = ses.refusals();
+    eprintln!(
+        "sent {} emails in {sent_in:?} (fanned out in {:?}, {} segments); SES stand-in: {throttled} throttled, \
+         {server_errors} failed with 500, busiest second {}; the reset arrived {reset_took:?} after it was asked for",
+        accepted.len(),
+        fanned_out_in.unwrap(),
+        config.limits.fan_out_segments,
+        ses.busiest_second(),
+    );
+    assert_eq!((finished.queued, finished.sent, finished.failed), (SUBSCRIBERS as u64, SUBSCRIBERS as u64, 0));
+    let subscribers: Vec<_> = received.iter().filter(|(to, _)| to.starts_with("reader")).collect();
+    assert_eq!(subscribers.len(), SUBSCRIBERS, "every subscriber got an email");
+    assert!(subscribers.iter().all(|(_, n)| **n == 1), "nobody got two");
+    assert!(throttled > 0 && server_errors > 0, "the stand-in throttled and failed sends for real");
+    assert!(reset_took < Duration::from_secs(5), "the reset waited {reset_took:?} behind the fan-out");
+    for queue in [&notify_queue, &delivery_queue, &email_queue] {
+        assert_eq!(queue.count(&queue.dead_letter_url).await, 0, "nothing in a dead-letter queue");
+    }
+}
