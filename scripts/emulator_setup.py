@@ -34,7 +34,8 @@ def template():
 
 
 def worker_queues():
-    """Each worker queue of the template: (name, url variable, visibility, max receives)."""
+    """Each worker queue of the template: (name, url variable, visibility, max receives, the
+    worker function it feeds)."""
     resources = template()["Resources"]
     queues = []
     for name, resource in resources.items():
@@ -42,8 +43,18 @@ def worker_queues():
         if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in properties:
             prefix = name.removesuffix("Queue")  # EmailQueue -> Email
             queues.append((prefix.lower(), f"UMS_{prefix.upper()}_QUEUE_URL", int(properties["VisibilityTimeout"]),
-                           int(properties["RedrivePolicy"]["maxReceiveCount"])))
+                           int(properties["RedrivePolicy"]["maxReceiveCount"]), consumer(resources, name)))
     return queues
+
+
+def consumer(resources, queue):
+    """The binary of the function an SQS event of `queue` invokes."""
+    for resource in resources.values():
+        events = resource.get("Properties", {}).get("Events") or {}
+        for event in events.values():
+            if event.get("Type") == "SQS" and event["Properties"]["Queue"] == f"{queue}.Arn":
+                return resource["Metadata"]["BuildProperties"]["Binary"]
+    raise SystemExit(f"no function takes the messages of {queue}")
 
 
 def signing_key_pem():
@@ -71,7 +82,7 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
            "UMS_TABLE_NAME": TABLE, "UMS_JWT_KEY_PARAMETER": KEY_PARAMETER}
     sqs = boto3.client("sqs", **aws)
-    for name, variable, visibility, max_receives in worker_queues():
+    for name, variable, visibility, max_receives, _ in worker_queues():
         dlq_url = sqs.create_queue(QueueName=f"ums-{name}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})

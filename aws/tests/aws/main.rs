@@ -17,3 +17,4 @@ mod queue_and_mail;
 mod sdk_retries;
 mod ses_stand_in;
 mod store_conformance;
+mod write_units;
