@@ -348,7 +348,8 @@ impl AccountStore for DynamoStore {
         }
     }
 
-    /// One role's accounts come from GSI1 queries; all roles, from one role after another. A
+    /// One role's accounts come from GSI1 queries (their keys and status; the accounts from the
+    /// table, in one batch read a page); all roles, from one role after another. A
     /// status filter is a `FilterExpression`, so a query may match fewer than it read: reading
     /// goes on until the page is full or the role is done. The position is the role being read
     /// and DynamoDB's `LastEvaluatedKey` in it (null at the start of a role). GSI reads are
@@ -392,8 +393,8 @@ impl AccountStore for DynamoStore {
                         .expression_attribute_values(":status", s(status.as_str()));
                 }
                 let page = query.send().await.context("DynamoDB Query")?;
-                for item in page.items() {
-                    let stored: UserItem = serde_dynamo::from_item(item.clone()).map_err(anyhow::Error::from)?;
+                for item in self.indexed_items(page.items().to_vec()).await? {
+                    let stored: UserItem = serde_dynamo::from_item(item).map_err(anyhow::Error::from)?;
                     users.push(stored.user);
                 }
                 match page.last_evaluated_key {

@@ -96,6 +96,8 @@ fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
 /// key order or the reverse, optionally only the sort keys with a prefix, optionally filtered.
 struct Listing {
     index: bool,
+    /// An index listing whose entries say all it needs (no read of the table's items).
+    entries_only: bool,
     partition: String,
     sk_prefix: Option<String>,
     newest_first: bool,
@@ -104,11 +106,16 @@ struct Listing {
 
 impl Listing {
     fn table(partition: String) -> Self {
-        Self { index: false, partition, sk_prefix: None, newest_first: false, filter: None }
+        Self { index: false, entries_only: false, partition, sk_prefix: None, newest_first: false, filter: None }
     }
 
     fn gsi1(partition: String) -> Self {
         Self { index: true, ..Self::table(partition) }
+    }
+
+    /// GSI1's entries themselves: their keys and the attributes it copies.
+    fn gsi1_entries(partition: String) -> Self {
+        Self { entries_only: true, ..Self::gsi1(partition) }
     }
 
     fn newest_first(self) -> Self {
@@ -234,12 +241,36 @@ impl DynamoStore {
                 .await
                 .context("DynamoDB Query")?;
             items.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(last) if items.len() == limit as usize => return Ok((items, Some(key_to_json(&last)))),
-                Some(last) => start_key = Some(last),
-                None => return Ok((items, None)),
+            let next = match page.last_evaluated_key {
+                Some(last) if items.len() == limit as usize => Some(key_to_json(&last)),
+                Some(last) => {
+                    start_key = Some(last);
+                    continue;
+                }
+                None => None,
+            };
+            if listing.index && !listing.entries_only {
+                items = self.indexed_items(items).await?;
+            }
+            return Ok((items, next));
+        }
+    }
+
+    /// The table's items behind a page of GSI1 entries, in the page's order. The index holds
+    /// keys and the few attributes its filters read (`aws/dynamodb-table.json`): never a
+    /// password hash or a token. An item deleted since the index was read is left out.
+    async fn indexed_items(&self, entries: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+        let key_of = |item: &Item| (get_s(item, "PK").ok().map(str::to_string), get_s(item, "SK").ok().map(str::to_string));
+        let mut found = std::collections::HashMap::new();
+        for chunk in entries.chunks(100) {
+            let keys = chunk.iter().map(|entry| {
+                ["PK", "SK"].iter().filter_map(|k| Some((k.to_string(), entry.get(*k)?.clone()))).collect()
+            });
+            for item in self.batch_get(keys.collect()).await? {
+                found.insert(key_of(&item), item);
             }
         }
+        Ok(entries.iter().filter_map(|entry| found.remove(&key_of(entry))).collect())
     }
 
     /// How many items a listing holds, over every page.

@@ -106,19 +106,23 @@ impl SocialStore for DynamoStore {
     ) -> StoreResult<(Vec<Edge>, Option<Position>)> {
         let listing = match side {
             Side::From(from) => Listing::table(user_pk(from)).prefix(sk_prefix(kind)),
-            // GSI1 is eventually consistent: an edge made a moment ago may be missing here.
-            Side::To(to) => Listing::gsi1(incoming(kind, to)),
+            // GSI1 is eventually consistent: an edge made a moment ago may be missing here. Its
+            // entry says it all: the maker is the sort key, the target the partition's.
+            Side::To(to) => Listing::gsi1_entries(incoming(kind, to)),
         };
         let (items, next) = self.page(&listing, limit, after).await?;
         let edges = items
             .iter()
             .map(|item| {
-                Ok(Edge {
-                    kind,
-                    from: UserId(get_s(item, "from")?.to_string()),
-                    to: UserId(get_s(item, "to")?.to_string()),
-                    created_at: get_time(item, "created_at")?,
-                })
+                let to = match side {
+                    Side::To(to) => to.clone(),
+                    Side::From(_) => UserId(get_s(item, "to")?.to_string()),
+                };
+                let from = match side {
+                    Side::To(_) => UserId(get_s(item, "GSI1SK")?.to_string()),
+                    Side::From(from) => from.clone(),
+                };
+                Ok(Edge { kind, from, to, created_at: get_time(item, "created_at")? })
             })
             .collect::<anyhow::Result<_>>()?;
         Ok((edges, next))

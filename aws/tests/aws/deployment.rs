@@ -252,6 +252,24 @@ fn the_template_defines_the_table_as_its_definition_says() {
 }
 
 #[test]
+fn the_index_copies_keys_and_filter_attributes_never_a_secret_or_an_address() {
+    let definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{ROOT}/aws/dynamodb-table.json")).unwrap()).unwrap();
+    for index in definition["GlobalSecondaryIndexes"].as_array().unwrap() {
+        let projection = &index["Projection"];
+        assert_ne!(projection["ProjectionType"], "ALL", "an index projecting ALL copies password hashes");
+        let included: Vec<&str> = projection["NonKeyAttributes"]
+            .as_array()
+            .map(|names| names.iter().map(|n| n.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        // What the listings filter on: an account's status, a report's state, an edge's time.
+        for name in &included {
+            assert!(["status", "state", "created_at"].contains(name), "{name} is copied into {}", index["IndexName"]);
+        }
+    }
+}
+
+#[test]
 fn what_no_route_matches_goes_to_the_docs_function_on_both_paths() {
     let template = template();
     let catch_alls: Vec<&str> = template["Resources"]

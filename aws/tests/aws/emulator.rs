@@ -87,10 +87,13 @@ impl Table {
         });
         let indexes = definition["GlobalSecondaryIndexes"].as_array().unwrap().iter().map(|index| {
             let projection = ProjectionType::from(index["Projection"]["ProjectionType"].as_str().unwrap());
+            let included = index["Projection"]["NonKeyAttributes"].as_array().map(|names| {
+                names.iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>()
+            });
             GlobalSecondaryIndex::builder()
                 .index_name(index["IndexName"].as_str().unwrap())
                 .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                .projection(Projection::builder().projection_type(projection).build())
+                .projection(Projection::builder().projection_type(projection).set_non_key_attributes(included).build())
                 .build()
                 .unwrap()
         });
