@@ -55,7 +55,9 @@ impl AwsSettings {
         };
         let queue_urls = Queue::ALL.into_iter().filter_map(|q| Some((q, var(q.url_variable())?))).collect();
         let ses_send_rate = match var("UMS_SES_SEND_RATE") {
-            Some(rate) => Some(rate.parse::<f64>().ok().filter(|r| *r > 0.0).context("UMS_SES_SEND_RATE is not a rate")?),
+            Some(rate) => {
+                Some(rate.parse::<f64>().ok().filter(|r| *r > 0.0).context("UMS_SES_SEND_RATE is not a rate")?)
+            }
             None => None,
         };
         let ses_senders = match var("UMS_SES_SENDERS") {

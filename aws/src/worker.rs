@@ -136,7 +136,10 @@ pub async fn handle_batch_with(
         if !failed[index] {
             continue;
         }
-        if backed_off[index] && let Some(redelivery) = redelivery && let Err(e) = redelivery.back_off(record).await {
+        if backed_off[index]
+            && let Some(redelivery) = redelivery
+            && let Err(e) = redelivery.back_off(record).await
+        {
             tracing::warn!(message_id = ?record.message_id, error = %format!("{e:#}"), "message not hidden for its backoff");
         }
         let mut failure = BatchItemFailure::default();
@@ -168,7 +171,6 @@ async fn claim(envelope: &Envelope, records: &DynamoStore) -> anyhow::Result<Cla
         JobClaim::Acquired => Ok(Claimed::Run { recorded: true }),
     }
 }
-
 
 /// The jobs a message carries: one envelope we queued, or the uploads an S3 notification
 /// announces (S3 sends those to the photo queue itself; its test message carries none).

@@ -1,5 +1,5 @@
 //! The stores on DynamoDB: one on-demand table (its definition: `aws/dynamodb-table.json`),
-//! keys `PK`/`SK`, one GSI, TTL on `ttl`. One file per port, mirroring
+//! keys `PK`/`SK`, two GSIs (`GSI1`, and `GSI2` for reports by reporter), TTL on `ttl`. One file per port, mirroring
 //! `shared::adapters::local`; `docs/dynamodb.md` describes the items. Every read that a
 //! decision depends on is strongly consistent; every check-then-act is one conditional write
 //! or one transaction.
@@ -92,10 +92,11 @@ fn key_from_json(value: &serde_json::Value) -> anyhow::Result<Option<Item>> {
     }
 }
 
-/// One partition read as a listing: of the table (strongly consistent) or of GSI1, in sort
-/// key order or the reverse, optionally only the sort keys with a prefix, optionally filtered.
+/// One partition read as a listing: of the table (strongly consistent) or of an index (GSI1
+/// or GSI2), in sort key order or the reverse, optionally only the sort keys with a prefix,
+/// optionally filtered.
 struct Listing {
-    index: bool,
+    index: Option<&'static str>,
     /// An index listing whose entries say all it needs (no read of the table's items).
     entries_only: bool,
     partition: String,
@@ -106,11 +107,16 @@ struct Listing {
 
 impl Listing {
     fn table(partition: String) -> Self {
-        Self { index: false, entries_only: false, partition, sk_prefix: None, newest_first: false, filter: None }
+        Self { index: None, entries_only: false, partition, sk_prefix: None, newest_first: false, filter: None }
     }
 
     fn gsi1(partition: String) -> Self {
-        Self { index: true, ..Self::table(partition) }
+        Self { index: Some("GSI1"), ..Self::table(partition) }
+    }
+
+    /// GSI2: reports by the account that filed them (keys only).
+    fn gsi2(partition: String) -> Self {
+        Self { index: Some("GSI2"), ..Self::table(partition) }
     }
 
     /// GSI1's entries themselves: their keys and the attributes it copies.
@@ -131,7 +137,11 @@ impl Listing {
     }
 
     fn query(&self, client: &Client, table: &str) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        let (pk, sk) = if self.index { ("GSI1PK", "GSI1SK") } else { ("PK", "SK") };
+        let (pk, sk) = match self.index {
+            Some("GSI2") => ("GSI2PK", "GSI2SK"),
+            Some(_) => ("GSI1PK", "GSI1SK"),
+            None => ("PK", "SK"),
+        };
         let mut expression = format!("{pk} = :partition");
         let mut values = Item::from([(":partition".to_string(), s(self.partition.clone()))]);
         if let Some(prefix) = &self.sk_prefix {
@@ -143,7 +153,10 @@ impl Listing {
             .table_name(table)
             .key_condition_expression(expression)
             .scan_index_forward(!self.newest_first);
-        query = if self.index { query.index_name("GSI1") } else { query.consistent_read(true) };
+        query = match self.index {
+            Some(index) => query.index_name(index),
+            None => query.consistent_read(true),
+        };
         if let Some(filter) = &self.filter {
             values.extend(filter.values().unwrap_or_default());
             query = query.filter_expression(&filter.expression).set_expression_attribute_names(filter.names());
@@ -249,18 +262,19 @@ impl DynamoStore {
                 }
                 None => None,
             };
-            if listing.index && !listing.entries_only {
+            if listing.index.is_some() && !listing.entries_only {
                 items = self.indexed_items(items).await?;
             }
             return Ok((items, next));
         }
     }
 
-    /// The table's items behind a page of GSI1 entries, in the page's order. The index holds
+    /// The table's items behind a page of index entries, in the page's order. The index holds
     /// keys and the few attributes its filters read (`aws/dynamodb-table.json`): never a
     /// password hash or a token. An item deleted since the index was read is left out.
     async fn indexed_items(&self, entries: Vec<Item>) -> anyhow::Result<Vec<Item>> {
-        let key_of = |item: &Item| (get_s(item, "PK").ok().map(str::to_string), get_s(item, "SK").ok().map(str::to_string));
+        let key_of =
+            |item: &Item| (get_s(item, "PK").ok().map(str::to_string), get_s(item, "SK").ok().map(str::to_string));
         let mut found = std::collections::HashMap::new();
         for chunk in entries.chunks(100) {
             let keys = chunk.iter().map(|entry| {

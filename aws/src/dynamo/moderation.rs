@@ -1,7 +1,13 @@
 //! Reports, flags and the audit trail on DynamoDB. Each kind lives in one partition (`REPORTS`,
-//! `FLAGS`, `AUDIT`), newest last by id, and in GSI1 by author. One open report per reporter
+//! `FLAGS`, `AUDIT`), newest last by id, in GSI1 by author, and reports in GSI2 by reporter. One open report per reporter
 //! and author is a marker item put on `attribute_not_exists` in the report's transaction; a
 //! flag closes its reports (and drops their markers) in its own.
+//!
+//! The totals the listings show are kept as they change, in the same transactions: one
+//! `MODERATION_COUNTS` item for everyone (`ALL`) and one per reported author, each with
+//! `reports`, `open_reports` and `flags`. A listing reads one page and one item, however many
+//! reports there are. A table written before the counts existed has them counted once, from
+//! the records, the first time they are read.
 
 use async_trait::async_trait;
 use shared::{
@@ -13,6 +19,20 @@ use shared::{
 };
 
 use super::{Condition, DynamoStore, Item, Listing, get_n, get_s, get_time, key, n, s};
+
+/// The totals of everyone's records (`None`) or of one author's.
+fn counts_key(author: Option<&UserId>) -> Item {
+    key("MODERATION_COUNTS".into(), &author.map_or_else(|| "ALL".to_string(), |a| a.0.clone()))
+}
+
+/// Which total a filter reads.
+fn total_of(kind: &str, filter: &RecordFilter) -> &'static str {
+    match (kind, filter.open_only) {
+        ("REPORTS", true) => "open_reports",
+        ("REPORTS", false) => "reports",
+        _ => "flags",
+    }
+}
 
 fn open_marker(author: &UserId, reporter: &UserId) -> Item {
     key(format!("OPEN_REPORT#{author}#{reporter}"), "OPEN_REPORT")
@@ -28,6 +48,8 @@ fn report_item(report: &Report) -> Item {
         ("state".to_string(), s("open")),
         ("GSI1PK".to_string(), s(format!("REPORTS#{}", report.author_id))),
         ("GSI1SK".to_string(), s(report.id.clone())),
+        ("GSI2PK".to_string(), s(format!("REPORTED_BY#{}", report.reporter_id))),
+        ("GSI2SK".to_string(), s(report.id.clone())),
     ]);
     item
 }
@@ -115,18 +137,70 @@ fn listing(kind: &str, filter: &RecordFilter) -> Listing {
     }
 }
 
+impl DynamoStore {
+    /// Adds to the totals of everyone and of `author`, as part of a transaction.
+    fn count_records(
+        &self,
+        author: &UserId,
+        changes: &[(&str, i64)],
+    ) -> Vec<aws_sdk_dynamodb::types::TransactWriteItem> {
+        let mut condition = Condition::default();
+        let mut adds = Vec::new();
+        for (i, (name, by)) in changes.iter().enumerate() {
+            condition = condition.name(&format!("#c{i}"), name).value(&format!(":c{i}"), n(*by));
+            adds.push(format!("#c{i} :c{i}"));
+        }
+        let update = format!("ADD {}", adds.join(", "));
+        [None, Some(author)].into_iter().map(|scope| self.update_if(counts_key(scope), &update, &condition)).collect()
+    }
+
+    /// A total of `kind` records under `filter`: one read of its counts item, counted from the
+    /// records once if the item predates the counts.
+    async fn total(&self, kind: &str, filter: &RecordFilter) -> anyhow::Result<u64> {
+        let scope = filter.author_id.as_ref();
+        let key = counts_key(scope);
+        let (pk, sk) = (get_s(&key, "PK")?.to_string(), get_s(&key, "SK")?.to_string());
+        let counts = match self.get(pk.clone(), &sk).await? {
+            Some(counts) if counts.contains_key("counted") => counts,
+            _ => {
+                self.count_once(scope).await?;
+                self.get(pk, &sk).await?.unwrap_or_default()
+            }
+        };
+        Ok(get_n(&counts, total_of(kind, filter)).unwrap_or(0).max(0) as u64)
+    }
+
+    /// Counts the records of everyone or of one author from their listings and sets the totals,
+    /// unless another reader did it first.
+    async fn count_once(&self, author: Option<&UserId>) -> anyhow::Result<()> {
+        let everyone = RecordFilter { author_id: author.cloned(), open_only: false };
+        let open = RecordFilter { open_only: true, ..everyone.clone() };
+        let reports = self.count(&listing("REPORTS", &everyone)).await?;
+        let open_reports = self.count(&listing("REPORTS", &open)).await?;
+        let flags = self.count(&listing("FLAGS", &everyone)).await?;
+        let condition = Condition::new("attribute_not_exists(counted)")
+            .value(":reports", n(reports as i64))
+            .value(":open", n(open_reports as i64))
+            .value(":flags", n(flags as i64))
+            .value(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true));
+        let update = "SET reports = :reports, open_reports = :open, flags = :flags, counted = :yes";
+        self.update_one(counts_key(author), update, &condition).await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl ModerationStore for DynamoStore {
     async fn file_report(&self, report: &Report, audit: &AuditRecord) -> Result<(), ModerationError> {
         let mut marker = open_marker(&report.author_id, &report.reporter_id);
         marker.insert("report_id".to_string(), s(report.id.clone()));
-        let written = self
-            .transact(vec![
-                self.put(marker, "attribute_not_exists(PK)"),
-                self.put(report_item(report), "attribute_not_exists(PK)"),
-                self.put(audit_item(audit), "attribute_not_exists(PK)"),
-            ])
-            .await?;
+        let mut items = vec![
+            self.put(marker, "attribute_not_exists(PK)"),
+            self.put(report_item(report), "attribute_not_exists(PK)"),
+            self.put(audit_item(audit), "attribute_not_exists(PK)"),
+        ];
+        items.extend(self.count_records(&report.author_id, &[("reports", 1), ("open_reports", 1)]));
+        let written = self.transact(items).await?;
         match written {
             Ok(()) => Ok(()),
             Err(codes) if codes.first().map(String::as_str) == Some("ConditionalCheckFailed") => {
@@ -163,6 +237,8 @@ impl ModerationStore for DynamoStore {
             ));
             items.push(self.delete_if(open_marker(&report.author_id, &report.reporter_id), &Condition::default()));
         }
+        let closed = flag.report_ids.len() as i64;
+        items.extend(self.count_records(&flag.author_id, &[("flags", 1), ("open_reports", -closed)]));
         match self.transact(items).await? {
             Ok(()) => Ok(()),
             Err(codes) => {
@@ -200,14 +276,12 @@ impl ModerationStore for DynamoStore {
     }
 
     async fn count_reports(&self, filter: &RecordFilter) -> StoreResult<u64> {
-        Ok(self.count(&listing("REPORTS", filter)).await?)
+        Ok(self.total("REPORTS", filter).await?)
     }
 
-    /// A filtered read of the whole `REPORTS` partition: exports are rare, and a by-reporter
-    /// index would be one more copy of every report for their sake.
+    /// The reports an account filed, from GSI2 (keys only) and the table.
     async fn reports_filed_by(&self, reporter: &UserId) -> StoreResult<Vec<Report>> {
-        let by = Condition::new("reporter_id = :reporter").value(":reporter", s(reporter.0.clone()));
-        let listing = Listing::table("REPORTS".into()).newest_first().filter(by);
+        let listing = Listing::gsi2(format!("REPORTED_BY#{reporter}")).newest_first();
         let (mut reports, mut after) = (Vec::new(), None);
         loop {
             let (items, next) = self.page(&listing, 100, after.as_ref()).await?;
@@ -232,7 +306,7 @@ impl ModerationStore for DynamoStore {
 
     async fn count_flags(&self, filter: &RecordFilter) -> StoreResult<u64> {
         let filter = RecordFilter { open_only: false, ..filter.clone() };
-        Ok(self.count(&listing("FLAGS", &filter)).await?)
+        Ok(self.total("FLAGS", &filter).await?)
     }
 
     async fn audit_records(

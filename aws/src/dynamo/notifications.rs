@@ -10,9 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
 use shared::{
     domain::UserId,
-    ports::{
-        DeliveryClaim, Finished, Notification, NotificationStore, Segment, SegmentPosition, StoreResult,
-    },
+    ports::{DeliveryClaim, Finished, Notification, NotificationStore, Segment, SegmentPosition, StoreResult},
 };
 use time::OffsetDateTime;
 
@@ -105,7 +103,8 @@ impl NotificationStore for DynamoStore {
             .await
             .context("DynamoDB Query")?;
         let items = output.items.unwrap_or_default();
-        let find = |sk: &str| items.iter().find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk));
+        let find =
+            |sk: &str| items.iter().find(|i| i.get("SK").and_then(|v| v.as_s().ok()).map(String::as_str) == Some(sk));
         let Some(item) = find("NOTIFICATION") else {
             return Ok(None);
         };

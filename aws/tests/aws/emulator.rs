@@ -87,9 +87,9 @@ impl Table {
         });
         let indexes = definition["GlobalSecondaryIndexes"].as_array().unwrap().iter().map(|index| {
             let projection = ProjectionType::from(index["Projection"]["ProjectionType"].as_str().unwrap());
-            let included = index["Projection"]["NonKeyAttributes"].as_array().map(|names| {
-                names.iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>()
-            });
+            let included = index["Projection"]["NonKeyAttributes"]
+                .as_array()
+                .map(|names| names.iter().map(|n| n.as_str().unwrap().to_string()).collect::<Vec<_>>());
             GlobalSecondaryIndex::builder()
                 .index_name(index["IndexName"].as_str().unwrap())
                 .set_key_schema(Some(key_schema(&index["KeySchema"])))

@@ -26,8 +26,8 @@ use shared::{
     domain::{Role, User},
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
     ports::{
-        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, Notification, NotificationStore, Queue,
-        SocialStore, TokenKind,
+        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, Notification, NotificationStore, Queue, SocialStore,
+        TokenKind,
     },
 };
 use time::OffsetDateTime;
@@ -119,7 +119,8 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
         tokio::spawn(async move {
             store.create_account(&reader).await.unwrap();
-            let edge = Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
+            let edge =
+                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
             store.add_edge(&edge).await.unwrap();
         })
     });

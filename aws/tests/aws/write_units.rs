@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::{
     box_error::BoxError,
-    client::{interceptors::Intercept, interceptors::context::BeforeTransmitInterceptorContextRef, runtime_components::RuntimeComponents},
+    client::{
+        interceptors::Intercept, interceptors::context::BeforeTransmitInterceptorContextRef,
+        runtime_components::RuntimeComponents,
+    },
 };
 use aws_smithy_types::config_bag::ConfigBag;
 use shared::{
@@ -28,7 +31,7 @@ use shared::{
     },
 };
 use time::OffsetDateTime;
-use ums_aws::{DynamoStore, lambda};
+use ums_aws::DynamoStore;
 
 use crate::emulator::{Table, in_batches, sdk, unique};
 
@@ -65,7 +68,8 @@ impl Intercept for WriteLog {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let operation = request.headers().get("x-amz-target").unwrap_or_default().trim_start_matches("DynamoDB_20120810.");
+        let operation =
+            request.headers().get("x-amz-target").unwrap_or_default().trim_start_matches("DynamoDB_20120810.");
         let body: serde_json::Value = serde_json::from_slice(request.body().bytes().unwrap_or_default())?;
         let (keys, transactional) = match operation {
             "PutItem" => (vec![key_of(&body["Item"])], false),
@@ -141,14 +145,16 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
     let table = Table::create().await;
     let setup = Arc::new(table.store());
     let domain = format!("{}.example", unique("units"));
-    let author = shared::domain::User { role: Role::Author, ..crate::store_conformance::cases::user(&format!("bob@{domain}")) };
+    let author =
+        shared::domain::User { role: Role::Author, ..crate::store_conformance::cases::user(&format!("bob@{domain}")) };
     setup.create_account(&author).await.unwrap();
     let writes = (0..SUBSCRIBERS).map(|i| {
         let (store, author) = (setup.clone(), author.id.clone());
         let reader = crate::store_conformance::cases::user(&format!("reader{i}@{domain}"));
         tokio::spawn(async move {
             store.create_account(&reader).await.unwrap();
-            let edge = Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
+            let edge =
+                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
             store.add_edge(&edge).await.unwrap();
         })
     });

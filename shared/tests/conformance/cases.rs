@@ -690,6 +690,15 @@ pub async fn a_flag_closes_its_reports_all_or_nothing(store: Arc<impl Stores>) {
     assert!(matches!(store.flag_author(&again, &audit).await, Err(ModerationError::ReportNotOpen(_))));
     let (second, audit) = report(&bob, &on_bob.reporter_id);
     store.file_report(&second, &audit).await.unwrap();
+    // The totals follow every change after they were first read.
+    assert_eq!(store.count_reports(&bobs).await.unwrap(), 1);
+    assert_eq!(store.count_reports(&RecordFilter { open_only: false, ..bobs.clone() }).await.unwrap(), 2);
+    assert_eq!(store.count_reports(&RecordFilter::default()).await.unwrap(), 3);
+    assert_eq!(
+        store.count_flags(&RecordFilter { author_id: Some(bob.id.clone()), open_only: false }).await.unwrap(),
+        1
+    );
+    assert_eq!(store.count_flags(&RecordFilter { author_id: Some(cy.id.clone()), open_only: false }).await.unwrap(), 0);
 }
 
 pub async fn moderation_records_are_listed_newest_first_page_by_page(store: Arc<impl Stores>) {
@@ -805,11 +814,20 @@ pub async fn a_delivery_is_claimed_by_one_sender_and_counted_once(store: Arc<imp
 
     // A throttled send is given back without spending an attempt; a failed one spends it.
     let throttled = UserId::generate();
-    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 1 });
+    assert_eq!(
+        store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(),
+        DeliveryClaim::Acquired { attempt: 1 }
+    );
     store.release_delivery(&id, &throttled, false).await.unwrap();
-    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 1 });
+    assert_eq!(
+        store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(),
+        DeliveryClaim::Acquired { attempt: 1 }
+    );
     store.release_delivery(&id, &throttled, true).await.unwrap();
-    assert_eq!(store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(), DeliveryClaim::Acquired { attempt: 2 });
+    assert_eq!(
+        store.claim_delivery(&id, &throttled, now(), lease).await.unwrap(),
+        DeliveryClaim::Acquired { attempt: 2 }
+    );
 
     // A sender that vanished mid-send: once its lease runs out the delivery is abandoned, not
     // taken over (the email may have left), and given up as failed.
@@ -821,7 +839,8 @@ pub async fn a_delivery_is_claimed_by_one_sender_and_counted_once(store: Arc<imp
     let past_lease = now() + lease + Duration::seconds(2);
     assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Abandoned);
     // Finished together with the throttled one, sent at last: one write, both counted.
-    let together = [Finished { subscriber: other.clone(), sent: false }, Finished { subscriber: throttled, sent: true }];
+    let together =
+        [Finished { subscriber: other.clone(), sent: false }, Finished { subscriber: throttled, sent: true }];
     store.finish_deliveries(&id, &together).await.unwrap();
     assert_eq!(store.claim_delivery(&id, &other, past_lease, lease).await.unwrap(), DeliveryClaim::Done);
     let stored = store.notification(&id).await.unwrap().unwrap();

@@ -189,6 +189,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (notification_id, idx)
     );
 "#,
+    // An account's export reads the reports it filed through an index.
+    "CREATE INDEX reports_by_reporter ON reports(reporter_id, id);",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

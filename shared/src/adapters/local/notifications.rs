@@ -9,9 +9,7 @@ use time::OffsetDateTime;
 use super::{SqliteDb, from_ts, ts};
 use crate::{
     domain::UserId,
-    ports::{
-        DeliveryClaim, Finished, IdRange, Notification, NotificationStore, Segment, SegmentPosition, StoreResult,
-    },
+    ports::{DeliveryClaim, Finished, IdRange, Notification, NotificationStore, Segment, SegmentPosition, StoreResult},
 };
 
 #[async_trait]
@@ -140,7 +138,8 @@ impl NotificationStore for SqliteDb {
 
     async fn mark_stalled(&self, id: &str) -> StoreResult<()> {
         let id = id.to_string();
-        self.call(move |conn| conn.execute("UPDATE notifications SET stalled = 1 WHERE id = ?1", [id]).map(drop)).await?;
+        self.call(move |conn| conn.execute("UPDATE notifications SET stalled = 1 WHERE id = ?1", [id]).map(drop))
+            .await?;
         Ok(())
     }
 
