@@ -102,6 +102,28 @@ pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
 /// request that cannot reach AWS is answered (a 500 that logs why), not cut off by Lambda.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// Attempts at reading the signing key from SSM at a cold start (more than [`SDK_ATTEMPTS`]).
+pub const SSM_KEY_ATTEMPTS: u32 = 6;
+
+/// The signing key's PEM from an SSM SecureString parameter. Read once per instance and kept:
+/// many instances starting at once share SSM's 40 reads/s (standard throughput), so this one
+/// call gets more, slower retries than the others, within Lambda's 10 s for a cold start
+/// (docs/scale.md).
+pub async fn read_signing_key(sdk: &SdkConfig, name: &str) -> anyhow::Result<String> {
+    let retries = aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(SSM_KEY_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(250));
+    let client = aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(sdk).retry_config(retries).build());
+    let output = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .with_context(|| format!("reading the signing key from SSM parameter {name}"))?;
+    output.parameter.and_then(|p| p.value).context("the SSM parameter has no value")
+}
+
 /// The SDK configuration every function's clients are made from: the region, credentials and
 /// endpoint given, [`http_client`], and in one place the retries and timeouts of every call to
 /// DynamoDB, SQS, SES, S3 and SSM.
@@ -211,16 +233,7 @@ impl Aws {
     async fn keys(&self) -> anyhow::Result<Arc<JwtKeys>> {
         let pem = match &self.settings.jwt_key {
             Some(JwtKeySource::Pem(pem)) => pem.clone(),
-            Some(JwtKeySource::SsmParameter(name)) => {
-                let output = aws_sdk_ssm::Client::new(&self.sdk)
-                    .get_parameter()
-                    .name(name)
-                    .with_decryption(true)
-                    .send()
-                    .await
-                    .with_context(|| format!("reading the signing key from SSM parameter {name}"))?;
-                output.parameter.and_then(|p| p.value).context("the SSM parameter has no value")?
-            }
+            Some(JwtKeySource::SsmParameter(name)) => read_signing_key(&self.sdk, name).await?,
             None => bail!("set UMS_JWT_KEY_PARAMETER (or UMS_JWT_PRIVATE_KEY): a Lambda never generates its own key"),
         };
         Ok(Arc::new(JwtKeys::from_pem(&pem, &self.config.jwt)?))

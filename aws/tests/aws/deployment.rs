@@ -156,6 +156,28 @@ fn every_function_deploys_exactly_the_routes_its_group_declares() {
 }
 
 #[test]
+fn every_route_throttle_names_a_deployed_route_within_the_accounts_limits() {
+    let template = template();
+    let routes: BTreeSet<String> =
+        deployed().into_values().flatten().map(|(method, path)| format!("{method} {path}")).collect();
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let limits = |settings: &serde_yaml::Value| {
+        (settings["ThrottlingRateLimit"].as_f64().unwrap(), settings["ThrottlingBurstLimit"].as_u64().unwrap())
+    };
+    let default = limits(&api["DefaultRouteSettings"]);
+    let planned = api["RouteSettings"].as_mapping().expect("the capacity plan's per-route throttles");
+    assert!(planned.len() >= 10, "the plan throttles the expensive and the busy routes apart");
+    for (route, settings) in planned {
+        let route = route.as_str().unwrap();
+        assert!(routes.contains(route), "{route} is throttled but not deployed (a misspelt route key is ignored)");
+        let (rate, burst) = limits(settings);
+        // An HTTP API's account takes 10,000 requests/s with a burst of 5,000 (both regional).
+        assert!(rate <= 10_000.0 && burst <= 5_000 && burst as f64 >= rate, "{route}: {rate}/s, burst {burst}");
+    }
+    assert_eq!(default, (100.0, 200), "the default is docs/scale.md's");
+}
+
+#[test]
 fn every_function_crate_is_deployed_and_every_deployed_function_has_a_crate() {
     let template = template();
     let deployed: BTreeSet<String> =

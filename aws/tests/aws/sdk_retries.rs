@@ -14,7 +14,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use ums_aws::lambda::{SDK_ATTEMPTS, SDK_OPERATION_TIMEOUT, sdk_config_with};
+use ums_aws::lambda::{SDK_ATTEMPTS, SDK_OPERATION_TIMEOUT, SSM_KEY_ATTEMPTS, read_signing_key, sdk_config_with};
 
 /// How a stand-in endpoint answers each request.
 #[derive(Clone, Copy)]
@@ -115,4 +115,18 @@ async fn a_call_that_gets_no_answer_gives_up_in_bounded_time() {
     assert!(elapsed >= SDK_OPERATION_TIMEOUT.mul_f32(0.9), "it waited for the operation's time: {elapsed:?}");
     assert!(elapsed < SDK_OPERATION_TIMEOUT.mul_f32(1.3), "and no longer: {elapsed:?}");
     assert!(requests.load(Ordering::SeqCst) >= 2, "a timed-out attempt is tried again");
+}
+
+#[tokio::test]
+async fn the_signing_key_read_at_a_cold_start_outlasts_a_burst_of_ssm_throttles() {
+    let (url, requests) = endpoint(Behaviour::Throttle).await;
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+    let started = Instant::now();
+
+    let result = read_signing_key(&sdk_config_with("us-east-1", credentials, Some(url)), "/ums/jwt-signing-key").await;
+
+    assert!(format!("{:#}", result.expect_err("always throttled")).contains("ThrottlingException"));
+    assert_eq!(requests.load(Ordering::SeqCst), SSM_KEY_ATTEMPTS as usize, "more attempts than other calls");
+    assert!(SSM_KEY_ATTEMPTS > SDK_ATTEMPTS);
+    assert!(started.elapsed() < SDK_OPERATION_TIMEOUT, "within a cold start's time: {:?}", started.elapsed());
 }
