@@ -14,6 +14,7 @@ mod lambda_events;
 mod notifications_under_throttling;
 mod photos_on_aws;
 mod queue_and_mail;
+mod scale_model;
 mod sdk_retries;
 mod ses_stand_in;
 mod store_conformance;
