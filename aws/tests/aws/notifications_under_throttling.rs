@@ -46,16 +46,17 @@ fn account(email: &str, role: Role) -> User {
     User { role, ..crate::store_conformance::cases::user(email) }
 }
 
-/// What Lambda's SQS poller does for one instance of a function: receive a batch, run the
-/// worker, delete what it did not report failed; until told to stop.
-async fn poll(queue: Arc<Queues>, worker: Arc<dyn Worker>, records: DynamoStore, stop: Arc<AtomicBool>) {
+/// What Lambda's SQS poller does for one instance of a function: receive a batch (of the
+/// template's `BatchSize`: 1 for the notify worker, 10 for email), run the worker, delete what
+/// it did not report failed; until told to stop.
+async fn poll(queue: Arc<Queues>, batch: i32, worker: Arc<dyn Worker>, records: DynamoStore, stop: Arc<AtomicBool>) {
     let redelivery = Redelivery::new(queue.client.clone(), [queue.url.clone()]);
     while !stop.load(Ordering::Relaxed) {
         let received = queue
             .client
             .receive_message()
             .queue_url(&queue.url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(batch)
             .wait_time_seconds(1)
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
@@ -77,6 +78,41 @@ async fn poll(queue: Arc<Queues>, worker: Arc<dyn Worker>, records: DynamoStore,
                 queue.client.delete_message().queue_url(&queue.url).receipt_handle(handle).send().await.unwrap();
             }
         }
+    }
+}
+
+/// The notify worker, noting when each segment job ran: the fan-out's segments are seen to
+/// work at the same time.
+struct Timed {
+    inner: Arc<dyn Worker>,
+    spans: std::sync::Mutex<Vec<(Instant, Instant)>>,
+}
+
+#[async_trait::async_trait]
+impl Worker for Timed {
+    async fn handle(&self, job: &Job) -> anyhow::Result<()> {
+        let began = Instant::now();
+        let result = self.inner.handle(job).await;
+        if matches!(job, Job::FanOut { segment: Some(_), .. }) {
+            self.spans.lock().unwrap().push((began, Instant::now()));
+        }
+        result
+    }
+
+    async fn give_up(&self, job: &Job) -> anyhow::Result<()> {
+        self.inner.give_up(job).await
+    }
+}
+
+impl Timed {
+    /// The most segment jobs that were running at one moment.
+    fn most_at_once(&self) -> usize {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .map(|(at, _)| spans.iter().filter(|(began, ended)| began <= at && at < ended).count())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -141,7 +177,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
     ];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
     let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
-    let notify: Arc<dyn Worker> = Arc::new(NotifyWorker {
+    let notify_worker: Arc<dyn Worker> = Arc::new(NotifyWorker {
         accounts: store.clone(),
         social: store.clone(),
         notifications: store.clone(),
@@ -151,19 +187,21 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         config: config.clone(),
         clock: Arc::new(SystemClock),
     });
+    let timed = Arc::new(Timed { inner: notify_worker, spans: Default::default() });
+    let notify: Arc<dyn Worker> = timed.clone();
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut pollers = Vec::new();
     let records = store.as_ref().clone();
     for _ in 0..4 {
-        pollers.push(tokio::spawn(poll(notify_queue.clone(), notify.clone(), records.clone(), stop.clone())));
+        pollers.push(tokio::spawn(poll(notify_queue.clone(), 1, notify.clone(), records.clone(), stop.clone())));
     }
     for _ in 0..2 {
         let worker = email_worker(&store, &ses, &config);
-        pollers.push(tokio::spawn(poll(delivery_queue.clone(), worker, records.clone(), stop.clone())));
+        pollers.push(tokio::spawn(poll(delivery_queue.clone(), 10, worker, records.clone(), stop.clone())));
     }
     let worker = email_worker(&store, &ses, &config);
-    pollers.push(tokio::spawn(poll(email_queue.clone(), worker, records.clone(), stop.clone())));
+    pollers.push(tokio::spawn(poll(email_queue.clone(), 10, worker, records.clone(), stop.clone())));
 
     let notification = Notification {
         id: uuid::Uuid::now_v7().to_string(),
@@ -215,12 +253,17 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
     let reset_at = accepted.iter().find(|a| a.to == forgetful.email.to_string()).map(|a| a.at);
     let reset_took = reset_at.expect("the reset email was sent") - reset_asked.unwrap();
     let (throttled, server_errors) = ses.refusals();
+    let mut segments = 0;
+    while store.segment_position(&notification.id, segments).await.unwrap().is_some() {
+        segments += 1;
+    }
     eprintln!(
-        "sent {} emails in {sent_in:?} (fanned out in {:?}, {} segments); SES stand-in: {throttled} throttled, \
+        "sent {} emails in {sent_in:?} (fanned out in {:?}, {} segments, at most {} at once); SES stand-in: {throttled} throttled, \
          {server_errors} failed with 500, busiest second {}; the reset arrived {reset_took:?} after it was asked for",
         accepted.len(),
         fanned_out_in.unwrap(),
-        config.limits.fan_out_segments,
+        segments,
+        timed.most_at_once(),
         ses.busiest_second(),
     );
     assert_eq!((finished.queued, finished.sent, finished.failed), (SUBSCRIBERS as u64, SUBSCRIBERS as u64, 0));
@@ -229,6 +272,10 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
     assert!(subscribers.iter().all(|(_, n)| **n == 1), "nobody got two");
     assert!(throttled > 0 && server_errors > 0, "the stand-in throttled and failed sends for real");
     assert!(reset_took < Duration::from_secs(5), "the reset waited {reset_took:?} behind the fan-out");
+    if config.limits.fan_out_segments > 1 {
+        assert_eq!(segments, 8, "2,000 subscribers are 8 segments");
+        assert!(timed.most_at_once() >= 2, "segments worked at the same time");
+    }
     for queue in [&notify_queue, &delivery_queue, &email_queue] {
         assert_eq!(queue.count(&queue.dead_letter_url).await, 0, "nothing in a dead-letter queue");
     }

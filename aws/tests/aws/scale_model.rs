@@ -28,7 +28,7 @@ pub struct PerSubscriber {
 
 /// The figures `write_units.rs` measures for a 10,000-character message to 300 subscribers.
 pub const MEASURED: PerSubscriber =
-    PerSubscriber { write_units: 3.28, read_units: 1.10, send_requests: 0.11, invocations: 0.11 };
+    PerSubscriber { write_units: 3.28, read_units: 1.12, send_requests: 0.11, invocations: 0.11 };
 
 /// Published on-demand prices, us-east-1 (USD), as of 2026.
 mod price {

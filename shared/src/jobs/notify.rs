@@ -34,7 +34,7 @@ use crate::{
 /// Subscribers per page of a segment (and per batch read of their accounts).
 pub const FAN_OUT_PAGE: u32 = 100;
 /// Subscribers below which a fan-out gets no further segment: a small one is one segment.
-const SUBSCRIBERS_PER_SEGMENT: u64 = 1000;
+const SUBSCRIBERS_PER_SEGMENT: u64 = 250;
 /// How long a segment job keeps taking pages before it hands over to a new job (well within
 /// the worker function's 30 s; and locally, the queue's other jobs wait no longer).
 const SEGMENT_STEP: std::time::Duration = std::time::Duration::from_secs(5);
@@ -248,8 +248,9 @@ mod tests {
     fn a_small_fan_out_is_one_segment_and_none_without_subscribers() {
         let (a, b) = (id_at(1_700_000_000_000, 1), id_at(1_800_000_000_000, 2));
         assert_eq!(plan_segments(None, 0, 8), Vec::new());
-        let one = plan_segments(Some((a.clone(), b.clone())), 999, 8);
+        let one = plan_segments(Some((a.clone(), b.clone())), 249, 8);
         assert_eq!(one, vec![Segment { index: 0, range: IdRange::default() }]);
+        assert_eq!(plan_segments(Some((a.clone(), b.clone())), 1_000, 8).len(), 4, "one a 250 subscribers");
         assert_eq!(plan_segments(Some((a, b)), 1_000_000, 1).len(), 1);
     }
 
