@@ -328,3 +328,20 @@ pub async fn in_batches(size: usize, writes: impl Iterator<Item = tokio::task::J
         write.await.unwrap();
     }
 }
+
+/// A notification of `author`'s, as the social route makes it: nothing queued yet.
+pub fn new_notification(author: &shared::domain::UserId, subject: &str, message: &str) -> shared::ports::Notification {
+    shared::ports::Notification {
+        id: uuid::Uuid::now_v7().to_string(),
+        author_id: author.clone(),
+        subject: subject.into(),
+        message: Some(message.into()),
+        article_url: None,
+        created_at: time::OffsetDateTime::now_utc(),
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        fanned_out: false,
+        stalled: false,
+    }
+}

@@ -11,9 +11,8 @@ use shared::{
     credentials::JwtKeys,
     domain::{Role, User, UserId},
     jobs::NotifyWorker,
-    ports::{AccountStore, Edge, EdgeKind, Job, JobQueue, Notification, NotificationStore, Queue, SocialStore},
+    ports::{AccountStore, Edge, EdgeKind, Job, JobQueue, NotificationStore, Queue, SocialStore},
 };
-use time::OffsetDateTime;
 use ums_aws::{DynamoStore, SqsJobs};
 
 use crate::emulator::{Queues, Table, in_batches, sent_emails, ses_worker, sqs_event, unique};
@@ -67,19 +66,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
     };
     let email = ses_worker(&table, "Blog Platform <no-reply@blog.example>").await;
 
-    let notification = Notification {
-        id: uuid::Uuid::now_v7().to_string(),
-        author_id: author.id.clone(),
-        subject: "A new article".into(),
-        message: Some("About gardens.".into()),
-        article_url: None,
-        created_at: OffsetDateTime::now_utc(),
-        queued: 0,
-        sent: 0,
-        failed: 0,
-        fanned_out: false,
-        stalled: false,
-    };
+    let notification = crate::emulator::new_notification(&author.id, "A new article", "About gardens.");
     store.create_notification(&notification).await.unwrap();
     jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
 

@@ -26,11 +26,9 @@ use shared::{
     domain::{Role, User},
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
     ports::{
-        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, Notification, NotificationStore, Queue, SocialStore,
-        TokenKind,
+        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, NotificationStore, Queue, SocialStore, TokenKind,
     },
 };
-use time::OffsetDateTime;
 use ums_aws::{DynamoStore, SesMailer, SqsJobs, lambda, worker::Redelivery};
 
 use crate::{
@@ -203,19 +201,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
     let worker = email_worker(&store, &ses, &config);
     pollers.push(tokio::spawn(poll(email_queue.clone(), 10, worker, records.clone(), stop.clone())));
 
-    let notification = Notification {
-        id: uuid::Uuid::now_v7().to_string(),
-        author_id: author.id.clone(),
-        subject: "A new article".into(),
-        message: Some("About gardens.".into()),
-        article_url: None,
-        created_at: OffsetDateTime::now_utc(),
-        queued: 0,
-        sent: 0,
-        failed: 0,
-        fanned_out: false,
-        stalled: false,
-    };
+    let notification = crate::emulator::new_notification(&author.id, "A new article", "About gardens.");
     store.create_notification(&notification).await.unwrap();
     let sending = Instant::now();
     jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();

@@ -31,11 +31,9 @@ use shared::{
     domain::Role,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
     ports::{
-        AccountStore, Edge, EdgeKind, Job, JobQueue, Mailer, Notification, NotificationStore, OutgoingEmail, Queue,
-        SocialStore,
+        AccountStore, Edge, EdgeKind, Job, JobQueue, Mailer, NotificationStore, OutgoingEmail, Queue, SocialStore,
     },
 };
-use time::OffsetDateTime;
 use ums_aws::DynamoStore;
 
 use crate::{
@@ -267,19 +265,7 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
 
     // Ten thousand characters of two bytes each: 20 KB.
     let message = "ü".repeat(10_000);
-    let notification = Notification {
-        id: uuid::Uuid::now_v7().to_string(),
-        author_id: author.id.clone(),
-        subject: "A long letter".into(),
-        message: Some(message),
-        article_url: None,
-        created_at: OffsetDateTime::now_utc(),
-        queued: 0,
-        sent: 0,
-        failed: 0,
-        fanned_out: false,
-        stalled: false,
-    };
+    let notification = crate::emulator::new_notification(&author.id, "A long letter", &message);
     store.create_notification(&notification).await.unwrap();
     jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
     let mut invocations = 0;
