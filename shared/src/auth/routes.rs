@@ -207,6 +207,7 @@ pub async fn send_confirm_email(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     /// The token from the emailed link.
     #[param(schema_with = schemas::emailed_token, required = true)]

@@ -55,7 +55,70 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::social::routes().split_for_parts().1);
     doc.merge(routes().split_for_parts().1);
     describe_problems(&mut doc);
+    mark_public_operations(&mut doc);
+    doc.servers = Some(vec![utoipa::openapi::Server::new("/")]);
+    drop_unused_schemas(&mut doc);
     doc
+}
+
+/// The document as JSON with the characters of the basic plane beyond printable ASCII escaped
+/// (`\u007f`): the same JSON, which YAML-based tools also read. YAML refuses raw control
+/// characters (the text patterns list some) and escaped surrogates, so characters beyond the
+/// basic plane stay as they are (YAML takes them raw).
+pub fn document_json() -> String {
+    let json = document().to_json().expect("the OpenAPI document serializes");
+    let mut escaped = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c as u32 {
+            0x7f..=0xffff => escaped.push_str(&format!("\\u{:04x}", c as u32)),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// An operation without a bearer requirement says so (`security: []`): public on purpose.
+fn mark_public_operations(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            operation.security.get_or_insert_with(Vec::new);
+        }
+    }
+}
+
+/// Schemas no operation reaches (generic pages register their item types, inlined where used).
+fn drop_unused_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    fn refs(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref")
+                    && let Some(name) = target.strip_prefix("#/components/schemas/")
+                {
+                    found.insert(name.to_string());
+                }
+                map.values().for_each(|v| refs(v, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+            _ => {}
+        }
+    }
+    let Some(components) = doc.components.as_mut() else { return };
+    let mut used = std::collections::BTreeSet::new();
+    refs(&serde_json::to_value(&doc.paths).unwrap_or_default(), &mut used);
+    // Schemas reach others: follow them until nothing new is found.
+    loop {
+        let before = used.len();
+        for name in used.clone() {
+            if let Some(schema) = components.schemas.get(&name) {
+                refs(&serde_json::to_value(schema).unwrap_or_default(), &mut used);
+            }
+        }
+        if used.len() == before {
+            break;
+        }
+    }
+    components.schemas.retain(|name, _| used.contains(name));
 }
 
 /// What the shared layers and extractors add to every route's own answers: errors are
@@ -136,7 +199,7 @@ pub async fn health() -> Json<serde_json::Value> {
 /// This document: the OpenAPI 3.1 description of the whole API.
 #[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi_json(State(state): State<DocsState>) -> Response {
-    let json = state.openapi_json.get_or_init(|| document().to_json().expect("the OpenAPI document serializes"));
+    let json = state.openapi_json.get_or_init(document_json);
     ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response()
 }
 

@@ -81,6 +81,7 @@ pub struct ReportsQuery {
     /// Only this author's reports.
     pub author_id: Option<String>,
     /// `open` (the default): reports no flag took up yet; `all`: every report.
+    #[param(inline)]
     pub status: Option<ReportStatusFilter>,
     /// Items per page, 1 to 100 (20 if absent).
     #[param(minimum = 1, maximum = 100)]

@@ -1,0 +1,76 @@
+// A front end's view of the service: a client typed by openapi-typescript from the service's
+// own OpenAPI document, calling it through openapi-fetch. `tsc --strict` checks it against the
+// generated types; scripts/contract runs it against the local server. Sign up, confirm the
+// email from the emailed link, log in, read and change the profile, ask for a photo upload
+// form, refresh, fail a login (a problem+json 401), log out.
+import createClient from "openapi-fetch";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { components, paths } from "./api.js";
+
+const base = process.env.UMS_BASE_URL ?? "";
+const outbox = process.env.UMS_OUTBOX ?? "";
+if (!base || !outbox) throw new Error("set UMS_BASE_URL and UMS_OUTBOX");
+
+const api = createClient<paths>({ baseUrl: base });
+const email = `ada.${Date.now()}@example.com`;
+const password = "correct horse battery staple";
+
+function check(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new Error(`contract story: ${what}`);
+}
+
+/** The token in the newest email to `to`, waiting for the worker to send it. */
+async function emailedToken(to: string): Promise<string> {
+  for (let tries = 0; tries < 100; tries++) {
+    const mails = readdirSync(outbox, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(outbox, entry.name), "utf8"))
+      .filter((mail) => mail.includes(`\r\nTo: ${to}\r\n`));
+    const token = mails.at(-1)?.match(/token=([A-Za-z0-9_-]+)/)?.[1];
+    if (token) return token;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no email reached ${to}`);
+}
+
+const registered = await api.POST("/api/v1/auth/register/{role}", {
+  params: { path: { role: "reader" } },
+  body: { email, password, first_name: "Ada", last_name: "Lovelace" },
+});
+check(registered.response.status === 201, `register: ${registered.response.status}`);
+
+const confirmed = await api.GET("/api/v1/auth/confirm_email", {
+  params: { query: { token: await emailedToken(email) } },
+});
+check(confirmed.data?.status === "active", `confirm: ${confirmed.response.status}`);
+
+const login = await api.POST("/api/v1/auth/login", { body: { email, password } });
+check(login.data !== undefined, `login: ${login.response.status}`);
+const tokens: components["schemas"]["TokenPair"] = login.data;
+const bearer = { Authorization: `Bearer ${tokens.access_token}` };
+
+const me = await api.GET("/api/v1/user", { headers: bearer });
+check(me.data?.email === email && me.data.role === "reader", "profile");
+
+const updated = await api.PUT("/api/v1/user", { headers: bearer, body: { bio: "First programmer." } });
+check(updated.data?.bio === "First programmer.", `profile update: ${updated.response.status}`);
+
+const form = await api.PUT("/api/v1/user/photo", { headers: bearer });
+check(form.data !== undefined && form.data.form.url.length > 0, `photo form: ${form.response.status}`);
+
+const refreshed = await api.POST("/api/v1/auth/refresh", { body: { refresh_token: tokens.refresh_token } });
+check(refreshed.data !== undefined && refreshed.data.refresh_token !== tokens.refresh_token, "refresh");
+
+const wrong = await api.POST("/api/v1/auth/login", { body: { email, password: "not the password" } });
+check(wrong.response.status === 401, `wrong password: ${wrong.response.status}`);
+check(wrong.response.headers.get("content-type") === "application/problem+json", "a problem document");
+check(wrong.error?.code === "invalid_credentials", `wrong password code: ${JSON.stringify(wrong.error)}`);
+
+const renewed = { Authorization: `Bearer ${refreshed.data.access_token}` };
+const logout = await api.POST("/api/v1/auth/logout", { headers: renewed, body: {} });
+check(logout.response.status === 204, `logout: ${logout.response.status}`);
+const after = await api.GET("/api/v1/user", { headers: renewed });
+check(after.response.status === 401, `after logout: ${after.response.status}`);
+
+console.log(`contract story: sign-up to logout as ${email}, every step as the document says`);
