@@ -2,15 +2,20 @@
 // own OpenAPI document, calling it through openapi-fetch. `tsc --strict` checks it against the
 // generated types; scripts/contract runs it against the local server. Sign up, confirm the
 // email from the emailed link, log in, read and change the profile, ask for a photo upload
-// form, refresh, fail a login (a problem+json 401), log out.
+// form, refresh, fail a login (a problem+json 401), log out. On the way, the access token is
+// verified the way another service would, knowing only the issuer's URL: `jose` reads the
+// OpenID discovery document, then the JWKS it names, and checks the token with the one
+// algorithm the document gives; scripts/contract checks the same token with PyJWT.
 import createClient from "openapi-fetch";
-import { readdirSync, readFileSync } from "node:fs";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { components, paths } from "./api.js";
 
 const base = process.env.UMS_BASE_URL ?? "";
 const outbox = process.env.UMS_OUTBOX ?? "";
-if (!base || !outbox) throw new Error("set UMS_BASE_URL and UMS_OUTBOX");
+const tokenFile = process.env.UMS_TOKEN_FILE ?? "";
+if (!base || !outbox || !tokenFile) throw new Error("set UMS_BASE_URL, UMS_OUTBOX and UMS_TOKEN_FILE");
 
 const api = createClient<paths>({ baseUrl: base });
 const email = `ada.${Date.now()}@example.com`;
@@ -49,6 +54,20 @@ const login = await api.POST("/api/v1/auth/login", { body: { email, password } }
 check(login.data !== undefined, `login: ${login.response.status}`);
 const tokens: components["schemas"]["TokenPair"] = login.data;
 const bearer = { Authorization: `Bearer ${tokens.access_token}` };
+
+// Another service, told only the issuer (here the service's own URL, its default issuer).
+const discovery = (await (await fetch(`${base}/.well-known/openid-configuration`)).json()) as {
+  issuer: string;
+  jwks_uri: string;
+  id_token_signing_alg_values_supported: string[];
+};
+const verified = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(discovery.jwks_uri)), {
+  issuer: discovery.issuer,
+  audience: "blog-platform",
+  algorithms: discovery.id_token_signing_alg_values_supported,
+});
+check(verified.payload.sub === tokens.user.id && verified.payload.role === "reader", "jose verified the token");
+writeFileSync(tokenFile, tokens.access_token);
 
 const me = await api.GET("/api/v1/user", { headers: bearer });
 check(me.data?.email === email && me.data.role === "reader", "profile");

@@ -78,6 +78,7 @@ async fn every_sample_event_reaches_its_route() {
         (&auth, "auth/send-reset-password-email.json", 202, None),
         (&auth, "auth/reset-password.json", 400, Some("invalid_token")),
         (&auth, "auth/change-password.json", 401, Some("unauthorized")),
+        (&auth, "auth/openid-configuration.json", 200, None),
         (&auth, "auth/jwks.json", 200, None),
         (&users, "users/user.json", 401, Some("unauthorized")),
         (&users, "users/update-me.json", 401, Some("unauthorized")),

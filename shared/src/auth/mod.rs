@@ -1,4 +1,5 @@
-//! The auth route group: registration, email confirmation, sessions, passwords, JWKS.
+//! The auth route group: registration, email confirmation, sessions, passwords, JWKS and
+//! discovery.
 //!
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); the
 //! group's state holds only the ports its flows use.
@@ -72,5 +73,6 @@ crate::http::route_group! {
     [send_reset_password_email],
     [reset_password],
     [change_password],
+    [openid_configuration],
     [jwks],
 }

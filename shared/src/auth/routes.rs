@@ -311,6 +311,27 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// OpenID Connect discovery metadata for the access tokens' issuer: where the keys are and how
+/// tokens are signed. API Gateway's JWT authorizers and JWT libraries configured with the issuer
+/// alone read it. The service is not an OpenID provider (no authorization endpoint): this is
+/// the part of the document that verifying its tokens needs.
+#[utoipa::path(
+    get, path = "/.well-known/openid-configuration", tag = "auth",
+    responses((status = 200, description = "Discovery metadata: `issuer`, `jwks_uri`, the signing algorithm", body = Object))
+)]
+pub async fn openid_configuration(
+    State(state): State<AuthState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
+    let metadata = serde_json::json!({
+        "issuer": state.config.jwt.issuer,
+        "jwks_uri": format!("{}/.well-known/jwks.json", state.config.public_url),
+        "id_token_signing_alg_values_supported": [state.keys.algorithm()],
+        "subject_types_supported": ["public"],
+        "claims_supported": ["iss", "aud", "sub", "sid", "role", "iat", "exp"],
+    });
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(metadata))
+}
+
 /// The public keys that verify access tokens (JWK Set).
 #[utoipa::path(
     get, path = "/.well-known/jwks.json", tag = "auth",

@@ -91,6 +91,11 @@ impl JwtKeys {
         })
     }
 
+    /// The one algorithm tokens are signed and checked with, as JOSE names it.
+    pub fn algorithm(&self) -> &'static str {
+        "EdDSA"
+    }
+
     pub fn kid(&self) -> &str {
         &self.kid
     }

@@ -20,6 +20,7 @@ async fn the_openapi_document_lists_every_auth_route() {
         ("/api/v1/auth/send_reset_password_email", "post"),
         ("/api/v1/auth/reset_password", "post"),
         ("/api/v1/auth/change_password", "post"),
+        ("/.well-known/openid-configuration", "get"),
         ("/.well-known/jwks.json", "get"),
         ("/api/v1/user", "get"),
         ("/api/v1/health", "get"),

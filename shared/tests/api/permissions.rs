@@ -133,6 +133,7 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
             .body(json!({ "token": invalid_token, "password": "a new passphrase" })),
         row(M::POST, "/api/v1/auth/change_password", signed_in(204))
             .body(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
+        row(M::GET, "/.well-known/openid-configuration", anyone(200)),
         row(M::GET, "/.well-known/jwks.json", anyone(200)),
         row(M::GET, "/api/v1/user", signed_in(200)),
         row(M::PUT, "/api/v1/user", signed_in(200)).body(json!({ "bio": "I read." })),

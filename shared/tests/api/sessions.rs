@@ -207,12 +207,25 @@ async fn forged_access_tokens_are_refused() {
 }
 
 #[tokio::test]
-async fn other_services_verify_access_tokens_with_the_jwks() {
+async fn other_services_verify_access_tokens_knowing_only_the_issuer() {
     let app = spawn_app().await;
     let tokens = app.signed_up("author", "ada@example.com").await;
 
-    let jwks: jsonwebtoken::jwk::JwkSet =
-        app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    // Discovery from the issuer's URL, as API Gateway's JWT authorizer does, then the keys.
+    let issuer = &app.address;
+    let discovery: Value = app
+        .client
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
+    let jwks_uri = discovery["jwks_uri"].as_str().unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = app.client.get(jwks_uri).send().await.unwrap().json().await.unwrap();
     let kid = jsonwebtoken::decode_header(&tokens.access).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
     let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
