@@ -24,7 +24,7 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Print a new Ed25519 signing key (PKCS#8 PEM) for `UMS_JWT_PRIVATE_KEY`.
+    /// Print a new P-256 (ES256) signing key (PKCS#8 PEM) for `UMS_JWT_PRIVATE_KEY`.
     GenerateJwtKey,
 }
 

@@ -30,7 +30,7 @@ pub struct Config {
 pub struct JwtConfig {
     pub issuer: String,
     pub audience: String,
-    /// PKCS#8 PEM of an Ed25519 key. Without it, the local server generates one into the data
+    /// PKCS#8 PEM of a P-256 (ES256) key. Without it, the local server generates one into the data
     /// directory on first run (`UMS_JWT_PRIVATE_KEY`).
     pub private_key_pem: Option<String>,
     pub access_token_ttl: Duration,

@@ -1,15 +1,16 @@
-//! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, issuer and audience, verified with the
-//! algorithm pinned. Other services verify them with our JWKS and never call us.
+//! Access tokens: ES256 (ECDSA on P-256) JWTs with a `kid`, issuer and audience, verified with
+//! the algorithm pinned. Other services verify them with our JWKS and never call us; ES256 is
+//! what API Gateway's JWT authorizers and every mainstream JWT library accept.
 
 use std::{path::Path, time::Duration};
 
 use anyhow::Context;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use ed25519_dalek::{
-    SigningKey,
-    pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, spki::der::pem::LineEnding},
-};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::{
+    ecdsa::SigningKey,
+    pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
@@ -38,7 +39,9 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     kid: String,
+    /// The public point's coordinates, base64url.
     public_x: String,
+    public_y: String,
     issuer: String,
     audience: String,
     access_ttl: Duration,
@@ -69,31 +72,35 @@ impl JwtKeys {
     }
 
     pub fn from_pem(pem: &str, config: &JwtConfig) -> anyhow::Result<Self> {
-        eddsa_only::install();
-        let signing = SigningKey::from_pkcs8_pem(pem.trim())
-            .context("the JWT signing key must be an Ed25519 private key in PKCS#8 PEM")?;
-        let public_x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
-        let encoding = EncodingKey::from_ed_pem(pem.trim().as_bytes()).context("reading the signing key")?;
-        let decoding = DecodingKey::from_ed_components(&public_x).context("reading the public key")?;
+        es256_only::install();
+        let signing = SigningKey::from_pkcs8_pem(pem.trim()).context(
+            "the JWT signing key must be a P-256 (ES256) private key in PKCS#8 PEM: `ums generate-jwt-key` prints one",
+        )?;
+        let point = signing.verifying_key().to_encoded_point(false);
+        let (x, y) = point.x().zip(point.y()).context("the public key is not a full point")?;
+        let (public_x, public_y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
+        let encoding = EncodingKey::from_ec_pem(pem.trim().as_bytes()).context("reading the signing key")?;
+        let decoding = DecodingKey::from_ec_components(&public_x, &public_y).context("reading the public key")?;
         // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{public_x}"}}"#);
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{public_x}","y":"{public_y}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
         Ok(Self {
             encoding,
             decoding,
             kid,
             public_x,
+            public_y,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
-            cursors: CursorSigner::new(signing.as_bytes()),
+            cursors: CursorSigner::new(&signing.to_bytes()),
             verified: Default::default(),
         })
     }
 
     /// The one algorithm tokens are signed and checked with, as JOSE names it.
     pub fn algorithm(&self) -> &'static str {
-        "EdDSA"
+        "ES256"
     }
 
     pub fn kid(&self) -> &str {
@@ -113,11 +120,12 @@ impl JwtKeys {
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({
             "keys": [{
-                "kty": "OKP",
-                "crv": "Ed25519",
+                "kty": "EC",
+                "crv": "P-256",
                 "x": self.public_x,
+                "y": self.public_y,
                 "kid": self.kid,
-                "alg": "EdDSA",
+                "alg": "ES256",
                 "use": "sig",
             }]
         })
@@ -133,7 +141,7 @@ impl JwtKeys {
             iat: now.unix_timestamp(),
             exp: now.unix_timestamp() + self.access_ttl.as_secs() as i64,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
     }
@@ -160,10 +168,10 @@ impl JwtKeys {
     /// The claims of a token signed with our key for our issuer and audience (expiry aside).
     fn verify_signature(&self, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
+        if header.alg != Algorithm::ES256 || header.kid.as_deref() != Some(self.kid.as_str()) {
             return None;
         }
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -173,10 +181,18 @@ impl JwtKeys {
     }
 }
 
-/// Reads the key file, or creates it (owner-only permissions) with a fresh key.
+/// Reads the key file, or creates it (owner-only permissions) with a fresh key. A key of the
+/// algorithm before ES256 (Ed25519) is set aside (`.ed25519`) and replaced: sessions go on (a
+/// refresh gets a token under the new key).
 fn load_or_generate_local_key(path: &Path) -> anyhow::Result<String> {
     if path.exists() {
-        return std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()));
+        let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if SigningKey::from_pkcs8_pem(pem.trim()).is_ok() {
+            return Ok(pem);
+        }
+        let aside = path.with_extension("pem.ed25519");
+        std::fs::rename(path, &aside).with_context(|| format!("setting {} aside", path.display()))?;
+        tracing::warn!(old = %aside.display(), "the signing key was not a P-256 key; a new one replaces it");
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -208,21 +224,24 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("creating {}", path.display()))
 }
 
-/// A fresh Ed25519 key in PKCS#8 PEM (also what operators put in `UMS_JWT_PRIVATE_KEY`).
+/// A fresh P-256 key in PKCS#8 PEM (also what operators put in `UMS_JWT_PRIVATE_KEY`).
 pub fn generate_pem() -> anyhow::Result<String> {
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let key = SigningKey::random(&mut rand::rngs::OsRng);
     Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?.to_string())
 }
 
 /// jsonwebtoken's cryptography, for the one algorithm this service signs and accepts. The
-/// crate's RustCrypto provider would link RSA, ECDSA and HMAC into every function for nothing;
+/// crate's RustCrypto provider would link RSA, EdDSA and HMAC into every function for nothing;
 /// with this one, a token of any other algorithm cannot even be checked.
-mod eddsa_only {
-    use ed25519_dalek::{Signature, SigningKey, VerifyingKey, ed25519::signature, pkcs8::DecodePrivateKey as _};
+mod es256_only {
     use jsonwebtoken::{
         Algorithm, DecodingKey, EncodingKey,
         crypto::{CryptoProvider, JwkUtils, JwtSigner, JwtVerifier},
         errors::{ErrorKind, Result},
+    };
+    use p256::{
+        ecdsa::{Signature, SigningKey, VerifyingKey, signature},
+        pkcs8::DecodePrivateKey as _,
     };
 
     static PROVIDER: CryptoProvider =
@@ -233,49 +252,51 @@ mod eddsa_only {
         let _ = PROVIDER.install_default();
     }
 
-    struct Ed25519Signer(SigningKey);
+    struct Es256Signer(SigningKey);
 
-    impl signature::Signer<Vec<u8>> for Ed25519Signer {
+    impl signature::Signer<Vec<u8>> for Es256Signer {
         fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
-            Ok(self.0.sign(message).to_bytes().to_vec())
+            // JWS wants the fixed-size r || s (RFC 7518, 3.4), not DER.
+            let signature: Signature = self.0.try_sign(message)?;
+            Ok(signature.to_bytes().to_vec())
         }
     }
 
-    impl JwtSigner for Ed25519Signer {
+    impl JwtSigner for Es256Signer {
         fn algorithm(&self) -> Algorithm {
-            Algorithm::EdDSA
+            Algorithm::ES256
         }
     }
 
-    struct Ed25519Verifier(VerifyingKey);
+    struct Es256Verifier(VerifyingKey);
 
-    impl signature::Verifier<Vec<u8>> for Ed25519Verifier {
+    impl signature::Verifier<Vec<u8>> for Es256Verifier {
         fn verify(&self, message: &[u8], signature: &Vec<u8>) -> std::result::Result<(), signature::Error> {
             self.0.verify(message, &Signature::from_slice(signature)?)
         }
     }
 
-    impl JwtVerifier for Ed25519Verifier {
+    impl JwtVerifier for Es256Verifier {
         fn algorithm(&self) -> Algorithm {
-            Algorithm::EdDSA
+            Algorithm::ES256
         }
     }
 
     fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
-        if *algorithm != Algorithm::EdDSA {
+        if *algorithm != Algorithm::ES256 {
             return Err(ErrorKind::InvalidAlgorithm.into());
         }
-        let key = SigningKey::from_pkcs8_der(key.inner()).map_err(|_| ErrorKind::InvalidEddsaKey)?;
-        Ok(Box::new(Ed25519Signer(key)))
+        let key = SigningKey::from_pkcs8_der(key.inner()).map_err(|_| ErrorKind::InvalidEcdsaKey)?;
+        Ok(Box::new(Es256Signer(key)))
     }
 
     fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-        if *algorithm != Algorithm::EdDSA {
+        if *algorithm != Algorithm::ES256 {
             return Err(ErrorKind::InvalidAlgorithm.into());
         }
-        let bytes: &[u8; 32] = key.as_bytes().try_into().map_err(|_| ErrorKind::InvalidEddsaKey)?;
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| ErrorKind::InvalidEddsaKey)?;
-        Ok(Box::new(Ed25519Verifier(key)))
+        // The uncompressed point `from_ec_components` made: 0x04 || x || y.
+        let key = VerifyingKey::from_sec1_bytes(key.as_bytes()).map_err(|_| ErrorKind::InvalidEcdsaKey)?;
+        Ok(Box::new(Es256Verifier(key)))
     }
 }
 
@@ -291,6 +312,24 @@ mod tests {
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
         }
+    }
+
+    #[test]
+    fn a_local_ed25519_key_from_before_es256_is_set_aside_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        // RFC 8410's example Ed25519 private key.
+        let old = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        std::fs::write(dir.path().join(LOCAL_KEY_FILE), old).unwrap();
+
+        let keys = JwtKeys::load(&config(), dir.path()).unwrap();
+
+        assert_eq!(std::fs::read_to_string(dir.path().join("jwt-signing-key.pem.ed25519")).unwrap(), old);
+        let now = OffsetDateTime::now_utc();
+        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, Algorithm::ES256);
+        let again = JwtKeys::load(&config(), dir.path()).unwrap();
+        assert_eq!(again.kid(), keys.kid(), "the new key is kept");
+        assert!(JwtKeys::from_pem(old, &config()).is_err(), "an operator's Ed25519 key is refused, not replaced");
     }
 
     #[test]

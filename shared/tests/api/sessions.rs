@@ -155,9 +155,9 @@ async fn forged_access_tokens_are_refused() {
     let our_key = std::fs::read_to_string(app.local().config.data_dir.join("jwt-signing-key.pem")).unwrap();
     let kid = header["kid"].as_str().unwrap().to_string();
     let sign = |claims: &Value, pem: &str| {
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(kid.clone());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap()).unwrap()
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_pem(pem.as_bytes()).unwrap()).unwrap()
     };
     let mut as_admin = claims.clone();
     as_admin["role"] = json!("admin");
@@ -223,12 +223,12 @@ async fn other_services_verify_access_tokens_knowing_only_the_issuer() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], issuer.as_str());
-    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256"]));
     let jwks_uri = discovery["jwks_uri"].as_str().unwrap();
     let jwks: jsonwebtoken::jwk::JwkSet = app.client.get(jwks_uri).send().await.unwrap().json().await.unwrap();
     let kid = jsonwebtoken::decode_header(&tokens.access).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
-    let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
     validation.set_audience(&["blog-platform"]);
     validation.set_issuer(&[&app.address]);
     let claims =
