@@ -336,9 +336,15 @@ impl DynamoStore {
     }
 
     /// One update on a condition (an empty expression: none) whose names and values the
-    /// update expression may use too: the item as it is after it, or `None` if the condition
-    /// failed.
-    async fn update_one(&self, key: Item, update: &str, condition: &Condition) -> anyhow::Result<Option<Item>> {
+    /// update expression may use too: `Ok` with the item as it is after it, or `Err` with the
+    /// item as it was when the condition failed (`None` if there was none, or the answer did
+    /// not carry it), so that a refusal needs no second read to say why.
+    async fn update_one(
+        &self,
+        key: Item,
+        update: &str,
+        condition: &Condition,
+    ) -> anyhow::Result<Result<Item, Option<Item>>> {
         let mut request = self
             .client
             .update_item()
@@ -347,14 +353,19 @@ impl DynamoStore {
             .update_expression(update)
             .set_expression_attribute_names(condition.names())
             .set_expression_attribute_values(condition.values())
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
         if !condition.expression.is_empty() {
             request = request.condition_expression(&condition.expression);
         }
         match request.send().await {
-            Ok(output) => Ok(Some(output.attributes.unwrap_or_default())),
-            Err(e) if condition_failed::<UpdateItemError, _>(&e) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem")),
+            Ok(output) => Ok(Ok(output.attributes.unwrap_or_default())),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Ok(Err(refused.item().cloned())),
+                _ => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem")),
+            },
         }
     }
 

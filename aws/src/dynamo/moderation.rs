@@ -184,7 +184,7 @@ impl DynamoStore {
             .value(":flags", n(flags as i64))
             .value(":yes", aws_sdk_dynamodb::types::AttributeValue::Bool(true));
         let update = "SET reports = :reports, open_reports = :open, flags = :flags, counted = :yes";
-        self.update_one(counts_key(author), update, &condition).await?;
+        let _refused_if_counted_first = self.update_one(counts_key(author), update, &condition).await?;
         Ok(())
     }
 }

@@ -7,14 +7,14 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::AttributeValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::{
     domain::UserId,
     ports::{DeliveryClaim, Finished, Notification, NotificationStore, Segment, SegmentPosition, StoreResult},
 };
 use time::OffsetDateTime;
 
-use super::{Condition, DynamoStore, Item, QUEUED_JOB_TTL, condition_failed, get_n, get_s, get_time, key, n, s};
+use super::{Condition, DynamoStore, Item, QUEUED_JOB_TTL, get_n, get_s, get_time, key, n, s};
 
 /// How long a notification and its progress can be read back (`GET author/notification`).
 pub const NOTIFICATION_TTL: time::Duration = time::Duration::days(90);
@@ -143,9 +143,10 @@ impl NotificationStore for DynamoStore {
             update += &format!(", {name} = :start");
             condition = condition.name(&name, &segment_attribute(segment.index));
         }
+        // Planned before (a redelivered start): the plan on record stands.
         let progress = match self.update_one(progress_key(id), &update, &condition).await? {
-            Some(progress) => progress,
-            None => self.get(notification_pk(id), "PROGRESS").await?.context("a fan-out's progress is gone")?,
+            Ok(progress) | Err(Some(progress)) => progress,
+            Err(None) => self.get(notification_pk(id), "PROGRESS").await?.context("a fan-out's progress is gone")?,
         };
         Ok(serde_json::from_str(get_s(&progress, "plan")?).context("reading the plan")?)
     }
@@ -173,17 +174,17 @@ impl NotificationStore for DynamoStore {
             .value(":queued", n(queued as i64))
             .value(":ends", n(ends));
         let update = "SET #seg = :to REMOVE stalled ADD queued :queued, segments_left :ends";
-        Ok(self.update_one(progress_key(id), update, &condition).await?.is_some())
+        Ok(self.update_one(progress_key(id), update, &condition).await?.is_ok())
     }
 
     async fn mark_stalled(&self, id: &str) -> StoreResult<()> {
         let stalled = Condition::default().value(":yes", AttributeValue::Bool(true));
-        self.update_one(progress_key(id), "SET stalled = :yes", &stalled).await?;
+        let _unconditional = self.update_one(progress_key(id), "SET stalled = :yes", &stalled).await?;
         Ok(())
     }
 
-    /// One write: creates the delivery, or takes back a released one. A refused claim reads
-    /// the delivery to say why.
+    /// One write: creates the delivery, or takes back a released one. A refused claim says why
+    /// from the delivery as the refusal found it.
     async fn claim_delivery(
         &self,
         id: &str,
@@ -191,40 +192,32 @@ impl NotificationStore for DynamoStore {
         now: OffsetDateTime,
         lease: time::Duration,
     ) -> StoreResult<DeliveryClaim> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(id, subscriber)))
-            .update_expression("SET #state = :sending, lease_until = :lease, #ttl = :ttl ADD attempts :one")
-            .condition_expression("attribute_not_exists(PK) OR #state = :queued")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":sending", s("sending"))
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":lease", n((now + lease).unix_timestamp()))
-            .expression_attribute_values(":ttl", n((now + QUEUED_JOB_TTL).unix_timestamp()))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let attempt = output.attributes.as_ref().and_then(|a| get_n(a, "attempts").ok()).unwrap_or(1);
-                Ok(DeliveryClaim::Acquired { attempt: attempt as u32 })
+        let claimable = Condition::new("attribute_not_exists(PK) OR #state = :queued")
+            .name("#state", "state")
+            .name("#ttl", "ttl")
+            .value(":sending", s("sending"))
+            .value(":queued", s("queued"))
+            .value(":lease", n((now + lease).unix_timestamp()))
+            .value(":ttl", n((now + QUEUED_JOB_TTL).unix_timestamp()))
+            .value(":one", n(1));
+        let update = "SET #state = :sending, lease_until = :lease, #ttl = :ttl ADD attempts :one";
+        let item = match self.update_one(delivery_key(id, subscriber), update, &claimable).await? {
+            Ok(claimed) => {
+                let attempt = get_n(&claimed, "attempts").unwrap_or(1);
+                return Ok(DeliveryClaim::Acquired { attempt: attempt as u32 });
             }
-            Err(e) if condition_failed::<UpdateItemError, _>(&e) => {
-                let item = self.get(notification_pk(id), &format!("DELIVERY#{subscriber}")).await?;
-                let Some(item) = item else { return Ok(DeliveryClaim::Busy) };
-                let abandoned = get_n(&item, "lease_until").unwrap_or(0) < now.unix_timestamp();
-                Ok(match get_s(&item, "state")? {
-                    "sending" if abandoned => DeliveryClaim::Abandoned,
-                    "sending" => DeliveryClaim::Busy,
-                    _ => DeliveryClaim::Done,
-                })
-            }
-            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),
-        }
+            Err(Some(item)) => item,
+            Err(None) => match self.get(notification_pk(id), &format!("DELIVERY#{subscriber}")).await? {
+                Some(item) => item,
+                None => return Ok(DeliveryClaim::Busy),
+            },
+        };
+        let abandoned = get_n(&item, "lease_until").unwrap_or(0) < now.unix_timestamp();
+        Ok(match get_s(&item, "state")? {
+            "sending" if abandoned => DeliveryClaim::Abandoned,
+            "sending" => DeliveryClaim::Busy,
+            _ => DeliveryClaim::Done,
+        })
     }
 
     async fn finish_deliveries(&self, id: &str, finished: &[Finished]) -> StoreResult<()> {
@@ -241,7 +234,9 @@ impl NotificationStore for DynamoStore {
             .value(":sending", s("sending"))
             .value(":queued", s("queued"))
             .value(":refund", n(if spent_attempt { 0 } else { -1 }));
-        self.update_one(delivery_key(id, subscriber), "SET #state = :queued ADD attempts :refund", &sending).await?;
+        let _refused_if_finished = self
+            .update_one(delivery_key(id, subscriber), "SET #state = :queued ADD attempts :refund", &sending)
+            .await?;
         Ok(())
     }
 }

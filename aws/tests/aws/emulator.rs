@@ -162,16 +162,7 @@ impl Queues {
         let client = aws_sdk_sqs::Client::new(&sdk().await);
         let dlq_name = unique("ums-jobs-dlq");
         let dead_letter_url = client.create_queue().queue_name(&dlq_name).send().await.unwrap().queue_url.unwrap();
-        let dlq_arn = client
-            .get_queue_attributes()
-            .queue_url(&dead_letter_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+        let dlq_arn = queue_arn(&client, &dead_letter_url).await;
         let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
         let url = client
             .create_queue()
@@ -183,16 +174,7 @@ impl Queues {
             .unwrap()
             .queue_url
             .unwrap();
-        let arn = client
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+        let arn = queue_arn(&client, &url).await;
         Self { client, url, arn, dead_letter_url }
     }
 
@@ -344,4 +326,27 @@ pub fn new_notification(author: &shared::domain::UserId, subject: &str, message:
         fanned_out: false,
         stalled: false,
     }
+}
+
+/// A queue's ARN, as a redrive policy or a bucket notification names it.
+pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attributes = client.get_queue_attributes().queue_url(url).attribute_names(QueueArn).send().await.unwrap();
+    attributes.attributes.unwrap()[&QueueArn].clone()
+}
+
+/// `count` readers subscribed to `author`, their addresses at `domain`, written 25 at a time.
+pub async fn subscribers(store: &Arc<DynamoStore>, author: &shared::domain::UserId, domain: &str, count: usize) {
+    use shared::ports::{AccountStore, Edge, EdgeKind, SocialStore};
+    let writes = (0..count).map(|i| {
+        let (store, author) = (store.clone(), author.clone());
+        let reader = crate::store_conformance::cases::user(&format!("reader{i}@{domain}"));
+        tokio::spawn(async move {
+            store.create_account(&reader).await.unwrap();
+            let edge =
+                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
+            store.add_edge(&edge).await.unwrap();
+        })
+    });
+    in_batches(25, writes).await;
 }

@@ -9,33 +9,18 @@ use shared::{
     Config,
     clock::SystemClock,
     credentials::JwtKeys,
-    domain::{Role, User, UserId},
+    domain::{Role, User},
     jobs::NotifyWorker,
-    ports::{AccountStore, Edge, EdgeKind, Job, JobQueue, NotificationStore, Queue, SocialStore},
+    ports::{AccountStore, Job, JobQueue, NotificationStore, Queue},
 };
-use ums_aws::{DynamoStore, SqsJobs};
+use ums_aws::SqsJobs;
 
-use crate::emulator::{Queues, Table, in_batches, sent_emails, ses_worker, sqs_event, unique};
+use crate::emulator::{Queues, Table, sent_emails, ses_worker, sqs_event, unique};
 
 const SUBSCRIBERS: usize = 1000;
 
 fn account(email: &str, role: Role) -> User {
     User { role, ..crate::store_conformance::cases::user(email) }
-}
-
-/// Accounts for 1,000 subscribers of `author`, written 25 at a time.
-async fn subscribers(store: &Arc<DynamoStore>, author: &UserId, domain: &str) {
-    let writes = (0..SUBSCRIBERS).map(|i| {
-        let (store, author) = (store.clone(), author.clone());
-        let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
-        tokio::spawn(async move {
-            store.create_account(&reader).await.unwrap();
-            let edge =
-                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
-            store.add_edge(&edge).await.unwrap();
-        })
-    });
-    in_batches(25, writes).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -47,7 +32,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
     let author = account(&format!("bob@{domain}"), Role::Author);
     store.create_account(&author).await.unwrap();
     let started = std::time::Instant::now();
-    subscribers(&store, &author.id, &domain).await;
+    crate::emulator::subscribers(&store, &author.id, &domain, SUBSCRIBERS).await;
     eprintln!("1,000 subscribers written in {:?}", started.elapsed());
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));

@@ -25,14 +25,12 @@ use shared::{
     credentials::JwtKeys,
     domain::{Role, User},
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
-    ports::{
-        AccountStore, Edge, EdgeKind, Job, JobQueue, LinkRequest, NotificationStore, Queue, SocialStore, TokenKind,
-    },
+    ports::{AccountStore, Job, JobQueue, LinkRequest, NotificationStore, Queue, TokenKind},
 };
 use ums_aws::{DynamoStore, SesMailer, SqsJobs, lambda, worker::Redelivery};
 
 use crate::{
-    emulator::{Queues, Table, in_batches, unique},
+    emulator::{Queues, Table, unique},
     ses_stand_in::{SesLimits, SesStandIn},
 };
 
@@ -148,17 +146,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
     let forgetful = account(&format!("forgetful@{domain}"), Role::Reader);
     store.create_account(&author).await.unwrap();
     store.create_account(&forgetful).await.unwrap();
-    let writes = (0..SUBSCRIBERS).map(|i| {
-        let (store, author) = (store.clone(), author.id.clone());
-        let reader = account(&format!("reader{i}@{domain}"), Role::Reader);
-        tokio::spawn(async move {
-            store.create_account(&reader).await.unwrap();
-            let edge =
-                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
-            store.add_edge(&edge).await.unwrap();
-        })
-    });
-    in_batches(25, writes).await;
+    crate::emulator::subscribers(&store, &author.id, &domain, SUBSCRIBERS).await;
     eprintln!("{SUBSCRIBERS} subscribers written in {:?}", started.elapsed());
 
     let ses = SesStandIn::start(SesLimits { advertised_rate: 50.0, enforced_rate: 40, server_errors: 0.01 }).await;

@@ -32,17 +32,7 @@ async fn s3() -> aws_sdk_s3::Client {
 
 /// The bucket announces uploads on `queues`, as template.yaml's notification does.
 async fn notify_uploads(bucket: &str, queues: &Queues) {
-    let arn = queues
-        .client
-        .get_queue_attributes()
-        .queue_url(&queues.url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let arn = crate::emulator::queue_arn(&queues.client, &queues.url).await;
     use aws_sdk_s3::types::{
         Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
         QueueConfiguration, S3KeyFilter,

@@ -30,14 +30,12 @@ use shared::{
     credentials::JwtKeys,
     domain::Role,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
-    ports::{
-        AccountStore, Edge, EdgeKind, Job, JobQueue, Mailer, NotificationStore, OutgoingEmail, Queue, SocialStore,
-    },
+    ports::{AccountStore, Job, JobQueue, Mailer, NotificationStore, OutgoingEmail, Queue},
 };
 use ums_aws::DynamoStore;
 
 use crate::{
-    emulator::{Table, in_batches, sdk, unique},
+    emulator::{Table, sdk, unique},
     scale_model::{MEASURED, PerSubscriber},
 };
 
@@ -224,17 +222,7 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
     let author =
         shared::domain::User { role: Role::Author, ..crate::store_conformance::cases::user(&format!("bob@{domain}")) };
     setup.create_account(&author).await.unwrap();
-    let writes = (0..SUBSCRIBERS).map(|i| {
-        let (store, author) = (setup.clone(), author.id.clone());
-        let reader = crate::store_conformance::cases::user(&format!("reader{i}@{domain}"));
-        tokio::spawn(async move {
-            store.create_account(&reader).await.unwrap();
-            let edge =
-                Edge { kind: EdgeKind::Subscription, from: reader.id, to: author, created_at: reader.created_at };
-            store.add_edge(&edge).await.unwrap();
-        })
-    });
-    in_batches(25, writes).await;
+    crate::emulator::subscribers(&setup, &author.id, &domain, SUBSCRIBERS).await;
 
     // The workers' store logs its writes.
     let log = WriteLog::default();
