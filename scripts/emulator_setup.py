@@ -64,6 +64,19 @@ def signing_key_pem():
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
+def key_set():
+    """A new JWT key set, as `ums jwt-key new` prints it: the signing key, the next one, a seal secret."""
+    import base64
+    import datetime
+    import secrets
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps({
+        "seal_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+        "keys": [{"status": "next", "since": now, "private_key": signing_key_pem()},
+                 {"status": "signing", "since": now, "private_key": signing_key_pem()}],
+    })
+
+
 def setup(endpoint, visibility_timeout=None, signing_key=None):
     """Creates everything (idempotently) and returns the functions' environment. Each queue's
     visibility timeout is the template's unless `visibility_timeout` overrides it."""
@@ -108,7 +121,7 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
     env["UMS_PHOTO_BUCKET"] = BUCKET
     boto3.client("sesv2", **aws).create_email_identity(EmailIdentity=SENDER)
     ssm = boto3.client("ssm", **aws)
-    ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or signing_key_pem())
+    ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or key_set())
     return env
 
 

@@ -5,7 +5,11 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shared::{Config, LocalApp, operator};
+use shared::{
+    Config, LocalApp,
+    credentials::keyset::{self, KeySet},
+    operator::{self, jwt_key},
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -24,8 +28,12 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// Print a new P-256 (ES256) signing key (PKCS#8 PEM) for `UMS_JWT_PRIVATE_KEY`.
-    GenerateJwtKey,
+    /// The key set that signs access tokens, in the data directory (`new` prints one for
+    /// `UMS_JWT_PRIVATE_KEY` or a secret store).
+    JwtKey {
+        #[command(subcommand)]
+        command: jwt_key::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -52,10 +60,7 @@ fn main() -> anyhow::Result<()> {
             Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } => {
                 create_admin(&email, &first_name, &last_name).await
             }
-            Command::GenerateJwtKey => {
-                print!("{}", shared::credentials::jwt::generate_pem()?);
-                Ok(())
-            }
+            Command::JwtKey { command } => jwt_key(command),
         }
     })
 }
@@ -91,5 +96,32 @@ async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow:
     let app = LocalApp::build(Config::from_env()?)?;
     let user = operator::create_admin(&app.auth, email, first_name, last_name, password).await?;
     println!("created admin {} <{}>", user.id, user.email);
+    Ok(())
+}
+
+fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    if let jwt_key::Command::New = command {
+        println!("{}", KeySet::generate(now)?.to_json());
+        return Ok(());
+    }
+    let config = Config::from_env()?;
+    if config.jwt.private_key_pem.is_some() {
+        anyhow::bail!(
+            "the key set comes from UMS_JWT_PRIVATE_KEY: change it where it is kept (the set in the data directory is not used)"
+        );
+    }
+    let dir = &config.data_dir;
+    let mut set = keyset::load_or_create_local(dir, now)?;
+    match command {
+        jwt_key::Command::New => unreachable!("handled above"),
+        jwt_key::Command::Show => print!("{}", jwt_key::show(&set)?),
+        jwt_key::Command::Rotate { cache_wait_minutes } => {
+            let report = jwt_key::rotate(&mut set, now, cache_wait_minutes, config.jwt.access_token_ttl)?;
+            keyset::save_local(dir, &set)?;
+            // A running server reads the set again within UMS_JWT_KEYS_RELOAD_SECS.
+            println!("{report}");
+        }
+    }
     Ok(())
 }

@@ -30,11 +30,15 @@ pub struct Config {
 pub struct JwtConfig {
     pub issuer: String,
     pub audience: String,
-    /// PKCS#8 PEM of a P-256 (ES256) key. Without it, the local server generates one into the data
-    /// directory on first run (`UMS_JWT_PRIVATE_KEY`).
+    /// A key set (JSON, `ums jwt-key new`) or a lone P-256 PKCS#8 PEM, given whole and never
+    /// read again (`UMS_JWT_PRIVATE_KEY`). Without it, the local server keeps its set in the data
+    /// directory (made on first run) and a Lambda reads it from SSM.
     pub private_key_pem: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How often a running instance reads its key set again, to see a rotation
+    /// (`UMS_JWT_KEYS_RELOAD_SECS`).
+    pub keys_reload: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +109,7 @@ impl Config {
                 private_key_pem: None,
                 access_token_ttl: Duration::from_secs(15 * 60),
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+                keys_reload: Duration::from_secs(300),
             },
             public_url,
             email_from: "Blog Platform <no-reply@blog.localhost>".into(),
@@ -160,6 +165,9 @@ impl Config {
         config.jwt.private_key_pem = var("UMS_JWT_PRIVATE_KEY");
         if let Some(secs) = parse_var::<u64>("UMS_ACCESS_TOKEN_TTL_SECS")? {
             config.jwt.access_token_ttl = Duration::from_secs(secs);
+        }
+        if let Some(secs) = parse_var::<u64>("UMS_JWT_KEYS_RELOAD_SECS")? {
+            config.jwt.keys_reload = Duration::from_secs(secs);
         }
         if let Some(days) = parse_var::<u64>("UMS_REFRESH_TOKEN_TTL_DAYS")? {
             config.jwt.refresh_token_ttl = Duration::from_secs(days * 24 * 3600);

@@ -46,3 +46,60 @@ pub fn read_password() -> anyhow::Result<String> {
     }
     Ok(first)
 }
+
+/// The key-set commands (`ums jwt-key`, `ums-aws jwt-key`), wherever the set is kept.
+pub mod jwt_key {
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+
+    use crate::credentials::keyset::KeySet;
+
+    #[cfg(feature = "cli")]
+    #[derive(clap::Subcommand, Debug)]
+    pub enum Command {
+        /// Print a new key set (a signing key, the next one, a seal secret) as JSON.
+        New,
+        /// List the set's keys: id, status, since. Prints nothing secret.
+        Show,
+        /// Move the set one step: the next key signs, the signing key retires (published until
+        /// its tokens expire), a new next key is published, expired retired keys are dropped.
+        /// A set of one key (a PEM from before sets) gets its next key published first.
+        Rotate {
+            /// Minutes the next key must have been published before it signs: how long the
+            /// platform's verifiers may cache our JWKS (API Gateway: up to an hour).
+            #[arg(long, default_value_t = crate::credentials::keyset::CACHE_WAIT.as_secs() / 60)]
+            cache_wait_minutes: u64,
+        },
+    }
+
+    /// One step of `rotate` on `set`; what it did, for the operator.
+    pub fn rotate(
+        set: &mut KeySet,
+        now: OffsetDateTime,
+        cache_wait_minutes: u64,
+        access_ttl: Duration,
+    ) -> anyhow::Result<String> {
+        if let Some(kid) = set.publish_next(now)? {
+            return Ok(format!(
+                "published the next key {kid}; run rotate again from {} to sign with it",
+                now + Duration::from_secs(cache_wait_minutes * 60)
+            ));
+        }
+        let step = set.rotate(now, Duration::from_secs(cache_wait_minutes * 60), access_ttl)?;
+        let mut report = format!(
+            "signing with {}; retired {} (published until its tokens expire); published {} to sign at the next rotation",
+            step.signing, step.retired, step.published
+        );
+        for kid in step.dropped {
+            report.push_str(&format!("; dropped {kid}"));
+        }
+        Ok(report)
+    }
+
+    /// The lines of `show`.
+    pub fn show(set: &KeySet) -> anyhow::Result<String> {
+        let keys = set.describe()?;
+        Ok(keys.iter().map(|(kid, status, since)| format!("{status:<8} {kid}  since {since}\n")).collect())
+    }
+}

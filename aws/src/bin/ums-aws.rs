@@ -1,11 +1,16 @@
 //! `ums-aws`: the operator commands on the AWS path, against the resources the environment
 //! names (as the functions read them). `scripts/aws-local admin create ...` runs it against the
 //! emulator; with real credentials and `UMS_TABLE_NAME`, `UMS_EMAIL_QUEUE_URL` and
-//! `UMS_JWT_KEY_PARAMETER` set, it works on a deployment too.
+//! `UMS_JWT_KEY_PARAMETER` set, it works on a deployment too. `ums-aws jwt-key rotate` moves the
+//! key set in SSM one step (`scripts/aws-local jwt-key rotate` on the emulator).
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use shared::operator;
-use ums_aws::lambda::Aws;
+use shared::{
+    credentials::keyset::KeySet,
+    operator::{self, jwt_key},
+};
+use ums_aws::lambda::{Aws, KeySetParameter};
 
 #[derive(Parser)]
 #[command(name = "ums-aws", about = "Operator commands for the AWS deployment", version)]
@@ -20,6 +25,12 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// The key set that signs access tokens, in the SSM parameter `UMS_JWT_KEY_PARAMETER`
+    /// (running functions read it again within `UMS_JWT_KEYS_RELOAD_SECS`).
+    JwtKey {
+        #[command(subcommand)]
+        command: jwt_key::Command,
     },
 }
 
@@ -39,10 +50,39 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } = Cli::parse().command;
-    let password = operator::read_password()?;
-    let aws = Aws::from_sdk(ums_aws::lambda::operator_sdk_config().await)?;
-    let user = operator::create_admin(&aws.auth_state().await?, &email, &first_name, &last_name, password).await?;
-    println!("created admin {} <{}>", user.id, user.email);
+    match Cli::parse().command {
+        Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } => {
+            let password = operator::read_password()?;
+            let aws = Aws::from_sdk(ums_aws::lambda::operator_sdk_config().await)?;
+            let user =
+                operator::create_admin(&aws.auth_state().await?, &email, &first_name, &last_name, password).await?;
+            println!("created admin {} <{}>", user.id, user.email);
+        }
+        Command::JwtKey { command } => jwt_key(command).await?,
+    }
+    Ok(())
+}
+
+async fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    if let jwt_key::Command::New = command {
+        println!("{}", KeySet::generate(now)?.to_json());
+        return Ok(());
+    }
+    let name = std::env::var("UMS_JWT_KEY_PARAMETER").context("UMS_JWT_KEY_PARAMETER is not set")?;
+    let sdk = ums_aws::lambda::operator_sdk_config().await;
+    let parameter = KeySetParameter { client: aws_sdk_ssm::Client::new(&sdk), name };
+    let (text, version) = parameter.read_versioned().await?;
+    let mut set = KeySet::parse(&text)?;
+    match command {
+        jwt_key::Command::New => unreachable!("handled above"),
+        jwt_key::Command::Show => print!("{}", jwt_key::show(&set)?),
+        jwt_key::Command::Rotate { cache_wait_minutes } => {
+            let access_ttl = shared::Config::from_env()?.jwt.access_token_ttl;
+            let report = jwt_key::rotate(&mut set, now, cache_wait_minutes, access_ttl)?;
+            parameter.write_over(&set.to_json(), version).await?;
+            println!("{report}");
+        }
+    }
     Ok(())
 }

@@ -83,7 +83,7 @@ async fn deleting_an_author_with_5000_subscribers_erases_every_edge_and_count_an
     assert_eq!(store.account(&author.id).await.unwrap(), None);
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
-    let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
     let notify = NotifyWorker {
         accounts: store.clone(),
         social: store.clone(),

@@ -36,7 +36,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
     eprintln!("1,000 subscribers written in {:?}", started.elapsed());
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
-    let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
     let urls = [(Queue::Delivery, email_queue.url.clone()), (Queue::Notify, notify_queue.url.clone())];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
     let notify = NotifyWorker {

@@ -164,10 +164,14 @@ async fn each_function_builds_only_the_clients_its_group_uses() {
 }
 
 #[tokio::test]
-async fn the_signing_key_comes_from_ssm_parameter_store() {
+async fn the_key_set_comes_from_ssm_and_a_rotation_there_reaches_a_running_function() {
+    use shared::{credentials::keyset::KeySet, operator::jwt_key};
+    use ums_aws::lambda::KeySetParameter;
+
     let (table, queues) = (Table::create().await, Queues::create(3).await);
     let sdk = sdk().await;
     let name = crate::emulator::unique("/ums/jwt-signing-key");
+    // A lone PEM, as deployments before key sets hold.
     let pem = shared::credentials::jwt::generate_pem().unwrap();
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     ssm.put_parameter()
@@ -178,11 +182,42 @@ async fn the_signing_key_comes_from_ssm_parameter_store() {
         .await
         .unwrap();
 
-    let aws = aws_on_emulator(&table, Some(&queues), JwtKeySource::SsmParameter(name.clone())).await;
+    let mut aws = aws_on_emulator(&table, Some(&queues), JwtKeySource::SsmParameter(name.clone())).await;
+    aws.config.jwt.keys_reload = std::time::Duration::ZERO;
     let state = aws.auth_state().await.unwrap();
+    let expected = shared::credentials::JwtKeys::fixed(&pem, &state.config.jwt).unwrap();
+    let first = state.keys.kid().await;
+    assert_eq!(first, expected.kid().await);
 
-    let expected = shared::credentials::JwtKeys::from_pem(&pem, &state.config.jwt).unwrap();
-    assert_eq!(state.keys.kid(), expected.kid());
+    // `ums-aws jwt-key rotate`, twice: a set of one key gets its next key published, then it signs.
+    let parameter = KeySetParameter { client: ssm.clone(), name: name.clone() };
+    let now = time::OffsetDateTime::now_utc();
+    let mut reports = vec![];
+    for _ in 0..2 {
+        let (text, version) = parameter.read_versioned().await.unwrap();
+        let mut set = KeySet::parse(&text).unwrap();
+        reports.push(jwt_key::rotate(&mut set, now, 0, state.config.jwt.access_token_ttl).unwrap());
+        parameter.write_over(&set.to_json(), version).await.unwrap();
+    }
+    assert!(reports[0].starts_with("published the next key"), "{reports:?}");
+    let signing = state.keys.kid().await;
+    assert_ne!(signing, first, "the running function signs with the key published ahead");
+    assert!(reports[1].starts_with(&format!("signing with {signing}")), "{reports:?}");
+    let published = state.keys.jwks().await["keys"].as_array().unwrap().len();
+    assert_eq!(published, 3, "next, signing and the retired first key");
+
+    // Another writer between a rotation's read and its write is caught, not silently undone.
+    let (text, version) = parameter.read_versioned().await.unwrap();
+    ssm.put_parameter()
+        .name(&name)
+        .value(&text)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let caught = parameter.write_over(&text, version).await.unwrap_err();
+    assert!(caught.to_string().contains("another writer"), "{caught}");
     ssm.delete_parameter().name(name).send().await.unwrap();
 }
 

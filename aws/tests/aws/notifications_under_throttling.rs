@@ -162,7 +162,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         (Queue::Notify, notify_queue.url.clone()),
     ];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
-    let keys = Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
     let notify_worker: Arc<dyn Worker> = Arc::new(NotifyWorker {
         accounts: store.clone(),
         social: store.clone(),

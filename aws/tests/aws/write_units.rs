@@ -238,7 +238,7 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
         notifications: store.clone(),
         tokens: store.clone(),
         jobs: jobs.clone(),
-        keys: Arc::new(JwtKeys::from_pem(&shared::credentials::jwt::generate_pem().unwrap(), &settings.jwt).unwrap()),
+        keys: Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &settings.jwt).unwrap()),
         config: settings.clone(),
         clock: Arc::new(SystemClock),
     };

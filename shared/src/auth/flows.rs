@@ -185,11 +185,16 @@ async fn start_session(
         Err(AccountError::Conflict | AccountError::NotFound) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),
     };
-    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &secret))
+    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &secret)).await
 }
 
-fn token_pair(state: &AuthState, user: &User, session_id: &str, refresh_token: String) -> Result<TokenPair, ApiError> {
-    let access_token = state.keys.issue(&user.id, session_id, user.role, state.clock.now())?;
+async fn token_pair(
+    state: &AuthState,
+    user: &User,
+    session_id: &str,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
+    let access_token = state.keys.issue(&user.id, session_id, user.role, state.clock.now()).await?;
     Ok(TokenPair {
         access_token,
         refresh_token,
@@ -247,7 +252,9 @@ pub async fn refresh(state: &AuthState, presented: &str) -> Result<TokenPair, Ap
         .rotate_session(&user_id, &session.id, &presented_hash, &hash_token(&new_secret), &history, now)
         .await?
     {
-        Rotation::Rotated => token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret)),
+        Rotation::Rotated => {
+            token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret)).await
+        }
         // Another request rotated it between our read and our write: a race, not a theft.
         Rotation::Stale => Err(ApiError::RefreshConflict),
         Rotation::Missing => Err(ApiError::InvalidRefreshToken),

@@ -340,5 +340,5 @@ pub async fn openid_configuration(
 pub async fn jwks(
     State(keys): State<Arc<JwtKeys>>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], Json<serde_json::Value>) {
-    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(keys.jwks()))
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(keys.jwks().await))
 }

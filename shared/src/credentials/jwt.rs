@@ -2,19 +2,20 @@
 //! the algorithm pinned. Other services verify them with our JWKS and never call us; ES256 is
 //! what API Gateway's JWT authorizers and every mainstream JWT library accept.
 
-use std::{path::Path, time::Duration};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use p256::{
-    ecdsa::SigningKey,
-    pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, LineEnding},
-};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
+pub use super::keyset::generate_pem;
+use super::keyset::{self, KeyEntry, KeySet, public_point, thumbprint};
 use crate::{
     config::JwtConfig,
     domain::{Role, UserId},
@@ -35,65 +36,115 @@ pub struct AccessClaims {
     pub exp: i64,
 }
 
+/// Where a key set is kept, read again as it rotates.
+#[async_trait::async_trait]
+pub trait KeySetSource: Send + Sync {
+    async fn read(&self) -> anyhow::Result<String>;
+}
+
+/// The laptop's key set file.
+pub struct KeySetFile(pub PathBuf);
+
+#[async_trait::async_trait]
+impl KeySetSource for KeySetFile {
+    async fn read(&self) -> anyhow::Result<String> {
+        tokio::fs::read_to_string(&self.0).await.with_context(|| format!("reading {}", self.0.display()))
+    }
+}
+
+/// A reload of the key set waits at most this long; past it the keys in use stay, and the
+/// next reload is due as usual.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    kid: String,
-    /// The public point's coordinates, base64url.
-    public_x: String,
-    public_y: String,
+    ring: RwLock<Arc<KeyRing>>,
+    /// Seals list cursors, unsubscribe links and upload forms, with the set's seal secret (apart
+    /// from the signing keys: a rotation leaves every sent link working).
+    seals: CursorSigner,
+    /// Where the set is read again when `reload_every` has passed (none: a set given whole).
+    source: Option<Box<dyn KeySetSource>>,
+    reload_every: Duration,
+    next_reload: Mutex<Instant>,
     issuer: String,
     audience: String,
     access_ttl: Duration,
-    /// Seals list cursors; keyed from the private key, so a key rotation retires them too.
-    cursors: CursorSigner,
     /// Tokens whose signature was checked, by their whole text (signature included, so nothing
     /// unsigned can match): a client sends one token with every request until it expires, and
     /// checking the same signature again buys nothing. Expiry is still checked each time, and
-    /// the session behind a token is still read each time (`AuthUser`).
-    verified: std::sync::Mutex<std::collections::HashMap<String, AccessClaims>>,
+    /// the session behind a token is still read each time (`AuthUser`). Emptied when the key
+    /// set changes.
+    verified: Mutex<HashMap<String, AccessClaims>>,
+}
+
+/// The keys of one key set, ready to sign and verify.
+struct KeyRing {
+    set: KeySet,
+    encoding: EncodingKey,
+    kid: String,
+    /// Every published key (next, signing, retired) by `kid`.
+    decoding: HashMap<String, DecodingKey>,
+    jwks: serde_json::Value,
+}
+
+impl KeyRing {
+    fn new(set: KeySet) -> anyhow::Result<Self> {
+        es256_only::install();
+        let (mut signing, mut decoding, mut jwks) = (None, HashMap::new(), Vec::new());
+        for key in &set.keys {
+            let (x, y) = match key {
+                KeyEntry::Next { private_key, .. } => public_point(private_key)?,
+                KeyEntry::Signing { private_key, .. } => {
+                    let encoding =
+                        EncodingKey::from_ec_pem(private_key.trim().as_bytes()).context("reading the signing key")?;
+                    let (x, y) = public_point(private_key)?;
+                    signing = Some((encoding, thumbprint(&x, &y)));
+                    (x, y)
+                }
+                KeyEntry::Retired { x, y, .. } => (x.clone(), y.clone()),
+            };
+            let kid = thumbprint(&x, &y);
+            decoding.insert(kid.clone(), DecodingKey::from_ec_components(&x, &y).context("reading a public key")?);
+            jwks.push(serde_json::json!({
+                "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig",
+            }));
+        }
+        let (encoding, kid) = signing.context("a key set has a signing key")?;
+        Ok(Self { set, encoding, kid, decoding, jwks: serde_json::json!({ "keys": jwks }) })
+    }
 }
 
 /// Verified tokens remembered at most; the memory starts over when full.
 const VERIFIED_TOKENS: usize = 4096;
 
-/// The file the local server keeps its generated signing key in.
-pub const LOCAL_KEY_FILE: &str = "jwt-signing-key.pem";
-
 impl JwtKeys {
-    /// The key from configuration, or else the one in the data directory, generated there on
-    /// first run.
+    /// The set from configuration (given whole), or else the laptop's in the data directory,
+    /// made there on first run and read again as it rotates (`ums jwt-key rotate`).
     pub fn load(config: &JwtConfig, data_dir: &Path) -> anyhow::Result<Self> {
-        let pem = match &config.private_key_pem {
-            Some(pem) => pem.clone(),
-            None => load_or_generate_local_key(&data_dir.join(LOCAL_KEY_FILE))?,
-        };
-        Self::from_pem(&pem, config)
+        if let Some(text) = &config.private_key_pem {
+            return Self::fixed(text, config);
+        }
+        let set = keyset::load_or_create_local(data_dir, OffsetDateTime::now_utc())?;
+        let file = KeySetFile(data_dir.join(keyset::LOCAL_KEY_SET_FILE));
+        Self::new(set, Some(Box::new(file)), config)
     }
 
-    pub fn from_pem(pem: &str, config: &JwtConfig) -> anyhow::Result<Self> {
-        es256_only::install();
-        let signing = SigningKey::from_pkcs8_pem(pem.trim()).context(
-            "the JWT signing key must be a P-256 (ES256) private key in PKCS#8 PEM: `ums generate-jwt-key` prints one",
-        )?;
-        let point = signing.verifying_key().to_encoded_point(false);
-        let (x, y) = point.x().zip(point.y()).context("the public key is not a full point")?;
-        let (public_x, public_y) = (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y));
-        let encoding = EncodingKey::from_ec_pem(pem.trim().as_bytes()).context("reading the signing key")?;
-        let decoding = DecodingKey::from_ec_components(&public_x, &public_y).context("reading the public key")?;
-        // RFC 7638 thumbprint: members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{public_x}","y":"{public_y}"}}"#);
-        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    /// A key set (JSON) or a lone P-256 PEM, never read again.
+    pub fn fixed(text: &str, config: &JwtConfig) -> anyhow::Result<Self> {
+        Self::new(KeySet::parse(text)?, None, config)
+    }
+
+    /// A set read from `source`, and read again from it every `config.keys_reload`.
+    pub fn new(set: KeySet, source: Option<Box<dyn KeySetSource>>, config: &JwtConfig) -> anyhow::Result<Self> {
+        let seals = CursorSigner::new(&set.seal_secret());
         Ok(Self {
-            encoding,
-            decoding,
-            kid,
-            public_x,
-            public_y,
+            ring: RwLock::new(Arc::new(KeyRing::new(set)?)),
+            seals,
+            source,
+            reload_every: config.keys_reload,
+            next_reload: Mutex::new(Instant::now() + config.keys_reload),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
-            cursors: CursorSigner::new(&signing.to_bytes()),
             verified: Default::default(),
         })
     }
@@ -103,35 +154,80 @@ impl JwtKeys {
         "ES256"
     }
 
-    pub fn kid(&self) -> &str {
-        &self.kid
+    fn ring(&self) -> Arc<KeyRing> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The signer of this service's list cursors.
+    /// The id of the key that signs now.
+    pub async fn kid(&self) -> String {
+        self.refresh_if_due().await;
+        self.ring().kid.clone()
+    }
+
+    /// The signer of this service's list cursors and links.
     pub fn cursor_signer(&self) -> &CursorSigner {
-        &self.cursors
+        &self.seals
     }
 
     pub fn access_ttl(&self) -> Duration {
         self.access_ttl
     }
 
-    /// The public keys as a JWK Set.
-    pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
-            "keys": [{
-                "kty": "EC",
-                "crv": "P-256",
-                "x": self.public_x,
-                "y": self.public_y,
-                "kid": self.kid,
-                "alg": "ES256",
-                "use": "sig",
-            }]
-        })
+    /// Reads the set again when `keys_reload` has passed since the last read: the one caller
+    /// that finds it due reads (for at most a second), the others go on with the keys in use.
+    /// A read that fails keeps them too: a rotation reaches this instance at the next read.
+    pub async fn refresh_if_due(&self) {
+        let Some(source) = &self.source else { return };
+        {
+            let mut next = self.next_reload.lock().unwrap_or_else(|e| e.into_inner());
+            if Instant::now() < *next {
+                return;
+            }
+            *next = Instant::now() + self.reload_every;
+        }
+        let read = match tokio::time::timeout(RELOAD_TIMEOUT, source.read()).await {
+            Ok(read) => read.and_then(|text| KeySet::parse(&text)),
+            Err(_) => Err(anyhow::anyhow!("no answer in {RELOAD_TIMEOUT:?}")),
+        };
+        match read {
+            Ok(set) if set != self.ring().set => match KeyRing::new(set) {
+                Ok(ring) => {
+                    if ring.set.seal_secret() != self.ring().set.seal_secret() {
+                        tracing::warn!(
+                            "the key set's seal secret changed; this instance seals with the one it started with"
+                        );
+                    }
+                    tracing::info!(kid = %ring.kid, "the JWT key set changed");
+                    *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+                    self.verified.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                }
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "the JWT key set read is unusable; the keys in use stay"
+                ),
+            },
+            Ok(_) => {}
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "reading the JWT key set again failed; the keys in use stay"
+            ),
+        }
     }
 
-    pub fn issue(&self, user: &UserId, session_id: &str, role: Role, now: OffsetDateTime) -> anyhow::Result<String> {
+    /// Every published key (next, signing, retired) as a JWK Set.
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.refresh_if_due().await;
+        self.ring().jwks.clone()
+    }
+
+    pub async fn issue(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        role: Role,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<String> {
+        self.refresh_if_due().await;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -141,13 +237,15 @@ impl JwtKeys {
             iat: now.unix_timestamp(),
             exp: now.unix_timestamp() + self.access_ttl.as_secs() as i64,
         };
+        let ring = self.ring();
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding).context("signing an access token")
+        header.kid = Some(ring.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &ring.encoding).context("signing an access token")
     }
 
     /// The claims of a token we signed, unexpired at `now`; `None` for anything else.
-    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Option<AccessClaims> {
+    pub async fn verify(&self, token: &str, now: OffsetDateTime) -> Option<AccessClaims> {
+        self.refresh_if_due().await;
         let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(token).cloned();
         let claims = match remembered {
             Some(claims) => claims,
@@ -165,69 +263,23 @@ impl JwtKeys {
         (claims.exp > now && claims.iat <= now + 60).then_some(claims)
     }
 
-    /// The claims of a token signed with our key for our issuer and audience (expiry aside).
+    /// The claims of a token signed with a published key of ours, named by its `kid`, for our
+    /// issuer and audience (expiry aside).
     fn verify_signature(&self, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::ES256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+        if header.alg != Algorithm::ES256 {
             return None;
         }
+        let ring = self.ring();
+        let key = ring.decoding.get(header.kid.as_deref()?)?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked by `verify` against the service's clock, so tests can move time.
         validation.validate_exp = false;
-        Some(jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation).ok()?.claims)
+        Some(jsonwebtoken::decode::<AccessClaims>(token, key, &validation).ok()?.claims)
     }
-}
-
-/// Reads the key file, or creates it (owner-only permissions) with a fresh key. A key of the
-/// algorithm before ES256 (Ed25519) is set aside (`.ed25519`) and replaced: sessions go on (a
-/// refresh gets a token under the new key).
-fn load_or_generate_local_key(path: &Path) -> anyhow::Result<String> {
-    if path.exists() {
-        let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        if SigningKey::from_pkcs8_pem(pem.trim()).is_ok() {
-            return Ok(pem);
-        }
-        let aside = path.with_extension("pem.ed25519");
-        std::fs::rename(path, &aside).with_context(|| format!("setting {} aside", path.display()))?;
-        tracing::warn!(old = %aside.display(), "the signing key was not a P-256 key; a new one replaces it");
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let pem = generate_pem()?;
-    write_private(path, pem.as_bytes())?;
-    tracing::info!(path = %path.display(), "generated a new JWT signing key");
-    Ok(pem)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::{io::Write as _, os::unix::fs::OpenOptionsExt as _};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(bytes)?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if path.exists() {
-        anyhow::bail!("{} already exists", path.display());
-    }
-    std::fs::write(path, bytes).with_context(|| format!("creating {}", path.display()))
-}
-
-/// A fresh P-256 key in PKCS#8 PEM (also what operators put in `UMS_JWT_PRIVATE_KEY`).
-pub fn generate_pem() -> anyhow::Result<String> {
-    let key = SigningKey::random(&mut rand::rngs::OsRng);
-    Ok(key.to_pkcs8_pem(LineEnding::LF).context("encoding the key")?.to_string())
 }
 
 /// jsonwebtoken's cryptography, for the one algorithm this service signs and accepts. The
@@ -302,6 +354,8 @@ mod es256_only {
 
 #[cfg(test)]
 mod tests {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
     use super::*;
 
     fn config() -> JwtConfig {
@@ -311,55 +365,98 @@ mod tests {
             private_key_pem: None,
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
+            keys_reload: Duration::ZERO,
         }
     }
 
-    #[test]
-    fn a_local_ed25519_key_from_before_es256_is_set_aside_and_replaced() {
+    fn kid_of(token: &str) -> String {
+        jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_local_ed25519_key_from_before_es256_is_set_aside_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
         // RFC 8410's example Ed25519 private key.
         let old = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
-        std::fs::write(dir.path().join(LOCAL_KEY_FILE), old).unwrap();
+        std::fs::write(dir.path().join(keyset::LEGACY_KEY_FILE), old).unwrap();
 
         let keys = JwtKeys::load(&config(), dir.path()).unwrap();
 
         assert_eq!(std::fs::read_to_string(dir.path().join("jwt-signing-key.pem.ed25519")).unwrap(), old);
         let now = OffsetDateTime::now_utc();
-        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).unwrap();
+        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
         assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, Algorithm::ES256);
         let again = JwtKeys::load(&config(), dir.path()).unwrap();
-        assert_eq!(again.kid(), keys.kid(), "the new key is kept");
-        assert!(JwtKeys::from_pem(old, &config()).is_err(), "an operator's Ed25519 key is refused, not replaced");
+        assert_eq!(again.kid().await, keys.kid().await, "the new set is kept");
+        assert!(JwtKeys::fixed(old, &config()).is_err(), "an operator's Ed25519 key is refused, not replaced");
+    }
+
+    #[tokio::test]
+    async fn a_rotated_set_is_read_again_and_old_tokens_verify_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = JwtKeys::load(&config(), dir.path()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let before = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
+        let cursor = keys.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
+
+        let mut set = keyset::load_or_create_local(dir.path(), now).unwrap();
+        let step = set.rotate(now, Duration::ZERO, keys.access_ttl()).unwrap();
+        keyset::save_local(dir.path(), &set).unwrap();
+
+        let after = keys.issue(&UserId("u1".into()), "s2", Role::Reader, now).await.unwrap();
+        assert_eq!(kid_of(&after), step.signing, "signed with the key published ahead");
+        assert_eq!(kid_of(&before), step.retired);
+        assert_eq!(keys.verify(&before, now).await.unwrap().sid, "s1", "the retired key still verifies");
+        assert_eq!(keys.verify(&after, now).await.unwrap().sid, "s2");
+        let published: Vec<_> =
+            keys.jwks().await["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
+        assert_eq!(published, [step.published.as_str(), step.signing.as_str(), step.retired.as_str()]);
+        assert!(keys.cursor_signer().open(&cursor).is_ok(), "a cursor outlives the rotation");
+        assert!(keys.verify(&before, now + time::Duration::minutes(16)).await.is_none(), "until it expires");
+    }
+
+    #[tokio::test]
+    async fn a_set_that_cannot_be_read_again_leaves_the_keys_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = JwtKeys::load(&config(), dir.path()).unwrap();
+        let kid = keys.kid().await;
+        std::fs::write(dir.path().join(keyset::LOCAL_KEY_SET_FILE), "{ half a set").unwrap();
+        assert_eq!(keys.kid().await, kid);
+        std::fs::remove_file(dir.path().join(keyset::LOCAL_KEY_SET_FILE)).unwrap();
+        assert_eq!(keys.kid().await, kid);
     }
 
     #[test]
-    fn list_cursors_are_keyed_by_the_signing_key() {
-        let pem = generate_pem().unwrap();
-        let (first, again) = (JwtKeys::from_pem(&pem, &config()).unwrap(), JwtKeys::from_pem(&pem, &config()).unwrap());
-        let other = JwtKeys::from_pem(&generate_pem().unwrap(), &config()).unwrap();
+    fn list_cursors_are_keyed_by_the_seal_secret_not_the_signing_key() {
+        let now = OffsetDateTime::now_utc();
+        let set = KeySet::generate(now).unwrap();
+        let mut rotated = set.clone();
+        rotated.rotate(now, Duration::ZERO, Duration::from_secs(900)).unwrap();
+        let first = JwtKeys::fixed(&set.to_json(), &config()).unwrap();
+        let other = JwtKeys::fixed(&KeySet::generate(now).unwrap().to_json(), &config()).unwrap();
         let cursor = first.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
 
-        assert!(again.cursor_signer().open(&cursor).is_ok(), "another instance with the same key opens it");
-        assert!(other.cursor_signer().open(&cursor).is_err(), "a rotated key retires it");
+        assert!(JwtKeys::fixed(&rotated.to_json(), &config()).unwrap().cursor_signer().open(&cursor).is_ok());
+        assert!(other.cursor_signer().open(&cursor).is_err(), "another set's seal secret does not open it");
     }
 
-    #[test]
-    fn a_remembered_token_still_expires_and_nothing_else_matches_it() {
-        let keys = JwtKeys::from_pem(&generate_pem().unwrap(), &config()).unwrap();
+    #[tokio::test]
+    async fn a_remembered_token_still_expires_and_nothing_else_matches_it() {
+        let keys = JwtKeys::fixed(&generate_pem().unwrap(), &config()).unwrap();
         let now = OffsetDateTime::now_utc();
-        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).unwrap();
-        assert_eq!(keys.verify(&token, now).unwrap().sid, "s1");
-        assert_eq!(keys.verify(&token, now).unwrap().sid, "s1", "remembered");
+        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
+        assert_eq!(keys.verify(&token, now).await.unwrap().sid, "s1");
+        assert_eq!(keys.verify(&token, now).await.unwrap().sid, "s1", "remembered");
 
         let mut tampered = token.clone();
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'A' { 'B' } else { 'A' });
-        assert!(keys.verify(&tampered, now).is_none(), "another signature is checked afresh");
+        assert!(keys.verify(&tampered, now).await.is_none(), "another signature is checked afresh");
         let (head, _) = token.rsplit_once('.').unwrap();
         let (header, _) = head.split_once('.').unwrap();
         let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","role":"admin"}"#);
         let forged = format!("{header}.{forged_claims}.{}", token.rsplit_once('.').unwrap().1);
-        assert!(keys.verify(&forged, now).is_none(), "the signature of other claims");
-        assert!(keys.verify(&token, now + time::Duration::minutes(16)).is_none(), "expired, remembered or not");
+        assert!(keys.verify(&forged, now).await.is_none(), "the signature of other claims");
+        assert!(keys.verify(&token, now + time::Duration::minutes(16)).await.is_none(), "expired, remembered or not");
     }
 }

@@ -2,6 +2,7 @@
 //! knows about HTTP.
 
 pub mod jwt;
+pub mod keyset;
 pub mod password;
 pub mod tokens;
 

@@ -59,7 +59,7 @@ where
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .ok_or(ApiError::Unauthorized)?;
         let now = access.clock.now();
-        let claims = access.keys.verify(token.trim(), now).ok_or(ApiError::Unauthorized)?;
+        let claims = access.keys.verify(token.trim(), now).await.ok_or(ApiError::Unauthorized)?;
         let user_id = UserId(claims.sub);
         let session = access.sessions.session(&user_id, &claims.sid).await?.ok_or(ApiError::Unauthorized)?;
         if session.expires_at <= now {

@@ -138,6 +138,8 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     // registration limits have their own tests, which set them back.
     config.limits.registrations_per_source_per_minute = 10_000;
     config.limits.registrations_per_minute = 10_000;
+    // A rotation of the key set is seen by the next request (the default waits 5 minutes).
+    config.jwt.keys_reload = Duration::ZERO;
     tweak(&mut config);
     let clock = Arc::new(ManualClock::starting_now());
     let app = LocalApp::build_with_clock(config, clock.clone()).expect("the app builds");
@@ -359,6 +361,29 @@ impl TestApp {
     /// Lets the worker drain the queue, so "no email was sent" means something.
     pub async fn settle_queue(&self) {
         queue::drain_once(&self.local().db, self.local().workers.as_ref()).await.unwrap();
+    }
+
+    /// Moves the signing key set one step, as the operator command does (`ums jwt-key rotate`,
+    /// on the AWS path `ums-aws jwt-key rotate` through the control port), with no wait for
+    /// caches: the test has none.
+    pub async fn rotate_jwt_keys(&self) {
+        if let Some(local) = &self.local {
+            let dir = &local.app.config.data_dir;
+            let now = OffsetDateTime::now_utc();
+            let mut set = shared::credentials::keyset::load_or_create_local(dir, now).unwrap();
+            shared::operator::jwt_key::rotate(&mut set, now, 0, local.app.config.jwt.access_token_ttl).unwrap();
+            shared::credentials::keyset::save_local(dir, &set).unwrap();
+            return;
+        }
+        let url = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", "/rotate-jwt-keys");
+        let response = self.client.post(url).send().await.expect("the AWS path's control port answers");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "rotating: {}", response.text().await.unwrap());
+        // The functions read the set again every second there (UMS_JWT_KEYS_RELOAD_SECS).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    pub fn is_in_process(&self) -> bool {
+        self.local.is_some()
     }
 
     pub fn advance_clock(&self, by: time::Duration) {

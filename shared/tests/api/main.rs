@@ -9,6 +9,7 @@ mod docs;
 mod email_change;
 mod fan_out;
 mod helpers;
+mod key_rotation;
 mod local_queue;
 mod login;
 mod logs;
