@@ -16,6 +16,12 @@ pub struct Config {
     /// The page a password-reset link opens; the token is appended as `?token=`
     /// (`UMS_PASSWORD_RESET_URL`).
     pub password_reset_url: String,
+    /// Where confirmation links point (`UMS_CONFIRM_EMAIL_URL`): the service's page by default,
+    /// or a front end's, which then calls `GET auth/confirm_email` with the token.
+    pub confirm_email_url: String,
+    /// Where links confirming a new address point (`UMS_EMAIL_CHANGE_URL`): the service's page
+    /// by default, or a front end's, which then calls `GET user/confirm_email_change`.
+    pub email_change_url: String,
     /// Where photo files are served from: `<photos_url>/photos/<user id>/<photo id>.jpg`
     /// (`UMS_PHOTOS_URL`; on AWS the CloudFront distribution in front of the bucket; locally
     /// the local server's `/files`).
@@ -102,6 +108,8 @@ impl Config {
             addr,
             data_dir,
             password_reset_url: format!("{public_url}/reset-password"),
+            confirm_email_url: format!("{public_url}/confirm-email"),
+            email_change_url: format!("{public_url}/confirm-email-change"),
             photos_url: format!("{public_url}/files"),
             jwt: JwtConfig {
                 issuer: public_url.clone(),
@@ -146,6 +154,8 @@ impl Config {
                 bail!("UMS_PUBLIC_URL must start with http:// or https://");
             }
             config.password_reset_url = format!("{url}/reset-password");
+            config.confirm_email_url = format!("{url}/confirm-email");
+            config.email_change_url = format!("{url}/confirm-email-change");
             config.photos_url = format!("{url}/files");
             config.jwt.issuer = url.clone();
             config.public_url = url;
@@ -155,6 +165,12 @@ impl Config {
         }
         if let Some(url) = var("UMS_PASSWORD_RESET_URL") {
             config.password_reset_url = url;
+        }
+        if let Some(url) = var("UMS_CONFIRM_EMAIL_URL") {
+            config.confirm_email_url = url;
+        }
+        if let Some(url) = var("UMS_EMAIL_CHANGE_URL") {
+            config.email_change_url = url;
         }
         if let Some(issuer) = var("UMS_JWT_ISSUER") {
             config.jwt.issuer = issuer;

@@ -67,7 +67,7 @@ impl Lifecycle<'_> {
                 reset_generation: user.reset_generation,
             })
             .await?;
-        let link = format!("{confirm_url}?token={token}");
+        let link = crate::jobs::with_token(confirm_url, &token);
         let confirm = EmailJob { to: email.to_string(), message: EmailMessage::ConfirmEmailChange { link } };
         let notice = EmailJob {
             to: user.email.to_string(),

@@ -5,6 +5,7 @@
 //! group's state holds only the ports its flows use.
 
 pub mod flows;
+mod pages;
 mod routes;
 pub(crate) mod schemas;
 pub mod throttle;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 pub use flows::{Confirmation, NewAccount, TokenPair};
+pub use pages::*;
 pub use routes::*;
 
 use crate::{
@@ -75,4 +77,6 @@ crate::http::route_group! {
     [change_password],
     [openid_configuration],
     [jwks],
+    [confirm_email_page, confirm_email_form],
+    [reset_password_page, reset_password_form],
 }

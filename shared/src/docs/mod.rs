@@ -30,6 +30,7 @@ use crate::http::{ApiError, KnownRoutes, Problem};
         (name = "moderation", description = "Reports, flags, suspensions and their audit trail"),
         (name = "social", description = "Subscriptions, follows, and notifications to subscribers"),
         (name = "docs", description = "Health and documentation"),
+        (name = "pages", description = "What emailed links open when no front end is configured: a GET shows a form, its POST acts (HTML)"),
     )
 )]
 struct ApiDoc;

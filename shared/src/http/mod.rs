@@ -6,6 +6,7 @@ pub(crate) mod route_group;
 pub(crate) use route_group::route_group;
 mod error;
 mod page;
+pub mod pages;
 
 use std::{sync::Arc, time::Duration};
 

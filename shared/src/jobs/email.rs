@@ -209,9 +209,7 @@ impl LinkIssuer {
             })
             .await?;
         let message = if confirmation {
-            EmailMessage::ConfirmEmail {
-                link: format!("{}/api/v1/auth/confirm_email?token={token}", self.config.public_url),
-            }
+            EmailMessage::ConfirmEmail { link: with_token(&self.config.confirm_email_url, &token) }
         } else {
             EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
         };
@@ -235,7 +233,7 @@ impl LinkIssuer {
 }
 
 /// `url` with `token=` added to its query, whether or not it has one.
-fn with_token(url: &str, token: &str) -> String {
+pub(crate) fn with_token(url: &str, token: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}token={token}")
 }

@@ -4,8 +4,8 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
-    response::{Html, IntoResponse},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -15,7 +15,10 @@ use super::SocialState;
 use crate::{
     auth::schemas,
     domain::{Action, FieldError, Role, UserId, multiline, single_line},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams},
+    http::{
+        ApiError, AuthUser, JsonBody, Problem, QueryParams,
+        pages::{self, FormPage},
+    },
     jobs::open_unsubscribe_token,
     ports::{EdgeKind, Job, Notification},
 };
@@ -214,6 +217,14 @@ pub async fn notification(
     Ok(Json(notification.into()))
 }
 
+const UNSUBSCRIBE: FormPage = FormPage {
+    title: "Unsubscribe",
+    lead: "Stop getting this author's notifications by email?",
+    action: "unsubscribe",
+    button: "Unsubscribe",
+    password: false,
+};
+
 /// The page an emailed unsubscribe link opens: one button, which posts to the same URL. (A
 /// GET never unsubscribes: mail scanners open links; RFC 8058's one click is the POST.)
 #[utoipa::path(
@@ -226,18 +237,13 @@ pub async fn notification(
 pub async fn unsubscribe_page(
     State(state): State<SocialState>,
     QueryParams(query): QueryParams<UnsubscribeQuery>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     open_unsubscribe_token(&state.keys, &query.token).ok_or(ApiError::InvalidToken)?;
-    // The token is base64url and a dot: nothing in it needs escaping.
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unsubscribe</title></head>\
-         <body style=\"font-family: sans-serif; max-width: 480px; margin: 48px auto;\">\
-         <p>Stop getting this author's notifications by email?</p>\
-         <form method=\"post\" action=\"/api/v1/unsubscribe?token={}\">\
-         <button type=\"submit\">Unsubscribe</button></form></body></html>",
-        query.token
-    );
-    Ok(([(header::CACHE_CONTROL, "no-store")], Html(page)))
+    // The one-click URL of RFC 8058 carries the token in its query: the button posts there
+    // (relative, so that it holds behind an API Gateway stage too). The token is base64url
+    // and a dot, checked above: nothing in it needs escaping, and the template escapes anyway.
+    let action = format!("unsubscribe?token={}", query.token);
+    Ok(UNSUBSCRIBE.form_posting_to(&action, StatusCode::OK, &query.token, None))
 }
 
 /// Unsubscribe with an emailed link's token, no session needed: the one-click POST of
@@ -245,16 +251,26 @@ pub async fn unsubscribe_page(
 #[utoipa::path(
     post, path = "/api/v1/unsubscribe", tag = "social", params(UnsubscribeQuery),
     responses(
-        (status = 200, description = "Unsubscribed (or already)", body = Unsubscribed),
+        (status = 200, description = "Unsubscribed (or already): JSON, or a page when the page's button asked for HTML", content(
+            (Unsubscribed = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 400, description = "A token this service did not make (`invalid_token`)", body = Problem),
     )
 )]
 pub async fn unsubscribe_by_link(
     State(state): State<SocialState>,
+    headers: HeaderMap,
     QueryParams(query): QueryParams<UnsubscribeQuery>,
-) -> Result<Json<Unsubscribed>, ApiError> {
+) -> Result<Response, ApiError> {
     let (subscriber, author) = open_unsubscribe_token(&state.keys, &query.token).ok_or(ApiError::InvalidToken)?;
     state.social.remove_edge(EdgeKind::Subscription, &subscriber, &author).await?;
     tracing::info!(subscriber_id = %subscriber, author_id = %author, "unsubscribed by link");
-    Ok(Json(Unsubscribed { author_id: author.0, unsubscribed: true }))
+    // The page's button (a browser asks for HTML) gets a page; a mail client's one click, JSON.
+    let browser = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser {
+        let done = "You will get no more notifications from this author by email.";
+        return Ok(pages::page(StatusCode::OK, "Unsubscribed", done, false));
+    }
+    Ok(Json(Unsubscribed { author_id: author.0, unsubscribed: true }).into_response())
 }

@@ -1,13 +1,21 @@
 //! Confirming an email change: the link sent to the new address (the change itself is asked
 //! for with `PUT user`, and written by `accounts::Lifecycle::begin_email_change`).
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{RawQuery, State},
+    response::Response,
+};
 
 use super::UsersState;
 use crate::{
-    auth::{TokenQuery, flows::take_token},
-    domain::UserView,
-    http::{ApiError, Problem, QueryParams},
+    auth::{LinkQuery, TokenForm, TokenQuery, flows::take_token},
+    domain::{User, UserView},
+    http::{
+        ApiError, Problem, QueryParams,
+        pages::{FormPage, LinkForm, unusable_link},
+    },
     ports::TokenKind,
 };
 
@@ -25,8 +33,49 @@ pub async fn confirm_email_change(
     State(state): State<UsersState>,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let (link, _) =
-        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, &query.token).await?;
-    let user = state.lifecycle().confirm_email_change(&link).await?;
+    let user = confirm(&state, &query.token).await?;
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
+}
+
+async fn confirm(state: &UsersState, token: &str) -> Result<User, ApiError> {
+    let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, token).await?;
+    Ok(state.lifecycle().confirm_email_change(&link).await?)
+}
+
+const CONFIRM_CHANGE: FormPage = FormPage {
+    title: "Confirm your new email address",
+    lead: "Press the button to make this address your account's email address.",
+    action: "confirm-email-change",
+    button: "Use this email address",
+    password: false,
+};
+
+/// The page the link sent to a new address opens (when no front end is configured,
+/// `UMS_EMAIL_CHANGE_URL`): a button that confirms (a GET changes nothing).
+#[utoipa::path(
+    get, path = "/confirm-email-change", tag = "pages", params(LinkQuery),
+    responses(
+        (status = 200, description = "A page with the confirm button", content_type = "text/html", body = String),
+        (status = 400, description = "A link without a token of ours", content_type = "text/html", body = String),
+    )
+)]
+pub async fn confirm_email_change_page(RawQuery(query): RawQuery) -> Response {
+    CONFIRM_CHANGE.for_link(query.as_deref())
+}
+
+/// The confirm button: the new address becomes the account's, answers a page.
+#[utoipa::path(
+    post, path = "/confirm-email-change", tag = "pages",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The address is changed", content_type = "text/html", body = String),
+        (status = 400, description = "The link was used, expired or replaced", content_type = "text/html", body = String),
+        (status = 409, description = "Another account took the address, or the account changed", content_type = "text/html", body = String),
+    )
+)]
+pub async fn confirm_email_change_form(State(state): State<UsersState>, body: Bytes) -> Response {
+    let form = LinkForm::parse(&body);
+    let Some(token) = form.token() else { return unusable_link() };
+    let outcome = confirm(&state, token).await;
+    CONFIRM_CHANGE.result(token, outcome, "Email address changed", "Your account uses the new address from now on.")
 }

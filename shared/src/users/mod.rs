@@ -88,6 +88,7 @@ crate::http::route_group! {
     [export],
     [upload_photo, delete_photo],
     [confirm_email_change],
+    [confirm_email_change_page, confirm_email_change_form],
     [author],
     [authors],
     [users],

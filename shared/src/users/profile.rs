@@ -261,7 +261,7 @@ async fn update_own_account(
     if changes_profile(&profile) {
         lifecycle.update_profile(&user.id, &profile).await.map_err(missing())?;
     }
-    let confirm_url = format!("{}/api/v1/user/confirm_email_change", state.config.public_url);
+    let confirm_url = &state.config.email_change_url;
     lifecycle
         .begin_email_change(
             state.tokens.as_ref(),
@@ -269,7 +269,7 @@ async fn update_own_account(
             &user.id,
             user.credential_version,
             &email,
-            &confirm_url,
+            confirm_url,
             CONFIRMATION_TOKEN_TTL,
         )
         .await

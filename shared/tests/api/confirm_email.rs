@@ -12,8 +12,8 @@ async fn the_emailed_link_confirms_the_account_once() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
     let email = app.emails_to_eventually("ada@example.com", CONFIRM).await;
-    // The link is built from the configured public URL.
-    assert!(email.contains(&format!("{}/api/v1/auth/confirm_email?token=", app.address)));
+    // The link is built from the configured public URL, and opens the service's page.
+    assert!(email.contains(&format!("{}/confirm-email?token=", app.address)));
     let token = crate::helpers::token_in(&email);
 
     let response = app.get_confirm_email(&token).await;

@@ -10,6 +10,7 @@ mod email_change;
 mod fan_out;
 mod helpers;
 mod key_rotation;
+mod link_pages;
 mod local_queue;
 mod login;
 mod logs;

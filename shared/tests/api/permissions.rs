@@ -135,6 +135,13 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
             .body(json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" })),
         row(M::GET, "/.well-known/openid-configuration", anyone(200)),
         row(M::GET, "/.well-known/jwks.json", anyone(200)),
+        // The pages emailed links open: a GET only shows the form; a token we never made fails.
+        row(M::GET, "/confirm-email", anyone(200)).path(&format!("/confirm-email?token={invalid_token}")),
+        row(M::POST, "/confirm-email", anyone(400)),
+        row(M::GET, "/reset-password", anyone(200)).path(&format!("/reset-password?token={invalid_token}")),
+        row(M::POST, "/reset-password", anyone(400)),
+        row(M::GET, "/confirm-email-change", anyone(200)).path(&format!("/confirm-email-change?token={invalid_token}")),
+        row(M::POST, "/confirm-email-change", anyone(400)),
         row(M::GET, "/api/v1/user", signed_in(200)),
         row(M::PUT, "/api/v1/user", signed_in(200)).body(json!({ "bio": "I read." })),
         // Another account (none has this id): admins only.

@@ -175,6 +175,10 @@ async fn an_author_notifies_their_subscribers_who_leave_with_one_click() {
     // Opening the link shows a button; only the one-click POST unsubscribes, with no session.
     let page = app.client.get(&link).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer", "a page like every page an emailed link opens");
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    let button = page.text().await.unwrap();
+    assert!(button.contains(r#"<form method="post" action="unsubscribe?token="#), "{button}");
     assert_eq!(
         app.get("/api/v1/author/subscribers", &author.access).await.json::<Value>().await.unwrap()["items"]
             .as_array()

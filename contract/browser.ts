@@ -1,0 +1,101 @@
+// The emailed links as a person uses them, in a real browser (Debian's Chromium, driven by
+// playwright-core): sign up, open the confirmation link, press the button, see the answer;
+// ask for a reset, open its link, type a new password into the form, and log in with it.
+// The pages must render under their own Content-Security-Policy with nothing blocked (the
+// browser reports any violation on the console, which fails the run). scripts/contract runs
+// it against the local server after the contract story.
+import { chromium, type Page } from "playwright-core";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const base = process.env.UMS_BASE_URL ?? "";
+const outbox = process.env.UMS_OUTBOX ?? "";
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+if (!base || !outbox) throw new Error("set UMS_BASE_URL and UMS_OUTBOX");
+
+const email = `grace.${Date.now()}@example.com`;
+
+function check(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new Error(`browser story: ${what}`);
+}
+
+/** The link in the newest email to `to` with this subject, waiting for the worker to send it. */
+async function emailedLink(to: string, subject: string): Promise<string> {
+  for (let tries = 0; tries < 100; tries++) {
+    const mails = readdirSync(outbox, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(outbox, entry.name), "utf8"))
+      .filter((mail) => mail.includes(`\r\nTo: ${to}\r\n`) && mail.includes(`\r\nSubject: ${subject}\r\n`));
+    const link = mails.at(-1)?.match(/https?:\/\/[^\s"<>]+\?token=[A-Za-z0-9_-]+/)?.[0];
+    if (link) return link;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no email "${subject}" reached ${to}`);
+}
+
+async function post(path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function heading(page: Page): Promise<string> {
+  return (await page.locator("h1").textContent()) ?? "";
+}
+
+const registered = await post("/api/v1/auth/register/reader", {
+  email,
+  password: "correct horse battery staple",
+  first_name: "Grace",
+  last_name: "Hopper",
+});
+check(registered.status === 201, `register: ${registered.status}`);
+
+const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
+try {
+  const page = await browser.newPage();
+  const complaints: string[] = [];
+  // A refused password is a 422 page, which Chromium notes on the console too: that one is
+  // meant; anything else (a blocked style, a script) is not.
+  page.on("console", (message) => {
+    const text = message.text();
+    const meant = text.includes("status of 422");
+    if ((message.type() === "error" || message.type() === "warning") && !meant) complaints.push(text);
+  });
+
+  // Confirm: the link opens a page; only the button confirms.
+  const confirmLink = await emailedLink(email, "Confirm your email address");
+  const opened = await page.goto(confirmLink);
+  check(opened?.status() === 200, `the confirmation page: ${opened?.status()}`);
+  check((await heading(page)) === "Confirm your email address", "the confirmation page's heading");
+  const buttonColour = await page.locator("button").evaluate((button) => getComputedStyle(button).backgroundColor);
+  check(buttonColour === "rgb(26, 115, 232)", `the page's own style applies under its policy: ${buttonColour}`);
+  const early = await post("/api/v1/auth/login", { email, password: "correct horse battery staple" });
+  check(early.status === 403, `opening the link confirmed nothing yet: ${early.status}`);
+  await Promise.all([page.waitForURL(/\/confirm-email$/), page.getByRole("button").click()]);
+  check((await heading(page)) === "Email address confirmed", `after the button: ${await heading(page)}`);
+  check(!page.url().includes("token="), "the token is not in the address the browser shows after posting");
+
+  // Reset: the link opens a form; a refused password shows it again; an accepted one works.
+  const asked = await post("/api/v1/auth/send_reset_password_email", { email });
+  check(asked.status === 202, `reset request: ${asked.status}`);
+  const resetLink = await emailedLink(email, "Reset your password");
+  await page.goto(resetLink);
+  check((await heading(page)) === "Choose a new password", "the reset page's heading");
+  await page.locator("#password").fill("password");
+  await Promise.all([page.waitForURL(/\/reset-password$/), page.getByRole("button").click()]);
+  const why = (await page.locator(".problem").allTextContents()).join(" ");
+  check(why.includes("common"), `why it was refused: ${why}`);
+  await page.locator("#password").fill("a brand new garden path");
+  await Promise.all([page.waitForURL(/\/reset-password$/), page.getByRole("button").click()]);
+  check((await heading(page)) === "Password changed", `after the form: ${await heading(page)}`);
+
+  const login = await post("/api/v1/auth/login", { email, password: "a brand new garden path" });
+  check(login.status === 200, `logging in with the new password: ${login.status}`);
+  check(complaints.length === 0, `the browser complained: ${complaints.join(" | ")}`);
+  console.log("browser story: confirmed by the page's button, reset through the form, logged in");
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,213 @@
+//! Pages for people: what an emailed link opens when no front end is configured. A GET only
+//! shows a form (mail scanners open links before the recipient does); the form's POST acts.
+//! Plain HTML and CSS, no script, readable in a text browser. The token goes into the form's
+//! hidden field and nowhere else: not the form's action, not a link, not a log line. Every page
+//! is sent with `Referrer-Policy: no-referrer`, `Cache-Control: no-store` and a
+//! Content-Security-Policy that allows only its own inline style and posting back to us.
+
+use std::sync::LazyLock;
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use minijinja::Environment;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::ApiError;
+
+/// The pages' one stylesheet, inline (the policy names its hash).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;background:#fafafa;margin:0}\
+main{max-width:28rem;margin:3rem auto;padding:0 1rem}h1{font-size:1.4rem}\
+label{display:block;font-weight:600;margin-top:1rem}\
+input[type=password]{display:block;width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;margin:.25rem 0}\
+button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-radius:4px;background:#1a73e8;color:#fff;cursor:pointer}\
+.hint{color:#555;font-size:.9rem;margin:0}.problem{color:#a50e0e}";
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // `.html` templates are HTML-escaped by minijinja's default auto-escape rules.
+    for (name, source) in [
+        ("layout.html", include_str!("../../templates/pages/layout.html")),
+        ("form.html", include_str!("../../templates/pages/form.html")),
+        ("done.html", include_str!("../../templates/pages/done.html")),
+    ] {
+        env.add_template(name, source).expect("page templates parse");
+    }
+    env
+});
+
+/// Nothing but our inline style; no script, image, frame or font; forms post only to us; no
+/// page may frame these.
+static CONTENT_SECURITY_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let policy = format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(&policy).expect("a header value")
+});
+
+/// A page whose form carries an emailed token back, by POST, to the same path.
+pub struct FormPage {
+    pub title: &'static str,
+    pub lead: &'static str,
+    /// The path the form posts to, relative (`confirm-email`), so that it holds behind an API
+    /// Gateway stage (`/prod/confirm-email`) too.
+    pub action: &'static str,
+    pub button: &'static str,
+    /// Whether the form asks for a new password.
+    pub password: bool,
+}
+
+/// The fields of a page's form (`application/x-www-form-urlencoded`).
+#[derive(Deserialize, Default)]
+pub struct LinkForm {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+impl LinkForm {
+    pub fn parse(body: &[u8]) -> Self {
+        let mut form = Self::default();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            match name.as_ref() {
+                "token" => form.token = value.into_owned(),
+                "password" => form.password = value.into_owned(),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// The token, if it has the shape of one we make (base64url, at most 128 characters).
+    pub fn token(&self) -> Option<&str> {
+        token_shape(&self.token)
+    }
+}
+
+/// `token` from a link's query string, if it has the shape of one we make.
+pub fn token_in_query(query: Option<&str>) -> Option<String> {
+    let query = query?;
+    let token = url::form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "token")?.1;
+    token_shape(&token).map(str::to_string)
+}
+
+fn token_shape(token: &str) -> Option<&str> {
+    let well_formed = (1..=128).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    well_formed.then_some(token)
+}
+
+impl FormPage {
+    /// The page an emailed link opens (GET): its form, or why the link cannot work.
+    pub fn for_link(&self, query: Option<&str>) -> Response {
+        match token_in_query(query) {
+            Some(token) => self.form(StatusCode::OK, &token, None),
+            None => unusable_link(),
+        }
+    }
+
+    pub fn form(&self, status: StatusCode, token: &str, error: Option<&ApiError>) -> Response {
+        self.form_posting_to(self.action, status, token, error)
+    }
+
+    /// The form, posting to `action` (relative to the page) instead of the page's own.
+    pub fn form_posting_to(&self, action: &str, status: StatusCode, token: &str, error: Option<&ApiError>) -> Response {
+        let problem = error.map(ApiError::problem);
+        let context = minijinja::context! {
+            title => self.title,
+            lead => self.lead,
+            action => action,
+            button => self.button,
+            password => self.password,
+            token => token,
+            problem => problem.as_ref().map(|p| p.detail.clone()),
+            field_errors => problem.as_ref().map(|p| p.errors.iter().map(|e| e.detail.clone()).collect::<Vec<_>>()),
+            style => minijinja::Value::from_safe_string(STYLE.to_string()),
+        };
+        render(status, "form.html", context)
+    }
+
+    /// The answer to the form's POST: `done` when the flow succeeded, else what went wrong (the
+    /// form again when the person can fix it: a password refused).
+    pub fn result<T>(&self, token: &str, outcome: Result<T, ApiError>, done_title: &str, done: &str) -> Response {
+        match outcome {
+            Ok(_) => page(StatusCode::OK, done_title, done, false),
+            Err(ApiError::InvalidToken | ApiError::TokenExpired) => unusable_link(),
+            Err(error @ ApiError::Validation(_)) => self.form(StatusCode::UNPROCESSABLE_ENTITY, token, Some(&error)),
+            Err(error) => {
+                let problem = error.problem();
+                let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = page(status, problem.title, &problem.detail, true);
+                if let Some(retry) = error.into_response().headers().get(header::RETRY_AFTER).cloned() {
+                    response.headers_mut().insert(header::RETRY_AFTER, retry);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// A link with no token, a token we never made, one used already, expired or replaced.
+pub fn unusable_link() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "This link does not work",
+        "It was used already, has expired, or a newer email replaced it. Ask for a new email and use the link in it.",
+        true,
+    )
+}
+
+/// A page with a title and one message.
+pub fn page(status: StatusCode, title: &str, message: &str, failed: bool) -> Response {
+    let style = minijinja::Value::from_safe_string(STYLE.to_string());
+    render(status, "done.html", minijinja::context! { title, message, failed, style })
+}
+
+fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+    let html = TEMPLATES.get_template(template).and_then(|t| t.render(context));
+    let Ok(html) = html else {
+        return ApiError::Internal(anyhow::anyhow!("rendering the page {template}")).into_response();
+    };
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY.clone());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: FormPage =
+        FormPage { title: "Confirm", lead: "Press it.", action: "confirm-email", button: "Confirm", password: false };
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_token_goes_into_the_hidden_field_only_and_markup_never_through() {
+        let response = PAGE.for_link(Some("token=abc-DEF_123"));
+        assert_eq!(response.status(), StatusCode::OK);
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+        assert!(policy.starts_with("default-src 'none'; style-src 'sha256-"), "{policy}");
+        let html = body(response).await;
+        assert_eq!(html.matches("abc-DEF_123").count(), 1, "{html}");
+        assert!(html.contains(r#"<input type="hidden" name="token" value="abc-DEF_123">"#), "{html}");
+        assert!(html.contains(r#"action="confirm-email""#));
+
+        for query in ["token=%22%3E%3Cscript%3E", "token=", "other=1", &format!("token={}", "a".repeat(129))] {
+            let response = PAGE.for_link(Some(query));
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+            assert!(!body(response).await.contains("script"), "{query}");
+        }
+    }
+}
