@@ -57,11 +57,17 @@ def consumer(resources, queue):
     raise SystemExit(f"no function takes the messages of {queue}")
 
 
-def signing_key_pem():
+def signing_key():
+    """A P-256 key: its PKCS#8 PEM and its public point (base64url x, y), as a key set lists it."""
+    import base64
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    numbers = key.public_key().public_numbers()
+    coordinate = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).decode().rstrip("=")  # noqa: E731
+    return {"private_key": pem, "x": coordinate(numbers.x), "y": coordinate(numbers.y)}
 
 
 def key_set():
@@ -72,8 +78,8 @@ def key_set():
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return json.dumps({
         "seal_secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
-        "keys": [{"status": "next", "since": now, "private_key": signing_key_pem()},
-                 {"status": "signing", "since": now, "private_key": signing_key_pem()}],
+        "keys": [{"status": "next", "since": now, **signing_key()},
+                 {"status": "signing", "since": now, **signing_key()}],
     })
 
 

@@ -100,6 +100,10 @@ pub mod jwt_key {
     /// The lines of `show`.
     pub fn show(set: &KeySet) -> anyhow::Result<String> {
         let keys = set.describe()?;
-        Ok(keys.iter().map(|(kid, status, since)| format!("{status:<8} {kid}  since {since}\n")).collect())
+        let rfc3339 = &time::format_description::well_known::Rfc3339;
+        let lines = keys.iter().map(|(kid, status, since)| {
+            format!("{status:<8} {kid}  since {}\n", since.format(rfc3339).unwrap_or_else(|_| since.to_string()))
+        });
+        Ok(lines.collect())
     }
 }

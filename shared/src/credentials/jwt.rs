@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use super::keyset::generate_pem;
-use super::keyset::{self, KeyEntry, KeySet, public_point, thumbprint};
+use super::keyset::{self, KeyEntry, KeySet};
 use crate::{
     config::JwtConfig,
     domain::{Role, UserId},
@@ -87,23 +87,18 @@ struct KeyRing {
 }
 
 impl KeyRing {
+    /// No scalar multiplication here: the set lists every public point.
     fn new(set: KeySet) -> anyhow::Result<Self> {
         es256_only::install();
         let (mut signing, mut decoding, mut jwks) = (None, HashMap::new(), Vec::new());
         for key in &set.keys {
-            let (x, y) = match key {
-                KeyEntry::Next { private_key, .. } => public_point(private_key)?,
-                KeyEntry::Signing { private_key, .. } => {
-                    let encoding =
-                        EncodingKey::from_ec_pem(private_key.trim().as_bytes()).context("reading the signing key")?;
-                    let (x, y) = public_point(private_key)?;
-                    signing = Some((encoding, thumbprint(&x, &y)));
-                    (x, y)
-                }
-                KeyEntry::Retired { x, y, .. } => (x.clone(), y.clone()),
-            };
-            let kid = thumbprint(&x, &y);
-            decoding.insert(kid.clone(), DecodingKey::from_ec_components(&x, &y).context("reading a public key")?);
+            let ((x, y), kid) = (key.point(), key.kid());
+            if let KeyEntry::Signing { private_key, .. } = key {
+                let encoding =
+                    EncodingKey::from_ec_pem(private_key.trim().as_bytes()).context("reading the signing key")?;
+                signing = Some((encoding, kid.clone()));
+            }
+            decoding.insert(kid.clone(), DecodingKey::from_ec_components(x, y).context("reading a public key")?);
             jwks.push(serde_json::json!({
                 "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig",
             }));

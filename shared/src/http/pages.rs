@@ -12,7 +12,6 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use minijinja::Environment;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -25,19 +24,6 @@ label{display:block;font-weight:600;margin-top:1rem}\
 input[type=password]{display:block;width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;margin:.25rem 0}\
 button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-radius:4px;background:#1a73e8;color:#fff;cursor:pointer}\
 .hint{color:#555;font-size:.9rem;margin:0}.problem{color:#a50e0e}";
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    // `.html` templates are HTML-escaped by minijinja's default auto-escape rules.
-    for (name, source) in [
-        ("layout.html", include_str!("../../templates/pages/layout.html")),
-        ("form.html", include_str!("../../templates/pages/form.html")),
-        ("done.html", include_str!("../../templates/pages/done.html")),
-    ] {
-        env.add_template(name, source).expect("page templates parse");
-    }
-    env
-});
 
 /// Nothing but our inline style; no script, image, frame or font; forms post only to us; no
 /// page may frame these.
@@ -117,19 +103,25 @@ impl FormPage {
 
     /// The form, posting to `action` (relative to the page) instead of the page's own.
     pub fn form_posting_to(&self, action: &str, status: StatusCode, token: &str, error: Option<&ApiError>) -> Response {
-        let problem = error.map(ApiError::problem);
-        let context = minijinja::context! {
-            title => self.title,
-            lead => self.lead,
-            action => action,
-            button => self.button,
-            password => self.password,
-            token => token,
-            problem => problem.as_ref().map(|p| p.detail.clone()),
-            field_errors => problem.as_ref().map(|p| p.errors.iter().map(|e| e.detail.clone()).collect::<Vec<_>>()),
-            style => minijinja::Value::from_safe_string(STYLE.to_string()),
-        };
-        render(status, "form.html", context)
+        let mut body = format!("<p>{}</p>\n", escape(self.lead));
+        if let Some(problem) = error.map(ApiError::problem) {
+            body += &format!("<p class=\"problem\" role=\"alert\">{}</p>\n", escape(&problem.detail));
+            for field in &problem.errors {
+                body += &format!("<p class=\"problem\">{}</p>\n", escape(&field.detail));
+            }
+        }
+        body += &format!(
+            "<form method=\"post\" action=\"{}\">\n<input type=\"hidden\" name=\"token\" value=\"{}\">\n",
+            escape(action),
+            escape(token)
+        );
+        if self.password {
+            body += "<label for=\"password\">New password</label>\n\
+                     <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"128\" required>\n\
+                     <p class=\"hint\">8 to 128 characters. A long phrase is easier to remember and harder to guess.</p>\n";
+        }
+        body += &format!("<button type=\"submit\">{}</button>\n</form>\n", escape(self.button));
+        render(status, self.title, &body)
     }
 
     /// The answer to the form's POST: `done` when the flow succeeded, else what went wrong (the
@@ -164,21 +156,42 @@ pub fn unusable_link() -> Response {
 
 /// A page with a title and one message.
 pub fn page(status: StatusCode, title: &str, message: &str, failed: bool) -> Response {
-    let style = minijinja::Value::from_safe_string(STYLE.to_string());
-    render(status, "done.html", minijinja::context! { title, message, failed, style })
+    let alert = if failed { " class=\"problem\" role=\"alert\"" } else { "" };
+    render(status, title, &format!("<p{alert}>{}</p>\n", escape(message)))
 }
 
-fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
-    let html = TEMPLATES.get_template(template).and_then(|t| t.render(context));
-    let Ok(html) = html else {
-        return ApiError::Internal(anyhow::anyhow!("rendering the page {template}")).into_response();
-    };
+/// The whole page around `body` (HTML already escaped), with its headers.
+fn render(status: StatusCode, title: &str, body: &str) -> Response {
+    let title = escape(title);
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <body>\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n"
+    );
     let mut response = (status, Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY.clone());
     response
+}
+
+/// Text as HTML text or attribute value. (The pages are a few lines each: a template engine
+/// would be most of their weight in the functions that serve them.)
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 #[cfg(test)]
@@ -204,6 +217,7 @@ mod tests {
         assert!(html.contains(r#"<input type="hidden" name="token" value="abc-DEF_123">"#), "{html}");
         assert!(html.contains(r#"action="confirm-email""#));
 
+        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         for query in ["token=%22%3E%3Cscript%3E", "token=", "other=1", &format!("token={}", "a".repeat(129))] {
             let response = PAGE.for_link(Some(query));
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
