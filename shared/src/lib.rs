@@ -20,6 +20,7 @@ pub mod config;
 pub mod credentials;
 pub mod docs;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod mail;

@@ -150,3 +150,145 @@ pub fn account_changes(before: &User, after: &User) -> Vec<Change> {
     }
     changes
 }
+
+/// One example of each change, in the order `docs/events.md` lists them.
+pub fn examples() -> Vec<Change> {
+    let author = "01936f4e-0000-7000-8000-0000000000a1".to_string();
+    vec![
+        Change::Registered { role: Role::Author, email: "ada@example.com".into(), pending: true },
+        Change::EmailConfirmed { email: "ada@example.com".into() },
+        Change::ProfileUpdated {
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            nickname: Some("ada".into()),
+            bio: Some("I write about engines.".into()),
+        },
+        Change::EmailChanged { email: "ada.lovelace@example.com".into() },
+        Change::RoleChanged { from: Role::Reader, to: Role::Author },
+        Change::Suspended { until: Some(time::macros::datetime!(2026-12-31 00:00 UTC)) },
+        Change::Reinstated {},
+        Change::Deleted {},
+        Change::PhotoChanged { has_photo: true },
+        Change::Subscribed { author_id: author.clone() },
+        Change::Unsubscribed { author_id: author.clone() },
+        Change::Followed { author_id: author.clone() },
+        Change::Unfollowed { author_id: author.clone() },
+        Change::Reported { author_id: author.clone(), report_id: "01936f4e-0000-7000-8000-0000000000b2".into() },
+        Change::Flagged { author_id: author },
+    ]
+}
+
+/// The catalogue of events as `docs/events.md` shows it between its markers: each type, when
+/// it happens, and an example, all from this module (a test holds the document to it).
+pub fn catalogue() -> String {
+    let mut text = String::from("| type | when |\n|---|---|\n");
+    for change in examples() {
+        text += &format!("| `{}` | {} |\n", change.kind(), when(&change));
+    }
+    for change in examples() {
+        let event = AccountEvent {
+            id: "01936f4e-0000-7000-8000-0000000000e1".into(),
+            change,
+            time: time::macros::datetime!(2026-12-02 12:00 UTC),
+            account_id: "01936f4e-0000-7000-8000-0000000000c3".into(),
+            schema_version: SCHEMA_VERSION,
+        };
+        let json = serde_json::to_string_pretty(&event).expect("an event serializes");
+        text += &format!("\n### `{}`\n\n```json\n{json}\n```\n", event.change.kind());
+    }
+    text
+}
+
+fn when(change: &Change) -> &'static str {
+    match change {
+        Change::Registered { .. } => "an account is made: by its owner (pending), an admin or the operator (active)",
+        Change::EmailConfirmed { .. } => "a pending account confirms its address, and may log in",
+        Change::ProfileUpdated { .. } => {
+            "the public profile changes (names, nickname, bio): the whole profile as it is now"
+        }
+        Change::EmailChanged { .. } => "the new address of an email change is confirmed",
+        Change::RoleChanged { .. } => "an admin changes the account's role",
+        Change::Suspended { .. } => {
+            "an admin suspends the account (`until`: when it ends by itself; none: until reinstated)"
+        }
+        Change::Reinstated {} => "an admin lifts a suspension",
+        Change::Deleted {} => "the account is deleted, by its owner or an admin: erase what you keep of it",
+        Change::PhotoChanged { .. } => "a new profile photo is ready, or the photo is removed",
+        Change::Subscribed { .. } => "the account subscribes to an author's notifications",
+        Change::Unsubscribed { .. } => "the account unsubscribes (in the API or by an emailed link)",
+        Change::Followed { .. } => "the account follows an author",
+        Change::Unfollowed { .. } => "the account stops following an author",
+        Change::Reported { .. } => "the account reports an author",
+        Change::Flagged { .. } => "the account (a moderator) flags an author",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EmailAddress, Suspension};
+
+    fn account() -> User {
+        let now = time::macros::datetime!(2026-12-02 12:00 UTC);
+        serde_json::from_value(serde_json::json!({
+            "id": "01936f4e-0000-7000-8000-0000000000c3",
+            "email": "ada@example.com",
+            "role": "reader",
+            "status": "active",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            "created_at": now.format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "updated_at": now.format(&time::format_description::well_known::Rfc3339).unwrap(),
+        }))
+        .expect("an account")
+    }
+
+    #[test]
+    fn each_change_an_account_write_makes_is_one_event_and_a_password_change_none() {
+        let before = account();
+        let mut after = before.clone();
+        after.credential_version += 1;
+        after.reset_generation += 1;
+        assert_eq!(account_changes(&before, &after), [], "nothing another service reads");
+
+        after.status = AccountStatus::Suspended(Suspension { until: None, reason: None });
+        after.role = Role::Author;
+        after.email = EmailAddress::parse("ada2@example.com").unwrap();
+        let kinds: Vec<_> = account_changes(&before, &after).iter().map(Change::kind).collect();
+        assert_eq!(kinds, ["account.email_changed", "account.suspended", "account.role_changed"]);
+
+        let mut pending = before.clone();
+        pending.status = AccountStatus::Pending;
+        assert_eq!(account_changes(&pending, &before), [Change::EmailConfirmed { email: "ada@example.com".into() }]);
+        let suspended = after.clone();
+        let mut reinstated = suspended.clone();
+        reinstated.status = AccountStatus::Active;
+        assert_eq!(account_changes(&suspended, &reinstated), [Change::Reinstated {}]);
+    }
+
+    #[test]
+    fn an_event_names_its_type_and_carries_no_secret() {
+        let event = AccountEvent::new("u1", Change::Deleted {}, time::macros::datetime!(2026-12-02 12:00 UTC));
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "account.deleted");
+        assert_eq!(json["data"], serde_json::json!({}));
+        assert_eq!(json["schema_version"], 1);
+        let kinds: std::collections::BTreeSet<_> = examples().iter().map(Change::kind).collect();
+        assert_eq!(kinds.len(), examples().len(), "one example of each type");
+        assert!(!catalogue().contains("argon2"), "no hash, password or token in any event");
+    }
+
+    #[test]
+    fn docs_events_md_is_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/events.md");
+        let document = std::fs::read_to_string(path).unwrap_or_default();
+        let (start, end) = ("<!-- catalogue:start -->\n", "<!-- catalogue:end -->");
+        let written = document.split_once(start).and_then(|(_, rest)| rest.split_once(end)).map(|(inner, _)| inner);
+        let expected = catalogue();
+        assert!(
+            written == Some(expected.as_str()),
+            "docs/events.md differs from the events' code; between its markers it should read:\n{expected}"
+        );
+    }
+}
