@@ -152,7 +152,10 @@ async fn forged_access_tokens_are_refused() {
     let tokens = app.signed_up("reader", "ada@example.com").await;
     let (header, claims) = parts(&tokens.access);
     let signature = tokens.access.rsplit('.').next().unwrap();
-    let our_key = std::fs::read_to_string(app.local().config.data_dir.join("jwt-signing-key.pem")).unwrap();
+    let key_set = std::fs::read_to_string(app.local().config.data_dir.join("jwt-keys.json")).unwrap();
+    let key_set: Value = serde_json::from_str(&key_set).unwrap();
+    let signing = key_set["keys"].as_array().unwrap().iter().find(|k| k["status"] == "signing").unwrap();
+    let our_key = signing["private_key"].as_str().unwrap().to_string();
     let kid = header["kid"].as_str().unwrap().to_string();
     let sign = |claims: &Value, pem: &str| {
         let mut header = Header::new(Algorithm::ES256);
