@@ -443,3 +443,10 @@ impl TestApp {
         panic!("no new email {subject:?} reached {to}");
     }
 }
+
+/// The one-click link and its RFC 8058 headers in an email.
+pub fn unsubscribe_link(email: &str) -> String {
+    let header = email.lines().find(|l| l.starts_with("List-Unsubscribe: <")).expect("a List-Unsubscribe header");
+    assert!(email.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{email}");
+    header.trim_start_matches("List-Unsubscribe: <").trim_end_matches('>').to_string()
+}

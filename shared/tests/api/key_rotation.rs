@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, unsubscribe_link};
 
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid")
@@ -14,11 +14,6 @@ fn kid_of(token: &str) -> String {
 async fn published_kids(app: &TestApp) -> Vec<String> {
     let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_string()).collect()
-}
-
-fn unsubscribe_link(email: &str) -> String {
-    let header = email.lines().find(|l| l.starts_with("List-Unsubscribe: <")).expect("a List-Unsubscribe header");
-    header.trim_start_matches("List-Unsubscribe: <").trim_end_matches('>').to_string()
 }
 
 #[tokio::test]

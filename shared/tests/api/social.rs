@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, unsubscribe_link};
 
 impl TestApp {
     pub async fn subscribe(&self, token: &str, author_id: &str) -> reqwest::Response {
@@ -129,13 +129,6 @@ async fn a_suspended_or_deleted_author_disappears_from_the_lists_of_others() {
     assert_eq!(app.delete_me(&other.access, PASSWORD).await.status(), StatusCode::NO_CONTENT);
     let mine: Value = app.get("/api/v1/user/subscriptions", &reader.access).await.json().await.unwrap();
     assert!(ids(&mine).is_empty());
-}
-
-/// The one-click link and its RFC 8058 headers in an email.
-fn unsubscribe_link(email: &str) -> String {
-    let header = email.lines().find(|l| l.starts_with("List-Unsubscribe: <")).expect("a List-Unsubscribe header");
-    assert!(email.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{email}");
-    header.trim_start_matches("List-Unsubscribe: <").trim_end_matches('>').to_string()
 }
 
 #[tokio::test]
