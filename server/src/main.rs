@@ -112,15 +112,11 @@ fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
         );
     }
     let dir = &config.data_dir;
-    let mut set = keyset::load_or_create_local(dir, now)?;
     match command {
         jwt_key::Command::New => unreachable!("handled above"),
-        jwt_key::Command::Show => print!("{}", jwt_key::show(&set)?),
+        jwt_key::Command::Show => print!("{}", jwt_key::show(&keyset::load_or_create_local(dir, now)?)?),
         jwt_key::Command::Rotate { cache_wait_minutes } => {
-            let report = jwt_key::rotate(&mut set, now, cache_wait_minutes, config.jwt.access_token_ttl)?;
-            keyset::save_local(dir, &set)?;
-            // A running server reads the set again within UMS_JWT_KEYS_RELOAD_SECS.
-            println!("{report}");
+            println!("{}", jwt_key::rotate_in_dir(dir, now, cache_wait_minutes, config.jwt.access_token_ttl)?);
         }
     }
     Ok(())

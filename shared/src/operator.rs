@@ -97,6 +97,20 @@ pub mod jwt_key {
         Ok(report)
     }
 
+    /// `rotate` on the laptop's set in `dir`, written back whole (a running server reads it
+    /// again within `UMS_JWT_KEYS_RELOAD_SECS`).
+    pub fn rotate_in_dir(
+        dir: &std::path::Path,
+        now: OffsetDateTime,
+        cache_wait_minutes: u64,
+        access_ttl: Duration,
+    ) -> anyhow::Result<String> {
+        let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
+        let report = rotate(&mut set, now, cache_wait_minutes, access_ttl)?;
+        crate::credentials::keyset::save_local(dir, &set)?;
+        Ok(report)
+    }
+
     /// The lines of `show`.
     pub fn show(set: &KeySet) -> anyhow::Result<String> {
         let keys = set.describe()?;

@@ -374,11 +374,9 @@ impl TestApp {
     /// caches: the test has none.
     pub async fn rotate_jwt_keys(&self) {
         if let Some(local) = &self.local {
-            let dir = &local.app.config.data_dir;
+            let config = &local.app.config;
             let now = OffsetDateTime::now_utc();
-            let mut set = shared::credentials::keyset::load_or_create_local(dir, now).unwrap();
-            shared::operator::jwt_key::rotate(&mut set, now, 0, local.app.config.jwt.access_token_ttl).unwrap();
-            shared::credentials::keyset::save_local(dir, &set).unwrap();
+            shared::operator::jwt_key::rotate_in_dir(&config.data_dir, now, 0, config.jwt.access_token_ttl).unwrap();
             return;
         }
         let url = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", "/rotate-jwt-keys");
