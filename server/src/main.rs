@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use shared::{
     Config, LocalApp,
     credentials::keyset::{self, KeySet},
+    events::webhooks::Endpoint,
     operator::{self, jwt_key},
 };
 use tracing_subscriber::EnvFilter;
@@ -34,6 +35,36 @@ enum Command {
         #[command(subcommand)]
         command: jwt_key::Command,
     },
+    /// The endpoints account events are delivered to, as signed webhooks (docs/events.md).
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Add an endpoint: it receives the events made from now on. Prints its id and its secret
+    /// (`whsec_...`), which its consumer verifies signatures with.
+    Add {
+        #[arg(long)]
+        url: String,
+        /// An event type it receives (repeat for more); none: every type.
+        #[arg(long = "type")]
+        types: Vec<String>,
+    },
+    /// Every endpoint: where its deliveries stand, how far behind it is, why it fails.
+    List,
+    /// An endpoint's log, newest first: deliveries, failures, and when it was disabled or enabled.
+    Log {
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Enable a disabled endpoint again: it resumes at the event it stopped at.
+    Enable { id: String },
+    /// Remove an endpoint (its log stays).
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +92,7 @@ fn main() -> anyhow::Result<()> {
                 create_admin(&email, &first_name, &last_name).await
             }
             Command::JwtKey { command } => jwt_key(command),
+            Command::Webhook { command } => webhook(command).await,
         }
     })
 }
@@ -96,6 +128,38 @@ async fn create_admin(email: &str, first_name: &str, last_name: &str) -> anyhow:
     let app = LocalApp::build(Config::from_env()?)?;
     let user = operator::create_admin(&app.auth, email, first_name, last_name, password).await?;
     println!("created admin {} <{}>", user.id, user.email);
+    Ok(())
+}
+
+async fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let db = shared::adapters::SqliteDb::open(&config.data_dir.join(shared::app::DATABASE_FILE))?;
+    let now = time::OffsetDateTime::now_utc();
+    match command {
+        WebhookCommand::Add { url, types } => {
+            let endpoint = Endpoint::new(&url, types)?;
+            db.add_endpoint(&endpoint, now).await?;
+            println!("added webhook endpoint {}\nsecret: {}", endpoint.id, endpoint.secret);
+        }
+        WebhookCommand::List => {
+            let mut endpoints = db.endpoints().await?;
+            for state in &mut endpoints {
+                state.endpoint.secret = "(hidden)".into();
+            }
+            println!("{}", serde_json::to_string_pretty(&endpoints)?);
+        }
+        WebhookCommand::Log { id, limit } => {
+            println!("{}", serde_json::to_string_pretty(&db.endpoint_log(&id, limit).await?)?)
+        }
+        WebhookCommand::Enable { id } => {
+            anyhow::ensure!(db.enable_endpoint(&id, now).await?, "no disabled endpoint {id}");
+            println!("enabled {id}: it resumes at the event it stopped at");
+        }
+        WebhookCommand::Remove { id } => {
+            anyhow::ensure!(db.remove_endpoint(&id, now).await?, "no endpoint {id}");
+            println!("removed {id}");
+        }
+    }
     Ok(())
 }
 

@@ -146,10 +146,15 @@ impl LocalApp {
     ) -> anyhow::Result<()> {
         let worker =
             tokio::spawn(crate::adapters::local::queue::run_local_worker(self.db.clone(), self.workers.clone()));
+        let events = tokio::spawn(crate::adapters::local::events::run_event_delivery(
+            self.db.clone(),
+            self.config.webhooks.clone(),
+        ));
         // The peer address is each request's source, which limits count per.
         let app = self.router().into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
         worker.abort();
+        events.abort();
         Ok(result?)
     }
 }

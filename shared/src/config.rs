@@ -30,6 +30,7 @@ pub struct Config {
     pub email_from: String,
     pub limits: Limits,
     pub argon2: Argon2Config,
+    pub webhooks: WebhookConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +139,7 @@ impl Config {
                 fan_out_segments: 8,
             },
             argon2: Argon2Config::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 
@@ -241,6 +243,19 @@ impl Config {
         if let Some(n) = parse_var("UMS_ARGON2_ITERATIONS")? {
             config.argon2.iterations = n;
         }
+        if let Some(allow) = var("UMS_WEBHOOKS_ALLOW_PRIVATE") {
+            config.webhooks.allow_private = match allow.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                other => bail!("UMS_WEBHOOKS_ALLOW_PRIVATE must be true or false, not {other:?}"),
+            };
+        }
+        if let Some(secs) = parse_var::<u64>("UMS_WEBHOOK_FIRST_RETRY_SECS")? {
+            config.webhooks.first_retry = Duration::from_secs(secs.max(1));
+        }
+        if let Some(hours) = parse_var::<u64>("UMS_WEBHOOK_RETRY_HOURS")? {
+            config.webhooks.retry_for = Duration::from_secs(hours * 3600);
+        }
         Ok(config)
     }
 }
@@ -253,5 +268,52 @@ fn parse_var<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
     match var(name) {
         None => Ok(None),
         Some(raw) => raw.trim().parse().map(Some).map_err(|_| anyhow::anyhow!("{name} is not a valid number: {raw:?}")),
+    }
+}
+
+/// The settings of the webhook deliveries (`Config::webhooks`).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Whether endpoints may be on this machine or a private network
+    /// (`UMS_WEBHOOKS_ALLOW_PRIVATE`; the laptop's default allows, for local consumers).
+    pub allow_private: bool,
+    /// The wait before the first retry; each next one doubles, up to an hour
+    /// (`UMS_WEBHOOK_FIRST_RETRY_SECS`).
+    pub first_retry: Duration,
+    /// How long an endpoint may keep failing before it is disabled (`UMS_WEBHOOK_RETRY_HOURS`).
+    pub retry_for: Duration,
+    /// How long one delivery may take.
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: true,
+            first_retry: Duration::from_secs(5),
+            retry_for: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// The wait after the `failures`-th failure in a row: doubling from the first retry, at
+    /// most an hour.
+    pub fn retry_after(&self, failures: u32) -> Duration {
+        let doubled = self.first_retry.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
+        doubled.min(Duration::from_secs(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_retries_double_from_the_first_up_to_an_hour() {
+        let settings = WebhookConfig::default();
+        let waits: Vec<u64> = [1, 2, 3, 10, 40].iter().map(|n| settings.retry_after(*n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 2560, 3600]);
     }
 }

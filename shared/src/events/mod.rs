@@ -10,7 +10,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::domain::{AccountStatus, Role, User};
+use crate::{
+    domain::{AccountStatus, Role, User},
+    ports::EdgeKind,
+};
+
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 /// The version of every event's shape this service publishes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -151,6 +157,97 @@ pub fn account_changes(before: &User, after: &User) -> Vec<Change> {
     changes
 }
 
+/// A stored record as one write left it, in the shape both outboxes keep: the SQLite change rows
+/// (written by triggers in the write's own transaction) and the DynamoDB table's stream (the
+/// item's old and new images). Events are derived from records by [`events_of`], the same way
+/// on both paths.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Image {
+    Account(Box<User>),
+    Edge { kind: EdgeKind, from: String, to: String },
+    Report { id: String, author_id: String, reporter_id: String },
+    Flag { id: String, author_id: String, moderator_id: String },
+}
+
+/// One write of one record: before (none: it was made) and after (none: it was deleted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Unique to this write and the same on every redelivery of it (a change row's number, a
+    /// stream record's `eventID`): event ids are derived from it, so a redelivered record
+    /// makes the same events.
+    pub id: String,
+    /// When the write happened.
+    pub time: OffsetDateTime,
+    pub old: Option<Image>,
+    pub new: Option<Image>,
+}
+
+/// The events one write makes, in order; none for a write no other service reads (a password,
+/// a session, a counter) and none for an edge removed with a deleted account
+/// (`account.deleted` says it: the outboxes leave those writes out).
+pub fn events_of(record: &Record) -> Vec<AccountEvent> {
+    let changes: Vec<(String, Change)> = match (&record.old, &record.new) {
+        (None, Some(Image::Account(user))) => vec![(
+            user.id.0.clone(),
+            Change::Registered {
+                role: user.role,
+                email: user.email.to_string(),
+                pending: user.status == AccountStatus::Pending,
+            },
+        )],
+        (Some(Image::Account(before)), Some(Image::Account(after))) => {
+            account_changes(before, after).into_iter().map(|change| (after.id.0.clone(), change)).collect()
+        }
+        (Some(Image::Account(before)), None) => vec![(before.id.0.clone(), Change::Deleted {})],
+        (None, Some(Image::Edge { kind, from, to })) => {
+            let author_id = to.clone();
+            let change = match kind {
+                EdgeKind::Subscription => Change::Subscribed { author_id },
+                EdgeKind::Follow => Change::Followed { author_id },
+            };
+            vec![(from.clone(), change)]
+        }
+        (Some(Image::Edge { kind, from, to }), None) => {
+            let author_id = to.clone();
+            let change = match kind {
+                EdgeKind::Subscription => Change::Unsubscribed { author_id },
+                EdgeKind::Follow => Change::Unfollowed { author_id },
+            };
+            vec![(from.clone(), change)]
+        }
+        (None, Some(Image::Report { id, author_id, reporter_id })) => {
+            vec![(reporter_id.clone(), Change::Reported { author_id: author_id.clone(), report_id: id.clone() })]
+        }
+        (None, Some(Image::Flag { author_id, moderator_id, .. })) => {
+            vec![(moderator_id.clone(), Change::Flagged { author_id: author_id.clone() })]
+        }
+        // A report linked to a flag, a record read back unchanged: nothing another service reads.
+        _ => Vec::new(),
+    };
+    changes
+        .into_iter()
+        .enumerate()
+        .map(|(index, (account_id, change))| AccountEvent {
+            id: event_id(&record.id, index, record.time),
+            change,
+            time: record.time,
+            account_id,
+            schema_version: SCHEMA_VERSION,
+        })
+        .collect()
+}
+
+/// A UUIDv7 of the write's time whose other bits are a hash of the record and the event's place
+/// in it: time-ordered like every id here, and the same each time the record is read again.
+fn event_id(record_id: &str, index: usize, time: OffsetDateTime) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(record_id.as_bytes()).chain_update(index.to_be_bytes()).finalize();
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits).into_uuid().to_string()
+}
+
 /// One example of each change, in the order `docs/events.md` lists them.
 pub fn examples() -> Vec<Change> {
     let author = "01936f4e-0000-7000-8000-0000000000a1".to_string();
@@ -265,6 +362,30 @@ mod tests {
         let mut reinstated = suspended.clone();
         reinstated.status = AccountStatus::Active;
         assert_eq!(account_changes(&suspended, &reinstated), [Change::Reinstated {}]);
+    }
+
+    #[test]
+    fn a_record_read_again_makes_the_same_events_and_an_edge_names_who_acted() {
+        let time = time::macros::datetime!(2026-12-02 12:00 UTC);
+        let edge = Image::Edge { kind: EdgeKind::Follow, from: "a1".into(), to: "b2".into() };
+        let made = Record { id: "change-7".into(), time, old: None, new: Some(edge.clone()) };
+        let events = events_of(&made);
+        assert_eq!(events, events_of(&made.clone()), "same ids on a redelivery");
+        assert_eq!(
+            (events[0].account_id.as_str(), events[0].change.clone()),
+            ("a1", Change::Followed { author_id: "b2".into() })
+        );
+        let id = uuid::Uuid::parse_str(&events[0].id).unwrap();
+        assert_eq!(id.get_version_num(), 7, "time-ordered");
+        let removed = Record { id: "change-8".into(), time, old: Some(edge), new: None };
+        assert_ne!(events_of(&removed)[0].id, events[0].id);
+        assert_eq!(events_of(&removed)[0].change, Change::Unfollowed { author_id: "b2".into() });
+        let account = account();
+        let deleted =
+            Record { id: "change-9".into(), time, old: Some(Image::Account(Box::new(account.clone()))), new: None };
+        assert_eq!(events_of(&deleted)[0].change, Change::Deleted {});
+        let unchanged = Record { new: Some(Image::Account(Box::new(account))), ..deleted };
+        assert_eq!(events_of(&unchanged), [], "a write no one else reads");
     }
 
     #[test]

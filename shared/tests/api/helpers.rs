@@ -21,7 +21,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use shared::{
     Config, LocalApp,
-    adapters::local::queue,
+    adapters::local::{events::run_event_delivery, queue},
     auth::{Confirmation, NewAccount, flows},
     clock::Clock,
     domain::Role,
@@ -94,11 +94,14 @@ struct Local {
     app: Arc<LocalApp>,
     _temp: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
+    /// The account events' worker, which a story may crash and start again.
+    events: Mutex<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
         self.server.abort();
+        self.events.lock().unwrap().abort();
     }
 }
 
@@ -157,11 +160,12 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
         let _ = axum::serve(listener, app).await;
         worker.abort();
     });
+    let events = Mutex::new(tokio::spawn(run_event_delivery(app.db.clone(), app.config.webhooks.clone())));
     TestApp {
         address: format!("http://{addr}"),
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         outbox_dir: dir.join("outbox"),
-        local: Some(Local { clock, app: Arc::new(app), _temp: None, server }),
+        local: Some(Local { clock, app: Arc::new(app), _temp: None, server, events }),
     }
 }
 
@@ -384,6 +388,23 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::NO_CONTENT, "rotating: {}", response.text().await.unwrap());
         // The functions read the set again every second there (UMS_JWT_KEYS_RELOAD_SECS).
         tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    /// Adds a webhook endpoint for account events, as the operator command does.
+    pub async fn add_webhook(&self, url: &str, types: &[&str]) -> shared::events::webhooks::Endpoint {
+        let types = types.iter().map(|t| t.to_string()).collect();
+        let endpoint = shared::events::webhooks::Endpoint::new(url, types).unwrap();
+        self.local().db.add_endpoint(&endpoint, OffsetDateTime::now_utc()).await.unwrap();
+        endpoint
+    }
+
+    /// Kills the account events' worker wherever it is (mid-delivery included), as a crash
+    /// would, and starts a new one.
+    pub async fn crash_and_restart_event_worker(&self) {
+        let local = self.in_process();
+        let mut worker = local.events.lock().unwrap();
+        worker.abort();
+        *worker = tokio::spawn(run_event_delivery(local.app.db.clone(), local.app.config.webhooks.clone()));
     }
 
     pub fn is_in_process(&self) -> bool {

@@ -1,6 +1,7 @@
 //! The service over HTTP, as its users and its attackers use it.
 
 mod account_deletion;
+mod account_events;
 mod account_lifecycle;
 mod account_lists;
 mod brute_force;

@@ -5,6 +5,7 @@
 //! port is a single statement (or transaction), which is what makes it atomic.
 
 mod accounts;
+pub mod events;
 mod limits;
 mod moderation;
 mod notifications;
@@ -38,6 +39,8 @@ pub struct SqliteDb {
     path: Arc<std::path::PathBuf>,
     /// Wakes the local worker when a job is queued.
     job_signal: Arc<tokio::sync::Notify>,
+    /// Wakes the event delivery after a write (which may have recorded changes).
+    change_signal: Arc<tokio::sync::Notify>,
 }
 
 /// Reader connections kept open between reads; more are opened under load, then closed.
@@ -191,6 +194,76 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // An account's export reads the reports it filed through an index.
     "CREATE INDEX reports_by_reporter ON reports(reporter_id, id);",
+    // Account events: the outbox. Triggers record every write of an account, an edge, a report
+    // or a flag as a change row in the write's own transaction (a write that fails or rolls back
+    // leaves none); the local worker turns change rows into events and delivers them to the
+    // operator's webhook endpoints, each at its own position in the events' order.
+    r#"
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        old TEXT,
+        new TEXT,
+        at_ms INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+    );
+    CREATE TRIGGER account_made AFTER INSERT ON users BEGIN
+        INSERT INTO changes (source, new) VALUES ('account', NEW.data);
+    END;
+    CREATE TRIGGER account_written AFTER UPDATE OF data ON users WHEN OLD.data IS NOT NEW.data BEGIN
+        INSERT INTO changes (source, old, new) VALUES ('account', OLD.data, NEW.data);
+    END;
+    CREATE TRIGGER account_deleted AFTER DELETE ON users BEGIN
+        INSERT INTO changes (source, old) VALUES ('account', OLD.data);
+    END;
+    CREATE TRIGGER edge_made AFTER INSERT ON edges BEGIN
+        INSERT INTO changes (source, new)
+        VALUES ('edge', json_object('kind', NEW.kind, 'from', NEW.from_id, 'to', NEW.to_id));
+    END;
+    -- Edges erased with a deleted account make no event: account.deleted says it.
+    CREATE TRIGGER edge_removed AFTER DELETE ON edges
+    WHEN EXISTS (SELECT 1 FROM users WHERE id = OLD.from_id) AND EXISTS (SELECT 1 FROM users WHERE id = OLD.to_id)
+    BEGIN
+        INSERT INTO changes (source, old)
+        VALUES ('edge', json_object('kind', OLD.kind, 'from', OLD.from_id, 'to', OLD.to_id));
+    END;
+    CREATE TRIGGER report_filed AFTER INSERT ON reports BEGIN
+        INSERT INTO changes (source, new)
+        VALUES ('report', json_object('id', NEW.id, 'author_id', NEW.author_id, 'reporter_id', NEW.reporter_id));
+    END;
+    CREATE TRIGGER flag_raised AFTER INSERT ON flags BEGIN
+        INSERT INTO changes (source, new)
+        VALUES ('flag', json_object('id', NEW.id, 'author_id', NEW.author_id, 'moderator_id', NEW.moderator_id));
+    END;
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        types TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        failing_since INTEGER,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        disabled_at INTEGER,
+        last_error TEXT
+    );
+    CREATE TABLE webhook_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        endpoint_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        what TEXT NOT NULL,
+        event_id TEXT,
+        status INTEGER,
+        detail TEXT
+    );
+    CREATE INDEX webhook_log_by_endpoint ON webhook_log(endpoint_id, seq);
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
@@ -219,6 +292,7 @@ impl SqliteDb {
             readers: Arc::new(Mutex::new(Vec::new())),
             path: Arc::new(path.to_path_buf()),
             job_signal: Arc::new(tokio::sync::Notify::new()),
+            change_signal: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -254,13 +328,16 @@ impl SqliteDb {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut conn)
         })
         .await
         .context("the database task failed")?
-        .context("database error")
+        .context("database error");
+        // Any write may have recorded changes (the triggers): one permit, however many writes.
+        self.change_signal.notify_one();
+        result
     }
 }
 
