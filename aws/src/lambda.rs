@@ -429,6 +429,40 @@ impl Aws {
         let redelivery = Redelivery::new(queues.client(), queues.urls());
         Ok((worker, store.as_ref().clone(), redelivery))
     }
+
+    /// The events function: the bus (`UMS_EVENT_BUS_NAME`) and the table (to tell the edges
+    /// of an erased account).
+    pub fn event_publisher(&self) -> anyhow::Result<(crate::events::EventPublisher, DynamoStore)> {
+        let bus = std::env::var("UMS_EVENT_BUS_NAME").context("UMS_EVENT_BUS_NAME is not set")?;
+        let client = lazy_client(&self.sdk, aws_sdk_eventbridge::Client::new);
+        Ok((crate::events::EventPublisher { client, bus }, self.store().as_ref().clone()))
+    }
+
+    /// The webhook worker: the endpoints' SSM parameter, its queue, the HTTP client. Private
+    /// addresses are refused unless `UMS_WEBHOOKS_ALLOW_PRIVATE=true` (scripts/aws-local's
+    /// consumers are on this machine).
+    #[cfg(feature = "webhooks")]
+    pub fn webhook_worker(&self) -> anyhow::Result<crate::webhooks::WebhookWorker> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let name = var("UMS_WEBHOOK_ENDPOINTS_PARAMETER").context("UMS_WEBHOOK_ENDPOINTS_PARAMETER is not set")?;
+        let queue_url = var("UMS_WEBHOOK_QUEUE_URL").context("UMS_WEBHOOK_QUEUE_URL is not set")?;
+        let reload = match var("UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS") {
+            Some(secs) => {
+                Duration::from_secs(secs.parse().context("UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS is not a number")?)
+            }
+            None => Duration::from_secs(60),
+        };
+        let mut config = self.config.webhooks.clone();
+        config.allow_private = var("UMS_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true");
+        let ssm = lazy_client(&self.sdk, aws_sdk_ssm::Client::new);
+        Ok(crate::webhooks::WebhookWorker {
+            endpoints: crate::webhooks::EndpointsParameter::new(ssm, name, reload),
+            sender: shared::events::webhooks::Sender::new(&config)?,
+            sqs: lazy_client(&self.sdk, aws_sdk_sqs::Client::new),
+            queue_url,
+            config,
+        })
+    }
 }
 
 /// One JSON object per line, no colours: what CloudWatch Logs wants. `RUST_LOG` takes levels

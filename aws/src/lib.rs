@@ -4,11 +4,14 @@
 
 pub mod call_count;
 pub mod dynamo;
+pub mod events;
 pub mod lambda;
 pub mod lazy;
 pub mod s3;
 pub mod ses;
 pub mod sqs;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 pub mod worker;
 
 pub use dynamo::{DynamoStore, JobClaim};

@@ -19,6 +19,11 @@ pub(super) fn email_pk(email_key: &str) -> String {
     format!("EMAIL#{email_key}")
 }
 
+/// The account an item holds (an account item's image in the table's stream, say).
+pub fn user_of(item: impl Into<serde_dynamo::Item>) -> anyhow::Result<User> {
+    Ok(serde_dynamo::from_item::<_, UserItem>(item)?.user)
+}
+
 /// A user item: the account's fields, plus the keys and index attributes.
 #[derive(Serialize, Deserialize)]
 struct UserItem {

@@ -13,6 +13,7 @@ mod sessions;
 mod social;
 mod tokens;
 
+pub use accounts::user_of;
 pub use jobs::JobClaim;
 
 use std::time::Duration;
