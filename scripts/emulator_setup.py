@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Creates, on a running AWS emulator, what the functions expect, from the definitions the
 deployment uses: the table from aws/dynamodb-table.json, each worker's queue and dead-letter
-queue from template.yaml, the photos bucket with its upload notifications, a verified SES sender, and a signing key in SSM
-Parameter Store. Prints the environment the functions need.
+queue from template.yaml, the photos bucket with its upload notifications, a verified SES sender, a signing key in SSM
+Parameter Store, and the account events' bus with its rule to the webhook queue. Prints the environment the functions
+need.
 
     python3 scripts/emulator -p 5055 &
     python3 scripts/emulator_setup.py http://127.0.0.1:5055
@@ -19,6 +20,8 @@ TABLE = "ums"
 BUCKET = "ums-photos"
 SENDER = "no-reply@blog.localhost"
 KEY_PARAMETER = "/ums/jwt-signing-key"
+EVENT_BUS = "ums-accounts"
+WEBHOOK_PARAMETER = "/ums/webhook-endpoints"
 
 
 class _Template(yaml.SafeLoader):
@@ -94,6 +97,7 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
         dynamodb.create_table(
             TableName=TABLE,
             **{k: table[k] for k in ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+            StreamSpecification=dict(table["StreamSpecification"], StreamEnabled=True),
         )
         dynamodb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification=table["TimeToLiveSpecification"])
 
@@ -101,14 +105,38 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
            "UMS_TABLE_NAME": TABLE, "UMS_JWT_KEY_PARAMETER": KEY_PARAMETER}
     sqs = boto3.client("sqs", **aws)
+    resources = template()["Resources"]
     for name, variable, visibility, max_receives, _ in worker_queues():
-        dlq_url = sqs.create_queue(QueueName=f"ums-{name}-dlq")["QueueUrl"]
+        # An ordered queue (the webhook queue) is FIFO, and so is its dead-letter queue.
+        queue_properties = resources[f"{name.capitalize()}Queue"]["Properties"]
+        fifo = {"FifoQueue": "true"} if queue_properties.get("FifoQueue") else {}
+        suffix = ".fifo" if fifo else ""
+        dlq_url = sqs.create_queue(QueueName=f"ums-{name}-dlq{suffix}", Attributes=fifo)["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
         attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout or visibility)}
-        url = sqs.create_queue(QueueName=f"ums-{name}", Attributes=attributes)["QueueUrl"]
+        if fifo:
+            fifo["ContentBasedDeduplication"] = str(bool(queue_properties.get("ContentBasedDeduplication"))).lower()
+        url = sqs.create_queue(QueueName=f"ums-{name}{suffix}", Attributes=dict(attributes, **fifo))["QueueUrl"]
         sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         env[variable] = url
+
+    # The account events' bus, and its rule to the webhook queue, as the template has them.
+    events = boto3.client("events", **aws)
+    if EVENT_BUS not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
+        events.create_event_bus(Name=EVENT_BUS)
+    rule = resources["AccountEventsToWebhooks"]["Properties"]
+    events.put_rule(Name="ums-account-events-to-webhooks", EventBusName=EVENT_BUS,
+                    EventPattern=json.dumps(rule["EventPattern"]))
+    targets = []
+    for target in rule["Targets"]:
+        queue = target["Arn"].removesuffix("Queue.Arn").lower()  # WebhookQueue.Arn -> webhook
+        url = env[f"UMS_{queue.upper()}_QUEUE_URL"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        targets.append({"Id": target["Id"], "Arn": arn, "SqsParameters": target["SqsParameters"]})
+    events.put_targets(Rule="ums-account-events-to-webhooks", EventBusName=EVENT_BUS, Targets=targets)
+    env["UMS_EVENT_BUS_NAME"] = EVENT_BUS
+    env["UMS_WEBHOOK_ENDPOINTS_PARAMETER"] = WEBHOOK_PARAMETER
 
     s3 = boto3.client("s3", **aws)
     if BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:

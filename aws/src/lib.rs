@@ -10,7 +10,6 @@ pub mod lazy;
 pub mod s3;
 pub mod ses;
 pub mod sqs;
-#[cfg(feature = "webhooks")]
 pub mod webhooks;
 pub mod worker;
 

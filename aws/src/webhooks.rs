@@ -14,12 +14,10 @@ use std::{
 };
 
 use anyhow::Context;
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use shared::events::{
-    AccountEvent,
-    webhooks::{Endpoint, Sender, WebhookConfig},
-};
+use shared::events::webhooks::Endpoint;
 use tokio::sync::Mutex;
+#[cfg(feature = "webhooks")]
+pub use worker::WebhookWorker;
 
 use crate::Lazy;
 
@@ -101,81 +99,94 @@ impl EndpointsParameter {
     }
 }
 
-pub struct WebhookWorker {
-    pub endpoints: EndpointsParameter,
-    pub sender: Sender,
-    pub sqs: Lazy<aws_sdk_sqs::Client>,
-    /// The queue it reads (for `ChangeMessageVisibility`).
-    pub queue_url: String,
-    pub config: WebhookConfig,
-}
+/// The worker itself (it sends: an HTTP client), in the webhook worker function only.
+#[cfg(feature = "webhooks")]
+mod worker {
+    use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+    use shared::events::{
+        AccountEvent,
+        webhooks::{Sender, WebhookConfig},
+    };
 
-/// The event in an EventBridge message (`detail`).
-fn event_in(message: &SqsMessage) -> anyhow::Result<AccountEvent> {
-    let envelope: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or_default())?;
-    Ok(serde_json::from_value(envelope["detail"].clone())?)
-}
+    use super::EndpointsParameter;
+    use crate::Lazy;
 
-impl WebhookWorker {
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        let fail_from = |response: &mut SqsBatchResponse, from: usize| {
-            for message in &event.records[from..] {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message.message_id.clone().unwrap_or_default();
-                response.batch_item_failures.push(failure);
-            }
-        };
-        let endpoints = match self.endpoints.current().await {
-            Ok(endpoints) => endpoints,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "no webhook endpoints to deliver to; the batch is retried");
-                fail_from(&mut response, 0);
-                return response;
-            }
-        };
-        for (index, message) in event.records.iter().enumerate() {
-            let event = match event_in(message) {
-                Ok(event) => event,
-                Err(e) => {
-                    tracing::error!(message = ?message.message_id, error = %format!("{e:#}"), "not an account event; dropped");
-                    continue;
-                }
-            };
-            let mut refused = false;
-            for endpoint in endpoints.iter().filter(|endpoint| endpoint.wants(event.change.kind())) {
-                match self.sender.send(endpoint, &event).await {
-                    Ok(delivered) => {
-                        tracing::info!(endpoint = %endpoint.id, event = %event.id, status = delivered.status, "webhook delivered")
-                    }
-                    Err(failed) => {
-                        tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; retried later");
-                        refused = true;
-                    }
-                }
-            }
-            if refused {
-                if let Err(e) = self.back_off(message).await {
-                    tracing::warn!(error = %format!("{e:#}"), "could not delay the retry; it comes after the queue's visibility timeout");
-                }
-                fail_from(&mut response, index);
-                break;
-            }
-        }
-        response
+    pub struct WebhookWorker {
+        pub endpoints: EndpointsParameter,
+        pub sender: Sender,
+        pub sqs: Lazy<aws_sdk_sqs::Client>,
+        /// The queue it reads (for `ChangeMessageVisibility`).
+        pub queue_url: String,
+        pub config: WebhookConfig,
     }
 
-    /// Hides the message for the wait its receive count calls for.
-    async fn back_off(&self, message: &SqsMessage) -> anyhow::Result<()> {
-        let receives = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
-        let wait = self.config.retry_after(receives);
-        self.sqs
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
-            .visibility_timeout(i32::try_from(wait.as_secs().max(1)).unwrap_or(43_200))
-            .send()
-            .await?;
-        Ok(())
+    /// The event in an EventBridge message (`detail`).
+    fn event_in(message: &SqsMessage) -> anyhow::Result<AccountEvent> {
+        let envelope: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or_default())?;
+        Ok(serde_json::from_value(envelope["detail"].clone())?)
+    }
+
+    impl WebhookWorker {
+        pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+            let mut response = SqsBatchResponse::default();
+            let fail_from = |response: &mut SqsBatchResponse, from: usize| {
+                for message in &event.records[from..] {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = message.message_id.clone().unwrap_or_default();
+                    response.batch_item_failures.push(failure);
+                }
+            };
+            let endpoints = match self.endpoints.current().await {
+                Ok(endpoints) => endpoints,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "no webhook endpoints to deliver to; the batch is retried");
+                    fail_from(&mut response, 0);
+                    return response;
+                }
+            };
+            for (index, message) in event.records.iter().enumerate() {
+                let event = match event_in(message) {
+                    Ok(event) => event,
+                    Err(e) => {
+                        tracing::error!(message = ?message.message_id, error = %format!("{e:#}"), "not an account event; dropped");
+                        continue;
+                    }
+                };
+                let mut refused = false;
+                for endpoint in endpoints.iter().filter(|endpoint| endpoint.wants(event.change.kind())) {
+                    match self.sender.send(endpoint, &event).await {
+                        Ok(delivered) => {
+                            tracing::info!(endpoint = %endpoint.id, event = %event.id, status = delivered.status, "webhook delivered")
+                        }
+                        Err(failed) => {
+                            tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; retried later");
+                            refused = true;
+                        }
+                    }
+                }
+                if refused {
+                    if let Err(e) = self.back_off(message).await {
+                        tracing::warn!(error = %format!("{e:#}"), "could not delay the retry; it comes after the queue's visibility timeout");
+                    }
+                    fail_from(&mut response, index);
+                    break;
+                }
+            }
+            response
+        }
+
+        /// Hides the message for the wait its receive count calls for.
+        async fn back_off(&self, message: &SqsMessage) -> anyhow::Result<()> {
+            let receives = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
+            let wait = self.config.retry_after(receives);
+            self.sqs
+                .change_message_visibility()
+                .queue_url(&self.queue_url)
+                .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
+                .visibility_timeout(i32::try_from(wait.as_secs().max(1)).unwrap_or(43_200))
+                .send()
+                .await?;
+            Ok(())
+        }
     }
 }

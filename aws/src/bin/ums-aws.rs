@@ -6,11 +6,17 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::time::Duration;
+
 use shared::{
     credentials::keyset::KeySet,
+    events::webhooks::Endpoint,
     operator::{self, jwt_key},
 };
-use ums_aws::lambda::{Aws, KeySetParameter};
+use ums_aws::{
+    lambda::{Aws, KeySetParameter},
+    webhooks::EndpointsParameter,
+};
 
 #[derive(Parser)]
 #[command(name = "ums-aws", about = "Operator commands for the AWS deployment", version)]
@@ -32,6 +38,29 @@ enum Command {
         #[command(subcommand)]
         command: jwt_key::Command,
     },
+    /// The endpoints account events are delivered to as signed webhooks, in the SSM parameter
+    /// `UMS_WEBHOOK_ENDPOINTS_PARAMETER` (the webhook worker reads it again within a minute).
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Add an endpoint; prints its id and its secret (`whsec_...`), which its consumer
+    /// verifies signatures with.
+    Add {
+        #[arg(long)]
+        url: String,
+        /// An event type it receives (repeat for more); none: every type.
+        #[arg(long = "type")]
+        types: Vec<String>,
+    },
+    /// Every endpoint (secrets hidden).
+    List,
+    /// Remove an endpoint.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -59,6 +88,37 @@ async fn main() -> anyhow::Result<()> {
             println!("created admin {} <{}>", user.id, user.email);
         }
         Command::JwtKey { command } => jwt_key(command).await?,
+        Command::Webhook { command } => webhook(command).await?,
+    }
+    Ok(())
+}
+
+async fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
+    let name =
+        std::env::var("UMS_WEBHOOK_ENDPOINTS_PARAMETER").context("UMS_WEBHOOK_ENDPOINTS_PARAMETER is not set")?;
+    let sdk = ums_aws::lambda::operator_sdk_config().await;
+    let parameter = EndpointsParameter::new(aws_sdk_ssm::Client::new(&sdk).into(), name, Duration::ZERO);
+    let (mut endpoints, version) = parameter.read().await?;
+    match command {
+        WebhookCommand::Add { url, types } => {
+            let endpoint = Endpoint::new(&url, types)?;
+            endpoints.push(endpoint.clone());
+            parameter.write_over(&endpoints, version).await?;
+            println!("added webhook endpoint {}\nsecret: {}", endpoint.id, endpoint.secret);
+        }
+        WebhookCommand::List => {
+            for endpoint in &mut endpoints {
+                endpoint.secret = "(hidden)".into();
+            }
+            println!("{}", serde_json::to_string_pretty(&endpoints)?);
+        }
+        WebhookCommand::Remove { id } => {
+            let before = endpoints.len();
+            endpoints.retain(|endpoint| endpoint.id != id);
+            anyhow::ensure!(endpoints.len() < before, "no endpoint {id}");
+            parameter.write_over(&endpoints, version).await?;
+            println!("removed {id}");
+        }
     }
     Ok(())
 }

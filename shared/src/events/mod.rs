@@ -15,7 +15,6 @@ use crate::{
     ports::EdgeKind,
 };
 
-#[cfg(feature = "webhooks")]
 pub mod webhooks;
 
 /// The version of every event's shape this service publishes.

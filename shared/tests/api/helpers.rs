@@ -390,12 +390,22 @@ impl TestApp {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
 
-    /// Adds a webhook endpoint for account events, as the operator command does.
+    /// Adds a webhook endpoint for account events, as the operator command does (`ums webhook
+    /// add`; on the AWS path `ums-aws webhook add`, through the control port).
     pub async fn add_webhook(&self, url: &str, types: &[&str]) -> shared::events::webhooks::Endpoint {
-        let types = types.iter().map(|t| t.to_string()).collect();
-        let endpoint = shared::events::webhooks::Endpoint::new(url, types).unwrap();
-        self.local().db.add_endpoint(&endpoint, OffsetDateTime::now_utc()).await.unwrap();
-        endpoint
+        let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+        if self.local.is_some() {
+            let endpoint = shared::events::webhooks::Endpoint::new(url, types).unwrap();
+            self.local().db.add_endpoint(&endpoint, OffsetDateTime::now_utc()).await.unwrap();
+            return endpoint;
+        }
+        let control = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", "/webhooks");
+        let response = self.client.post(control).json(&json!({ "url": url, "types": types })).send().await;
+        let response = response.expect("the AWS path's control port answers");
+        assert_eq!(response.status(), StatusCode::CREATED, "adding an endpoint: {}", response.text().await.unwrap());
+        let added: Value = response.json().await.unwrap();
+        let (id, secret) = (added["id"].as_str().unwrap().to_string(), added["secret"].as_str().unwrap().to_string());
+        shared::events::webhooks::Endpoint { id, url: url.to_string(), types, secret }
     }
 
     /// Kills the account events' worker wherever it is (mid-delivery included), as a crash
