@@ -312,3 +312,115 @@ fn what_no_route_matches_goes_to_the_docs_function_on_both_paths() {
         .collect();
     assert_eq!(watched, ["docs"], "one catch-all path in CargoLambda.toml, to the docs function");
 }
+
+/// Each IAM action a function's inline policies allow.
+fn allowed_actions(function: &Yaml) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            match &statement["Action"] {
+                Yaml::String(action) => actions.insert(action.clone()),
+                Yaml::Sequence(list) => {
+                    actions.extend(list.iter().map(|a| a.as_str().unwrap().to_string()));
+                    true
+                }
+                other => panic!("an action that is not a name: {other:?}"),
+            };
+        }
+    }
+    actions
+}
+
+#[test]
+fn account_events_flow_from_the_tables_stream_to_the_bus_and_the_webhook_queue_each_step_dead_lettered_with_an_alarm() {
+    let template = template();
+    let resources = &template["Resources"];
+    let events = &resources["EventsFunction"];
+    assert_eq!(binary(events), Some("events"));
+    let stream = events_of_type(events, "DynamoDB");
+    assert_eq!(stream.len(), 1, "the table's stream feeds the events function");
+    let source = &stream[0]["Properties"];
+    assert_eq!(intrinsic(&source["Stream"]), Some("UsersTable.StreamArn"));
+    assert_eq!(source["StartingPosition"].as_str(), Some("TRIM_HORIZON"), "no write before the first run is lost");
+    assert_eq!(source["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    assert_eq!(intrinsic(&source["DestinationConfig"]["OnFailure"]["Destination"]), Some("EventsDeadLetterQueue.Arn"));
+    assert_eq!(
+        intrinsic(&events["Properties"]["Environment"]["Variables"]["UMS_EVENT_BUS_NAME"]),
+        Some("AccountEventsBus")
+    );
+    // The filters let through the items events are made of (the sample's), and no session.
+    let filters: Vec<String> = source["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| f["Pattern"].as_str().unwrap().to_string())
+        .collect();
+    assert!(filters.iter().any(|f| f.contains(r#"["PROFILE"]"#)) && filters.iter().any(|f| f.contains("SUB#")));
+    assert!(filters.iter().any(|f| f.contains("FOLLOW#")) && filters.iter().any(|f| f.contains("REPORTS")));
+    assert!(filters.iter().any(|f| f.contains("FLAGS")) && !filters.iter().any(|f| f.contains("SESSION")));
+
+    // Least privilege: put on the one bus, look up accounts, read the stream, dead-letter.
+    let expected: BTreeSet<String> = [
+        "events:PutEvents",
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(allowed_actions(events), expected);
+    let worker = &resources["WebhookWorkerFunction"];
+    assert_eq!(binary(worker), Some("webhook-worker"));
+    let expected: BTreeSet<String> =
+        ["ssm:GetParameter", "kms:Decrypt", "sqs:ChangeMessageVisibility"].map(String::from).into();
+    assert_eq!(
+        allowed_actions(worker),
+        expected,
+        "the webhook worker reads its endpoints and delays retries, nothing else"
+    );
+
+    // The bus's rule keeps the order (one message group of a FIFO queue) and dead-letters what
+    // it cannot hand over; the queue's receives are about a day of the worker's doubling waits.
+    let rule = &resources["AccountEventsToWebhooks"]["Properties"];
+    assert_eq!(intrinsic(&rule["EventBusName"]), Some("AccountEventsBus"));
+    let target = &rule["Targets"][0];
+    assert_eq!(intrinsic(&target["Arn"]), Some("WebhookQueue.Arn"));
+    assert!(target["SqsParameters"]["MessageGroupId"].as_str().is_some());
+    assert_eq!(intrinsic(&target["DeadLetterConfig"]["Arn"]), Some("EventsDeadLetterQueue.Arn"));
+    let queue = &resources["WebhookQueue"]["Properties"];
+    assert_eq!(queue["FifoQueue"].as_bool(), Some(true));
+    assert_eq!(intrinsic(&queue["RedrivePolicy"]["deadLetterTargetArn"]), Some("WebhookDeadLetterQueue.Arn"));
+    let receives = queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() as u32;
+    let waited: u64 = (1..receives).map(|n| shared::config::WebhookConfig::default().retry_after(n).as_secs()).sum();
+    assert!((22 * 3600..=26 * 3600).contains(&waited), "{receives} receives wait {} hours", waited / 3600);
+    let consumers: Vec<&str> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| {
+            events_of_type(r, "SQS").iter().any(|e| intrinsic(&e["Properties"]["Queue"]) == Some("WebhookQueue.Arn"))
+        })
+        .filter_map(binary)
+        .collect();
+    assert_eq!(consumers, ["webhook-worker"]);
+    for (alarm, queue) in [
+        ("EventsDeadLetterQueueAlarm", "EventsDeadLetterQueue"),
+        ("WebhookDeadLetterQueueAlarm", "WebhookDeadLetterQueue"),
+    ] {
+        let dimension = &resources[alarm]["Properties"]["Dimensions"][0]["Value"];
+        assert_eq!(intrinsic(dimension), Some(format!("{queue}.QueueName").as_str()), "{alarm}");
+    }
+    assert_eq!(
+        intrinsic(&resources["EventsLateAlarm"]["Properties"]["Dimensions"][0]["Value"]),
+        Some("EventsFunction")
+    );
+    for function in ["events", "webhook-worker"] {
+        assert!(
+            std::fs::read_dir(format!("{ROOT}/events/{function}")).unwrap().next().is_some(),
+            "{function}'s sample event"
+        );
+    }
+}

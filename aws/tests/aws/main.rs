@@ -8,6 +8,7 @@ mod deletion_on_aws;
 mod deployment;
 mod dynamodb_calls;
 mod emulator;
+mod events_on_aws;
 mod fan_out_on_aws;
 mod job_pipeline;
 mod lambda_events;
