@@ -59,7 +59,20 @@ pub fn document() -> utoipa::openapi::OpenApi {
     mark_public_operations(&mut doc);
     doc.servers = Some(vec![utoipa::openapi::Server::new("/")]);
     drop_unused_schemas(&mut doc);
+    publish_event_schemas(&mut doc);
     doc
+}
+
+/// The account events' JSON Schemas (`AccountEvent` and what it refers to), which no operation
+/// answers but consumers of the bus and the webhooks validate against (docs/events.md).
+fn publish_event_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::{PartialSchema, ToSchema};
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut schemas = vec![(crate::events::AccountEvent::name().into_owned(), crate::events::AccountEvent::schema())];
+    crate::events::AccountEvent::schemas(&mut schemas);
+    for (name, schema) in schemas {
+        components.schemas.insert(name, schema);
+    }
 }
 
 /// The document as JSON with the characters of the basic plane beyond printable ASCII escaped
