@@ -344,7 +344,8 @@ impl Aws {
             jobs: self.jobs(&[Queue::Email, Queue::Photo, Queue::Notify])?,
             uploads: Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?),
             social: store.clone(),
-            moderation: store,
+            moderation: store.clone(),
+            webhooks: store,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })
@@ -461,6 +462,7 @@ impl Aws {
             sqs: lazy_client(&self.sdk, aws_sdk_sqs::Client::new),
             queue_url,
             config,
+            store: self.store().as_ref().clone(),
         })
     }
 }

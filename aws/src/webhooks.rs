@@ -102,14 +102,20 @@ impl EndpointsParameter {
 /// The worker itself (it sends: an HTTP client), in the webhook worker function only.
 #[cfg(feature = "webhooks")]
 mod worker {
+    use std::collections::{BTreeMap, HashSet};
+
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-    use shared::events::{
-        AccountEvent,
-        webhooks::{Sender, WebhookConfig},
+    use shared::{
+        events::{
+            AccountEvent,
+            webhooks::{Sender, WebhookConfig},
+        },
+        ports::{WebhookDirectory, WebhookState},
     };
+    use time::OffsetDateTime;
 
     use super::EndpointsParameter;
-    use crate::Lazy;
+    use crate::{DynamoStore, Lazy};
 
     pub struct WebhookWorker {
         pub endpoints: EndpointsParameter,
@@ -118,6 +124,8 @@ mod worker {
         /// The queue it reads (for `ChangeMessageVisibility`).
         pub queue_url: String,
         pub config: WebhookConfig,
+        /// Each endpoint's delivery state (what admins see; a disabled endpoint is skipped).
+        pub store: DynamoStore,
     }
 
     /// The event in an EventBridge message (`detail`).
@@ -144,6 +152,18 @@ mod worker {
                     return response;
                 }
             };
+            // Endpoints that failed for the whole retry window are skipped until enabled again.
+            let disabled: HashSet<String> = match self.store.webhook_statuses().await {
+                Ok(statuses) => {
+                    statuses.into_iter().filter(|s| s.state == WebhookState::Disabled).map(|s| s.id).collect()
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "reading the endpoints' state failed; delivering to all");
+                    HashSet::new()
+                }
+            };
+            let mut delivered: BTreeMap<&str, String> = BTreeMap::new();
+            let mut dropped: HashSet<&str> = HashSet::new();
             for (index, message) in event.records.iter().enumerate() {
                 let event = match event_in(message) {
                     Ok(event) => event,
@@ -153,14 +173,32 @@ mod worker {
                     }
                 };
                 let mut refused = false;
-                for endpoint in endpoints.iter().filter(|endpoint| endpoint.wants(event.change.kind())) {
+                let wanting: Vec<_> = endpoints
+                    .iter()
+                    .filter(|endpoint| {
+                        endpoint.wants(event.change.kind())
+                            && !disabled.contains(&endpoint.id)
+                            && !dropped.contains(endpoint.id.as_str())
+                    })
+                    .collect();
+                for endpoint in wanting {
                     match self.sender.send(endpoint, &event).await {
-                        Ok(delivered) => {
-                            tracing::info!(endpoint = %endpoint.id, event = %event.id, status = delivered.status, "webhook delivered")
+                        Ok(_) => {
+                            delivered.insert(&endpoint.id, event.id.clone());
                         }
                         Err(failed) => {
-                            tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; retried later");
-                            refused = true;
+                            let now = OffsetDateTime::now_utc();
+                            let recorded = self
+                                .store
+                                .webhook_failed(&endpoint.id, &failed.detail, now, self.config.retry_for)
+                                .await;
+                            if matches!(recorded, Ok(true)) {
+                                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, error = %failed, "webhook endpoint disabled: it kept failing for the whole retry window");
+                                dropped.insert(&endpoint.id);
+                            } else {
+                                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; retried later");
+                                refused = true;
+                            }
                         }
                     }
                 }
@@ -170,6 +208,13 @@ mod worker {
                     }
                     fail_from(&mut response, index);
                     break;
+                }
+            }
+            // One write per endpoint and batch: the last event it took.
+            let now = OffsetDateTime::now_utc();
+            for (endpoint, event_id) in delivered {
+                if let Err(e) = self.store.webhook_delivered(endpoint, &event_id, now).await {
+                    tracing::warn!(endpoint, error = %format!("{e:#}"), "recording a delivery failed");
                 }
             }
             response

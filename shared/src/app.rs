@@ -99,6 +99,7 @@ impl LocalApp {
             uploads: Arc::new(photos),
             social: store.clone(),
             moderation: store.clone(),
+            webhooks: store.clone(),
             keys: keys.clone(),
             hasher,
             clock: clock.clone(),

@@ -8,12 +8,14 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::time::Duration;
 
+use shared::ports::WebhookDirectory;
 use shared::{
     credentials::keyset::KeySet,
     events::webhooks::Endpoint,
     operator::{self, jwt_key},
 };
 use ums_aws::{
+    DynamoStore,
     lambda::{Aws, KeySetParameter},
     webhooks::EndpointsParameter,
 };
@@ -57,8 +59,11 @@ enum WebhookCommand {
         #[arg(long = "type")]
         types: Vec<String>,
     },
-    /// Every endpoint (secrets hidden).
+    /// Every endpoint (secrets hidden) and where its deliveries stand.
     List,
+    /// Enable an endpoint the worker disabled for failing a whole day (the events it missed
+    /// meanwhile are in the bus's archive, for a replay).
+    Enable { id: String },
     /// Remove an endpoint.
     Remove { id: String },
 }
@@ -98,25 +103,29 @@ async fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
         std::env::var("UMS_WEBHOOK_ENDPOINTS_PARAMETER").context("UMS_WEBHOOK_ENDPOINTS_PARAMETER is not set")?;
     let sdk = ums_aws::lambda::operator_sdk_config().await;
     let parameter = EndpointsParameter::new(aws_sdk_ssm::Client::new(&sdk).into(), name, Duration::ZERO);
+    // The delivery state admins read (`GET admin/webhooks`), beside the secrets in SSM.
+    let table = std::env::var("UMS_TABLE_NAME").context("UMS_TABLE_NAME is not set")?;
+    let store = DynamoStore::new(ums_aws::lambda::dynamo_client(&sdk, None), table);
     let (mut endpoints, version) = parameter.read().await?;
     match command {
         WebhookCommand::Add { url, types } => {
             let endpoint = Endpoint::new(&url, types)?;
             endpoints.push(endpoint.clone());
             parameter.write_over(&endpoints, version).await?;
+            store.webhook_added(&endpoint).await?;
             println!("added webhook endpoint {}\nsecret: {}", endpoint.id, endpoint.secret);
         }
-        WebhookCommand::List => {
-            for endpoint in &mut endpoints {
-                endpoint.secret = "(hidden)".into();
-            }
-            println!("{}", serde_json::to_string_pretty(&endpoints)?);
+        WebhookCommand::List => println!("{}", serde_json::to_string_pretty(&store.webhook_statuses().await?)?),
+        WebhookCommand::Enable { id } => {
+            anyhow::ensure!(store.webhook_enabled(&id).await?, "no disabled endpoint {id}");
+            println!("enabled {id}: it takes the events from now on");
         }
         WebhookCommand::Remove { id } => {
             let before = endpoints.len();
             endpoints.retain(|endpoint| endpoint.id != id);
             anyhow::ensure!(endpoints.len() < before, "no endpoint {id}");
             parameter.write_over(&endpoints, version).await?;
+            store.webhook_removed(&id).await?;
             println!("removed {id}");
         }
     }

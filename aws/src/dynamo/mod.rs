@@ -12,6 +12,7 @@ mod notifications;
 mod sessions;
 mod social;
 mod tokens;
+mod webhooks;
 
 pub use accounts::user_of;
 pub use jobs::JobClaim;

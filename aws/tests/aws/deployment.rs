@@ -375,11 +375,13 @@ fn account_events_flow_from_the_tables_stream_to_the_bus_and_the_webhook_queue_e
     let worker = &resources["WebhookWorkerFunction"];
     assert_eq!(binary(worker), Some("webhook-worker"));
     let expected: BTreeSet<String> =
-        ["ssm:GetParameter", "kms:Decrypt", "sqs:ChangeMessageVisibility"].map(String::from).into();
+        ["ssm:GetParameter", "kms:Decrypt", "sqs:ChangeMessageVisibility", "dynamodb:Query", "dynamodb:UpdateItem"]
+            .map(String::from)
+            .into();
     assert_eq!(
         allowed_actions(worker),
         expected,
-        "the webhook worker reads its endpoints and delays retries, nothing else"
+        "the webhook worker reads its endpoints, delays retries and records their state, nothing else"
     );
 
     // The bus's rule keeps the order (one message group of a FIFO queue) and dead-letters what

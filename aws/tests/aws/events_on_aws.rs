@@ -132,3 +132,41 @@ async fn an_unsubscription_is_published_while_both_accounts_exist_and_not_with_a
     assert_eq!(messages[0]["detail"]["type"], "author.unsubscribed");
     assert_eq!(messages[0]["detail"]["data"]["author_id"], author.id.0.as_str());
 }
+
+#[tokio::test]
+async fn a_webhook_endpoints_state_on_dynamodb_goes_from_delivering_to_failing_to_disabled_and_back() {
+    use shared::{
+        events::webhooks::Endpoint,
+        ports::{WebhookDirectory, WebhookState},
+    };
+    let table = Table::create().await;
+    let store = table.store();
+    let endpoint = Endpoint::new("https://hooks.example.com/ums", vec!["account.deleted".into()]).unwrap();
+    store.webhook_added(&endpoint).await.unwrap();
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let day = std::time::Duration::from_secs(86_400);
+
+    store.webhook_delivered(&endpoint.id, "e1", now).await.unwrap();
+    let status = store.webhook_statuses().await.unwrap().remove(0);
+    assert_eq!((status.state, status.last_delivered_event.as_deref()), (WebhookState::Delivering, Some("e1")));
+    assert_eq!(
+        (status.url.as_str(), status.types.as_slice()),
+        (endpoint.url.as_str(), ["account.deleted".to_string()].as_slice())
+    );
+
+    assert!(!store.webhook_failed(&endpoint.id, "answered 500", now, day).await.unwrap());
+    let later = now + time::Duration::hours(25);
+    assert!(store.webhook_failed(&endpoint.id, "answered 503", later, day).await.unwrap(), "a day of failing");
+    let status = store.webhook_statuses().await.unwrap().remove(0);
+    assert_eq!((status.state, status.failures), (WebhookState::Disabled, 2));
+    assert_eq!((status.failing_since, status.disabled_at), (Some(now), Some(later)));
+    assert_eq!(status.last_error.as_deref(), Some("answered 503"));
+
+    assert!(store.webhook_enabled(&endpoint.id).await.unwrap());
+    assert!(!store.webhook_enabled(&endpoint.id).await.unwrap(), "not disabled any more");
+    let status = store.webhook_statuses().await.unwrap().remove(0);
+    assert_eq!((status.state, status.failures, status.failing_since), (WebhookState::Delivering, 0, None));
+    store.webhook_removed(&endpoint.id).await.unwrap();
+    store.webhook_delivered(&endpoint.id, "e2", now).await.unwrap();
+    assert!(store.webhook_statuses().await.unwrap().is_empty(), "a removed endpoint's late record makes none");
+}

@@ -37,6 +37,8 @@ pub enum Action {
     ListSuspended,
     /// List the moderation audit trail.
     ReadModerationAudit,
+    /// See where the deliveries of account events to the webhook endpoints stand.
+    ViewWebhookDeliveries,
     Subscribe,
     Follow,
     NotifySubscribers,
@@ -66,9 +68,12 @@ impl Action {
             RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs | UnsubscribeByLink => Allowed::Anyone,
             ManageOwnSessions | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
             | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
-            RegisterStaff | ManageAnyAccount | ListStaff | SuspendAuthor | ReadModerationAudit => {
-                Allowed::Roles(&[Admin])
-            }
+            RegisterStaff
+            | ManageAnyAccount
+            | ListStaff
+            | SuspendAuthor
+            | ReadModerationAudit
+            | ViewWebhookDeliveries => Allowed::Roles(&[Admin]),
             ReportAuthor | Subscribe => Allowed::Roles(&[Reader, Author]),
             ListReports | ListFlags | ListSuspended => Allowed::Roles(&[Moderator, Admin]),
             FlagAuthor => Allowed::Roles(&[Moderator]),

@@ -14,6 +14,7 @@ mod photos;
 mod sessions;
 mod social;
 mod tokens;
+mod webhooks;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
 pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
@@ -31,6 +32,7 @@ pub use social::{
     Segment, SegmentPosition, Side, SocialStore,
 };
 pub use tokens::{OneTimeToken, TokenKind, TokenStore};
+pub use webhooks::{WebhookDirectory, WebhookState, WebhookStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

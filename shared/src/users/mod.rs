@@ -5,12 +5,14 @@ mod lists;
 mod manage;
 mod photo;
 mod profile;
+mod webhooks;
 
 pub use email_change::*;
 pub use lists::*;
 pub use manage::*;
 pub use photo::*;
 pub use profile::*;
+pub use webhooks::*;
 
 use std::sync::Arc;
 
@@ -31,7 +33,7 @@ use crate::{
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
     ports::{
         AccountStore, EdgeKind, JobQueue, LimitStore, ModerationStore, SessionStore, Side, SocialStore, TokenStore,
-        UploadForms,
+        UploadForms, WebhookDirectory,
     },
 };
 
@@ -54,6 +56,8 @@ pub struct UsersState {
     pub social: Arc<dyn SocialStore>,
     /// The reports a data export lists; the audit record of an admin's suspension.
     pub moderation: Arc<dyn ModerationStore>,
+    /// Where the webhook endpoints' deliveries stand (admins read it).
+    pub webhooks: Arc<dyn WebhookDirectory>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -94,6 +98,7 @@ crate::http::route_group! {
     [users],
     [admins],
     [moderators],
+    [webhooks],
 }
 
 #[derive(Deserialize, IntoParams)]

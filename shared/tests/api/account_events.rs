@@ -236,6 +236,24 @@ async fn a_day_of_the_platform_reaches_a_consumer_as_signed_events_once_each_in_
     let bodies: String = consumer.received().iter().map(|r| String::from_utf8_lossy(&r.body).into_owned()).collect();
     assert!(!bodies.contains("argon2") && !bodies.contains(PASSWORD), "no secret in any event");
 
+    // Admins see where each endpoint's deliveries stand (never its secret); no one else does.
+    // (The AWS path's worker records a batch's deliveries right after it: looked at until then.)
+    let (last, mut mine, mut seen) = (events.last().unwrap()["id"].clone(), Value::Null, Value::Null);
+    for _ in 0..50 {
+        seen = app.get("/api/v1/admin/webhooks", &admin.access).await.json().await.unwrap();
+        mine = seen["items"].as_array().unwrap().iter().find(|e| e["id"] == endpoint.id.as_str()).unwrap().clone();
+        if mine["last_delivered_event"] == last {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((mine["url"].as_str(), mine["state"].as_str()), (Some(consumer.url.as_str()), Some("delivering")));
+    assert_eq!(mine["last_delivered_event"], last, "{mine}");
+    assert_eq!(mine["failures"], 0);
+    assert!(!seen.to_string().contains(&endpoint.secret) && !seen.to_string().contains("whsec_"));
+    let refused = app.get("/api/v1/admin/webhooks", &moderator.access).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+
     // An endpoint for two types gets those two, in order, and nothing else.
     moderation_feed.wait_for(2).await;
     let moderation = moderation_feed.verified_events(&moderation_endpoint.secret);
@@ -315,6 +333,14 @@ async fn failures_downtime_and_a_crash_of_the_worker_lose_no_event_and_keep_each
     assert!(log.iter().any(|l| l.what == "failed" && l.status == Some(500)));
     let states = app.local().db.endpoints().await.unwrap();
     assert_eq!((states[0].failures, states[0].behind, states[0].disabled_at), (0, 0, None));
+    // Admins see it delivering again, the last event taken.
+    let admin = app.admin("grace@example.com").await;
+    let seen: Value = app.get("/api/v1/admin/webhooks", &admin.access).await.json().await.unwrap();
+    assert_eq!(
+        (seen["items"][0]["state"].as_str(), seen["items"][0]["failures"].as_u64()),
+        (Some("delivering"), Some(0))
+    );
+    assert!(seen["items"][0]["last_delivered_event"].is_string() && seen["items"][0]["failing_since"].is_null());
 }
 
 #[cfg_attr(feature = "aws-path", ignore = "the retry window is the in-process app's setting")]
@@ -339,6 +365,12 @@ async fn an_endpoint_failing_past_the_retry_window_is_disabled_and_resumes_where
     }
     assert!(states[0].disabled_at.is_some(), "disabled after failing for the whole window: {states:#?}");
     assert!(states[0].last_error.as_deref().unwrap().contains("500"));
+    let admin = app.admin("grace@example.com").await;
+    let seen: Value = app.get("/api/v1/admin/webhooks", &admin.access).await.json().await.unwrap();
+    let status = &seen["items"][0];
+    assert_eq!((status["state"].as_str(), status["failures"].as_u64().map(|n| n > 1)), (Some("disabled"), Some(true)));
+    assert!(status["disabled_at"].is_string() && status["failing_since"].is_string(), "{status}");
+    assert!(status["last_error"].as_str().unwrap().contains("500"));
     let log = app.local().db.endpoint_log(&endpoint.id, 100).await.unwrap();
     assert_eq!(log[0].what, "disabled", "the log says so, and why: {log:#?}");
     assert!(log[0].detail.as_deref().unwrap().contains("retry window"));
@@ -351,7 +383,7 @@ async fn an_endpoint_failing_past_the_retry_window_is_disabled_and_resumes_where
     assert_eq!(consumer.received().len(), tried, "a disabled endpoint is not called");
     consumer.set_mode(Mode::Accept);
     assert!(app.local().db.enable_endpoint(&endpoint.id, time::OffsetDateTime::now_utc()).await.unwrap());
-    consumer.wait_for(2).await;
+    consumer.wait_for(3).await;
     let events = consumer.verified_events(&endpoint.secret);
     let emails: Vec<_> = events
         .iter()

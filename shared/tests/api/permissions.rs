@@ -176,6 +176,7 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         row(M::GET, "/api/v1/users", admin_only(200)),
         row(M::GET, "/api/v1/admins", admin_only(200)),
         row(M::GET, "/api/v1/moderators", admin_only(200)),
+        row(M::GET, "/api/v1/admin/webhooks", admin_only(200)),
         row(M::POST, "/api/v1/report/author", [401, 201, 201, 403, 403, 401])
             .path(&format!("/api/v1/report/author?id={author}"))
             .body(json!({ "reason": "Copies other people's articles." })),

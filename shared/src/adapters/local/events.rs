@@ -18,7 +18,7 @@ use crate::{
         AccountEvent, Image, Record, events_of,
         webhooks::{DeliveryFailed, Endpoint, Sender, WebhookConfig},
     },
-    ports::EdgeKind,
+    ports::{EdgeKind, StoreResult, WebhookDirectory, WebhookState, WebhookStatus},
 };
 
 /// Events and the endpoints' log are kept this long (an endpoint disabled for longer misses
@@ -39,6 +39,9 @@ pub struct EndpointState {
     #[serde(with = "time::serde::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
     pub last_error: Option<String>,
+    pub last_event_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_delivered_at: Option<OffsetDateTime>,
     /// Events after its position, not yet delivered (or skipped).
     pub behind: u64,
     next_attempt_ms: i64,
@@ -160,7 +163,8 @@ impl SqliteDb {
         self.read(|conn| {
             conn.prepare_cached(
                 "SELECT id, url, types, secret, position, failures, failing_since, disabled_at, last_error,
-                        next_attempt_ms, (SELECT COUNT(*) FROM events WHERE seq > position)
+                        next_attempt_ms, (SELECT COUNT(*) FROM events WHERE seq > position), last_event_id,
+                        last_delivered_at
                  FROM webhook_endpoints ORDER BY id",
             )?
             .query_map([], |r| {
@@ -180,6 +184,8 @@ impl SqliteDb {
                     last_error: r.get(8)?,
                     next_attempt_ms: r.get(9)?,
                     behind: r.get(10)?,
+                    last_event_id: r.get(11)?,
+                    last_delivered_at: time(r.get(12)?)?,
                 })
             })?
             .collect()
@@ -253,6 +259,10 @@ impl SqliteDb {
             )?;
             if let Some((event_id, status)) = delivered {
                 let now = OffsetDateTime::now_utc();
+                tx.execute(
+                    "UPDATE webhook_endpoints SET last_event_id = ?2, last_delivered_at = ?3 WHERE id = ?1",
+                    params![id, event_id, super::ts(now)],
+                )?;
                 log(&tx, &id, now, "delivered", Some(&event_id), Some(status), None)?;
             }
             tx.commit()
@@ -307,6 +317,29 @@ impl SqliteDb {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookDirectory for SqliteDb {
+    async fn webhook_statuses(&self) -> StoreResult<Vec<WebhookStatus>> {
+        Ok(self
+            .endpoints()
+            .await?
+            .into_iter()
+            .map(|state| WebhookStatus {
+                state: WebhookState::of(state.failures, state.disabled_at.is_some()),
+                id: state.endpoint.id,
+                url: state.endpoint.url,
+                types: state.endpoint.types,
+                failures: state.failures,
+                failing_since: state.failing_since,
+                last_error: state.last_error,
+                last_delivered_event: state.last_event_id,
+                last_delivered_at: state.last_delivered_at,
+                disabled_at: state.disabled_at,
+            })
+            .collect())
     }
 }
 

@@ -251,7 +251,9 @@ const MIGRATIONS: &[&str] = &[
         failing_since INTEGER,
         next_attempt_ms INTEGER NOT NULL DEFAULT 0,
         disabled_at INTEGER,
-        last_error TEXT
+        last_error TEXT,
+        last_delivered_at INTEGER,
+        last_event_id TEXT
     );
     CREATE TABLE webhook_log (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
