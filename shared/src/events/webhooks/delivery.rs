@@ -53,21 +53,31 @@ pub struct DeliveryFailed {
 /// limit on each request, no redirects, and the address check above.
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
-    allow_private: bool,
+    /// Made at the first delivery: loading the system's root certificates takes milliseconds a
+    /// cold start with nothing to deliver should not pay.
+    client: Arc<std::sync::OnceLock<reqwest::Client>>,
+    settings: WebhookConfig,
 }
 
 impl Sender {
     pub fn new(settings: &WebhookConfig) -> anyhow::Result<Self> {
+        Ok(Self { client: Default::default(), settings: settings.clone() })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, DeliveryFailed> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let client = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .timeout(self.settings.timeout)
+            .connect_timeout(self.settings.timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(CheckedResolver { allow_private: settings.allow_private }))
+            .dns_resolver(Arc::new(CheckedResolver { allow_private: self.settings.allow_private }))
             .user_agent(concat!("ums-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
-            .context("building the webhook client")?;
-        Ok(Self { client, allow_private: settings.allow_private })
+            .context("building the webhook client")
+            .map_err(|e| DeliveryFailed { status: None, detail: format!("{e:#}") })?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     /// POSTs one event to one endpoint, signed; a 2xx answer is delivered.
@@ -80,7 +90,7 @@ impl Sender {
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             _ => None,
         };
-        if literal.is_some_and(|ip| !self.allow_private && is_private(ip)) {
+        if literal.is_some_and(|ip| !self.settings.allow_private && is_private(ip)) {
             return Err(failed(format!("{} is a private address (not allowed)", endpoint.url)));
         }
         let body = serde_json::to_string(event).map_err(|e| failed(e.to_string()))?;
@@ -89,7 +99,7 @@ impl Sender {
             .and_then(|hook| hook.sign(&event.id, timestamp, body.as_bytes()))
             .map_err(|e| failed(format!("signing: {e}")))?;
         let response = self
-            .client
+            .client()?
             .post(url)
             .header("content-type", "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &event.id)
