@@ -144,6 +144,9 @@ mod worker {
                     response.batch_item_failures.push(failure);
                 }
             };
+            if event.records.is_empty() {
+                return response;
+            }
             let endpoints = match self.endpoints.current().await {
                 Ok(endpoints) => endpoints,
                 Err(e) => {

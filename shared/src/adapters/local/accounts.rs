@@ -20,7 +20,7 @@ impl AccountStore for SqliteDb {
         let user = user.clone();
         let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
         let inserted = self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 let tx = conn.transaction()?;
                 // A registration never confirmed gives its address up to the new one.
                 tx.execute("DELETE FROM users WHERE email_key = ?1 AND status = 'pending'", [user.email.key()])?;
@@ -80,7 +80,7 @@ impl AccountStore for SqliteDb {
         user.version += 1;
         let data = serde_json::to_string(&user).map_err(anyhow::Error::from)?;
         let result = self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let Some(stored_admin) = stored_admin(&tx, &user.id, read_version)? else {
                     return Ok(Written::Conflict);
@@ -121,7 +121,7 @@ impl AccountStore for SqliteDb {
 
     async fn delete_account(&self, user: &User) -> StoreResult<()> {
         let (id, read_version) = (user.id.clone(), user.version);
-        self.call(move |conn| {
+        self.call_watched(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let Some(stored_admin) = stored_admin(&tx, &id, read_version)? else {
                 return Ok(Written::Conflict);

@@ -330,14 +330,24 @@ impl SqliteDb {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
-        let result = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut conn)
         })
         .await
         .context("the database task failed")?
-        .context("database error");
-        // Any write may have recorded changes (the triggers): one permit, however many writes.
+        .context("database error")
+    }
+
+    /// [`Self::call`] for a write of a table the change triggers watch (accounts, edges,
+    /// reports, flags): then wakes the event worker (one permit, however many writes). Writes
+    /// from another process (the operator command) are seen at its next look, within a second.
+    async fn call_watched<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let result = self.call(f).await;
         self.change_signal.notify_one();
         result
     }

@@ -88,7 +88,7 @@ impl ModerationStore for SqliteDb {
     async fn file_report(&self, report: &Report, audit: &AuditRecord) -> Result<(), ModerationError> {
         let (report, audit) = (report.clone(), audit.clone());
         let inserted = self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 let tx = conn.transaction()?;
                 let inserted = tx.execute(
                     "INSERT INTO reports (id, author_id, reporter_id, reason, created_at)
@@ -109,7 +109,7 @@ impl ModerationStore for SqliteDb {
         let (flag, audit) = (flag.clone(), audit.clone());
         let report_ids = serde_json::to_string(&flag.report_ids).map_err(anyhow::Error::from)?;
         let not_open = self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 let tx = conn.transaction()?;
                 for id in &flag.report_ids {
                     let closed = tx.execute(

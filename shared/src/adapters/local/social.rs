@@ -14,7 +14,7 @@ impl SocialStore for SqliteDb {
     async fn add_edge(&self, edge: &Edge) -> StoreResult<EdgeAdded> {
         let edge = edge.clone();
         Ok(self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 let tx = conn.transaction()?;
                 let author: bool = tx.query_row(
                     "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND role = 'author')",
@@ -38,7 +38,7 @@ impl SocialStore for SqliteDb {
     async fn remove_edge(&self, kind: EdgeKind, from: &UserId, to: &UserId) -> StoreResult<bool> {
         let (from, to) = (from.0.clone(), to.0.clone());
         let removed = self
-            .call(move |conn| {
+            .call_watched(move |conn| {
                 conn.execute(
                     "DELETE FROM edges WHERE kind = ?1 AND from_id = ?2 AND to_id = ?3",
                     params![kind.as_str(), from, to],
