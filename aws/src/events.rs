@@ -5,7 +5,7 @@
 //! failure: Lambda retries from it (nothing after it goes first), and after the event source's
 //! retry limit sends the batch's description to the dead-letter queue (with an alarm).
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use anyhow::{Context, bail};
 use aws_lambda_events::{
@@ -147,28 +147,27 @@ impl EventPublisher {
 }
 
 /// The edge removals of an account erased with its deletion make no event (`account.deleted`
-/// says it), as on the laptop: a removal is published only while both accounts exist.
-async fn without_erased_edges(events: Vec<AccountEvent>, accounts: &DynamoStore) -> anyhow::Result<Vec<AccountEvent>> {
-    let removal_ids = |event: &AccountEvent| match &event.change {
+/// says it), as on the laptop: a removal is published only while both accounts exist. Asked once
+/// for a whole batch (a BatchGetItem per 100 ids): erasing an author streams a removal per edge.
+async fn erased_accounts(events: &[AccountEvent], accounts: &DynamoStore) -> anyhow::Result<HashSet<String>> {
+    let mut ids: Vec<UserId> = events.iter().filter_map(removal_ids).flatten().collect();
+    ids.sort_by(|a, b| a.0.cmp(&b.0));
+    ids.dedup();
+    let mut existing = HashSet::new();
+    for chunk in ids.chunks(100) {
+        existing.extend(accounts.accounts_by_id(chunk).await?.into_iter().map(|user| user.id.0));
+    }
+    Ok(ids.into_iter().map(|id| id.0).filter(|id| !existing.contains(id)).collect())
+}
+
+/// The two accounts of a removed subscription or follow.
+fn removal_ids(event: &AccountEvent) -> Option<[UserId; 2]> {
+    match &event.change {
         Change::Unsubscribed { author_id } | Change::Unfollowed { author_id } => {
             Some([UserId(event.account_id.clone()), UserId(author_id.clone())])
         }
         _ => None,
-    };
-    let mut ids: Vec<UserId> = events.iter().filter_map(removal_ids).flatten().collect();
-    if ids.is_empty() {
-        return Ok(events);
     }
-    ids.sort_by(|a, b| a.0.cmp(&b.0));
-    ids.dedup();
-    let mut existing = std::collections::HashSet::new();
-    for chunk in ids.chunks(100) {
-        existing.extend(accounts.accounts_by_id(chunk).await?.into_iter().map(|user| user.id.0));
-    }
-    Ok(events
-        .into_iter()
-        .filter(|event| removal_ids(event).is_none_or(|pair| pair.iter().all(|id| existing.contains(&id.0))))
-        .collect())
 }
 
 /// The events function: each stream record, in order, made into events and put on the bus. The
@@ -176,21 +175,40 @@ async fn without_erased_edges(events: Vec<AccountEvent>, accounts: &DynamoStore)
 /// be read is logged and skipped, as no retry would read it better.
 pub async fn handle_stream(event: Event, publisher: &EventPublisher, accounts: &DynamoStore) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
+    let fail_at = |response: &mut DynamoDbEventResponse, record: &EventRecord| {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = record.change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
+    };
+    let mut made: Vec<(&EventRecord, Vec<AccountEvent>)> = Vec::new();
     for record in &event.records {
-        let events = match record_of(record) {
-            Ok(Some(record)) => events_of(&record),
-            Ok(None) => continue,
+        match record_of(record) {
+            Ok(Some(read)) => made.push((record, events_of(&read))),
+            Ok(None) => {}
             Err(e) => {
                 tracing::error!(record = %record.event_id, error = %format!("{e:#}"), "a stream record that is not an item we wrote; skipped");
-                continue;
             }
-        };
-        let put = async { publisher.publish(&without_erased_edges(events, accounts).await?).await };
-        if let Err(e) = put.await {
+        }
+    }
+    let all: Vec<AccountEvent> = made.iter().flat_map(|(_, events)| events.iter().cloned()).collect();
+    let erased = match erased_accounts(&all, accounts).await {
+        Ok(erased) => erased,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "looking up accounts failed; the stream retries the batch");
+            if let Some((record, _)) = made.first() {
+                fail_at(&mut response, record);
+            }
+            return response;
+        }
+    };
+    for (record, events) in made {
+        let events: Vec<AccountEvent> = events
+            .into_iter()
+            .filter(|event| removal_ids(event).is_none_or(|pair| pair.iter().all(|id| !erased.contains(&id.0))))
+            .collect();
+        if let Err(e) = publisher.publish(&events).await {
             tracing::error!(record = %record.event_id, error = %format!("{e:#}"), "events not published; the stream retries from this record");
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.change.sequence_number.clone();
-            response.batch_item_failures.push(failure);
+            fail_at(&mut response, record);
             break;
         }
     }

@@ -458,7 +458,7 @@ impl Aws {
         let ssm = lazy_client(&self.sdk, aws_sdk_ssm::Client::new);
         Ok(crate::webhooks::WebhookWorker {
             endpoints: crate::webhooks::EndpointsParameter::new(ssm, name, reload),
-            sender: shared::events::webhooks::Sender::new(&config)?,
+            sender: shared::events::webhooks::Sender::new(&config),
             sqs: lazy_client(&self.sdk, aws_sdk_sqs::Client::new),
             queue_url,
             config,

@@ -9,7 +9,7 @@ use shared::{
 };
 use time::OffsetDateTime;
 
-use super::{Condition, DynamoStore, Item, get_n, get_s, key, n, s};
+use super::{Condition, DynamoStore, Item, Listing, get_n, get_s, key, n, s};
 
 const PARTITION: &str = "WEBHOOKS";
 
@@ -102,13 +102,8 @@ impl WebhookDirectory for DynamoStore {
         let mut statuses = Vec::new();
         let mut start = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :partition")
-                .expression_attribute_values(":partition", s(PARTITION))
-                .consistent_read(true)
+            let page = Listing::table(PARTITION.into())
+                .query(&self.client, &self.table)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteDb;
@@ -274,21 +274,32 @@ impl SqliteDb {
     /// disabled, with a log line that says why. Whether it was disabled.
     async fn record_failure(
         &self,
-        endpoint: &EndpointState,
+        endpoint_id: &str,
         event_id: &str,
         failed: &DeliveryFailed,
         config: &WebhookConfig,
     ) -> anyhow::Result<bool> {
         let now = OffsetDateTime::now_utc();
-        let failures = endpoint.failures + 1;
-        let failing_since = endpoint.failing_since.unwrap_or(now);
-        let give_up = now - failing_since >= config.retry_for;
-        let next_attempt_ms = now_ms() + i64::try_from(config.retry_after(failures).as_millis()).unwrap_or(i64::MAX);
         let (id, event_id, status, detail) =
-            (endpoint.endpoint.id.clone(), event_id.to_string(), failed.status, failed.detail.clone());
-        let retry_for = config.retry_for;
+            (endpoint_id.to_string(), event_id.to_string(), failed.status, failed.detail.clone());
+        let config = config.clone();
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            // The count and the start of the failing come from the stored row, in the write's
+            // own transaction: an operator's `enable` in between is not written over.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stored: Option<(u32, Option<i64>)> = tx
+                .query_row(
+                    "SELECT failures, failing_since FROM webhook_endpoints WHERE id = ?1 AND disabled_at IS NULL",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((failures, since)) = stored else { return Ok(false) };
+            let failures = failures + 1;
+            let failing_since = since.map(super::from_ts).transpose()?.unwrap_or(now);
+            let give_up = now - failing_since >= config.retry_for;
+            let next_attempt_ms =
+                now_ms() + i64::try_from(config.retry_after(failures).as_millis()).unwrap_or(i64::MAX);
             tx.execute(
                 "UPDATE webhook_endpoints SET failures = ?2, failing_since = ?3, next_attempt_ms = ?4,
                     last_error = ?5, disabled_at = CASE WHEN ?6 THEN ?7 ELSE disabled_at END
@@ -299,13 +310,13 @@ impl SqliteDb {
             if give_up {
                 let why =
                     format!("failing for {} minutes, since {failing_since}", (now - failing_since).whole_minutes());
-                let why = format!("{why} (the retry window is {} hours)", retry_for.as_secs() / 3600);
+                let why = format!("{why} (the retry window is {} hours)", config.retry_for.as_secs() / 3600);
                 log(&tx, &id, now, "disabled", Some(&event_id), None, Some(&why))?;
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(give_up)
         })
-        .await?;
-        Ok(give_up)
+        .await
     }
 
     /// Drops events and log lines older than [`KEPT_FOR`].
@@ -366,13 +377,7 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// The local event worker: publishes change rows as events and delivers them, until aborted.
 pub async fn run_event_delivery(db: SqliteDb, config: WebhookConfig) {
-    let sender = match Sender::new(&config) {
-        Ok(sender) => sender,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "the webhook client could not be built: no events are delivered");
-            return;
-        }
-    };
+    let sender = Sender::new(&config);
     let mut pruned_at: Option<std::time::Instant> = None;
     loop {
         let signal = db.change_signal.notified();
@@ -444,7 +449,7 @@ async fn deliver_to(
                 db.advance(&endpoint.endpoint.id, *position, Some((event.id.clone(), delivered.status))).await?;
             }
             Err(failed) => {
-                let disabled = db.record_failure(endpoint, &event.id, &failed, config).await?;
+                let disabled = db.record_failure(&endpoint.endpoint.id, &event.id, &failed, config).await?;
                 if disabled {
                     tracing::warn!(endpoint = %endpoint.endpoint.id, url = %endpoint.endpoint.url, error = %failed, "webhook endpoint disabled: it kept failing for the whole retry window");
                 } else {

@@ -60,8 +60,8 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(settings: &WebhookConfig) -> anyhow::Result<Self> {
-        Ok(Self { client: Default::default(), settings: settings.clone() })
+    pub fn new(settings: &WebhookConfig) -> Self {
+        Self { client: Default::default(), settings: settings.clone() }
     }
 
     fn client(&self) -> Result<&reqwest::Client, DeliveryFailed> {
@@ -136,7 +136,7 @@ mod tests {
     #[tokio::test]
     async fn a_private_address_is_not_reached_unless_allowed() {
         let settings = WebhookConfig { allow_private: false, ..Default::default() };
-        let sender = Sender::new(&settings).unwrap();
+        let sender = Sender::new(&settings);
         let event = AccountEvent::new("u1", crate::events::Change::Deleted {}, time::OffsetDateTime::now_utc());
         for url in ["http://127.0.0.1:9/", "http://[::1]:9/", "http://localhost:9/", "http://169.254.169.254/latest"] {
             let endpoint = Endpoint::new(url, vec![]).unwrap();
