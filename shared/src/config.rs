@@ -46,6 +46,9 @@ pub struct JwtConfig {
     /// How often a running instance reads its key set again, to see a rotation
     /// (`UMS_JWT_KEYS_RELOAD_SECS`).
     pub keys_reload: Duration,
+    /// How recent an authentication (`auth_time`) a sensitive action needs
+    /// (`UMS_STEP_UP_MAX_AGE_SECS`); older, it answers 401 `step_up_required`.
+    pub step_up_max_age: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -119,6 +122,7 @@ impl Config {
                 access_token_ttl: Duration::from_secs(15 * 60),
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
                 keys_reload: Duration::from_secs(300),
+                step_up_max_age: Duration::from_secs(300),
             },
             public_url,
             email_from: "Blog Platform <no-reply@blog.localhost>".into(),
@@ -186,6 +190,9 @@ impl Config {
         }
         if let Some(secs) = parse_var::<u64>("UMS_JWT_KEYS_RELOAD_SECS")? {
             config.jwt.keys_reload = Duration::from_secs(secs);
+        }
+        if let Some(secs) = parse_var::<u64>("UMS_STEP_UP_MAX_AGE_SECS")? {
+            config.jwt.step_up_max_age = Duration::from_secs(secs);
         }
         if let Some(days) = parse_var::<u64>("UMS_REFRESH_TOKEN_TTL_DAYS")? {
             config.jwt.refresh_token_ttl = Duration::from_secs(days * 24 * 3600);

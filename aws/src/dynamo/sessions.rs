@@ -29,6 +29,11 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
         access_version: get_n(item, "access_version").unwrap_or(0) as u64,
         previous_hashes: history.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
         rotated_at: get_time(item, "rotated_at").ok(),
+        amr: match item.get("amr").and_then(|v| v.as_l().ok()) {
+            Some(methods) => methods.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            // Sessions from before second factors were signed in with a password.
+            None => vec!["pwd".to_string()],
+        },
     })
 }
 
@@ -76,6 +81,7 @@ impl SessionStore for DynamoStore {
             ("credential_version".to_string(), n(session.credential_version)),
             ("access_version".to_string(), n(session.access_version)),
             ("previous_hashes".to_string(), history(&session.previous_hashes)),
+            ("amr".to_string(), history(&session.amr)),
             ("ttl".to_string(), n(session.expires_at.unix_timestamp())),
         ]);
         // Written only while the account is at the credential, role and status the session

@@ -8,7 +8,19 @@ use shared::{
     ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
 };
 
-use super::{DynamoStore, condition_failed, get_n, get_s, get_time, key, n, s};
+use super::{DynamoStore, Item, condition_failed, get_n, get_s, get_time, key, n, s};
+
+fn token_of(item: &Item, kind: TokenKind, hash: &str) -> StoreResult<OneTimeToken> {
+    Ok(OneTimeToken {
+        hash: hash.to_string(),
+        kind,
+        user_id: UserId(get_s(item, "user_id")?.to_string()),
+        email_key: get_s(item, "email_key")?.to_string(),
+        expires_at: get_time(item, "expires_at")?,
+        credential_version: get_n(item, "credential_version").unwrap_or(0) as u64,
+        reset_generation: get_n(item, "reset_generation").unwrap_or(0) as u32,
+    })
+}
 
 #[async_trait]
 impl TokenStore for DynamoStore {
@@ -46,16 +58,13 @@ impl TokenStore for DynamoStore {
             Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
             Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
         };
-        let Some(item) = item else { return Ok(None) };
-        Ok(Some(OneTimeToken {
-            hash: hash.to_string(),
-            kind,
-            user_id: UserId(get_s(&item, "user_id")?.to_string()),
-            email_key: get_s(&item, "email_key")?.to_string(),
-            expires_at: get_time(&item, "expires_at")?,
-            credential_version: get_n(&item, "credential_version").unwrap_or(0) as u64,
-            reset_generation: get_n(&item, "reset_generation").unwrap_or(0) as u32,
-        }))
+        item.map(|item| token_of(&item, kind, hash)).transpose()
+    }
+
+    async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
+        let item = self.get(format!("TOKEN#{hash}"), "TOKEN").await?;
+        let of_kind = item.filter(|item| get_s(item, "kind").is_ok_and(|k| k == kind.as_str()));
+        of_kind.map(|item| token_of(&item, kind, hash)).transpose()
     }
 
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {

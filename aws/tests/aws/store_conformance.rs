@@ -48,6 +48,7 @@ async fn a_table_without_the_admin_count_counts_its_admins_once() {
             photo_status: None,
             photo_error: None,
             pending_email: None,
+            factors: Default::default(),
             access_version: 0,
         }
     };

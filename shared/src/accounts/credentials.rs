@@ -47,6 +47,7 @@ impl Lifecycle<'_> {
             reset_generation: 0,
             access_version: 0,
             pending_email: None,
+            factors: Default::default(),
             photo_id: None,
             photo_upload: None,
             photo_status: None,

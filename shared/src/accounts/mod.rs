@@ -15,12 +15,14 @@ mod access;
 mod credentials;
 mod deletion;
 mod email;
+mod factors;
 mod profile;
 
 pub use access::{AccessChange, StatusChange, Target};
 pub use credentials::Confirmation;
 pub use deletion::{Deletion, ERASE_PAGE, erase_account_data};
 pub use email::{begin_email_change_allowed, hint};
+pub use factors::FactorRefusal;
 pub use profile::{PhotoOutcome, ProfileChanges};
 
 use time::OffsetDateTime;
@@ -58,6 +60,9 @@ pub enum AccountError {
     /// A status change asked of an account that has not confirmed its email yet.
     #[error("the account is pending")]
     PendingAccount,
+    /// A second-factor operation that does not apply to the account as it is.
+    #[error("second factor: {0:?}")]
+    Factor(FactorRefusal),
     /// The change is not valid for the account as it is now.
     #[error("invalid change")]
     Invalid(Vec<FieldError>),
@@ -117,11 +122,14 @@ impl Lifecycle<'_> {
         for _ in 0..WRITE_ATTEMPTS {
             let mut user = self.accounts.account(id).await?.ok_or(AccountError::NotFound)?;
             let (access, credential) = ((user.role, user.status.tag()), user.credential_version);
+            let access_version = user.access_version;
             // A pending account was never granted a session: confirming it has none to end.
             let may_have_sessions = user.status != AccountStatus::Pending;
             let computed = change(&mut user)?;
-            let access_changed = (user.role, user.status.tag()) != access;
-            if access_changed {
+            // A change of role or status moves the access version; a change may also move it
+            // itself (a factor reset), to the same effect.
+            let access_changed = (user.role, user.status.tag()) != access || user.access_version != access_version;
+            if access_changed && user.access_version == access_version {
                 user.access_version += 1;
             }
             user.updated_at = now;

@@ -5,12 +5,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::AuthState;
+use super::{
+    AuthState,
+    second_factor::{self, AMR_PASSWORD, LoginOutcome},
+};
 pub use crate::accounts::Confirmation;
 use crate::{
     accounts::AccountError,
     clock::Clock,
-    credentials::tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
+    credentials::{
+        jwt::{Grant, Scope},
+        tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
+    },
     domain::{AccountStatus, EmailAddress, FieldError, Password, Profile, Role, User, UserView},
     http::{ApiError, AuthUser, Source},
     ports::{CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
@@ -58,6 +64,10 @@ pub struct TokenPair {
     #[schema(example = 900)]
     pub expires_in: u64,
     pub user: UserView,
+    /// A staff account without a second factor: the access token can only enrol one
+    /// (`POST /api/v1/auth/factors/totp`); refresh after confirming it for a full one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub second_factor_enrolment_required: bool,
 }
 
 /// Creates an account, pending or active as `confirmation` says. A pending account that held
@@ -121,7 +131,15 @@ pub(crate) async fn take_token(
 /// Checks the credentials and starts a session. Unknown email and wrong password answer
 /// alike and take the same time; each check is counted before it is made, per address and
 /// source and per address (see `throttle`).
-pub async fn login(state: &AuthState, email: &str, password: &str, source: &Source) -> Result<TokenPair, ApiError> {
+///
+/// For an account with a second factor, a right password answers a challenge instead of
+/// tokens (`second_factor`), and the checks stay counted until the second step succeeds.
+pub async fn login(
+    state: &AuthState,
+    email: &str,
+    password: &str,
+    source: &Source,
+) -> Result<LoginOutcome, ApiError> {
     let Ok(email) = EmailAddress::parse(email) else {
         // No account can have this address (and it may not fit a store key): spend the same
         // time and answer alike.
@@ -144,13 +162,16 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
         Some(user) if verified => user,
         _ => return Err(ApiError::InvalidCredentials),
     };
+    if user.factors.any() {
+        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source).await?));
+    }
     // The session and the forgetting of the checks are one store call; a right password that
     // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
     let user_id = user.id.clone();
-    match start_session(state, user, Some(attempt.key())).await {
+    match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()]).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in");
-            Ok(pair)
+            Ok(LoginOutcome::Tokens(pair))
         }
         Err(e) => {
             throttle.succeeded(attempt).await?;
@@ -161,11 +182,12 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
 
 /// Starts a session for the account as the login read it ([`crate::accounts::Lifecycle::grant_session`]):
 /// if the password, role or status changed since, no session is written and the login fails
-/// as if the password were wrong.
-async fn start_session(
+/// as if the password were wrong. `amr` says how the login proved who it was.
+pub(crate) async fn start_session(
     state: &AuthState,
     user: User,
     forget_checks: Option<CheckKey<'_>>,
+    amr: Vec<String>,
 ) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
     let secret = random_token();
@@ -179,28 +201,42 @@ async fn start_session(
         access_version: user.access_version,
         previous_hashes: Vec::new(),
         rotated_at: None,
+        amr,
     };
     let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
         Ok(user) => user,
         Err(AccountError::Conflict | AccountError::NotFound) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),
     };
-    token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &secret)).await
+    token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
 }
 
+/// The tokens of `session`: its access token carries the session's login time and methods
+/// (`auth_time`, `amr`), and the scope the account allows now (a staff account without a
+/// factor: enrolment only).
 async fn token_pair(
     state: &AuthState,
     user: &User,
-    session_id: &str,
+    session: &Session,
     refresh_token: String,
 ) -> Result<TokenPair, ApiError> {
-    let access_token = state.keys.issue(&user.id, session_id, user.role, state.clock.now()).await?;
+    let scope = second_factor::scope_for(user);
+    let grant = Grant {
+        user: &user.id,
+        session_id: &session.id,
+        role: user.role,
+        auth_time: session.created_at,
+        amr: &session.amr,
+        scope,
+    };
+    let access_token = state.keys.issue(grant, state.clock.now()).await?;
     Ok(TokenPair {
         access_token,
         refresh_token,
         token_type: "Bearer",
         expires_in: state.keys.access_ttl().as_secs(),
         user: UserView::new(user, &state.config.photos_url),
+        second_factor_enrolment_required: scope == Scope::FactorEnrolment,
     })
 }
 
@@ -253,7 +289,7 @@ pub async fn refresh(state: &AuthState, presented: &str) -> Result<TokenPair, Ap
         .await?
     {
         Rotation::Rotated => {
-            token_pair(state, &user, &session.id, refresh_token(&user.id, &session.id, &new_secret)).await
+            token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &new_secret)).await
         }
         // Another request rotated it between our read and our write: a race, not a theft.
         Rotation::Stale => Err(ApiError::RefreshConflict),

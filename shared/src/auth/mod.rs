@@ -1,13 +1,15 @@
-//! The auth route group: registration, email confirmation, sessions, passwords, JWKS and
-//! discovery.
+//! The auth route group: registration, email confirmation, sessions, passwords, second
+//! factors and step-up, JWKS and discovery.
 //!
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); the
 //! group's state holds only the ports its flows use.
 
+mod factor_routes;
 pub mod flows;
 mod pages;
 mod routes;
 pub(crate) mod schemas;
+pub mod second_factor;
 pub mod throttle;
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use axum::extract::FromRef;
 
 pub use flows::{Confirmation, NewAccount, TokenPair};
 pub use pages::*;
+pub use factor_routes::*;
 pub use routes::*;
 
 use crate::{
@@ -68,7 +71,13 @@ crate::http::route_group! {
     AuthState;
     [register],
     [login],
+    [login_second_factor],
     [refresh],
+    [step_up],
+    [factors],
+    [begin_totp, remove_totp],
+    [confirm_totp],
+    [regenerate_recovery_codes],
     [logout],
     [send_confirm_email],
     [confirm_email],

@@ -13,12 +13,13 @@ use utoipa::ToSchema;
 use super::{
     AuthState,
     flows::{self, Confirmation, NewAccount, TokenPair},
+    second_factor::LoginOutcome,
     schemas,
 };
 use crate::{
     credentials::JwtKeys,
     domain::{Action, Role, UserView},
-    http::{ApiError, AuthUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
+    http::{ApiError, AuthUser, EnrollingUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -97,10 +98,14 @@ pub struct LoginRequest {
 ///
 /// Unknown emails and wrong passwords answer alike. Repeated failures for one email are
 /// answered 429 with `Retry-After`. Accounts whose email is not confirmed cannot log in.
+///
+/// An account with a second factor gets a `challenge` instead of tokens: answer it at
+/// `POST /api/v1/auth/login/second_factor`. A staff account without one gets tokens that can
+/// only enrol one (`second_factor_enrolment_required`).
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 200, description = "Logged in (`TokenPair`), or a second factor is needed (`SecondFactorChallenge`)", body = LoginOutcome),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem),
         (status = 403, description = "`email_not_confirmed` or `account_suspended`", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
@@ -111,15 +116,16 @@ pub async fn login(
     State(state): State<AuthState>,
     source: Source,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> Result<Tokens, ApiError> {
+) -> Result<NoStore<LoginOutcome>, ApiError> {
     Ok(no_store(flows::login(&state, &body.email, &body.password, &source).await?))
 }
 
-/// Tokens are never to be cached, by the browser or by anything in between.
-type Tokens = ([(HeaderName, &'static str); 2], Json<TokenPair>);
+/// Tokens (and challenges) are never to be cached, by the browser or anything in between.
+pub(crate) type NoStore<T> = ([(HeaderName, &'static str); 2], Json<T>);
+type Tokens = NoStore<TokenPair>;
 
-fn no_store(pair: TokenPair) -> Tokens {
-    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(pair))
+pub(crate) fn no_store<T>(body: T) -> NoStore<T> {
+    ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(body))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -167,7 +173,8 @@ pub struct LogoutRequest {
 )]
 pub async fn logout(
     State(state): State<AuthState>,
-    caller: AuthUser,
+    // A staff account that has not enrolled a factor yet may still log out.
+    EnrollingUser { user: caller, .. }: EnrollingUser,
     RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
@@ -287,12 +294,15 @@ pub struct ChangePasswordRequest {
 }
 
 /// Change your password. Ends every session of the account, this one included.
+///
+/// A sensitive action: the session must have proved who it is recently (a login or
+/// `POST /api/v1/auth/step_up` within `UMS_STEP_UP_MAX_AGE_SECS`).
 #[utoipa::path(
     post, path = "/api/v1/auth/change_password", tag = "auth", request_body = ChangePasswordRequest,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Password changed; log in again"),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
         (status = 403, description = "`wrong_current_password`", body = Problem),
         (status = 409, description = "The password changed meanwhile (`conflict`)", body = Problem),
         (status = 422, description = "The new password is refused", body = Problem),
@@ -307,6 +317,7 @@ pub async fn change_password(
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
+    caller.require_recent_authentication()?;
     flows::change_password(&state, &caller, &body.current_password, body.new_password, &source).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -327,7 +338,7 @@ pub async fn openid_configuration(
         "jwks_uri": format!("{}/.well-known/jwks.json", state.config.public_url),
         "id_token_signing_alg_values_supported": [state.keys.algorithm()],
         "subject_types_supported": ["public"],
-        "claims_supported": ["iss", "aud", "sub", "sid", "role", "iat", "exp"],
+        "claims_supported": ["iss", "aud", "sub", "sid", "role", "iat", "exp", "auth_time", "amr"],
     });
     ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], Json(metadata))
 }

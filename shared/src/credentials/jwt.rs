@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use super::keyset::generate_pem;
-use super::keyset::{self, KeyEntry, KeySet};
+use super::{
+    factors::FactorSealer,
+    keyset::{self, KeyEntry, KeySet},
+};
 use crate::{
     config::JwtConfig,
     domain::{Role, UserId},
@@ -34,6 +37,34 @@ pub struct AccessClaims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// When the session's holder last proved who they were (a login, a second factor, a
+    /// step-up), as OpenID Connect names it: sensitive actions need it recent.
+    #[serde(default)]
+    pub auth_time: i64,
+    /// How they proved it (RFC 8176: `pwd`, `otp`, `mfa`).
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+/// What an access token lets its holder do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything the role allows.
+    Full,
+    /// Only enrol a second factor (a staff account signed in with a password alone). Such a
+    /// token has its own audience (`<audience>:factor-enrolment`), so no other service that
+    /// checks the audience (every JWT library, API Gateway's authorizer) accepts it.
+    FactorEnrolment,
+}
+
+/// What an access token is issued for.
+pub struct Grant<'a> {
+    pub user: &'a UserId,
+    pub session_id: &'a str,
+    pub role: Role,
+    pub auth_time: OffsetDateTime,
+    pub amr: &'a [String],
+    pub scope: Scope,
 }
 
 /// Where a key set is kept, read again as it rotates.
@@ -68,6 +99,9 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     access_ttl: Duration,
+    step_up_max_age: Duration,
+    /// Seals TOTP secrets, with a key derived from the set's seal secret under its own label.
+    factor_sealer: FactorSealer,
     /// Tokens whose signature was checked, by their whole text (signature included, so nothing
     /// unsigned can match): a client sends one token with every request until it expires, and
     /// checking the same signature again buys nothing. Expiry is still checked each time, and
@@ -131,6 +165,7 @@ impl JwtKeys {
     /// A set read from `source`, and read again from it every `config.keys_reload`.
     pub fn new(set: KeySet, source: Option<Box<dyn KeySetSource>>, config: &JwtConfig) -> anyhow::Result<Self> {
         let seals = CursorSigner::new(&set.seal_secret());
+        let factor_sealer = FactorSealer::new(&set.seal_secret());
         Ok(Self {
             ring: RwLock::new(Arc::new(KeyRing::new(set)?)),
             seals,
@@ -140,6 +175,8 @@ impl JwtKeys {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
+            step_up_max_age: config.step_up_max_age,
+            factor_sealer,
             verified: Default::default(),
         })
     }
@@ -215,27 +252,45 @@ impl JwtKeys {
         self.ring().jwks.clone()
     }
 
-    pub async fn issue(
-        &self,
-        user: &UserId,
-        session_id: &str,
-        role: Role,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<String> {
+    pub async fn issue(&self, grant: Grant<'_>, now: OffsetDateTime) -> anyhow::Result<String> {
         self.refresh_if_due().await;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            sub: user.0.clone(),
-            sid: session_id.to_string(),
-            role,
+            aud: match grant.scope {
+                Scope::Full => self.audience.clone(),
+                Scope::FactorEnrolment => self.enrolment_audience(),
+            },
+            sub: grant.user.0.clone(),
+            sid: grant.session_id.to_string(),
+            role: grant.role,
             iat: now.unix_timestamp(),
             exp: now.unix_timestamp() + self.access_ttl.as_secs() as i64,
+            auth_time: grant.auth_time.unix_timestamp(),
+            amr: grant.amr.to_vec(),
         };
         let ring = self.ring();
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(ring.kid.clone());
         jsonwebtoken::encode(&header, &claims, &ring.encoding).context("signing an access token")
+    }
+
+    fn enrolment_audience(&self) -> String {
+        format!("{}:factor-enrolment", self.audience)
+    }
+
+    /// What a token's claims let its holder do.
+    pub fn scope_of(&self, claims: &AccessClaims) -> Scope {
+        if claims.aud == self.audience { Scope::Full } else { Scope::FactorEnrolment }
+    }
+
+    /// How recent an authentication a sensitive action needs.
+    pub fn step_up_max_age(&self) -> Duration {
+        self.step_up_max_age
+    }
+
+    /// Seals the accounts' TOTP secrets at rest.
+    pub fn factor_sealer(&self) -> &FactorSealer {
+        &self.factor_sealer
     }
 
     /// The claims of a token we signed, unexpired at `now`; `None` for anything else.
@@ -269,7 +324,7 @@ impl JwtKeys {
         let key = ring.decoding.get(header.kid.as_deref()?)?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&[self.audience.clone(), self.enrolment_audience()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked by `verify` against the service's clock, so tests can move time.
         validation.validate_exp = false;
@@ -353,6 +408,10 @@ mod tests {
 
     use super::*;
 
+    fn grant<'a>(user: &'a UserId, session_id: &'a str) -> Grant<'a> {
+        Grant { user, session_id, role: Role::Reader, auth_time: OffsetDateTime::now_utc(), amr: &[], scope: Scope::Full }
+    }
+
     fn config() -> JwtConfig {
         JwtConfig {
             issuer: "https://users.blog.example".into(),
@@ -361,6 +420,7 @@ mod tests {
             access_token_ttl: Duration::from_secs(900),
             refresh_token_ttl: Duration::from_secs(3600),
             keys_reload: Duration::ZERO,
+            step_up_max_age: Duration::from_secs(300),
         }
     }
 
@@ -379,7 +439,7 @@ mod tests {
 
         assert_eq!(std::fs::read_to_string(dir.path().join("jwt-signing-key.pem.ed25519")).unwrap(), old);
         let now = OffsetDateTime::now_utc();
-        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
+        let token = keys.issue(grant(&UserId("u1".into()), "s1"), now).await.unwrap();
         assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, Algorithm::ES256);
         let again = JwtKeys::load(&config(), dir.path()).unwrap();
         assert_eq!(again.kid().await, keys.kid().await, "the new set is kept");
@@ -391,14 +451,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = JwtKeys::load(&config(), dir.path()).unwrap();
         let now = OffsetDateTime::now_utc();
-        let before = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
+        let before = keys.issue(grant(&UserId("u1".into()), "s1"), now).await.unwrap();
         let cursor = keys.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
 
         let mut set = keyset::load_or_create_local(dir.path(), now).unwrap();
         let step = set.rotate(now, Duration::ZERO, keys.access_ttl()).unwrap();
         keyset::save_local(dir.path(), &set).unwrap();
 
-        let after = keys.issue(&UserId("u1".into()), "s2", Role::Reader, now).await.unwrap();
+        let after = keys.issue(grant(&UserId("u1".into()), "s2"), now).await.unwrap();
         assert_eq!(kid_of(&after), step.signing, "signed with the key published ahead");
         assert_eq!(kid_of(&before), step.retired);
         assert_eq!(keys.verify(&before, now).await.unwrap().sid, "s1", "the retired key still verifies");
@@ -439,7 +499,7 @@ mod tests {
     async fn a_remembered_token_still_expires_and_nothing_else_matches_it() {
         let keys = JwtKeys::fixed(&generate_pem().unwrap(), &config()).unwrap();
         let now = OffsetDateTime::now_utc();
-        let token = keys.issue(&UserId("u1".into()), "s1", Role::Reader, now).await.unwrap();
+        let token = keys.issue(grant(&UserId("u1".into()), "s1"), now).await.unwrap();
         assert_eq!(keys.verify(&token, now).await.unwrap().sid, "s1");
         assert_eq!(keys.verify(&token, now).await.unwrap().sid, "s1", "remembered");
 

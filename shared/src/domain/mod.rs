@@ -2,6 +2,7 @@
 //! about HTTP or storage.
 
 pub mod email;
+mod factors;
 mod password;
 pub mod permissions;
 pub mod photo_keys;
@@ -11,6 +12,7 @@ mod user;
 mod validation;
 
 pub use email::EmailAddress;
+pub use factors::{Factors, PendingTotp, TotpFactor};
 pub use password::Password;
 pub use permissions::{Action, Allowed};
 pub use profile::{Profile, multiline, single_line};

@@ -20,6 +20,8 @@ pub enum Action {
     SignIn,
     /// Log out, change one's own password.
     ManageOwnSessions,
+    /// Enrol, list and remove one's own second factors; step up.
+    ManageOwnFactors,
     ReadOwnAccount,
     UpdateOwnAccount,
     DeleteOwnAccount,
@@ -29,6 +31,8 @@ pub enum Action {
     ManageAnyAccount,
     /// List admins and moderators.
     ListStaff,
+    /// Remove another account's second factors (a lost authenticator); audited.
+    ResetAnyFactors,
     ReportAuthor,
     ListReports,
     FlagAuthor,
@@ -66,11 +70,12 @@ impl Action {
         use Role::*;
         match self {
             RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs | UnsubscribeByLink => Allowed::Anyone,
-            ManageOwnSessions | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
+            ManageOwnSessions | ManageOwnFactors | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
             | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
             RegisterStaff
             | ManageAnyAccount
             | ListStaff
+            | ResetAnyFactors
             | SuspendAuthor
             | ReadModerationAudit
             | ViewWebhookDeliveries => Allowed::Roles(&[Admin]),

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{AccountStatus, EmailAddress, Profile};
+use super::{AccountStatus, EmailAddress, Factors, Profile};
 
 /// An account id: a UUIDv7, so ids sort by creation time.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -139,12 +139,21 @@ pub struct User {
     /// A new address asked for and not confirmed yet: the account keeps `email` until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_email: Option<EmailAddress>,
+    /// Second factors: with one, a password alone does not sign in.
+    #[serde(default, skip_serializing_if = "Factors::is_empty")]
+    pub factors: Factors,
 }
 
 impl User {
     /// An admin who can act as one: the last of these can be neither removed nor demoted.
     pub fn counts_as_admin(&self) -> bool {
         self.role == Role::Admin && self.status == AccountStatus::Active
+    }
+
+    /// Admins and moderators: they sign in with a second factor, and with a password alone
+    /// can only enrol one.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Moderator)
     }
 
     /// A suspension whose end date has passed: it no longer holds, whether or not anything

@@ -14,7 +14,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use crate::domain::FieldError;
-use crate::{accounts::AccountError, credentials::password::HashError, pagination, ports::StoreError};
+use crate::{
+    accounts::{AccountError, FactorRefusal}, credentials::password::HashError, pagination, ports::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -80,6 +81,20 @@ pub enum ApiError {
     TooManyRegistrations { retry_after_secs: u64 },
     #[error("server busy")]
     ServerBusy { retry_after_secs: u64 },
+    #[error("a recent authentication is needed")]
+    StepUpRequired { max_age_secs: u64 },
+    #[error("a second factor must be enrolled first")]
+    SecondFactorEnrolmentRequired,
+    #[error("invalid second factor")]
+    InvalidSecondFactor,
+    #[error("invalid or expired login challenge")]
+    InvalidChallenge,
+    #[error("no such factor")]
+    NoSuchFactor,
+    #[error("the factor exists")]
+    FactorExists,
+    #[error("staff keep a factor")]
+    FactorRequired,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -243,6 +258,38 @@ impl ApiError {
                 row(S::SERVICE_UNAVAILABLE, "server_busy", "Server busy"),
                 format!("The service is busy; try again in {retry_after_secs} seconds.").into(),
             ),
+            StepUpRequired { .. } => (
+                row(S::UNAUTHORIZED, "step_up_required", "Recent authentication required"),
+                "This action needs a recent authentication: confirm it with `POST /api/v1/auth/step_up` \
+                 (the password or a second factor), then send the access token that answers."
+                    .into(),
+            ),
+            SecondFactorEnrolmentRequired => (
+                row(S::FORBIDDEN, "second_factor_enrolment_required", "Second factor required"),
+                "Staff accounts sign in with a second factor: this token can only enrol one \
+                 (`POST /api/v1/auth/factors/totp`)."
+                    .into(),
+            ),
+            InvalidSecondFactor => (
+                row(S::UNAUTHORIZED, "invalid_second_factor", "Invalid second factor"),
+                "The code is wrong, expired or already used.".into(),
+            ),
+            InvalidChallenge => (
+                row(S::UNAUTHORIZED, "invalid_challenge", "Invalid login challenge"),
+                "The login challenge is unknown, used, expired or from elsewhere; log in again.".into(),
+            ),
+            NoSuchFactor => (
+                row(S::NOT_FOUND, "no_such_factor", "No such factor"),
+                "The account has no such factor (or no enrolment is under way).".into(),
+            ),
+            FactorExists => (
+                row(S::CONFLICT, "factor_exists", "Factor exists"),
+                "The account already has this factor; remove it first to enrol another.".into(),
+            ),
+            FactorRequired => (
+                row(S::CONFLICT, "second_factor_required", "Second factor required"),
+                "Staff accounts keep a second factor: this one is their last.".into(),
+            ),
             Internal(_) => (
                 row(S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
                 "Something went wrong on our side; it has been logged.".into(),
@@ -297,6 +344,13 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyNotifications { retry_after_secs }
             | ApiError::ServerBusy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            // RFC 9470's challenge: the authentication is too old for this resource.
+            ApiError::StepUpRequired { max_age_secs } => {
+                let challenge = format!("Bearer error=\"insufficient_user_authentication\", max_age={max_age_secs}");
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, value);
+                }
             }
             ApiError::Unauthorized | ApiError::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -368,6 +422,12 @@ impl From<AccountError> for ApiError {
                 "the account has not confirmed its email yet",
             )]),
             AccountError::Invalid(errors) => ApiError::Validation(errors),
+            AccountError::Factor(refusal) => match refusal {
+                FactorRefusal::Spent => ApiError::InvalidSecondFactor,
+                FactorRefusal::Exists => ApiError::FactorExists,
+                FactorRefusal::Missing => ApiError::NoSuchFactor,
+                FactorRefusal::StaffKeepOne => ApiError::FactorRequired,
+            },
             AccountError::Store(e) => ApiError::Internal(e),
         }
     }

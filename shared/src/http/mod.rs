@@ -18,7 +18,7 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
-pub use caller::{Access, AuthUser};
+pub use caller::{Access, AuthUser, EnrollingUser};
 pub use error::{ApiError, FieldError, Problem};
 pub use page::{Page, PageQuery, Paging, page_limit};
 

@@ -187,7 +187,8 @@ impl LinkIssuer {
         };
         let (user, ttl, confirmation) = match request.kind {
             // Email-change links are made by the route that records the change, never asked for.
-            TokenKind::EmailChange => return Ok(None),
+            // Neither are login challenges.
+            TokenKind::EmailChange | TokenKind::LoginChallenge => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.

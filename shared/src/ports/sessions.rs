@@ -24,6 +24,9 @@ pub struct Session {
     pub previous_hashes: Vec<String>,
     /// When the refresh token last rotated.
     pub rotated_at: Option<OffsetDateTime>,
+    /// How the login proved who it was (RFC 8176 names: `pwd`, `otp`, `mfa`), carried into
+    /// every access token of the session.
+    pub amr: Vec<String>,
 }
 
 /// How many earlier refresh secrets a session remembers, to tell reuse from garbage.

@@ -12,6 +12,9 @@ pub enum TokenKind {
     PasswordReset,
     /// Sent to the new address of an email change.
     EmailChange,
+    /// The second step of a login with a second factor: handed to the client that gave the
+    /// right password, bound to where it came from, completed once.
+    LoginChallenge,
 }
 
 impl TokenKind {
@@ -20,6 +23,7 @@ impl TokenKind {
             TokenKind::EmailConfirmation => "email_confirmation",
             TokenKind::PasswordReset => "password_reset",
             TokenKind::EmailChange => "email_change",
+            TokenKind::LoginChallenge => "login_challenge",
         }
     }
 }
@@ -41,13 +45,16 @@ pub struct OneTimeToken {
     pub reset_generation: u32,
 }
 
-/// Single-use tokens sent by email.
+/// Single-use tokens: sent by email, or a login's challenge.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()>;
     /// Removes and returns the token if it exists with this kind: a token can be taken once.
     /// A token of another kind is left alone and not returned.
     async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>>;
+    /// The token if it exists with this kind, left in place (read strongly consistently): a
+    /// login challenge is looked at by each attempt and taken by the one that completes it.
+    async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>>;
     /// Removes every token issued to this account (it is being deleted).
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()>;
 }

@@ -59,6 +59,7 @@ pub fn user(email: &str) -> User {
         credential_version: 0,
         reset_generation: 0,
         pending_email: None,
+        factors: Default::default(),
         access_version: 0,
         photo_id: None,
         photo_upload: None,

@@ -266,6 +266,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhook_log_by_endpoint ON webhook_log(endpoint_id, seq);
 "#,
+    // How each session's login proved who it was (RFC 8176 `amr`); earlier ones by password.
+    r#"ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '["pwd"]';"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

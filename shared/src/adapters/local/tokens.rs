@@ -9,6 +9,18 @@ use crate::{
     ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
 };
 
+fn token_from_row(row: &rusqlite::Row<'_>, kind: TokenKind) -> rusqlite::Result<OneTimeToken> {
+    Ok(OneTimeToken {
+        hash: row.get(0)?,
+        kind,
+        user_id: UserId(row.get(1)?),
+        email_key: row.get(2)?,
+        expires_at: from_ts(row.get(3)?)?,
+        credential_version: row.get(4)?,
+        reset_generation: row.get(5)?,
+    })
+}
+
 #[async_trait]
 impl TokenStore for SqliteDb {
     async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()> {
@@ -41,21 +53,22 @@ impl TokenStore for SqliteDb {
                 conn.query_row(
                     "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation",
                     params![hash, kind.as_str()],
-                    |row| {
-                        Ok(OneTimeToken {
-                            hash: row.get(0)?,
-                            kind,
-                            user_id: UserId(row.get(1)?),
-                            email_key: row.get(2)?,
-                            expires_at: from_ts(row.get(3)?)?,
-                            credential_version: row.get(4)?,
-                            reset_generation: row.get(5)?,
-                        })
-                    },
+                    |row| token_from_row(row, kind),
                 )
                 .optional()
             })
             .await?)
+    }
+
+    async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
+        Ok(self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT hash, user_id, email_key, expires_at, credential_version, reset_generation
+                 FROM one_time_tokens WHERE hash = ?1 AND kind = ?2",
+            )?
+            .query_row(params![hash, kind.as_str()], |row| token_from_row(row, kind))
+            .optional()
+        })?)
     }
 
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {

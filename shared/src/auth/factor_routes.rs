@@ -1,0 +1,210 @@
+//! The auth group's second-factor handlers: the login's second step, step-up, and the
+//! caller's own factors.
+
+use axum::{extract::State, http::StatusCode};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{
+    AuthState,
+    flows::TokenPair,
+    routes::{NoStore, no_store},
+    second_factor::{self, AccessToken, FactorAnswer, FactorsView, RecoveryCodes, TotpEnrolment},
+};
+use crate::{
+    domain::Action,
+    http::{ApiError, AuthUser, EnrollingUser, JsonBody, Problem, Source},
+};
+
+#[derive(Deserialize, ToSchema)]
+pub struct SecondFactorRequest {
+    /// The `challenge` login answered.
+    pub challenge: String,
+    #[serde(flatten)]
+    pub answer: FactorAnswer,
+}
+
+/// Complete a login with a second factor.
+///
+/// The `challenge` from `POST /api/v1/auth/login`, from the same source, with the code the
+/// authenticator app shows (`code`) or a recovery code (`recovery_code`). Each attempt counts
+/// toward the same backoff as a password; a wrong code leaves the challenge usable until it
+/// expires, a right one completes it once. A code is accepted once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login/second_factor", tag = "auth", request_body = SecondFactorRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 401, description = "`invalid_challenge` (log in again) or `invalid_second_factor` (wrong, expired or used code)", body = Problem),
+        (status = 422, description = "Not exactly one of `code` and `recovery_code` (`validation_failed`)", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn login_second_factor(
+    State(state): State<AuthState>,
+    source: Source,
+    JsonBody(body): JsonBody<SecondFactorRequest>,
+) -> Result<NoStore<TokenPair>, ApiError> {
+    Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StepUpRequest {
+    /// The account's password; or else one of:
+    pub password: Option<String>,
+    #[serde(flatten)]
+    pub answer: FactorAnswer,
+}
+
+/// Prove who you are again, for a sensitive action.
+///
+/// With the password, a code or a recovery code: answers a new access token for this session
+/// whose `auth_time` is now. Changing the email or the password, deleting the account,
+/// removing a factor and admins' role changes and deletions need one within
+/// `UMS_STEP_UP_MAX_AGE_SECS` (401 `step_up_required` otherwise).
+#[utoipa::path(
+    post, path = "/api/v1/auth/step_up", tag = "auth", request_body = StepUpRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A fresh access token", body = AccessToken),
+        (status = 401, description = "No valid access token, or `invalid_second_factor`", body = Problem),
+        (status = 403, description = "`wrong_current_password`", body = Problem),
+        (status = 422, description = "Not exactly one of `password`, `code` and `recovery_code`", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn step_up(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+    source: Source,
+    JsonBody(body): JsonBody<StepUpRequest>,
+) -> Result<NoStore<AccessToken>, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok(no_store(second_factor::step_up(&state, &caller, body.password.as_deref(), &body.answer, &source).await?))
+}
+
+/// Your second factors: which exist, how many recovery codes are left. Never a secret.
+#[utoipa::path(
+    get, path = "/api/v1/auth/factors", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's factors", body = FactorsView),
+        (status = 401, description = "No valid access token", body = Problem),
+    )
+)]
+pub async fn factors(
+    State(state): State<AuthState>,
+    EnrollingUser { user: caller, .. }: EnrollingUser,
+) -> Result<axum::Json<FactorsView>, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok(axum::Json(second_factor::factors(&state, &caller).await?))
+}
+
+/// Start enrolling an authenticator app (TOTP).
+///
+/// Answers a new secret, shown this once: as an `otpauth://` URI, as a QR code to scan, and in
+/// base32 to type. Confirm it with its first code at `POST /api/v1/auth/factors/totp/confirm`;
+/// until then a password alone still signs in. Starting again replaces an unconfirmed secret.
+#[utoipa::path(
+    post, path = "/api/v1/auth/factors/totp", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A secret to confirm", body = TotpEnrolment),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 409, description = "A TOTP factor exists (`factor_exists`)", body = Problem),
+    )
+)]
+pub async fn begin_totp(
+    State(state): State<AuthState>,
+    EnrollingUser { user: caller, .. }: EnrollingUser,
+) -> Result<(StatusCode, NoStore<TotpEnrolment>), ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok((StatusCode::CREATED, no_store(second_factor::begin_totp(&state, &caller).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmTotpRequest {
+    /// The code the app shows for the new secret.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// Confirm the authenticator app with its first code.
+///
+/// From now on a login needs a code after the password. Answers ten recovery codes, shown
+/// this once: each signs in once in place of a code. A staff account's enrolment-only session
+/// gets full tokens at its next refresh.
+#[utoipa::path(
+    post, path = "/api/v1/auth/factors/totp/confirm", tag = "auth", request_body = ConfirmTotpRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Enrolled; the recovery codes", body = RecoveryCodes),
+        (status = 401, description = "No valid access token, or a wrong code (`invalid_second_factor`)", body = Problem),
+        (status = 404, description = "No enrolment under way (`no_such_factor`)", body = Problem),
+        (status = 409, description = "A TOTP factor exists (`factor_exists`), or the enrolment was started again meanwhile (`conflict`)", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn confirm_totp(
+    State(state): State<AuthState>,
+    EnrollingUser { user: caller, .. }: EnrollingUser,
+    source: Source,
+    JsonBody(body): JsonBody<ConfirmTotpRequest>,
+) -> Result<NoStore<RecoveryCodes>, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok(no_store(second_factor::confirm_totp(&state, &caller, &body.code, &source).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RemoveTotpRequest {
+    pub password: String,
+    /// A current code of the app being removed.
+    #[schema(example = "123456")]
+    pub code: String,
+}
+
+/// Remove the authenticator app (and the recovery codes with it).
+///
+/// With the password and a current code, in a session that proved who it is recently. Staff
+/// accounts keep their factor (an admin can reset it).
+#[utoipa::path(
+    delete, path = "/api/v1/auth/factors/totp", tag = "auth", request_body = RemoveTotpRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed; a password alone signs in again"),
+        (status = 401, description = "No valid access token, `step_up_required`, or a wrong code (`invalid_second_factor`)", body = Problem),
+        (status = 403, description = "`wrong_current_password`", body = Problem),
+        (status = 404, description = "No TOTP factor (`no_such_factor`)", body = Problem),
+        (status = 409, description = "A staff account's factor (`second_factor_required`)", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn remove_totp(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+    source: Source,
+    JsonBody(body): JsonBody<RemoveTotpRequest>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    second_factor::remove_totp(&state, &caller, &body.password, &body.code, &source).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace your recovery codes: ten new ones, shown this once; the old ones stop working.
+#[utoipa::path(
+    post, path = "/api/v1/auth/factors/recovery_codes", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new recovery codes", body = RecoveryCodes),
+        (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
+        (status = 404, description = "No factor to recover (`no_such_factor`)", body = Problem),
+    )
+)]
+pub async fn regenerate_recovery_codes(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+) -> Result<NoStore<RecoveryCodes>, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok(no_store(second_factor::regenerate_recovery_codes(&state, &caller).await?))
+}

@@ -1,0 +1,392 @@
+//! Second factors, independent of HTTP: the login's second step, step-up, and enrolling,
+//! listing and removing TOTP and recovery codes.
+//!
+//! Every code checked (at login, at step-up, at enrolment, at removal) is counted first on the
+//! same counters as a password check (`throttle`): per address and source, and per address.
+//! So parallel guesses of a code get no more checks than sequential ones, and a correct
+//! password does not buy unlimited code guesses.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+
+use super::{AuthState, flows::TokenPair};
+use crate::{
+    accounts::AccountError,
+    credentials::{
+        factors::{TotpSecret, generate_recovery_codes, qr_code_png, recovery_code_hash},
+        jwt::{Grant, Scope},
+        tokens::{hash_token, random_token},
+    },
+    domain::{AccountStatus, User},
+    http::{ApiError, AuthUser, Source},
+    ports::{OneTimeToken, TokenKind},
+};
+
+/// How long a login challenge may be answered.
+const CHALLENGE_TTL: Duration = Duration::minutes(5);
+
+/// RFC 8176's names for how a session's holder proved who they were.
+pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_ONE_TIME_CODE: &str = "otp";
+pub const AMR_MULTI_FACTOR: &str = "mfa";
+
+/// What answers a correct password for an account with a second factor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorChallenge {
+    /// Send it with a code to `POST /api/v1/auth/login/second_factor`, from where this login
+    /// came, within `expires_in` seconds. A wrong code leaves it usable (each code is counted
+    /// like a password); a right one completes it, once.
+    pub challenge: String,
+    /// What the account can answer with.
+    pub factors: Vec<FactorKind>,
+    #[schema(example = 300)]
+    pub expires_in: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorKind {
+    Totp,
+    RecoveryCode,
+}
+
+/// What login answers: the tokens, or the challenge of a second step.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    Tokens(TokenPair),
+    SecondFactor(SecondFactorChallenge),
+}
+
+/// A second factor as a client presents it: exactly one of `code` and `recovery_code`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct FactorAnswer {
+    /// The 6-digit code the authenticator app shows now.
+    #[schema(example = "123456")]
+    pub code: Option<String>,
+    /// One of the account's recovery codes (each works once).
+    #[schema(example = "abcde-fghjk")]
+    pub recovery_code: Option<String>,
+}
+
+/// The account's factors as its owner sees them: what exists, never a secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorsView {
+    pub totp: bool,
+    /// An enrolment was started and not confirmed yet.
+    pub totp_pending: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub totp_confirmed_at: Option<OffsetDateTime>,
+    pub recovery_codes_left: usize,
+    /// The account is staff: it signs in with a factor and keeps one.
+    pub required: bool,
+}
+
+impl FactorsView {
+    pub fn new(user: &User) -> Self {
+        Self {
+            totp: user.factors.totp.is_some(),
+            totp_pending: user.factors.pending_totp.is_some(),
+            totp_confirmed_at: user.factors.totp.as_ref().map(|t| t.confirmed_at),
+            recovery_codes_left: user.factors.recovery_codes.len(),
+            required: user.is_staff(),
+        }
+    }
+}
+
+/// A TOTP enrolment: the secret as an app takes it, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret, base32, for typing into an app.
+    pub secret: String,
+    /// `otpauth://totp/...`, what the QR code holds.
+    pub otpauth_uri: String,
+    /// The QR code as a PNG `data:` URI, for an `<img src>`.
+    pub qr_code: String,
+}
+
+/// Recovery codes, shown this once: each signs in once in place of a code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    #[schema(example = json!(["abcde-fghjk", "mnpqr-stuvw"]))]
+    pub recovery_codes: Vec<String>,
+}
+
+/// A new access token for the same session (after a step-up).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessToken {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+/// The challenge's stored hash: of the challenge and the source it was given to, so the same
+/// challenge from anywhere else finds nothing.
+fn challenge_hash(challenge: &str, source: &Source) -> String {
+    hash_token(&format!("{challenge}\n{}", source.0))
+}
+
+/// The access token's scope for `user`: a staff account without a factor may only enrol one.
+pub fn scope_for(user: &User) -> Scope {
+    if user.is_staff() && !user.factors.any() { Scope::FactorEnrolment } else { Scope::Full }
+}
+
+/// After a correct password for an account with a factor: a challenge for the second step.
+/// An account that could not sign in anyway (pending, suspended) is told so now.
+pub(crate) async fn challenge(state: &AuthState, user: &User, source: &Source) -> Result<SecondFactorChallenge, ApiError> {
+    let now = state.clock.now();
+    match &user.status {
+        AccountStatus::Pending => return Err(ApiError::EmailNotConfirmed),
+        AccountStatus::Suspended(s) if !s.is_over(now) => return Err(ApiError::AccountSuspended { until: s.until }),
+        _ => {}
+    }
+    let challenge = random_token();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: challenge_hash(&challenge, source),
+            kind: TokenKind::LoginChallenge,
+            user_id: user.id.clone(),
+            email_key: user.email.key(),
+            expires_at: now + CHALLENGE_TTL,
+            credential_version: user.credential_version,
+            reset_generation: 0,
+        })
+        .await?;
+    let mut factors = vec![FactorKind::Totp];
+    if !user.factors.recovery_codes.is_empty() {
+        factors.push(FactorKind::RecoveryCode);
+    }
+    tracing::info!(user_id = %user.id, "password right; second factor asked for");
+    Ok(SecondFactorChallenge { challenge, factors, expires_in: CHALLENGE_TTL.whole_seconds() as u64 })
+}
+
+/// The login's second step: the challenge and a code (or a recovery code) start the session.
+pub async fn complete_login(
+    state: &AuthState,
+    challenge: &str,
+    answer: &FactorAnswer,
+    source: &Source,
+) -> Result<TokenPair, ApiError> {
+    if challenge.len() != 43 {
+        return Err(ApiError::InvalidChallenge);
+    }
+    let hash = challenge_hash(challenge, source);
+    let record =
+        state.tokens.peek_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    if record.expires_at <= state.clock.now() {
+        return Err(ApiError::InvalidChallenge);
+    }
+    let throttle = state.throttle();
+    let (attempt, _) = throttle.reserve_password_check(&record.email_key, source).await?;
+    let user = state.accounts.account(&record.user_id).await?;
+    // The password the challenge was given for is still the account's.
+    let user = user
+        .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
+        .ok_or(ApiError::InvalidChallenge)?;
+    let checked = check_factor(state, &user, answer)?;
+    // Right: the challenge is completed once, whoever else holds it.
+    state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    let user = spend(state, &user, checked).await?;
+    let amr = [AMR_PASSWORD, AMR_ONE_TIME_CODE, AMR_MULTI_FACTOR].map(String::from).to_vec();
+    super::flows::start_session(state, user, Some(attempt.key()), amr).await
+}
+
+/// A factor found right, not spent yet.
+enum Checked {
+    TotpStep(i64),
+    RecoveryCode(String),
+}
+
+/// Checks `answer` against the account's factors (without spending it).
+fn check_factor(state: &AuthState, user: &User, answer: &FactorAnswer) -> Result<Checked, ApiError> {
+    match (answer.code.as_deref(), answer.recovery_code.as_deref()) {
+        (Some(code), None) => {
+            let totp = user.factors.totp.as_ref().ok_or(ApiError::InvalidSecondFactor)?;
+            let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
+            let step = secret.matching_step(code, state.clock.now()).ok_or(ApiError::InvalidSecondFactor)?;
+            // A step used already is refused here too; the write refuses it atomically.
+            if step <= totp.last_step {
+                return Err(ApiError::InvalidSecondFactor);
+            }
+            Ok(Checked::TotpStep(step))
+        }
+        (None, Some(code)) => {
+            let hash = recovery_code_hash(code).ok_or(ApiError::InvalidSecondFactor)?;
+            if !user.factors.recovery_codes.contains(&hash) {
+                return Err(ApiError::InvalidSecondFactor);
+            }
+            Ok(Checked::RecoveryCode(hash))
+        }
+        _ => Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+            "code",
+            "one_factor",
+            "send exactly one of `code` and `recovery_code`",
+        )])),
+    }
+}
+
+/// Spends a checked factor: the step or the recovery code is accepted once, by a write
+/// conditional on the account as read (a replay in parallel loses).
+async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User, ApiError> {
+    let lifecycle = state.lifecycle();
+    let spent = match checked {
+        Checked::TotpStep(step) => lifecycle.spend_totp_step(&user.id, step, user.credential_version).await,
+        Checked::RecoveryCode(hash) => lifecycle.spend_recovery_code(&user.id, &hash, user.credential_version).await,
+    };
+    spent.map_err(|e| match e {
+        AccountError::NotFound | AccountError::Conflict => ApiError::InvalidSecondFactor,
+        e => e.into(),
+    })
+}
+
+/// Step-up: the caller proves who they are again (their password, a code or a recovery code)
+/// and gets an access token for the same session with `auth_time` now.
+pub async fn step_up(
+    state: &AuthState,
+    caller: &AuthUser,
+    password: Option<&str>,
+    answer: &FactorAnswer,
+    source: &Source,
+) -> Result<AccessToken, ApiError> {
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let throttle = state.throttle();
+    let (attempt, method) = match password {
+        Some(password) if answer.code.is_none() && answer.recovery_code.is_none() => {
+            (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
+        }
+        None => {
+            let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
+            let checked = check_factor(state, &user, answer)?;
+            spend(state, &user, checked).await?;
+            (attempt, AMR_ONE_TIME_CODE)
+        }
+        Some(_) => {
+            return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+                "password",
+                "one_factor",
+                "send exactly one of `password`, `code` and `recovery_code`",
+            )]));
+        }
+    };
+    throttle.succeeded(attempt).await?;
+    let mut amr = caller.amr.clone();
+    if !amr.iter().any(|m| m == method) {
+        amr.push(method.to_string());
+    }
+    let now = state.clock.now();
+    let access_token = state
+        .keys
+        .issue(
+            Grant {
+                user: &user.id,
+                session_id: &caller.session_id,
+                role: caller.role,
+                auth_time: now,
+                amr: &amr,
+                scope: Scope::Full,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, method, "stepped up");
+    Ok(AccessToken { access_token, token_type: "Bearer", expires_in: state.keys.access_ttl().as_secs() })
+}
+
+/// The caller's account's factors.
+pub async fn factors(state: &AuthState, caller: &AuthUser) -> Result<FactorsView, ApiError> {
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    Ok(FactorsView::new(&user))
+}
+
+/// Starts a TOTP enrolment: a new secret, shown once, confirmed by its first code.
+pub async fn begin_totp(state: &AuthState, caller: &AuthUser) -> Result<TotpEnrolment, ApiError> {
+    let secret = TotpSecret::generate();
+    let sealed = state.keys.factor_sealer().seal(&secret, &caller.user_id);
+    let user = state
+        .lifecycle()
+        .begin_totp(&caller.user_id, sealed)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+    let otpauth_uri = secret.otpauth_uri(service_name(state), &user.email.to_string())?;
+    let qr_code = qr_code_png(&otpauth_uri)?;
+    Ok(TotpEnrolment { secret: secret.base32(), otpauth_uri, qr_code })
+}
+
+/// The name authenticator apps show beside the account: the display name of the service's
+/// sender address (`UMS_EMAIL_FROM`).
+fn service_name(state: &AuthState) -> &str {
+    let from = state.config.email_from.as_str();
+    match from.split_once('<') {
+        Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"'),
+        _ => "Blog Platform",
+    }
+}
+
+/// Confirms the TOTP enrolment under way with a code of its secret; answers the recovery
+/// codes (shown once). The code counts like a password check.
+pub async fn confirm_totp(
+    state: &AuthState,
+    caller: &AuthUser,
+    code: &str,
+    source: &Source,
+) -> Result<RecoveryCodes, ApiError> {
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let pending = user.factors.pending_totp.as_ref().ok_or(ApiError::NoSuchFactor)?;
+    if user.factors.totp.is_some() {
+        return Err(ApiError::FactorExists);
+    }
+    let throttle = state.throttle();
+    let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
+    let secret = state.keys.factor_sealer().open(&pending.secret, &user.id)?;
+    let step = secret.matching_step(code, state.clock.now()).ok_or(ApiError::InvalidSecondFactor)?;
+    let codes = generate_recovery_codes();
+    let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect();
+    state.lifecycle().confirm_totp(&user.id, &pending.secret, step, hashes).await?;
+    throttle.succeeded(attempt).await?;
+    Ok(RecoveryCodes { recovery_codes: codes })
+}
+
+/// New recovery codes; the old ones stop working. A sensitive action (step-up).
+pub async fn regenerate_recovery_codes(state: &AuthState, caller: &AuthUser) -> Result<RecoveryCodes, ApiError> {
+    caller.require_recent_authentication()?;
+    let codes = generate_recovery_codes();
+    let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect();
+    state
+        .lifecycle()
+        .replace_recovery_codes(&caller.user_id, hashes)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+    tracing::info!(user_id = %caller.user_id, "recovery codes replaced");
+    Ok(RecoveryCodes { recovery_codes: codes })
+}
+
+/// Removes the TOTP factor (and the recovery codes with it): a sensitive action (step-up),
+/// with the password and a current code. Staff keep theirs.
+pub async fn remove_totp(
+    state: &AuthState,
+    caller: &AuthUser,
+    password: &str,
+    code: &str,
+    source: &Source,
+) -> Result<(), ApiError> {
+    caller.require_recent_authentication()?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    if user.factors.totp.is_none() {
+        return Err(ApiError::NoSuchFactor);
+    }
+    if user.is_staff() {
+        return Err(ApiError::FactorRequired);
+    }
+    let throttle = state.throttle();
+    let attempt = throttle.check_current_password(&state.hasher, &user, password, source).await?;
+    let answer = FactorAnswer { code: Some(code.to_string()), recovery_code: None };
+    check_factor(state, &user, &answer)?;
+    state.lifecycle().remove_totp(&user.id).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+    throttle.succeeded(attempt).await?;
+    Ok(())
+}

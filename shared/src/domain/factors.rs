@@ -1,0 +1,61 @@
+//! An account's second factors, as stored with the account: every check of a code and every
+//! use of a recovery code is then a conditional write of the account (its version), so a code
+//! replayed in parallel is accepted once, by the same rule as every other account write.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The factors of one account. Secrets are sealed (`credentials::factors::FactorSealer`),
+/// recovery codes hashed; none of this ever leaves the service.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Factors {
+    /// A confirmed authenticator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpFactor>,
+    /// A secret handed out for enrolment, not confirmed by a first code yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_totp: Option<PendingTotp>,
+    /// The unused recovery codes' hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_codes: Vec<String>,
+}
+
+impl std::fmt::Debug for Factors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Factors")
+            .field("totp", &self.totp.as_ref().map(|t| t.confirmed_at))
+            .field("pending_totp", &self.pending_totp.is_some())
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpFactor {
+    /// The sealed secret.
+    pub secret: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub confirmed_at: OffsetDateTime,
+    /// The time step of the last code accepted: a code of that step or an earlier one is
+    /// refused (RFC 6238, section 5.2: a code is accepted once).
+    pub last_step: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTotp {
+    /// The sealed secret.
+    pub secret: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Factors {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// A confirmed factor: a password alone no longer signs in.
+    pub fn any(&self) -> bool {
+        self.totp.is_some()
+    }
+}
