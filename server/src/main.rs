@@ -79,6 +79,12 @@ enum AdminCommand {
         #[arg(long, default_value = "User")]
         last_name: String,
     },
+    /// Remove every second factor of an account and end its sessions (a lost authenticator,
+    /// with no other admin to reset it). It enrols again at its next login if it is staff.
+    ResetFactors {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,6 +96,12 @@ fn main() -> anyhow::Result<()> {
             Command::Serve => serve().await,
             Command::Admin { command: AdminCommand::Create { email, first_name, last_name } } => {
                 create_admin(&email, &first_name, &last_name).await
+            }
+            Command::Admin { command: AdminCommand::ResetFactors { email } } => {
+                let app = LocalApp::build(Config::from_env()?)?;
+                let user = operator::reset_factors(&app.users, &email).await?;
+                println!("removed every second factor of {} <{}>; its sessions ended", user.id, user.email);
+                Ok(())
             }
             Command::JwtKey { command } => jwt_key(command),
             Command::Webhook { command } => webhook(command).await,

@@ -1,5 +1,6 @@
 //! What the operator commands share, on either path: the local server's `ums admin create` and
-//! the AWS path's `ums-aws admin create` (`scripts/aws-local admin create`).
+//! `ums admin reset-factors`, and the AWS path's `ums-aws admin ...` (`scripts/aws-local admin
+//! ...`).
 
 use std::io::{BufRead as _, IsTerminal as _};
 
@@ -7,8 +8,9 @@ use anyhow::bail;
 
 use crate::{
     auth::{AuthState, Confirmation, NewAccount, flows},
-    domain::{Role, User},
+    domain::{EmailAddress, Role, User},
     http::ApiError,
+    users::UsersState,
 };
 
 /// Creates an active admin (the operator vouches for the address).
@@ -24,6 +26,24 @@ pub async fn create_admin(
     flows::register(state, new, Role::Admin, Confirmation::VouchedByOperator)
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+}
+
+/// Removes every second factor of the account with this address and ends its sessions: for a
+/// last admin who lost their authenticator (no other admin can reset it). Recorded on the
+/// audit trail with the account itself as the actor, and logged as the operator's.
+pub async fn reset_factors(state: &UsersState, email: &str) -> anyhow::Result<User> {
+    let email = EmailAddress::parse(email).map_err(|why| anyhow::anyhow!("{email:?} is not an email address: {why}"))?;
+    let user = state
+        .accounts
+        .account_by_email(&email.key())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no account has the address {email}"))?;
+    tracing::warn!(user_id = %user.id, "the operator resets an account's second factors");
+    state
+        .lifecycle()
+        .reset_factors(state.moderation.as_ref(), &user.id, &user.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e.into())))
 }
 
 fn describe(error: &ApiError) -> String {

@@ -80,6 +80,12 @@ enum AdminCommand {
         #[arg(long, default_value = "User")]
         last_name: String,
     },
+    /// Remove every second factor of an account and end its sessions (a lost authenticator,
+    /// with no other admin to reset it). It enrols again at its next login if it is staff.
+    ResetFactors {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -91,6 +97,11 @@ async fn main() -> anyhow::Result<()> {
             let user =
                 operator::create_admin(&aws.auth_state().await?, &email, &first_name, &last_name, password).await?;
             println!("created admin {} <{}>", user.id, user.email);
+        }
+        Command::Admin { command: AdminCommand::ResetFactors { email } } => {
+            let aws = Aws::from_sdk(ums_aws::lambda::operator_sdk_config().await)?;
+            let user = operator::reset_factors(&aws.users_state().await?, &email).await?;
+            println!("removed every second factor of {} <{}>; its sessions ended", user.id, user.email);
         }
         Command::JwtKey { command } => jwt_key(command).await?,
         Command::Webhook { command } => webhook(command).await?,

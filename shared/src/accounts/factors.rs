@@ -4,7 +4,10 @@
 //! two requests with the same code only one is accepted.
 
 use super::{AccountError, AccountResult, Lifecycle};
-use crate::domain::{Factors, PendingTotp, TotpFactor, User, UserId};
+use crate::{
+    domain::{Factors, PendingTotp, TotpFactor, User, UserId},
+    ports::{AuditRecord, ModerationAction, ModerationStore},
+};
 
 /// A factor operation that does not apply to the account as it is.
 #[derive(Debug, PartialEq, Eq)]
@@ -141,9 +144,9 @@ impl Lifecycle<'_> {
     }
 
     /// Removes every factor of the account and ends its sessions: an admin's (or the
-    /// operator's) reset for a lost authenticator. A staff account then enrols again at its
-    /// next login.
-    pub async fn reset_factors(&self, id: &UserId) -> AccountResult<User> {
+    /// operator's) reset for a lost authenticator, recorded on the audit trail with `actor`. A
+    /// staff account then enrols again at its next login.
+    pub async fn reset_factors(&self, audit: &dyn ModerationStore, actor: &UserId, id: &UserId) -> AccountResult<User> {
         let (user, ()) = self
             .modify(id, |user| {
                 user.factors = Factors::default();
@@ -153,6 +156,9 @@ impl Lifecycle<'_> {
                 Ok(())
             })
             .await?;
+        let record = AuditRecord::new(actor, ModerationAction::ResetFactors, id, String::new(), self.now());
+        audit.record_action(&record).await?;
+        tracing::info!(user_id = %id, actor_id = %actor, "second factors reset; all sessions ended");
         Ok(user)
     }
 }

@@ -37,6 +37,8 @@ pub enum ModerationAction {
     Flag,
     Suspend,
     Unsuspend,
+    /// An admin (or the operator) removed an account's second factors.
+    ResetFactors,
 }
 
 impl ModerationAction {
@@ -46,11 +48,12 @@ impl ModerationAction {
             ModerationAction::Flag => "flag",
             ModerationAction::Suspend => "suspend",
             ModerationAction::Unsuspend => "unsuspend",
+            ModerationAction::ResetFactors => "reset_factors",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend].into_iter().find(|a| a.as_str() == name)
+        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend, Self::ResetFactors].into_iter().find(|a| a.as_str() == name)
     }
 }
 

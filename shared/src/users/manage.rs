@@ -35,7 +35,7 @@ const MAX_PASSWORD_CHARS: usize = 1024;
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The body is not JSON (`malformed_json`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Wrong password (`wrong_current_password`), or another account and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
         (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
@@ -54,6 +54,7 @@ pub async fn delete_me(
     match other_account(&caller, query.id) {
         None => {
             caller.require(Action::DeleteOwnAccount)?;
+            caller.require_recent_authentication()?;
             let password = password_in(&body)?;
             let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
             let throttle = state.throttle();
@@ -65,6 +66,7 @@ pub async fn delete_me(
         }
         Some(id) => {
             caller.require(Action::ManageAnyAccount)?;
+            caller.require_recent_authentication()?;
             // No body is asked for; one that is sent must still be what the route takes.
             if !body.iter().all(u8::is_ascii_whitespace) {
                 password_in(&body)?;
@@ -91,6 +93,32 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
 /// sessions; its files, links and edges by jobs; a goodbye email.
 async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(), crate::accounts::AccountError> {
     state.lifecycle().delete_account(state.jobs.as_ref(), deletion).await
+}
+
+/// Remove another account's second factors (a lost authenticator). Admins only, with a
+/// recent authentication; recorded on the audit trail (`reset_factors`). The account's
+/// sessions end; a staff account enrols again at its next login.
+#[utoipa::path(
+    delete, path = "/api/v1/user/factors", tag = "users", params(IdQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every factor removed, every session ended"),
+        (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
+        (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
+        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
+        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+    )
+)]
+pub async fn reset_factors(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<IdQuery>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ResetAnyFactors)?;
+    caller.require_recent_authentication()?;
+    state.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &UserId(query.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn staff_account(state: &UsersState, caller: &AuthUser, role: Role, id: String) -> Result<UserView, ApiError> {
@@ -147,7 +175,7 @@ pub async fn moderator(
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or a role change without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No admin has this id (`not_found`)", body = Problem),
         (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
@@ -172,7 +200,7 @@ pub async fn update_admin(
     responses(
         (status = 200, description = "The updated account", body = UserView),
         (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or a role change without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No moderator has this id (`not_found`)", body = Problem),
         (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
@@ -197,7 +225,7 @@ pub async fn update_moderator(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No admin has this id (`not_found`)", body = Problem),
         (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
@@ -209,6 +237,7 @@ pub async fn delete_admin(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
+    caller.require_recent_authentication()?;
     erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Admin), verified: None, read: None })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -221,7 +250,7 @@ pub async fn delete_admin(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "No `id` (`invalid_query`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No moderator has this id (`not_found`)", body = Problem),
         (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
@@ -233,6 +262,7 @@ pub async fn delete_moderator(
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
+    caller.require_recent_authentication()?;
     erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Moderator), verified: None, read: None })
         .await?;
     Ok(StatusCode::NO_CONTENT)

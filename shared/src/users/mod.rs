@@ -90,6 +90,7 @@ crate::http::route_group! {
     [admin, update_admin, delete_admin],
     [moderator, update_moderator, delete_moderator],
     [export],
+    [reset_factors],
     [upload_photo, delete_photo],
     [confirm_email_change],
     [confirm_email_change_page, confirm_email_change_form],

@@ -94,7 +94,7 @@ pub(crate) enum Editor {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or an email or role change without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
         (status = 403, description = "A wrong `current_password` with `email` (`wrong_current_password`)", body = Problem),
@@ -211,6 +211,10 @@ async fn update_own_account(
     source: &Source,
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
+    // An email change is a sensitive action: it decides where password resets go.
+    if body.contains_key("email") {
+        caller.require_recent_authentication()?;
+    }
     let mut fields = Fields::new(body, Editor::Owner);
     let profile = fields.profile();
     let email = fields
@@ -292,6 +296,10 @@ pub(crate) async fn update_account(
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
     let now = state.clock.now();
+    // A role change is a sensitive action (it can make an admin).
+    if body.contains_key("role") {
+        caller.require_recent_authentication()?;
+    }
     let mut fields = Fields::new(body, Editor::Admin);
     let profile = fields.profile();
     let new_role = fields.choice("role", Role::parse, "must be reader, author, moderator or admin");

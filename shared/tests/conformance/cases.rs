@@ -79,6 +79,7 @@ fn session(user: &UserId, id: &str, hash: &str) -> Session {
         access_version: 0,
         previous_hashes: Vec::new(),
         rotated_at: None,
+        amr: vec!["pwd".into()],
     }
 }
 
@@ -1062,6 +1063,84 @@ pub async fn an_audit_record_with_an_end_past_year_9999_is_still_listed(store: A
     assert_eq!(records[0].until.map(|t| t.year()), Some(9999), "read back as the last instant shown");
 }
 
+pub async fn a_sessions_sign_in_methods_are_kept(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let session = Session { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], ..session(&ada, "mfa", "h") };
+    store.create_session(&session, None).await.unwrap();
+    assert_eq!(store.session(&ada, "mfa").await.unwrap().unwrap().amr, ["pwd", "otp", "mfa"]);
+}
+
+pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores>) {
+    let challenge = OneTimeToken {
+        hash: format!("challenge-{}", uuid::Uuid::now_v7().simple()),
+        kind: TokenKind::LoginChallenge,
+        user_id: UserId::generate(),
+        email_key: "ada@example.com".into(),
+        expires_at: now() + Duration::minutes(5),
+        credential_version: 2,
+        reset_generation: 0,
+    };
+    store.put_token(&challenge).await.unwrap();
+    assert_eq!(store.peek_token(TokenKind::PasswordReset, &challenge.hash).await.unwrap(), None, "another kind");
+    assert_eq!(store.peek_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), Some(challenge.clone()));
+    assert_eq!(store.peek_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), Some(challenge.clone()));
+    assert_eq!(store.take_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), Some(challenge.clone()));
+    assert_eq!(store.peek_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), None);
+}
+
+pub async fn factors_are_kept_with_the_account_and_a_code_step_is_spent_once(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let life = lifecycle(store.as_ref());
+    life.begin_totp(&ada, "v1.sealed".into()).await.unwrap();
+    life.confirm_totp(&ada, "v1.sealed", 100, vec!["r1".into(), "r2".into()]).await.unwrap();
+    let stored = store.account(&ada).await.unwrap().unwrap();
+    let totp = stored.factors.totp.as_ref().unwrap();
+    assert_eq!((totp.secret.as_str(), totp.last_step), ("v1.sealed", 100));
+    assert_eq!(stored.factors.recovery_codes, ["r1", "r2"]);
+    assert!(stored.factors.pending_totp.is_none());
+
+    // Ten requests with the same code (step 101) at once: one is accepted.
+    let spends: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, ada) = (store.clone(), ada.clone());
+            tokio::spawn(async move { lifecycle(store.as_ref()).spend_totp_step(&ada, 101, 0).await })
+        })
+        .collect();
+    let mut accepted = 0;
+    for spend in spends {
+        match spend.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(shared::accounts::AccountError::Factor(_) | shared::accounts::AccountError::Conflict) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert!(life.spend_totp_step(&ada, 100, 0).await.is_err(), "an earlier step after a later one");
+    assert!(life.spend_recovery_code(&ada, "r1", 0).await.is_ok());
+    assert!(life.spend_recovery_code(&ada, "r1", 0).await.is_err(), "a recovery code works once");
+    assert_eq!(store.account(&ada).await.unwrap().unwrap().factors.recovery_codes, ["r2"]);
+}
+
+pub async fn a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let life = lifecycle(store.as_ref());
+    life.begin_totp(&ada, "v1.sealed".into()).await.unwrap();
+    life.confirm_totp(&ada, "v1.sealed", 1, vec!["r1".into()]).await.unwrap();
+    let read_by_a_login = store.account(&ada).await.unwrap().unwrap();
+    store.create_session(&session(&ada, "before", "h1"), None).await.unwrap();
+
+    let admin = UserId::generate();
+    let reset = life.reset_factors(store.as_ref(), &admin, &ada).await.unwrap();
+    assert!(reset.factors.is_empty());
+    assert_eq!(store.user_sessions(&ada).await.unwrap(), [], "every session ended");
+    // A login that read the account (and its factors) before the reset gets no session after it.
+    let late = life.grant_session(read_by_a_login, session(&ada, "late", "h2"), None).await;
+    assert!(matches!(late, Err(shared::accounts::AccountError::Conflict)), "{late:?}");
+    let filter = RecordFilter { author_id: Some(ada.clone()), ..Default::default() };
+    let (audit, _) = store.audit_records(&filter, 10, None).await.unwrap();
+    assert!(audit.iter().any(|r| r.action == ModerationAction::ResetFactors && r.actor_id == admin));
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -1099,6 +1178,10 @@ macro_rules! for_each_case {
             an_email_change_takes_an_address_a_pending_registration_held,
             a_deleted_accounts_edges_go_page_by_page_with_their_counts,
             an_audit_record_with_an_end_past_year_9999_is_still_listed,
+            a_sessions_sign_in_methods_are_kept,
+            a_challenge_is_looked_at_without_being_taken,
+            factors_are_kept_with_the_account_and_a_code_step_is_spent_once,
+            a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out,
         );
     };
 }
