@@ -52,6 +52,12 @@ impl TotpSecret {
         Self(bytes)
     }
 
+    /// A secret as an app has it (base32, as enrolment shows it).
+    pub fn from_base32(text: &str) -> anyhow::Result<Self> {
+        let secret = totp_rs::Secret::try_from_base32(text).map_err(|e| anyhow::anyhow!("not a base32 secret: {e:?}"))?;
+        Ok(Self(secret.as_bytes().to_vec()))
+    }
+
     /// The secret as authenticator apps take it typed in: base32 without padding.
     pub fn base32(&self) -> String {
         totp_rs::Secret::from(self.0.clone()).to_base32()

@@ -86,6 +86,17 @@ pub struct TestApp {
     /// Where the emails the service sends end up.
     outbox_dir: PathBuf,
     local: Option<Local>,
+    /// The authenticator app of each staff account the helpers enrolled, by email.
+    authenticators: Mutex<std::collections::HashMap<String, Authenticator>>,
+}
+
+/// What a person's phone and drawer hold for one account: the TOTP secret, the last time step
+/// whose code was used (the service refuses it again), the recovery codes left.
+#[derive(Clone, Debug)]
+pub struct Authenticator {
+    pub secret: String,
+    pub last_step: i64,
+    pub recovery_codes: Vec<String>,
 }
 
 /// The app in this process.
@@ -125,7 +136,13 @@ async fn aws_path() -> TestApp {
         .unwrap();
     let reset = client.post(var("UMS_TEST_RESET_URL")).send().await.expect("the AWS path's control port answers");
     assert_eq!(reset.status(), StatusCode::NO_CONTENT, "emptying the AWS path");
-    TestApp { address: var("UMS_TEST_BASE_URL"), client, outbox_dir: var("UMS_TEST_OUTBOX").into(), local: None }
+    TestApp {
+        address: var("UMS_TEST_BASE_URL"),
+        client,
+        outbox_dir: var("UMS_TEST_OUTBOX").into(),
+        local: None,
+        authenticators: Default::default(),
+    }
 }
 
 /// An app in a temporary data directory, with some settings changed.
@@ -166,6 +183,7 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         outbox_dir: dir.join("outbox"),
         local: Some(Local { clock, app: Arc::new(app), _temp: None, server, events }),
+        authenticators: Default::default(),
     }
 }
 
@@ -183,10 +201,13 @@ pub struct Tokens {
 impl Tokens {
     pub async fn from(response: Response) -> Self {
         assert_eq!(response.status(), StatusCode::OK, "expected tokens");
-        let body: Value = response.json().await.unwrap();
+        Self::of(&response.json().await.unwrap())
+    }
+
+    pub fn of(body: &Value) -> Self {
         Self {
-            access: body["access_token"].as_str().unwrap().to_string(),
-            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+            access: body["access_token"].as_str().expect("an access token").to_string(),
+            refresh: body["refresh_token"].as_str().expect("a refresh token").to_string(),
         }
     }
 }
@@ -299,7 +320,87 @@ impl TestApp {
 
     /// A new access token for an account with the usual password.
     pub async fn signed_in(&self, email: &str) -> String {
-        Tokens::from(self.post_login(email, PASSWORD).await).await.access
+        self.logged_in(email).await.access
+    }
+
+    /// Logs in with the usual password as a person would: with the authenticator app when the
+    /// service asks for a second factor (a recovery code when the app's codes of now were all
+    /// used), and enrolling one first when a staff account has none.
+    pub async fn logged_in(&self, email: &str) -> Tokens {
+        let response = self.post_login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "logging in {email}");
+        let body: Value = response.json().await.unwrap();
+        if let Some(challenge) = body["challenge"].as_str() {
+            let answer = self.second_factor_of(email);
+            let response = self.post_second_factor(challenge, &answer).await;
+            return Tokens::from(response).await;
+        }
+        let tokens = Tokens::of(&body);
+        if body["second_factor_enrolment_required"] == json!(true) {
+            self.enrol_totp(email, &tokens.access).await;
+            // The session's next tokens are full ones.
+            return Tokens::from(self.post_refresh(&tokens.refresh).await).await;
+        }
+        tokens
+    }
+
+    /// Enrols an authenticator app for the account (as its owner, with `access`) and keeps
+    /// it; the recovery codes the service answers.
+    pub async fn enrol_totp(&self, email: &str, access: &str) -> Vec<String> {
+        let response = self.client.post(self.url("/api/v1/auth/factors/totp")).bearer_auth(access).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "starting a TOTP enrolment");
+        let enrolment: Value = response.json().await.unwrap();
+        let secret = enrolment["secret"].as_str().unwrap().to_string();
+        let step = self.totp_step_now();
+        let code = totp_code(&secret, step);
+        let response = self.post("/api/v1/auth/factors/totp/confirm", access, &json!({ "code": code })).await;
+        assert_eq!(response.status(), StatusCode::OK, "confirming a TOTP enrolment");
+        let codes: Vec<String> = serde_json::from_value(response.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap();
+        let authenticator = Authenticator { secret, last_step: step, recovery_codes: codes.clone() };
+        self.authenticators.lock().unwrap().insert(email.to_string(), authenticator);
+        codes
+    }
+
+    /// The authenticator app the helpers enrolled for this account.
+    pub fn authenticator(&self, email: &str) -> Authenticator {
+        self.authenticators.lock().unwrap().get(email).cloned().expect("an enrolled authenticator")
+    }
+
+    /// A second factor for the account: the app's code of now (or of the next step, accepted
+    /// too) if neither was used, otherwise a recovery code.
+    pub fn second_factor_of(&self, email: &str) -> Value {
+        let now = self.totp_step_now();
+        let mut authenticators = self.authenticators.lock().unwrap();
+        let app = authenticators.get_mut(email).expect("an enrolled authenticator");
+        match (now..=now + 1).find(|step| *step > app.last_step) {
+            Some(step) => {
+                app.last_step = step;
+                json!({ "code": totp_code(&app.secret, step) })
+            }
+            None => json!({ "recovery_code": app.recovery_codes.pop().expect("a recovery code left") }),
+        }
+    }
+
+    /// The TOTP time step of the service's clock now.
+    pub fn totp_step_now(&self) -> i64 {
+        let now = match &self.local {
+            Some(local) => local.clock.now(),
+            None => OffsetDateTime::now_utc(),
+        };
+        shared::credentials::factors::step_of(now)
+    }
+
+    pub async fn post_second_factor(&self, challenge: &str, answer: &Value) -> Response {
+        let mut body = answer.clone();
+        body["challenge"] = json!(challenge);
+        self.post_json("/api/v1/auth/login/second_factor", &body, None).await
+    }
+
+    /// A fresh access token for the session of `access`: a step-up with the password.
+    pub async fn stepped_up(&self, access: &str) -> String {
+        let response = self.post("/api/v1/auth/step_up", access, &json!({ "password": PASSWORD })).await;
+        assert_eq!(response.status(), StatusCode::OK, "stepping up");
+        response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
     }
 
     /// Registers, confirms from the emailed link, and logs in.
@@ -307,7 +408,7 @@ impl TestApp {
         self.register(role, email).await;
         let token = self.email_token(email, "Confirm your email address").await;
         assert_eq!(self.get_confirm_email(&token).await.status(), StatusCode::OK);
-        Tokens::from(self.post_login(email, PASSWORD).await).await
+        self.logged_in(email).await
     }
 
     /// An admin made by the operator command (on the AWS path, through its control port),
@@ -320,7 +421,7 @@ impl TestApp {
         let response = self.client.post(url).json(&json!({ "email": email, "password": PASSWORD })).send().await;
         let response = response.expect("the AWS path's control port answers");
         assert_eq!(response.status(), StatusCode::CREATED, "creating an admin: {}", response.text().await.unwrap());
-        Tokens::from(self.post_login(email, PASSWORD).await).await
+        self.logged_in(email).await
     }
 
     /// The id of the account a token belongs to.
@@ -338,7 +439,7 @@ impl TestApp {
     pub async fn active_account(&self, email: &str, role: Role) -> Tokens {
         let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
         flows::register(&self.local().auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
-        Tokens::from(self.post_login(email, PASSWORD).await).await
+        self.logged_in(email).await
     }
 
     pub fn outbox(&self) -> Vec<String> {
@@ -433,6 +534,11 @@ const EMAIL_WAIT: usize = 400;
 pub fn token_in(email: &str) -> String {
     let start = email.find("token=").expect("a link with a token") + "token=".len();
     email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+/// The TOTP code of `secret` (base32) at time step `step`, as an authenticator app makes it.
+pub fn totp_code(secret: &str, step: i64) -> String {
+    shared::credentials::factors::TotpSecret::from_base32(secret).unwrap().code_at_step(step)
 }
 
 /// Asserts an RFC 9457 problem with this status and code, and returns it.

@@ -13,7 +13,7 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::CREATED);
         let token = self.email_token(email, "Confirm your email address").await;
         assert_eq!(self.get_confirm_email(&token).await.status(), StatusCode::OK);
-        Tokens::from(self.post_login(email, PASSWORD).await).await
+        self.logged_in(email).await
     }
 
     pub async fn report(&self, reporter: &str, author_id: &str, reason: &str) -> reqwest::Response {
@@ -174,7 +174,7 @@ async fn a_suspension_lifts_by_itself_at_its_end_date() {
     assert_problem(app.post_login("bob@example.com", PASSWORD).await, StatusCode::FORBIDDEN, "account_suspended").await;
 
     app.advance_clock(time::Duration::hours(1) + time::Duration::seconds(1));
-    let admin = Tokens::from(app.post_login("grace@example.com", PASSWORD).await).await; // the old token expired
+    let admin = app.logged_in("grace@example.com").await; // the old token expired
 
     // No job ran: the date alone ends it, for the lists as for the login.
     let suspended: Value = app.get("/api/v1/suspend/authors", &admin.access).await.json().await.unwrap();

@@ -124,6 +124,20 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
             .body(registration(&fresh_email())),
         row(M::POST, "/api/v1/auth/login", anyone(200)).body(app_login),
         row(M::POST, "/api/v1/auth/refresh", anyone(401)).body(json!({ "refresh_token": "not.a.token" })),
+        row(M::POST, "/api/v1/auth/login/second_factor", anyone(401))
+            .body(json!({ "challenge": invalid_token, "code": "123456" })),
+        row(M::POST, "/api/v1/auth/step_up", signed_in(200)).body(json!({ "password": PASSWORD })),
+        row(M::GET, "/api/v1/auth/factors", signed_in(200)),
+        // Staff enrolled theirs to sign in: a second one is refused.
+        row(M::POST, "/api/v1/auth/factors/totp", [401, 201, 201, 409, 409, 401]),
+        // No enrolment under way (each row's callers are new accounts).
+        row(M::POST, "/api/v1/auth/factors/totp/confirm", signed_in(404)).body(json!({ "code": "123456" })),
+        // Readers and authors have no factor; staff keep theirs.
+        row(M::DELETE, "/api/v1/auth/factors/totp", [401, 404, 404, 409, 409, 401])
+            .body(json!({ "password": PASSWORD, "code": "abcdef" })),
+        row(M::POST, "/api/v1/auth/factors/recovery_codes", [401, 404, 404, 200, 200, 401]),
+        row(M::DELETE, "/api/v1/user/factors", admin_only(404))
+            .path("/api/v1/user/factors?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::POST, "/api/v1/auth/logout", signed_in(204)),
         row(M::POST, "/api/v1/auth/send_confirm_email", anyone(202)).body(json!({ "email": fresh_email() })),
         row(M::GET, "/api/v1/auth/confirm_email", anyone(400))
@@ -273,7 +287,7 @@ async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
     let response = app.post_register("moderator", &registration("mo@example.com"), Some(&admin.access)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Logged in again, the account is what it now is.
-    let reader = crate::helpers::Tokens::from(app.post_login("grace@example.com", PASSWORD).await).await;
+    let reader = app.logged_in("grace@example.com").await;
     let response = app.post_register("moderator", &registration("mo@example.com"), Some(&reader.access)).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
