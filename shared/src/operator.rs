@@ -32,7 +32,8 @@ pub async fn create_admin(
 /// last admin who lost their authenticator (no other admin can reset it). Recorded on the
 /// audit trail with the account itself as the actor, and logged as the operator's.
 pub async fn reset_factors(state: &UsersState, email: &str) -> anyhow::Result<User> {
-    let email = EmailAddress::parse(email).map_err(|why| anyhow::anyhow!("{email:?} is not an email address: {why}"))?;
+    let email =
+        EmailAddress::parse(email).map_err(|why| anyhow::anyhow!("{email:?} is not an email address: {why}"))?;
     let user = state
         .accounts
         .account_by_email(&email.key())

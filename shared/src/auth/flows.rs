@@ -134,12 +134,7 @@ pub(crate) async fn take_token(
 ///
 /// For an account with a second factor, a right password answers a challenge instead of
 /// tokens (`second_factor`), and the checks stay counted until the second step succeeds.
-pub async fn login(
-    state: &AuthState,
-    email: &str,
-    password: &str,
-    source: &Source,
-) -> Result<LoginOutcome, ApiError> {
+pub async fn login(state: &AuthState, email: &str, password: &str, source: &Source) -> Result<LoginOutcome, ApiError> {
     let Ok(email) = EmailAddress::parse(email) else {
         // No account can have this address (and it may not fit a store key): spend the same
         // time and answer alike.

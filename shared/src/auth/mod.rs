@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+pub use factor_routes::*;
 pub use flows::{Confirmation, NewAccount, TokenPair};
 pub use pages::*;
-pub use factor_routes::*;
 pub use routes::*;
 
 use crate::{

@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 use super::{
     AuthState,
     flows::{self, Confirmation, NewAccount, TokenPair},
-    second_factor::LoginOutcome,
     schemas,
+    second_factor::LoginOutcome,
 };
 use crate::{
     credentials::JwtKeys,

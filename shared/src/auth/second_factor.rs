@@ -137,7 +137,11 @@ pub fn scope_for(user: &User) -> Scope {
 
 /// After a correct password for an account with a factor: a challenge for the second step.
 /// An account that could not sign in anyway (pending, suspended) is told so now.
-pub(crate) async fn challenge(state: &AuthState, user: &User, source: &Source) -> Result<SecondFactorChallenge, ApiError> {
+pub(crate) async fn challenge(
+    state: &AuthState,
+    user: &User,
+    source: &Source,
+) -> Result<SecondFactorChallenge, ApiError> {
     let now = state.clock.now();
     match &user.status {
         AccountStatus::Pending => return Err(ApiError::EmailNotConfirmed),
@@ -176,8 +180,7 @@ pub async fn complete_login(
         return Err(ApiError::InvalidChallenge);
     }
     let hash = challenge_hash(challenge, source);
-    let record =
-        state.tokens.peek_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    let record = state.tokens.peek_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
     if record.expires_at <= state.clock.now() {
         return Err(ApiError::InvalidChallenge);
     }

@@ -54,7 +54,8 @@ impl TotpSecret {
 
     /// A secret as an app has it (base32, as enrolment shows it).
     pub fn from_base32(text: &str) -> anyhow::Result<Self> {
-        let secret = totp_rs::Secret::try_from_base32(text).map_err(|e| anyhow::anyhow!("not a base32 secret: {e:?}"))?;
+        let secret =
+            totp_rs::Secret::try_from_base32(text).map_err(|e| anyhow::anyhow!("not a base32 secret: {e:?}"))?;
         Ok(Self(secret.as_bytes().to_vec()))
     }
 
@@ -177,8 +178,7 @@ pub fn generate_recovery_codes() -> Vec<String> {
 /// dash or spaces people type), so `ABCDE FGHJK` finds `abcde-fghjk`. `None` for what cannot be
 /// one (checked before anything is counted or looked up).
 pub fn recovery_code_hash(code: &str) -> Option<String> {
-    let canonical: String =
-        code.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_lowercase()).collect();
+    let canonical: String = code.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_lowercase()).collect();
     let well_formed = canonical.len() == RECOVERY_CODE_LEN && canonical.bytes().all(|b| RECOVERY_ALPHABET.contains(&b));
     well_formed.then(|| hash_token(&canonical))
 }

@@ -409,7 +409,14 @@ mod tests {
     use super::*;
 
     fn grant<'a>(user: &'a UserId, session_id: &'a str) -> Grant<'a> {
-        Grant { user, session_id, role: Role::Reader, auth_time: OffsetDateTime::now_utc(), amr: &[], scope: Scope::Full }
+        Grant {
+            user,
+            session_id,
+            role: Role::Reader,
+            auth_time: OffsetDateTime::now_utc(),
+            amr: &[],
+            scope: Scope::Full,
+        }
     }
 
     fn config() -> JwtConfig {

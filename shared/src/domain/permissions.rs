@@ -70,8 +70,8 @@ impl Action {
         use Role::*;
         match self {
             RegisterSelf | SignIn | ReadPublicProfiles | ReadDocs | UnsubscribeByLink => Allowed::Anyone,
-            ManageOwnSessions | ManageOwnFactors | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount | ExportOwnData
-            | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
+            ManageOwnSessions | ManageOwnFactors | ReadOwnAccount | UpdateOwnAccount | DeleteOwnAccount
+            | ExportOwnData | ManageOwnPhoto => Allowed::Roles(EVERY_ROLE),
             RegisterStaff
             | ManageAnyAccount
             | ListStaff

@@ -15,7 +15,11 @@ use utoipa::ToSchema;
 
 pub use crate::domain::FieldError;
 use crate::{
-    accounts::{AccountError, FactorRefusal}, credentials::password::HashError, pagination, ports::StoreError};
+    accounts::{AccountError, FactorRefusal},
+    credentials::password::HashError,
+    pagination,
+    ports::StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

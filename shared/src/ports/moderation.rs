@@ -53,7 +53,9 @@ impl ModerationAction {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend, Self::ResetFactors].into_iter().find(|a| a.as_str() == name)
+        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend, Self::ResetFactors]
+            .into_iter()
+            .find(|a| a.as_str() == name)
     }
 }
 

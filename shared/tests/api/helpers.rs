@@ -347,7 +347,8 @@ impl TestApp {
     /// Enrols an authenticator app for the account (as its owner, with `access`) and keeps
     /// it; the recovery codes the service answers.
     pub async fn enrol_totp(&self, email: &str, access: &str) -> Vec<String> {
-        let response = self.client.post(self.url("/api/v1/auth/factors/totp")).bearer_auth(access).send().await.unwrap();
+        let response =
+            self.client.post(self.url("/api/v1/auth/factors/totp")).bearer_auth(access).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "starting a TOTP enrolment");
         let enrolment: Value = response.json().await.unwrap();
         let secret = enrolment["secret"].as_str().unwrap().to_string();
@@ -355,7 +356,8 @@ impl TestApp {
         let code = totp_code(&secret, step);
         let response = self.post("/api/v1/auth/factors/totp/confirm", access, &json!({ "code": code })).await;
         assert_eq!(response.status(), StatusCode::OK, "confirming a TOTP enrolment");
-        let codes: Vec<String> = serde_json::from_value(response.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap();
+        let codes: Vec<String> =
+            serde_json::from_value(response.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap();
         let authenticator = Authenticator { secret, last_step: step, recovery_codes: codes.clone() };
         self.authenticators.lock().unwrap().insert(email.to_string(), authenticator);
         codes
@@ -390,10 +392,15 @@ impl TestApp {
         shared::credentials::factors::step_of(now)
     }
 
-    pub async fn post_second_factor(&self, challenge: &str, answer: &Value) -> Response {
+    /// The login's second step (the body is made at the call, so calls can run at once).
+    pub fn post_second_factor<'a>(
+        &'a self,
+        challenge: &str,
+        answer: &Value,
+    ) -> impl Future<Output = Response> + use<'a> {
         let mut body = answer.clone();
         body["challenge"] = json!(challenge);
-        self.post_json("/api/v1/auth/login/second_factor", &body, None).await
+        async move { self.post_json("/api/v1/auth/login/second_factor", &body, None).await }
     }
 
     /// A fresh access token for the session of `access`: a step-up with the password.

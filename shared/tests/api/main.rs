@@ -23,6 +23,7 @@ mod phishing;
 mod photos;
 mod profile;
 mod register;
+mod second_factor;
 mod sessions;
 mod social;
 mod staff;
