@@ -166,7 +166,7 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
     match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()]).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in");
-            Ok(LoginOutcome::Tokens(pair))
+            Ok(LoginOutcome::Tokens(Box::new(pair)))
         }
         Err(e) => {
             throttle.succeeded(attempt).await?;

@@ -55,7 +55,7 @@ pub enum FactorKind {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum LoginOutcome {
-    Tokens(TokenPair),
+    Tokens(Box<TokenPair>),
     SecondFactor(SecondFactorChallenge),
 }
 
