@@ -81,8 +81,36 @@ impl AwsApi {
         let login = json!({ "email": email, "password": PASSWORD });
         let (status, tokens) = self.call("POST", "/api/v1/auth/login", Some(login), None).await;
         assert_eq!(status, 200, "{tokens}");
+        let access = tokens["access_token"].as_str().unwrap().to_string();
+        if tokens["second_factor_enrolment_required"] != true {
+            return (access, user.id.0);
+        }
+        // Staff enrol an authenticator app first; the session's next tokens are full ones.
+        self.enrol_totp(&access).await;
+        let refresh = json!({ "refresh_token": tokens["refresh_token"] });
+        let (status, tokens) = self.call("POST", "/api/v1/auth/refresh", Some(refresh), None).await;
+        assert_eq!(status, 200, "{tokens}");
         (tokens["access_token"].as_str().unwrap().to_string(), user.id.0)
     }
+
+    /// Enrols an authenticator app for the account of `access`: its secret (base32) and the
+    /// time step whose code confirmed it (spent).
+    pub async fn enrol_totp(&self, access: &str) -> (String, i64) {
+        let (status, enrolment) = self.call("POST", "/api/v1/auth/factors/totp", None, Some(access)).await;
+        assert_eq!(status, 201, "{enrolment}");
+        let secret = enrolment["secret"].as_str().unwrap().to_string();
+        let step = shared::credentials::factors::step_of(time::OffsetDateTime::now_utc());
+        let code = totp_code(&secret, step);
+        let confirm = json!({ "code": code });
+        let (status, codes) = self.call("POST", "/api/v1/auth/factors/totp/confirm", Some(confirm), Some(access)).await;
+        assert_eq!(status, 200, "{codes}");
+        (secret, step)
+    }
+}
+
+/// An authenticator app's code for `secret` (base32) at a time step.
+pub fn totp_code(secret: &str, step: i64) -> String {
+    shared::credentials::factors::TotpSecret::from_base32(secret).unwrap().code_at_step(step)
 }
 
 pub fn registration(email: &str) -> Value {

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::{
-    api_on_aws::{AwsApi, PASSWORD, registration},
+    api_on_aws::{AwsApi, PASSWORD, registration, totp_code},
     emulator::unique,
 };
 
@@ -161,6 +161,32 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     measure("GET moderation/audit (one page)", calls.take());
     api.call("DELETE", &format!("/api/v1/subscribe/author?id={author_id}"), None, reader).await;
     measure("DELETE subscribe/author", calls.take());
+
+    // Second factors: an account enrols an authenticator app, then signs in with it.
+    let email = mail("totp");
+    let (access, _) = api.active(Role::Reader, &email).await;
+    calls.take();
+    let (status, enrolment) = api.call("POST", "/api/v1/auth/factors/totp", None, Some(&access)).await;
+    assert_eq!(status, 201);
+    measure("POST auth/factors/totp", calls.take());
+    let secret = enrolment["secret"].as_str().unwrap();
+    let step = shared::credentials::factors::step_of(time::OffsetDateTime::now_utc());
+    let confirm = json!({ "code": totp_code(secret, step) });
+    let (status, _) = api.call("POST", "/api/v1/auth/factors/totp/confirm", Some(confirm), Some(&access)).await;
+    assert_eq!(status, 200);
+    measure("POST auth/factors/totp/confirm", calls.take());
+    let login = json!({ "email": email, "password": PASSWORD });
+    let (_, challenge) = api.call("POST", "/api/v1/auth/login", Some(login), None).await;
+    measure("POST auth/login (a second factor asked for)", calls.take());
+    let answer = json!({ "challenge": challenge["challenge"], "code": totp_code(secret, step + 1) });
+    let (status, tokens) = api.call("POST", "/api/v1/auth/login/second_factor", Some(answer), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    measure("POST auth/login/second_factor (a code)", calls.take());
+    let step_up = json!({ "password": PASSWORD });
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, _) = api.call("POST", "/api/v1/auth/step_up", Some(step_up), Some(access)).await;
+    assert_eq!(status, 200);
+    measure("POST auth/step_up (the password)", calls.take());
 
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
