@@ -47,12 +47,27 @@ pub async fn login_second_factor(
     Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source).await?))
 }
 
+/// One proof of who you are: the password, a code, or a recovery code.
 #[derive(Deserialize, ToSchema)]
-pub struct StepUpRequest {
-    /// The account's password; or else one of:
-    pub password: Option<String>,
-    #[serde(flatten)]
-    pub answer: FactorAnswer,
+#[serde(untagged)]
+pub enum StepUpRequest {
+    Password(PasswordProof),
+    Code(ConfirmTotpRequest),
+    RecoveryCode(RecoveryCodeProof),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordProof {
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeProof {
+    /// One of the account's recovery codes (each works once).
+    #[schema(example = "abcde-fghjk")]
+    pub recovery_code: String,
 }
 
 /// Prove who you are again, for a sensitive action.
@@ -66,9 +81,9 @@ pub struct StepUpRequest {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A fresh access token", body = AccessToken),
+        (status = 400, description = "Not exactly one of `password`, `code` and `recovery_code` (`malformed_json`)", body = Problem),
         (status = 401, description = "No valid access token, or `invalid_second_factor`", body = Problem),
         (status = 403, description = "`wrong_current_password`", body = Problem),
-        (status = 422, description = "Not exactly one of `password`, `code` and `recovery_code`", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
         (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
@@ -80,7 +95,14 @@ pub async fn step_up(
     JsonBody(body): JsonBody<StepUpRequest>,
 ) -> Result<NoStore<AccessToken>, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
-    Ok(no_store(second_factor::step_up(&state, &caller, body.password.as_deref(), &body.answer, &source).await?))
+    let (password, answer) = match body {
+        StepUpRequest::Password(proof) => (Some(proof.password), FactorAnswer::default()),
+        StepUpRequest::Code(proof) => (None, FactorAnswer { code: Some(proof.code), recovery_code: None }),
+        StepUpRequest::RecoveryCode(proof) => {
+            (None, FactorAnswer { code: None, recovery_code: Some(proof.recovery_code) })
+        }
+    };
+    Ok(no_store(second_factor::step_up(&state, &caller, password.as_deref(), &answer, &source).await?))
 }
 
 /// Your second factors: which exist, how many recovery codes are left. Never a secret.
@@ -123,6 +145,7 @@ pub async fn begin_totp(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmTotpRequest {
     /// The code the app shows for the new secret.
     #[schema(example = "123456")]

@@ -196,7 +196,19 @@ pub async fn complete_login(
     state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
     let user = spend(state, &user, checked).await?;
     let amr = [AMR_PASSWORD, AMR_ONE_TIME_CODE, AMR_MULTI_FACTOR].map(String::from).to_vec();
-    super::flows::start_session(state, user, Some(attempt.key()), amr).await
+    let user_id = user.id.clone();
+    match super::flows::start_session(state, user, Some(attempt.key()), amr).await {
+        Ok(pair) => {
+            tracing::info!(%user_id, "logged in with a second factor");
+            Ok(pair)
+        }
+        // Both factors were right but the account may not sign in (suspended, changed a moment
+        // ago): the checks are forgotten on their own, as a login's are.
+        Err(e) => {
+            throttle.succeeded(attempt).await?;
+            Err(e)
+        }
+    }
 }
 
 /// A factor found right, not spent yet.

@@ -107,7 +107,7 @@ async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(),
         (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
-        (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
+        (status = 409, description = "Your own account (`second_factor_required`: staff keep a factor), or the account changed meanwhile (`conflict`)", body = Problem),
     )
 )]
 pub async fn reset_factors(
@@ -117,6 +117,10 @@ pub async fn reset_factors(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ResetAnyFactors)?;
     caller.require_recent_authentication()?;
+    // An admin's own factors are theirs to manage (`auth/factors`): staff keep one.
+    if query.id == caller.user_id.0 {
+        return Err(ApiError::FactorRequired);
+    }
     state.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &UserId(query.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

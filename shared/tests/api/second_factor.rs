@@ -314,9 +314,12 @@ async fn an_admin_resets_a_lost_authenticator_and_the_account_starts_over() {
     let (reader, _) = app.reader_with_totp("ada@example.com").await;
     let ada = app.id_of(&reader.access).await;
 
-    // Only admins reset factors.
+    // Only admins reset factors, and not their own (staff keep one; theirs is theirs to manage).
     let response = app.delete(&format!("/api/v1/user/factors?id={ada}"), &moderator.access, None).await;
     assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin_id = app.id_of(&admin.access).await;
+    let response = app.delete(&format!("/api/v1/user/factors?id={admin_id}"), &admin.access, None).await;
+    assert_problem(response, StatusCode::CONFLICT, "second_factor_required").await;
     for id in [&ada, &mo] {
         let response = app.delete(&format!("/api/v1/user/factors?id={id}"), &admin.access, None).await;
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -332,7 +335,6 @@ async fn an_admin_resets_a_lost_authenticator_and_the_account_starts_over() {
 
     // Both resets are on the audit trail, with who did them.
     let audit: Value = app.get("/api/v1/moderation/audit", &admin.access).await.json().await.unwrap();
-    let admin_id = app.id_of(&admin.access).await;
     let resets: Vec<&Value> =
         audit["items"].as_array().unwrap().iter().filter(|r| r["action"] == "reset_factors").collect();
     assert_eq!(resets.len(), 2, "{audit}");
