@@ -1,6 +1,8 @@
 //! A stand-in for SES v2 on 127.0.0.1, as SES behaves under load: `GetAccount` tells a sending
 //! rate; `SendEmail` takes at most `enforced_rate` emails in any one second and answers the rest
-//! 429 `TooManyRequestsException`, and fails a few at random with a 500. Point the email
+//! 429 `TooManyRequestsException`, throttles a few more at random (another sender on the account
+//! used the second; so a slow machine that never reaches the rate is throttled too), and fails a
+//! few at random with a 500. Point the email
 //! worker's SES client at it with `AWS_ENDPOINT_URL_SESV2` (or `ses_client`'s endpoint).
 
 use std::{
@@ -24,6 +26,8 @@ pub struct SesLimits {
     pub advertised_rate: f64,
     /// What it takes: sends beyond this many in any second are throttled.
     pub enforced_rate: usize,
+    /// The share of sends throttled whatever the rate (another sender used the second).
+    pub throttles: f64,
     /// The share of sends that fail with a 500, whatever the rate.
     pub server_errors: f64,
 }
@@ -115,7 +119,7 @@ async fn send_email(State(stand_in): State<SesStandIn>, Json(request): Json<serd
     while ledger.window.front().is_some_and(|at| now - *at >= Duration::from_secs(1)) {
         ledger.window.pop_front();
     }
-    if ledger.window.len() >= stand_in.limits.enforced_rate {
+    if ledger.window.len() >= stand_in.limits.enforced_rate || rand::random::<f64>() < stand_in.limits.throttles {
         ledger.throttled += 1;
         return error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Maximum sending rate exceeded.");
     }
