@@ -26,6 +26,12 @@ pub struct Config {
     /// (`UMS_PHOTOS_URL`; on AWS the CloudFront distribution in front of the bucket; locally
     /// the local server's `/files`).
     pub photos_url: String,
+    /// The web origin passkeys are used from (`UMS_PASSKEY_ORIGIN`): the public URL, with a
+    /// loopback address named `localhost` (browsers take no IP address for passkeys).
+    pub passkey_origin: String,
+    /// The relying party id passkeys are bound to (`UMS_PASSKEY_RP_ID`): the origin's host, or
+    /// a registrable suffix of it (`blog.example` for `https://accounts.blog.example`).
+    pub passkey_rp_id: String,
     pub jwt: JwtConfig,
     pub email_from: String,
     pub limits: Limits,
@@ -100,6 +106,16 @@ impl Default for Argon2Config {
     }
 }
 
+/// The origin of `public_url` (scheme, host, port) where passkeys are used; a loopback address
+/// becomes `localhost`, the one name a browser accepts without https.
+fn passkey_origin_of(public_url: &str) -> String {
+    let Ok(mut url) = url::Url::parse(public_url) else { return public_url.to_string() };
+    if url.host().is_some_and(|h| matches!(h, url::Host::Ipv4(ip) if ip.is_loopback())) {
+        let _ = url.set_host(Some("localhost"));
+    }
+    url.origin().ascii_serialization()
+}
+
 pub const CONFIRMATION_TOKEN_TTL: time::Duration = time::Duration::hours(24);
 pub const RESET_TOKEN_TTL: time::Duration = time::Duration::hours(1);
 
@@ -115,6 +131,8 @@ impl Config {
             confirm_email_url: format!("{public_url}/confirm-email"),
             email_change_url: format!("{public_url}/confirm-email-change"),
             photos_url: format!("{public_url}/files"),
+            passkey_origin: passkey_origin_of(&public_url),
+            passkey_rp_id: "localhost".into(),
             jwt: JwtConfig {
                 issuer: public_url.clone(),
                 audience: "blog-platform".into(),
@@ -164,8 +182,21 @@ impl Config {
             config.email_change_url = format!("{url}/confirm-email-change");
             config.photos_url = format!("{url}/files");
             config.jwt.issuer = url.clone();
+            config.passkey_origin = passkey_origin_of(&url);
             config.public_url = url;
         }
+        if let Some(origin) = var("UMS_PASSKEY_ORIGIN") {
+            config.passkey_origin = origin.trim_end_matches('/').to_string();
+        }
+        config.passkey_rp_id = match var("UMS_PASSKEY_RP_ID") {
+            Some(id) => id,
+            None => url::Url::parse(&config.passkey_origin)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .context("UMS_PASSKEY_ORIGIN must be a URL like https://blog.example")?,
+        };
+        crate::credentials::passkeys::relying_party(&config)
+            .context("UMS_PASSKEY_RP_ID must be UMS_PASSKEY_ORIGIN's host or a suffix of it")?;
         if let Some(url) = var("UMS_PHOTOS_URL") {
             config.photos_url = url.trim_end_matches('/').to_string();
         }

@@ -19,6 +19,7 @@ fn token_of(item: &Item, kind: TokenKind, hash: &str) -> StoreResult<OneTimeToke
         expires_at: get_time(item, "expires_at")?,
         credential_version: get_n(item, "credential_version").unwrap_or(0) as u64,
         reset_generation: get_n(item, "reset_generation").unwrap_or(0) as u32,
+        payload: get_s(item, "payload").ok().map(str::to_string),
     })
 }
 
@@ -38,6 +39,9 @@ impl TokenStore for DynamoStore {
             ("GSI1PK".to_string(), s(tokens_of(&token.user_id))),
             ("GSI1SK".to_string(), s(token.hash.clone())),
         ]);
+        if let Some(payload) = &token.payload {
+            item.insert("payload".to_string(), s(payload.clone()));
+        }
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.context("DynamoDB PutItem")?;
         Ok(())
     }

@@ -65,6 +65,7 @@ impl Lifecycle<'_> {
                 expires_at: self.now() + link_ttl,
                 credential_version: user.credential_version,
                 reset_generation: user.reset_generation,
+                payload: None,
             })
             .await?;
         let link = crate::jobs::with_token(confirm_url, &token);

@@ -5,7 +5,7 @@
 
 use super::{AccountError, AccountResult, Lifecycle};
 use crate::{
-    domain::{Factors, PendingTotp, TotpFactor, User, UserId},
+    domain::{Factors, MAX_PASSKEYS, PasskeyFactor, PendingTotp, TotpFactor, User, UserId},
     ports::{AuditRecord, ModerationAction, ModerationStore},
 };
 
@@ -20,6 +20,8 @@ pub enum FactorRefusal {
     Missing,
     /// A staff account's last factor.
     StaffKeepOne,
+    /// The account has as many passkeys as it may keep.
+    TooMany,
 }
 
 impl Lifecycle<'_> {
@@ -132,14 +134,100 @@ impl Lifecycle<'_> {
                 if user.factors.totp.is_none() {
                     return Err(AccountError::Factor(FactorRefusal::Missing));
                 }
-                if user.is_staff() {
+                if user.is_staff() && user.factors.count() == 1 {
                     return Err(AccountError::Factor(FactorRefusal::StaffKeepOne));
                 }
-                user.factors = Factors::default();
+                user.factors.totp = None;
+                if !user.factors.any() {
+                    user.factors = Factors::default();
+                }
                 Ok(())
             })
             .await?;
         tracing::info!(user_id = %id, "TOTP removed");
+        Ok(user)
+    }
+
+    /// Adds a registered passkey, if its credential is not the account's already and the
+    /// account has room. With the first factor come the recovery codes (`recovery_hashes`);
+    /// an account with codes keeps them. Refused if the account's credentials changed since
+    /// the registration began (`credential_version`).
+    pub async fn add_passkey(
+        &self,
+        id: &UserId,
+        passkey: PasskeyFactor,
+        credential_version: u64,
+        recovery_hashes: Vec<String>,
+    ) -> AccountResult<User> {
+        let (user, ()) = self
+            .modify(id, |user| {
+                if user.credential_version != credential_version {
+                    return Err(AccountError::Conflict);
+                }
+                if user.factors.passkeys.iter().any(|p| p.id == passkey.id) {
+                    return Err(AccountError::Factor(FactorRefusal::Exists));
+                }
+                if user.factors.passkeys.len() >= MAX_PASSKEYS {
+                    return Err(AccountError::Factor(FactorRefusal::TooMany));
+                }
+                if user.factors.recovery_codes.is_empty() && !user.factors.any() {
+                    user.factors.recovery_codes = recovery_hashes.clone();
+                }
+                user.factors.passkeys.push(passkey.clone());
+                Ok(())
+            })
+            .await?;
+        tracing::info!(user_id = %id, passkeys = user.factors.passkeys.len(), "passkey registered");
+        Ok(user)
+    }
+
+    /// Records a passkey's use: its credential as the ceremony left it (the signature
+    /// counter) and when. Refused if the passkey is gone or the account's credentials changed
+    /// since the ceremony began.
+    pub async fn use_passkey(
+        &self,
+        id: &UserId,
+        passkey_id: &str,
+        credential: Option<String>,
+        credential_version: u64,
+    ) -> AccountResult<User> {
+        let now = self.now();
+        let (user, ()) = self
+            .modify(id, |user| {
+                if user.credential_version != credential_version {
+                    return Err(AccountError::Conflict);
+                }
+                let passkey = user.factors.passkeys.iter_mut().find(|p| p.id == passkey_id);
+                let passkey = passkey.ok_or(AccountError::Factor(FactorRefusal::Missing))?;
+                if let Some(credential) = &credential {
+                    passkey.credential = credential.clone();
+                }
+                passkey.last_used_at = Some(now);
+                Ok(())
+            })
+            .await?;
+        Ok(user)
+    }
+
+    /// Removes one passkey (and the recovery codes when it was the last factor). A staff
+    /// account keeps its last factor.
+    pub async fn remove_passkey(&self, id: &UserId, passkey_id: &str) -> AccountResult<User> {
+        let (user, ()) = self
+            .modify(id, |user| {
+                if !user.factors.passkeys.iter().any(|p| p.id == passkey_id) {
+                    return Err(AccountError::Factor(FactorRefusal::Missing));
+                }
+                if user.is_staff() && user.factors.count() == 1 {
+                    return Err(AccountError::Factor(FactorRefusal::StaffKeepOne));
+                }
+                user.factors.passkeys.retain(|p| p.id != passkey_id);
+                if !user.factors.any() {
+                    user.factors = Factors::default();
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(user_id = %id, "passkey removed");
         Ok(user)
     }
 

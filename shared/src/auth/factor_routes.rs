@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{
     AuthState,
     flows::TokenPair,
+    passkeys::{self, FinishRegistration, PasskeyRegistered, PasskeyRegistrationOptions, PasskeySignInOptions},
     routes::{NoStore, no_store},
     second_factor::{self, AccessToken, FactorAnswer, FactorsView, RecoveryCodes, TotpEnrolment},
 };
@@ -27,15 +28,16 @@ pub struct SecondFactorRequest {
 /// Complete a login with a second factor.
 ///
 /// The `challenge` from `POST /api/v1/auth/login`, from the same source, with the code the
-/// authenticator app shows (`code`) or a recovery code (`recovery_code`). Each attempt counts
+/// authenticator app shows (`code`), a recovery code (`recovery_code`), or a passkey's answer
+/// to the challenge's `passkey` options (`passkey`). Each attempt counts
 /// toward the same backoff as a password; a wrong code leaves the challenge usable until it
 /// expires, a right one completes it once. A code is accepted once.
 #[utoipa::path(
     post, path = "/api/v1/auth/login/second_factor", tag = "auth", request_body = SecondFactorRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
-        (status = 401, description = "`invalid_challenge` (log in again) or `invalid_second_factor` (wrong, expired or used code)", body = Problem),
-        (status = 422, description = "Not exactly one of `code` and `recovery_code` (`validation_failed`)", body = Problem),
+        (status = 401, description = "`invalid_challenge` (log in again) or `invalid_second_factor` (wrong, expired or used code, or a passkey answer that does not verify)", body = Problem),
+        (status = 422, description = "Not exactly one of `code`, `recovery_code` and `passkey` (`validation_failed`)", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
     )
 )]
@@ -97,9 +99,9 @@ pub async fn step_up(
     caller.require(Action::ManageOwnFactors)?;
     let (password, answer) = match body {
         StepUpRequest::Password(proof) => (Some(proof.password), FactorAnswer::default()),
-        StepUpRequest::Code(proof) => (None, FactorAnswer { code: Some(proof.code), recovery_code: None }),
+        StepUpRequest::Code(proof) => (None, FactorAnswer { code: Some(proof.code), ..Default::default() }),
         StepUpRequest::RecoveryCode(proof) => {
-            (None, FactorAnswer { code: None, recovery_code: Some(proof.recovery_code) })
+            (None, FactorAnswer { recovery_code: Some(proof.recovery_code), ..Default::default() })
         }
     };
     Ok(no_store(second_factor::step_up(&state, &caller, password.as_deref(), &answer, &source).await?))
@@ -230,4 +232,142 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<NoStore<RecoveryCodes>, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
     Ok(no_store(second_factor::regenerate_recovery_codes(&state, &caller).await?))
+}
+
+/// Start registering a passkey.
+///
+/// Answers WebAuthn options for `navigator.credentials.create()` and a `ceremony` to send back
+/// with its answer within five minutes. A passkey signs in on its own, so adding one needs a
+/// session that proved who it is recently (a staff account's first login does).
+#[utoipa::path(
+    post, path = "/api/v1/auth/factors/passkeys", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Options for the authenticator", body = PasskeyRegistrationOptions),
+        (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
+        (status = 409, description = "The account has as many passkeys as it may keep (`too_many_passkeys`)", body = Problem),
+    )
+)]
+pub async fn begin_passkey(
+    State(state): State<AuthState>,
+    EnrollingUser { user: caller, .. }: EnrollingUser,
+) -> Result<(StatusCode, NoStore<PasskeyRegistrationOptions>), ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
+    Ok((StatusCode::CREATED, no_store(passkeys::begin_registration(&state, &caller).await?)))
+}
+
+/// Finish registering a passkey with the authenticator's answer.
+///
+/// From now on a login can be completed with it, and it signs in on its own
+/// (`POST /api/v1/auth/passkey`). The account's first factor comes with ten recovery codes,
+/// shown this once. A staff account's enrolment-only session gets full tokens at its next
+/// refresh.
+#[utoipa::path(
+    post, path = "/api/v1/auth/factors/passkeys/confirm", tag = "auth", request_body = FinishRegistration,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = PasskeyRegistered),
+        (status = 401, description = "No valid access token, or the answer or ceremony is not good (`invalid_passkey`)", body = Problem),
+        (status = 409, description = "This passkey is registered already (`factor_exists`), or `too_many_passkeys`", body = Problem),
+        (status = 422, description = "A name that is not one line of at most 64 characters (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn confirm_passkey(
+    State(state): State<AuthState>,
+    EnrollingUser { user: caller, .. }: EnrollingUser,
+    JsonBody(body): JsonBody<FinishRegistration>,
+) -> Result<(StatusCode, NoStore<PasskeyRegistered>), ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let registered =
+        passkeys::finish_registration(&state, &caller, &body.ceremony, &body.credential, body.name.as_deref()).await?;
+    Ok((StatusCode::CREATED, no_store(registered)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PasskeyPath {
+    /// The passkey's `id` (as `GET /api/v1/auth/factors` lists it).
+    pub id: String,
+}
+
+/// Remove one of your passkeys.
+///
+/// In a session that proved who it is recently. Staff accounts keep their last factor.
+#[utoipa::path(
+    delete, path = "/api/v1/auth/factors/passkeys/{id}", tag = "auth", params(PasskeyPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
+        (status = 404, description = "No such passkey (`no_such_factor`)", body = Problem),
+        (status = 409, description = "A staff account's last factor (`second_factor_required`)", body = Problem),
+    )
+)]
+pub async fn remove_passkey(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+    axum::extract::Path(PasskeyPath { id }): axum::extract::Path<PasskeyPath>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
+    passkeys::remove(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+/// Start signing in with a passkey.
+///
+/// Answers WebAuthn options for `navigator.credentials.get()` naming the account's passkeys,
+/// and a `ceremony` to send back with its answer, from the same source, within five minutes.
+/// Every address gets options of the same shape (an address without passkeys, or without an
+/// account, gets believable ones that no authenticator can answer).
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkey/options", tag = "auth", request_body = PasskeySignInRequest,
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeySignInOptions),
+    )
+)]
+pub async fn passkey_options(
+    State(state): State<AuthState>,
+    source: Source,
+    JsonBody(body): JsonBody<PasskeySignInRequest>,
+) -> Result<NoStore<PasskeySignInOptions>, ApiError> {
+    Ok(no_store(passkeys::begin_sign_in(&state, &body.email, &source).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignIn {
+    /// The `ceremony` the options came with.
+    pub ceremony: String,
+    /// The authenticator's answer as JSON (`PublicKeyCredential.toJSON()` of what
+    /// `navigator.credentials.get()` gave).
+    #[schema(value_type = Object)]
+    pub credential: webauthn_rs::prelude::PublicKeyCredential,
+}
+
+/// Sign in with a passkey (no password).
+///
+/// A passkey verified by its holder (PIN or biometric) is two factors in one: staff accounts
+/// sign in with it alone. The ceremony is finished once, right or wrong.
+#[utoipa::path(
+    post, path = "/api/v1/auth/passkey", tag = "auth", request_body = PasskeySignIn,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair),
+        (status = 401, description = "The answer or ceremony is not good (`invalid_passkey`)", body = Problem),
+        (status = 403, description = "The email is not confirmed (`email_not_confirmed`) or the account is suspended (`account_suspended`)", body = Problem),
+    )
+)]
+pub async fn passkey_sign_in(
+    State(state): State<AuthState>,
+    source: Source,
+    JsonBody(body): JsonBody<PasskeySignIn>,
+) -> Result<NoStore<TokenPair>, ApiError> {
+    Ok(no_store(passkeys::finish_sign_in(&state, &body.ceremony, &body.credential, &source).await?))
 }

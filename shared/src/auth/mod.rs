@@ -7,6 +7,7 @@
 mod factor_routes;
 pub mod flows;
 mod pages;
+pub mod passkeys;
 mod routes;
 pub(crate) mod schemas;
 pub mod second_factor;
@@ -78,6 +79,11 @@ crate::http::route_group! {
     [begin_totp, remove_totp],
     [confirm_totp],
     [regenerate_recovery_codes],
+    [begin_passkey],
+    [confirm_passkey],
+    [remove_passkey],
+    [passkey_options],
+    [passkey_sign_in],
     [logout],
     [send_confirm_email],
     [confirm_email],

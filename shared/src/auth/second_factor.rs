@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::{AuthState, flows::TokenPair};
+use super::{AuthState, flows::TokenPair, passkeys::AMR_HARDWARE_KEY};
 use crate::{
     accounts::AccountError,
     credentials::{
@@ -40,6 +40,11 @@ pub struct SecondFactorChallenge {
     pub challenge: String,
     /// What the account can answer with.
     pub factors: Vec<FactorKind>,
+    /// With passkeys: WebAuthn's `CredentialRequestOptions` as JSON (`{"publicKey": {...}}`)
+    /// for `navigator.credentials.get()`; its answer goes in `passkey`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<Box<webauthn_rs::prelude::RequestChallengeResponse>>,
     #[schema(example = 300)]
     pub expires_in: u64,
 }
@@ -49,6 +54,7 @@ pub struct SecondFactorChallenge {
 pub enum FactorKind {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
 /// What login answers: the tokens, or the challenge of a second step.
@@ -59,7 +65,8 @@ pub enum LoginOutcome {
     SecondFactor(SecondFactorChallenge),
 }
 
-/// A second factor as a client presents it: exactly one of `code` and `recovery_code`.
+/// A second factor as a client presents it: exactly one of `code`, `recovery_code` and
+/// `passkey`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct FactorAnswer {
     /// The 6-digit code the authenticator app shows now.
@@ -68,6 +75,10 @@ pub struct FactorAnswer {
     /// One of the account's recovery codes (each works once).
     #[schema(example = "abcde-fghjk")]
     pub recovery_code: Option<String>,
+    /// The authenticator's answer to the challenge's `passkey` options, as JSON
+    /// (`PublicKeyCredential.toJSON()`).
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<webauthn_rs::prelude::PublicKeyCredential>,
 }
 
 /// The account's factors as its owner sees them: what exists, never a secret.
@@ -80,6 +91,7 @@ pub struct FactorsView {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub totp_confirmed_at: Option<OffsetDateTime>,
     pub recovery_codes_left: usize,
+    pub passkeys: Vec<super::passkeys::PasskeyView>,
     /// The account is staff: it signs in with a factor and keeps one.
     pub required: bool,
 }
@@ -91,6 +103,7 @@ impl FactorsView {
             totp_pending: user.factors.pending_totp.is_some(),
             totp_confirmed_at: user.factors.totp.as_ref().map(|t| t.confirmed_at),
             recovery_codes_left: user.factors.recovery_codes.len(),
+            passkeys: user.factors.passkeys.iter().map(Into::into).collect(),
             required: user.is_staff(),
         }
     }
@@ -149,6 +162,13 @@ pub(crate) async fn challenge(
         _ => {}
     }
     let challenge = random_token();
+    // With passkeys, the challenge carries a WebAuthn ceremony too; its state stays here.
+    let (passkey, ceremony_state) = if user.factors.passkeys.is_empty() {
+        (None, None)
+    } else {
+        let (options, authentication) = super::passkeys::start_authentication(state, user)?;
+        (Some(Box::new(options)), Some(serde_json::to_string(&authentication).map_err(anyhow::Error::from)?))
+    };
     state
         .tokens
         .put_token(&OneTimeToken {
@@ -159,14 +179,17 @@ pub(crate) async fn challenge(
             expires_at: now + CHALLENGE_TTL,
             credential_version: user.credential_version,
             reset_generation: 0,
+            payload: ceremony_state,
         })
         .await?;
-    let mut factors = vec![FactorKind::Totp];
-    if !user.factors.recovery_codes.is_empty() {
-        factors.push(FactorKind::RecoveryCode);
-    }
+    let factors = [
+        (user.factors.totp.is_some(), FactorKind::Totp),
+        (!user.factors.passkeys.is_empty(), FactorKind::Passkey),
+        (!user.factors.recovery_codes.is_empty(), FactorKind::RecoveryCode),
+    ];
+    let factors = factors.into_iter().filter_map(|(has, kind)| has.then_some(kind)).collect();
     tracing::info!(user_id = %user.id, "password right; second factor asked for");
-    Ok(SecondFactorChallenge { challenge, factors, expires_in: CHALLENGE_TTL.whole_seconds() as u64 })
+    Ok(SecondFactorChallenge { challenge, factors, passkey, expires_in: CHALLENGE_TTL.whole_seconds() as u64 })
 }
 
 /// The login's second step: the challenge and a code (or a recovery code) start the session.
@@ -191,11 +214,12 @@ pub async fn complete_login(
     let user = user
         .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
         .ok_or(ApiError::InvalidChallenge)?;
-    let checked = check_factor(state, &user, answer)?;
+    let checked = check_factor(state, &user, answer, record.payload.as_deref())?;
     // Right: the challenge is completed once, whoever else holds it.
     state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    let method = if matches!(checked, Checked::Passkey { .. }) { AMR_HARDWARE_KEY } else { AMR_ONE_TIME_CODE };
     let user = spend(state, &user, checked).await?;
-    let amr = [AMR_PASSWORD, AMR_ONE_TIME_CODE, AMR_MULTI_FACTOR].map(String::from).to_vec();
+    let amr = [AMR_PASSWORD, method, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
     match super::flows::start_session(state, user, Some(attempt.key()), amr).await {
         Ok(pair) => {
@@ -215,12 +239,24 @@ pub async fn complete_login(
 enum Checked {
     TotpStep(i64),
     RecoveryCode(String),
+    Passkey { id: String, updated: Option<String> },
 }
 
-/// Checks `answer` against the account's factors (without spending it).
-fn check_factor(state: &AuthState, user: &User, answer: &FactorAnswer) -> Result<Checked, ApiError> {
-    match (answer.code.as_deref(), answer.recovery_code.as_deref()) {
-        (Some(code), None) => {
+/// Checks `answer` against the account's factors (without spending it); a passkey's against
+/// the ceremony the challenge started (`ceremony_state`).
+fn check_factor(
+    state: &AuthState,
+    user: &User,
+    answer: &FactorAnswer,
+    ceremony_state: Option<&str>,
+) -> Result<Checked, ApiError> {
+    match (answer.code.as_deref(), answer.recovery_code.as_deref(), answer.passkey.as_ref()) {
+        (None, None, Some(passkey)) => {
+            let (id, updated) = super::passkeys::check_answer(state, user, ceremony_state, passkey)
+                .map_err(|_| ApiError::InvalidSecondFactor)?;
+            Ok(Checked::Passkey { id, updated })
+        }
+        (Some(code), None, None) => {
             let totp = user.factors.totp.as_ref().ok_or(ApiError::InvalidSecondFactor)?;
             let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
             let step = secret.matching_step(code, state.clock.now()).ok_or(ApiError::InvalidSecondFactor)?;
@@ -230,7 +266,7 @@ fn check_factor(state: &AuthState, user: &User, answer: &FactorAnswer) -> Result
             }
             Ok(Checked::TotpStep(step))
         }
-        (None, Some(code)) => {
+        (None, Some(code), None) => {
             let hash = recovery_code_hash(code).ok_or(ApiError::InvalidSecondFactor)?;
             if !user.factors.recovery_codes.contains(&hash) {
                 return Err(ApiError::InvalidSecondFactor);
@@ -240,7 +276,7 @@ fn check_factor(state: &AuthState, user: &User, answer: &FactorAnswer) -> Result
         _ => Err(ApiError::Validation(vec![crate::domain::FieldError::new(
             "code",
             "one_factor",
-            "send exactly one of `code` and `recovery_code`",
+            "send exactly one of `code`, `recovery_code` and `passkey`",
         )])),
     }
 }
@@ -252,6 +288,9 @@ async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User,
     let spent = match checked {
         Checked::TotpStep(step) => lifecycle.spend_totp_step(&user.id, step, user.credential_version).await,
         Checked::RecoveryCode(hash) => lifecycle.spend_recovery_code(&user.id, &hash, user.credential_version).await,
+        Checked::Passkey { id, updated } => {
+            lifecycle.use_passkey(&user.id, &id, updated, user.credential_version).await
+        }
     };
     spent.map_err(|e| match e {
         AccountError::NotFound | AccountError::Conflict => ApiError::InvalidSecondFactor,
@@ -271,12 +310,12 @@ pub async fn step_up(
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle = state.throttle();
     let (attempt, method) = match password {
-        Some(password) if answer.code.is_none() && answer.recovery_code.is_none() => {
+        Some(password) if answer.code.is_none() && answer.recovery_code.is_none() && answer.passkey.is_none() => {
             (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
         }
         None => {
             let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
-            let checked = check_factor(state, &user, answer)?;
+            let checked = check_factor(state, &user, answer, None)?;
             spend(state, &user, checked).await?;
             (attempt, AMR_ONE_TIME_CODE)
         }
@@ -399,8 +438,8 @@ pub async fn remove_totp(
     }
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, password, source).await?;
-    let answer = FactorAnswer { code: Some(code.to_string()), recovery_code: None };
-    check_factor(state, &user, &answer)?;
+    let answer = FactorAnswer { code: Some(code.to_string()), ..Default::default() };
+    check_factor(state, &user, &answer, None)?;
     state.lifecycle().remove_totp(&user.id).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
     Ok(())

@@ -118,19 +118,31 @@ pub fn qr_code_png(text: &str) -> anyhow::Result<String> {
 /// Seals TOTP secrets at rest (see the module's comment).
 pub struct FactorSealer {
     cipher: Aes256Gcm,
+    decoys: [u8; 32],
 }
 
 const SEAL_LABEL: &[u8] = b"ums second-factor secrets v1";
+const DECOY_LABEL: &[u8] = b"ums passkey decoys v1";
 const SEALED_PREFIX: &str = "v1.";
 
 impl FactorSealer {
     /// The sealer whose key is derived from `seal_secret` (the key set's).
     pub fn new(seal_secret: &[u8]) -> Self {
-        let mut key = [0u8; 32];
-        hkdf::Hkdf::<sha2::Sha256>::new(None, seal_secret)
-            .expand(SEAL_LABEL, &mut key)
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self { cipher: Aes256Gcm::new(&key.into()) }
+        let (mut key, mut decoys) = ([0u8; 32], [0u8; 32]);
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, seal_secret);
+        hkdf.expand(SEAL_LABEL, &mut key).expect("32 bytes is a valid HKDF-SHA256 output length");
+        hkdf.expand(DECOY_LABEL, &mut decoys).expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self { cipher: Aes256Gcm::new(&key.into()), decoys }
+    }
+
+    /// Credential ids for an address without passkeys (or without an account), as
+    /// `webauthn-rs`'s generator makes them from this key: the same for the same address every
+    /// time, and nobody without the key can tell them from real ones.
+    pub fn decoy_credential_ids(&self, email_key: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+        use webauthn_rs::fake::{FakePasskeyDistribution, WebauthnFakeCredentialGenerator};
+        let generator = WebauthnFakeCredentialGenerator::<FakePasskeyDistribution>::new(&self.decoys)
+            .map_err(|e| anyhow::anyhow!("decoy credentials: {e}"))?;
+        generator.generate(email_key.as_bytes()).map_err(|e| anyhow::anyhow!("decoy credentials: {e}"))
     }
 
     /// `v1.` and base64url of a random nonce and the ciphertext.

@@ -4,6 +4,7 @@
 pub mod factors;
 pub mod jwt;
 pub mod keyset;
+pub mod passkeys;
 pub mod password;
 pub mod tokens;
 

@@ -18,7 +18,13 @@ pub struct Factors {
     /// The unused recovery codes' hashes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery_codes: Vec<String>,
+    /// Registered passkeys (WebAuthn credentials): public keys, nothing secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<PasskeyFactor>,
 }
+
+/// The most passkeys one account keeps (the account is one item: it stays small).
+pub const MAX_PASSKEYS: usize = 10;
 
 impl std::fmt::Debug for Factors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -26,6 +32,7 @@ impl std::fmt::Debug for Factors {
             .field("totp", &self.totp.as_ref().map(|t| t.confirmed_at))
             .field("pending_totp", &self.pending_totp.is_some())
             .field("recovery_codes", &self.recovery_codes.len())
+            .field("passkeys", &self.passkeys.len())
             .finish()
     }
 }
@@ -39,6 +46,21 @@ pub struct TotpFactor {
     /// The time step of the last code accepted: a code of that step or an earlier one is
     /// refused (RFC 6238, section 5.2: a code is accepted once).
     pub last_step: i64,
+}
+
+/// A registered passkey.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyFactor {
+    /// The credential's id (base64url), as the authenticator names it.
+    pub id: String,
+    /// What its owner called it ("laptop", "phone").
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The credential as `webauthn-rs` keeps it (public key, signature counter), as JSON.
+    pub credential: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +78,11 @@ impl Factors {
 
     /// A confirmed factor: a password alone no longer signs in.
     pub fn any(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.passkeys.is_empty()
+    }
+
+    /// How many confirmed factors (an app, each passkey): a staff account keeps one.
+    pub fn count(&self) -> usize {
+        usize::from(self.totp.is_some()) + self.passkeys.len()
     }
 }

@@ -12,7 +12,7 @@ mod user;
 mod validation;
 
 pub use email::EmailAddress;
-pub use factors::{Factors, PendingTotp, TotpFactor};
+pub use factors::{Factors, MAX_PASSKEYS, PasskeyFactor, PendingTotp, TotpFactor};
 pub use password::Password;
 pub use permissions::{Action, Allowed};
 pub use profile::{Profile, multiline, single_line};

@@ -93,6 +93,10 @@ pub enum ApiError {
     InvalidSecondFactor,
     #[error("invalid or expired login challenge")]
     InvalidChallenge,
+    #[error("invalid passkey")]
+    InvalidPasskey,
+    #[error("too many passkeys")]
+    TooManyPasskeys,
     #[error("no such factor")]
     NoSuchFactor,
     #[error("the factor exists")]
@@ -282,6 +286,16 @@ impl ApiError {
                 row(S::UNAUTHORIZED, "invalid_challenge", "Invalid login challenge"),
                 "The login challenge is unknown, used, expired or from elsewhere; log in again.".into(),
             ),
+            InvalidPasskey => (
+                row(S::UNAUTHORIZED, "invalid_passkey", "Invalid passkey"),
+                "The passkey's answer did not verify, or its ceremony is unknown, used, expired or from \
+                 elsewhere; start again."
+                    .into(),
+            ),
+            TooManyPasskeys => (
+                row(S::CONFLICT, "too_many_passkeys", "Too many passkeys"),
+                format!("An account keeps at most {} passkeys; remove one first.", crate::domain::MAX_PASSKEYS).into(),
+            ),
             NoSuchFactor => (
                 row(S::NOT_FOUND, "no_such_factor", "No such factor"),
                 "The account has no such factor (or no enrolment is under way).".into(),
@@ -431,6 +445,7 @@ impl From<AccountError> for ApiError {
                 FactorRefusal::Exists => ApiError::FactorExists,
                 FactorRefusal::Missing => ApiError::NoSuchFactor,
                 FactorRefusal::StaffKeepOne => ApiError::FactorRequired,
+                FactorRefusal::TooMany => ApiError::TooManyPasskeys,
             },
             AccountError::Store(e) => ApiError::Internal(e),
         }

@@ -188,7 +188,10 @@ impl LinkIssuer {
         let (user, ttl, confirmation) = match request.kind {
             // Email-change links are made by the route that records the change, never asked for.
             // Neither are login challenges.
-            TokenKind::EmailChange | TokenKind::LoginChallenge => return Ok(None),
+            TokenKind::EmailChange
+            | TokenKind::LoginChallenge
+            | TokenKind::PasskeyRegistration
+            | TokenKind::PasskeySignIn => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.
@@ -207,6 +210,7 @@ impl LinkIssuer {
                 expires_at: now + ttl,
                 credential_version: user.credential_version,
                 reset_generation: user.reset_generation,
+                payload: None,
             })
             .await?;
         let message = if confirmation {

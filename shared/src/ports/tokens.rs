@@ -15,6 +15,10 @@ pub enum TokenKind {
     /// The second step of a login with a second factor: handed to the client that gave the
     /// right password, bound to where it came from, completed once.
     LoginChallenge,
+    /// A passkey registration started by the account's owner, finished once.
+    PasskeyRegistration,
+    /// A sign-in with a passkey (no password): bound to where it came from, finished once.
+    PasskeySignIn,
 }
 
 impl TokenKind {
@@ -24,6 +28,8 @@ impl TokenKind {
             TokenKind::PasswordReset => "password_reset",
             TokenKind::EmailChange => "email_change",
             TokenKind::LoginChallenge => "login_challenge",
+            TokenKind::PasskeyRegistration => "passkey_registration",
+            TokenKind::PasskeySignIn => "passkey_sign_in",
         }
     }
 }
@@ -43,6 +49,9 @@ pub struct OneTimeToken {
     /// The account's reset generation when the token was issued: a newer reset request makes
     /// every earlier reset link unusable.
     pub reset_generation: u32,
+    /// What the server keeps for the token's second step (a passkey ceremony's state, as JSON):
+    /// never sent to the client.
+    pub payload: Option<String>,
 }
 
 /// Single-use tokens: sent by email, or a login's challenge.

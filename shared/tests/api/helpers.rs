@@ -592,3 +592,68 @@ pub fn unsubscribe_link(email: &str) -> String {
     assert!(email.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{email}");
     header.trim_start_matches("List-Unsubscribe: <").trim_end_matches('>').to_string()
 }
+
+/// A passkey device in software (`webauthn-authenticator-rs`): it keeps its keys, checks the
+/// origin and the relying party as a browser does, and answers as a real one would (user
+/// verified).
+pub struct PasskeyDevice(webauthn_authenticator_rs::softpasskey::SoftPasskey);
+
+impl PasskeyDevice {
+    pub fn new() -> Self {
+        Self(webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true))
+    }
+}
+
+impl TestApp {
+    /// Where a browser would run the service's passkey ceremonies: its public URL, a loopback
+    /// address named `localhost` (as the service's own default does).
+    pub fn passkey_origin(&self) -> url::Url {
+        url::Url::parse(&self.address.replace("127.0.0.1", "localhost")).unwrap()
+    }
+
+    /// The device's answer to creation options (`{"publicKey": ...}`), as JSON.
+    pub fn create_credential(&self, device: &mut PasskeyDevice, options: &Value) -> Value {
+        use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+        let options = serde_json::from_value(options.clone()).expect("creation options");
+        let answer = device.0.do_registration(self.passkey_origin(), options).expect("the device registers");
+        serde_json::to_value(answer).unwrap()
+    }
+
+    /// The device's answer to request options (`{"publicKey": ...}`), as JSON.
+    pub fn get_assertion(&self, device: &mut PasskeyDevice, options: &Value) -> Value {
+        self.try_get_assertion(device, options).expect("the device answers")
+    }
+
+    /// The device's answer, if it holds one of the credentials the options name.
+    pub fn try_get_assertion(&self, device: &mut PasskeyDevice, options: &Value) -> Option<Value> {
+        use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+        let options = serde_json::from_value(options.clone()).expect("request options");
+        let answer = device.0.do_authentication(self.passkey_origin(), options).ok()?;
+        Some(serde_json::to_value(answer).unwrap())
+    }
+
+    /// Registers the device as a passkey of the account signed in with `access`; the service's
+    /// answer (`passkey`, and `recovery_codes` for a first factor).
+    pub async fn register_passkey(&self, access: &str, device: &mut PasskeyDevice, name: &str) -> Value {
+        let response = self.client.post(self.url("/api/v1/auth/factors/passkeys")).bearer_auth(access).send().await;
+        let response = response.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED, "starting a passkey registration");
+        let started: Value = response.json().await.unwrap();
+        let credential = self.create_credential(device, &started["options"]);
+        let body = json!({ "ceremony": started["ceremony"], "credential": credential, "name": name });
+        let response = self.post("/api/v1/auth/factors/passkeys/confirm", access, &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "finishing a passkey registration");
+        response.json().await.unwrap()
+    }
+
+    /// Starts a passkey sign-in for `email`: the service's `{ceremony, options}`.
+    pub async fn passkey_options(&self, email: &str) -> Value {
+        let response = self.post_json("/api/v1/auth/passkey/options", &json!({ "email": email }), None).await;
+        assert_eq!(response.status(), StatusCode::OK, "starting a passkey sign-in");
+        response.json().await.unwrap()
+    }
+
+    pub async fn post_passkey_sign_in(&self, ceremony: &Value, credential: &Value) -> Response {
+        self.post_json("/api/v1/auth/passkey", &json!({ "ceremony": ceremony, "credential": credential }), None).await
+    }
+}

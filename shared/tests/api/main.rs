@@ -17,6 +17,7 @@ mod login;
 mod logs;
 mod lookalike_addresses;
 mod moderation;
+mod passkeys;
 mod passwords;
 mod permissions;
 mod phishing;

@@ -136,6 +136,24 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         row(M::DELETE, "/api/v1/auth/factors/totp", [401, 404, 404, 409, 409, 401])
             .body(json!({ "password": PASSWORD, "code": "abcdef" })),
         row(M::POST, "/api/v1/auth/factors/recovery_codes", [401, 404, 404, 200, 200, 401]),
+        row(M::POST, "/api/v1/auth/factors/passkeys", signed_in(201)),
+        // A ceremony never started.
+        row(M::POST, "/api/v1/auth/factors/passkeys/confirm", signed_in(401)).body(json!({
+            "ceremony": invalid_token,
+            "credential": {
+                "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+                "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" },
+            },
+        })),
+        row(M::DELETE, "/api/v1/auth/factors/passkeys/{id}", signed_in(404)).path("/api/v1/auth/factors/passkeys/AAAA"),
+        row(M::POST, "/api/v1/auth/passkey/options", anyone(200)).body(json!({ "email": fresh_email() })),
+        row(M::POST, "/api/v1/auth/passkey", anyone(401)).body(json!({
+            "ceremony": invalid_token,
+            "credential": {
+                "id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {},
+                "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" },
+            },
+        })),
         row(M::DELETE, "/api/v1/user/factors", admin_only(404))
             .path("/api/v1/user/factors?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::POST, "/api/v1/auth/logout", signed_in(204)),

@@ -10,7 +10,7 @@ use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app, totp_
 impl TestApp {
     /// An admin made by the operator, logged in with the password alone: what staff get before
     /// they enrol a factor.
-    async fn admin_before_enrolment(&self, email: &str) -> Value {
+    pub(crate) async fn admin_before_enrolment(&self, email: &str) -> Value {
         if self.is_in_process() {
             let new = shared::auth::NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
             let confirmation = shared::auth::Confirmation::VouchedByOperator;

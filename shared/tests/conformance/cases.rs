@@ -295,6 +295,7 @@ pub async fn a_token_is_taken_once_and_only_as_its_kind(store: Arc<impl Stores>)
         expires_at: now() + Duration::hours(24),
         credential_version: 3,
         reset_generation: 0,
+        payload: None,
     };
     store.put_token(&token).await.unwrap();
 
@@ -313,6 +314,7 @@ pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>)
         expires_at: now() + Duration::hours(1),
         credential_version: 0,
         reset_generation: 7,
+        payload: None,
     };
     store.put_token(&token).await.unwrap();
     let attempts: Vec<_> = (0..10)
@@ -576,6 +578,7 @@ pub async fn a_users_emailed_tokens_go_with_the_account(store: Arc<impl Stores>)
         expires_at: now() + Duration::hours(1),
         credential_version: 0,
         reset_generation: 0,
+        payload: None,
     };
     store.put_token(&token("ada-1", &ada, TokenKind::EmailConfirmation)).await.unwrap();
     store.put_token(&token("ada-2", &ada, TokenKind::PasswordReset)).await.unwrap();
@@ -1079,6 +1082,8 @@ pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores
         expires_at: now() + Duration::minutes(5),
         credential_version: 2,
         reset_generation: 0,
+        // A passkey ceremony's state rides with the challenge, and comes back whole.
+        payload: Some(r#"{"ast":{"challenge":"dGVzdA","credentials":[]}}"#.into()),
     };
     store.put_token(&challenge).await.unwrap();
     assert_eq!(store.peek_token(TokenKind::PasswordReset, &challenge.hash).await.unwrap(), None, "another kind");
@@ -1086,6 +1091,11 @@ pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores
     assert_eq!(store.peek_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), Some(challenge.clone()));
     assert_eq!(store.take_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), Some(challenge.clone()));
     assert_eq!(store.peek_token(TokenKind::LoginChallenge, &challenge.hash).await.unwrap(), None);
+
+    let sign_in = OneTimeToken { kind: TokenKind::PasskeySignIn, payload: None, ..challenge.clone() };
+    store.put_token(&sign_in).await.unwrap();
+    assert_eq!(store.take_token(TokenKind::LoginChallenge, &sign_in.hash).await.unwrap(), None, "another kind");
+    assert_eq!(store.take_token(TokenKind::PasskeySignIn, &sign_in.hash).await.unwrap(), Some(sign_in.clone()));
 }
 
 pub async fn factors_are_kept_with_the_account_and_a_code_step_is_spent_once(store: Arc<impl Stores>) {

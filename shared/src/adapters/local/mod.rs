@@ -268,6 +268,8 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // How each session's login proved who it was (RFC 8176 `amr`); earlier ones by password.
     r#"ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '["pwd"]';"#,
+    // A passkey ceremony's state, kept with its single-use token.
+    "ALTER TABLE one_time_tokens ADD COLUMN payload TEXT;",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

@@ -18,6 +18,7 @@ fn token_from_row(row: &rusqlite::Row<'_>, kind: TokenKind) -> rusqlite::Result<
         expires_at: from_ts(row.get(3)?)?,
         credential_version: row.get(4)?,
         reset_generation: row.get(5)?,
+        payload: row.get(6)?,
     })
 }
 
@@ -28,8 +29,8 @@ impl TokenStore for SqliteDb {
         self.call(move |conn| {
             conn.execute(
                 "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at, credential_version,
-                    reset_generation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    reset_generation, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     t.hash,
                     t.kind.as_str(),
@@ -37,7 +38,8 @@ impl TokenStore for SqliteDb {
                     t.email_key,
                     ts(t.expires_at),
                     t.credential_version,
-                    t.reset_generation
+                    t.reset_generation,
+                    t.payload
                 ],
             )
             .map(drop)
@@ -51,7 +53,7 @@ impl TokenStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation",
+                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
                     params![hash, kind.as_str()],
                     |row| token_from_row(row, kind),
                 )
@@ -63,7 +65,7 @@ impl TokenStore for SqliteDb {
     async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
         Ok(self.read(|conn| {
             conn.prepare_cached(
-                "SELECT hash, user_id, email_key, expires_at, credential_version, reset_generation
+                "SELECT hash, user_id, email_key, expires_at, credential_version, reset_generation, payload
                  FROM one_time_tokens WHERE hash = ?1 AND kind = ?2",
             )?
             .query_row(params![hash, kind.as_str()], |row| token_from_row(row, kind))

@@ -1,0 +1,336 @@
+//! Passkeys (WebAuthn), independent of HTTP: registering one, signing in with one instead of a
+//! password, and answering a login's second step with one.
+//!
+//! Each ceremony's state (the challenge and what it may be answered with) stays on the server,
+//! as the payload of a single-use token: the client holds only the token. Finishing a ceremony
+//! takes the token first, so an answer (a signed challenge) is accepted once, whoever replays it.
+//! A sign-in ceremony is bound to where it was started, as a login challenge is.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Uuid,
+};
+
+use super::{AuthState, flows::TokenPair, second_factor::AMR_MULTI_FACTOR};
+use crate::{
+    accounts::AccountError,
+    credentials::{
+        factors::{generate_recovery_codes, recovery_code_hash},
+        passkeys::relying_party,
+        tokens::{hash_token, random_token},
+    },
+    domain::{EmailAddress, MAX_PASSKEYS, PasskeyFactor, User, UserId, single_line},
+    http::{ApiError, AuthUser, Source},
+    ports::{OneTimeToken, TokenKind},
+};
+
+/// How long a passkey ceremony may be finished (the authenticator's own prompt is shorter).
+pub const CEREMONY_TTL: Duration = Duration::minutes(5);
+
+/// RFC 8176: proof of possession of a hardware-secured key (the passkey, verified by its
+/// holder's PIN or biometric: two factors in one).
+pub const AMR_HARDWARE_KEY: &str = "hwk";
+
+/// A passkey as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyView {
+    /// The credential id (base64url): what `DELETE /api/v1/auth/factors/passkeys/{id}` takes.
+    pub id: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<&PasskeyFactor> for PasskeyView {
+    fn from(p: &PasskeyFactor) -> Self {
+        Self { id: p.id.clone(), name: p.name.clone(), created_at: p.created_at, last_used_at: p.last_used_at }
+    }
+}
+
+/// A registration under way: hand `options` to `navigator.credentials.create()`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyRegistrationOptions {
+    /// Send it back with the authenticator's answer, within `expires_in` seconds.
+    pub ceremony: String,
+    /// WebAuthn's `CredentialCreationOptions` as JSON (`{"publicKey": {...}}`, binary fields
+    /// base64url): `PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey)`.
+    #[schema(value_type = Object)]
+    pub options: CreationChallengeResponse,
+    #[schema(example = 300)]
+    pub expires_in: u64,
+}
+
+/// A passkey sign-in under way: hand `options` to `navigator.credentials.get()`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeySignInOptions {
+    /// Send it back with the authenticator's answer, from the same source, within `expires_in`
+    /// seconds.
+    pub ceremony: String,
+    /// WebAuthn's `CredentialRequestOptions` as JSON (`{"publicKey": {...}}`, binary fields
+    /// base64url): `PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey)`.
+    #[schema(value_type = Object)]
+    pub options: RequestChallengeResponse,
+    #[schema(example = 300)]
+    pub expires_in: u64,
+}
+
+/// A registered passkey, and the recovery codes when it is the account's first factor (shown
+/// this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasskeyRegistered {
+    pub passkey: PasskeyView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+fn unusable(e: impl std::fmt::Display) -> ApiError {
+    tracing::info!(error = %e, "a passkey answer was refused");
+    ApiError::InvalidPasskey
+}
+
+fn credential_id(passkey: &Passkey) -> String {
+    URL_SAFE_NO_PAD.encode(passkey.cred_id())
+}
+
+fn stored(passkey: &PasskeyFactor) -> Result<Passkey, ApiError> {
+    Ok(serde_json::from_str(&passkey.credential).map_err(anyhow::Error::from)?)
+}
+
+fn json(value: &impl Serialize) -> Result<String, ApiError> {
+    Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
+}
+
+/// A sign-in ceremony's stored hash: of the ceremony and the source it was given to.
+fn ceremony_hash(ceremony: &str, source: &Source) -> String {
+    hash_token(&format!("{ceremony}\n{}", source.0))
+}
+
+/// Starts registering a passkey for the caller: the options for their authenticator. The
+/// account's passkeys are excluded (an authenticator registers once).
+pub async fn begin_registration(state: &AuthState, caller: &AuthUser) -> Result<PasskeyRegistrationOptions, ApiError> {
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    if user.factors.passkeys.len() >= MAX_PASSKEYS {
+        return Err(ApiError::TooManyPasskeys);
+    }
+    let existing = user.factors.passkeys.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+    let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
+    let user_handle = Uuid::parse_str(&user.id.0).map_err(anyhow::Error::from)?;
+    let email = user.email.to_string();
+    let (options, registration) = relying_party(&state.config)?
+        .start_passkey_registration(user_handle, &email, &email, Some(exclude))
+        .map_err(|e| anyhow::anyhow!("starting a passkey registration: {e}"))?;
+    let ceremony = random_token();
+    let now = state.clock.now();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: hash_token(&ceremony),
+            kind: TokenKind::PasskeyRegistration,
+            user_id: user.id.clone(),
+            email_key: user.email.key(),
+            expires_at: now + CEREMONY_TTL,
+            credential_version: user.credential_version,
+            reset_generation: 0,
+            payload: Some(json(&registration)?),
+        })
+        .await?;
+    Ok(PasskeyRegistrationOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
+}
+
+/// Finishes a registration with the authenticator's answer: the passkey is the account's.
+pub async fn finish_registration(
+    state: &AuthState,
+    caller: &AuthUser,
+    ceremony: &str,
+    credential: &RegisterPublicKeyCredential,
+    name: Option<&str>,
+) -> Result<PasskeyRegistered, ApiError> {
+    let mut errors = Vec::new();
+    let name = single_line("name", name.unwrap_or_default(), 64, false, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| "Passkey".to_string());
+    let token = state.tokens.take_token(TokenKind::PasskeyRegistration, &hash_token(ceremony)).await?;
+    let token = token
+        .filter(|t| t.user_id == caller.user_id && t.expires_at > state.clock.now())
+        .ok_or(ApiError::InvalidPasskey)?;
+    let registration: PasskeyRegistration =
+        serde_json::from_str(token.payload.as_deref().unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
+    let passkey =
+        relying_party(&state.config)?.finish_passkey_registration(credential, &registration).map_err(unusable)?;
+    let codes = generate_recovery_codes();
+    let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect::<Vec<_>>();
+    let factor = PasskeyFactor {
+        id: credential_id(&passkey),
+        name,
+        created_at: state.clock.now(),
+        last_used_at: None,
+        credential: json(&passkey)?,
+    };
+    let user = state
+        .lifecycle()
+        .add_passkey(&caller.user_id, factor.clone(), token.credential_version, hashes.clone())
+        .await
+        .map_err(|e| match e {
+            AccountError::NotFound => ApiError::Unauthorized,
+            AccountError::Conflict => ApiError::InvalidPasskey,
+            e => e.into(),
+        })?;
+    let codes_given = user.factors.recovery_codes == hashes;
+    tracing::info!(user_id = %user.id, "passkey registered");
+    Ok(PasskeyRegistered { passkey: (&factor).into(), recovery_codes: codes_given.then_some(codes) })
+}
+
+/// Removes one of the caller's passkeys.
+pub async fn remove(state: &AuthState, caller: &AuthUser, id: &str) -> Result<(), ApiError> {
+    state
+        .lifecycle()
+        .remove_passkey(&caller.user_id, id)
+        .await
+        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+    Ok(())
+}
+
+/// The options and state of an authentication with the account's passkeys.
+pub(crate) fn start_authentication(
+    state: &AuthState,
+    user: &User,
+) -> Result<(RequestChallengeResponse, PasskeyAuthentication), ApiError> {
+    let passkeys = user.factors.passkeys.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
+    Ok(relying_party(&state.config)?
+        .start_passkey_authentication(&passkeys)
+        .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?)
+}
+
+/// Options that look like an account's, for an address without passkeys or without an account:
+/// `webauthn-rs`'s believable decoy credential ids, the same for the address each time (the
+/// sign-in does not tell who has passkeys, nor who has an account).
+fn decoy_options(state: &AuthState, email_key: &str) -> Result<RequestChallengeResponse, ApiError> {
+    let (mut options, _) = relying_party(&state.config)?
+        .start_discoverable_authentication()
+        .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?;
+    options.mediation = None;
+    options.public_key.extensions = None;
+    let decoys = state.keys.factor_sealer().decoy_credential_ids(email_key)?;
+    options.public_key.allow_credentials = decoys
+        .into_iter()
+        .map(|id| webauthn_rs_proto::AllowCredentials { type_: "public-key".into(), id, transports: None })
+        .collect();
+    Ok(options)
+}
+
+/// Checks an authenticator's answer against a ceremony's state and the account's passkeys:
+/// the passkey that answered, as the answer leaves it (its signature counter).
+pub(crate) fn check_answer(
+    state: &AuthState,
+    user: &User,
+    ceremony_state: Option<&str>,
+    answer: &PublicKeyCredential,
+) -> Result<(String, Option<String>), ApiError> {
+    let authentication: PasskeyAuthentication =
+        serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
+    let result =
+        relying_party(&state.config)?.finish_passkey_authentication(answer, &authentication).map_err(unusable)?;
+    let id = URL_SAFE_NO_PAD.encode(result.cred_id());
+    let factor = user.factors.passkeys.iter().find(|p| p.id == id).ok_or(ApiError::InvalidPasskey)?;
+    let mut passkey = stored(factor)?;
+    let updated = match passkey.update_credential(&result) {
+        Some(true) => Some(json(&passkey)?),
+        _ => None,
+    };
+    Ok((id, updated))
+}
+
+/// Records a passkey's use on the account (conditional on the account as the ceremony saw it).
+pub(crate) async fn spend(
+    state: &AuthState,
+    user: &User,
+    passkey_id: &str,
+    updated: Option<String>,
+    credential_version: u64,
+) -> Result<User, ApiError> {
+    state.lifecycle().use_passkey(&user.id, passkey_id, updated, credential_version).await.map_err(|e| match e {
+        AccountError::NotFound | AccountError::Conflict | AccountError::Factor(_) => ApiError::InvalidPasskey,
+        e => e.into(),
+    })
+}
+
+/// Starts a sign-in with a passkey for `email`: options naming the account's passkeys (or a
+/// decoy's), bound to `source`.
+pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> Result<PasskeySignInOptions, ApiError> {
+    let email_key = EmailAddress::parse(email).map(|e| e.key()).unwrap_or_else(|_| email.trim().to_lowercase());
+    let user = state.accounts.account_by_email(&email_key).await?;
+    let (options, token_user, credential_version, payload) = match user {
+        Some(user) if !user.factors.passkeys.is_empty() => {
+            let (options, authentication) = start_authentication(state, &user)?;
+            (options, user.id.clone(), user.credential_version, Some(json(&authentication)?))
+        }
+        // The same write as for an account with passkeys; it can never be finished.
+        _ => (decoy_options(state, &email_key)?, UserId(String::new()), 0, None),
+    };
+    let ceremony = random_token();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: ceremony_hash(&ceremony, source),
+            kind: TokenKind::PasskeySignIn,
+            user_id: token_user,
+            email_key,
+            expires_at: state.clock.now() + CEREMONY_TTL,
+            credential_version,
+            reset_generation: 0,
+            payload,
+        })
+        .await?;
+    Ok(PasskeySignInOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
+}
+
+/// Finishes a passkey sign-in: the answer verified against the ceremony (taken, once), the
+/// session started. A passkey is two factors in one: staff sign in with it alone.
+pub async fn finish_sign_in(
+    state: &AuthState,
+    ceremony: &str,
+    answer: &PublicKeyCredential,
+    source: &Source,
+) -> Result<TokenPair, ApiError> {
+    if ceremony.len() != 43 {
+        return Err(ApiError::InvalidPasskey);
+    }
+    let token = state.tokens.take_token(TokenKind::PasskeySignIn, &ceremony_hash(ceremony, source)).await?;
+    let token =
+        token.filter(|t| t.expires_at > state.clock.now() && t.payload.is_some()).ok_or(ApiError::InvalidPasskey)?;
+    let user = state.accounts.account(&token.user_id).await?;
+    let user = user
+        .filter(|u| u.credential_version == token.credential_version && u.email.key() == token.email_key)
+        .ok_or(ApiError::InvalidPasskey)?;
+    let (passkey_id, updated) = check_answer(state, &user, token.payload.as_deref(), answer)?;
+    let user = spend(state, &user, &passkey_id, updated, token.credential_version).await?;
+    let amr = [AMR_HARDWARE_KEY, AMR_MULTI_FACTOR].map(String::from).to_vec();
+    let user_id = user.id.clone();
+    let pair = super::flows::start_session(state, user, None, amr).await?;
+    tracing::info!(%user_id, "signed in with a passkey");
+    Ok(pair)
+}
+
+/// What a client sends to finish a registration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FinishRegistration {
+    pub ceremony: String,
+    /// The authenticator's answer as JSON (`PublicKeyCredential.toJSON()` of what
+    /// `navigator.credentials.create()` gave).
+    #[schema(value_type = Object)]
+    pub credential: RegisterPublicKeyCredential,
+    /// What to call it ("laptop", "phone"); `Passkey` if left out.
+    #[schema(example = "laptop")]
+    pub name: Option<String>,
+}
