@@ -4,6 +4,10 @@
 // The pages must render under their own Content-Security-Policy with nothing blocked (the
 // browser reports any violation on the console, which fails the run). scripts/contract runs
 // it against the local server after the contract story.
+// Then a passkey as a person makes one: Chromium's own WebAuthn client with its virtual
+// authenticator (DevTools' WebAuthn domain) registers one from the service's options, and signs
+// in with it, the JSON crossing both ways as the browser's `toJSON()` and
+// `parseCreationOptionsFromJSON()` make and read it.
 import { chromium, type Page } from "playwright-core";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -95,7 +99,58 @@ try {
   const login = await post("/api/v1/auth/login", { email, password: "a brand new garden path" });
   check(login.status === 200, `logging in with the new password: ${login.status}`);
   check(complaints.length === 0, `the browser complained: ${complaints.join(" | ")}`);
-  console.log("browser story: confirmed by the page's button, reset through the form, logged in");
+
+  // A passkey, on the service's own origin (`localhost`: the one name a browser takes over http).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+  await page.goto(`${base.replace("127.0.0.1", "localhost")}/api/v1/health`);
+  const passkey = await page.evaluate(async ({ email, password }) => {
+    const send = async (path: string, body?: unknown, token?: string) => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const response = await fetch(path, { method: "POST", headers, body: body ? JSON.stringify(body) : undefined });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    };
+    const login = await send("/api/v1/auth/login", { email, password });
+    const access = login.body.access_token;
+    const started = await send("/api/v1/auth/factors/passkeys", undefined, access);
+    const created = (await navigator.credentials.create({
+      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(started.body.options.publicKey),
+    })) as PublicKeyCredential;
+    const registered = await send(
+      "/api/v1/auth/factors/passkeys/confirm",
+      { ceremony: started.body.ceremony, credential: created.toJSON(), name: "Chromium" },
+      access,
+    );
+    const options = await send("/api/v1/auth/passkey/options", { email });
+    const got = (await navigator.credentials.get({
+      publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.body.options.publicKey),
+    })) as PublicKeyCredential;
+    const signedIn = await send("/api/v1/auth/passkey", { ceremony: options.body.ceremony, credential: got.toJSON() });
+    const again = await send("/api/v1/auth/passkey", { ceremony: options.body.ceremony, credential: got.toJSON() });
+    const payload = signedIn.body?.access_token?.split(".")[1] ?? "";
+    const amr = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))).amr;
+    return { started: started.status, registered: registered.status, codes: registered.body?.recovery_codes?.length,
+      signedIn: signedIn.status, again: again.status, amr, problem: registered.body?.detail ?? signedIn.body?.detail };
+  }, { email, password: "a brand new garden path" });
+  check(passkey.started === 201 && passkey.registered === 201, `registering a passkey: ${JSON.stringify(passkey)}`);
+  check(passkey.codes === 10, `a first factor's recovery codes: ${JSON.stringify(passkey)}`);
+  check(passkey.signedIn === 200, `signing in with the passkey: ${JSON.stringify(passkey)}`);
+  check(passkey.again === 401, `the same answer again: ${JSON.stringify(passkey)}`);
+  check(JSON.stringify(passkey.amr) === '["hwk","mfa"]', `amr: ${JSON.stringify(passkey.amr)}`);
+  console.log(
+    "browser story: confirmed by the page's button, reset through the form, logged in; " +
+      "a passkey registered by Chromium's WebAuthn client (virtual authenticator) signed in once",
+  );
 } finally {
   await browser.close();
 }
