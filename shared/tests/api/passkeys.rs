@@ -116,7 +116,11 @@ async fn a_passkey_sign_in_does_not_tell_who_has_an_account_or_a_passkey() {
         let started = app.passkey_options(email).await;
         let options = &started["options"]["publicKey"];
         let allowed = options["allowCredentials"].as_array().expect("credentials named");
-        assert!(!allowed.is_empty(), "{email}: {options}");
+        // Ada's passkey is named; the others get webauthn-rs' decoys, drawn from what real
+        // accounts have (most one credential, some none, a few several), whoever they are.
+        if email.starts_with("ada") {
+            assert_eq!(allowed.len(), 1, "{options}");
+        }
         let mut keys: Vec<&String> = options.as_object().unwrap().keys().collect();
         keys.sort();
         shapes.push(keys.into_iter().cloned().collect::<Vec<_>>());
