@@ -349,7 +349,7 @@ pub struct PasskeySignIn {
     /// The authenticator's answer as JSON (`PublicKeyCredential.toJSON()` of what
     /// `navigator.credentials.get()` gave).
     #[schema(value_type = Object)]
-    pub credential: webauthn_rs::prelude::PublicKeyCredential,
+    pub credential: passkeys::AuthenticatorAnswer,
 }
 
 /// Sign in with a passkey (no password).

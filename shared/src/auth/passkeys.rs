@@ -15,6 +15,15 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, RequestChallengeResponse, Uuid,
 };
 
+/// An authenticator's answer as the client sent it: read as WebAuthn's JSON only once its
+/// ceremony is found, and one that is not is an answer that does not verify (not a malformed
+/// request: the shape is WebAuthn's, not ours).
+pub type AuthenticatorAnswer = serde_json::Value;
+
+fn read_answer<T: serde::de::DeserializeOwned>(answer: &AuthenticatorAnswer) -> Result<T, ApiError> {
+    T::deserialize(answer).map_err(unusable)
+}
+
 use super::{AuthState, flows::TokenPair, second_factor::AMR_MULTI_FACTOR};
 use crate::{
     accounts::AccountError,
@@ -150,7 +159,7 @@ pub async fn finish_registration(
     state: &AuthState,
     caller: &AuthUser,
     ceremony: &str,
-    credential: &RegisterPublicKeyCredential,
+    credential: &AuthenticatorAnswer,
     name: Option<&str>,
 ) -> Result<PasskeyRegistered, ApiError> {
     let mut errors = Vec::new();
@@ -165,8 +174,9 @@ pub async fn finish_registration(
         .ok_or(ApiError::InvalidPasskey)?;
     let registration: PasskeyRegistration =
         serde_json::from_str(token.payload.as_deref().unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
-    let passkey =
-        relying_party(&state.config)?.finish_passkey_registration(credential, &registration).map_err(unusable)?;
+    let passkey = relying_party(&state.config)?
+        .finish_passkey_registration(&read_answer::<RegisterPublicKeyCredential>(credential)?, &registration)
+        .map_err(unusable)?;
     let codes = generate_recovery_codes();
     let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect::<Vec<_>>();
     let factor = PasskeyFactor {
@@ -234,12 +244,13 @@ pub(crate) fn check_answer(
     state: &AuthState,
     user: &User,
     ceremony_state: Option<&str>,
-    answer: &PublicKeyCredential,
+    answer: &AuthenticatorAnswer,
 ) -> Result<(String, Option<String>), ApiError> {
     let authentication: PasskeyAuthentication =
         serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
-    let result =
-        relying_party(&state.config)?.finish_passkey_authentication(answer, &authentication).map_err(unusable)?;
+    let result = relying_party(&state.config)?
+        .finish_passkey_authentication(&read_answer::<PublicKeyCredential>(answer)?, &authentication)
+        .map_err(unusable)?;
     let id = URL_SAFE_NO_PAD.encode(result.cred_id());
     let factor = user.factors.passkeys.iter().find(|p| p.id == id).ok_or(ApiError::InvalidPasskey)?;
     let mut passkey = stored(factor)?;
@@ -299,7 +310,7 @@ pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> R
 pub async fn finish_sign_in(
     state: &AuthState,
     ceremony: &str,
-    answer: &PublicKeyCredential,
+    answer: &AuthenticatorAnswer,
     source: &Source,
 ) -> Result<TokenPair, ApiError> {
     if ceremony.len() != 43 {
@@ -329,7 +340,7 @@ pub struct FinishRegistration {
     /// The authenticator's answer as JSON (`PublicKeyCredential.toJSON()` of what
     /// `navigator.credentials.create()` gave).
     #[schema(value_type = Object)]
-    pub credential: RegisterPublicKeyCredential,
+    pub credential: AuthenticatorAnswer,
     /// What to call it ("laptop", "phone"); `Passkey` if left out.
     #[schema(example = "laptop")]
     pub name: Option<String>,

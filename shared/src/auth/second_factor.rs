@@ -78,7 +78,7 @@ pub struct FactorAnswer {
     /// The authenticator's answer to the challenge's `passkey` options, as JSON
     /// (`PublicKeyCredential.toJSON()`).
     #[schema(value_type = Option<Object>)]
-    pub passkey: Option<webauthn_rs::prelude::PublicKeyCredential>,
+    pub passkey: Option<super::passkeys::AuthenticatorAnswer>,
 }
 
 /// The account's factors as its owner sees them: what exists, never a secret.
