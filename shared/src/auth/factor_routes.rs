@@ -10,7 +10,7 @@ use super::{
     flows::TokenPair,
     passkeys::{self, FinishRegistration, PasskeyRegistered, PasskeyRegistrationOptions, PasskeySignInOptions},
     routes::{NoStore, no_store},
-    second_factor::{self, AccessToken, FactorAnswer, FactorsView, RecoveryCodes, TotpEnrolment},
+    second_factor::{self, AccessToken, FactorAnswer, FactorsView, Proof, RecoveryCodes, TotpEnrolment},
 };
 use crate::{
     domain::Action,
@@ -49,13 +49,24 @@ pub async fn login_second_factor(
     Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source).await?))
 }
 
-/// One proof of who you are: the password, a code, or a recovery code.
+/// One proof of who you are: the password, a code, a recovery code, or a passkey.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum StepUpRequest {
     Password(PasswordProof),
     Code(ConfirmTotpRequest),
     RecoveryCode(RecoveryCodeProof),
+    Passkey(PasskeyProof),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyProof {
+    /// The `ceremony` of `POST /api/v1/auth/step_up/passkey`.
+    pub ceremony: String,
+    /// The passkey's answer to its options, as JSON (`PublicKeyCredential.toJSON()`).
+    #[schema(value_type = Object)]
+    pub passkey: passkeys::AuthenticatorAnswer,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -74,7 +85,8 @@ pub struct RecoveryCodeProof {
 
 /// Prove who you are again, for a sensitive action.
 ///
-/// With the password, a code or a recovery code: answers a new access token for this session
+/// With the password, a code, a recovery code, or a passkey's answer to the options of
+/// `POST /api/v1/auth/step_up/passkey`: answers a new access token for this session
 /// whose `auth_time` is now. Changing the email or the password, deleting the account,
 /// removing a factor and admins' role changes and deletions need one within
 /// `UMS_STEP_UP_MAX_AGE_SECS` (401 `step_up_required` otherwise).
@@ -83,8 +95,8 @@ pub struct RecoveryCodeProof {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A fresh access token", body = AccessToken),
-        (status = 400, description = "Not exactly one of `password`, `code` and `recovery_code` (`malformed_json`)", body = Problem),
-        (status = 401, description = "No valid access token, or `invalid_second_factor`", body = Problem),
+        (status = 400, description = "Not exactly one of `password`, `code`, `recovery_code` and `{ceremony, passkey}` (`malformed_json`)", body = Problem),
+        (status = 401, description = "No valid access token, `invalid_second_factor`, or `invalid_passkey`", body = Problem),
         (status = 403, description = "`wrong_current_password`", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
         (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
@@ -97,14 +109,43 @@ pub async fn step_up(
     JsonBody(body): JsonBody<StepUpRequest>,
 ) -> Result<NoStore<AccessToken>, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
-    let (password, answer) = match body {
-        StepUpRequest::Password(proof) => (Some(proof.password), FactorAnswer::default()),
-        StepUpRequest::Code(proof) => (None, FactorAnswer { code: Some(proof.code), ..Default::default() }),
-        StepUpRequest::RecoveryCode(proof) => {
-            (None, FactorAnswer { recovery_code: Some(proof.recovery_code), ..Default::default() })
+    let answer;
+    let proof = match &body {
+        StepUpRequest::Password(proof) => Proof::Password(&proof.password),
+        StepUpRequest::Code(proof) => {
+            answer = FactorAnswer { code: Some(proof.code.clone()), ..Default::default() };
+            Proof::Code(&answer)
         }
+        StepUpRequest::RecoveryCode(proof) => {
+            answer = FactorAnswer { recovery_code: Some(proof.recovery_code.clone()), ..Default::default() };
+            Proof::Code(&answer)
+        }
+        StepUpRequest::Passkey(proof) => Proof::Passkey { ceremony: &proof.ceremony, answer: &proof.passkey },
     };
-    Ok(no_store(second_factor::step_up(&state, &caller, password.as_deref(), &answer, &source).await?))
+    Ok(no_store(second_factor::step_up(&state, &caller, proof, &source).await?))
+}
+
+/// Start a step-up with one of your passkeys.
+///
+/// Answers WebAuthn options for `navigator.credentials.get()` naming your passkeys, and a
+/// `ceremony`; send both back to `POST /api/v1/auth/step_up` as `{ceremony, passkey}`, from the
+/// same source, within five minutes.
+#[utoipa::path(
+    post, path = "/api/v1/auth/step_up/passkey", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Options for the authenticator", body = PasskeySignInOptions),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 404, description = "The account has no passkey (`no_such_factor`)", body = Problem),
+    )
+)]
+pub async fn step_up_passkey(
+    State(state): State<AuthState>,
+    caller: AuthUser,
+    source: Source,
+) -> Result<NoStore<PasskeySignInOptions>, ApiError> {
+    caller.require(Action::ManageOwnFactors)?;
+    Ok(no_store(passkeys::begin_step_up(&state, &caller, &source).await?))
 }
 
 /// Your second factors: which exist, how many recovery codes are left. Never a secret.

@@ -75,6 +75,7 @@ crate::http::route_group! {
     [login_second_factor],
     [refresh],
     [step_up],
+    [step_up_passkey],
     [factors],
     [begin_totp, remove_totp],
     [confirm_totp],

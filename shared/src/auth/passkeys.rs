@@ -275,6 +275,50 @@ pub(crate) async fn spend(
     })
 }
 
+/// Starts a step-up with one of the caller's passkeys: options naming them, bound to `source`.
+pub async fn begin_step_up(
+    state: &AuthState,
+    caller: &AuthUser,
+    source: &Source,
+) -> Result<PasskeySignInOptions, ApiError> {
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    if user.factors.passkeys.is_empty() {
+        return Err(ApiError::NoSuchFactor);
+    }
+    let (options, authentication) = start_authentication(state, &user)?;
+    let ceremony = random_token();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: ceremony_hash(&ceremony, source),
+            kind: TokenKind::PasskeyStepUp,
+            user_id: user.id.clone(),
+            email_key: user.email.key(),
+            expires_at: state.clock.now() + CEREMONY_TTL,
+            credential_version: user.credential_version,
+            reset_generation: 0,
+            payload: Some(json(&authentication)?),
+        })
+        .await?;
+    Ok(PasskeySignInOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
+}
+
+/// Finishes a step-up ceremony of `user` (taken, once) with the passkey's answer.
+pub(crate) async fn finish_step_up(
+    state: &AuthState,
+    user: &User,
+    ceremony: &str,
+    answer: &AuthenticatorAnswer,
+    source: &Source,
+) -> Result<(), ApiError> {
+    let token = state.tokens.take_token(TokenKind::PasskeyStepUp, &ceremony_hash(ceremony, source)).await?;
+    let token =
+        token.filter(|t| t.user_id == user.id && t.expires_at > state.clock.now()).ok_or(ApiError::InvalidPasskey)?;
+    let (passkey_id, updated) = check_answer(state, user, token.payload.as_deref(), answer)?;
+    spend(state, user, &passkey_id, updated, token.credential_version).await?;
+    Ok(())
+}
+
 /// Starts a sign-in with a passkey for `email`: options naming the account's passkeys (or a
 /// decoy's), bound to `source`.
 pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> Result<PasskeySignInOptions, ApiError> {

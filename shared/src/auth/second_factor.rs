@@ -298,33 +298,42 @@ async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User,
     })
 }
 
+/// What a step-up proves who the caller is with.
+pub enum Proof<'a> {
+    Password(&'a str),
+    /// A code or a recovery code.
+    Code(&'a FactorAnswer),
+    /// A passkey's answer to a step-up ceremony (`POST auth/step_up/passkey`).
+    Passkey {
+        ceremony: &'a str,
+        answer: &'a super::passkeys::AuthenticatorAnswer,
+    },
+}
+
 /// Step-up: the caller proves who they are again (their password, a code or a recovery code)
 /// and gets an access token for the same session with `auth_time` now.
 pub async fn step_up(
     state: &AuthState,
     caller: &AuthUser,
-    password: Option<&str>,
-    answer: &FactorAnswer,
+    proof: Proof<'_>,
     source: &Source,
 ) -> Result<AccessToken, ApiError> {
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle = state.throttle();
-    let (attempt, method) = match password {
-        Some(password) if answer.code.is_none() && answer.recovery_code.is_none() && answer.passkey.is_none() => {
+    let (attempt, method) = match proof {
+        Proof::Password(password) => {
             (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
         }
-        None => {
+        Proof::Code(answer) => {
             let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
             let checked = check_factor(state, &user, answer, None)?;
             spend(state, &user, checked).await?;
             (attempt, AMR_ONE_TIME_CODE)
         }
-        Some(_) => {
-            return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
-                "password",
-                "one_factor",
-                "send exactly one of `password`, `code` and `recovery_code`",
-            )]));
+        Proof::Passkey { ceremony, answer } => {
+            let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
+            super::passkeys::finish_step_up(state, &user, ceremony, answer, source).await?;
+            (attempt, AMR_HARDWARE_KEY)
         }
     };
     throttle.succeeded(attempt).await?;

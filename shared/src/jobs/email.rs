@@ -191,7 +191,8 @@ impl LinkIssuer {
             TokenKind::EmailChange
             | TokenKind::LoginChallenge
             | TokenKind::PasskeyRegistration
-            | TokenKind::PasskeySignIn => return Ok(None),
+            | TokenKind::PasskeySignIn
+            | TokenKind::PasskeyStepUp => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.

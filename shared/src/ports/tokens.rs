@@ -19,6 +19,8 @@ pub enum TokenKind {
     PasskeyRegistration,
     /// A sign-in with a passkey (no password): bound to where it came from, finished once.
     PasskeySignIn,
+    /// A step-up with a passkey, for the account's own session, bound to where it came from.
+    PasskeyStepUp,
 }
 
 impl TokenKind {
@@ -30,6 +32,7 @@ impl TokenKind {
             TokenKind::LoginChallenge => "login_challenge",
             TokenKind::PasskeyRegistration => "passkey_registration",
             TokenKind::PasskeySignIn => "passkey_sign_in",
+            TokenKind::PasskeyStepUp => "passkey_step_up",
         }
     }
 }

@@ -189,3 +189,33 @@ async fn a_reader_removes_their_only_passkey_and_the_password_alone_signs_in_aga
     let body: Value = response.json().await.unwrap();
     assert!(body["access_token"].is_string(), "a password alone: {body}");
 }
+
+#[tokio::test]
+async fn a_passkey_steps_up_a_session_for_a_sensitive_action() {
+    let app = spawn_app().await;
+    let tokens = app.signed_up("reader", "ada@example.com").await;
+    let mut phone = PasskeyDevice::new();
+    app.register_passkey(&tokens.access, &mut phone, "phone").await;
+    let signed_in = app.signed_in_with_passkey("ada@example.com", &mut phone).await;
+    let max_age =
+        if app.is_in_process() { time::Duration::seconds(300) } else { crate::second_factor::step_up_max_age() };
+    crate::second_factor::let_time_pass(&app, max_age + time::Duration::seconds(1)).await;
+    let new_password = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+    let response = app.post("/api/v1/auth/change_password", &signed_in.access, &new_password).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "step_up_required").await;
+
+    let response = app.post("/api/v1/auth/step_up/passkey", &signed_in.access, &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started: Value = response.json().await.unwrap();
+    let answer = app.get_assertion(&mut phone, &started["options"]);
+    let proof = json!({ "ceremony": started["ceremony"], "passkey": answer });
+    let response = app.post("/api/v1/auth/step_up", &signed_in.access, &proof).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let stepped_up = response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    assert_eq!(claims(&stepped_up)["amr"], json!(["hwk", "mfa"]));
+    // The same answer again steps up nothing.
+    let again = app.post("/api/v1/auth/step_up", &signed_in.access, &proof).await;
+    assert_problem(again, StatusCode::UNAUTHORIZED, "invalid_passkey").await;
+    let response = app.post("/api/v1/auth/change_password", &stepped_up, &new_password).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}

@@ -137,6 +137,8 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
             .body(json!({ "password": PASSWORD, "code": "abcdef" })),
         row(M::POST, "/api/v1/auth/factors/recovery_codes", [401, 404, 404, 200, 200, 401]),
         row(M::POST, "/api/v1/auth/factors/passkeys", signed_in(201)),
+        // The callers have no passkey (staff enrolled an app).
+        row(M::POST, "/api/v1/auth/step_up/passkey", signed_in(404)),
         // A ceremony never started.
         row(M::POST, "/api/v1/auth/factors/passkeys/confirm", signed_in(401)).body(json!({
             "ceremony": invalid_token,

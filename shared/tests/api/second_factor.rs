@@ -243,13 +243,13 @@ async fn a_recovery_code_signs_in_once_and_new_ones_replace_the_old() {
 
 /// How long a step-up lasts where the story runs: the in-process default, or what scripts/test
 /// gave the AWS path (`UMS_STEP_UP_MAX_AGE_SECS`).
-fn step_up_max_age() -> time::Duration {
+pub(crate) fn step_up_max_age() -> time::Duration {
     let secs = std::env::var("UMS_STEP_UP_MAX_AGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
     time::Duration::seconds(secs)
 }
 
 /// Lets the session's authentication grow old: the in-process clock moves, the AWS path waits.
-async fn let_time_pass(app: &TestApp, by: time::Duration) {
+pub(crate) async fn let_time_pass(app: &TestApp, by: time::Duration) {
     if app.is_in_process() {
         app.advance_clock(by);
     } else {

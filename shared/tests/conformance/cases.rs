@@ -1151,6 +1151,53 @@ pub async fn a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out(store
     assert!(audit.iter().any(|r| r.action == ModerationAction::ResetFactors && r.actor_id == admin));
 }
 
+fn passkey(id: &str) -> shared::domain::PasskeyFactor {
+    shared::domain::PasskeyFactor {
+        id: id.into(),
+        name: format!("key {id}"),
+        created_at: now(),
+        last_used_at: None,
+        // What webauthn-rs keeps is opaque here: a JSON document, kept whole.
+        credential: format!(r#"{{"cred":{{"cred_id":"{id}","counter":0,"cred":{{"type_":"ES256"}}}}}}"#),
+    }
+}
+
+pub async fn passkeys_are_kept_with_the_account_and_staff_keep_one(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let life = lifecycle(store.as_ref());
+    life.add_passkey(&ada, passkey("k1"), 0, vec!["r1".into()]).await.unwrap();
+    let stored = store.account(&ada).await.unwrap().unwrap();
+    assert_eq!(stored.factors.passkeys, [passkey("k1")], "kept whole");
+    assert_eq!(stored.factors.recovery_codes, ["r1"], "the first factor's recovery codes");
+    let again = life.add_passkey(&ada, passkey("k1"), 0, vec![]).await;
+    assert!(matches!(again, Err(shared::accounts::AccountError::Factor(_))), "{again:?}");
+    let stale = life.add_passkey(&ada, passkey("k2"), 7, vec![]).await;
+    assert!(
+        matches!(stale, Err(shared::accounts::AccountError::Conflict)),
+        "a registration from before a password change"
+    );
+    life.add_passkey(&ada, passkey("k2"), 0, vec!["other".into()]).await.unwrap();
+    assert_eq!(store.account(&ada).await.unwrap().unwrap().factors.recovery_codes, ["r1"], "codes kept");
+
+    // A use records its time and the credential as the ceremony left it.
+    let used = life.use_passkey(&ada, "k2", Some("{\"counter\":1}".into()), 0).await.unwrap();
+    let k2 = used.factors.passkeys.iter().find(|p| p.id == "k2").unwrap();
+    assert!(k2.last_used_at.is_some());
+    assert_eq!(k2.credential, "{\"counter\":1}");
+    assert!(life.use_passkey(&ada, "gone", None, 0).await.is_err());
+
+    // Staff keep their last factor; the last passkey of anyone else takes the codes with it.
+    let staff = User { role: Role::Moderator, ..user(&format!("{}@example.com", uuid::Uuid::now_v7().simple())) };
+    store.create_account(&staff).await.unwrap();
+    let grace = staff.id;
+    life.add_passkey(&grace, passkey("g1"), 0, vec![]).await.unwrap();
+    let last = life.remove_passkey(&grace, "g1").await;
+    assert!(matches!(last, Err(shared::accounts::AccountError::Factor(_))), "{last:?}");
+    life.remove_passkey(&ada, "k1").await.unwrap();
+    let removed = life.remove_passkey(&ada, "k2").await.unwrap();
+    assert!(removed.factors.is_empty(), "{:?}", removed.factors);
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -1191,6 +1238,7 @@ macro_rules! for_each_case {
             a_sessions_sign_in_methods_are_kept,
             a_challenge_is_looked_at_without_being_taken,
             factors_are_kept_with_the_account_and_a_code_step_is_spent_once,
+            passkeys_are_kept_with_the_account_and_staff_keep_one,
             a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out,
         );
     };
