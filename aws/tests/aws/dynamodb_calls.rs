@@ -188,6 +188,28 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     assert_eq!(status, 200);
     measure("POST auth/step_up (the password)", calls.take());
 
+    // Passkeys: the account registers one, then signs in with it alone.
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    let mut device = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let origin = url::Url::parse(&api.auth.config.passkey_origin).unwrap();
+    let (status, started) = api.call("POST", "/api/v1/auth/factors/passkeys", None, Some(access)).await;
+    assert_eq!(status, 201, "{started}");
+    measure("POST auth/factors/passkeys", calls.take());
+    let options = serde_json::from_value(started["options"].clone()).unwrap();
+    let credential = device.do_registration(origin.clone(), options).unwrap();
+    let finish = json!({ "ceremony": started["ceremony"], "credential": credential });
+    let (status, _) = api.call("POST", "/api/v1/auth/factors/passkeys/confirm", Some(finish), Some(access)).await;
+    assert_eq!(status, 201);
+    measure("POST auth/factors/passkeys/confirm", calls.take());
+    let (_, started) = api.call("POST", "/api/v1/auth/passkey/options", Some(json!({ "email": email })), None).await;
+    measure("POST auth/passkey/options", calls.take());
+    let options = serde_json::from_value(started["options"].clone()).unwrap();
+    let answer = device.do_authentication(origin, options).unwrap();
+    let sign_in = json!({ "ceremony": started["ceremony"], "credential": answer });
+    let (status, signed_in) = api.call("POST", "/api/v1/auth/passkey", Some(sign_in), None).await;
+    assert_eq!(status, 200, "{signed_in}");
+    measure("POST auth/passkey", calls.take());
+
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
         table.push_str(&format!("| {route} | {calls} |\n"));
