@@ -34,6 +34,8 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
             // Sessions from before second factors were signed in with a password.
             None => vec!["pwd".to_string()],
         },
+        source: get_s(item, "source").ok().map(str::to_string),
+        device: get_s(item, "device").ok().map(str::to_string),
     })
 }
 
@@ -84,6 +86,11 @@ impl SessionStore for DynamoStore {
             ("amr".to_string(), history(&session.amr)),
             ("ttl".to_string(), n(session.expires_at.unix_timestamp())),
         ]);
+        for (name, value) in [("source", &session.source), ("device", &session.device)] {
+            if let Some(value) = value {
+                item.insert(name.to_string(), s(value.clone()));
+            }
+        }
         // Written only while the account is at the credential, role and status the session
         // was made with.
         let credential = Condition::new("attribute_exists(PK)")

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     domain::Action,
-    http::{ApiError, AuthUser, EnrollingUser, JsonBody, Problem, Source},
+    http::{ApiError, AuthUser, Device, EnrollingUser, JsonBody, Problem, Source},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -44,9 +44,10 @@ pub struct SecondFactorRequest {
 pub async fn login_second_factor(
     State(state): State<AuthState>,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<SecondFactorRequest>,
 ) -> Result<NoStore<TokenPair>, ApiError> {
-    Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source).await?))
+    Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source, &device).await?))
 }
 
 /// One proof of who you are: the password, a code, a recovery code, or a passkey.
@@ -408,7 +409,8 @@ pub struct PasskeySignIn {
 pub async fn passkey_sign_in(
     State(state): State<AuthState>,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<PasskeySignIn>,
 ) -> Result<NoStore<TokenPair>, ApiError> {
-    Ok(no_store(passkeys::finish_sign_in(&state, &body.ceremony, &body.credential, &source).await?))
+    Ok(no_store(passkeys::finish_sign_in(&state, &body.ceremony, &body.credential, &source, &device).await?))
 }

@@ -18,7 +18,7 @@ use crate::{
         tokens::{hash_token, random_id, random_token, refresh_token, split_refresh_token},
     },
     domain::{AccountStatus, EmailAddress, FieldError, Password, Profile, Role, User, UserView},
-    http::{ApiError, AuthUser, Source},
+    http::{ApiError, AuthUser, Device, Source},
     ports::{CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
 };
 
@@ -134,7 +134,13 @@ pub(crate) async fn take_token(
 ///
 /// For an account with a second factor, a right password answers a challenge instead of
 /// tokens (`second_factor`), and the checks stay counted until the second step succeeds.
-pub async fn login(state: &AuthState, email: &str, password: &str, source: &Source) -> Result<LoginOutcome, ApiError> {
+pub async fn login(
+    state: &AuthState,
+    email: &str,
+    password: &str,
+    source: &Source,
+    device: &Device,
+) -> Result<LoginOutcome, ApiError> {
     let Ok(email) = EmailAddress::parse(email) else {
         // No account can have this address (and it may not fit a store key): spend the same
         // time and answer alike.
@@ -163,7 +169,7 @@ pub async fn login(state: &AuthState, email: &str, password: &str, source: &Sour
     // The session and the forgetting of the checks are one store call; a right password that
     // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
     let user_id = user.id.clone();
-    match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()]).await {
+    match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()], (source, device)).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in");
             Ok(LoginOutcome::Tokens(Box::new(pair)))
@@ -183,6 +189,7 @@ pub(crate) async fn start_session(
     user: User,
     forget_checks: Option<CheckKey<'_>>,
     amr: Vec<String>,
+    client: (&Source, &Device),
 ) -> Result<TokenPair, ApiError> {
     let now = state.clock.now();
     let secret = random_token();
@@ -197,6 +204,8 @@ pub(crate) async fn start_session(
         previous_hashes: Vec::new(),
         rotated_at: None,
         amr,
+        source: Some(client.0.0.clone()),
+        device: client.1.0.clone(),
     };
     let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
         Ok(user) => user,

@@ -33,7 +33,7 @@ use crate::{
         tokens::{hash_token, random_token},
     },
     domain::{EmailAddress, MAX_PASSKEYS, PasskeyFactor, User, UserId, single_line},
-    http::{ApiError, AuthUser, Source},
+    http::{ApiError, AuthUser, Device, Source},
     ports::{OneTimeToken, TokenKind},
 };
 
@@ -356,6 +356,7 @@ pub async fn finish_sign_in(
     ceremony: &str,
     answer: &AuthenticatorAnswer,
     source: &Source,
+    device: &Device,
 ) -> Result<TokenPair, ApiError> {
     if ceremony.len() != 43 {
         return Err(ApiError::InvalidPasskey);
@@ -371,7 +372,7 @@ pub async fn finish_sign_in(
     let user = spend(state, &user, &passkey_id, updated, token.credential_version).await?;
     let amr = [AMR_HARDWARE_KEY, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
-    let pair = super::flows::start_session(state, user, None, amr).await?;
+    let pair = super::flows::start_session(state, user, None, amr, (source, device)).await?;
     tracing::info!(%user_id, "signed in with a passkey");
     Ok(pair)
 }

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     credentials::JwtKeys,
     domain::{Action, Role, UserView},
-    http::{ApiError, AuthUser, EnrollingUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
+    http::{ApiError, AuthUser, Device, EnrollingUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -115,9 +115,10 @@ pub struct LoginRequest {
 pub async fn login(
     State(state): State<AuthState>,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<NoStore<LoginOutcome>, ApiError> {
-    Ok(no_store(flows::login(&state, &body.email, &body.password, &source).await?))
+    Ok(no_store(flows::login(&state, &body.email, &body.password, &source, &device).await?))
 }
 
 /// Tokens (and challenges) are never to be cached, by the browser or anything in between.

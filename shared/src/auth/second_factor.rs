@@ -19,7 +19,7 @@ use crate::{
         tokens::{hash_token, random_token},
     },
     domain::{AccountStatus, User},
-    http::{ApiError, AuthUser, Source},
+    http::{ApiError, AuthUser, Device, Source},
     ports::{OneTimeToken, TokenKind},
 };
 
@@ -198,6 +198,7 @@ pub async fn complete_login(
     challenge: &str,
     answer: &FactorAnswer,
     source: &Source,
+    device: &Device,
 ) -> Result<TokenPair, ApiError> {
     if challenge.len() != 43 {
         return Err(ApiError::InvalidChallenge);
@@ -221,7 +222,7 @@ pub async fn complete_login(
     let user = spend(state, &user, checked).await?;
     let amr = [AMR_PASSWORD, method, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
-    match super::flows::start_session(state, user, Some(attempt.key()), amr).await {
+    match super::flows::start_session(state, user, Some(attempt.key()), amr, (source, device)).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in with a second factor");
             Ok(pair)

@@ -2,6 +2,7 @@
 //! deployment shares. Route groups build on this; it knows nothing of any group.
 
 mod caller;
+mod device;
 pub(crate) mod route_group;
 pub(crate) use route_group::route_group;
 mod error;
@@ -19,6 +20,7 @@ use axum::{
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 pub use caller::{Access, AuthUser, EnrollingUser};
+pub use device::{Device, describe as describe_device};
 pub use error::{ApiError, FieldError, Problem};
 pub use page::{Page, PageQuery, Paging, page_limit};
 

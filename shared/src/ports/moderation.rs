@@ -39,6 +39,8 @@ pub enum ModerationAction {
     Unsuspend,
     /// An admin (or the operator) removed an account's second factors.
     ResetFactors,
+    /// An admin ended one of another account's sessions.
+    EndSession,
 }
 
 impl ModerationAction {
@@ -49,11 +51,12 @@ impl ModerationAction {
             ModerationAction::Suspend => "suspend",
             ModerationAction::Unsuspend => "unsuspend",
             ModerationAction::ResetFactors => "reset_factors",
+            ModerationAction::EndSession => "end_session",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend, Self::ResetFactors]
+        [Self::Report, Self::Flag, Self::Suspend, Self::Unsuspend, Self::ResetFactors, Self::EndSession]
             .into_iter()
             .find(|a| a.as_str() == name)
     }

@@ -27,6 +27,17 @@ pub struct Session {
     /// How the login proved who it was (RFC 8176 names: `pwd`, `otp`, `mfa`), carried into
     /// every access token of the session.
     pub amr: Vec<String>,
+    /// Where the login came from (the client's address) and on what (a short description of
+    /// its User-Agent): shown to the account's owner to recognise it, never used to decide.
+    pub source: Option<String>,
+    pub device: Option<String>,
+}
+
+impl Session {
+    /// When the session was last used to get tokens: its login, or its latest refresh.
+    pub fn last_used_at(&self) -> OffsetDateTime {
+        self.rotated_at.unwrap_or(self.created_at)
+    }
 }
 
 /// How many earlier refresh secrets a session remembers, to tell reuse from garbage.

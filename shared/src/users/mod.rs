@@ -5,6 +5,7 @@ mod lists;
 mod manage;
 mod photo;
 mod profile;
+mod sessions;
 mod webhooks;
 
 pub use email_change::*;
@@ -12,6 +13,7 @@ pub use lists::*;
 pub use manage::*;
 pub use photo::*;
 pub use profile::*;
+pub use sessions::*;
 pub use webhooks::*;
 
 use std::sync::Arc;
@@ -91,6 +93,7 @@ crate::http::route_group! {
     [moderator, update_moderator, delete_moderator],
     [export],
     [reset_factors],
+    [sessions, end_session],
     [upload_photo, delete_photo],
     [confirm_email_change],
     [confirm_email_change_page, confirm_email_change_form],
@@ -143,18 +146,45 @@ pub async fn me(
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
-/// One of your sessions, as your data export shows it (no secret, not even hashed).
+/// A session, as its owner (and admins) see it: no secret, not even hashed.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SessionView {
     pub id: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// Its login, or its latest refresh (an access token's use is not recorded).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: OffsetDateTime,
-    /// The session this export was asked from.
+    /// The address its login came from.
+    #[schema(example = "203.0.113.7")]
+    pub source: Option<String>,
+    /// What its login came with, from the User-Agent (as the client told it).
+    #[schema(example = "Firefox on Linux")]
+    pub device: Option<String>,
+    /// How its login proved who it was (RFC 8176: `pwd`, `otp`, `hwk`, `mfa`).
+    pub amr: Vec<String>,
+    /// The session of the request that asked.
     pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(session: crate::ports::Session, current_session: &str) -> Self {
+        Self {
+            current: session.id == current_session,
+            last_used_at: session.last_used_at(),
+            id: session.id,
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+            source: session.source,
+            device: session.device,
+            amr: session.amr,
+        }
+    }
 }
 
 /// An author you subscribe to or follow, as your export lists them.
@@ -209,15 +239,7 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
     caller.require(Action::ExportOwnData)?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let sessions = state.sessions.user_sessions(&caller.user_id).await?;
-    let sessions = sessions
-        .into_iter()
-        .map(|s| SessionView {
-            current: s.id == caller.session_id,
-            id: s.id,
-            created_at: s.created_at,
-            expires_at: s.expires_at,
-        })
-        .collect();
+    let sessions = sessions.into_iter().map(|s| SessionView::new(s, &caller.session_id)).collect();
     let subscriptions = every_edge(&state, EdgeKind::Subscription, &caller.user_id).await?;
     let follows = every_edge(&state, EdgeKind::Follow, &caller.user_id).await?;
     let reports = state.moderation.reports_filed_by(&caller.user_id).await?;

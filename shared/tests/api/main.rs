@@ -25,6 +25,7 @@ mod photos;
 mod profile;
 mod register;
 mod second_factor;
+mod session_list;
 mod sessions;
 mod social;
 mod staff;

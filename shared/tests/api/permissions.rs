@@ -156,6 +156,13 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
                 "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" },
             },
         })),
+        row(M::GET, "/api/v1/user/sessions", signed_in(200)),
+        row(M::GET, "/api/v1/user/sessions", admin_only(200))
+            .path("/api/v1/user/sessions?id=01936f4e-0000-7000-8000-000000000001"),
+        // A session of nobody's: each caller's own is not found; another account's, admins only.
+        row(M::DELETE, "/api/v1/user/sessions", signed_in(404)).path("/api/v1/user/sessions?session=nobodys"),
+        row(M::DELETE, "/api/v1/user/sessions", admin_only(404))
+            .path("/api/v1/user/sessions?session=nobodys&id=01936f4e-0000-7000-8000-000000000001"),
         row(M::DELETE, "/api/v1/user/factors", admin_only(404))
             .path("/api/v1/user/factors?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::POST, "/api/v1/auth/logout", signed_in(204)),

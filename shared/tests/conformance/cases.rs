@@ -80,6 +80,8 @@ fn session(user: &UserId, id: &str, hash: &str) -> Session {
         previous_hashes: Vec::new(),
         rotated_at: None,
         amr: vec!["pwd".into()],
+        source: None,
+        device: None,
     }
 }
 
@@ -1068,9 +1070,14 @@ pub async fn an_audit_record_with_an_end_past_year_9999_is_still_listed(store: A
 
 pub async fn a_sessions_sign_in_methods_are_kept(store: Arc<impl Stores>) {
     let ada = account(&store).await;
-    let session = Session { amr: vec!["pwd".into(), "otp".into(), "mfa".into()], ..session(&ada, "mfa", "h") };
+    let session = Session {
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+        source: Some("203.0.113.7".into()),
+        device: Some("Firefox on Linux".into()),
+        ..session(&ada, "mfa", "h")
+    };
     store.create_session(&session, None).await.unwrap();
-    assert_eq!(store.session(&ada, "mfa").await.unwrap().unwrap().amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(store.session(&ada, "mfa").await.unwrap().unwrap(), session, "kept whole: methods, source, device");
 }
 
 pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores>) {

@@ -270,6 +270,8 @@ const MIGRATIONS: &[&str] = &[
     r#"ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '["pwd"]';"#,
     // A passkey ceremony's state, kept with its single-use token.
     "ALTER TABLE one_time_tokens ADD COLUMN payload TEXT;",
+    // Where each session's login came from, and on what device (shown to its owner).
+    "ALTER TABLE sessions ADD COLUMN source TEXT; ALTER TABLE sessions ADD COLUMN device TEXT;",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

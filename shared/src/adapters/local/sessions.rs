@@ -11,7 +11,7 @@ use crate::{
     ports::{CheckKey, Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 
-const COLUMNS: &str = "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at, access_version, amr";
+const COLUMNS: &str = "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at, access_version, amr, source, device";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     let history: String = row.get(6)?;
@@ -28,6 +28,8 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         access_version: row.get(8)?,
         amr: serde_json::from_str(&row.get::<_, String>(9)?)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?,
+        source: row.get(10)?,
+        device: row.get(11)?,
     })
 }
 
@@ -47,8 +49,8 @@ impl SessionStore for SqliteDb {
                 // session was made with.
                 let inserted = tx.execute(
                     "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at, credential_version,
-                        previous_hashes, rotated_at, access_version, amr)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+                        previous_hashes, rotated_at, access_version, amr, source, device)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
                      WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND credential_version = ?6 AND access_version = ?9)",
                     params![
                         s.id,
@@ -61,6 +63,8 @@ impl SessionStore for SqliteDb {
                         s.rotated_at.map(ts),
                         s.access_version,
                         history_json(&s.amr),
+                        s.source,
+                        s.device,
                     ],
                 )?;
                 if let Some(keys) = forget.as_ref().filter(|_| inserted == 1) {
