@@ -35,10 +35,13 @@ impl TokenStore for DynamoStore {
             ("credential_version".to_string(), n(token.credential_version)),
             ("reset_generation".to_string(), n(token.reset_generation)),
             ("ttl".to_string(), n(token.expires_at.unix_timestamp())),
-            // GSI1 finds a user's tokens when the account is deleted.
-            ("GSI1PK".to_string(), s(tokens_of(&token.user_id))),
-            ("GSI1SK".to_string(), s(token.hash.clone())),
         ]);
+        // GSI1 finds a user's tokens when the account is deleted. A token of no account (a
+        // passkey sign-in's decoy) is not indexed: they would all share one index partition.
+        if !token.user_id.0.is_empty() {
+            item.insert("GSI1PK".to_string(), s(tokens_of(&token.user_id)));
+            item.insert("GSI1SK".to_string(), s(token.hash.clone()));
+        }
         if let Some(payload) = &token.payload {
             item.insert("payload".to_string(), s(payload.clone()));
         }

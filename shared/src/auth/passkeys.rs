@@ -326,7 +326,12 @@ pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> R
     let user = state.accounts.account_by_email(&email_key).await?;
     let (options, token_user, credential_version, payload) = match user {
         Some(user) if !user.factors.passkeys.is_empty() => {
-            let (options, authentication) = start_authentication(state, &user)?;
+            let (mut options, authentication) = start_authentication(state, &user)?;
+            // Transports are hints the decoys cannot have: without them the browser offers
+            // every way to reach the authenticator, and real options look like decoys.
+            for credential in &mut options.public_key.allow_credentials {
+                credential.transports = None;
+            }
             (options, user.id.clone(), user.credential_version, Some(json(&authentication)?))
         }
         // The same write as for an account with passkeys; it can never be finished.

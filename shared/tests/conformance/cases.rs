@@ -1103,6 +1103,10 @@ pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores
     store.put_token(&sign_in).await.unwrap();
     assert_eq!(store.take_token(TokenKind::LoginChallenge, &sign_in.hash).await.unwrap(), None, "another kind");
     assert_eq!(store.take_token(TokenKind::PasskeySignIn, &sign_in.hash).await.unwrap(), Some(sign_in.clone()));
+    // A decoy's ceremony belongs to no account.
+    let decoy = OneTimeToken { hash: format!("{}-decoy", sign_in.hash), user_id: UserId(String::new()), ..sign_in };
+    store.put_token(&decoy).await.unwrap();
+    assert_eq!(store.take_token(TokenKind::PasskeySignIn, &decoy.hash).await.unwrap(), Some(decoy.clone()));
 }
 
 pub async fn factors_are_kept_with_the_account_and_a_code_step_is_spent_once(store: Arc<impl Stores>) {
