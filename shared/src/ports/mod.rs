@@ -6,6 +6,7 @@
 //! `NotificationStore`.
 
 mod accounts;
+mod activity;
 mod jobs;
 mod limits;
 mod mail;
@@ -17,6 +18,7 @@ mod tokens;
 mod webhooks;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
+pub use activity::{ACTIVITY_RETENTION, ActivityEntry, ActivityKind, ActivityStore};
 pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
 pub use limits::{
     AttemptPolicy, Attempts, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck, Reservation,
