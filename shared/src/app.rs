@@ -88,6 +88,7 @@ impl LocalApp {
             jobs: store.clone(),
             keys: keys.clone(),
             clock: clock.clone(),
+            activity: store.clone(),
         };
         let users = UsersState {
             config: config.clone(),
@@ -100,6 +101,7 @@ impl LocalApp {
             social: store.clone(),
             moderation: store.clone(),
             webhooks: store.clone(),
+            activity: store.clone(),
             keys: keys.clone(),
             hasher,
             clock: clock.clone(),

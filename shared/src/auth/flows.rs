@@ -19,7 +19,7 @@ use crate::{
     },
     domain::{AccountStatus, EmailAddress, FieldError, Password, Profile, Role, User, UserView},
     http::{ApiError, AuthUser, Device, Source},
-    ports::{CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
+    ports::{ActivityKind, CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
 };
 
 /// A validated registration.
@@ -161,7 +161,12 @@ pub async fn login(
     let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,
-        _ => return Err(ApiError::InvalidCredentials),
+        Some(user) => {
+            // The owner sees it in their security activity (the attempt counters bound how often).
+            state.record(&user.id, ActivityKind::SignInFailed, (source, device), "wrong password".into()).await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+        None => return Err(ApiError::InvalidCredentials),
     };
     if user.factors.any() {
         return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source).await?));
@@ -207,11 +212,14 @@ pub(crate) async fn start_session(
         source: Some(client.0.0.clone()),
         device: client.1.0.clone(),
     };
+    let how = session.amr.join(" ");
     let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
         Ok(user) => user,
         Err(AccountError::Conflict | AccountError::NotFound) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),
     };
+    // One more write than the session's: the login on the account's security activity.
+    state.record(&user.id, ActivityKind::SignedIn, client, format!("session {} ({how})", session.id)).await?;
     token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
 }
 

@@ -43,9 +43,25 @@ pub struct AuthState {
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+    /// Each account's security activity (logins and failed attempts).
+    pub activity: Arc<dyn crate::ports::ActivityStore>,
 }
 
 impl AuthState {
+    /// Records `kind` on the account's security activity, with where and on what it happened.
+    pub(crate) async fn record(
+        &self,
+        user: &crate::domain::UserId,
+        kind: crate::ports::ActivityKind,
+        client: (&crate::http::Source, &crate::http::Device),
+        detail: String,
+    ) -> Result<(), crate::http::ApiError> {
+        let mut entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now());
+        (entry.source, entry.device, entry.detail) = (Some(client.0.0.clone()), client.1.0.clone(), detail);
+        self.activity.record_activity(&entry).await?;
+        Ok(())
+    }
+
     /// The account lifecycle over this group's stores.
     pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
         crate::accounts::Lifecycle {

@@ -84,12 +84,17 @@ pub struct ActivityEntry {
 
 impl ActivityEntry {
     pub fn new(user_id: &UserId, kind: ActivityKind, at: OffsetDateTime) -> Self {
+        // Entries of one process in the same millisecond keep their order (the context's
+        // counter), so a page reads them as they happened.
+        static ORDER: std::sync::Mutex<uuid::ContextV7> = std::sync::Mutex::new(uuid::ContextV7::new());
         let millis = (at.unix_timestamp_nanos() / 1_000_000) as u64;
+        let context = ORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
+            &*context,
             millis / 1000,
             ((millis % 1000) * 1_000_000) as u32,
         ));
+        drop(context);
         Self {
             id: id.to_string(),
             user_id: user_id.clone(),

@@ -60,6 +60,8 @@ pub struct UsersState {
     pub moderation: Arc<dyn ModerationStore>,
     /// Where the webhook endpoints' deliveries stand (admins read it).
     pub webhooks: Arc<dyn WebhookDirectory>,
+    /// Each account's security activity (its owner and admins read it).
+    pub activity: Arc<dyn crate::ports::ActivityStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
@@ -94,6 +96,7 @@ crate::http::route_group! {
     [export],
     [reset_factors],
     [sessions, end_session],
+    [activity],
     [upload_photo, delete_photo],
     [confirm_email_change],
     [confirm_email_change_page, confirm_email_change_form],

@@ -108,3 +108,87 @@ pub async fn end_session(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// Another account's id (admins only); without it, your own activity.
+    pub id: Option<String>,
+    /// Entries per page, 1 to 100 (20 if absent).
+    pub limit: Option<u32>,
+    /// The `next_before` of the page before.
+    pub before: Option<String>,
+}
+
+/// One thing that happened to an account's security.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityView {
+    pub id: String,
+    #[schema(value_type = String, example = "signed_in")]
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: time::OffsetDateTime,
+    pub source: Option<String>,
+    pub device: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityPage {
+    /// Newest first.
+    pub items: Vec<ActivityView>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<String>,
+}
+
+/// Your security activity of the last 90 days, or with `?id=` (admins only) another
+/// account's: logins and failed attempts, newest first, page by page.
+#[utoipa::path(
+    get, path = "/api/v1/user/activity", tag = "users", params(ActivityQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of activity", body = ActivityPage),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn activity(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<ActivityQuery>,
+) -> Result<Json<ActivityPage>, ApiError> {
+    let account = match other_account(&caller, query.id) {
+        Some(other) => {
+            caller.require(Action::ManageAnyAccount)?;
+            other
+        }
+        None => {
+            caller.require(Action::ReadOwnAccount)?;
+            caller.user_id.clone()
+        }
+    };
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+            "limit",
+            "out_of_range",
+            "must be from 1 to 100",
+        )]));
+    }
+    let entries = state.activity.activity(&account, state.clock.now(), limit as usize, query.before.as_deref()).await?;
+    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id.clone())).flatten();
+    let items = entries
+        .into_iter()
+        .map(|e| ActivityView {
+            id: e.id,
+            kind: e.kind.as_str().to_string(),
+            at: e.at,
+            source: e.source,
+            device: e.device,
+            detail: e.detail,
+        })
+        .collect();
+    Ok(Json(ActivityPage { items, next_before }))
+}

@@ -110,3 +110,37 @@ async fn nobody_lists_or_ends_another_accounts_sessions_but_an_admin_who_is_audi
     assert_eq!(ended.len(), 1, "{audit}");
     assert_eq!((ended[0]["actor_id"].as_str(), ended[0]["author_id"].as_str()), (Some(&*admin_id), Some(&*ada_id)));
 }
+
+#[tokio::test]
+async fn the_security_activity_lists_logins_and_failed_attempts_newest_first() {
+    let app = spawn_app().await;
+    app.signed_up("reader", "ada@example.com").await;
+    let laptop = app.logged_in_on("ada@example.com", FIREFOX_ON_LINUX).await;
+    let wrong = app.post_login("ada@example.com", "not my password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let page: Value = app.get("/api/v1/user/activity", &laptop.access).await.json().await.unwrap();
+    let kinds: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["sign_in_failed", "signed_in", "signed_in"], "newest first: {page}");
+    assert_eq!(page["items"][1]["device"], "Firefox on Linux");
+    // Page by page: one at a time, the same three.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/user/activity?limit=1".to_string();
+    loop {
+        let page: Value = app.get(&path, &laptop.access).await.json().await.unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        match page["next_before"].as_str() {
+            Some(before) => path = format!("/api/v1/user/activity?limit=1&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    // Nobody else reads it; an admin does.
+    let ada_id = app.id_of(&laptop.access).await;
+    let mallory = app.signed_up("reader", "mallory@example.com").await;
+    let response = app.get(&format!("/api/v1/user/activity?id={ada_id}"), &mallory.access).await;
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin = app.admin("grace@example.com").await;
+    let response = app.get(&format!("/api/v1/user/activity?id={ada_id}"), &admin.access).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
