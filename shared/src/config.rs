@@ -106,11 +106,12 @@ impl Default for Argon2Config {
     }
 }
 
-/// The origin of `public_url` (scheme, host, port) where passkeys are used; a loopback address
-/// becomes `localhost`, the one name a browser accepts without https.
+/// The origin of `public_url` (scheme, host, port) where passkeys are used; an IP address (a
+/// laptop's `127.0.0.1`, a container's `0.0.0.0`) becomes `localhost`: browsers take no IP
+/// address for passkeys, and `localhost` is the one name they accept without https.
 fn passkey_origin_of(public_url: &str) -> String {
     let Ok(mut url) = url::Url::parse(public_url) else { return public_url.to_string() };
-    if url.host().is_some_and(|h| matches!(h, url::Host::Ipv4(ip) if ip.is_loopback())) {
+    if url.host().is_some_and(|h| matches!(h, url::Host::Ipv4(_) | url::Host::Ipv6(_))) {
         let _ = url.set_host(Some("localhost"));
     }
     url.origin().ascii_serialization()

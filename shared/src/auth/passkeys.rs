@@ -24,7 +24,11 @@ fn read_answer<T: serde::de::DeserializeOwned>(answer: &AuthenticatorAnswer) -> 
     T::deserialize(answer).map_err(unusable)
 }
 
-use super::{AuthState, flows::TokenPair, second_factor::AMR_MULTI_FACTOR};
+use super::{
+    AuthState,
+    flows::TokenPair,
+    second_factor::{AMR_MULTI_FACTOR, challenge_hash},
+};
 use crate::{
     accounts::AccountError,
     credentials::{
@@ -117,9 +121,32 @@ fn json(value: &impl Serialize) -> Result<String, ApiError> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
-/// A sign-in ceremony's stored hash: of the ceremony and the source it was given to.
-fn ceremony_hash(ceremony: &str, source: &Source) -> String {
-    hash_token(&format!("{ceremony}\n{}", source.0))
+/// Keeps a new ceremony's state on the server, as a single-use token of `kind` for `user`
+/// (stored by the hash of the ceremony and `source` when it is bound to one); the ceremony the
+/// client gets back.
+async fn keep_ceremony(
+    state: &AuthState,
+    kind: TokenKind,
+    source: Option<&Source>,
+    user: (&UserId, String, u64),
+    payload: Option<String>,
+) -> Result<String, ApiError> {
+    let ceremony = random_token();
+    let (user_id, email_key, credential_version) = user;
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: source.map_or_else(|| hash_token(&ceremony), |source| challenge_hash(&ceremony, source)),
+            kind,
+            user_id: user_id.clone(),
+            email_key,
+            expires_at: state.clock.now() + CEREMONY_TTL,
+            credential_version,
+            reset_generation: 0,
+            payload,
+        })
+        .await?;
+    Ok(ceremony)
 }
 
 /// Starts registering a passkey for the caller: the options for their authenticator. The
@@ -136,21 +163,9 @@ pub async fn begin_registration(state: &AuthState, caller: &AuthUser) -> Result<
     let (options, registration) = relying_party(&state.config)?
         .start_passkey_registration(user_handle, &email, &email, Some(exclude))
         .map_err(|e| anyhow::anyhow!("starting a passkey registration: {e}"))?;
-    let ceremony = random_token();
-    let now = state.clock.now();
-    state
-        .tokens
-        .put_token(&OneTimeToken {
-            hash: hash_token(&ceremony),
-            kind: TokenKind::PasskeyRegistration,
-            user_id: user.id.clone(),
-            email_key: user.email.key(),
-            expires_at: now + CEREMONY_TTL,
-            credential_version: user.credential_version,
-            reset_generation: 0,
-            payload: Some(json(&registration)?),
-        })
-        .await?;
+    let owner = (&user.id, user.email.key(), user.credential_version);
+    let ceremony =
+        keep_ceremony(state, TokenKind::PasskeyRegistration, None, owner, Some(json(&registration)?)).await?;
     Ok(PasskeyRegistrationOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
 }
 
@@ -286,20 +301,9 @@ pub async fn begin_step_up(
         return Err(ApiError::NoSuchFactor);
     }
     let (options, authentication) = start_authentication(state, &user)?;
-    let ceremony = random_token();
-    state
-        .tokens
-        .put_token(&OneTimeToken {
-            hash: ceremony_hash(&ceremony, source),
-            kind: TokenKind::PasskeyStepUp,
-            user_id: user.id.clone(),
-            email_key: user.email.key(),
-            expires_at: state.clock.now() + CEREMONY_TTL,
-            credential_version: user.credential_version,
-            reset_generation: 0,
-            payload: Some(json(&authentication)?),
-        })
-        .await?;
+    let owner = (&user.id, user.email.key(), user.credential_version);
+    let payload = Some(json(&authentication)?);
+    let ceremony = keep_ceremony(state, TokenKind::PasskeyStepUp, Some(source), owner, payload).await?;
     Ok(PasskeySignInOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
 }
 
@@ -311,7 +315,7 @@ pub(crate) async fn finish_step_up(
     answer: &AuthenticatorAnswer,
     source: &Source,
 ) -> Result<(), ApiError> {
-    let token = state.tokens.take_token(TokenKind::PasskeyStepUp, &ceremony_hash(ceremony, source)).await?;
+    let token = state.tokens.take_token(TokenKind::PasskeyStepUp, &challenge_hash(ceremony, source)).await?;
     let token =
         token.filter(|t| t.user_id == user.id && t.expires_at > state.clock.now()).ok_or(ApiError::InvalidPasskey)?;
     let (passkey_id, updated) = check_answer(state, user, token.payload.as_deref(), answer)?;
@@ -337,20 +341,8 @@ pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> R
         // The same write as for an account with passkeys; it can never be finished.
         _ => (decoy_options(state, &email_key)?, UserId(String::new()), 0, None),
     };
-    let ceremony = random_token();
-    state
-        .tokens
-        .put_token(&OneTimeToken {
-            hash: ceremony_hash(&ceremony, source),
-            kind: TokenKind::PasskeySignIn,
-            user_id: token_user,
-            email_key,
-            expires_at: state.clock.now() + CEREMONY_TTL,
-            credential_version,
-            reset_generation: 0,
-            payload,
-        })
-        .await?;
+    let owner = (&token_user, email_key, credential_version);
+    let ceremony = keep_ceremony(state, TokenKind::PasskeySignIn, Some(source), owner, payload).await?;
     Ok(PasskeySignInOptions { ceremony, options, expires_in: CEREMONY_TTL.whole_seconds() as u64 })
 }
 
@@ -366,7 +358,7 @@ pub async fn finish_sign_in(
     if ceremony.len() != 43 {
         return Err(ApiError::InvalidPasskey);
     }
-    let token = state.tokens.take_token(TokenKind::PasskeySignIn, &ceremony_hash(ceremony, source)).await?;
+    let token = state.tokens.take_token(TokenKind::PasskeySignIn, &challenge_hash(ceremony, source)).await?;
     let token =
         token.filter(|t| t.expires_at > state.clock.now() && t.payload.is_some()).ok_or(ApiError::InvalidPasskey)?;
     let user = state.accounts.account(&token.user_id).await?;

@@ -138,8 +138,8 @@ pub struct AccessToken {
 }
 
 /// The challenge's stored hash: of the challenge and the source it was given to, so the same
-/// challenge from anywhere else finds nothing.
-fn challenge_hash(challenge: &str, source: &Source) -> String {
+/// challenge from anywhere else finds nothing. Passkey ceremonies bound to a source use it too.
+pub(crate) fn challenge_hash(challenge: &str, source: &Source) -> String {
     hash_token(&format!("{challenge}\n{}", source.0))
 }
 

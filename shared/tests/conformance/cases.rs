@@ -1185,9 +1185,10 @@ fn passkey(id: &str) -> shared::domain::PasskeyFactor {
 pub async fn passkeys_are_kept_with_the_account_and_staff_keep_one(store: Arc<impl Stores>) {
     let ada = account(&store).await;
     let life = lifecycle(store.as_ref());
-    life.add_passkey(&ada, passkey("k1"), 0, vec!["r1".into()]).await.unwrap();
+    let k1 = passkey("k1");
+    life.add_passkey(&ada, k1.clone(), 0, vec!["r1".into()]).await.unwrap();
     let stored = store.account(&ada).await.unwrap().unwrap();
-    assert_eq!(stored.factors.passkeys, [passkey("k1")], "kept whole");
+    assert_eq!(stored.factors.passkeys, [k1], "kept whole");
     assert_eq!(stored.factors.recovery_codes, ["r1"], "the first factor's recovery codes");
     let again = life.add_passkey(&ada, passkey("k1"), 0, vec![]).await;
     assert!(matches!(again, Err(shared::accounts::AccountError::Factor(_))), "{again:?}");
