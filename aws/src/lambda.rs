@@ -392,6 +392,7 @@ impl Aws {
             social: store.clone(),
             notifications: store.clone(),
             tokens: store.clone(),
+            activity: store.clone(),
             jobs: self.jobs(&[Queue::Delivery, Queue::Notify])?,
             keys: self.keys().await?,
             config: Arc::new(self.config.clone()),

@@ -67,6 +67,7 @@ impl LocalApp {
                 social: store.clone(),
                 notifications: store.clone(),
                 tokens: store.clone(),
+                activity: store.clone(),
                 jobs: store.clone(),
                 keys: keys.clone(),
                 config: config.clone(),

@@ -86,4 +86,26 @@ impl ActivityStore for DynamoStore {
         entries.truncate(limit);
         Ok(entries)
     }
+
+    async fn delete_user_activity(&self, user_id: &UserId) -> StoreResult<()> {
+        loop {
+            // A page of keys at a time: 90 days of an account's activity can be many.
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(PREFIX))
+                .projection_expression("PK, SK")
+                .limit(500)
+                .send()
+                .await
+                .context("DynamoDB Query")?;
+            self.delete_items(page.items()).await.with_context(|| format!("deleting the activity of {user_id}"))?;
+            if page.last_evaluated_key.is_none() {
+                return Ok(());
+            }
+        }
+    }
 }

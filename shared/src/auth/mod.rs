@@ -4,6 +4,7 @@
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); the
 //! group's state holds only the ports its flows use.
 
+pub mod alerts;
 mod factor_routes;
 pub mod flows;
 mod pages;
@@ -54,11 +55,10 @@ impl AuthState {
         user: &crate::domain::UserId,
         kind: crate::ports::ActivityKind,
         client: (&crate::http::Source, &crate::http::Device),
-        detail: String,
+        detail: impl Into<String>,
     ) -> Result<(), crate::http::ApiError> {
-        let mut entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now());
-        (entry.source, entry.device, entry.detail) = (Some(client.0.0.clone()), client.1.0.clone(), detail);
-        self.activity.record_activity(&entry).await?;
+        let entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now()).from_client(client.0, client.1);
+        self.activity.record_activity(&entry.about(detail)).await?;
         Ok(())
     }
 
@@ -111,4 +111,5 @@ crate::http::route_group! {
     [jwks],
     [confirm_email_page, confirm_email_form],
     [reset_password_page, reset_password_form],
+    [end_session_page, end_session_form],
 }

@@ -106,6 +106,18 @@ impl ActivityEntry {
         }
     }
 
+    /// Where the request that did it came from, and on what.
+    pub fn from_client(mut self, source: &crate::http::Source, device: &crate::http::Device) -> Self {
+        (self.source, self.device) = (Some(source.0.clone()), device.0.clone());
+        self
+    }
+
+    /// What it was about.
+    pub fn about(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
     /// When it is gone.
     pub fn expires_at(&self) -> OffsetDateTime {
         self.at + ACTIVITY_RETENTION
@@ -124,4 +136,6 @@ pub trait ActivityStore: Send + Sync {
         limit: usize,
         before: Option<&str>,
     ) -> StoreResult<Vec<ActivityEntry>>;
+    /// Every entry of a deleted account.
+    async fn delete_user_activity(&self, user_id: &UserId) -> StoreResult<()>;
 }

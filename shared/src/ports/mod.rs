@@ -19,7 +19,7 @@ mod webhooks;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
 pub use activity::{ACTIVITY_RETENTION, ActivityEntry, ActivityKind, ActivityStore};
-pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
+pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue, SignInAlert};
 pub use limits::{
     AttemptPolicy, Attempts, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck, Reservation,
 };

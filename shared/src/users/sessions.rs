@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{SessionView, UsersState, other_account};
 use crate::{
     domain::Action,
-    http::{ApiError, AuthUser, Problem, QueryParams},
-    ports::{AuditRecord, ModerationAction},
+    http::{ApiError, AuthUser, Device, Problem, QueryParams, Source},
+    ports::{ActivityKind, AuditRecord, ModerationAction},
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -88,6 +88,8 @@ pub struct EndSessionQuery {
 pub async fn end_session(
     State(state): State<UsersState>,
     caller: AuthUser,
+    source: Source,
+    device: Device,
     QueryParams(query): QueryParams<EndSessionQuery>,
 ) -> Result<StatusCode, ApiError> {
     let other = other_account(&caller, query.id);
@@ -98,6 +100,11 @@ pub async fn end_session(
     let account = other.clone().unwrap_or_else(|| caller.user_id.clone());
     state.sessions.session(&account, &query.session).await?.ok_or(ApiError::NotFound)?;
     state.sessions.delete_session(&account, &query.session).await?;
+    let about = match &other {
+        Some(_) => format!("session {}: ended by admin {}", query.session, caller.user_id),
+        None => format!("session {}: ended from the session list", query.session),
+    };
+    state.record(&account, ActivityKind::SessionEnded, (&source, &device), about).await?;
     if let Some(account) = other {
         let record =
             AuditRecord::new(&caller.user_id, ModerationAction::EndSession, &account, String::new(), state.clock.now());
@@ -134,6 +141,12 @@ pub struct ActivityView {
     pub detail: String,
 }
 
+impl From<crate::ports::ActivityEntry> for ActivityView {
+    fn from(e: crate::ports::ActivityEntry) -> Self {
+        Self { id: e.id, kind: e.kind.as_str().to_string(), at: e.at, source: e.source, device: e.device, detail: e.detail }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityPage {
     /// Newest first.
@@ -143,7 +156,8 @@ pub struct ActivityPage {
 }
 
 /// Your security activity of the last 90 days, or with `?id=` (admins only) another
-/// account's: logins and failed attempts, newest first, page by page.
+/// account's, newest first, page by page: logins and failed attempts, password and email
+/// changes, sessions ended, sign-in alerts sent, second factors added and removed.
 #[utoipa::path(
     get, path = "/api/v1/user/activity", tag = "users", params(ActivityQuery),
     security(("bearer" = [])),
@@ -179,16 +193,6 @@ pub async fn activity(
     }
     let entries = state.activity.activity(&account, state.clock.now(), limit as usize, query.before.as_deref()).await?;
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id.clone())).flatten();
-    let items = entries
-        .into_iter()
-        .map(|e| ActivityView {
-            id: e.id,
-            kind: e.kind.as_str().to_string(),
-            at: e.at,
-            source: e.source,
-            device: e.device,
-            detail: e.detail,
-        })
-        .collect();
+    let items = entries.into_iter().map(ActivityView::from).collect();
     Ok(Json(ActivityPage { items, next_before }))
 }

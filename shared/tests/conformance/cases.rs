@@ -74,6 +74,7 @@ pub fn user(email: &str) -> User {
         photo_upload: None,
         photo_status: None,
         photo_error: None,
+        known_devices: Vec::new(),
     }
 }
 
@@ -1251,6 +1252,41 @@ pub async fn security_activity_is_read_newest_first_page_by_page_and_gone_after_
     assert_eq!(read, expected, "newest first, whole");
     assert_eq!(read.len(), 90, "the last 90 days' of 95");
     assert_eq!(ACTIVITY_RETENTION, Duration::days(90));
+
+    // A deleted account's activity goes with it; nobody else's does.
+    store.delete_user_activity(&ada).await.unwrap();
+    assert_eq!(store.activity(&ada, now(), 20, None).await.unwrap(), []);
+    assert_eq!(store.activity(&someone_else, now(), 20, None).await.unwrap().len(), 1);
+}
+
+pub async fn a_new_device_is_remembered_once_whatever_logins_race(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let life = lifecycle(store.as_ref());
+    assert!(!life.remember_device(&ada, "first").await.unwrap(), "the first device has nothing to compare with");
+    assert!(!life.remember_device(&ada, "first").await.unwrap(), "known");
+    // Five logins from one new device at once: one of them alerts.
+    let racing: Vec<_> = (0..5)
+        .map(|_| {
+            let (store, ada) = (store.clone(), ada.clone());
+            tokio::spawn(async move { lifecycle(store.as_ref()).remember_device(&ada, "phone").await })
+        })
+        .collect();
+    let mut alerted = 0;
+    for login in racing {
+        // A login that lost the race three times remembers nothing (and alerts nothing).
+        if let Ok(true) = login.await.unwrap() {
+            alerted += 1;
+        }
+    }
+    assert_eq!(alerted, 1);
+    // At most MAX_KNOWN_DEVICES: the oldest is forgotten first.
+    for n in 0..shared::domain::MAX_KNOWN_DEVICES {
+        life.remember_device(&ada, &format!("device {n}")).await.unwrap();
+    }
+    let known = store.account(&ada).await.unwrap().unwrap().known_devices;
+    assert_eq!(known.len(), shared::domain::MAX_KNOWN_DEVICES);
+    assert!(!known.contains(&"first".to_string()) && !known.contains(&"phone".to_string()), "{known:?}");
+    assert!(life.remember_device(&ada, "first").await.unwrap(), "forgotten, so new again");
 }
 
 macro_rules! for_each_case {
@@ -1295,6 +1331,7 @@ macro_rules! for_each_case {
             factors_are_kept_with_the_account_and_a_code_step_is_spent_once,
             passkeys_are_kept_with_the_account_and_staff_keep_one,
             security_activity_is_read_newest_first_page_by_page_and_gone_after_90_days,
+            a_new_device_is_remembered_once_whatever_logins_race,
             a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out,
         );
     };

@@ -64,4 +64,11 @@ impl ActivityStore for SqliteDb {
             .collect()
         })?)
     }
+
+    async fn delete_user_activity(&self, user_id: &UserId) -> StoreResult<()> {
+        let id = user_id.0.clone();
+        self.call(move |conn| conn.execute("DELETE FROM security_activity WHERE user_id = ?1", params![id]).map(drop))
+            .await?;
+        Ok(())
+    }
 }
