@@ -49,7 +49,9 @@ impl EmailJob {
                 ("email_change_requested", "Your email address is about to change", None, Some(new_email_hint))
             }
             EmailMessage::AccountDeleted => ("account_deleted", "Your account has been deleted", None, None),
-            EmailMessage::SignInAlert { link, .. } => ("sign_in_alert", "A new sign-in to your account", Some(link), None),
+            EmailMessage::SignInAlert { link, .. } => {
+                ("sign_in_alert", "A new sign-in to your account", Some(link), None)
+            }
         };
         let (at, source, device) = match &self.message {
             EmailMessage::SignInAlert { at, source, device, .. } => (Some(at), Some(source), Some(device)),

@@ -97,7 +97,11 @@ pub(crate) async fn notice_device(state: &AuthState, user: &User, session: &Sess
 }
 
 /// The alert's link: ends the session it was sent about (if it still exists), once.
-pub async fn end_session_from_alert(state: &AuthState, token: &str, client: (&Source, &Device)) -> Result<(), ApiError> {
+pub async fn end_session_from_alert(
+    state: &AuthState,
+    token: &str,
+    client: (&Source, &Device),
+) -> Result<(), ApiError> {
     let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EndSession, token).await?;
     let session_id = link.payload.ok_or(ApiError::InvalidToken)?;
     let existed = state.sessions.session(&link.user_id, &session_id).await?.is_some();

@@ -377,7 +377,9 @@ pub async fn reset_password(
     let user = state.lifecycle().reset_password(&link, new_hash, state.config.limits.pending_account_ttl).await?;
     // The link proved the address: lift its backoff, and that of the source that used it.
     state.throttle().forget_address(&user.email.key(), source).await?;
-    state.record(&user.id, ActivityKind::PasswordReset, (source, device), "with an emailed link; every session ended").await
+    state
+        .record(&user.id, ActivityKind::PasswordReset, (source, device), "with an emailed link; every session ended")
+        .await
 }
 
 fn parse_email_field(email: &str) -> Result<EmailAddress, ApiError> {

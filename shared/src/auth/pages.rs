@@ -153,12 +153,7 @@ pub async fn end_session_page(RawQuery(query): RawQuery) -> Response {
         (status = 400, description = "The link was used or expired", content_type = "text/html", body = String),
     )
 )]
-pub async fn end_session_form(
-    State(state): State<AuthState>,
-    source: Source,
-    device: Device,
-    body: Bytes,
-) -> Response {
+pub async fn end_session_form(State(state): State<AuthState>, source: Source, device: Device, body: Bytes) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
     let outcome = super::alerts::end_session_from_alert(&state, token, (&source, &device)).await;

@@ -281,7 +281,6 @@ pub(crate) fn with_token(url: &str, token: &str) -> String {
     format!("{url}{separator}token={token}")
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -293,4 +292,3 @@ mod tests {
         );
     }
 }
-

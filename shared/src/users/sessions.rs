@@ -143,7 +143,14 @@ pub struct ActivityView {
 
 impl From<crate::ports::ActivityEntry> for ActivityView {
     fn from(e: crate::ports::ActivityEntry) -> Self {
-        Self { id: e.id, kind: e.kind.as_str().to_string(), at: e.at, source: e.source, device: e.device, detail: e.detail }
+        Self {
+            id: e.id,
+            kind: e.kind.as_str().to_string(),
+            at: e.at,
+            source: e.source,
+            device: e.device,
+            detail: e.detail,
+        }
     }
 }
 

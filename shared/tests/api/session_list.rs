@@ -157,7 +157,8 @@ async fn the_security_activity_lists_each_change_and_the_export_carries_it() {
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
     // The email changes to a new address, confirmed from its link.
-    let response = app.put_me(&ada.access, &serde_json::json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    let response =
+        app.put_me(&ada.access, &serde_json::json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
     assert!(response.status().is_success(), "{}", response.text().await.unwrap());
     let token = app.email_token("ada@new.example", "Confirm your new email address").await;
     let confirm_path = format!("/api/v1/user/confirm_email_change?token={token}");
@@ -193,7 +194,8 @@ async fn the_security_activity_lists_each_change_and_the_export_carries_it() {
 
     // The export carries it whole; a logout is the next entry, which an admin reads too.
     let export: Value = app.get("/api/v1/user/export", &laptop.access).await.json().await.unwrap();
-    let exported: Vec<&str> = export["activity"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let exported: Vec<&str> =
+        export["activity"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(exported, expected);
     assert_eq!(app.post_logout(&laptop.access, None).await.status(), StatusCode::NO_CONTENT);
     let admin = app.admin("grace@example.com").await;
