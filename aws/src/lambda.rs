@@ -322,10 +322,11 @@ impl Aws {
             accounts: store.clone(),
             sessions: store.clone(),
             tokens: store.clone(),
-            limits: store,
+            limits: store.clone(),
             jobs: self.jobs(&[Queue::Email])?,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
+            activity: store,
         })
     }
 
@@ -345,7 +346,8 @@ impl Aws {
             uploads: Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?),
             social: store.clone(),
             moderation: store.clone(),
-            webhooks: store,
+            webhooks: store.clone(),
+            activity: store,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
         })
@@ -390,6 +392,7 @@ impl Aws {
             social: store.clone(),
             notifications: store.clone(),
             tokens: store.clone(),
+            activity: store.clone(),
             jobs: self.jobs(&[Queue::Delivery, Queue::Notify])?,
             keys: self.keys().await?,
             config: Arc::new(self.config.clone()),

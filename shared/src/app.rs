@@ -67,6 +67,7 @@ impl LocalApp {
                 social: store.clone(),
                 notifications: store.clone(),
                 tokens: store.clone(),
+                activity: store.clone(),
                 jobs: store.clone(),
                 keys: keys.clone(),
                 config: config.clone(),
@@ -88,6 +89,7 @@ impl LocalApp {
             jobs: store.clone(),
             keys: keys.clone(),
             clock: clock.clone(),
+            activity: store.clone(),
         };
         let users = UsersState {
             config: config.clone(),
@@ -100,6 +102,7 @@ impl LocalApp {
             social: store.clone(),
             moderation: store.clone(),
             webhooks: store.clone(),
+            activity: store.clone(),
             keys: keys.clone(),
             hasher,
             clock: clock.clone(),

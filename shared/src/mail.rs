@@ -27,6 +27,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("email_change_requested.txt", include_str!("../templates/email/email_change_requested.txt")),
         ("account_deleted.html", include_str!("../templates/email/account_deleted.html")),
         ("account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
+        ("sign_in_alert.html", include_str!("../templates/email/sign_in_alert.html")),
+        ("sign_in_alert.txt", include_str!("../templates/email/sign_in_alert.txt")),
         ("author_notification.html", include_str!("../templates/email/author_notification.html")),
         ("author_notification.txt", include_str!("../templates/email/author_notification.txt")),
     ] {
@@ -47,8 +49,15 @@ impl EmailJob {
                 ("email_change_requested", "Your email address is about to change", None, Some(new_email_hint))
             }
             EmailMessage::AccountDeleted => ("account_deleted", "Your account has been deleted", None, None),
+            EmailMessage::SignInAlert { link, .. } => {
+                ("sign_in_alert", "A new sign-in to your account", Some(link), None)
+            }
         };
-        let context = minijinja::context! { subject, link, new_email };
+        let (at, source, device) = match &self.message {
+            EmailMessage::SignInAlert { at, source, device, .. } => (Some(at), Some(source), Some(device)),
+            _ => (None, None, None),
+        };
+        let context = minijinja::context! { subject, link, new_email, at, source, device };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

@@ -5,6 +5,7 @@
 //! or one transaction.
 
 mod accounts;
+mod activity;
 mod jobs;
 mod limits;
 mod moderation;

@@ -170,15 +170,24 @@ impl SessionStore for DynamoStore {
     }
 
     async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<()> {
-        for chunk in self.session_items(user_id, true).await?.chunks(25) {
+        let keys = self.session_items(user_id, true).await?;
+        self.delete_items(&keys).await.with_context(|| format!("ending every session of {user_id}"))?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// Deletes the items of these keys, 25 to a BatchWriteItem, taking up what a batch leaves
+    /// unprocessed a few times before giving up.
+    pub(crate) async fn delete_items(&self, keys: &[Item]) -> anyhow::Result<()> {
+        for chunk in keys.chunks(25) {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
-                .map(|item| {
-                    let delete = DeleteRequest::builder().set_key(Some(item.clone())).build().expect("a key");
+                .map(|key| {
+                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().expect("a key");
                     WriteRequest::builder().delete_request(delete).build()
                 })
                 .collect();
-            // BatchWriteItem may leave some items for later; keep at it briefly.
             for attempt in 0..5 {
                 let output = self
                     .client
@@ -194,7 +203,7 @@ impl SessionStore for DynamoStore {
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
             }
             if !requests.is_empty() {
-                return Err(anyhow!("could not end every session of {user_id}").into());
+                return Err(anyhow!("{} items left undeleted", requests.len()));
             }
         }
         Ok(())

@@ -89,6 +89,7 @@ async fn deleting_an_author_with_5000_subscribers_erases_every_edge_and_count_an
         social: store.clone(),
         notifications: store.clone(),
         tokens: store.clone(),
+        activity: store.clone(),
         jobs: jobs.clone(),
         keys,
         config,

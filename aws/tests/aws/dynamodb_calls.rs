@@ -37,6 +37,8 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     measure("GET auth/confirm_email", calls.take());
 
     let login = json!({ "email": email, "password": PASSWORD });
+    api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
+    measure("POST auth/login (the account's first: its device remembered)", calls.take());
     let (_, tokens) = api.call("POST", "/api/v1/auth/login", Some(login.clone()), None).await;
     measure("POST auth/login (success)", calls.take());
     api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": "wrong password" })), None).await;

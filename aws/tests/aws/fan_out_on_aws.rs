@@ -44,6 +44,7 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
         social: store.clone(),
         notifications: store.clone(),
         tokens: store.clone(),
+        activity: store.clone(),
         jobs: jobs.clone(),
         keys,
         config,

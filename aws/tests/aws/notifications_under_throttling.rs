@@ -172,6 +172,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         social: store.clone(),
         notifications: store.clone(),
         tokens: store.clone(),
+        activity: store.clone(),
         jobs: jobs.clone(),
         keys,
         config: config.clone(),

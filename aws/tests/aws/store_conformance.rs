@@ -47,6 +47,7 @@ async fn a_table_without_the_admin_count_counts_its_admins_once() {
             photo_upload: None,
             photo_status: None,
             photo_error: None,
+            known_devices: Vec::new(),
             pending_email: None,
             factors: Default::default(),
             access_version: 0,

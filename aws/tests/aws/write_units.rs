@@ -237,6 +237,7 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
         social: store.clone(),
         notifications: store.clone(),
         tokens: store.clone(),
+        activity: store.clone(),
         jobs: jobs.clone(),
         keys: Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &settings.jwt).unwrap()),
         config: settings.clone(),

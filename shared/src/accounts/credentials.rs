@@ -52,6 +52,7 @@ impl Lifecycle<'_> {
             photo_upload: None,
             photo_status: None,
             photo_error: None,
+            known_devices: Vec::new(),
         };
         self.accounts.create_account(&user).await?;
         tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");

@@ -6,7 +6,7 @@
 use super::{AccountError, AccountResult, Lifecycle};
 use crate::{
     domain::{Role, User, UserId},
-    ports::{EmailJob, EmailMessage, Job, JobQueue, SocialStore, StoreError, TokenStore},
+    ports::{ActivityStore, EmailJob, EmailMessage, Job, JobQueue, SocialStore, StoreError, TokenStore},
 };
 
 /// Subscriptions and follows one erasure job removes before it queues the next.
@@ -61,17 +61,19 @@ impl Lifecycle<'_> {
     }
 }
 
-/// One step of a deleted account's erasure: its emailed links, then up to [`ERASE_PAGE`] of
+/// One step of a deleted account's erasure: its emailed links and security activity, then up to [`ERASE_PAGE`] of
 /// its subscriptions and follows (both ways, each with its counts); if some may remain, the
 /// next step is queued. Each step starts from what is left, so a step redelivered or run
 /// twice removes nothing twice, and a step that died is taken up where it stopped.
 pub async fn erase_account_data(
     social: &dyn SocialStore,
     tokens: &dyn TokenStore,
+    activity: &dyn ActivityStore,
     jobs: &dyn JobQueue,
     user_id: &UserId,
 ) -> anyhow::Result<()> {
     tokens.delete_user_tokens(user_id).await?;
+    activity.delete_user_activity(user_id).await?;
     let more = social.delete_user_edges(user_id, ERASE_PAGE).await?;
     if more {
         jobs.enqueue(&Job::EraseAccountData { user_id: user_id.clone() }).await?;

@@ -15,6 +15,7 @@ use super::{
 use crate::{
     domain::Action,
     http::{ApiError, AuthUser, Device, EnrollingUser, JsonBody, Problem, Source},
+    ports::ActivityKind,
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -216,10 +217,13 @@ pub async fn confirm_totp(
     State(state): State<AuthState>,
     EnrollingUser { user: caller, .. }: EnrollingUser,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<ConfirmTotpRequest>,
 ) -> Result<NoStore<RecoveryCodes>, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
-    Ok(no_store(second_factor::confirm_totp(&state, &caller, &body.code, &source).await?))
+    let codes = second_factor::confirm_totp(&state, &caller, &body.code, &source).await?;
+    state.record(&caller.user_id, ActivityKind::FactorAdded, (&source, &device), "authenticator app").await?;
+    Ok(no_store(codes))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -251,10 +255,12 @@ pub async fn remove_totp(
     State(state): State<AuthState>,
     caller: AuthUser,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<RemoveTotpRequest>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
     second_factor::remove_totp(&state, &caller, &body.password, &body.code, &source).await?;
+    state.record(&caller.user_id, ActivityKind::FactorRemoved, (&source, &device), "authenticator app").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -271,9 +277,13 @@ pub async fn remove_totp(
 pub async fn regenerate_recovery_codes(
     State(state): State<AuthState>,
     caller: AuthUser,
+    source: Source,
+    device: Device,
 ) -> Result<NoStore<RecoveryCodes>, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
-    Ok(no_store(second_factor::regenerate_recovery_codes(&state, &caller).await?))
+    let codes = second_factor::regenerate_recovery_codes(&state, &caller).await?;
+    state.record(&caller.user_id, ActivityKind::RecoveryCodesReplaced, (&source, &device), "ten new codes").await?;
+    Ok(no_store(codes))
 }
 
 /// Start registering a passkey.
@@ -318,11 +328,15 @@ pub async fn begin_passkey(
 pub async fn confirm_passkey(
     State(state): State<AuthState>,
     EnrollingUser { user: caller, .. }: EnrollingUser,
+    source: Source,
+    device: Device,
     JsonBody(body): JsonBody<FinishRegistration>,
 ) -> Result<(StatusCode, NoStore<PasskeyRegistered>), ApiError> {
     caller.require(Action::ManageOwnFactors)?;
     let registered =
         passkeys::finish_registration(&state, &caller, &body.ceremony, &body.credential, body.name.as_deref()).await?;
+    let about = format!("passkey {} ({})", registered.passkey.id, registered.passkey.name);
+    state.record(&caller.user_id, ActivityKind::FactorAdded, (&source, &device), about).await?;
     Ok((StatusCode::CREATED, no_store(registered)))
 }
 
@@ -348,11 +362,14 @@ pub struct PasskeyPath {
 pub async fn remove_passkey(
     State(state): State<AuthState>,
     caller: AuthUser,
+    source: Source,
+    device: Device,
     axum::extract::Path(PasskeyPath { id }): axum::extract::Path<PasskeyPath>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnFactors)?;
     caller.require_recent_authentication()?;
     passkeys::remove(&state, &caller, &id).await?;
+    state.record(&caller.user_id, ActivityKind::FactorRemoved, (&source, &device), format!("passkey {id}")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

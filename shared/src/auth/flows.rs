@@ -19,7 +19,7 @@ use crate::{
     },
     domain::{AccountStatus, EmailAddress, FieldError, Password, Profile, Role, User, UserView},
     http::{ApiError, AuthUser, Device, Source},
-    ports::{CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
+    ports::{ActivityKind, CheckKey, Job, LinkRequest, OneTimeToken, Rotation, Session, TokenKind, TokenStore},
 };
 
 /// A validated registration.
@@ -161,7 +161,12 @@ pub async fn login(
     let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
     let user = match user {
         Some(user) if verified => user,
-        _ => return Err(ApiError::InvalidCredentials),
+        Some(user) => {
+            // The owner sees it in their security activity (the attempt counters bound how often).
+            state.record(&user.id, ActivityKind::SignInFailed, (source, device), "wrong password").await?;
+            return Err(ApiError::InvalidCredentials);
+        }
+        None => return Err(ApiError::InvalidCredentials),
     };
     if user.factors.any() {
         return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source).await?));
@@ -207,11 +212,15 @@ pub(crate) async fn start_session(
         source: Some(client.0.0.clone()),
         device: client.1.0.clone(),
     };
+    let how = session.amr.join(" ");
     let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
         Ok(user) => user,
         Err(AccountError::Conflict | AccountError::NotFound) => return Err(ApiError::InvalidCredentials),
         Err(e) => return Err(e.into()),
     };
+    // One more write than the session's: the login on the account's security activity.
+    state.record(&user.id, ActivityKind::SignedIn, client, format!("session {} ({how})", session.id)).await?;
+    super::alerts::notice_device(state, &user, &session, client).await;
     token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
 }
 
@@ -308,19 +317,24 @@ pub async fn logout(
     caller: &AuthUser,
     refresh_token: Option<&str>,
     all: bool,
+    client: (&Source, &Device),
 ) -> Result<(), ApiError> {
+    let ended = |what: String| state.record(&caller.user_id, ActivityKind::SessionEnded, client, what);
     if all {
         state.sessions.delete_user_sessions(&caller.user_id).await?;
         tracing::info!(user_id = %caller.user_id, "logged out of all sessions");
-        return Ok(());
+        return ended("every session: logged out everywhere".into()).await;
     }
     // Only the caller's own sessions can be named: the lookup is within the caller's account.
     if let Some((_, session_id, _)) = refresh_token.and_then(split_refresh_token) {
         state.sessions.delete_session(&caller.user_id, session_id).await?;
+        if session_id != caller.session_id {
+            ended(format!("session {session_id}: logged out by another")).await?;
+        }
     }
     state.sessions.delete_session(&caller.user_id, &caller.session_id).await?;
     tracing::info!(user_id = %caller.user_id, "logged out");
-    Ok(())
+    ended(format!("session {}: logged out", caller.session_id)).await
 }
 
 /// Changes the caller's password and ends all their sessions. Wrong current passwords count
@@ -330,7 +344,7 @@ pub async fn change_password(
     caller: &AuthUser,
     current: &str,
     new: String,
-    source: &Source,
+    (source, device): (&Source, &Device),
 ) -> Result<(), ApiError> {
     let new = Password::parse(new)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("new_password", code, why)]))?;
@@ -344,12 +358,17 @@ pub async fn change_password(
         .await
         .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
-    Ok(())
+    state.record(&user.id, ActivityKind::PasswordChanged, (source, device), "every session ended").await
 }
 
 /// Sets a new password with a reset token and ends all sessions. The token proves the
 /// address too, so a pending account becomes active.
-pub async fn reset_password(state: &AuthState, token: &str, password: String, source: &Source) -> Result<(), ApiError> {
+pub async fn reset_password(
+    state: &AuthState,
+    token: &str,
+    password: String,
+    (source, device): (&Source, &Device),
+) -> Result<(), ApiError> {
     // Check the password first, so a refused password does not burn the token.
     let password = Password::parse(password)
         .map_err(|(code, why)| ApiError::Validation(vec![FieldError::new("password", code, why)]))?;
@@ -358,7 +377,9 @@ pub async fn reset_password(state: &AuthState, token: &str, password: String, so
     let user = state.lifecycle().reset_password(&link, new_hash, state.config.limits.pending_account_ttl).await?;
     // The link proved the address: lift its backoff, and that of the source that used it.
     state.throttle().forget_address(&user.email.key(), source).await?;
-    Ok(())
+    state
+        .record(&user.id, ActivityKind::PasswordReset, (source, device), "with an emailed link; every session ended")
+        .await
 }
 
 fn parse_email_field(email: &str) -> Result<EmailAddress, ApiError> {

@@ -4,6 +4,7 @@
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); the
 //! group's state holds only the ports its flows use.
 
+pub mod alerts;
 mod factor_routes;
 pub mod flows;
 mod pages;
@@ -43,9 +44,24 @@ pub struct AuthState {
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
+    /// Each account's security activity (logins and failed attempts).
+    pub activity: Arc<dyn crate::ports::ActivityStore>,
 }
 
 impl AuthState {
+    /// Records `kind` on the account's security activity, with where and on what it happened.
+    pub(crate) async fn record(
+        &self,
+        user: &crate::domain::UserId,
+        kind: crate::ports::ActivityKind,
+        client: (&crate::http::Source, &crate::http::Device),
+        detail: impl Into<String>,
+    ) -> Result<(), crate::http::ApiError> {
+        let entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now()).from_client(client.0, client.1);
+        self.activity.record_activity(&entry.about(detail)).await?;
+        Ok(())
+    }
+
     /// The account lifecycle over this group's stores.
     pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
         crate::accounts::Lifecycle {
@@ -95,4 +111,5 @@ crate::http::route_group! {
     [jwks],
     [confirm_email_page, confirm_email_form],
     [reset_password_page, reset_password_form],
+    [end_session_page, end_session_form],
 }

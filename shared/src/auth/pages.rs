@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{AuthState, flows};
 use crate::http::{
-    Source,
+    Device, Source,
     pages::{FormPage, LinkForm, unusable_link},
 };
 
@@ -110,9 +110,57 @@ pub async fn reset_password_page(RawQuery(query): RawQuery) -> Response {
         (status = 503, description = "Password hashing is at capacity; see Retry-After", content_type = "text/html", body = String),
     )
 )]
-pub async fn reset_password_form(State(state): State<AuthState>, source: Source, body: Bytes) -> Response {
+pub async fn reset_password_form(
+    State(state): State<AuthState>,
+    source: Source,
+    device: Device,
+    body: Bytes,
+) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = flows::reset_password(&state, token, form.password.clone(), &source).await;
+    let outcome = flows::reset_password(&state, token, form.password.clone(), (&source, &device)).await;
     RESET.result(token, outcome, "Password changed", "Your password is changed. Sign in with the new one.")
+}
+
+const END_SESSION: FormPage = FormPage {
+    title: "End that session",
+    lead: "Press the button to sign that device out. If it was not you, change your password too: \
+           this ends only the one session the email was about.",
+    action: "end-session",
+    button: "Sign that device out",
+    password: false,
+};
+
+/// The page a sign-in alert's link opens: a button that ends the session it was about (a GET
+/// changes nothing: mail scanners open links).
+#[utoipa::path(
+    get, path = "/end-session", tag = "pages", params(LinkQuery),
+    responses(
+        (status = 200, description = "A page with the button", content_type = "text/html", body = String),
+        (status = 400, description = "A link without a token of ours", content_type = "text/html", body = String),
+    )
+)]
+pub async fn end_session_page(RawQuery(query): RawQuery) -> Response {
+    END_SESSION.for_link(query.as_deref())
+}
+
+/// The button: ends the session the alert was about, once; answers a page.
+#[utoipa::path(
+    post, path = "/end-session", tag = "pages",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The session is ended", content_type = "text/html", body = String),
+        (status = 400, description = "The link was used or expired", content_type = "text/html", body = String),
+    )
+)]
+pub async fn end_session_form(State(state): State<AuthState>, source: Source, device: Device, body: Bytes) -> Response {
+    let form = LinkForm::parse(&body);
+    let Some(token) = form.token() else { return unusable_link() };
+    let outcome = super::alerts::end_session_from_alert(&state, token, (&source, &device)).await;
+    END_SESSION.result(
+        token,
+        outcome,
+        "Session ended",
+        "That device is signed out. If the sign-in was not yours, change your password now.",
+    )
 }

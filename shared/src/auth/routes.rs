@@ -176,6 +176,8 @@ pub async fn logout(
     State(state): State<AuthState>,
     // A staff account that has not enrolled a factor yet may still log out.
     EnrollingUser { user: caller, .. }: EnrollingUser,
+    source: Source,
+    device: Device,
     RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
@@ -185,7 +187,7 @@ pub async fn logout(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
-    flows::logout(&state, &caller, request.refresh_token.as_deref(), request.all).await?;
+    flows::logout(&state, &caller, request.refresh_token.as_deref(), request.all, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -281,9 +283,10 @@ pub struct ResetPasswordRequest {
 pub async fn reset_password(
     State(state): State<AuthState>,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    flows::reset_password(&state, &body.token, body.password, &source).await?;
+    flows::reset_password(&state, &body.token, body.password, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -315,11 +318,13 @@ pub async fn change_password(
     State(state): State<AuthState>,
     caller: AuthUser,
     source: Source,
+    device: Device,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnSessions)?;
     caller.require_recent_authentication()?;
-    flows::change_password(&state, &caller, &body.current_password, body.new_password, &source).await?;
+    let client = (&source, &device);
+    flows::change_password(&state, &caller, &body.current_password, body.new_password, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

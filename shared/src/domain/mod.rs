@@ -17,5 +17,8 @@ pub use password::Password;
 pub use permissions::{Action, Allowed};
 pub use profile::{Profile, multiline, single_line};
 pub use status::{AccountStatus, MAX_REASON_CHARS, Reason, Suspension};
-pub use user::{AuthorCounts, AuthorView, PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId, UserView};
+pub use user::{
+    AuthorCounts, AuthorView, MAX_KNOWN_DEVICES, PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId,
+    UserView,
+};
 pub use validation::FieldError;

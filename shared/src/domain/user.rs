@@ -142,7 +142,15 @@ pub struct User {
     /// Second factors: with one, a password alone does not sign in.
     #[serde(default, skip_serializing_if = "Factors::is_empty")]
     pub factors: Factors,
+    /// The devices (with the network they came from) this account signed in from, as keys
+    /// that name neither, oldest first, at most [`MAX_KNOWN_DEVICES`]: a login from another
+    /// is alerted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_devices: Vec<String>,
 }
+
+/// Devices an account remembers; the one not used for longest is forgotten first.
+pub const MAX_KNOWN_DEVICES: usize = 20;
 
 impl User {
     /// An admin who can act as one: the last of these can be neither removed nor demoted.

@@ -19,7 +19,7 @@ use crate::{
     domain::{AccountStatus, User},
     ports::{
         AccountStore, DeliveryClaim, EmailJob, EmailMessage, Finished, Job, LinkRequest, Mailer, NotificationEmail,
-        NotificationStore, OneTimeToken, SendFailure, SessionStore, TokenKind, TokenStore,
+        NotificationStore, OneTimeToken, SendFailure, SessionStore, SignInAlert, TokenKind, TokenStore,
     },
 };
 
@@ -91,6 +91,10 @@ impl EmailWorker {
                 None => return Ok(Sent::Done),
             },
             Job::SendNotification(email) => return self.send_notification(email).await,
+            Job::SignInAlert(alert) => match self.links.sign_in_alert(alert).await? {
+                Some(email) => email,
+                None => return Ok(Sent::Done),
+            },
             Job::ProcessPhoto { .. }
             | Job::DeletePhoto { .. }
             | Job::DeleteAccountPhotos { .. }
@@ -192,7 +196,8 @@ impl LinkIssuer {
             | TokenKind::LoginChallenge
             | TokenKind::PasskeyRegistration
             | TokenKind::PasskeySignIn
-            | TokenKind::PasskeyStepUp => return Ok(None),
+            | TokenKind::PasskeyStepUp
+            | TokenKind::EndSession => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.
@@ -218,6 +223,38 @@ impl LinkIssuer {
             EmailMessage::ConfirmEmail { link: with_token(&self.config.confirm_email_url, &token) }
         } else {
             EmailMessage::ResetPassword { link: with_token(&self.config.password_reset_url, &token) }
+        };
+        Ok(Some(EmailJob { to: user.email.to_string(), message }))
+    }
+
+    /// A sign-in alert with a fresh link that ends the session it is about; `None` if the
+    /// account is gone or the session ended already (nothing to alert about).
+    pub async fn sign_in_alert(&self, alert: &SignInAlert) -> anyhow::Result<Option<EmailJob>> {
+        let Some(user) = self.accounts.account(&alert.user_id).await? else { return Ok(None) };
+        if self.sessions.session(&user.id, &alert.session_id).await?.is_none() {
+            return Ok(None);
+        }
+        let token = random_token();
+        self.tokens
+            .put_token(&OneTimeToken {
+                hash: hash_token(&token),
+                kind: TokenKind::EndSession,
+                user_id: user.id.clone(),
+                email_key: user.email.key(),
+                expires_at: self.clock.now() + crate::auth::alerts::END_SESSION_LINK_TTL,
+                credential_version: user.credential_version,
+                reset_generation: user.reset_generation,
+                payload: Some(alert.session_id.clone()),
+            })
+            .await?;
+        let at = alert.at.format(&time::macros::format_description!(
+            "[weekday repr:long] [day padding:none] [month repr:long] [year] at [hour]:[minute] UTC"
+        ))?;
+        let message = EmailMessage::SignInAlert {
+            link: with_token(&format!("{}/end-session", self.config.public_url), &token),
+            at,
+            source: alert.source.clone().unwrap_or_else(|| "an unknown address".into()),
+            device: alert.device.clone().unwrap_or_else(|| "an unknown device".into()),
         };
         Ok(Some(EmailJob { to: user.email.to_string(), message }))
     }

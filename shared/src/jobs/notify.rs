@@ -46,6 +46,8 @@ pub struct NotifyWorker {
     pub notifications: Arc<dyn NotificationStore>,
     /// A deleted account's emailed links.
     pub tokens: Arc<dyn TokenStore>,
+    /// A deleted account's security activity.
+    pub activity: Arc<dyn crate::ports::ActivityStore>,
     pub jobs: Arc<dyn JobQueue>,
     pub keys: Arc<JwtKeys>,
     pub config: Arc<Config>,
@@ -62,7 +64,7 @@ impl Worker for NotifyWorker {
             }
             Job::EraseAccountData { user_id } => {
                 let (social, tokens, jobs) = (self.social.as_ref(), self.tokens.as_ref(), self.jobs.as_ref());
-                crate::accounts::erase_account_data(social, tokens, jobs, user_id).await
+                crate::accounts::erase_account_data(social, tokens, self.activity.as_ref(), jobs, user_id).await
             }
             _ => anyhow::bail!("a job of another queue reached the notify worker"),
         }

@@ -34,6 +34,20 @@ pub enum Job {
     },
     /// One subscriber's copy of a notification, sent at most once (its delivery record).
     SendNotification(NotificationEmail),
+    /// A login from a device the account had not signed in from: the worker issues the link
+    /// that ends that session and emails the owner.
+    SignInAlert(SignInAlert),
+}
+
+/// What a sign-in alert tells: when, from where, on what, and which session to end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInAlert {
+    pub user_id: UserId,
+    pub session_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: time::OffsetDateTime,
+    pub source: Option<String>,
+    pub device: Option<String>,
 }
 
 /// The queues. Each job kind names the queue it travels on; each queue feeds one worker.
@@ -88,7 +102,7 @@ impl Queue {
 impl Job {
     pub fn queue(&self) -> Queue {
         match self {
-            Job::SendEmail(_) | Job::SendLink(_) => Queue::Email,
+            Job::SendEmail(_) | Job::SendLink(_) | Job::SignInAlert(_) => Queue::Email,
             Job::SendNotification(_) => Queue::Delivery,
             Job::ProcessPhoto { .. } | Job::DeletePhoto { .. } | Job::DeleteAccountPhotos { .. } => Queue::Photo,
             Job::FanOut { .. } | Job::EraseAccountData { .. } => Queue::Notify,
@@ -109,6 +123,8 @@ impl Job {
             Job::SendNotification(email) => Some(format!("notify-{}-{}", email.notification_id, email.subscriber_id)),
             // A fan-out's progress is saved with the notification; each step is a new job.
             Job::FanOut { .. } => None,
+            // One alert per session, however many times it is queued.
+            Job::SignInAlert(alert) => Some(format!("sign-in-alert-{}", alert.session_id)),
         }
     }
 
@@ -149,6 +165,14 @@ pub enum EmailMessage {
     },
     /// Goodbye, to the address of a deleted account.
     AccountDeleted,
+    /// A login from a new device: when (UTC, in words), from where, on what, and the link
+    /// that ends that session.
+    SignInAlert {
+        link: String,
+        at: String,
+        source: String,
+        device: String,
+    },
 }
 
 /// One subscriber's copy of an author's notification.

@@ -6,6 +6,7 @@
 //! `NotificationStore`.
 
 mod accounts;
+mod activity;
 mod jobs;
 mod limits;
 mod mail;
@@ -17,7 +18,8 @@ mod tokens;
 mod webhooks;
 
 pub use accounts::{AccountFilter, AccountStore, Position};
-pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue};
+pub use activity::{ACTIVITY_RETENTION, ActivityEntry, ActivityKind, ActivityStore};
+pub use jobs::{EmailJob, EmailMessage, Envelope, Job, JobQueue, LinkRequest, NotificationEmail, Queue, SignInAlert};
 pub use limits::{
     AttemptPolicy, Attempts, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck, Reservation,
 };

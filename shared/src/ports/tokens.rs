@@ -21,6 +21,8 @@ pub enum TokenKind {
     PasskeySignIn,
     /// A step-up with a passkey, for the account's own session, bound to where it came from.
     PasskeyStepUp,
+    /// A sign-in alert's link: ends the session it names (the payload), once.
+    EndSession,
 }
 
 impl TokenKind {
@@ -33,6 +35,7 @@ impl TokenKind {
             TokenKind::PasskeyRegistration => "passkey_registration",
             TokenKind::PasskeySignIn => "passkey_sign_in",
             TokenKind::PasskeyStepUp => "passkey_step_up",
+            TokenKind::EndSession => "end_session",
         }
     }
 }

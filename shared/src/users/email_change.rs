@@ -13,7 +13,7 @@ use crate::{
     auth::{LinkQuery, TokenForm, TokenQuery, flows::take_token},
     domain::{User, UserView},
     http::{
-        ApiError, Problem, QueryParams,
+        ApiError, Device, Problem, QueryParams, Source,
         pages::{FormPage, LinkForm, unusable_link},
     },
     ports::TokenKind,
@@ -31,15 +31,20 @@ use crate::{
 )]
 pub async fn confirm_email_change(
     State(state): State<UsersState>,
+    source: Source,
+    device: Device,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = confirm(&state, &query.token).await?;
+    let user = confirm(&state, &query.token, (&source, &device)).await?;
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
-async fn confirm(state: &UsersState, token: &str) -> Result<User, ApiError> {
+async fn confirm(state: &UsersState, token: &str, client: (&Source, &Device)) -> Result<User, ApiError> {
     let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, token).await?;
-    Ok(state.lifecycle().confirm_email_change(&link).await?)
+    let user = state.lifecycle().confirm_email_change(&link).await?;
+    let about = format!("to {}, confirmed from the link sent there", user.email);
+    state.record(&user.id, crate::ports::ActivityKind::EmailChanged, client, about).await?;
+    Ok(user)
 }
 
 const CONFIRM_CHANGE: FormPage = FormPage {
@@ -73,9 +78,14 @@ pub async fn confirm_email_change_page(RawQuery(query): RawQuery) -> Response {
         (status = 409, description = "Another account took the address, or the account changed", content_type = "text/html", body = String),
     )
 )]
-pub async fn confirm_email_change_form(State(state): State<UsersState>, body: Bytes) -> Response {
+pub async fn confirm_email_change_form(
+    State(state): State<UsersState>,
+    source: Source,
+    device: Device,
+    body: Bytes,
+) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = confirm(&state, token).await;
+    let outcome = confirm(&state, token, (&source, &device)).await;
     CONFIRM_CHANGE.result(token, outcome, "Email address changed", "Your account uses the new address from now on.")
 }

@@ -10,7 +10,7 @@ use super::{AccountQuery, AccountUpdate, IdQuery, UsersState, other_account, upd
 use crate::{
     accounts::Deletion,
     domain::{Action, FieldError, Role, UserId, UserView},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, RawBody, Source},
+    http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, RawBody, Source},
 };
 
 /// What deleting your own account asks for.
@@ -113,6 +113,8 @@ async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(),
 pub async fn reset_factors(
     State(state): State<UsersState>,
     caller: AuthUser,
+    source: Source,
+    device: Device,
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Action::ResetAnyFactors)?;
@@ -121,7 +123,10 @@ pub async fn reset_factors(
     if query.id == caller.user_id.0 {
         return Err(ApiError::FactorRequired);
     }
-    state.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &UserId(query.id)).await?;
+    let account = UserId(query.id);
+    state.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &account).await?;
+    let about = format!("by admin {}; every session ended", caller.user_id);
+    state.record(&account, crate::ports::ActivityKind::FactorsReset, (&source, &device), about).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

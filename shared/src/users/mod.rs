@@ -60,12 +60,27 @@ pub struct UsersState {
     pub moderation: Arc<dyn ModerationStore>,
     /// Where the webhook endpoints' deliveries stand (admins read it).
     pub webhooks: Arc<dyn WebhookDirectory>,
+    /// Each account's security activity (its owner and admins read it).
+    pub activity: Arc<dyn crate::ports::ActivityStore>,
     pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
 }
 
 impl UsersState {
+    /// Records `kind` on the account's security activity, with where and on what it happened.
+    pub(crate) async fn record(
+        &self,
+        user: &UserId,
+        kind: crate::ports::ActivityKind,
+        client: (&crate::http::Source, &crate::http::Device),
+        detail: impl Into<String>,
+    ) -> Result<(), ApiError> {
+        let entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now()).from_client(client.0, client.1);
+        self.activity.record_activity(&entry.about(detail)).await?;
+        Ok(())
+    }
+
     /// The account lifecycle over this group's stores.
     pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
         crate::accounts::Lifecycle {
@@ -94,6 +109,7 @@ crate::http::route_group! {
     [export],
     [reset_factors],
     [sessions, end_session],
+    [activity],
     [upload_photo, delete_photo],
     [confirm_email_change],
     [confirm_email_change_page, confirm_email_change_form],
@@ -220,13 +236,15 @@ pub struct DataExport {
     pub follows: Vec<EdgeExport>,
     /// The reports you filed, newest first.
     pub reports: Vec<ReportExport>,
+    /// Your security activity of the last 90 days, newest first.
+    pub activity: Vec<sessions::ActivityView>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub exported_at: OffsetDateTime,
 }
 
 /// Export everything held about you, as JSON: your account, your sessions, whom you
-/// subscribe to and follow, and the reports you filed.
+/// subscribe to and follow, the reports you filed, and your security activity.
 #[utoipa::path(
     get, path = "/api/v1/user/export", tag = "users",
     security(("bearer" = [])),
@@ -253,13 +271,25 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
             created_at: r.created_at,
         })
         .collect();
+    let now = state.clock.now();
+    let (mut activity, mut before) = (Vec::new(), None);
+    loop {
+        let page = state.activity.activity(&caller.user_id, now, 100, before.as_deref()).await?;
+        let full = page.len() == 100;
+        before = page.last().map(|e| e.id.clone());
+        activity.extend(page.into_iter().map(sessions::ActivityView::from));
+        if !full {
+            break;
+        }
+    }
     Ok(Json(DataExport {
         account: UserView::new(&user, &state.config.photos_url),
         sessions,
         subscriptions,
         follows,
         reports,
-        exported_at: state.clock.now(),
+        activity,
+        exported_at: now,
     }))
 }
 

@@ -8,8 +8,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{SessionView, UsersState, other_account};
 use crate::{
     domain::Action,
-    http::{ApiError, AuthUser, Problem, QueryParams},
-    ports::{AuditRecord, ModerationAction},
+    http::{ApiError, AuthUser, Device, Problem, QueryParams, Source},
+    ports::{ActivityKind, AuditRecord, ModerationAction},
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -88,6 +88,8 @@ pub struct EndSessionQuery {
 pub async fn end_session(
     State(state): State<UsersState>,
     caller: AuthUser,
+    source: Source,
+    device: Device,
     QueryParams(query): QueryParams<EndSessionQuery>,
 ) -> Result<StatusCode, ApiError> {
     let other = other_account(&caller, query.id);
@@ -98,6 +100,11 @@ pub async fn end_session(
     let account = other.clone().unwrap_or_else(|| caller.user_id.clone());
     state.sessions.session(&account, &query.session).await?.ok_or(ApiError::NotFound)?;
     state.sessions.delete_session(&account, &query.session).await?;
+    let about = match &other {
+        Some(_) => format!("session {}: ended by admin {}", query.session, caller.user_id),
+        None => format!("session {}: ended from the session list", query.session),
+    };
+    state.record(&account, ActivityKind::SessionEnded, (&source, &device), about).await?;
     if let Some(account) = other {
         let record =
             AuditRecord::new(&caller.user_id, ModerationAction::EndSession, &account, String::new(), state.clock.now());
@@ -107,4 +114,92 @@ pub async fn end_session(
         tracing::info!(user_id = %account, "a session ended by its owner");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// Another account's id (admins only); without it, your own activity.
+    pub id: Option<String>,
+    /// Entries per page, 1 to 100 (20 if absent).
+    pub limit: Option<u32>,
+    /// The `next_before` of the page before.
+    pub before: Option<String>,
+}
+
+/// One thing that happened to an account's security.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityView {
+    pub id: String,
+    #[schema(value_type = String, example = "signed_in")]
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: time::OffsetDateTime,
+    pub source: Option<String>,
+    pub device: Option<String>,
+    pub detail: String,
+}
+
+impl From<crate::ports::ActivityEntry> for ActivityView {
+    fn from(e: crate::ports::ActivityEntry) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind.as_str().to_string(),
+            at: e.at,
+            source: e.source,
+            device: e.device,
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityPage {
+    /// Newest first.
+    pub items: Vec<ActivityView>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next_before: Option<String>,
+}
+
+/// Your security activity of the last 90 days, or with `?id=` (admins only) another
+/// account's, newest first, page by page: logins and failed attempts, password and email
+/// changes, sessions ended, sign-in alerts sent, second factors added and removed.
+#[utoipa::path(
+    get, path = "/api/v1/user/activity", tag = "users", params(ActivityQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of activity", body = ActivityPage),
+        (status = 401, description = "No valid access token", body = Problem),
+        (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
+        (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn activity(
+    State(state): State<UsersState>,
+    caller: AuthUser,
+    QueryParams(query): QueryParams<ActivityQuery>,
+) -> Result<Json<ActivityPage>, ApiError> {
+    let account = match other_account(&caller, query.id) {
+        Some(other) => {
+            caller.require(Action::ManageAnyAccount)?;
+            other
+        }
+        None => {
+            caller.require(Action::ReadOwnAccount)?;
+            caller.user_id.clone()
+        }
+    };
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+            "limit",
+            "out_of_range",
+            "must be from 1 to 100",
+        )]));
+    }
+    let entries = state.activity.activity(&account, state.clock.now(), limit as usize, query.before.as_deref()).await?;
+    let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id.clone())).flatten();
+    let items = entries.into_iter().map(ActivityView::from).collect();
+    Ok(Json(ActivityPage { items, next_before }))
 }

@@ -39,6 +39,7 @@ fn account(email: &str, role: Role) -> User {
         photo_upload: None,
         photo_status: None,
         photo_error: None,
+        known_devices: Vec::new(),
     }
 }
 

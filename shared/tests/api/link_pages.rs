@@ -117,7 +117,7 @@ async fn the_email_change_link_opens_a_page_whose_button_moves_the_account() {
 #[tokio::test]
 async fn a_page_echoes_nothing_it_did_not_make_and_a_foreign_token_fails_as_a_page() {
     let app = spawn_app().await;
-    for path in ["/confirm-email", "/reset-password", "/confirm-email-change"] {
+    for path in ["/confirm-email", "/reset-password", "/confirm-email-change", "/end-session"] {
         let hostile = app.url(&format!("{path}?token=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E"));
         let page = app.client.get(&hostile).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{path}");
@@ -145,4 +145,90 @@ async fn with_a_front_end_configured_the_links_point_at_it() {
     assert!(link.starts_with("https://blog.example/welcome?lang=fr&token="), "{link}");
     // The front end confirms through the API with the token.
     assert_eq!(app.get_confirm_email(&token_of(&link)).await.status(), StatusCode::OK);
+}
+
+const NEW_SIGN_IN: &str = "A new sign-in to your account";
+const FIREFOX_ON_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const SAFARI_ON_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 \
+                                (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+
+/// Logs in with the password from a client that says it is `user_agent`.
+async fn logged_in_on(app: &TestApp, email: &str, user_agent: &str) -> crate::helpers::Tokens {
+    let body = json!({ "email": email, "password": PASSWORD });
+    let request = app.client.post(app.url("/api/v1/auth/login")).header(header::USER_AGENT, user_agent);
+    let response = request.json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    crate::helpers::Tokens::of(&response.json().await.unwrap())
+}
+
+/// Waits until `count` alerts reached the address, and returns them, oldest first.
+async fn alerts(app: &TestApp, to: &str, count: usize) -> Vec<String> {
+    for _ in 0..400 {
+        let alerts = app.emails_to(to, NEW_SIGN_IN);
+        if alerts.len() >= count {
+            return alerts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} sign-in alerts reached {to}");
+}
+
+#[tokio::test]
+async fn a_login_from_a_new_device_is_alerted_once_and_the_alerts_link_ends_that_session() {
+    let app = spawn_app().await;
+    // The account's first login has nothing to compare with: no alert.
+    let first = app.signed_up("reader", "ada@example.com").await;
+    let laptop = logged_in_on(&app, "ada@example.com", FIREFOX_ON_LINUX).await;
+    let alert = alerts(&app, "ada@example.com", 1).await.remove(0);
+    assert!(alert.contains("Firefox on Linux") && alert.contains("127.0.0.1"), "when, where from, on what: {alert}");
+    let link = link_in(&alert);
+    assert!(link.starts_with(&format!("{}/end-session?token=", app.address)), "{link}");
+
+    // The same device again: no second alert. Another device: its own, which comes after.
+    let laptop_again = logged_in_on(&app, "ada@example.com", FIREFOX_ON_LINUX).await;
+    let phone = logged_in_on(&app, "ada@example.com", SAFARI_ON_IPHONE).await;
+    let sent = alerts(&app, "ada@example.com", 2).await;
+    assert!(sent[1].contains("Safari on iPhone"), "{}", sent[1]);
+    assert_eq!(app.emails_to("ada@example.com", NEW_SIGN_IN).len(), 2, "one per new device");
+
+    // Opened, by Ada or by a mail scanner: a button, and nothing ended.
+    for _ in 0..2 {
+        let page = open(&app, &link).await;
+        assert!(page.contains(r#"<form method="post" action="end-session">"#), "{page}");
+    }
+    assert_eq!(app.get_me(&laptop.access).await.status(), StatusCode::OK);
+
+    // The button ends that session, and only that one; the link works once.
+    let ended = submit(&app, &link, &[("token", &token_of(&link))]).await;
+    assert_eq!(ended.status(), StatusCode::OK);
+    assert_page_headers(&ended);
+    assert_problem(app.get_me(&laptop.access).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(app.post_refresh(&laptop.refresh).await.status(), StatusCode::UNAUTHORIZED);
+    for other in [&first, &laptop_again, &phone] {
+        assert_eq!(app.get_me(&other.access).await.status(), StatusCode::OK, "the others stay signed in");
+    }
+    let again = submit(&app, &link, &[("token", &token_of(&link))]).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    // Each of these is on Ada's security activity, newest first.
+    let page: serde_json::Value = app.get("/api/v1/user/activity", &first.access).await.json().await.unwrap();
+    let kinds: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "session_ended", "{page}");
+    assert_eq!(kinds.iter().filter(|k| **k == "sign_in_alert_sent").count(), 2, "{page}");
+    assert_eq!(kinds.iter().filter(|k| **k == "signed_in").count(), 4, "{page}");
+}
+
+#[tokio::test]
+async fn five_logins_at_once_from_a_new_device_send_one_alert() {
+    let app = spawn_app().await;
+    app.signed_up("reader", "ada@example.com").await;
+    let logins = (0..5).map(|_| logged_in_on(&app, "ada@example.com", SAFARI_ON_IPHONE));
+    futures_util::future::join_all(logins).await;
+    // Another new device's alert, sent after the five were queued, marks that the queue moved on.
+    logged_in_on(&app, "ada@example.com", FIREFOX_ON_LINUX).await;
+    let sent = alerts(&app, "ada@example.com", 2).await;
+    let phone = sent.iter().filter(|a| a.contains("Safari on iPhone")).count();
+    assert_eq!(phone, 1, "one alert for the phone's five logins");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(app.emails_to("ada@example.com", NEW_SIGN_IN).len(), 2, "and none late");
 }

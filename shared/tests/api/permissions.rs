@@ -156,6 +156,9 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
                 "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" },
             },
         })),
+        row(M::GET, "/api/v1/user/activity", signed_in(200)),
+        row(M::GET, "/api/v1/user/activity", admin_only(200))
+            .path("/api/v1/user/activity?id=01936f4e-0000-7000-8000-000000000001"),
         row(M::GET, "/api/v1/user/sessions", signed_in(200)),
         row(M::GET, "/api/v1/user/sessions", admin_only(200))
             .path("/api/v1/user/sessions?id=01936f4e-0000-7000-8000-000000000001"),
@@ -181,6 +184,8 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         row(M::POST, "/confirm-email", anyone(400)),
         row(M::GET, "/reset-password", anyone(200)).path(&format!("/reset-password?token={invalid_token}")),
         row(M::POST, "/reset-password", anyone(400)),
+        row(M::GET, "/end-session", anyone(200)).path(&format!("/end-session?token={invalid_token}")),
+        row(M::POST, "/end-session", anyone(400)),
         row(M::GET, "/confirm-email-change", anyone(200)).path(&format!("/confirm-email-change?token={invalid_token}")),
         row(M::POST, "/confirm-email-change", anyone(400)),
         row(M::GET, "/api/v1/user", signed_in(200)),

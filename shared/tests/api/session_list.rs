@@ -110,3 +110,127 @@ async fn nobody_lists_or_ends_another_accounts_sessions_but_an_admin_who_is_audi
     assert_eq!(ended.len(), 1, "{audit}");
     assert_eq!((ended[0]["actor_id"].as_str(), ended[0]["author_id"].as_str()), (Some(&*admin_id), Some(&*ada_id)));
 }
+
+#[tokio::test]
+async fn the_security_activity_lists_logins_and_failed_attempts_newest_first() {
+    let app = spawn_app().await;
+    app.signed_up("reader", "ada@example.com").await;
+    let laptop = app.logged_in_on("ada@example.com", FIREFOX_ON_LINUX).await;
+    let wrong = app.post_login("ada@example.com", "not my password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let page: Value = app.get("/api/v1/user/activity", &laptop.access).await.json().await.unwrap();
+    let kinds: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let expected = ["sign_in_failed", "sign_in_alert_sent", "signed_in", "signed_in"];
+    assert_eq!(kinds, expected, "newest first (the laptop was a new device): {page}");
+    assert_eq!(page["items"][2]["device"], "Firefox on Linux");
+    // Page by page: one at a time, the same three.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/user/activity?limit=1".to_string();
+    loop {
+        let page: Value = app.get(&path, &laptop.access).await.json().await.unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        match page["next_before"].as_str() {
+            Some(before) => path = format!("/api/v1/user/activity?limit=1&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    // Nobody else reads it; an admin does.
+    let ada_id = app.id_of(&laptop.access).await;
+    let mallory = app.signed_up("reader", "mallory@example.com").await;
+    let response = app.get(&format!("/api/v1/user/activity?id={ada_id}"), &mallory.access).await;
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let admin = app.admin("grace@example.com").await;
+    let response = app.get(&format!("/api/v1/user/activity?id={ada_id}"), &admin.access).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// The kinds of the account's security activity, newest first.
+async fn activity_kinds(app: &TestApp, access: &str) -> Vec<String> {
+    let page: Value = app.get("/api/v1/user/activity?limit=100", access).await.json().await.unwrap();
+    page["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_security_activity_lists_each_change_and_the_export_carries_it() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    // The email changes to a new address, confirmed from its link.
+    let response =
+        app.put_me(&ada.access, &serde_json::json!({ "email": "ada@new.example", "current_password": PASSWORD })).await;
+    assert!(response.status().is_success(), "{}", response.text().await.unwrap());
+    let token = app.email_token("ada@new.example", "Confirm your new email address").await;
+    let confirm_path = format!("/api/v1/user/confirm_email_change?token={token}");
+    assert_eq!(app.client.get(app.url(&confirm_path)).send().await.unwrap().status(), StatusCode::OK);
+    // The password changes (every session ends); two logins, one ending the other's session.
+    let response = app.post_change_password(&ada.access, PASSWORD, "a brand new passphrase").await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let body = serde_json::json!({ "email": "ada@new.example", "password": "a brand new passphrase" });
+    let laptop = Tokens::of(&app.post_json("/api/v1/auth/login", &body, None).await.json().await.unwrap());
+    let phone = Tokens::of(&app.post_json("/api/v1/auth/login", &body, None).await.json().await.unwrap());
+    let phone_id = app.sessions_of(&phone.access, None).await.iter().find(|s| s["current"] == true).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.end_session(&laptop.access, &phone_id, None).await.status(), StatusCode::NO_CONTENT);
+    // A second factor, and new recovery codes.
+    app.enrol_totp("ada@new.example", &laptop.access).await;
+    let response = app.post("/api/v1/auth/factors/recovery_codes", &laptop.access, &serde_json::json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let kinds = activity_kinds(&app, &laptop.access).await;
+    let expected = [
+        "recovery_codes_replaced",
+        "factor_added",
+        "session_ended",
+        "signed_in",
+        "signed_in",
+        "password_changed",
+        "email_changed",
+        "signed_in",
+    ];
+    assert_eq!(kinds, expected, "newest first");
+
+    // The export carries it whole; a logout is the next entry, which an admin reads too.
+    let export: Value = app.get("/api/v1/user/export", &laptop.access).await.json().await.unwrap();
+    let exported: Vec<&str> =
+        export["activity"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(exported, expected);
+    assert_eq!(app.post_logout(&laptop.access, None).await.status(), StatusCode::NO_CONTENT);
+    let admin = app.admin("grace@example.com").await;
+    let ada_id = export["account"]["id"].as_str().unwrap();
+    let page: Value = app.get(&format!("/api/v1/user/activity?id={ada_id}"), &admin.access).await.json().await.unwrap();
+    assert_eq!(page["items"][0]["kind"], "session_ended");
+    assert!(page["items"][0]["detail"].as_str().unwrap().contains("logged out"), "{page}");
+}
+
+#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+#[tokio::test]
+async fn the_security_activity_keeps_90_days_and_goes_with_the_account() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    assert_eq!(app.post_login("ada@example.com", "not my password").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(activity_kinds(&app, &ada.access).await, ["sign_in_failed", "signed_in"]);
+    app.advance_clock(time::Duration::days(89));
+    let later = app.logged_in("ada@example.com").await;
+    assert_eq!(activity_kinds(&app, &later.access).await.len(), 3, "89 days on, all kept");
+    app.advance_clock(time::Duration::days(2));
+    let later = app.logged_in("ada@example.com").await;
+    let kinds = activity_kinds(&app, &later.access).await;
+    assert_eq!(kinds, ["signed_in", "signed_in"], "the first two, past 90 days, gone by themselves");
+
+    // A deleted account's activity is erased with it.
+    let ada_id = app.id_of(&later.access).await;
+    assert_eq!(app.delete_me(&later.access, PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    let (ada_id, now) = (shared::domain::UserId(ada_id), time::OffsetDateTime::now_utc() + time::Duration::days(91));
+    let activity_left = || shared::ports::ActivityStore::activity(&app.local().db, &ada_id, now, 10, None);
+    // The erasure is a job: the queue's worker takes it up within moments.
+    for _ in 0..100 {
+        if activity_left().await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the deleted account's activity is still there: {:?}", activity_left().await);
+}

@@ -8,22 +8,31 @@ use shared::{
     domain::{AccountStatus, EmailAddress, PasswordHash, Profile, Role, Status, Suspension, User, UserId},
     pagination::CursorSigner,
     ports::{
-        AccountFilter, AccountStore, AttemptPolicy, AuditRecord, CheckKey, CheckPolicies, CheckReservation,
-        DeliveryClaim, Edge, EdgeAdded, EdgeKind, Finished, Flag, IdRange, LimitStore, ModerationAction,
-        ModerationError, ModerationStore, Notification, NotificationStore, OneTimeToken, PasswordCheck, RecordFilter,
-        Report, Rotation, Segment, SegmentPosition, Session, SessionStore, Side, SocialStore, StoreError, TokenKind,
-        TokenStore,
+        ACTIVITY_RETENTION, AccountFilter, AccountStore, ActivityEntry, ActivityKind, ActivityStore, AttemptPolicy,
+        AuditRecord, CheckKey, CheckPolicies, CheckReservation, DeliveryClaim, Edge, EdgeAdded, EdgeKind, Finished,
+        Flag, IdRange, LimitStore, ModerationAction, ModerationError, ModerationStore, Notification, NotificationStore,
+        OneTimeToken, PasswordCheck, RecordFilter, Report, Rotation, Segment, SegmentPosition, Session, SessionStore,
+        Side, SocialStore, StoreError, TokenKind, TokenStore,
     },
 };
 use time::{Duration, OffsetDateTime};
 
 /// An adapter of every store port, as both adapters are.
 pub trait Stores:
-    AccountStore + SessionStore + TokenStore + LimitStore + ModerationStore + SocialStore + NotificationStore + 'static
+    AccountStore
+    + SessionStore
+    + TokenStore
+    + LimitStore
+    + ModerationStore
+    + SocialStore
+    + NotificationStore
+    + ActivityStore
+    + 'static
 {
 }
 impl<T> Stores for T where
     T: AccountStore
+        + ActivityStore
         + SessionStore
         + TokenStore
         + LimitStore
@@ -65,6 +74,7 @@ pub fn user(email: &str) -> User {
         photo_upload: None,
         photo_status: None,
         photo_error: None,
+        known_devices: Vec::new(),
     }
 }
 
@@ -1210,6 +1220,75 @@ pub async fn passkeys_are_kept_with_the_account_and_staff_keep_one(store: Arc<im
     assert!(removed.factors.is_empty(), "{:?}", removed.factors);
 }
 
+pub async fn security_activity_is_read_newest_first_page_by_page_and_gone_after_90_days(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let start = now() - Duration::days(94);
+    // One entry a day for 95 days, the last today: the first five are past their 90 days.
+    let kinds = [ActivityKind::SignedIn, ActivityKind::SignInFailed, ActivityKind::PasswordChanged];
+    let mut written = Vec::new();
+    for day in 0..95 {
+        let mut entry = ActivityEntry::new(&ada, kinds[day % 3], start + Duration::days(day as i64));
+        entry.source = Some("203.0.113.7".into());
+        entry.device = (day % 2 == 0).then(|| "Firefox on Linux".to_string());
+        entry.detail = format!("day {day}");
+        store.record_activity(&entry).await.unwrap();
+        written.push(entry);
+    }
+    let someone_else = account(&store).await;
+    store.record_activity(&ActivityEntry::new(&someone_else, ActivityKind::SignedIn, now())).await.unwrap();
+
+    let mut read = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let page = store.activity(&ada, now(), 20, before.as_deref()).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        before = page.last().map(|e| e.id.clone());
+        read.extend(page);
+    }
+    let expected: Vec<ActivityEntry> = written.into_iter().filter(|e| e.expires_at() > now()).rev().collect();
+    assert_eq!(read.len(), expected.len(), "the kept ones, each once");
+    assert_eq!(read, expected, "newest first, whole");
+    assert_eq!(read.len(), 90, "the last 90 days' of 95");
+    assert_eq!(ACTIVITY_RETENTION, Duration::days(90));
+
+    // A deleted account's activity goes with it; nobody else's does.
+    store.delete_user_activity(&ada).await.unwrap();
+    assert_eq!(store.activity(&ada, now(), 20, None).await.unwrap(), []);
+    assert_eq!(store.activity(&someone_else, now(), 20, None).await.unwrap().len(), 1);
+}
+
+pub async fn a_new_device_is_remembered_once_whatever_logins_race(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let life = lifecycle(store.as_ref());
+    assert!(!life.remember_device(&ada, "first").await.unwrap(), "the first device has nothing to compare with");
+    assert!(!life.remember_device(&ada, "first").await.unwrap(), "known");
+    // Five logins from one new device at once: one of them alerts.
+    let racing: Vec<_> = (0..5)
+        .map(|_| {
+            let (store, ada) = (store.clone(), ada.clone());
+            tokio::spawn(async move { lifecycle(store.as_ref()).remember_device(&ada, "phone").await })
+        })
+        .collect();
+    let mut alerted = 0;
+    for login in racing {
+        // A login that lost the race three times remembers nothing (and alerts nothing).
+        if let Ok(true) = login.await.unwrap() {
+            alerted += 1;
+        }
+    }
+    assert_eq!(alerted, 1);
+    // At most MAX_KNOWN_DEVICES: the oldest is forgotten first.
+    for n in 0..shared::domain::MAX_KNOWN_DEVICES {
+        life.remember_device(&ada, &format!("device {n}")).await.unwrap();
+    }
+    let known = store.account(&ada).await.unwrap().unwrap().known_devices;
+    assert_eq!(known.len(), shared::domain::MAX_KNOWN_DEVICES);
+    assert!(!known.contains(&"first".to_string()) && !known.contains(&"phone".to_string()), "{known:?}");
+    assert!(life.remember_device(&ada, "first").await.unwrap(), "forgotten, so new again");
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -1251,6 +1330,8 @@ macro_rules! for_each_case {
             a_challenge_is_looked_at_without_being_taken,
             factors_are_kept_with_the_account_and_a_code_step_is_spent_once,
             passkeys_are_kept_with_the_account_and_staff_keep_one,
+            security_activity_is_read_newest_first_page_by_page_and_gone_after_90_days,
+            a_new_device_is_remembered_once_whatever_logins_race,
             a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out,
         );
     };

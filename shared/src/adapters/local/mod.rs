@@ -5,6 +5,7 @@
 //! port is a single statement (or transaction), which is what makes it atomic.
 
 mod accounts;
+mod activity;
 pub mod events;
 mod limits;
 mod moderation;
@@ -272,6 +273,20 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE one_time_tokens ADD COLUMN payload TEXT;",
     // Where each session's login came from, and on what device (shown to its owner).
     "ALTER TABLE sessions ADD COLUMN source TEXT; ALTER TABLE sessions ADD COLUMN device TEXT;",
+    // Each account's security activity, newest first by its UUIDv7 id, gone after 90 days.
+    r#"
+    CREATE TABLE security_activity (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        source TEXT,
+        device TEXT,
+        detail TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX security_activity_by_user ON security_activity(user_id, id);
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
