@@ -107,6 +107,9 @@ pub async fn end_session_from_alert(
     let existed = state.sessions.session(&link.user_id, &session_id).await?.is_some();
     state.sessions.delete_session(&link.user_id, &session_id).await?;
     tracing::info!(user_id = %link.user_id, existed, "a session ended from its sign-in alert");
-    let detail = format!("session {session_id}: ended from the sign-in alert's link");
+    let detail = match existed {
+        true => format!("session {session_id}: ended from the sign-in alert's link"),
+        false => format!("session {session_id}: the sign-in alert's link used; it had ended already"),
+    };
     state.record(&link.user_id, ActivityKind::SessionEnded, client, detail).await
 }

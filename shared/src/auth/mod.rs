@@ -57,9 +57,7 @@ impl AuthState {
         client: (&crate::http::Source, &crate::http::Device),
         detail: impl Into<String>,
     ) -> Result<(), crate::http::ApiError> {
-        let entry = crate::ports::ActivityEntry::new(user, kind, self.clock.now()).from_client(client.0, client.1);
-        self.activity.record_activity(&entry.about(detail)).await?;
-        Ok(())
+        crate::http::record_activity(self.activity.as_ref(), self.clock.now(), user, kind, client, detail).await
     }
 
     /// The account lifecycle over this group's stores.

@@ -3,6 +3,12 @@
 //! sessions apart. It is whatever the client says, so it is shown, never trusted.
 
 use axum::{extract::FromRequestParts, http::header::USER_AGENT};
+use time::OffsetDateTime;
+
+use crate::{
+    domain::UserId,
+    ports::{ActivityEntry, ActivityKind, ActivityStore},
+};
 
 /// The requesting client's description, if it sent a User-Agent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,6 +21,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Device {
         let agent = parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(Device(agent.map(str::trim).filter(|a| !a.is_empty()).map(describe)))
     }
+}
+
+/// Records `kind` on the account's security activity, with where the request came from and on
+/// what: what both route groups' handlers call.
+pub(crate) async fn record_activity(
+    store: &dyn ActivityStore,
+    at: OffsetDateTime,
+    user: &UserId,
+    kind: ActivityKind,
+    (source, device): (&super::Source, &Device),
+    detail: impl Into<String>,
+) -> Result<(), super::ApiError> {
+    let entry = ActivityEntry::new(user, kind, at).from_client(Some(source.0.clone()), device.0.clone());
+    store.record_activity(&entry.about(detail)).await?;
+    Ok(())
 }
 
 /// A short description of a User-Agent: the browser (or the program's own name) and the

@@ -20,6 +20,7 @@ use axum::{
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 pub use caller::{Access, AuthUser, EnrollingUser};
+pub(crate) use device::record_activity;
 pub use device::{Device, describe as describe_device};
 pub use error::{ApiError, FieldError, Problem};
 pub use page::{Page, PageQuery, Paging, page_limit};

@@ -107,8 +107,8 @@ impl ActivityEntry {
     }
 
     /// Where the request that did it came from, and on what.
-    pub fn from_client(mut self, source: &crate::http::Source, device: &crate::http::Device) -> Self {
-        (self.source, self.device) = (Some(source.0.clone()), device.0.clone());
+    pub fn from_client(mut self, source: Option<String>, device: Option<String>) -> Self {
+        (self.source, self.device) = (source, device);
         self
     }
 
