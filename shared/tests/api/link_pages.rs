@@ -180,7 +180,10 @@ async fn a_login_from_a_new_device_is_alerted_once_and_the_alerts_link_ends_that
     let first = app.signed_up("reader", "ada@example.com").await;
     let laptop = logged_in_on(&app, "ada@example.com", FIREFOX_ON_LINUX).await;
     let alert = alerts(&app, "ada@example.com", 1).await.remove(0);
-    assert!(alert.contains("Firefox on Linux") && alert.contains("127.0.0.1"), "when, where from, on what: {alert}");
+    let sessions: serde_json::Value = app.get("/api/v1/user/sessions", &laptop.access).await.json().await.unwrap();
+    let source = sessions["items"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap()["source"].clone();
+    let (source, device) = (format!("From: {}", source.as_str().unwrap()), "Device: Firefox on Linux");
+    assert!(alert.contains(&source) && alert.contains(device) && alert.contains("When: "), "{alert}");
     let link = link_in(&alert);
     assert!(link.starts_with(&format!("{}/end-session?token=", app.address)), "{link}");
 
