@@ -122,6 +122,7 @@ pub struct ActivityQuery {
     /// Another account's id (admins only); without it, your own activity.
     pub id: Option<String>,
     /// Entries per page, 1 to 100 (20 if absent).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_before` of the page before.
     pub before: Option<String>,
@@ -170,6 +171,7 @@ pub struct ActivityPage {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of activity", body = ActivityPage),
+        (status = 400, description = "A query string that cannot be read (`invalid_query`)", body = Problem),
         (status = 401, description = "No valid access token", body = Problem),
         (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
         (status = 422, description = "`limit` out of range (`validation_failed`)", body = Problem),
