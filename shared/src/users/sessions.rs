@@ -12,6 +12,20 @@ use crate::{
     ports::{ActivityKind, AuditRecord, ModerationAction},
 };
 
+/// The caller's own account (allowed `own`), or with `?id=` another, for admins only.
+fn own_or_as_admin(caller: &AuthUser, id: Option<String>, own: Action) -> Result<crate::domain::UserId, ApiError> {
+    match other_account(caller, id) {
+        Some(other) => {
+            caller.require(Action::ManageAnyAccount)?;
+            Ok(other)
+        }
+        None => {
+            caller.require(own)?;
+            Ok(caller.user_id.clone())
+        }
+    }
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
@@ -41,16 +55,7 @@ pub async fn sessions(
     caller: AuthUser,
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let account = match other_account(&caller, query.id) {
-        Some(other) => {
-            caller.require(Action::ManageAnyAccount)?;
-            other
-        }
-        None => {
-            caller.require(Action::ManageOwnSessions)?;
-            caller.user_id.clone()
-        }
-    };
+    let account = own_or_as_admin(&caller, query.id, Action::ManageOwnSessions)?;
     let mut items: Vec<SessionView> = state
         .sessions
         .user_sessions(&account)
@@ -182,24 +187,8 @@ pub async fn activity(
     caller: AuthUser,
     QueryParams(query): QueryParams<ActivityQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
-    let account = match other_account(&caller, query.id) {
-        Some(other) => {
-            caller.require(Action::ManageAnyAccount)?;
-            other
-        }
-        None => {
-            caller.require(Action::ReadOwnAccount)?;
-            caller.user_id.clone()
-        }
-    };
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::Validation(vec![crate::domain::FieldError::new(
-            "limit",
-            "out_of_range",
-            "must be from 1 to 100",
-        )]));
-    }
+    let account = own_or_as_admin(&caller, query.id, Action::ReadOwnAccount)?;
+    let limit = crate::http::page_limit(query.limit)?;
     let entries = state.activity.activity(&account, state.clock.now(), limit as usize, query.before.as_deref()).await?;
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id.clone())).flatten();
     let items = entries.into_iter().map(ActivityView::from).collect();
