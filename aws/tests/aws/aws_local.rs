@@ -1,5 +1,7 @@
 //! The AWS path as `scripts/aws-local` runs it: its queue bridge does what Lambda's SQS event
-//! source does. Needs `scripts/aws-local` running (`.aws-local/env.json` says where).
+//! source does. Needs `scripts/aws-local` running (its `env.json` says where: in `AWS_LOCAL_DIR`,
+//! `.aws-local` unless set). The AWS-path run (scripts/test) runs it; the in-process one leaves
+//! it out (`.config/nextest.toml`).
 
 use std::time::Duration;
 
@@ -10,8 +12,10 @@ use shared::ports::{EmailJob, EmailMessage, Envelope, Job};
 use crate::emulator::unique;
 
 fn aws_local() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../.aws-local/env.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}: start scripts/aws-local first"));
+    let dir =
+        std::env::var("AWS_LOCAL_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../.aws-local").into());
+    let path = format!("{dir}/env.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}: start scripts/aws-local first"));
     serde_json::from_str(&text).unwrap()
 }
 

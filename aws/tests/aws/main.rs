@@ -2,7 +2,6 @@
 //! without `AWS_ENDPOINT_URL` these tests fail, they never skip.
 
 mod api_on_aws;
-#[cfg(feature = "aws-path")]
 mod aws_local;
 mod deletion_on_aws;
 mod deployment;

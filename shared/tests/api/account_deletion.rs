@@ -63,9 +63,9 @@ async fn a_deletion_body_that_is_not_json_is_refused_and_nothing_is_deleted() {
     assert_eq!(app.get_me(&tokens.access).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_deletes_any_account_without_its_password() {
+async fn in_process_an_admin_deletes_any_account_without_its_password() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let reader = app.signed_up("reader", "ada@example.com").await;
@@ -100,9 +100,9 @@ async fn an_admin_deletes_any_account_without_its_password() {
     assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn the_last_admin_can_neither_leave_nor_be_demoted_nor_suspended() {
+async fn in_process_the_last_admin_can_neither_leave_nor_be_demoted_nor_suspended() {
     let app = spawn_app().await;
     let grace = app.admin("grace@example.com").await;
     let me: Value = app.get_me(&grace.access).await.json().await.unwrap();
@@ -120,9 +120,9 @@ async fn the_last_admin_can_neither_leave_nor_be_demoted_nor_suspended() {
     assert_eq!(app.delete_me(&grace.access, PASSWORD).await.status(), StatusCode::NO_CONTENT);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+async fn in_process_two_admins_removing_each_other_at_once_leave_one_admin() {
     let app = spawn_app().await;
     for round in 0..5 {
         let (a, b) = (format!("a{round}@example.com"), format!("b{round}@example.com"));

@@ -18,7 +18,7 @@ use axum::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, on_aws_path, spawn_app, spawn_app_with};
 
 /// What the consumer answers next.
 #[derive(Clone, Copy, Debug)]
@@ -160,7 +160,7 @@ fn expected(entries: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
 /// Quick retries, so failures and downtime take a second, not minutes.
 /// On the AWS path, scripts/aws-local's (a first retry after a second).
 async fn app_with_quick_retries() -> TestApp {
-    if cfg!(feature = "aws-path") {
+    if on_aws_path() {
         return spawn_app().await;
     }
     spawn_app_with(|config| config.webhooks.first_retry = Duration::from_millis(100)).await
@@ -265,9 +265,9 @@ async fn a_day_of_the_platform_reaches_a_consumer_as_signed_events_once_each_in_
     assert!(other.verify(&received.body, &received.headers).is_err());
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "the consumer's faults and the worker's crash need the in-process app")]
+// In process only: the consumer's faults and the worker's crash need the in-process app.
 #[tokio::test]
-async fn failures_downtime_and_a_crash_of_the_worker_lose_no_event_and_keep_each_accounts_order() {
+async fn in_process_failures_downtime_and_a_crash_of_the_worker_lose_no_event_and_keep_each_accounts_order() {
     let app = app_with_quick_retries().await;
     let consumer = Consumer::start(Mode::Fail(3)).await;
     let endpoint = app.add_webhook(&consumer.url, &[]).await;
@@ -343,9 +343,9 @@ async fn failures_downtime_and_a_crash_of_the_worker_lose_no_event_and_keep_each
     assert!(seen["items"][0]["last_delivered_event"].is_string() && seen["items"][0]["failing_since"].is_null());
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "the retry window is the in-process app's setting")]
+// In process only: the retry window is the in-process app's setting.
 #[tokio::test]
-async fn an_endpoint_failing_past_the_retry_window_is_disabled_and_resumes_where_it_stopped_when_enabled() {
+async fn in_process_an_endpoint_failing_past_the_retry_window_is_disabled_and_resumes_where_it_stopped_when_enabled() {
     let app = spawn_app_with(|config| {
         config.webhooks.first_retry = Duration::from_millis(100);
         config.webhooks.retry_for = Duration::from_secs(1);

@@ -80,9 +80,9 @@ async fn a_cursor_works_only_for_the_listing_it_came_from() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_lists_accounts_by_role_and_status_and_cursors_stay_with_their_filters() {
+async fn in_process_an_admin_lists_accounts_by_role_and_status_and_cursors_stay_with_their_filters() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     for i in 0..3 {

@@ -10,9 +10,9 @@ use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app_with};
 
 /// 41 guesses at once, the right password in the middle: no more password checks than the
 /// backoff allows (5), and the burst gains nothing by being parallel.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_parallel_burst_of_guesses_gets_no_more_checks_than_the_backoff_allows() {
+async fn in_process_a_parallel_burst_of_guesses_gets_no_more_checks_than_the_backoff_allows() {
     let app = spawn_app_with(|config| config.limits.hashing_queue = 100).await;
     app.signed_up("reader", "ada@example.com").await;
 
@@ -34,9 +34,9 @@ async fn a_parallel_burst_of_guesses_gets_no_more_checks_than_the_backoff_allows
     assert_eq!(statuses.get(&429), Some(&(41 - checked)), "{statuses:?}");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_parallel_burst_of_current_password_guesses_is_counted_the_same_way() {
+async fn in_process_a_parallel_burst_of_current_password_guesses_is_counted_the_same_way() {
     let app = spawn_app_with(|config| config.limits.hashing_queue = 100).await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
@@ -59,9 +59,9 @@ async fn a_parallel_burst_of_current_password_guesses_is_counted_the_same_way() 
 
 /// One wrong guess every few minutes, from one place, for hours: that place locks itself out;
 /// the owner, elsewhere, still logs in.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_slow_guesser_locks_out_its_own_source_not_the_owner() {
+async fn in_process_a_slow_guesser_locks_out_its_own_source_not_the_owner() {
     let app = spawn_app_with(|_| {}).await;
     app.signed_up("reader", "ada@example.com").await;
     let attacker = app.client_from("127.0.0.2");
@@ -81,9 +81,9 @@ async fn a_slow_guesser_locks_out_its_own_source_not_the_owner() {
 
 /// Many sources together can still lock an address (50 failures within an hour), and then
 /// for everyone: that is the price of not letting a botnet guess without limit.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn many_sources_together_back_the_address_off() {
+async fn in_process_many_sources_together_back_the_address_off() {
     let app = spawn_app_with(|config| config.limits.login_failures_before_account_backoff = 8).await;
     app.signed_up("reader", "ada@example.com").await;
 
@@ -104,9 +104,9 @@ async fn many_sources_together_back_the_address_off() {
 
 /// 200 logins at once for addresses nobody has: each costs a hash, and hashes are bounded
 /// (cores at once, a bounded queue); beyond that the answer is 503 `server_busy`, at once.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_flood_of_logins_is_answered_busy_beyond_the_hashing_bound() {
+async fn in_process_a_flood_of_logins_is_answered_busy_beyond_the_hashing_bound() {
     let app = spawn_app_with(|config| {
         config.limits.hashing_concurrency = 2;
         config.limits.hashing_queue = 4;
@@ -138,9 +138,9 @@ async fn a_flood_of_logins_is_answered_busy_beyond_the_hashing_bound() {
 
 /// Logins that checked the old password while it changed get no session that outlives the
 /// change.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_session_started_with_the_old_password_survives_its_change() {
+async fn in_process_no_session_started_with_the_old_password_survives_its_change() {
     let app = spawn_app_with(|config| {
         config.limits.hashing_queue = 100;
         config.limits.login_failures_before_backoff = 1000;
@@ -182,9 +182,9 @@ async fn surviving_sessions(app: &TestApp, logins: Vec<tokio::task::JoinHandle<r
     survivors
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_session_started_with_the_old_password_survives_a_reset() {
+async fn in_process_no_session_started_with_the_old_password_survives_a_reset() {
     let app = spawn_app_with(|config| {
         config.limits.hashing_queue = 100;
         config.limits.login_failures_before_backoff = 1000;

@@ -66,9 +66,9 @@ async fn a_confirmation_token_is_not_a_reset_token_and_the_reverse() {
     assert_eq!(app.post_reset_password(&reset, "a brand new passphrase").await.status(), StatusCode::NO_CONTENT);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_confirmation_link_expires_after_a_day() {
+async fn in_process_a_confirmation_link_expires_after_a_day() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
     let token = app.email_token("ada@example.com", CONFIRM).await;
@@ -88,9 +88,9 @@ async fn forged_or_missing_tokens_are_refused() {
     assert_problem(response, StatusCode::BAD_REQUEST, "invalid_query").await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_new_link_can_be_requested_and_the_answer_never_reveals_whether_an_account_exists() {
+async fn in_process_a_new_link_can_be_requested_and_the_answer_never_reveals_whether_an_account_exists() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
     let first = app.email_token("ada@example.com", CONFIRM).await;
@@ -104,9 +104,9 @@ async fn a_new_link_can_be_requested_and_the_answer_never_reveals_whether_an_acc
     assert!(app.emails_to("nobody@example.com", CONFIRM).is_empty());
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn emails_to_one_address_are_rate_limited() {
+async fn in_process_emails_to_one_address_are_rate_limited() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
 

@@ -48,9 +48,9 @@ async fn swagger_ui_is_served_without_the_internet() {
     assert_eq!(health["status"], "ok");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn accounts_sessions_and_keys_survive_a_restart() {
+async fn in_process_accounts_sessions_and_keys_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     // Each app gets a new port; the issuer, like a deployment's public URL, stays the same.
     let same_issuer = |config: &mut shared::Config| config.jwt.issuer = "https://users.blog.example".into();

@@ -77,9 +77,9 @@ async fn run_queue(db: &SqliteDb, workers: &Arc<Workers>, now: OffsetDateTime, k
     killed
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_email() {
+async fn in_process_a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_email() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::starting_now());
     let mut config = Config::local(dir.path().to_path_buf(), "127.0.0.1:3000".parse().unwrap());

@@ -1,13 +1,13 @@
 //! `spawn_app()` starts the real app (SQLite file, local queue, outbox) on a random port in a
 //! temporary data directory that is removed when the test ends.
 //!
-//! Built with the `aws-path` feature, `spawn_app()` is instead the AWS path that
-//! `scripts/aws-local` runs (the Lambda functions under `cargo lambda watch`, DynamoDB, SQS and
-//! SES in the emulator): same stories, other base URL (`UMS_TEST_BASE_URL`), its outbox
+//! With `UMS_TEST_BASE_URL` set, `spawn_app()` is instead the AWS path that `scripts/aws-local`
+//! runs (the Lambda functions behind its API Gateway and Lambda stand-in, DynamoDB, SQS and SES
+//! in the emulator): the same stories and the same test binary, another base URL, its outbox
 //! (`UMS_TEST_OUTBOX`), emptied before each story (`UMS_TEST_RESET_URL`). Stories that need the
-//! in-process app (its clock, stores, settings or other source addresses) carry
-//! `#[cfg_attr(feature = "aws-path", ignore = "...")]` and are reported as ignored there, with that
-//! reason; they run on every local pass.
+//! in-process app (its clock, stores, settings or other source addresses) are named
+//! `in_process_*`, with a comment saying why: the AWS-path run leaves them out by that name
+//! (`.config/nextest.toml`, profile `aws-path`), and on it `app.local()` panics saying so.
 
 use std::{
     io::Write,
@@ -117,7 +117,12 @@ impl Drop for Local {
 }
 
 pub async fn spawn_app() -> TestApp {
-    if cfg!(feature = "aws-path") { aws_path().await } else { spawn_app_with(|_| {}).await }
+    if on_aws_path() { aws_path().await } else { spawn_app_with(|_| {}).await }
+}
+
+/// Whether this run's stories go to the AWS path (`UMS_TEST_BASE_URL`, set by scripts/test).
+pub fn on_aws_path() -> bool {
+    std::env::var_os("UMS_TEST_BASE_URL").is_some()
 }
 
 /// The AWS path started by `scripts/aws-local`, emptied for this story.
@@ -127,8 +132,7 @@ async fn aws_path() -> TestApp {
             panic!("{name} is not set: the AWS-path stories run against scripts/aws-local (scripts/test starts it)")
         })
     };
-    // `cargo lambda watch` now and then never forwards a request: a story fails then (and
-    // scripts/test runs it once more) rather than waiting for CI's time limit.
+    // A request the path never answers fails its story in a minute, not at CI's time limit.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -214,7 +218,9 @@ impl Tokens {
 
 impl TestApp {
     fn in_process(&self) -> &Local {
-        self.local.as_ref().expect("this story needs the in-process app: mark it ignored on the aws-path feature")
+        self.local
+            .as_ref()
+            .expect("this story needs the in-process app: name it in_process_* (the AWS-path run leaves those out)")
     }
 
     /// The app in this process (for stories ignored on the AWS path).

@@ -132,9 +132,9 @@ async fn a_page_echoes_nothing_it_did_not_make_and_a_foreign_token_fails_as_a_pa
     }
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn with_a_front_end_configured_the_links_point_at_it() {
+async fn in_process_with_a_front_end_configured_the_links_point_at_it() {
     let app = spawn_app_with(|config| {
         config.confirm_email_url = "https://blog.example/welcome?lang=fr".into();
         config.email_change_url = "https://blog.example/account/email".into();

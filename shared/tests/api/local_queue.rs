@@ -56,9 +56,9 @@ fn setup(failures: u32) -> (tempfile::TempDir, SqliteDb, EmailWorker, Arc<FlakyM
     (dir, db, deps, mailer)
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_failed_job_is_retried_after_a_backoff_and_then_succeeds() {
+async fn in_process_a_failed_job_is_retried_after_a_backoff_and_then_succeeds() {
     let (_dir, db, deps, mailer) = setup(2);
     db.enqueue(&email_job()).await.unwrap();
     let now = OffsetDateTime::now_utc() + Duration::seconds(1);
@@ -78,9 +78,9 @@ async fn a_failed_job_is_retried_after_a_backoff_and_then_succeeds() {
     assert!(db.dead_jobs().await.unwrap().is_empty());
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_job_that_keeps_failing_ends_dead_and_stops_being_tried() {
+async fn in_process_a_job_that_keeps_failing_ends_dead_and_stops_being_tried() {
     let (_dir, db, deps, mailer) = setup(u32::MAX);
     db.enqueue(&email_job()).await.unwrap();
     let mut now = OffsetDateTime::now_utc() + Duration::seconds(1);

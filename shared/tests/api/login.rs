@@ -59,9 +59,9 @@ async fn absurd_credentials_answer_like_any_wrong_ones() {
     }
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn repeated_failures_back_off_with_retry_after_even_for_the_right_password() {
+async fn in_process_repeated_failures_back_off_with_retry_after_even_for_the_right_password() {
     let app = spawn_app().await;
     app.signed_up("reader", "ada@example.com").await;
 
@@ -77,9 +77,9 @@ async fn repeated_failures_back_off_with_retry_after_even_for_the_right_password
     assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn the_backoff_doubles_and_an_unknown_email_backs_off_the_same_way() {
+async fn in_process_the_backoff_doubles_and_an_unknown_email_backs_off_the_same_way() {
     let app = spawn_app().await;
     app.signed_up("reader", "ada@example.com").await;
 

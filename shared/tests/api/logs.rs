@@ -4,9 +4,9 @@ use serde_json::json;
 use crate::helpers::{PASSWORD, Tokens, captured_logs, spawn_app};
 
 /// Runs every flow, then searches everything the service logged for the secrets it handled.
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_full_flow_logs_no_password_token_or_hash() {
+async fn in_process_a_full_flow_logs_no_password_token_or_hash() {
     let app = spawn_app().await;
     let new_password = "logs must never see this";
     let reset_password = "nor this one either";

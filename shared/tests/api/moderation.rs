@@ -156,9 +156,9 @@ async fn a_suspended_authors_live_token_is_refused_on_the_next_request_and_login
     );
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_suspension_lifts_by_itself_at_its_end_date() {
+async fn in_process_a_suspension_lifts_by_itself_at_its_end_date() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let author = app.signed_up("author", "bob@example.com").await;

@@ -91,9 +91,9 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link() {
     .await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn asking_for_a_reset_never_reveals_whether_the_account_exists() {
+async fn in_process_asking_for_a_reset_never_reveals_whether_the_account_exists() {
     let app = spawn_app().await;
 
     let response = app.post_send_reset_password_email("nobody@example.com").await;
@@ -109,9 +109,9 @@ async fn asking_for_a_reset_never_reveals_whether_the_account_exists() {
     .await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_reset_link_expires_after_an_hour() {
+async fn in_process_a_reset_link_expires_after_an_hour() {
     let app = spawn_app().await;
     app.signed_up("reader", "ada@example.com").await;
     app.post_send_reset_password_email("ada@example.com").await;

@@ -266,9 +266,9 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
     ]
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says() {
+async fn in_process_every_route_answers_every_kind_of_caller_as_the_permission_table_says() {
     let app = spawn_app().await;
     let login_email = fresh_email();
     app.active_account(&login_email, Role::Reader).await;
@@ -305,9 +305,9 @@ async fn every_route_answers_every_kind_of_caller_as_the_permission_table_says()
     assert_eq!(walked, served, "routes and rows differ");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
+async fn in_process_a_role_change_ends_the_sessions_whose_tokens_claim_the_old_role() {
     let app = spawn_app().await;
     app.admin("ops@example.com").await; // grace is not the last admin
     let admin = app.admin("grace@example.com").await;

@@ -34,9 +34,9 @@ async fn names_refuse_characters_that_hide_or_reorder_text() {
     }
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn registrations_are_limited_per_source_and_in_total() {
+async fn in_process_registrations_are_limited_per_source_and_in_total() {
     let app = spawn_app_with(|config| {
         config.limits.registrations_per_source_per_minute = 3;
         config.limits.registrations_per_minute = 5;

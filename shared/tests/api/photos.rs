@@ -290,9 +290,9 @@ async fn only_the_newest_upload_form_makes_the_photo() {
     assert!(me["photo_url"].as_str().unwrap().contains(newer["upload_id"].as_str().unwrap()));
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_form_cannot_be_bent_to_upload_into_another_account() {
+async fn in_process_a_form_cannot_be_bent_to_upload_into_another_account() {
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
     let grace = app.signed_up("reader", "grace@example.com").await;
@@ -332,9 +332,9 @@ async fn a_jpeg_cut_short_is_refused_whatever_its_comment_holds() {
     assert_eq!(me["photo_url"], Value::Null);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "S3 takes any upload its policy allows; the photo worker discards it")]
+// In process only: S3 takes any upload its policy allows; the photo worker discards it.
 #[tokio::test]
-async fn an_upload_for_an_account_deleted_meanwhile_is_refused_cleanly() {
+async fn in_process_an_upload_for_an_account_deleted_meanwhile_is_refused_cleanly() {
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
     let upload = app.put_photo(&ada.access).await;

@@ -101,9 +101,9 @@ async fn the_export_holds_the_account_and_every_session_without_secrets() {
     assert!(!text.contains("argon2") && !text.contains("refresh_hash") && !text.contains("password"));
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_reads_any_account_and_nobody_else_does() {
+async fn in_process_an_admin_reads_any_account_and_nobody_else_does() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let ada = app.signed_up("reader", "ada@example.com").await;

@@ -54,9 +54,9 @@ async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
     assert!(statuses.contains(&StatusCode::CONFLICT), "{statuses:?}");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_concurrent_pending_registrations_of_one_email_leave_one_account() {
+async fn in_process_twenty_concurrent_pending_registrations_of_one_email_leave_one_account() {
     let app = spawn_app_with(|config| config.limits.hashing_queue = 64).await;
     let attempts: Vec<_> = (0..20)
         .map(|i| {
@@ -139,9 +139,9 @@ async fn readers_and_authors_cannot_register_moderators_or_admins() {
     }
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_registers_a_moderator_and_another_admin() {
+async fn in_process_an_admin_registers_a_moderator_and_another_admin() {
     let app = spawn_app().await;
     let admin = app.admin("root@example.com").await;
 

@@ -153,8 +153,8 @@ async fn the_same_code_sent_twice_at_once_signs_in_once() {
 }
 
 #[tokio::test]
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
-async fn a_challenge_works_only_from_where_the_password_was_given() {
+// In process only: it needs the app's clock, stores, settings or other sources.
+async fn in_process_a_challenge_works_only_from_where_the_password_was_given() {
     let app = spawn_app().await;
     app.reader_with_totp("ada@example.com").await;
     let challenge = app.challenge_for("ada@example.com").await;

@@ -205,9 +205,9 @@ async fn the_security_activity_lists_each_change_and_the_export_carries_it() {
     assert!(page["items"][0]["detail"].as_str().unwrap().contains("logged out"), "{page}");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn the_security_activity_keeps_90_days_and_goes_with_the_account() {
+async fn in_process_the_security_activity_keeps_90_days_and_goes_with_the_account() {
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
     assert_eq!(app.post_login("ada@example.com", "not my password").await.status(), StatusCode::UNAUTHORIZED);

@@ -38,9 +38,9 @@ async fn refresh_rotates_the_refresh_token() {
     assert_eq!(app.get_me(&third.access).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_reused_refresh_token_ends_the_whole_session() {
+async fn in_process_a_reused_refresh_token_ends_the_whole_session() {
     let app = spawn_app().await;
     let stolen = app.signed_up("reader", "ada@example.com").await;
     let legitimate = Tokens::from(app.post_refresh(&stolen.refresh).await).await;
@@ -70,9 +70,9 @@ async fn forged_refresh_tokens_are_refused() {
     }
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_refresh_token_expires_with_its_session() {
+async fn in_process_a_refresh_token_expires_with_its_session() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
@@ -120,9 +120,9 @@ async fn logout_cannot_end_someone_elses_session() {
     assert_problem(app.post_logout(&eve.access, None).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_access_token_expires_after_fifteen_minutes() {
+async fn in_process_an_access_token_expires_after_fifteen_minutes() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
 
@@ -145,9 +145,9 @@ fn b64(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn forged_access_tokens_are_refused() {
+async fn in_process_forged_access_tokens_are_refused() {
     let app = spawn_app().await;
     let tokens = app.signed_up("reader", "ada@example.com").await;
     let (header, claims) = parts(&tokens.access);

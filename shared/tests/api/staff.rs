@@ -7,9 +7,9 @@ use shared::domain::Role;
 
 use crate::helpers::{PASSWORD, assert_problem, spawn_app};
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_suspends_a_moderator_who_is_signed_out_at_once() {
+async fn in_process_an_admin_suspends_a_moderator_who_is_signed_out_at_once() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let moderator = app.active_account("mo@example.com", Role::Moderator).await;
@@ -28,9 +28,9 @@ async fn an_admin_suspends_a_moderator_who_is_signed_out_at_once() {
     assert_eq!(app.post_login("mo@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_promotes_a_reader_whose_old_token_stops_claiming_the_old_role() {
+async fn in_process_an_admin_promotes_a_reader_whose_old_token_stops_claiming_the_old_role() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let reader = app.signed_up("reader", "ada@example.com").await;
@@ -51,9 +51,9 @@ async fn an_admin_promotes_a_reader_whose_old_token_stops_claiming_the_old_role(
     assert_problem(app.delete(&path, &admin.access, None).await, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn an_admin_edit_is_validated_field_by_field_and_changes_nothing_when_refused() {
+async fn in_process_an_admin_edit_is_validated_field_by_field_and_changes_nothing_when_refused() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let pending = app.register("reader", "ada@example.com").await;
@@ -89,9 +89,9 @@ async fn an_admin_edit_is_validated_field_by_field_and_changes_nothing_when_refu
     assert_eq!((seen["role"].as_str(), seen["status"].as_str()), (Some("reader"), Some("pending")));
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_suspension_with_an_end_date_lifts_by_itself_when_it_ends() {
+async fn in_process_a_suspension_with_an_end_date_lifts_by_itself_when_it_ends() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let author = app.signed_up("author", "ada@example.com").await;
@@ -122,9 +122,9 @@ async fn a_suspension_with_an_end_date_lifts_by_itself_when_it_ends() {
     assert_eq!((me["status"].as_str(), me["suspended_until"].clone()), (Some("active"), Value::Null));
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_suspension_without_an_end_date_holds_and_odd_dates_and_reasons_are_refused() {
+async fn in_process_a_suspension_without_an_end_date_holds_and_odd_dates_and_reasons_are_refused() {
     let app = spawn_app().await;
     let admin = app.admin("grace@example.com").await;
     let author = app.signed_up("author", "ada@example.com").await;

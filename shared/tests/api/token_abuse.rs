@@ -53,9 +53,9 @@ async fn a_client_racing_itself_keeps_its_session() {
     assert_eq!(app.post_refresh(&winners[0].refresh).await.status(), StatusCode::OK, "the winner's pair works");
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_token_replayed_after_the_grace_window_ends_the_session() {
+async fn in_process_a_token_replayed_after_the_grace_window_ends_the_session() {
     let app = spawn_app_with(|config| config.limits.refresh_reuse_grace = time::Duration::seconds(10)).await;
     let stolen = app.signed_up("reader", "ada@example.com").await;
     let renewed = Tokens::from(app.post_refresh(&stolen.refresh).await).await;
@@ -98,9 +98,9 @@ async fn only_the_newest_reset_link_works() {
     assert_eq!(app.post_reset_password(&second, "the second new passphrase").await.status(), StatusCode::NO_CONTENT);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_completed_reset_voids_every_earlier_link() {
+async fn in_process_a_completed_reset_voids_every_earlier_link() {
     let app = spawn_app_with(|config| config.limits.emails_per_address_per_hour = 10).await;
     app.signed_up("reader", "ada@example.com").await;
     app.post_send_reset_password_email("ada@example.com").await;
@@ -163,9 +163,9 @@ async fn a_pre_registration_gives_way_to_the_owners_registration() {
     assert_eq!(app.post_login("ada@example.com", PASSWORD).await.status(), StatusCode::OK);
 }
 
-#[cfg_attr(feature = "aws-path", ignore = "needs the in-process app: its clock, stores, settings or other sources")]
+// In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
-async fn a_registration_never_confirmed_expires() {
+async fn in_process_a_registration_never_confirmed_expires() {
     let app = spawn_app().await;
     app.register("reader", "ada@example.com").await;
     app.email_token("ada@example.com", "Confirm your email address").await;
