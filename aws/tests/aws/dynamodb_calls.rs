@@ -174,7 +174,7 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let secret = enrolment["secret"].as_str().unwrap();
     let step = shared::credentials::factors::step_of(time::OffsetDateTime::now_utc());
     let confirm = json!({ "code": totp_code(secret, step) });
-    let (status, _) = api.call("POST", "/api/v1/auth/factors/totp/confirm", Some(confirm), Some(&access)).await;
+    let (status, confirmed) = api.call("POST", "/api/v1/auth/factors/totp/confirm", Some(confirm), Some(&access)).await;
     assert_eq!(status, 200);
     measure("POST auth/factors/totp/confirm", calls.take());
     let login = json!({ "email": email, "password": PASSWORD });
@@ -184,11 +184,12 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let (status, tokens) = api.call("POST", "/api/v1/auth/login/second_factor", Some(answer), None).await;
     assert_eq!(status, 200, "{tokens}");
     measure("POST auth/login/second_factor (a code)", calls.take());
-    let step_up = json!({ "password": PASSWORD });
+    // An account with a second factor steps up with it (the password alone is refused).
+    let step_up = json!({ "recovery_code": confirmed["recovery_codes"][0] });
     let access = tokens["access_token"].as_str().unwrap();
     let (status, _) = api.call("POST", "/api/v1/auth/step_up", Some(step_up), Some(access)).await;
     assert_eq!(status, 200);
-    measure("POST auth/step_up (the password)", calls.take());
+    measure("POST auth/step_up (a recovery code)", calls.take());
 
     // Passkeys: the account registers one, then signs in with it alone.
     use webauthn_authenticator_rs::WebauthnAuthenticator as _;

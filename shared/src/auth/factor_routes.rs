@@ -87,11 +87,13 @@ pub struct RecoveryCodeProof {
 
 /// Prove who you are again, for a sensitive action.
 ///
-/// With the password, a code, a recovery code, or a passkey's answer to the options of
-/// `POST /api/v1/auth/step_up/passkey`: answers a new access token for this session
-/// whose `auth_time` is now. Changing the email or the password, deleting the account,
-/// removing a factor and admins' role changes and deletions need one within
-/// `UMS_STEP_UP_MAX_AGE_SECS` (401 `step_up_required` otherwise).
+/// With a code, a recovery code, a passkey's answer to the options of
+/// `POST /api/v1/auth/step_up/passkey`, or (for an account without a second factor) the
+/// password: answers a new access token for this session whose `auth_time` is now. Changing the
+/// email or the password, deleting the account, adding or removing a factor, replacing the
+/// recovery codes, and staff actions on other accounts (registering staff, a role or status
+/// change, a suspension or reinstatement, a deletion, a factor reset, ending a session) need
+/// one within `UMS_STEP_UP_MAX_AGE_SECS` (401 `step_up_required` otherwise).
 #[utoipa::path(
     post, path = "/api/v1/auth/step_up", tag = "auth", request_body = StepUpRequest,
     security(("bearer" = [])),
@@ -99,7 +101,7 @@ pub struct RecoveryCodeProof {
         (status = 200, description = "A fresh access token", body = AccessToken),
         (status = 400, description = "Not exactly one of `password`, `code`, `recovery_code` and `{ceremony, passkey}` (`malformed_json`)", body = Problem),
         (status = 401, description = "No valid access token, `invalid_second_factor`, or `invalid_passkey`", body = Problem),
-        (status = 403, description = "`wrong_current_password`", body = Problem),
+        (status = 403, description = "`wrong_current_password`, or the password for an account with a second factor (`step_up_needs_second_factor`)", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
         (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
     )
@@ -172,12 +174,13 @@ pub async fn factors(
 /// Answers a new secret, shown this once: as an `otpauth://` URI, as a QR code to scan, and in
 /// base32 to type. Confirm it with its first code at `POST /api/v1/auth/factors/totp/confirm`;
 /// until then a password alone still signs in. Starting again replaces an unconfirmed secret.
+/// In a session that proved who it is recently (a staff account's first login does).
 #[utoipa::path(
     post, path = "/api/v1/auth/factors/totp", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 201, description = "A secret to confirm", body = TotpEnrolment),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
         (status = 409, description = "A TOTP factor exists (`factor_exists`)", body = Problem),
     )
 )]
@@ -201,13 +204,13 @@ pub struct ConfirmTotpRequest {
 ///
 /// From now on a login needs a code after the password. Answers ten recovery codes, shown
 /// this once: each signs in once in place of a code. A staff account's enrolment-only session
-/// gets full tokens at its next refresh.
+/// gets full tokens at its next refresh. In a session that proved who it is recently.
 #[utoipa::path(
     post, path = "/api/v1/auth/factors/totp/confirm", tag = "auth", request_body = ConfirmTotpRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Enrolled; the recovery codes", body = RecoveryCodes),
-        (status = 401, description = "No valid access token, or a wrong code (`invalid_second_factor`)", body = Problem),
+        (status = 401, description = "No valid access token, `step_up_required`, or a wrong code (`invalid_second_factor`)", body = Problem),
         (status = 404, description = "No enrolment under way (`no_such_factor`)", body = Problem),
         (status = 409, description = "A TOTP factor exists (`factor_exists`), or the enrolment was started again meanwhile (`conflict`)", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),

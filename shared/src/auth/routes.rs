@@ -50,7 +50,7 @@ pub struct RegisterRequest {
     security((), ("bearer" = [])),
     responses(
         (status = 201, description = "Registered; confirmation email queued", body = UserView),
-        (status = 401, description = "A moderator or admin registration without a valid token", body = Problem),
+        (status = 401, description = "A moderator or admin registration without a valid token, or without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Only admins register moderators and admins", body = Problem),
         (status = 404, description = "Unknown role", body = Problem),
         (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
@@ -69,7 +69,11 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
     if matches!(role, Role::Moderator | Role::Admin) {
-        caller?.require(Action::RegisterStaff)?;
+        // A staff account is a new way into every account: a recent authentication, so a
+        // stolen token cannot make itself a permanent one.
+        let caller = caller?;
+        caller.require(Action::RegisterStaff)?;
+        caller.require_recent_authentication()?;
     } else {
         state.throttle().allow_registration(&source).await?;
     }

@@ -312,7 +312,9 @@ pub enum Proof<'a> {
 }
 
 /// Step-up: the caller proves who they are again (their password, a code or a recovery code)
-/// and gets an access token for the same session with `auth_time` now.
+/// and gets an access token for the same session with `auth_time` now. An account with a second
+/// factor proves it with the factor: a phished password and a stolen session must not be
+/// enough to act as its owner.
 pub async fn step_up(
     state: &AuthState,
     caller: &AuthUser,
@@ -322,6 +324,7 @@ pub async fn step_up(
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let throttle = state.throttle();
     let (attempt, method) = match proof {
+        Proof::Password(_) if user.factors.any() => return Err(ApiError::StepUpNeedsFactor),
         Proof::Password(password) => {
             (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
         }
@@ -369,6 +372,9 @@ pub async fn factors(state: &AuthState, caller: &AuthUser) -> Result<FactorsView
 
 /// Starts a TOTP enrolment: a new secret, shown once, confirmed by its first code.
 pub async fn begin_totp(state: &AuthState, caller: &AuthUser) -> Result<TotpEnrolment, ApiError> {
+    // Whoever holds the token would own the account's second factor (and its recovery codes):
+    // a sensitive action, as adding a passkey is (a staff account's first login is recent).
+    caller.require_recent_authentication()?;
     let secret = TotpSecret::generate();
     let sealed = state.keys.factor_sealer().seal(&secret, &caller.user_id);
     let user = state
@@ -399,6 +405,7 @@ pub async fn confirm_totp(
     code: &str,
     source: &Source,
 ) -> Result<RecoveryCodes, ApiError> {
+    caller.require_recent_authentication()?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let pending = user.factors.pending_totp.as_ref().ok_or(ApiError::NoSuchFactor)?;
     if user.factors.totp.is_some() {

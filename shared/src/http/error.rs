@@ -89,6 +89,8 @@ pub enum ApiError {
     StepUpRequired { max_age_secs: u64 },
     #[error("a second factor must be enrolled first")]
     SecondFactorEnrolmentRequired,
+    #[error("this account steps up with its second factor")]
+    StepUpNeedsFactor,
     #[error("invalid second factor")]
     InvalidSecondFactor,
     #[error("invalid or expired login challenge")]
@@ -276,6 +278,12 @@ impl ApiError {
                 row(S::FORBIDDEN, "second_factor_enrolment_required", "Second factor required"),
                 "Staff accounts sign in with a second factor: this token can only enrol one \
                  (`POST /api/v1/auth/factors/totp`)."
+                    .into(),
+            ),
+            StepUpNeedsFactor => (
+                row(S::FORBIDDEN, "step_up_needs_second_factor", "Step up with the second factor"),
+                "This account has a second factor: a step-up proves who you are with it (a code, a \
+                 recovery code or a passkey), not with the password alone."
                     .into(),
             ),
             InvalidSecondFactor => (

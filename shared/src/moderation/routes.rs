@@ -415,7 +415,7 @@ pub async fn flagged_authors(
     responses(
         (status = 200, description = "Suspended", body = SuspendedAuthorView),
         (status = 400, description = "`malformed_json` or `invalid_query`", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No author has this id (`not_found`)", body = Problem),
         (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
@@ -453,6 +453,8 @@ async fn change_author_status(
     id: String,
     change: AccessChange,
 ) -> Result<User, ApiError> {
+    // Locking an author out, or letting one back in, is a staff action on another account.
+    caller.require_recent_authentication()?;
     let id = UserId(id);
     let target = Target { id: &id, role: Some(Role::Author) };
     match state.lifecycle().change_access(state.moderation.as_ref(), &caller.user_id, target, change).await {
@@ -469,7 +471,7 @@ async fn change_author_status(
     responses(
         (status = 200, description = "Reinstated", body = SuspendedAuthorView),
         (status = 400, description = "`malformed_json` or `invalid_query`", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No author has this id (`not_found`)", body = Problem),
         (status = 409, description = "The author is not suspended (`not_suspended`), or changed meanwhile (`conflict`)", body = Problem),

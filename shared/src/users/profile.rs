@@ -94,7 +94,7 @@ pub(crate) enum Editor {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The updated account", body = UserView),
-        (status = 401, description = "No valid access token, or an email or role change without a recent authentication (`step_up_required`)", body = Problem),
+        (status = 401, description = "No valid access token, or an email, role or status change without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "No account has this id (`not_found`)", body = Problem),
         (status = 403, description = "A wrong `current_password` with `email` (`wrong_current_password`)", body = Problem),
@@ -296,8 +296,9 @@ pub(crate) async fn update_account(
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
     let now = state.clock.now();
-    // A role change is a sensitive action (it can make an admin).
-    if body.contains_key("role") {
+    // A role change (it can make an admin) and a status change (it can lock out another admin)
+    // are sensitive actions.
+    if body.contains_key("role") || body.contains_key("status") {
         caller.require_recent_authentication()?;
     }
     let mut fields = Fields::new(body, Editor::Admin);

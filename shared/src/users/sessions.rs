@@ -85,7 +85,7 @@ pub struct EndSessionQuery {
     responses(
         (status = 204, description = "Ended"),
         (status = 400, description = "No `session` (`invalid_query`)", body = Problem),
-        (status = 401, description = "No valid access token", body = Problem),
+        (status = 401, description = "No valid access token, or another account's session without a recent authentication (`step_up_required`)", body = Problem),
         (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
         (status = 404, description = "The account has no such session (`not_found`)", body = Problem),
     )
@@ -99,7 +99,10 @@ pub async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     let other = other_account(&caller, query.id);
     match &other {
-        Some(_) => caller.require(Action::ManageAnyAccount)?,
+        Some(_) => {
+            caller.require(Action::ManageAnyAccount)?;
+            caller.require_recent_authentication()?;
+        }
         None => caller.require(Action::ManageOwnSessions)?,
     }
     let account = other.clone().unwrap_or_else(|| caller.user_id.clone());

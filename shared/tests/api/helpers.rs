@@ -409,9 +409,15 @@ impl TestApp {
         async move { self.post_json("/api/v1/auth/login/second_factor", &body, None).await }
     }
 
-    /// A fresh access token for the session of `access`: a step-up with the password.
+    /// A fresh access token for the session of `access`: a step-up.
     pub async fn stepped_up(&self, access: &str) -> String {
-        let response = self.post("/api/v1/auth/step_up", access, &json!({ "password": PASSWORD })).await;
+        // A code of the authenticator app for an account that has one (the password alone is
+        // refused then), the password otherwise.
+        let me: Value = self.get_me(access).await.json().await.unwrap();
+        let email = me["email"].as_str().expect("the account's email").to_string();
+        let has_app = self.authenticators.lock().unwrap().contains_key(&email);
+        let proof = if has_app { self.second_factor_of(&email) } else { json!({ "password": PASSWORD }) };
+        let response = self.post("/api/v1/auth/step_up", access, &proof).await;
         assert_eq!(response.status(), StatusCode::OK, "stepping up");
         response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
     }

@@ -126,7 +126,8 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         row(M::POST, "/api/v1/auth/refresh", anyone(401)).body(json!({ "refresh_token": "not.a.token" })),
         row(M::POST, "/api/v1/auth/login/second_factor", anyone(401))
             .body(json!({ "challenge": invalid_token, "code": "123456" })),
-        row(M::POST, "/api/v1/auth/step_up", signed_in(200)).body(json!({ "password": PASSWORD })),
+        // Staff have a second factor, and step up with it: the password alone is refused.
+        row(M::POST, "/api/v1/auth/step_up", [401, 200, 200, 403, 403, 401]).body(json!({ "password": PASSWORD })),
         row(M::GET, "/api/v1/auth/factors", signed_in(200)),
         // Staff enrolled theirs to sign in: a second one is refused.
         row(M::POST, "/api/v1/auth/factors/totp", [401, 201, 201, 409, 409, 401]),

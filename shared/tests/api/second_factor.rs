@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app, totp_code};
+use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, registration, spawn_app, totp_code};
 
 impl TestApp {
     /// An admin made by the operator, logged in with the password alone: what staff get before
@@ -286,9 +286,12 @@ async fn a_sensitive_action_asks_for_a_recent_authentication_and_a_step_up_gives
     let bio = app.put(&format!("/api/v1/user?id={mallory_id}"), &admin.access, &json!({ "bio": "Edited." })).await;
     assert_eq!(bio.status(), StatusCode::OK);
 
-    // A step-up with a wrong password is refused; with a code it answers a fresh token.
-    let wrong = app.post("/api/v1/auth/step_up", &tokens.access, &json!({ "password": "not my password" })).await;
-    assert_problem(wrong, StatusCode::FORBIDDEN, "wrong_current_password").await;
+    // Ada has an authenticator app: her password alone, right or wrong, steps up nothing (a
+    // phished password and a stolen session are not enough); a code answers a fresh token.
+    for password in [PASSWORD, "not my password"] {
+        let response = app.post("/api/v1/auth/step_up", &tokens.access, &json!({ "password": password })).await;
+        assert_problem(response, StatusCode::FORBIDDEN, "step_up_needs_second_factor").await;
+    }
     let code = app.fresh_code("ada@example.com");
     let response = app.post("/api/v1/auth/step_up", &tokens.access, &json!({ "code": code })).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -297,12 +300,67 @@ async fn a_sensitive_action_asks_for_a_recent_authentication_and_a_step_up_gives
     let response = app.post("/api/v1/auth/change_password", &stepped_up, &new_password).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
-    // The admin steps up with the password and acts.
+    // The admin steps up with a code of her app and acts.
     let admin_access = app.stepped_up(&admin.access).await;
     let promote = app.put(&format!("/api/v1/user?id={mallory_id}"), &admin_access, &json!({ "role": "author" })).await;
     assert_eq!(promote.status(), StatusCode::OK);
     let delete = app.delete(&format!("/api/v1/user?id={mallory_id}"), &admin_access, None).await;
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+}
+
+/// A token that leaked (a log, a shared laptop, a proxy) and has grown old: whoever holds it
+/// may read with it, but not keep their way in (an authenticator app of theirs on the account, a
+/// staff account of their own) nor act on other accounts, until a step-up proves who they are.
+#[tokio::test]
+async fn a_stolen_token_grown_old_neither_enrols_its_own_factor_nor_acts_on_other_accounts() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let ada_id = app.id_of(&ada.access).await;
+    let admin = app.admin("grace@example.com").await;
+    let bob = app.signed_up("author", "bob@example.com").await;
+    let bob_id = app.id_of(&bob.access).await;
+    let sessions: Value = app.get("/api/v1/user/sessions", &ada.access).await.json().await.unwrap();
+    let ada_session = sessions["items"][0]["id"].as_str().expect("Ada's session").to_string();
+    let max_age = if app.is_in_process() { time::Duration::seconds(300) } else { step_up_max_age() };
+    let_time_pass(&app, max_age + time::Duration::seconds(1)).await;
+
+    // Ada's stolen token: no app of the attacker's (its recovery codes with it), no passkey.
+    for path in ["/api/v1/auth/factors/totp", "/api/v1/auth/factors/totp/confirm", "/api/v1/auth/factors/passkeys"] {
+        let response = app.post(path, &ada.access, &json!({ "code": "123456" })).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "step_up_required").await;
+    }
+    let factors: Value = app.get("/api/v1/auth/factors", &ada.access).await.json().await.unwrap();
+    assert_eq!((&factors["totp"], &factors["totp_pending"]), (&json!(false), &json!(false)), "{factors}");
+
+    // The admin's stolen token: no staff account of the attacker's, no lock-out of anyone.
+    for role in ["admin", "moderator"] {
+        let response = app.post_register(role, &registration("eve@example.com"), Some(&admin.access)).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "step_up_required").await;
+    }
+    let suspend = json!({ "reason": "Spam." });
+    let attempts = [
+        app.put(&format!("/api/v1/user?id={bob_id}"), &admin.access, &json!({ "status": "suspended" })).await,
+        app.post(&format!("/api/v1/suspend/author?id={bob_id}"), &admin.access, &suspend).await,
+        app.post(&format!("/api/v1/unsuspend/author?id={bob_id}"), &admin.access, &json!({})).await,
+        app.delete(&format!("/api/v1/user/sessions?session={ada_session}&id={ada_id}"), &admin.access, None).await,
+    ];
+    for response in attempts {
+        assert_problem(response, StatusCode::UNAUTHORIZED, "step_up_required").await;
+    }
+    // Nor does the admin's password step it up: she has a second factor.
+    let response = app.post("/api/v1/auth/step_up", &admin.access, &json!({ "password": PASSWORD })).await;
+    assert_problem(response, StatusCode::FORBIDDEN, "step_up_needs_second_factor").await;
+    assert_eq!(app.get_me(&ada.access).await.status(), StatusCode::OK, "Ada's session goes on");
+    assert_eq!(app.get_me(&bob.access).await.status(), StatusCode::OK, "Bob is not suspended");
+
+    // With her code, the admin does what she meant to.
+    let fresh = app.stepped_up(&admin.access).await;
+    let response = app.post(&format!("/api/v1/suspend/author?id={bob_id}"), &fresh, &suspend).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.delete(&format!("/api/v1/user/sessions?session={ada_session}&id={ada_id}"), &fresh, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app.post_register("moderator", &registration("mo@example.com"), Some(&fresh)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
