@@ -53,11 +53,14 @@ impl EmailJob {
                 ("sign_in_alert", "A new sign-in to your account", Some(link), None)
             }
         };
-        let (at, source, device) = match &self.message {
-            EmailMessage::SignInAlert { at, source, device, .. } => (Some(at), Some(source), Some(device)),
-            _ => (None, None, None),
+        let (at, source, device, last_today) = match &self.message {
+            EmailMessage::SignInAlert { at, source, device, last_today, .. } => {
+                (Some(at), Some(source), Some(device), *last_today)
+            }
+            _ => (None, None, None, false),
         };
-        let context = minijinja::context! { subject, link, new_email, at, source, device };
+        let alerts_per_day = crate::auth::alerts::SIGN_IN_ALERTS_PER_DAY;
+        let context = minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

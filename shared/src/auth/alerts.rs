@@ -16,6 +16,12 @@ use crate::{
     ports::{ActivityKind, Job, Session, SignInAlert, TokenKind},
 };
 
+/// At most this many sign-in alerts per account and day (UTC): someone who has the password
+/// could otherwise bury a real alert under alerts of their own, one per made-up device. The
+/// last one says so; later new devices that day are remembered and on the security activity,
+/// not emailed.
+pub const SIGN_IN_ALERTS_PER_DAY: u32 = 5;
+
 /// How long an alert's link ends its session: as long as the session could last unrefreshed
 /// is longer than anyone reads mail about it; a week is what a reader needs.
 pub const END_SESSION_LINK_TTL: time::Duration = time::Duration::days(7);
@@ -79,12 +85,24 @@ pub(crate) async fn notice_device(state: &AuthState, user: &User, session: &Sess
     if !alert {
         return;
     }
+    let sent_today = match state.throttle().count_sign_in_alert(&user.id).await {
+        Ok(count) => count,
+        Err(e) => {
+            tracing::warn!(user_id = %user.id, error = %e, "a sign-in alert was not counted");
+            return;
+        }
+    };
+    if sent_today > SIGN_IN_ALERTS_PER_DAY {
+        tracing::info!(user_id = %user.id, "a new device, not alerted: the day's alerts were sent");
+        return;
+    }
     let job = Job::SignInAlert(SignInAlert {
         user_id: user.id.clone(),
         session_id: session.id.clone(),
         at: session.created_at,
         source: session.source.clone(),
         device: session.device.clone(),
+        last_today: sent_today == SIGN_IN_ALERTS_PER_DAY,
     });
     if let Err(e) = state.jobs.enqueue(&job).await {
         tracing::error!(user_id = %user.id, error = %format!("{e:#}"), "a sign-in alert was not queued");

@@ -26,6 +26,8 @@ const MAX_LOCKOUT: Duration = Duration::minutes(15);
 const ATTEMPT_MEMORY: Duration = Duration::hours(1);
 const EMAIL_WINDOW_SECS: i64 = 3600;
 const REGISTRATION_WINDOW_SECS: i64 = 60;
+/// Sign-in alerts are counted per account and day (`auth::alerts::SIGN_IN_ALERTS_PER_DAY`).
+const ALERT_WINDOW_SECS: i64 = 86_400;
 
 /// The limits, over the counters they keep.
 pub struct Throttle<'a> {
@@ -151,6 +153,12 @@ impl Throttle<'_> {
             return Err(ApiError::TooManyRegistrations { retry_after_secs });
         }
         Ok(())
+    }
+
+    /// Counts one sign-in alert for `account` in the current day (UTC); the count, this one
+    /// included.
+    pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, ApiError> {
+        Ok(self.count_in_window(&format!("sign-in-alert#{account}"), ALERT_WINDOW_SECS).await?.0)
     }
 
     /// Adds one to `key`'s counter for the current fixed window; the count and the seconds

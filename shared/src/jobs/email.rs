@@ -255,6 +255,7 @@ impl LinkIssuer {
             at,
             source: alert.source.clone().unwrap_or_else(|| "an unknown address".into()),
             device: alert.device.clone().unwrap_or_else(|| "an unknown device".into()),
+            last_today: alert.last_today,
         };
         Ok(Some(EmailJob { to: user.email.to_string(), message }))
     }

@@ -48,6 +48,10 @@ pub struct SignInAlert {
     pub at: time::OffsetDateTime,
     pub source: Option<String>,
     pub device: Option<String>,
+    /// The account's last alert of the day (see `auth::alerts::SIGN_IN_ALERTS_PER_DAY`): it
+    /// says that later new devices today are not emailed, and where to look instead.
+    #[serde(default)]
+    pub last_today: bool,
 }
 
 /// The queues. Each job kind names the queue it travels on; each queue feeds one worker.
@@ -172,6 +176,9 @@ pub enum EmailMessage {
         at: String,
         source: String,
         device: String,
+        /// The day's last alert for the account: it says no more come today.
+        #[serde(default)]
+        last_today: bool,
     },
 }
 

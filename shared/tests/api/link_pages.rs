@@ -235,3 +235,29 @@ async fn five_logins_at_once_from_a_new_device_send_one_alert() {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(app.emails_to("ada@example.com", NEW_SIGN_IN).len(), 2, "and none late");
 }
+
+/// Someone who has the password signs in from made-up devices, one after another, to bury a
+/// real alert under their own: the account is alerted five times a day at most, the fifth alert
+/// says it is the last, and every login is still on the security activity.
+#[tokio::test]
+async fn made_up_devices_get_five_alerts_a_day_and_the_last_one_says_so() {
+    let app = spawn_app().await;
+    app.signed_up("reader", "ada@example.com").await;
+    let mut last = None;
+    for i in 0..30 {
+        last = Some(logged_in_on(&app, "ada@example.com", &format!("Tool{i}/1.0")).await);
+    }
+    let sent = alerts(&app, "ada@example.com", 5).await;
+    assert!(sent[..4].iter().all(|alert| !alert.contains("the last alert")), "{}", sent[0]);
+    assert!(sent[4].contains("This is the last alert of this kind today (5 a day at most)"), "{}", sent[4]);
+
+    // The activity is written at the login (no worker in between): five alerts, 31 logins.
+    let activity: serde_json::Value =
+        app.get("/api/v1/user/activity?limit=100", &last.unwrap().access).await.json().await.unwrap();
+    let count = |kind: &str| activity["items"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!((count("sign_in_alert_sent"), count("signed_in")), (5, 31), "{activity}");
+    if app.is_in_process() {
+        app.settle_queue().await;
+        assert_eq!(app.emails_to("ada@example.com", NEW_SIGN_IN).len(), 5, "no alert past the fifth");
+    }
+}
