@@ -70,6 +70,8 @@ pub struct Limits {
     pub emails_per_address_per_hour: u32,
     /// Registrations one source may make per minute.
     pub registrations_per_source_per_minute: u32,
+    /// Passkey sign-ins one source may start per minute (each start keeps a ceremony).
+    pub passkey_sign_ins_per_source_per_minute: u32,
     /// Email changes one account may ask for per hour.
     pub email_changes_per_account_per_hour: u32,
     /// Email changes one source may ask for per hour, over all accounts.
@@ -151,6 +153,7 @@ impl Config {
                 login_failures_before_account_backoff: 50,
                 emails_per_address_per_hour: 5,
                 registrations_per_source_per_minute: 10,
+                passkey_sign_ins_per_source_per_minute: 30,
                 email_changes_per_account_per_hour: 3,
                 email_changes_per_source_per_hour: 10,
                 registrations_per_minute: 120,
@@ -246,6 +249,9 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_REGISTRATIONS_PER_SOURCE_PER_MINUTE")? {
             config.limits.registrations_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_PASSKEY_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
+            config.limits.passkey_sign_ins_per_source_per_minute = n;
         }
         if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_ACCOUNT_PER_HOUR")? {
             config.limits.email_changes_per_account_per_hour = n;

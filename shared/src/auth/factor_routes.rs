@@ -388,11 +388,13 @@ pub struct PasskeySignInRequest {
 /// Answers WebAuthn options for `navigator.credentials.get()` naming the account's passkeys,
 /// and a `ceremony` to send back with its answer, from the same source, within five minutes.
 /// Every address gets options of the same shape (an address without passkeys, or without an
-/// account, gets believable ones that no authenticator can answer).
+/// account, gets believable ones that no authenticator can answer). Counted per source
+/// (`UMS_PASSKEY_SIGN_INS_PER_SOURCE_PER_MINUTE`).
 #[utoipa::path(
     post, path = "/api/v1/auth/passkey/options", tag = "auth", request_body = PasskeySignInRequest,
     responses(
         (status = 200, description = "Options for the authenticator", body = PasskeySignInOptions),
+        (status = 429, description = "Too many sign-ins started from this source (`too_many_attempts`); see Retry-After", body = Problem),
     )
 )]
 pub async fn passkey_options(

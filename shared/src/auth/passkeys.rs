@@ -326,8 +326,16 @@ pub(crate) async fn finish_step_up(
 /// Starts a sign-in with a passkey for `email`: options naming the account's passkeys (or a
 /// decoy's), bound to `source`.
 pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> Result<PasskeySignInOptions, ApiError> {
-    let email_key = EmailAddress::parse(email).map(|e| e.key()).unwrap_or_else(|_| email.trim().to_lowercase());
-    let user = state.accounts.account_by_email(&email_key).await?;
+    state.throttle().allow_passkey_sign_in(source).await?;
+    // Only an address is looked up and kept with the ceremony. Any other string (it cannot be
+    // an account's) gets decoys derived from it, and nothing of it is stored.
+    let parsed = EmailAddress::parse(email).ok().map(|e| e.key());
+    let user = match &parsed {
+        Some(key) => state.accounts.account_by_email(key).await?,
+        None => None,
+    };
+    let decoy_seed = parsed.clone().unwrap_or_else(|| email.trim().to_lowercase());
+    let email_key = parsed.unwrap_or_default();
     let (options, token_user, credential_version, payload) = match user {
         Some(user) if !user.factors.passkeys.is_empty() => {
             let (mut options, authentication) = start_authentication(state, &user)?;
@@ -339,7 +347,7 @@ pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> R
             (options, user.id.clone(), user.credential_version, Some(json(&authentication)?))
         }
         // The same write as for an account with passkeys; it can never be finished.
-        _ => (decoy_options(state, &email_key)?, UserId(String::new()), 0, None),
+        _ => (decoy_options(state, &decoy_seed)?, UserId(String::new()), 0, None),
     };
     let owner = (&token_user, email_key, credential_version);
     let ceremony = keep_ceremony(state, TokenKind::PasskeySignIn, Some(source), owner, payload).await?;

@@ -155,6 +155,18 @@ impl Throttle<'_> {
         Ok(())
     }
 
+    /// Counts one passkey sign-in started from `source` in the current minute, before anything
+    /// is looked up or kept; 429 past the limit. Each start keeps a ceremony (a write) for
+    /// whoever asks, with no account needed.
+    pub async fn allow_passkey_sign_in(&self, source: &Source) -> Result<(), ApiError> {
+        let (count, retry_after_secs) =
+            self.count_in_window(&format!("passkey-sign-in#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
+        if count > self.config.passkey_sign_ins_per_source_per_minute {
+            return Err(ApiError::TooManyAttempts { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// Counts one sign-in alert for `account` in the current day (UTC); the count, this one
     /// included.
     pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, ApiError> {

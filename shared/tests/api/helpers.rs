@@ -223,6 +223,17 @@ impl TestApp {
             .expect("this story needs the in-process app: name it in_process_* (the AWS-path run leaves those out)")
     }
 
+    /// Whether any file of the in-process app's data directory (the database and its
+    /// write-ahead log) holds `needle`.
+    pub fn data_files_contain(&self, needle: &str) -> bool {
+        self.in_process();
+        let dir = self.outbox_dir.parent().expect("the data directory");
+        std::fs::read_dir(dir).unwrap().flatten().filter(|e| e.path().is_file()).any(|entry| {
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            bytes.windows(needle.len()).any(|window| window == needle.as_bytes())
+        })
+    }
+
     /// The app in this process (for stories ignored on the AWS path).
     pub fn local(&self) -> &LocalApp {
         &self.in_process().app

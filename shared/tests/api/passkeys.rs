@@ -219,3 +219,26 @@ async fn a_passkey_steps_up_a_session_for_a_sensitive_action() {
     let response = app.post("/api/v1/auth/change_password", &stepped_up, &new_password).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
+
+/// Starting a passkey sign-in needs no account and keeps a ceremony: someone scripting it, with
+/// strings the size of the body limit for addresses, gets options like anyone's, keeps none of
+/// their string in the store, and is stopped per source.
+#[tokio::test]
+async fn scripted_passkey_sign_in_starts_store_nothing_of_theirs_and_are_counted_per_source() {
+    let app = spawn_app().await;
+    let garbage = "not-an-address-".repeat(1000);
+    let shape =
+        |options: &Value| options["options"]["publicKey"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let real = app.passkey_options("ada@example.com").await;
+    for _ in 0..29 {
+        let response = app.post_json("/api/v1/auth/passkey/options", &json!({ "email": garbage }), None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(shape(&response.json().await.unwrap()), shape(&real), "options like anyone's");
+    }
+    let response = app.post_json("/api/v1/auth/passkey/options", &json!({ "email": "ada@example.com" }), None).await;
+    assert!(response.headers().contains_key(reqwest::header::RETRY_AFTER));
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    if app.is_in_process() {
+        assert!(!app.data_files_contain("not-an-address-not-an-address-"), "the string was stored");
+    }
+}

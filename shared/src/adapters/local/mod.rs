@@ -287,6 +287,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX security_activity_by_user ON security_activity(user_id, id);
 "#,
+    // Expired single-use tokens are swept at each new one (tokens.rs).
+    "CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens(expires_at);",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

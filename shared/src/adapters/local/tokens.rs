@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
+use time::OffsetDateTime;
 
 use super::{SqliteDb, from_ts, ts};
 use crate::{
@@ -27,6 +28,9 @@ impl TokenStore for SqliteDb {
     async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()> {
         let t = token.clone();
         self.call(move |conn| {
+            // Expired tokens are swept at each new one: on AWS, DynamoDB's TTL removes them;
+            // here nothing else would, and unauthenticated routes keep tokens (ceremonies).
+            conn.execute("DELETE FROM one_time_tokens WHERE expires_at <= ?1", params![ts(OffsetDateTime::now_utc())])?;
             conn.execute(
                 "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at, credential_version,
                     reset_generation, payload)
@@ -77,5 +81,37 @@ impl TokenStore for SqliteDb {
         let id = user_id.0.clone();
         self.call(move |conn| conn.execute("DELETE FROM one_time_tokens WHERE user_id = ?1", [id]).map(drop)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(hash: &str, expires_at: OffsetDateTime) -> OneTimeToken {
+        OneTimeToken {
+            hash: hash.into(),
+            kind: TokenKind::PasskeySignIn,
+            user_id: UserId(String::new()),
+            email_key: String::new(),
+            expires_at,
+            credential_version: 0,
+            reset_generation: 0,
+            payload: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_swept_when_the_next_one_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("ums.db")).unwrap();
+        let now = OffsetDateTime::now_utc();
+        db.put_token(&token("expired", now - time::Duration::seconds(1))).await.unwrap();
+        db.put_token(&token("live", now + time::Duration::minutes(5))).await.unwrap();
+        db.put_token(&token("next", now + time::Duration::minutes(5))).await.unwrap();
+        let count: i64 =
+            db.call(|conn| conn.query_row("SELECT COUNT(*) FROM one_time_tokens", [], |r| r.get(0))).await.unwrap();
+        assert_eq!(count, 2, "the expired token is gone, the live ones stay");
+        assert!(db.take_token(TokenKind::PasskeySignIn, "live").await.unwrap().is_some());
     }
 }
