@@ -70,21 +70,6 @@ class LambdaStandIn:
                 self.processes.append(subprocess.Popen([binary], env=env, stdout=log, stderr=subprocess.STDOUT,
                                                        start_new_session=True))
 
-    def stopped(self):
-        """A function process that ended (Lambda would start another; here it is a failure)."""
-        return next((p for p in self.processes if p.poll() is not None), None)
-
-    def stop(self):
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.runtime.shutdown()
-
     def invoke(self, function, event: bytes, timeout=None):
         """The function's answer to one event: ("response" | "error" | "timeout", bytes)."""
         invocation = Invocation(event)
