@@ -24,6 +24,15 @@ pub enum FactorRefusal {
     TooMany,
 }
 
+/// A passkey's stored credential after an answer moved its signature counter, with the stored
+/// credential the answer was checked against: the write keeps the first only while the second
+/// is still what is stored.
+#[derive(Debug, Clone)]
+pub struct PasskeyUpdate {
+    pub checked_against: String,
+    pub credential: String,
+}
+
 impl Lifecycle<'_> {
     /// Hands out a new TOTP secret (sealed) for enrolment; an earlier unconfirmed one is
     /// replaced. Refused while a TOTP factor is confirmed.
@@ -181,14 +190,16 @@ impl Lifecycle<'_> {
         Ok(user)
     }
 
-    /// Records a passkey's use: its credential as the ceremony left it (the signature
-    /// counter) and when. Refused if the passkey is gone or the account's credentials changed
-    /// since the ceremony began.
+    /// Records a passkey's use: its credential as the answer leaves it (the signature
+    /// counter) and when. Refused if the passkey is gone, the account's credentials changed
+    /// since the ceremony began, or the stored credential is no longer the one the answer was
+    /// checked against: of two answers with the same counter (a cloned authenticator), or
+    /// racing each other, only the first written is accepted.
     pub async fn use_passkey(
         &self,
         id: &UserId,
         passkey_id: &str,
-        credential: Option<String>,
+        update: Option<PasskeyUpdate>,
         credential_version: u64,
     ) -> AccountResult<User> {
         let now = self.now();
@@ -199,8 +210,11 @@ impl Lifecycle<'_> {
                 }
                 let passkey = user.factors.passkeys.iter_mut().find(|p| p.id == passkey_id);
                 let passkey = passkey.ok_or(AccountError::Factor(FactorRefusal::Missing))?;
-                if let Some(credential) = &credential {
-                    passkey.credential = credential.clone();
+                if let Some(update) = &update {
+                    if passkey.credential != update.checked_against {
+                        return Err(AccountError::Factor(FactorRefusal::Spent));
+                    }
+                    passkey.credential = update.credential.clone();
                 }
                 passkey.last_used_at = Some(now);
                 Ok(())

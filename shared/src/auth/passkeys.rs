@@ -30,7 +30,7 @@ use super::{
     second_factor::{AMR_MULTI_FACTOR, challenge_hash},
 };
 use crate::{
-    accounts::AccountError,
+    accounts::{AccountError, PasskeyUpdate},
     credentials::{
         factors::{generate_recovery_codes, recovery_code_hash},
         passkeys::relying_party,
@@ -254,13 +254,18 @@ fn decoy_options(state: &AuthState, email_key: &str) -> Result<RequestChallengeR
 }
 
 /// Checks an authenticator's answer against a ceremony's state and the account's passkeys:
-/// the passkey that answered, as the answer leaves it (its signature counter).
+/// the passkey that answered, and its credential as the answer leaves it when it changed.
+///
+/// The ceremony's state holds the counter as it was when the ceremony began; a use since then
+/// (another ceremony started at the same time, or a clone of the authenticator) is seen only
+/// in the account as read now. An answer whose counter does not pass that one is refused: a
+/// signature counter never goes back, or stays, on the authenticator that holds the key.
 pub(crate) fn check_answer(
     state: &AuthState,
     user: &User,
     ceremony_state: Option<&str>,
     answer: &AuthenticatorAnswer,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<PasskeyUpdate>), ApiError> {
     let authentication: PasskeyAuthentication =
         serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
     let result = relying_party(&state.config)?
@@ -268,12 +273,25 @@ pub(crate) fn check_answer(
         .map_err(unusable)?;
     let id = URL_SAFE_NO_PAD.encode(result.cred_id());
     let factor = user.factors.passkeys.iter().find(|p| p.id == id).ok_or(ApiError::InvalidPasskey)?;
+    // An authenticator without a counter (most synced passkeys) always answers 0.
+    if result.counter() > 0 && result.counter() <= stored_counter(factor)? {
+        tracing::warn!(user_id = %user.id, "a passkey answered with a signature counter already seen: a clone or a replay");
+        return Err(ApiError::InvalidPasskey);
+    }
     let mut passkey = stored(factor)?;
-    let updated = match passkey.update_credential(&result) {
-        Some(true) => Some(json(&passkey)?),
+    let update = match passkey.update_credential(&result) {
+        Some(true) => Some(PasskeyUpdate { checked_against: factor.credential.clone(), credential: json(&passkey)? }),
         _ => None,
     };
-    Ok((id, updated))
+    Ok((id, update))
+}
+
+/// The signature counter of a stored passkey (`webauthn-rs` keeps it in its credential and
+/// compares it only with the copy a ceremony took when it began).
+fn stored_counter(factor: &PasskeyFactor) -> Result<u32, ApiError> {
+    let credential: serde_json::Value = serde_json::from_str(&factor.credential).map_err(anyhow::Error::from)?;
+    let counter = credential["cred"]["counter"].as_u64().and_then(|c| u32::try_from(c).ok());
+    Ok(counter.ok_or_else(|| anyhow::anyhow!("a stored passkey without a signature counter"))?)
 }
 
 /// Records a passkey's use on the account (conditional on the account as the ceremony saw it).
@@ -281,10 +299,10 @@ pub(crate) async fn spend(
     state: &AuthState,
     user: &User,
     passkey_id: &str,
-    updated: Option<String>,
+    update: Option<PasskeyUpdate>,
     credential_version: u64,
 ) -> Result<User, ApiError> {
-    state.lifecycle().use_passkey(&user.id, passkey_id, updated, credential_version).await.map_err(|e| match e {
+    state.lifecycle().use_passkey(&user.id, passkey_id, update, credential_version).await.map_err(|e| match e {
         AccountError::NotFound | AccountError::Conflict | AccountError::Factor(_) => ApiError::InvalidPasskey,
         e => e.into(),
     })

@@ -240,7 +240,7 @@ pub async fn complete_login(
 enum Checked {
     TotpStep(i64),
     RecoveryCode(String),
-    Passkey { id: String, updated: Option<String> },
+    Passkey { id: String, update: Option<crate::accounts::PasskeyUpdate> },
 }
 
 /// Checks `answer` against the account's factors (without spending it); a passkey's against
@@ -253,9 +253,9 @@ fn check_factor(
 ) -> Result<Checked, ApiError> {
     match (answer.code.as_deref(), answer.recovery_code.as_deref(), answer.passkey.as_ref()) {
         (None, None, Some(passkey)) => {
-            let (id, updated) = super::passkeys::check_answer(state, user, ceremony_state, passkey)
+            let (id, update) = super::passkeys::check_answer(state, user, ceremony_state, passkey)
                 .map_err(|_| ApiError::InvalidSecondFactor)?;
-            Ok(Checked::Passkey { id, updated })
+            Ok(Checked::Passkey { id, update })
         }
         (Some(code), None, None) => {
             let totp = user.factors.totp.as_ref().ok_or(ApiError::InvalidSecondFactor)?;
@@ -289,9 +289,7 @@ async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User,
     let spent = match checked {
         Checked::TotpStep(step) => lifecycle.spend_totp_step(&user.id, step, user.credential_version).await,
         Checked::RecoveryCode(hash) => lifecycle.spend_recovery_code(&user.id, &hash, user.credential_version).await,
-        Checked::Passkey { id, updated } => {
-            lifecycle.use_passkey(&user.id, &id, updated, user.credential_version).await
-        }
+        Checked::Passkey { id, update } => lifecycle.use_passkey(&user.id, &id, update, user.credential_version).await,
     };
     spent.map_err(|e| match e {
         AccountError::NotFound | AccountError::Conflict => ApiError::InvalidSecondFactor,

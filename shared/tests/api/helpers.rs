@@ -618,12 +618,19 @@ pub fn unsubscribe_link(email: &str) -> String {
 
 /// A passkey device in software (`webauthn-authenticator-rs`): it keeps its keys, checks the
 /// origin and the relying party as a browser does, and answers as a real one would (user
-/// verified).
-pub struct PasskeyDevice(webauthn_authenticator_rs::softpasskey::SoftPasskey);
+/// verified, a signature counter that goes up by one each answer).
+pub struct PasskeyDevice(webauthn_authenticator_rs::softtoken::SoftToken);
 
 impl PasskeyDevice {
     pub fn new() -> Self {
-        Self(webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true))
+        Self(webauthn_authenticator_rs::softtoken::SoftToken::new(true).expect("a software authenticator").0)
+    }
+
+    /// What an attacker who copied the device's keys holds: the same keys, the same counter
+    /// from now on, answering apart from it.
+    pub fn cloned(&self) -> Self {
+        use webauthn_authenticator_rs::softtoken::SoftToken;
+        Self(SoftToken::from_cbor(&self.0.to_cbor().expect("the device's state")).expect("a copy of it"))
     }
 }
 

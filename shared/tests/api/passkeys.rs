@@ -104,6 +104,46 @@ async fn a_passkey_answer_is_accepted_once_and_only_from_the_device_registered()
     assert!(refused.is_none(), "an unregistered device has no credential to answer with");
 }
 
+/// A copy of the authenticator's keys (a cloned security key, an exported software passkey)
+/// answers with the counter the original answers with next: both answers verify, and only the
+/// first to be stored may sign in.
+#[tokio::test]
+async fn a_cloned_passkey_signs_in_once_however_its_answers_race_or_arrive_late() {
+    let app = spawn_app().await;
+    let tokens = app.signed_up("reader", "ada@example.com").await;
+    let mut phone = PasskeyDevice::new();
+    app.register_passkey(&tokens.access, &mut phone, "phone").await;
+
+    // The owner and the clone, each answering its own ceremony with the same counter, at once,
+    // three times: one session each time, never two.
+    for round in 0..3 {
+        let mut clone = phone.cloned();
+        let (a, b) = (app.passkey_options("ada@example.com").await, app.passkey_options("ada@example.com").await);
+        let (owners, clones) =
+            (app.get_assertion(&mut phone, &a["options"]), app.get_assertion(&mut clone, &b["options"]));
+        let (first, second) = tokio::join!(
+            app.post_passkey_sign_in(&a["ceremony"], &owners),
+            app.post_passkey_sign_in(&b["ceremony"], &clones)
+        );
+        let mut statuses = [first.status(), second.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::UNAUTHORIZED], "round {round}");
+    }
+
+    // One after the other, the clone's ceremony started before the owner's answer was used:
+    // the counter its ceremony remembers is passed, the one stored now is not.
+    let mut clone = phone.cloned();
+    let (a, b) = (app.passkey_options("ada@example.com").await, app.passkey_options("ada@example.com").await);
+    let (owners, clones) = (app.get_assertion(&mut phone, &a["options"]), app.get_assertion(&mut clone, &b["options"]));
+    let response = app.post_passkey_sign_in(&a["ceremony"], &owners).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app.post_passkey_sign_in(&b["ceremony"], &clones).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_passkey").await;
+
+    // The owner's device goes on signing in.
+    app.signed_in_with_passkey("ada@example.com", &mut phone).await;
+}
+
 #[tokio::test]
 async fn a_passkey_sign_in_does_not_tell_who_has_an_account_or_a_passkey() {
     let app = spawn_app().await;

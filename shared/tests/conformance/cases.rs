@@ -1201,11 +1201,20 @@ pub async fn passkeys_are_kept_with_the_account_and_staff_keep_one(store: Arc<im
     life.add_passkey(&ada, passkey("k2"), 0, vec!["other".into()]).await.unwrap();
     assert_eq!(store.account(&ada).await.unwrap().unwrap().factors.recovery_codes, ["r1"], "codes kept");
 
-    // A use records its time and the credential as the ceremony left it.
-    let used = life.use_passkey(&ada, "k2", Some("{\"counter\":1}".into()), 0).await.unwrap();
+    // A use records its time and the credential as the answer left it, only while the stored
+    // one is what the answer was checked against: a second answer checked against the same
+    // (a clone's, or one racing it) is refused.
+    let update = |credential: &str| shared::accounts::PasskeyUpdate {
+        checked_against: passkey("k2").credential,
+        credential: credential.into(),
+    };
+    let used = life.use_passkey(&ada, "k2", Some(update("{\"counter\":1}")), 0).await.unwrap();
     let k2 = used.factors.passkeys.iter().find(|p| p.id == "k2").unwrap();
     assert!(k2.last_used_at.is_some());
     assert_eq!(k2.credential, "{\"counter\":1}");
+    let cloned = life.use_passkey(&ada, "k2", Some(update("{\"counter\":1}")), 0).await;
+    assert!(matches!(cloned, Err(shared::accounts::AccountError::Factor(_))), "{cloned:?}");
+    life.use_passkey(&ada, "k2", None, 0).await.expect("a use that moves no counter");
     assert!(life.use_passkey(&ada, "gone", None, 0).await.is_err());
 
     // Staff keep their last factor; the last passkey of anyone else takes the codes with it.
