@@ -9,6 +9,7 @@ use shared::{
     auth::AuthState,
     clock::SystemClock,
     credentials::{JwtKeys, PasswordHasher, jwt::KeySetSource, keyset::KeySet},
+    identity::Identity,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker},
     moderation::ModerationState,
     ports::Queue,
@@ -313,21 +314,26 @@ impl Aws {
         self.settings.photo_bucket.as_deref().context("UMS_PHOTO_BUCKET is not set")
     }
 
-    /// The auth group: DynamoDB, the email queue, the signing key.
-    pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
+    /// The sign-in service over DynamoDB and the signing key, queuing on `queues`.
+    async fn identity(&self, queues: &[Queue]) -> anyhow::Result<Identity> {
         let store = self.store();
-        Ok(AuthState {
+        Ok(Identity {
             hasher: self.hasher()?,
             config: Arc::new(self.config.clone()),
             accounts: store.clone(),
             sessions: store.clone(),
             tokens: store.clone(),
             limits: store.clone(),
-            jobs: self.jobs(&[Queue::Email])?,
+            jobs: self.jobs(queues)?,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
             activity: store,
         })
+    }
+
+    /// The auth group: the sign-in service, queuing on the email queue.
+    pub async fn auth_state(&self) -> anyhow::Result<AuthState> {
+        self.identity(&[Queue::Email]).await
     }
 
     /// The users group: DynamoDB, the signing key, the email, photo and notify queues (a
@@ -336,20 +342,11 @@ impl Aws {
     pub async fn users_state(&self) -> anyhow::Result<UsersState> {
         let store = self.store();
         Ok(UsersState {
-            hasher: self.hasher()?,
-            config: Arc::new(self.config.clone()),
-            accounts: store.clone(),
-            sessions: store.clone(),
-            tokens: store.clone(),
-            limits: store.clone(),
-            jobs: self.jobs(&[Queue::Email, Queue::Photo, Queue::Notify])?,
+            identity: self.identity(&[Queue::Email, Queue::Photo, Queue::Notify]).await?,
             uploads: Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?),
             social: store.clone(),
             moderation: store.clone(),
-            webhooks: store.clone(),
-            activity: store,
-            keys: self.keys().await?,
-            clock: Arc::new(SystemClock),
+            webhooks: store,
         })
     }
 

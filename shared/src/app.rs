@@ -11,6 +11,7 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     http,
+    identity::Identity,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker, Workers},
     moderation::{self, ModerationState},
     social::{self, SocialState},
@@ -79,8 +80,8 @@ impl LocalApp {
         // One hasher for both groups: the bound on concurrent hashing is the process's.
         let hasher =
             PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;
-        let auth = AuthState {
-            hasher: hasher.clone(),
+        let auth = Identity {
+            hasher,
             config: config.clone(),
             accounts: store.clone(),
             sessions: store.clone(),
@@ -92,20 +93,11 @@ impl LocalApp {
             activity: store.clone(),
         };
         let users = UsersState {
-            config: config.clone(),
-            accounts: store.clone(),
-            sessions: store.clone(),
-            tokens: store.clone(),
-            limits: store.clone(),
-            jobs: store.clone(),
+            identity: auth.clone(),
             uploads: Arc::new(photos),
             social: store.clone(),
             moderation: store.clone(),
             webhooks: store.clone(),
-            activity: store.clone(),
-            keys: keys.clone(),
-            hasher,
-            clock: clock.clone(),
         };
         let moderation = ModerationState {
             config: config.clone(),

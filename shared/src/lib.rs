@@ -22,6 +22,7 @@ pub mod docs;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod identity;
 pub mod jobs;
 pub mod mail;
 pub mod moderation;

@@ -29,6 +29,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
         ("sign_in_alert.html", include_str!("../templates/email/sign_in_alert.html")),
         ("sign_in_alert.txt", include_str!("../templates/email/sign_in_alert.txt")),
+        ("factor_added.html", include_str!("../templates/email/factor_added.html")),
+        ("factor_added.txt", include_str!("../templates/email/factor_added.txt")),
         ("author_notification.html", include_str!("../templates/email/author_notification.html")),
         ("author_notification.txt", include_str!("../templates/email/author_notification.txt")),
     ] {
@@ -52,15 +54,22 @@ impl EmailJob {
             EmailMessage::SignInAlert { link, .. } => {
                 ("sign_in_alert", "A new sign-in to your account", Some(link), None)
             }
-        };
-        let (at, source, device, last_today) = match &self.message {
-            EmailMessage::SignInAlert { at, source, device, last_today, .. } => {
-                (Some(at), Some(source), Some(device), *last_today)
+            EmailMessage::FactorAdded { .. } => {
+                ("factor_added", "A second factor was added to your account", None, None)
             }
-            _ => (None, None, None, false),
         };
-        let alerts_per_day = crate::auth::alerts::SIGN_IN_ALERTS_PER_DAY;
-        let context = minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day };
+        let (at, source, device, last_today, factor) = match &self.message {
+            EmailMessage::SignInAlert { at, source, device, last_today, .. } => {
+                (Some(at), Some(source), Some(device), *last_today, None)
+            }
+            EmailMessage::FactorAdded { factor, at, source, device } => {
+                (Some(at), Some(source), Some(device), false, Some(factor))
+            }
+            _ => (None, None, None, false, None),
+        };
+        let alerts_per_day = crate::identity::alerts::SIGN_IN_ALERTS_PER_DAY;
+        let context =
+            minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day, factor };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

@@ -7,25 +7,27 @@ use std::io::{BufRead as _, IsTerminal as _};
 use anyhow::bail;
 
 use crate::{
-    auth::{AuthState, Confirmation, NewAccount, flows},
     domain::{EmailAddress, Role, User},
-    http::ApiError,
+    identity::{Identity, NewAccount, Registrar, password},
     users::UsersState,
 };
 
 /// Creates an active admin (the operator vouches for the address).
 pub async fn create_admin(
-    state: &AuthState,
+    identity: &Identity,
     email: &str,
     first_name: &str,
     last_name: &str,
     password: String,
 ) -> anyhow::Result<User> {
-    let new = NewAccount::parse(email, password, first_name, last_name, None, None)
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    flows::register(state, new, Role::Admin, Confirmation::VouchedByOperator)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+    let new = NewAccount {
+        email: email.to_string(),
+        password,
+        first_name: first_name.to_string(),
+        last_name: last_name.to_string(),
+        ..Default::default()
+    };
+    password::register(identity, new, Role::Admin, Registrar::Operator).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Removes every second factor of the account with this address and ends its sessions: for a
@@ -34,23 +36,18 @@ pub async fn create_admin(
 pub async fn reset_factors(state: &UsersState, email: &str) -> anyhow::Result<User> {
     let email =
         EmailAddress::parse(email).map_err(|why| anyhow::anyhow!("{email:?} is not an email address: {why}"))?;
-    let user = state
+    let identity = &state.identity;
+    let user = identity
         .accounts
         .account_by_email(&email.key())
         .await?
         .ok_or_else(|| anyhow::anyhow!("no account has the address {email}"))?;
     tracing::warn!(user_id = %user.id, "the operator resets an account's second factors");
-    state
+    identity
         .lifecycle()
         .reset_factors(state.moderation.as_ref(), &user.id, &user.id)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e.into())))
-}
-
-fn describe(error: &ApiError) -> String {
-    let problem = error.problem();
-    let fields: Vec<String> = problem.errors.iter().map(|e| format!("{} {}", e.field, e.detail)).collect();
-    if fields.is_empty() { problem.detail } else { fields.join("; ") }
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The password from standard input when it is piped, otherwise prompted for twice without echo.

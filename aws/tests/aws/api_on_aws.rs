@@ -75,9 +75,15 @@ impl AwsApi {
     /// An active account of this role, vouched for as the operator command does; its access
     /// token and id.
     pub async fn active(&self, role: shared::domain::Role, email: &str) -> (String, String) {
-        use shared::auth::{Confirmation, NewAccount, flows};
-        let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        let user = flows::register(&self.auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
+        use shared::identity::{NewAccount, Registrar, password};
+        let new = NewAccount {
+            email: email.into(),
+            password: PASSWORD.into(),
+            first_name: "Grace".into(),
+            last_name: "Hopper".into(),
+            ..Default::default()
+        };
+        let user = password::register(&self.auth, new, role, Registrar::Operator).await.unwrap();
         let login = json!({ "email": email, "password": PASSWORD });
         let (status, tokens) = self.call("POST", "/api/v1/auth/login", Some(login), None).await;
         assert_eq!(status, 200, "{tokens}");

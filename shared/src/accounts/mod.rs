@@ -14,6 +14,7 @@
 mod access;
 mod credentials;
 mod deletion;
+mod devices;
 mod email;
 mod factors;
 mod profile;

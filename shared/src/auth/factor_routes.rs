@@ -7,15 +7,15 @@ use utoipa::ToSchema;
 
 use super::{
     AuthState,
-    flows::TokenPair,
-    passkeys::{self, FinishRegistration, PasskeyRegistered, PasskeyRegistrationOptions, PasskeySignInOptions},
     routes::{NoStore, no_store},
-    second_factor::{self, AccessToken, FactorAnswer, FactorsView, Proof, RecoveryCodes, TotpEnrolment},
 };
 use crate::{
-    domain::Action,
     http::{ApiError, AuthUser, Device, EnrollingUser, JsonBody, Problem, Source},
-    ports::ActivityKind,
+    identity::{
+        TokenPair,
+        passkeys::{self, FinishRegistration, PasskeyRegistered, PasskeyRegistrationOptions, PasskeySignInOptions},
+        second_factor::{self, AccessToken, FactorAnswer, FactorsView, Proof, RecoveryCodes, TotpEnrolment},
+    },
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +48,7 @@ pub async fn login_second_factor(
     device: Device,
     JsonBody(body): JsonBody<SecondFactorRequest>,
 ) -> Result<NoStore<TokenPair>, ApiError> {
-    Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, &source, &device).await?))
+    Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, (&source, &device)).await?))
 }
 
 /// One proof of who you are: the password, a code, a recovery code, or a passkey.
@@ -112,7 +112,6 @@ pub async fn step_up(
     source: Source,
     JsonBody(body): JsonBody<StepUpRequest>,
 ) -> Result<NoStore<AccessToken>, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
     let answer;
     let proof = match &body {
         StepUpRequest::Password(proof) => Proof::Password(&proof.password),
@@ -148,7 +147,6 @@ pub async fn step_up_passkey(
     caller: AuthUser,
     source: Source,
 ) -> Result<NoStore<PasskeySignInOptions>, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
     Ok(no_store(passkeys::begin_step_up(&state, &caller, &source).await?))
 }
 
@@ -165,7 +163,6 @@ pub async fn factors(
     State(state): State<AuthState>,
     EnrollingUser { user: caller, .. }: EnrollingUser,
 ) -> Result<axum::Json<FactorsView>, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
     Ok(axum::Json(second_factor::factors(&state, &caller).await?))
 }
 
@@ -188,7 +185,6 @@ pub async fn begin_totp(
     State(state): State<AuthState>,
     EnrollingUser { user: caller, .. }: EnrollingUser,
 ) -> Result<(StatusCode, NoStore<TotpEnrolment>), ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
     Ok((StatusCode::CREATED, no_store(second_factor::begin_totp(&state, &caller).await?)))
 }
 
@@ -223,10 +219,7 @@ pub async fn confirm_totp(
     device: Device,
     JsonBody(body): JsonBody<ConfirmTotpRequest>,
 ) -> Result<NoStore<RecoveryCodes>, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
-    let codes = second_factor::confirm_totp(&state, &caller, &body.code, &source).await?;
-    state.record(&caller.user_id, ActivityKind::FactorAdded, (&source, &device), "authenticator app").await?;
-    Ok(no_store(codes))
+    Ok(no_store(second_factor::confirm_totp(&state, &caller, &body.code, (&source, &device)).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -261,9 +254,7 @@ pub async fn remove_totp(
     device: Device,
     JsonBody(body): JsonBody<RemoveTotpRequest>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
-    second_factor::remove_totp(&state, &caller, &body.password, &body.code, &source).await?;
-    state.record(&caller.user_id, ActivityKind::FactorRemoved, (&source, &device), "authenticator app").await?;
+    second_factor::remove_totp(&state, &caller, &body.password, &body.code, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -283,10 +274,7 @@ pub async fn regenerate_recovery_codes(
     source: Source,
     device: Device,
 ) -> Result<NoStore<RecoveryCodes>, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
-    let codes = second_factor::regenerate_recovery_codes(&state, &caller).await?;
-    state.record(&caller.user_id, ActivityKind::RecoveryCodesReplaced, (&source, &device), "ten new codes").await?;
-    Ok(no_store(codes))
+    Ok(no_store(second_factor::regenerate_recovery_codes(&state, &caller, (&source, &device)).await?))
 }
 
 /// Start registering a passkey.
@@ -307,8 +295,6 @@ pub async fn begin_passkey(
     State(state): State<AuthState>,
     EnrollingUser { user: caller, .. }: EnrollingUser,
 ) -> Result<(StatusCode, NoStore<PasskeyRegistrationOptions>), ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
-    caller.require_recent_authentication()?;
     Ok((StatusCode::CREATED, no_store(passkeys::begin_registration(&state, &caller).await?)))
 }
 
@@ -335,11 +321,10 @@ pub async fn confirm_passkey(
     device: Device,
     JsonBody(body): JsonBody<FinishRegistration>,
 ) -> Result<(StatusCode, NoStore<PasskeyRegistered>), ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
+    let client = (&source, &device);
+    let name = body.name.as_deref();
     let registered =
-        passkeys::finish_registration(&state, &caller, &body.ceremony, &body.credential, body.name.as_deref()).await?;
-    let about = format!("passkey {} ({})", registered.passkey.id, registered.passkey.name);
-    state.record(&caller.user_id, ActivityKind::FactorAdded, (&source, &device), about).await?;
+        passkeys::finish_registration(&state, &caller, &body.ceremony, &body.credential, name, client).await?;
     Ok((StatusCode::CREATED, no_store(registered)))
 }
 
@@ -369,10 +354,7 @@ pub async fn remove_passkey(
     device: Device,
     axum::extract::Path(PasskeyPath { id }): axum::extract::Path<PasskeyPath>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageOwnFactors)?;
-    caller.require_recent_authentication()?;
-    passkeys::remove(&state, &caller, &id).await?;
-    state.record(&caller.user_id, ActivityKind::FactorRemoved, (&source, &device), format!("passkey {id}")).await?;
+    passkeys::remove(&state, &caller, &id, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -434,5 +416,5 @@ pub async fn passkey_sign_in(
     device: Device,
     JsonBody(body): JsonBody<PasskeySignIn>,
 ) -> Result<NoStore<TokenPair>, ApiError> {
-    Ok(no_store(passkeys::finish_sign_in(&state, &body.ceremony, &body.credential, &source, &device).await?))
+    Ok(no_store(passkeys::finish_sign_in(&state, &body.ceremony, &body.credential, (&source, &device)).await?))
 }

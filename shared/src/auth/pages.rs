@@ -9,11 +9,12 @@ use axum::{
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AuthState, flows};
+use super::AuthState;
 use crate::http::{
     Device, Source,
     pages::{FormPage, LinkForm, unusable_link},
 };
+use crate::identity::{password, sessions};
 
 /// The `token` of the link, as the email has it.
 #[derive(Deserialize, IntoParams)]
@@ -81,7 +82,7 @@ pub async fn confirm_email_page(RawQuery(query): RawQuery) -> Response {
 pub async fn confirm_email_form(State(state): State<AuthState>, body: Bytes) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = flows::confirm_email(&state, token).await;
+    let outcome = password::confirm_email(&state, token).await;
     CONFIRM.result(token, outcome, "Email address confirmed", "Your email address is confirmed: you can sign in now.")
 }
 
@@ -118,7 +119,7 @@ pub async fn reset_password_form(
 ) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = flows::reset_password(&state, token, form.password.clone(), (&source, &device)).await;
+    let outcome = password::reset_password(&state, token, form.password.clone(), (&source, &device)).await;
     RESET.result(token, outcome, "Password changed", "Your password is changed. Sign in with the new one.")
 }
 
@@ -156,7 +157,7 @@ pub async fn end_session_page(RawQuery(query): RawQuery) -> Response {
 pub async fn end_session_form(State(state): State<AuthState>, source: Source, device: Device, body: Bytes) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = super::alerts::end_session_from_alert(&state, token, (&source, &device)).await;
+    let outcome = sessions::end_session_from_alert(&state, token, (&source, &device)).await;
     END_SESSION.result(
         token,
         outcome,

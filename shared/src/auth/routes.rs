@@ -10,16 +10,15 @@ use axum::{
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{
-    AuthState,
-    flows::{self, Confirmation, NewAccount, TokenPair},
-    schemas,
-    second_factor::LoginOutcome,
-};
+use super::{AuthState, schemas};
 use crate::{
     credentials::JwtKeys,
-    domain::{Action, Role, UserView},
-    http::{ApiError, AuthUser, Device, EnrollingUser, JsonBody, PathParam, Problem, QueryParams, RawBody, Source},
+    domain::{Role, UserView},
+    http::{
+        ApiError, AuthUser, Device, EnrollingUser, JsonBody, MaybeCaller, PathParam, Problem, QueryParams, RawBody,
+        Source,
+    },
+    identity::{NewAccount, Registrar, TokenPair, password, second_factor::LoginOutcome, sessions},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -63,29 +62,21 @@ pub async fn register(
     State(state): State<AuthState>,
     PathParam(role): PathParam<String>,
     // Looked at only for staff roles: anyone may register as a reader or an author.
-    caller: Result<AuthUser, ApiError>,
+    MaybeCaller(caller): MaybeCaller,
     source: Source,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let role = Role::parse(&role).ok_or(ApiError::NotFound)?;
-    if matches!(role, Role::Moderator | Role::Admin) {
-        // A staff account is a new way into every account: a recent authentication, so a
-        // stolen token cannot make itself a permanent one.
-        let caller = caller?;
-        caller.require(Action::RegisterStaff)?;
-        caller.require_recent_authentication()?;
-    } else {
-        state.throttle().allow_registration(&source).await?;
-    }
-    let new = NewAccount::parse(
-        &body.email,
-        body.password,
-        &body.first_name,
-        &body.last_name,
-        body.nickname.as_deref(),
-        body.bio.as_deref(),
-    )?;
-    let user = flows::register(&state, new, role, Confirmation::ByEmail).await?;
+    let new = NewAccount {
+        email: body.email,
+        password: body.password,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        nickname: body.nickname,
+        bio: body.bio,
+    };
+    let by = Registrar::Request { caller, source: &source };
+    let user = password::register(&state, new, role, by).await?;
     Ok((StatusCode::CREATED, Json(UserView::new(&user, &state.config.photos_url))))
 }
 
@@ -122,7 +113,7 @@ pub async fn login(
     device: Device,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<NoStore<LoginOutcome>, ApiError> {
-    Ok(no_store(flows::login(&state, &body.email, &body.password, &source, &device).await?))
+    Ok(no_store(password::login(&state, &body.email, &body.password, (&source, &device)).await?))
 }
 
 /// Tokens (and challenges) are never to be cached, by the browser or anything in between.
@@ -154,7 +145,7 @@ pub async fn refresh(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Tokens, ApiError> {
-    Ok(no_store(flows::refresh(&state, &body.refresh_token).await?))
+    Ok(no_store(sessions::refresh(&state, &body.refresh_token).await?))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -184,14 +175,13 @@ pub async fn logout(
     device: Device,
     RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageOwnSessions)?;
     // The body is optional: an empty one means "this session".
     let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
         LogoutRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
-    flows::logout(&state, &caller, request.refresh_token.as_deref(), request.all, (&source, &device)).await?;
+    sessions::logout(&state, &caller, request.refresh_token.as_deref(), request.all, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,7 +206,7 @@ pub async fn send_confirm_email(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    flows::request_confirmation_email(&state, &body.email).await?;
+    password::request_confirmation_email(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -241,7 +231,7 @@ pub async fn confirm_email(
     State(state): State<AuthState>,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = flows::confirm_email(&state, &query.token).await?;
+    let user = password::confirm_email(&state, &query.token).await?;
     Ok(Json(UserView::new(&user, &state.config.photos_url)))
 }
 
@@ -260,7 +250,7 @@ pub async fn send_reset_password_email(
     State(state): State<AuthState>,
     JsonBody(body): JsonBody<EmailRequest>,
 ) -> Result<StatusCode, ApiError> {
-    flows::request_password_reset(&state, &body.email).await?;
+    password::request_password_reset(&state, &body.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -290,7 +280,7 @@ pub async fn reset_password(
     device: Device,
     JsonBody(body): JsonBody<ResetPasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    flows::reset_password(&state, &body.token, body.password, (&source, &device)).await?;
+    password::reset_password(&state, &body.token, body.password, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,10 +315,8 @@ pub async fn change_password(
     device: Device,
     JsonBody(body): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageOwnSessions)?;
-    caller.require_recent_authentication()?;
     let client = (&source, &device);
-    flows::change_password(&state, &caller, &body.current_password, body.new_password, client).await?;
+    password::change_password(&state, &caller, &body.current_password, body.new_password, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

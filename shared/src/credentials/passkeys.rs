@@ -1,6 +1,6 @@
 //! Passkeys (WebAuthn) through `webauthn-rs`: the relying party this service is, from the
 //! configuration. Ceremonies and credentials are the library's; what is ours is where their
-//! state is kept (a single-use token, see `auth::passkeys`) and the account they belong to.
+//! state is kept (a single-use token, see `identity::passkeys`) and the account they belong to.
 
 use url::Url;
 use webauthn_rs::{Webauthn, WebauthnBuilder};

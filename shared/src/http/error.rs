@@ -496,3 +496,41 @@ impl From<pagination::InvalidCursor> for ApiError {
         ApiError::InvalidCursor
     }
 }
+
+impl From<crate::identity::IdentityError> for ApiError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        use crate::identity::IdentityError as I;
+        match e {
+            I::Validation(errors) => ApiError::Validation(errors),
+            I::InvalidCredentials => ApiError::InvalidCredentials,
+            I::EmailNotConfirmed => ApiError::EmailNotConfirmed,
+            I::AccountSuspended { until } => ApiError::AccountSuspended { until },
+            I::TooManyAttempts { retry_after_secs } => ApiError::TooManyAttempts { retry_after_secs },
+            I::TooManyEmails { retry_after_secs } => ApiError::TooManyEmails { retry_after_secs },
+            I::TooManyEmailChanges { retry_after_secs } => ApiError::TooManyEmailChanges { retry_after_secs },
+            I::TooManyRegistrations { retry_after_secs } => ApiError::TooManyRegistrations { retry_after_secs },
+            I::ServerBusy { retry_after_secs } => ApiError::ServerBusy { retry_after_secs },
+            I::Unauthorized => ApiError::Unauthorized,
+            I::Forbidden => ApiError::Forbidden,
+            I::StepUpRequired { max_age_secs } => ApiError::StepUpRequired { max_age_secs },
+            I::SecondFactorEnrolmentRequired => ApiError::SecondFactorEnrolmentRequired,
+            I::StepUpNeedsFactor => ApiError::StepUpNeedsFactor,
+            I::WrongCurrentPassword => ApiError::WrongCurrentPassword,
+            I::InvalidRefreshToken => ApiError::InvalidRefreshToken,
+            I::RefreshTokenReused => ApiError::RefreshTokenReused,
+            I::RefreshConflict => ApiError::RefreshConflict,
+            I::InvalidToken => ApiError::InvalidToken,
+            I::TokenExpired => ApiError::TokenExpired,
+            I::InvalidSecondFactor => ApiError::InvalidSecondFactor,
+            I::InvalidChallenge => ApiError::InvalidChallenge,
+            I::InvalidPasskey => ApiError::InvalidPasskey,
+            I::TooManyPasskeys => ApiError::TooManyPasskeys,
+            I::NoSuchFactor => ApiError::NoSuchFactor,
+            I::FactorExists => ApiError::FactorExists,
+            I::FactorRequired => ApiError::FactorRequired,
+            I::NotFound => ApiError::NotFound,
+            I::Account(e) => e.into(),
+            I::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}

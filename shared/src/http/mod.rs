@@ -19,11 +19,12 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
-pub use caller::{Access, AuthUser, EnrollingUser};
-pub(crate) use device::record_activity;
-pub use device::{Device, describe as describe_device};
+pub use caller::{EnrollingUser, MaybeCaller};
+pub use device::Device;
 pub use error::{ApiError, FieldError, Problem};
 pub use page::{Page, PageQuery, Paging, page_limit};
+
+pub use crate::identity::{Access, AuthUser, Source};
 
 /// A JSON request body whose rejections are problem+json.
 #[derive(FromRequest)]
@@ -51,11 +52,6 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         Ok(Self(axum::body::Bytes::from_request(request, state).await?))
     }
 }
-
-/// Where a request comes from: API Gateway's `sourceIp` on AWS (the Lambda glue puts it in
-/// the request), the peer address on the local server. Limits count per source.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Source(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = std::convert::Infallible;

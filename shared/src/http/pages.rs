@@ -126,8 +126,14 @@ impl FormPage {
 
     /// The answer to the form's POST: `done` when the flow succeeded, else what went wrong (the
     /// form again when the person can fix it: a password refused).
-    pub fn result<T>(&self, token: &str, outcome: Result<T, ApiError>, done_title: &str, done: &str) -> Response {
-        match outcome {
+    pub fn result<T, E: Into<ApiError>>(
+        &self,
+        token: &str,
+        outcome: Result<T, E>,
+        done_title: &str,
+        done: &str,
+    ) -> Response {
+        match outcome.map_err(Into::into) {
             Ok(_) => page(StatusCode::OK, done_title, done, false),
             Err(ApiError::InvalidToken | ApiError::TokenExpired) => unusable_link(),
             Err(error @ ApiError::Validation(_)) => self.form(StatusCode::UNPROCESSABLE_ENTITY, token, Some(&error)),

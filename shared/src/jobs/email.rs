@@ -241,7 +241,7 @@ impl LinkIssuer {
                 kind: TokenKind::EndSession,
                 user_id: user.id.clone(),
                 email_key: user.email.key(),
-                expires_at: self.clock.now() + crate::auth::alerts::END_SESSION_LINK_TTL,
+                expires_at: self.clock.now() + crate::identity::alerts::END_SESSION_LINK_TTL,
                 credential_version: user.credential_version,
                 reset_generation: user.reset_generation,
                 payload: Some(alert.session_id.clone()),

@@ -48,7 +48,7 @@ pub struct SignInAlert {
     pub at: time::OffsetDateTime,
     pub source: Option<String>,
     pub device: Option<String>,
-    /// The account's last alert of the day (see `auth::alerts::SIGN_IN_ALERTS_PER_DAY`): it
+    /// The account's last alert of the day (see `identity::alerts::SIGN_IN_ALERTS_PER_DAY`): it
     /// says that later new devices today are not emailed, and where to look instead.
     #[serde(default)]
     pub last_today: bool,
@@ -171,6 +171,14 @@ pub enum EmailMessage {
     AccountDeleted,
     /// A login from a new device: when (UTC, in words), from where, on what, and the link
     /// that ends that session.
+    /// A second factor added to the account: which kind (never its name: the owner may not be
+    /// who chose it), when, from where, on what.
+    FactorAdded {
+        factor: String,
+        at: String,
+        source: String,
+        device: String,
+    },
     SignInAlert {
         link: String,
         at: String,

@@ -216,13 +216,7 @@ pub async fn subscribers(
     QueryParams(query): QueryParams<OwnListQuery>,
 ) -> Result<Json<Page<ConnectionView>>, ApiError> {
     caller.require(Action::NotifySubscribers)?;
-    let author = match query.id.filter(|id| *id != caller.user_id.0) {
-        None => caller.user_id.clone(),
-        Some(id) => {
-            caller.require(Action::ManageAnyAccount)?;
-            UserId(id)
-        }
-    };
+    let author = caller.own_or_as_admin(query.id, Action::NotifySubscribers)?.id().clone();
     connections(&state, EdgeKind::Subscription, Side::To(author), query.limit, query.cursor.as_deref()).await
 }
 

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::SocialState;
 use crate::{
     auth::schemas,
-    domain::{Action, FieldError, Role, UserId, multiline, single_line},
+    domain::{Action, FieldError, Role, multiline, single_line},
     http::{
         ApiError, AuthUser, JsonBody, Problem, QueryParams,
         pages::{self, FormPage},
@@ -143,13 +143,7 @@ pub async fn notify_subscribers(
     JsonBody(body): JsonBody<NotifyRequest>,
 ) -> Result<(StatusCode, Json<NotificationView>), ApiError> {
     caller.require(Action::NotifySubscribers)?;
-    let author_id = match query.id.filter(|id| *id != caller.user_id.0) {
-        None => caller.user_id.clone(),
-        Some(id) => {
-            caller.require(Action::ManageAnyAccount)?;
-            UserId(id)
-        }
-    };
+    let author_id = caller.own_or_as_admin(query.id, Action::NotifySubscribers)?.id().clone();
     let mut errors = Vec::new();
     let subject = single_line("subject", &body.subject, 200, true, &mut errors);
     let message = body.message.as_deref().and_then(|m| multiline("message", m, 10_000, &mut errors));

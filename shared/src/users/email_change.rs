@@ -10,12 +10,13 @@ use axum::{
 
 use super::UsersState;
 use crate::{
-    auth::{LinkQuery, TokenForm, TokenQuery, flows::take_token},
+    auth::{LinkQuery, TokenForm, TokenQuery},
     domain::{User, UserView},
     http::{
         ApiError, Device, Problem, QueryParams, Source,
         pages::{FormPage, LinkForm, unusable_link},
     },
+    identity::single_use::take_token,
     ports::TokenKind,
 };
 
@@ -36,14 +37,16 @@ pub async fn confirm_email_change(
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = confirm(&state, &query.token, (&source, &device)).await?;
-    Ok(Json(UserView::new(&user, &state.config.photos_url)))
+    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 async fn confirm(state: &UsersState, token: &str, client: (&Source, &Device)) -> Result<User, ApiError> {
-    let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, token).await?;
-    let user = state.lifecycle().confirm_email_change(&link).await?;
+    let (link, _) =
+        take_token(state.identity.tokens.as_ref(), state.identity.clock.as_ref(), TokenKind::EmailChange, token)
+            .await?;
+    let user = state.identity.lifecycle().confirm_email_change(&link).await?;
     let about = format!("to {}, confirmed from the link sent there", user.email);
-    state.record(&user.id, crate::ports::ActivityKind::EmailChanged, client, about).await?;
+    state.identity.record(&user.id, crate::ports::ActivityKind::EmailChanged, client, about).await?;
     Ok(user)
 }
 

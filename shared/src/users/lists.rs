@@ -42,8 +42,8 @@ async fn page_of(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<(Vec<User>, Option<String>), ApiError> {
-    let paging = Paging::new(state.keys.cursor_signer(), list, limit, cursor)?;
-    let (users, next) = state.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
+    let paging = Paging::new(state.identity.keys.cursor_signer(), list, limit, cursor)?;
+    let (users, next) = state.identity.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
     Ok((users, paging.next_cursor(next)))
 }
 
@@ -60,10 +60,10 @@ pub async fn author(
     State(state): State<UsersState>,
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<Json<AuthorView>, ApiError> {
-    let user = state.accounts.account(&UserId(query.id)).await?;
-    let author = user.filter(|u| u.is_public_author(state.clock.now())).ok_or(ApiError::NotFound)?;
+    let user = state.identity.accounts.account(&UserId(query.id)).await?;
+    let author = user.filter(|u| u.is_public_author(state.identity.clock.now())).ok_or(ApiError::NotFound)?;
     let counts = state.social.counts(&author.id).await?;
-    Ok(Json(AuthorView { counts: Some(counts), ..AuthorView::new(&author, &state.config.photos_url) }))
+    Ok(Json(AuthorView { counts: Some(counts), ..AuthorView::new(&author, &state.identity.config.photos_url) }))
 }
 
 /// The authors, oldest first: public profiles of active authors.
@@ -81,7 +81,10 @@ pub async fn authors(
 ) -> Result<Json<Page<AuthorView>>, ApiError> {
     let filter = AccountFilter { role: Some(Role::Author), status: Some(Status::Active) };
     let (users, next_cursor) = page_of(&state, "authors", filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(|u| AuthorView::new(u, &state.config.photos_url)).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: users.iter().map(|u| AuthorView::new(u, &state.identity.config.photos_url)).collect(),
+        next_cursor,
+    }))
 }
 
 /// Every account, by role name then age; filterable by role and status. Admins only.
@@ -108,7 +111,10 @@ pub async fn users(
         filter.status.map_or("", Status::as_str)
     );
     let (users, next_cursor) = page_of(&state, &list, filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(|u| UserView::new(u, &state.config.photos_url)).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: users.iter().map(|u| UserView::new(u, &state.identity.config.photos_url)).collect(),
+        next_cursor,
+    }))
 }
 
 /// The admins, oldest first. Admins only.
@@ -158,5 +164,8 @@ async fn staff(
     caller.require(Action::ListStaff)?;
     let filter = AccountFilter { role: Some(role), status: None };
     let (users, next_cursor) = page_of(state, role.as_str(), filter, query.limit, query.cursor.as_deref()).await?;
-    Ok(Json(Page { items: users.iter().map(|u| UserView::new(u, &state.config.photos_url)).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: users.iter().map(|u| UserView::new(u, &state.identity.config.photos_url)).collect(),
+        next_cursor,
+    }))
 }

@@ -6,11 +6,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{AccountQuery, AccountUpdate, IdQuery, UsersState, other_account, update_account};
+use super::{AccountQuery, AccountUpdate, IdQuery, UsersState, update_account};
 use crate::{
     accounts::Deletion,
     domain::{Action, FieldError, Role, UserId, UserView},
     http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, RawBody, Source},
+    identity::caller::Subject,
 };
 
 /// What deleting your own account asks for.
@@ -51,21 +52,19 @@ pub async fn delete_me(
     QueryParams(query): QueryParams<AccountQuery>,
     RawBody(body): RawBody,
 ) -> Result<StatusCode, ApiError> {
-    match other_account(&caller, query.id) {
-        None => {
-            caller.require(Action::DeleteOwnAccount)?;
+    match caller.own_or_as_admin(query.id, Action::DeleteOwnAccount)? {
+        Subject::Own(_) => {
             caller.require_recent_authentication()?;
             let password = password_in(&body)?;
-            let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-            let throttle = state.throttle();
-            let attempt = throttle.check_current_password(&state.hasher, &user, &password, &source).await?;
+            let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+            let throttle = state.identity.throttle();
+            let attempt = throttle.check_current_password(&state.identity.hasher, &user, &password, &source).await?;
             throttle.succeeded(attempt).await?;
             let deletion =
                 Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };
             erase_account(&state, deletion).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
         }
-        Some(id) => {
-            caller.require(Action::ManageAnyAccount)?;
+        Subject::Other(id) => {
             caller.require_recent_authentication()?;
             // No body is asked for; one that is sent must still be what the route takes.
             if !body.iter().all(u8::is_ascii_whitespace) {
@@ -92,7 +91,7 @@ fn password_in(body: &[u8]) -> Result<String, ApiError> {
 /// Deletes an account through the lifecycle: the account and its address atomically, its
 /// sessions; its files, links and edges by jobs; a goodbye email.
 async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(), crate::accounts::AccountError> {
-    state.lifecycle().delete_account(state.jobs.as_ref(), deletion).await
+    state.identity.lifecycle().delete_account(state.identity.jobs.as_ref(), deletion).await
 }
 
 /// Remove another account's second factors (a lost authenticator). Admins only, with a
@@ -124,16 +123,17 @@ pub async fn reset_factors(
         return Err(ApiError::FactorRequired);
     }
     let account = UserId(query.id);
-    state.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &account).await?;
+    state.identity.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &account).await?;
     let about = format!("by admin {}; every session ended", caller.user_id);
-    state.record(&account, crate::ports::ActivityKind::FactorsReset, (&source, &device), about).await?;
+    state.identity.record(&account, crate::ports::ActivityKind::FactorsReset, (&source, &device), about).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn staff_account(state: &UsersState, caller: &AuthUser, role: Role, id: String) -> Result<UserView, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
-    let user = state.accounts.account(&UserId(id)).await?.filter(|u| u.role == role).ok_or(ApiError::NotFound)?;
-    Ok(UserView::new(&user, &state.config.photos_url))
+    let user =
+        state.identity.accounts.account(&UserId(id)).await?.filter(|u| u.role == role).ok_or(ApiError::NotFound)?;
+    Ok(UserView::new(&user, &state.identity.config.photos_url))
 }
 
 /// An admin's account. Admins only.
@@ -199,7 +199,7 @@ pub async fn update_admin(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Admin), body).await?;
-    Ok(Json(UserView::new(&user, &state.config.photos_url)))
+    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 /// Update a moderator: profile, role and status. Admins only.
@@ -224,7 +224,7 @@ pub async fn update_moderator(
 ) -> Result<Json<UserView>, ApiError> {
     caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Moderator), body).await?;
-    Ok(Json(UserView::new(&user, &state.config.photos_url)))
+    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 /// Delete an admin for good. Admins only; never the last active admin.

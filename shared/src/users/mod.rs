@@ -27,75 +27,29 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    auth::throttle::Throttle,
-    clock::Clock,
-    config::Config,
-    credentials::{JwtKeys, PasswordHasher},
     domain::{Action, UserId, UserView},
     http::{Access, ApiError, AuthUser, Problem, QueryParams},
-    ports::{
-        AccountStore, EdgeKind, JobQueue, LimitStore, ModerationStore, SessionStore, Side, SocialStore, TokenStore,
-        UploadForms, WebhookDirectory,
-    },
+    identity::{Identity, caller::Subject},
+    ports::{EdgeKind, ModerationStore, Side, SocialStore, UploadForms, WebhookDirectory},
 };
 
-/// What the users group uses: the accounts and what hangs off them, the password check that
-/// self-deletion and email changes ask for, the email queue (goodbye and email-change emails),
-/// the photo queue (the files of a removed photo or a deleted account, which the photo worker
-/// deletes), the notify queue (a deleted account's edges, which the notify worker erases),
-/// photo upload forms, and the audit trail (an admin's suspension). It never touches a photo
-/// file itself.
+/// What the users group uses: the sign-in service (accounts, sessions, the password check that
+/// self-deletion and email changes ask for, the email queue, limits, activity), photo upload
+/// forms, the social graph (counts on author profiles; the export's subscriptions and
+/// follows), the audit trail (the export's reports; an admin's actions), and where the webhook
+/// endpoints' deliveries stand. It never touches a photo file itself.
 #[derive(Clone)]
 pub struct UsersState {
-    pub config: Arc<Config>,
-    pub accounts: Arc<dyn AccountStore>,
-    pub sessions: Arc<dyn SessionStore>,
-    pub tokens: Arc<dyn TokenStore>,
-    pub limits: Arc<dyn LimitStore>,
-    pub jobs: Arc<dyn JobQueue>,
+    pub identity: Identity,
     pub uploads: Arc<dyn UploadForms>,
-    /// Counts on author profiles; the export's subscriptions and follows.
     pub social: Arc<dyn SocialStore>,
-    /// The reports a data export lists; the audit record of an admin's suspension.
     pub moderation: Arc<dyn ModerationStore>,
-    /// Where the webhook endpoints' deliveries stand (admins read it).
     pub webhooks: Arc<dyn WebhookDirectory>,
-    /// Each account's security activity (its owner and admins read it).
-    pub activity: Arc<dyn crate::ports::ActivityStore>,
-    pub keys: Arc<JwtKeys>,
-    pub hasher: PasswordHasher,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl UsersState {
-    /// Records `kind` on the account's security activity, with where and on what it happened.
-    pub(crate) async fn record(
-        &self,
-        user: &UserId,
-        kind: crate::ports::ActivityKind,
-        client: (&crate::http::Source, &crate::http::Device),
-        detail: impl Into<String>,
-    ) -> Result<(), ApiError> {
-        crate::http::record_activity(self.activity.as_ref(), self.clock.now(), user, kind, client, detail).await
-    }
-
-    /// The account lifecycle over this group's stores.
-    pub fn lifecycle(&self) -> crate::accounts::Lifecycle<'_> {
-        crate::accounts::Lifecycle {
-            accounts: self.accounts.as_ref(),
-            sessions: self.sessions.as_ref(),
-            clock: self.clock.as_ref(),
-        }
-    }
-
-    pub fn throttle(&self) -> Throttle<'_> {
-        Throttle { limits: self.limits.as_ref(), clock: self.clock.as_ref(), config: &self.config.limits }
-    }
 }
 
 impl FromRef<UsersState> for Access {
     fn from_ref(state: &UsersState) -> Self {
-        Access { keys: state.keys.clone(), sessions: state.sessions.clone(), clock: state.clock.clone() }
+        state.identity.access()
     }
 }
 
@@ -126,11 +80,6 @@ pub struct AccountQuery {
     pub id: Option<String>,
 }
 
-/// The account `?id=` names, if it is not the caller's own.
-pub(crate) fn other_account(caller: &AuthUser, id: Option<String>) -> Option<UserId> {
-    id.filter(|id| *id != caller.user_id.0).map(UserId)
-}
-
 /// Your own account, or with `?id=` (admins only) any account.
 #[utoipa::path(
     get, path = "/api/v1/user", tag = "users", params(AccountQuery),
@@ -147,17 +96,11 @@ pub async fn me(
     caller: AuthUser,
     QueryParams(query): QueryParams<AccountQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = match other_account(&caller, query.id) {
-        None => {
-            caller.require(Action::ReadOwnAccount)?;
-            state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?
-        }
-        Some(id) => {
-            caller.require(Action::ManageAnyAccount)?;
-            state.accounts.account(&id).await?.ok_or(ApiError::NotFound)?
-        }
+    let user = match caller.own_or_as_admin(query.id, Action::ReadOwnAccount)? {
+        Subject::Own(id) => state.identity.accounts.account(&id).await?.ok_or(ApiError::Unauthorized)?,
+        Subject::Other(id) => state.identity.accounts.account(&id).await?.ok_or(ApiError::NotFound)?,
     };
-    Ok(Json(UserView::new(&user, &state.config.photos_url)))
+    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 /// A session, as its owner (and admins) see it: no secret, not even hashed.
@@ -253,8 +196,8 @@ pub struct DataExport {
 )]
 pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result<Json<DataExport>, ApiError> {
     caller.require(Action::ExportOwnData)?;
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    let sessions = state.sessions.user_sessions(&caller.user_id).await?;
+    let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let sessions = state.identity.sessions.user_sessions(&caller.user_id).await?;
     let sessions = sessions.into_iter().map(|s| SessionView::new(s, &caller.session_id)).collect();
     let subscriptions = every_edge(&state, EdgeKind::Subscription, &caller.user_id).await?;
     let follows = every_edge(&state, EdgeKind::Follow, &caller.user_id).await?;
@@ -269,10 +212,10 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
             created_at: r.created_at,
         })
         .collect();
-    let now = state.clock.now();
+    let now = state.identity.clock.now();
     let (mut activity, mut before) = (Vec::new(), None);
     loop {
-        let page = state.activity.activity(&caller.user_id, now, 100, before.as_deref()).await?;
+        let page = state.identity.activity.activity(&caller.user_id, now, 100, before.as_deref()).await?;
         let full = page.len() == 100;
         before = page.last().map(|e| e.id.clone());
         activity.extend(page.into_iter().map(sessions::ActivityView::from));
@@ -281,7 +224,7 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
         }
     }
     Ok(Json(DataExport {
-        account: UserView::new(&user, &state.config.photos_url),
+        account: UserView::new(&user, &state.identity.config.photos_url),
         sessions,
         subscriptions,
         follows,

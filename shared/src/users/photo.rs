@@ -41,8 +41,9 @@ pub struct PhotoUpload {
 pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> Result<Json<PhotoUpload>, ApiError> {
     caller.require(Action::ManageOwnPhoto)?;
     let upload_id = uuid::Uuid::now_v7().to_string();
-    let now = state.clock.now();
+    let now = state.identity.clock.now();
     state
+        .identity
         .lifecycle()
         .expect_photo_upload(&caller.user_id, &upload_id)
         .await
@@ -66,8 +67,9 @@ pub async fn upload_photo(State(state): State<UsersState>, caller: AuthUser) -> 
 pub async fn delete_photo(State(state): State<UsersState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
     caller.require(Action::ManageOwnPhoto)?;
     state
+        .identity
         .lifecycle()
-        .remove_photo(state.jobs.as_ref(), &caller.user_id)
+        .remove_photo(state.identity.jobs.as_ref(), &caller.user_id)
         .await
         .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,13 +6,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{AccountQuery, UsersState, other_account};
+use super::{AccountQuery, UsersState};
 use crate::{
     accounts::{AccessChange, ProfileChanges, StatusChange, Target, begin_email_change_allowed},
     auth::schemas,
     config::CONFIRMATION_TOKEN_TTL,
     domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, UserView, status::parse_suspension_end},
     http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, Source},
+    identity::caller::Subject,
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -111,17 +112,11 @@ pub async fn update_me(
     QueryParams(query): QueryParams<AccountQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = match other_account(&caller, query.id) {
-        None => {
-            caller.require(Action::UpdateOwnAccount)?;
-            update_own_account(&state, &caller, &source, body).await?
-        }
-        Some(id) => {
-            caller.require(Action::ManageAnyAccount)?;
-            update_account(&state, &caller, &id, None, body).await?
-        }
+    let user = match caller.own_or_as_admin(query.id, Action::UpdateOwnAccount)? {
+        Subject::Own(_) => update_own_account(&state, &caller, &source, body).await?,
+        Subject::Other(id) => update_account(&state, &caller, &id, None, body).await?,
     };
-    Ok(Json(UserView::new(&user, &state.config.photos_url)))
+    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 /// The body's fields, validated one by one: what each asks for.
@@ -245,17 +240,17 @@ async fn update_own_account(
         (None, None) => None,
     };
     fields.finish(())?;
-    let lifecycle = state.lifecycle();
+    let lifecycle = state.identity.lifecycle();
     let missing = || ApiError::or_missing(ApiError::Unauthorized);
     let Some((email, password)) = email else {
         return lifecycle.update_profile(&caller.user_id, &profile).await.map_err(missing());
     };
-    let throttle = state.throttle();
+    let throttle = state.identity.throttle();
     throttle.allow_email_change(&caller.user_id, source).await?;
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    let attempt = throttle.check_current_password(&state.hasher, &user, &password, source).await?;
+    let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let attempt = throttle.check_current_password(&state.identity.hasher, &user, &password, source).await?;
     throttle.succeeded(attempt).await?;
-    let holder = state.accounts.account_by_email(&email.key()).await?;
+    let holder = state.identity.accounts.account_by_email(&email.key()).await?;
     if !begin_email_change_allowed(holder.as_ref(), &user.id) {
         return Err(ApiError::EmailTaken);
     }
@@ -265,11 +260,11 @@ async fn update_own_account(
     if changes_profile(&profile) {
         lifecycle.update_profile(&user.id, &profile).await.map_err(missing())?;
     }
-    let confirm_url = &state.config.email_change_url;
+    let confirm_url = &state.identity.config.email_change_url;
     lifecycle
         .begin_email_change(
-            state.tokens.as_ref(),
-            state.jobs.as_ref(),
+            state.identity.tokens.as_ref(),
+            state.identity.jobs.as_ref(),
             &user.id,
             user.credential_version,
             &email,
@@ -295,7 +290,7 @@ pub(crate) async fn update_account(
     role: Option<Role>,
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
-    let now = state.clock.now();
+    let now = state.identity.clock.now();
     // A role change (it can make an admin) and a status change (it can lock out another admin)
     // are sensitive actions.
     if body.contains_key("role") || body.contains_key("status") {
@@ -324,7 +319,7 @@ pub(crate) async fn update_account(
         None => None,
     };
     let change = fields.finish(AccessChange { profile, role: new_role, status })?;
-    let lifecycle = state.lifecycle();
+    let lifecycle = state.identity.lifecycle();
     let target = Target { id, role };
     Ok(lifecycle.change_access(state.moderation.as_ref(), &caller.user_id, target, change).await?)
 }

@@ -5,26 +5,12 @@ use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{SessionView, UsersState, other_account};
+use super::{SessionView, UsersState};
 use crate::{
     domain::Action,
     http::{ApiError, AuthUser, Device, Problem, QueryParams, Source},
-    ports::{ActivityKind, AuditRecord, ModerationAction},
+    identity,
 };
-
-/// The caller's own account (allowed `own`), or with `?id=` another, for admins only.
-fn own_or_as_admin(caller: &AuthUser, id: Option<String>, own: Action) -> Result<crate::domain::UserId, ApiError> {
-    match other_account(caller, id) {
-        Some(other) => {
-            caller.require(Action::ManageAnyAccount)?;
-            Ok(other)
-        }
-        None => {
-            caller.require(own)?;
-            Ok(caller.user_id.clone())
-        }
-    }
-}
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -55,15 +41,9 @@ pub async fn sessions(
     caller: AuthUser,
     QueryParams(query): QueryParams<SessionsQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let account = own_or_as_admin(&caller, query.id, Action::ManageOwnSessions)?;
-    let mut items: Vec<SessionView> = state
-        .sessions
-        .user_sessions(&account)
-        .await?
-        .into_iter()
-        .map(|s| SessionView::new(s, &caller.session_id))
-        .collect();
-    items.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at).then_with(|| b.id.cmp(&a.id)));
+    let whose = caller.own_or_as_admin(query.id, Action::ManageOwnSessions)?;
+    let sessions = identity::sessions::list(&state.identity, &whose).await?;
+    let items = sessions.into_iter().map(|s| SessionView::new(s, &caller.session_id)).collect();
     Ok(Json(SessionList { items }))
 }
 
@@ -97,30 +77,10 @@ pub async fn end_session(
     device: Device,
     QueryParams(query): QueryParams<EndSessionQuery>,
 ) -> Result<StatusCode, ApiError> {
-    let other = other_account(&caller, query.id);
-    match &other {
-        Some(_) => {
-            caller.require(Action::ManageAnyAccount)?;
-            caller.require_recent_authentication()?;
-        }
-        None => caller.require(Action::ManageOwnSessions)?,
-    }
-    let account = other.clone().unwrap_or_else(|| caller.user_id.clone());
-    state.sessions.session(&account, &query.session).await?.ok_or(ApiError::NotFound)?;
-    state.sessions.delete_session(&account, &query.session).await?;
-    let about = match &other {
-        Some(_) => format!("session {}: ended by admin {}", query.session, caller.user_id),
-        None => format!("session {}: ended from the session list", query.session),
-    };
-    state.record(&account, ActivityKind::SessionEnded, (&source, &device), about).await?;
-    if let Some(account) = other {
-        let record =
-            AuditRecord::new(&caller.user_id, ModerationAction::EndSession, &account, String::new(), state.clock.now());
-        state.moderation.record_action(&record).await?;
-        tracing::info!(admin = %caller.user_id, user_id = %account, "a session ended by an admin");
-    } else {
-        tracing::info!(user_id = %account, "a session ended by its owner");
-    }
+    let whose = caller.own_or_as_admin(query.id, Action::ManageOwnSessions)?;
+    let client = (&source, &device);
+    identity::sessions::end(&state.identity, state.moderation.as_ref(), &caller, &whose, &query.session, client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,9 +150,13 @@ pub async fn activity(
     caller: AuthUser,
     QueryParams(query): QueryParams<ActivityQuery>,
 ) -> Result<Json<ActivityPage>, ApiError> {
-    let account = own_or_as_admin(&caller, query.id, Action::ReadOwnAccount)?;
+    let whose = caller.own_or_as_admin(query.id, Action::ReadOwnAccount)?;
     let limit = crate::http::page_limit(query.limit)?;
-    let entries = state.activity.activity(&account, state.clock.now(), limit as usize, query.before.as_deref()).await?;
+    let entries = state
+        .identity
+        .activity
+        .activity(whose.id(), state.identity.clock.now(), limit as usize, query.before.as_deref())
+        .await?;
     let next_before = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.id.clone())).flatten();
     let items = entries.into_iter().map(ActivityView::from).collect();
     Ok(Json(ActivityPage { items, next_before }))

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use shared::{
     Config, LocalApp,
     adapters::local::{events::run_event_delivery, queue},
-    auth::{Confirmation, NewAccount, flows},
     clock::Clock,
     domain::Role,
+    identity::{NewAccount, Registrar, password},
 };
 use time::OffsetDateTime;
 
@@ -467,8 +467,7 @@ impl TestApp {
 
     /// An active account of any role, vouched for as the operator command does, logged in.
     pub async fn active_account(&self, email: &str, role: Role) -> Tokens {
-        let new = NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-        flows::register(&self.local().auth, new, role, Confirmation::VouchedByOperator).await.unwrap();
+        password::register(&self.local().auth, operators_account(email), role, Registrar::Operator).await.unwrap();
         self.logged_in(email).await
     }
 
@@ -685,5 +684,16 @@ impl TestApp {
 
     pub async fn post_passkey_sign_in(&self, ceremony: &Value, credential: &Value) -> Response {
         self.post_json("/api/v1/auth/passkey", &json!({ "ceremony": ceremony, "credential": credential }), None).await
+    }
+}
+
+/// An account as the operator's command asks for it: Grace Hopper at `email`.
+pub fn operators_account(email: &str) -> NewAccount {
+    NewAccount {
+        email: email.into(),
+        password: PASSWORD.into(),
+        first_name: "Grace".into(),
+        last_name: "Hopper".into(),
+        ..Default::default()
     }
 }

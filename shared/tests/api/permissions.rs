@@ -331,5 +331,5 @@ async fn change_access(app: &shared::LocalApp, id: &shared::domain::UserId, chan
     let users = &app.users;
     let actor = shared::domain::UserId("operator".into());
     let target = Target { id, role: None };
-    users.lifecycle().change_access(users.moderation.as_ref(), &actor, target, change).await.unwrap();
+    users.identity.lifecycle().change_access(users.moderation.as_ref(), &actor, target, change).await.unwrap();
 }

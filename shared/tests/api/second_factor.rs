@@ -12,9 +12,9 @@ impl TestApp {
     /// they enrol a factor.
     pub(crate) async fn admin_before_enrolment(&self, email: &str) -> Value {
         if self.is_in_process() {
-            let new = shared::auth::NewAccount::parse(email, PASSWORD.into(), "Grace", "Hopper", None, None).unwrap();
-            let confirmation = shared::auth::Confirmation::VouchedByOperator;
-            shared::auth::flows::register(&self.local().auth, new, shared::domain::Role::Admin, confirmation)
+            let new = crate::helpers::operators_account(email);
+            let by = shared::identity::Registrar::Operator;
+            shared::identity::password::register(&self.local().auth, new, shared::domain::Role::Admin, by)
                 .await
                 .unwrap();
         } else {

@@ -10,13 +10,12 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::AuthState;
+use super::{Identity, IdentityError, client::Source};
 use crate::{
     clock::Clock,
     config::Limits,
     credentials::PasswordHasher,
     domain::{User, UserId},
-    http::{ApiError, Source},
     ports::{AttemptPolicy, CheckKey, CheckPolicies, CheckReservation, LimitStore, PasswordCheck},
 };
 
@@ -26,7 +25,7 @@ const MAX_LOCKOUT: Duration = Duration::minutes(15);
 const ATTEMPT_MEMORY: Duration = Duration::hours(1);
 const EMAIL_WINDOW_SECS: i64 = 3600;
 const REGISTRATION_WINDOW_SECS: i64 = 60;
-/// Sign-in alerts are counted per account and day (`auth::alerts::SIGN_IN_ALERTS_PER_DAY`).
+/// Sign-in alerts are counted per account and day (`identity::alerts::SIGN_IN_ALERTS_PER_DAY`).
 const ALERT_WINDOW_SECS: i64 = 86_400;
 
 /// The limits, over the counters they keep.
@@ -36,7 +35,7 @@ pub struct Throttle<'a> {
     pub config: &'a Limits,
 }
 
-impl AuthState {
+impl Identity {
     pub fn throttle(&self) -> Throttle<'_> {
         Throttle { limits: self.limits.as_ref(), clock: self.clock.as_ref(), config: &self.config.limits }
     }
@@ -69,10 +68,10 @@ impl Throttle<'_> {
         user: &User,
         password: &str,
         source: &Source,
-    ) -> Result<LoginAttempt, ApiError> {
+    ) -> Result<LoginAttempt, IdentityError> {
         let (attempt, _) = self.reserve_password_check(&user.email.key(), source).await?;
         if !hasher.verify(password, Some(&user.password_hash)).await? {
-            return Err(ApiError::WrongCurrentPassword);
+            return Err(IdentityError::WrongCurrentPassword);
         }
         Ok(attempt)
     }
@@ -83,7 +82,7 @@ impl Throttle<'_> {
         &self,
         email_key: &str,
         source: &Source,
-    ) -> Result<(LoginAttempt, Option<UserId>), ApiError> {
+    ) -> Result<(LoginAttempt, Option<UserId>), IdentityError> {
         let check = PasswordCheck {
             key: CheckKey { email_key, source: &source.0 },
             policies: CheckPolicies {
@@ -94,7 +93,7 @@ impl Throttle<'_> {
         match self.limits.reserve_password_check(&check, self.clock.now()).await? {
             CheckReservation::Refused { wait } => {
                 tracing::warn!("login backoff engaged for an email address");
-                Err(ApiError::TooManyAttempts { retry_after_secs: ceil_secs(wait) })
+                Err(IdentityError::TooManyAttempts { retry_after_secs: ceil_secs(wait) })
             }
             CheckReservation::Granted { account, .. } => {
                 Ok((LoginAttempt { email_key: email_key.to_string(), source: source.0.clone() }, account))
@@ -103,21 +102,21 @@ impl Throttle<'_> {
     }
 
     /// The password was right: the checks counted for it are forgotten.
-    pub async fn succeeded(&self, attempt: LoginAttempt) -> Result<(), ApiError> {
+    pub async fn succeeded(&self, attempt: LoginAttempt) -> Result<(), IdentityError> {
         Ok(self.limits.forget_password_checks(attempt.key()).await?)
     }
 
     /// Forgets the checks counted for an address over all sources and from `source` (after a
     /// password reset from there, which proves the address). Other sources stay locked out.
-    pub async fn forget_address(&self, email_key: &str, source: &Source) -> Result<(), ApiError> {
+    pub async fn forget_address(&self, email_key: &str, source: &Source) -> Result<(), IdentityError> {
         Ok(self.limits.forget_password_checks(CheckKey { email_key, source: &source.0 }).await?)
     }
 
     /// Counts one email to `email_key` in the current hour; 429 past the hourly limit.
-    pub async fn allow_email_to(&self, email_key: &str) -> Result<(), ApiError> {
+    pub async fn allow_email_to(&self, email_key: &str) -> Result<(), IdentityError> {
         let (count, retry_after_secs) = self.count_in_window(&format!("email#{email_key}"), EMAIL_WINDOW_SECS).await?;
         if count > self.config.emails_per_address_per_hour {
-            return Err(ApiError::TooManyEmails { retry_after_secs });
+            return Err(IdentityError::TooManyEmails { retry_after_secs });
         }
         Ok(())
     }
@@ -125,32 +124,32 @@ impl Throttle<'_> {
     /// Counts one email change asked for by `account` and one from `source` in the current
     /// hour, before anything is looked up; 429 past either limit. Each change emails a
     /// stranger's address and tells whether it holds an account, so both stay few.
-    pub async fn allow_email_change(&self, account: &UserId, source: &Source) -> Result<(), ApiError> {
+    pub async fn allow_email_change(&self, account: &UserId, source: &Source) -> Result<(), IdentityError> {
         let (by_account, retry_after_secs) =
             self.count_in_window(&format!("email-change#{account}"), EMAIL_WINDOW_SECS).await?;
         if by_account > self.config.email_changes_per_account_per_hour {
-            return Err(ApiError::TooManyEmailChanges { retry_after_secs });
+            return Err(IdentityError::TooManyEmailChanges { retry_after_secs });
         }
         let (from_source, retry_after_secs) =
             self.count_in_window(&format!("email-change-from#{}", source.0), EMAIL_WINDOW_SECS).await?;
         if from_source > self.config.email_changes_per_source_per_hour {
-            return Err(ApiError::TooManyEmailChanges { retry_after_secs });
+            return Err(IdentityError::TooManyEmailChanges { retry_after_secs });
         }
         Ok(())
     }
 
     /// Counts one registration from `source` and one in total in the current minute; 429 past
     /// either limit.
-    pub async fn allow_registration(&self, source: &Source) -> Result<(), ApiError> {
+    pub async fn allow_registration(&self, source: &Source) -> Result<(), IdentityError> {
         let (from_source, retry_after_secs) =
             self.count_in_window(&format!("register#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
         if from_source > self.config.registrations_per_source_per_minute {
-            return Err(ApiError::TooManyRegistrations { retry_after_secs });
+            return Err(IdentityError::TooManyRegistrations { retry_after_secs });
         }
         let (in_total, retry_after_secs) = self.count_in_window("register", REGISTRATION_WINDOW_SECS).await?;
         if in_total > self.config.registrations_per_minute {
             tracing::warn!("the service-wide registration limit was reached");
-            return Err(ApiError::TooManyRegistrations { retry_after_secs });
+            return Err(IdentityError::TooManyRegistrations { retry_after_secs });
         }
         Ok(())
     }
@@ -158,24 +157,24 @@ impl Throttle<'_> {
     /// Counts one passkey sign-in started from `source` in the current minute, before anything
     /// is looked up or kept; 429 past the limit. Each start keeps a ceremony (a write) for
     /// whoever asks, with no account needed.
-    pub async fn allow_passkey_sign_in(&self, source: &Source) -> Result<(), ApiError> {
+    pub async fn allow_passkey_sign_in(&self, source: &Source) -> Result<(), IdentityError> {
         let (count, retry_after_secs) =
             self.count_in_window(&format!("passkey-sign-in#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
         if count > self.config.passkey_sign_ins_per_source_per_minute {
-            return Err(ApiError::TooManyAttempts { retry_after_secs });
+            return Err(IdentityError::TooManyAttempts { retry_after_secs });
         }
         Ok(())
     }
 
     /// Counts one sign-in alert for `account` in the current day (UTC); the count, this one
     /// included.
-    pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, ApiError> {
+    pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, IdentityError> {
         Ok(self.count_in_window(&format!("sign-in-alert#{account}"), ALERT_WINDOW_SECS).await?.0)
     }
 
     /// Adds one to `key`'s counter for the current fixed window; the count and the seconds
     /// left in the window.
-    async fn count_in_window(&self, key: &str, window_secs: i64) -> Result<(u32, u64), ApiError> {
+    async fn count_in_window(&self, key: &str, window_secs: i64) -> Result<(u32, u64), IdentityError> {
         let now = self.clock.now().unix_timestamp();
         let window = now.div_euclid(window_secs);
         let window_end = (window + 1) * window_secs;

@@ -20,14 +20,17 @@ use webauthn_rs::prelude::{
 /// request: the shape is WebAuthn's, not ours).
 pub type AuthenticatorAnswer = serde_json::Value;
 
-fn read_answer<T: serde::de::DeserializeOwned>(answer: &AuthenticatorAnswer) -> Result<T, ApiError> {
+fn read_answer<T: serde::de::DeserializeOwned>(answer: &AuthenticatorAnswer) -> Result<T, IdentityError> {
     T::deserialize(answer).map_err(unusable)
 }
 
 use super::{
-    AuthState,
-    flows::TokenPair,
-    second_factor::{AMR_MULTI_FACTOR, challenge_hash},
+    Identity, IdentityError,
+    alerts::{NewFactor, announce_factor},
+    caller::AuthUser,
+    client::{Client, Source},
+    sessions::{AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, TokenPair, start_session},
+    single_use::challenge_hash,
 };
 use crate::{
     accounts::{AccountError, PasskeyUpdate},
@@ -36,17 +39,12 @@ use crate::{
         passkeys::relying_party,
         tokens::{hash_token, random_token},
     },
-    domain::{EmailAddress, MAX_PASSKEYS, PasskeyFactor, User, UserId, single_line},
-    http::{ApiError, AuthUser, Device, Source},
-    ports::{OneTimeToken, TokenKind},
+    domain::{Action, EmailAddress, MAX_PASSKEYS, PasskeyFactor, User, UserId, single_line},
+    ports::{ActivityKind, OneTimeToken, TokenKind},
 };
 
 /// How long a passkey ceremony may be finished (the authenticator's own prompt is shorter).
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
-
-/// RFC 8176: proof of possession of a hardware-secured key (the passkey, verified by its
-/// holder's PIN or biometric: two factors in one).
-pub const AMR_HARDWARE_KEY: &str = "hwk";
 
 /// A passkey as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -104,20 +102,20 @@ pub struct PasskeyRegistered {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-fn unusable(e: impl std::fmt::Display) -> ApiError {
+fn unusable(e: impl std::fmt::Display) -> IdentityError {
     tracing::info!(error = %e, "a passkey answer was refused");
-    ApiError::InvalidPasskey
+    IdentityError::InvalidPasskey
 }
 
 fn credential_id(passkey: &Passkey) -> String {
     URL_SAFE_NO_PAD.encode(passkey.cred_id())
 }
 
-fn stored(passkey: &PasskeyFactor) -> Result<Passkey, ApiError> {
+fn stored(passkey: &PasskeyFactor) -> Result<Passkey, IdentityError> {
     Ok(serde_json::from_str(&passkey.credential).map_err(anyhow::Error::from)?)
 }
 
-fn json(value: &impl Serialize) -> Result<String, ApiError> {
+fn json(value: &impl Serialize) -> Result<String, IdentityError> {
     Ok(serde_json::to_string(value).map_err(anyhow::Error::from)?)
 }
 
@@ -125,12 +123,12 @@ fn json(value: &impl Serialize) -> Result<String, ApiError> {
 /// (stored by the hash of the ceremony and `source` when it is bound to one); the ceremony the
 /// client gets back.
 async fn keep_ceremony(
-    state: &AuthState,
+    state: &Identity,
     kind: TokenKind,
     source: Option<&Source>,
     user: (&UserId, String, u64),
     payload: Option<String>,
-) -> Result<String, ApiError> {
+) -> Result<String, IdentityError> {
     let ceremony = random_token();
     let (user_id, email_key, credential_version) = user;
     state
@@ -151,10 +149,16 @@ async fn keep_ceremony(
 
 /// Starts registering a passkey for the caller: the options for their authenticator. The
 /// account's passkeys are excluded (an authenticator registers once).
-pub async fn begin_registration(state: &AuthState, caller: &AuthUser) -> Result<PasskeyRegistrationOptions, ApiError> {
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+pub async fn begin_registration(
+    state: &Identity,
+    caller: &AuthUser,
+) -> Result<PasskeyRegistrationOptions, IdentityError> {
+    // Whoever holds the token would own a way into the account: a sensitive action.
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     if user.factors.passkeys.len() >= MAX_PASSKEYS {
-        return Err(ApiError::TooManyPasskeys);
+        return Err(IdentityError::TooManyPasskeys);
     }
     let existing = user.factors.passkeys.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
     let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
@@ -171,24 +175,26 @@ pub async fn begin_registration(state: &AuthState, caller: &AuthUser) -> Result<
 
 /// Finishes a registration with the authenticator's answer: the passkey is the account's.
 pub async fn finish_registration(
-    state: &AuthState,
+    state: &Identity,
     caller: &AuthUser,
     ceremony: &str,
     credential: &AuthenticatorAnswer,
     name: Option<&str>,
-) -> Result<PasskeyRegistered, ApiError> {
+    client: Client<'_>,
+) -> Result<PasskeyRegistered, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
     let mut errors = Vec::new();
     let name = single_line("name", name.unwrap_or_default(), 64, false, &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+        return Err(IdentityError::Validation(errors));
     }
     let name = name.filter(|n| !n.is_empty()).unwrap_or_else(|| "Passkey".to_string());
     let token = state.tokens.take_token(TokenKind::PasskeyRegistration, &hash_token(ceremony)).await?;
     let token = token
         .filter(|t| t.user_id == caller.user_id && t.expires_at > state.clock.now())
-        .ok_or(ApiError::InvalidPasskey)?;
-    let registration: PasskeyRegistration =
-        serde_json::from_str(token.payload.as_deref().unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
+        .ok_or(IdentityError::InvalidPasskey)?;
+    let registration: PasskeyRegistration = serde_json::from_str(token.payload.as_deref().unwrap_or_default())
+        .map_err(|_| IdentityError::InvalidPasskey)?;
     let passkey = relying_party(&state.config)?
         .finish_passkey_registration(&read_answer::<RegisterPublicKeyCredential>(credential)?, &registration)
         .map_err(unusable)?;
@@ -206,30 +212,34 @@ pub async fn finish_registration(
         .add_passkey(&caller.user_id, factor.clone(), token.credential_version, hashes.clone())
         .await
         .map_err(|e| match e {
-            AccountError::NotFound => ApiError::Unauthorized,
-            AccountError::Conflict => ApiError::InvalidPasskey,
+            AccountError::NotFound => IdentityError::Unauthorized,
+            AccountError::Conflict => IdentityError::InvalidPasskey,
             e => e.into(),
         })?;
     let codes_given = user.factors.recovery_codes == hashes;
     tracing::info!(user_id = %user.id, "passkey registered");
+    announce_factor(state, &user, NewFactor::Passkey { id: &factor.id, name: &factor.name }, client).await;
     Ok(PasskeyRegistered { passkey: (&factor).into(), recovery_codes: codes_given.then_some(codes) })
 }
 
 /// Removes one of the caller's passkeys.
-pub async fn remove(state: &AuthState, caller: &AuthUser, id: &str) -> Result<(), ApiError> {
+/// Removes one of the caller's passkeys: a sensitive action (step-up).
+pub async fn remove(state: &Identity, caller: &AuthUser, id: &str, client: Client<'_>) -> Result<(), IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
     state
         .lifecycle()
         .remove_passkey(&caller.user_id, id)
         .await
-        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
-    Ok(())
+        .map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
+    state.record(&caller.user_id, ActivityKind::FactorRemoved, client, format!("passkey {id}")).await
 }
 
 /// The options and state of an authentication with the account's passkeys.
 pub(crate) fn start_authentication(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
-) -> Result<(RequestChallengeResponse, PasskeyAuthentication), ApiError> {
+) -> Result<(RequestChallengeResponse, PasskeyAuthentication), IdentityError> {
     let passkeys = user.factors.passkeys.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
     Ok(relying_party(&state.config)?
         .start_passkey_authentication(&passkeys)
@@ -239,7 +249,7 @@ pub(crate) fn start_authentication(
 /// Options that look like an account's, for an address without passkeys or without an account:
 /// `webauthn-rs`'s believable decoy credential ids, the same for the address each time (the
 /// sign-in does not tell who has passkeys, nor who has an account).
-fn decoy_options(state: &AuthState, email_key: &str) -> Result<RequestChallengeResponse, ApiError> {
+fn decoy_options(state: &Identity, email_key: &str) -> Result<RequestChallengeResponse, IdentityError> {
     let (mut options, _) = relying_party(&state.config)?
         .start_discoverable_authentication()
         .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?;
@@ -261,22 +271,22 @@ fn decoy_options(state: &AuthState, email_key: &str) -> Result<RequestChallengeR
 /// in the account as read now. An answer whose counter does not pass that one is refused: a
 /// signature counter never goes back, or stays, on the authenticator that holds the key.
 pub(crate) fn check_answer(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
     ceremony_state: Option<&str>,
     answer: &AuthenticatorAnswer,
-) -> Result<(String, Option<PasskeyUpdate>), ApiError> {
+) -> Result<(String, Option<PasskeyUpdate>), IdentityError> {
     let authentication: PasskeyAuthentication =
-        serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| ApiError::InvalidPasskey)?;
+        serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| IdentityError::InvalidPasskey)?;
     let result = relying_party(&state.config)?
         .finish_passkey_authentication(&read_answer::<PublicKeyCredential>(answer)?, &authentication)
         .map_err(unusable)?;
     let id = URL_SAFE_NO_PAD.encode(result.cred_id());
-    let factor = user.factors.passkeys.iter().find(|p| p.id == id).ok_or(ApiError::InvalidPasskey)?;
+    let factor = user.factors.passkeys.iter().find(|p| p.id == id).ok_or(IdentityError::InvalidPasskey)?;
     // An authenticator without a counter (most synced passkeys) always answers 0.
     if result.counter() > 0 && result.counter() <= stored_counter(factor)? {
         tracing::warn!(user_id = %user.id, "a passkey answered with a signature counter already seen: a clone or a replay");
-        return Err(ApiError::InvalidPasskey);
+        return Err(IdentityError::InvalidPasskey);
     }
     let mut passkey = stored(factor)?;
     let update = match passkey.update_credential(&result) {
@@ -288,7 +298,7 @@ pub(crate) fn check_answer(
 
 /// The signature counter of a stored passkey (`webauthn-rs` keeps it in its credential and
 /// compares it only with the copy a ceremony took when it began).
-fn stored_counter(factor: &PasskeyFactor) -> Result<u32, ApiError> {
+fn stored_counter(factor: &PasskeyFactor) -> Result<u32, IdentityError> {
     let credential: serde_json::Value = serde_json::from_str(&factor.credential).map_err(anyhow::Error::from)?;
     let counter = credential["cred"]["counter"].as_u64().and_then(|c| u32::try_from(c).ok());
     Ok(counter.ok_or_else(|| anyhow::anyhow!("a stored passkey without a signature counter"))?)
@@ -296,27 +306,28 @@ fn stored_counter(factor: &PasskeyFactor) -> Result<u32, ApiError> {
 
 /// Records a passkey's use on the account (conditional on the account as the ceremony saw it).
 pub(crate) async fn spend(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
     passkey_id: &str,
     update: Option<PasskeyUpdate>,
     credential_version: u64,
-) -> Result<User, ApiError> {
+) -> Result<User, IdentityError> {
     state.lifecycle().use_passkey(&user.id, passkey_id, update, credential_version).await.map_err(|e| match e {
-        AccountError::NotFound | AccountError::Conflict | AccountError::Factor(_) => ApiError::InvalidPasskey,
+        AccountError::NotFound | AccountError::Conflict | AccountError::Factor(_) => IdentityError::InvalidPasskey,
         e => e.into(),
     })
 }
 
 /// Starts a step-up with one of the caller's passkeys: options naming them, bound to `source`.
 pub async fn begin_step_up(
-    state: &AuthState,
+    state: &Identity,
     caller: &AuthUser,
     source: &Source,
-) -> Result<PasskeySignInOptions, ApiError> {
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+) -> Result<PasskeySignInOptions, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     if user.factors.passkeys.is_empty() {
-        return Err(ApiError::NoSuchFactor);
+        return Err(IdentityError::NoSuchFactor);
     }
     let (options, authentication) = start_authentication(state, &user)?;
     let owner = (&user.id, user.email.key(), user.credential_version);
@@ -327,15 +338,16 @@ pub async fn begin_step_up(
 
 /// Finishes a step-up ceremony of `user` (taken, once) with the passkey's answer.
 pub(crate) async fn finish_step_up(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
     ceremony: &str,
     answer: &AuthenticatorAnswer,
     source: &Source,
-) -> Result<(), ApiError> {
+) -> Result<(), IdentityError> {
     let token = state.tokens.take_token(TokenKind::PasskeyStepUp, &challenge_hash(ceremony, source)).await?;
-    let token =
-        token.filter(|t| t.user_id == user.id && t.expires_at > state.clock.now()).ok_or(ApiError::InvalidPasskey)?;
+    let token = token
+        .filter(|t| t.user_id == user.id && t.expires_at > state.clock.now())
+        .ok_or(IdentityError::InvalidPasskey)?;
     let (passkey_id, updated) = check_answer(state, user, token.payload.as_deref(), answer)?;
     spend(state, user, &passkey_id, updated, token.credential_version).await?;
     Ok(())
@@ -343,7 +355,11 @@ pub(crate) async fn finish_step_up(
 
 /// Starts a sign-in with a passkey for `email`: options naming the account's passkeys (or a
 /// decoy's), bound to `source`.
-pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> Result<PasskeySignInOptions, ApiError> {
+pub async fn begin_sign_in(
+    state: &Identity,
+    email: &str,
+    source: &Source,
+) -> Result<PasskeySignInOptions, IdentityError> {
     state.throttle().allow_passkey_sign_in(source).await?;
     // Only an address is looked up and kept with the ceremony. Any other string (it cannot be
     // an account's) gets decoys derived from it, and nothing of it is stored.
@@ -375,27 +391,28 @@ pub async fn begin_sign_in(state: &AuthState, email: &str, source: &Source) -> R
 /// Finishes a passkey sign-in: the answer verified against the ceremony (taken, once), the
 /// session started. A passkey is two factors in one: staff sign in with it alone.
 pub async fn finish_sign_in(
-    state: &AuthState,
+    state: &Identity,
     ceremony: &str,
     answer: &AuthenticatorAnswer,
-    source: &Source,
-    device: &Device,
-) -> Result<TokenPair, ApiError> {
+    client: Client<'_>,
+) -> Result<TokenPair, IdentityError> {
+    let (source, _) = client;
     if ceremony.len() != 43 {
-        return Err(ApiError::InvalidPasskey);
+        return Err(IdentityError::InvalidPasskey);
     }
     let token = state.tokens.take_token(TokenKind::PasskeySignIn, &challenge_hash(ceremony, source)).await?;
-    let token =
-        token.filter(|t| t.expires_at > state.clock.now() && t.payload.is_some()).ok_or(ApiError::InvalidPasskey)?;
+    let token = token
+        .filter(|t| t.expires_at > state.clock.now() && t.payload.is_some())
+        .ok_or(IdentityError::InvalidPasskey)?;
     let user = state.accounts.account(&token.user_id).await?;
     let user = user
         .filter(|u| u.credential_version == token.credential_version && u.email.key() == token.email_key)
-        .ok_or(ApiError::InvalidPasskey)?;
+        .ok_or(IdentityError::InvalidPasskey)?;
     let (passkey_id, updated) = check_answer(state, &user, token.payload.as_deref(), answer)?;
     let user = spend(state, &user, &passkey_id, updated, token.credential_version).await?;
     let amr = [AMR_HARDWARE_KEY, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
-    let pair = super::flows::start_session(state, user, None, amr, (source, device)).await?;
+    let pair = start_session(state, user, None, amr, client).await?;
     tracing::info!(%user_id, "signed in with a passkey");
     Ok(pair)
 }

@@ -1,19 +1,21 @@
-//! Sign-in alerts: a login from a device (and network) the account has not signed in from is
-//! emailed to its owner, once per device, with a link that ends that session. The account
-//! remembers its devices as keys that name neither the device nor the address; a known
-//! device's login costs nothing more than any login.
+//! What the owner is told by email as it happens: a login from a device (and network) the
+//! account has not signed in from, once per device, with a link that ends that session; and
+//! a new second factor, whoever added it. The account remembers its devices as keys that name
+//! neither the device nor the address; a known device's login costs nothing more than any
+//! login.
 
 use std::net::IpAddr;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest as _, Sha256};
 
-use super::{AuthState, flows::take_token};
+use super::{
+    Identity,
+    client::{Client, Device, Source},
+};
 use crate::{
-    accounts::{AccountResult, Lifecycle},
-    domain::{MAX_KNOWN_DEVICES, User, UserId},
-    http::{ApiError, Device, Source},
-    ports::{ActivityKind, Job, Session, SignInAlert, TokenKind},
+    domain::User,
+    ports::{ActivityKind, EmailJob, EmailMessage, Job, Session, SignInAlert},
 };
 
 /// At most this many sign-in alerts per account and day (UTC): someone who has the password
@@ -45,32 +47,11 @@ pub fn device_key(source: &Source, device: &Device) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..12])
 }
 
-impl Lifecycle<'_> {
-    /// Remembers the device `key` for the account (forgetting the oldest past
-    /// [`MAX_KNOWN_DEVICES`]). True when this write added it and the account knew another
-    /// device before: that login is the one to alert, whatever logins race it.
-    pub async fn remember_device(&self, id: &UserId, key: &str) -> AccountResult<bool> {
-        let (_, alert) = self
-            .modify(id, |user| {
-                if user.known_devices.iter().any(|known| known == key) {
-                    return Ok(false);
-                }
-                let knew_others = !user.known_devices.is_empty();
-                user.known_devices.push(key.to_string());
-                let excess = user.known_devices.len().saturating_sub(MAX_KNOWN_DEVICES);
-                user.known_devices.drain(..excess);
-                Ok(knew_others)
-            })
-            .await?;
-        Ok(alert)
-    }
-}
-
 /// After a login: a device the account (as the login read it) knows is nothing more; a new
 /// one is remembered, and alerted if the account knew another (an account's first login has
 /// nothing to compare with). Remembering is not the login's business: if it fails the login
 /// still stands, and the next login from the device tries again.
-pub(crate) async fn notice_device(state: &AuthState, user: &User, session: &Session, client: (&Source, &Device)) {
+pub(crate) async fn notice_device(state: &Identity, user: &User, session: &Session, client: Client<'_>) {
     let key = device_key(client.0, client.1);
     if user.known_devices.contains(&key) {
         return;
@@ -114,20 +95,35 @@ pub(crate) async fn notice_device(state: &AuthState, user: &User, session: &Sess
     }
 }
 
-/// The alert's link: ends the session it was sent about (if it still exists), once.
-pub async fn end_session_from_alert(
-    state: &AuthState,
-    token: &str,
-    client: (&Source, &Device),
-) -> Result<(), ApiError> {
-    let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EndSession, token).await?;
-    let session_id = link.payload.ok_or(ApiError::InvalidToken)?;
-    let existed = state.sessions.session(&link.user_id, &session_id).await?.is_some();
-    state.sessions.delete_session(&link.user_id, &session_id).await?;
-    tracing::info!(user_id = %link.user_id, existed, "a session ended from its sign-in alert");
-    let detail = match existed {
-        true => format!("session {session_id}: ended from the sign-in alert's link"),
-        false => format!("session {session_id}: the sign-in alert's link used; it had ended already"),
+/// A second factor just added to an account.
+pub enum NewFactor<'a> {
+    AuthenticatorApp,
+    Passkey { id: &'a str, name: &'a str },
+}
+
+/// Records a new factor on the account's security activity and emails its owner: a stolen
+/// session that enrols its holder's authenticator owns the account's next sign-in, so the owner
+/// hears of it at once, with where it came from and what to do. The factor is the account's
+/// whatever follows: a notice that cannot be queued is logged, not the enrolment undone.
+pub(crate) async fn announce_factor(state: &Identity, user: &User, factor: NewFactor<'_>, client: Client<'_>) {
+    let (what, about) = match factor {
+        NewFactor::AuthenticatorApp => ("an authenticator app".to_string(), "authenticator app".to_string()),
+        NewFactor::Passkey { id, name } => ("a passkey".to_string(), format!("passkey {id} ({name})")),
     };
-    state.record(&link.user_id, ActivityKind::SessionEnded, client, detail).await
+    if let Err(e) = state.record(&user.id, ActivityKind::FactorAdded, client, about).await {
+        tracing::warn!(user_id = %user.id, error = %e, "a new factor was not recorded");
+    }
+    let at = state.clock.now().format(&time::macros::format_description!(
+        "[weekday repr:long] [day padding:none] [month repr:long] [year] at [hour]:[minute] UTC"
+    ));
+    let message = EmailMessage::FactorAdded {
+        factor: what,
+        at: at.unwrap_or_default(),
+        source: client.0.0.clone(),
+        device: client.1.0.clone().unwrap_or_else(|| "an unknown device".into()),
+    };
+    let job = Job::SendEmail(EmailJob { to: user.email.to_string(), message });
+    if let Err(e) = state.jobs.enqueue(&job).await {
+        tracing::error!(user_id = %user.id, error = %format!("{e:#}"), "a new factor's notice was not queued");
+    }
 }

@@ -10,26 +10,28 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
-use super::{AuthState, flows::TokenPair, passkeys::AMR_HARDWARE_KEY};
+use super::{
+    Identity, IdentityError,
+    alerts::{NewFactor, announce_factor},
+    caller::AuthUser,
+    client::{Client, Source},
+    passkeys::{self, AuthenticatorAnswer, PasskeyView},
+    sessions::{AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, AMR_ONE_TIME_CODE, AMR_PASSWORD, TokenPair, start_session},
+    single_use::challenge_hash,
+};
 use crate::{
     accounts::AccountError,
     credentials::{
         factors::{TotpSecret, generate_recovery_codes, qr_code_png, recovery_code_hash},
         jwt::{Grant, Scope},
-        tokens::{hash_token, random_token},
+        tokens::random_token,
     },
-    domain::{AccountStatus, User},
-    http::{ApiError, AuthUser, Device, Source},
-    ports::{OneTimeToken, TokenKind},
+    domain::{AccountStatus, Action, User},
+    ports::{ActivityKind, OneTimeToken, TokenKind},
 };
 
 /// How long a login challenge may be answered.
 const CHALLENGE_TTL: Duration = Duration::minutes(5);
-
-/// RFC 8176's names for how a session's holder proved who they were.
-pub const AMR_PASSWORD: &str = "pwd";
-pub const AMR_ONE_TIME_CODE: &str = "otp";
-pub const AMR_MULTI_FACTOR: &str = "mfa";
 
 /// What answers a correct password for an account with a second factor.
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,7 +80,7 @@ pub struct FactorAnswer {
     /// The authenticator's answer to the challenge's `passkey` options, as JSON
     /// (`PublicKeyCredential.toJSON()`).
     #[schema(value_type = Option<Object>)]
-    pub passkey: Option<super::passkeys::AuthenticatorAnswer>,
+    pub passkey: Option<AuthenticatorAnswer>,
 }
 
 /// The account's factors as its owner sees them: what exists, never a secret.
@@ -91,7 +93,7 @@ pub struct FactorsView {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub totp_confirmed_at: Option<OffsetDateTime>,
     pub recovery_codes_left: usize,
-    pub passkeys: Vec<super::passkeys::PasskeyView>,
+    pub passkeys: Vec<PasskeyView>,
     /// The account is staff: it signs in with a factor and keeps one.
     pub required: bool,
 }
@@ -137,28 +139,19 @@ pub struct AccessToken {
     pub expires_in: u64,
 }
 
-/// The challenge's stored hash: of the challenge and the source it was given to, so the same
-/// challenge from anywhere else finds nothing. Passkey ceremonies bound to a source use it too.
-pub(crate) fn challenge_hash(challenge: &str, source: &Source) -> String {
-    hash_token(&format!("{challenge}\n{}", source.0))
-}
-
-/// The access token's scope for `user`: a staff account without a factor may only enrol one.
-pub fn scope_for(user: &User) -> Scope {
-    if user.is_staff() && !user.factors.any() { Scope::FactorEnrolment } else { Scope::Full }
-}
-
 /// After a correct password for an account with a factor: a challenge for the second step.
 /// An account that could not sign in anyway (pending, suspended) is told so now.
 pub(crate) async fn challenge(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
     source: &Source,
-) -> Result<SecondFactorChallenge, ApiError> {
+) -> Result<SecondFactorChallenge, IdentityError> {
     let now = state.clock.now();
     match &user.status {
-        AccountStatus::Pending => return Err(ApiError::EmailNotConfirmed),
-        AccountStatus::Suspended(s) if !s.is_over(now) => return Err(ApiError::AccountSuspended { until: s.until }),
+        AccountStatus::Pending => return Err(IdentityError::EmailNotConfirmed),
+        AccountStatus::Suspended(s) if !s.is_over(now) => {
+            return Err(IdentityError::AccountSuspended { until: s.until });
+        }
         _ => {}
     }
     let challenge = random_token();
@@ -166,7 +159,7 @@ pub(crate) async fn challenge(
     let (passkey, ceremony_state) = if user.factors.passkeys.is_empty() {
         (None, None)
     } else {
-        let (options, authentication) = super::passkeys::start_authentication(state, user)?;
+        let (options, authentication) = passkeys::start_authentication(state, user)?;
         (Some(Box::new(options)), Some(serde_json::to_string(&authentication).map_err(anyhow::Error::from)?))
     };
     state
@@ -194,19 +187,20 @@ pub(crate) async fn challenge(
 
 /// The login's second step: the challenge and a code (or a recovery code) start the session.
 pub async fn complete_login(
-    state: &AuthState,
+    state: &Identity,
     challenge: &str,
     answer: &FactorAnswer,
-    source: &Source,
-    device: &Device,
-) -> Result<TokenPair, ApiError> {
+    client: Client<'_>,
+) -> Result<TokenPair, IdentityError> {
+    let (source, _) = client;
     if challenge.len() != 43 {
-        return Err(ApiError::InvalidChallenge);
+        return Err(IdentityError::InvalidChallenge);
     }
     let hash = challenge_hash(challenge, source);
-    let record = state.tokens.peek_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    let record =
+        state.tokens.peek_token(TokenKind::LoginChallenge, &hash).await?.ok_or(IdentityError::InvalidChallenge)?;
     if record.expires_at <= state.clock.now() {
-        return Err(ApiError::InvalidChallenge);
+        return Err(IdentityError::InvalidChallenge);
     }
     let throttle = state.throttle();
     let (attempt, _) = throttle.reserve_password_check(&record.email_key, source).await?;
@@ -214,15 +208,15 @@ pub async fn complete_login(
     // The password the challenge was given for is still the account's.
     let user = user
         .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
-        .ok_or(ApiError::InvalidChallenge)?;
+        .ok_or(IdentityError::InvalidChallenge)?;
     let checked = check_factor(state, &user, answer, record.payload.as_deref())?;
     // Right: the challenge is completed once, whoever else holds it.
-    state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(ApiError::InvalidChallenge)?;
+    state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(IdentityError::InvalidChallenge)?;
     let method = if matches!(checked, Checked::Passkey { .. }) { AMR_HARDWARE_KEY } else { AMR_ONE_TIME_CODE };
     let user = spend(state, &user, checked).await?;
     let amr = [AMR_PASSWORD, method, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
-    match super::flows::start_session(state, user, Some(attempt.key()), amr, (source, device)).await {
+    match start_session(state, user, Some(attempt.key()), amr, client).await {
         Ok(pair) => {
             tracing::info!(%user_id, "logged in with a second factor");
             Ok(pair)
@@ -246,35 +240,35 @@ enum Checked {
 /// Checks `answer` against the account's factors (without spending it); a passkey's against
 /// the ceremony the challenge started (`ceremony_state`).
 fn check_factor(
-    state: &AuthState,
+    state: &Identity,
     user: &User,
     answer: &FactorAnswer,
     ceremony_state: Option<&str>,
-) -> Result<Checked, ApiError> {
+) -> Result<Checked, IdentityError> {
     match (answer.code.as_deref(), answer.recovery_code.as_deref(), answer.passkey.as_ref()) {
         (None, None, Some(passkey)) => {
-            let (id, update) = super::passkeys::check_answer(state, user, ceremony_state, passkey)
-                .map_err(|_| ApiError::InvalidSecondFactor)?;
+            let (id, update) = passkeys::check_answer(state, user, ceremony_state, passkey)
+                .map_err(|_| IdentityError::InvalidSecondFactor)?;
             Ok(Checked::Passkey { id, update })
         }
         (Some(code), None, None) => {
-            let totp = user.factors.totp.as_ref().ok_or(ApiError::InvalidSecondFactor)?;
+            let totp = user.factors.totp.as_ref().ok_or(IdentityError::InvalidSecondFactor)?;
             let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
-            let step = secret.matching_step(code, state.clock.now()).ok_or(ApiError::InvalidSecondFactor)?;
+            let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
             // A step used already is refused here too; the write refuses it atomically.
             if step <= totp.last_step {
-                return Err(ApiError::InvalidSecondFactor);
+                return Err(IdentityError::InvalidSecondFactor);
             }
             Ok(Checked::TotpStep(step))
         }
         (None, Some(code), None) => {
-            let hash = recovery_code_hash(code).ok_or(ApiError::InvalidSecondFactor)?;
+            let hash = recovery_code_hash(code).ok_or(IdentityError::InvalidSecondFactor)?;
             if !user.factors.recovery_codes.contains(&hash) {
-                return Err(ApiError::InvalidSecondFactor);
+                return Err(IdentityError::InvalidSecondFactor);
             }
             Ok(Checked::RecoveryCode(hash))
         }
-        _ => Err(ApiError::Validation(vec![crate::domain::FieldError::new(
+        _ => Err(IdentityError::Validation(vec![crate::domain::FieldError::new(
             "code",
             "one_factor",
             "send exactly one of `code`, `recovery_code` and `passkey`",
@@ -284,7 +278,7 @@ fn check_factor(
 
 /// Spends a checked factor: the step or the recovery code is accepted once, by a write
 /// conditional on the account as read (a replay in parallel loses).
-async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User, ApiError> {
+async fn spend(state: &Identity, user: &User, checked: Checked) -> Result<User, IdentityError> {
     let lifecycle = state.lifecycle();
     let spent = match checked {
         Checked::TotpStep(step) => lifecycle.spend_totp_step(&user.id, step, user.credential_version).await,
@@ -292,7 +286,7 @@ async fn spend(state: &AuthState, user: &User, checked: Checked) -> Result<User,
         Checked::Passkey { id, update } => lifecycle.use_passkey(&user.id, &id, update, user.credential_version).await,
     };
     spent.map_err(|e| match e {
-        AccountError::NotFound | AccountError::Conflict => ApiError::InvalidSecondFactor,
+        AccountError::NotFound | AccountError::Conflict => IdentityError::InvalidSecondFactor,
         e => e.into(),
     })
 }
@@ -305,7 +299,7 @@ pub enum Proof<'a> {
     /// A passkey's answer to a step-up ceremony (`POST auth/step_up/passkey`).
     Passkey {
         ceremony: &'a str,
-        answer: &'a super::passkeys::AuthenticatorAnswer,
+        answer: &'a AuthenticatorAnswer,
     },
 }
 
@@ -314,15 +308,16 @@ pub enum Proof<'a> {
 /// factor proves it with the factor: a phished password and a stolen session must not be
 /// enough to act as its owner.
 pub async fn step_up(
-    state: &AuthState,
+    state: &Identity,
     caller: &AuthUser,
     proof: Proof<'_>,
     source: &Source,
-) -> Result<AccessToken, ApiError> {
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+) -> Result<AccessToken, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     let throttle = state.throttle();
     let (attempt, method) = match proof {
-        Proof::Password(_) if user.factors.any() => return Err(ApiError::StepUpNeedsFactor),
+        Proof::Password(_) if user.factors.any() => return Err(IdentityError::StepUpNeedsFactor),
         Proof::Password(password) => {
             (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
         }
@@ -334,7 +329,7 @@ pub async fn step_up(
         }
         Proof::Passkey { ceremony, answer } => {
             let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
-            super::passkeys::finish_step_up(state, &user, ceremony, answer, source).await?;
+            passkeys::finish_step_up(state, &user, ceremony, answer, source).await?;
             (attempt, AMR_HARDWARE_KEY)
         }
     };
@@ -363,13 +358,15 @@ pub async fn step_up(
 }
 
 /// The caller's account's factors.
-pub async fn factors(state: &AuthState, caller: &AuthUser) -> Result<FactorsView, ApiError> {
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+pub async fn factors(state: &Identity, caller: &AuthUser) -> Result<FactorsView, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     Ok(FactorsView::new(&user))
 }
 
 /// Starts a TOTP enrolment: a new secret, shown once, confirmed by its first code.
-pub async fn begin_totp(state: &AuthState, caller: &AuthUser) -> Result<TotpEnrolment, ApiError> {
+pub async fn begin_totp(state: &Identity, caller: &AuthUser) -> Result<TotpEnrolment, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
     // Whoever holds the token would own the account's second factor (and its recovery codes):
     // a sensitive action, as adding a passkey is (a staff account's first login is recent).
     caller.require_recent_authentication()?;
@@ -379,7 +376,7 @@ pub async fn begin_totp(state: &AuthState, caller: &AuthUser) -> Result<TotpEnro
         .lifecycle()
         .begin_totp(&caller.user_id, sealed)
         .await
-        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+        .map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
     let otpauth_uri = secret.otpauth_uri(service_name(state), &user.email.to_string())?;
     let qr_code = qr_code_png(&otpauth_uri)?;
     Ok(TotpEnrolment { secret: secret.base32(), otpauth_uri, qr_code })
@@ -387,7 +384,7 @@ pub async fn begin_totp(state: &AuthState, caller: &AuthUser) -> Result<TotpEnro
 
 /// The name authenticator apps show beside the account: the display name of the service's
 /// sender address (`UMS_EMAIL_FROM`).
-fn service_name(state: &AuthState) -> &str {
+fn service_name(state: &Identity) -> &str {
     let from = state.config.email_from.as_str();
     match from.split_once('<') {
         Some((name, _)) if !name.trim().is_empty() => name.trim().trim_matches('"'),
@@ -396,66 +393,78 @@ fn service_name(state: &AuthState) -> &str {
 }
 
 /// Confirms the TOTP enrolment under way with a code of its secret; answers the recovery
-/// codes (shown once). The code counts like a password check.
+/// codes (shown once). The code counts like a password check. The new factor is announced to
+/// the account's address.
 pub async fn confirm_totp(
-    state: &AuthState,
+    state: &Identity,
     caller: &AuthUser,
     code: &str,
-    source: &Source,
-) -> Result<RecoveryCodes, ApiError> {
+    client: Client<'_>,
+) -> Result<RecoveryCodes, IdentityError> {
+    let (source, _) = client;
+    caller.require(Action::ManageOwnFactors)?;
     caller.require_recent_authentication()?;
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    let pending = user.factors.pending_totp.as_ref().ok_or(ApiError::NoSuchFactor)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let pending = user.factors.pending_totp.as_ref().ok_or(IdentityError::NoSuchFactor)?;
     if user.factors.totp.is_some() {
-        return Err(ApiError::FactorExists);
+        return Err(IdentityError::FactorExists);
     }
     let throttle = state.throttle();
     let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
     let secret = state.keys.factor_sealer().open(&pending.secret, &user.id)?;
-    let step = secret.matching_step(code, state.clock.now()).ok_or(ApiError::InvalidSecondFactor)?;
+    let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
     let codes = generate_recovery_codes();
     let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect();
     state.lifecycle().confirm_totp(&user.id, &pending.secret, step, hashes).await?;
     throttle.succeeded(attempt).await?;
+    announce_factor(state, &user, NewFactor::AuthenticatorApp, client).await;
     Ok(RecoveryCodes { recovery_codes: codes })
 }
 
 /// New recovery codes; the old ones stop working. A sensitive action (step-up).
-pub async fn regenerate_recovery_codes(state: &AuthState, caller: &AuthUser) -> Result<RecoveryCodes, ApiError> {
+pub async fn regenerate_recovery_codes(
+    state: &Identity,
+    caller: &AuthUser,
+    client: Client<'_>,
+) -> Result<RecoveryCodes, IdentityError> {
     caller.require_recent_authentication()?;
+    caller.require(Action::ManageOwnFactors)?;
     let codes = generate_recovery_codes();
     let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect();
     state
         .lifecycle()
         .replace_recovery_codes(&caller.user_id, hashes)
         .await
-        .map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+        .map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
     tracing::info!(user_id = %caller.user_id, "recovery codes replaced");
+    state.record(&caller.user_id, ActivityKind::RecoveryCodesReplaced, client, "ten new codes").await?;
     Ok(RecoveryCodes { recovery_codes: codes })
 }
 
 /// Removes the TOTP factor (and the recovery codes with it): a sensitive action (step-up),
 /// with the password and a current code. Staff keep theirs.
 pub async fn remove_totp(
-    state: &AuthState,
+    state: &Identity,
     caller: &AuthUser,
     password: &str,
     code: &str,
-    source: &Source,
-) -> Result<(), ApiError> {
+    client: Client<'_>,
+) -> Result<(), IdentityError> {
+    let (source, _) = client;
     caller.require_recent_authentication()?;
-    let user = state.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
+    caller.require(Action::ManageOwnFactors)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     if user.factors.totp.is_none() {
-        return Err(ApiError::NoSuchFactor);
+        return Err(IdentityError::NoSuchFactor);
     }
     if user.is_staff() {
-        return Err(ApiError::FactorRequired);
+        return Err(IdentityError::FactorRequired);
     }
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, password, source).await?;
     let answer = FactorAnswer { code: Some(code.to_string()), ..Default::default() };
     check_factor(state, &user, &answer, None)?;
-    state.lifecycle().remove_totp(&user.id).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+    state.lifecycle().remove_totp(&user.id).await.map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
-    Ok(())
+    state.record(&user.id, ActivityKind::FactorRemoved, client, "authenticator app").await
 }
