@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, Tokens, assert_problem, registration, spawn_app, totp_code};
+use crate::helpers::{PASSWORD, PasskeyDevice, TestApp, Tokens, assert_problem, registration, spawn_app, totp_code};
 
 impl TestApp {
     /// An admin made by the operator, logged in with the password alone: what staff get before
@@ -361,6 +361,36 @@ async fn a_stolen_token_grown_old_neither_enrols_its_own_factor_nor_acts_on_othe
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = app.post_register("moderator", &registration("mo@example.com"), Some(&fresh)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// Whoever enrols a factor on an account (its owner, or a thief with a fresh token) is asked
+/// for at its next sign-in: the owner hears of each new one at once, by email, with when, from
+/// where and on what, and what to do if it was not them.
+#[tokio::test]
+async fn a_new_factor_is_emailed_to_the_owner_whoever_added_it() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let subject = "A second factor was added to your account";
+
+    // A fresh token, in someone's hands: an authenticator app of theirs.
+    app.enrol_totp("ada@example.com", &ada.access).await;
+    let notice = app.emails_to_eventually("ada@example.com", subject).await;
+    assert!(notice.contains("an authenticator app"), "{notice}");
+    assert!(notice.contains("From: 127.0.0.1") && notice.contains("Device: "), "{notice}");
+    assert!(notice.contains("reset your password"), "{notice}");
+
+    // A passkey, named by whoever added it: the notice says what it is, not what they called it.
+    let fresh = app.stepped_up(&ada.access).await;
+    app.register_passkey(&fresh, &mut PasskeyDevice::new(), "Not Eve's key").await;
+    for _ in 0..100 {
+        if app.emails_to("ada@example.com", subject).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let notices = app.emails_to("ada@example.com", subject);
+    assert_eq!(notices.len(), 2, "one notice per new factor");
+    assert!(notices[1].contains("a passkey") && !notices[1].contains("Eve"), "{}", notices[1]);
 }
 
 #[tokio::test]
