@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Admin { command: AdminCommand::ResetFactors { email } } => {
                 let app = LocalApp::build(Config::from_env()?)?;
-                let user = operator::reset_factors(&app.users, &email).await?;
+                let user = operator::reset_factors(&app.auth, app.users.moderation.as_ref(), &email).await?;
                 println!("removed every second factor of {} <{}>; its sessions ended", user.id, user.email);
                 Ok(())
             }

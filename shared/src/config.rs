@@ -199,7 +199,9 @@ impl Config {
                 .and_then(|u| u.host_str().map(str::to_string))
                 .context("UMS_PASSKEY_ORIGIN must be a URL like https://blog.example")?,
         };
-        crate::credentials::passkeys::relying_party(&config)
+        webauthn_rs::WebauthnBuilder::new(&config.passkey_rp_id, &url::Url::parse(&config.passkey_origin)?)
+            .map(drop)
+            .map_err(|e| anyhow::anyhow!("{e}"))
             .context("UMS_PASSKEY_RP_ID must be UMS_PASSKEY_ORIGIN's host or a suffix of it")?;
         if let Some(url) = var("UMS_PHOTOS_URL") {
             config.photos_url = url.trim_end_matches('/').to_string();

@@ -9,7 +9,7 @@ use anyhow::bail;
 use crate::{
     domain::{EmailAddress, Role, User},
     identity::{Identity, NewAccount, Registrar, password},
-    users::UsersState,
+    ports::ModerationStore,
 };
 
 /// Creates an active admin (the operator vouches for the address).
@@ -33,21 +33,16 @@ pub async fn create_admin(
 /// Removes every second factor of the account with this address and ends its sessions: for a
 /// last admin who lost their authenticator (no other admin can reset it). Recorded on the
 /// audit trail with the account itself as the actor, and logged as the operator's.
-pub async fn reset_factors(state: &UsersState, email: &str) -> anyhow::Result<User> {
+pub async fn reset_factors(identity: &Identity, audit: &dyn ModerationStore, email: &str) -> anyhow::Result<User> {
     let email =
         EmailAddress::parse(email).map_err(|why| anyhow::anyhow!("{email:?} is not an email address: {why}"))?;
-    let identity = &state.identity;
     let user = identity
         .accounts
         .account_by_email(&email.key())
         .await?
         .ok_or_else(|| anyhow::anyhow!("no account has the address {email}"))?;
     tracing::warn!(user_id = %user.id, "the operator resets an account's second factors");
-    identity
-        .lifecycle()
-        .reset_factors(state.moderation.as_ref(), &user.id, &user.id)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    identity.lifecycle().reset_factors(audit, &user.id, &user.id).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The password from standard input when it is piped, otherwise prompted for twice without echo.

@@ -100,7 +100,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin { command: AdminCommand::ResetFactors { email } } => {
             let aws = Aws::from_sdk(ums_aws::lambda::operator_sdk_config().await)?;
-            let user = operator::reset_factors(&aws.users_state().await?, &email).await?;
+            let users = aws.users_state().await?;
+            let user = operator::reset_factors(&users.identity, users.moderation.as_ref(), &email).await?;
             println!("removed every second factor of {} <{}>; its sessions ended", user.id, user.email);
         }
         Command::JwtKey { command } => jwt_key(command).await?,

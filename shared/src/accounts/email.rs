@@ -68,7 +68,7 @@ impl Lifecycle<'_> {
                 payload: None,
             })
             .await?;
-        let link = crate::jobs::with_token(confirm_url, &token);
+        let link = crate::credentials::tokens::with_token(confirm_url, &token);
         let confirm = EmailJob { to: email.to_string(), message: EmailMessage::ConfirmEmailChange { link } };
         let notice = EmailJob {
             to: user.email.to_string(),

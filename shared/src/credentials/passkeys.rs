@@ -5,12 +5,11 @@
 use url::Url;
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-use crate::Config;
-
-/// The relying party: passkeys for `passkey_rp_id`, used from `passkey_origin`.
-pub fn relying_party(config: &Config) -> anyhow::Result<Webauthn> {
-    let origin = Url::parse(&config.passkey_origin)?;
-    let builder = WebauthnBuilder::new(&config.passkey_rp_id, &origin)
+/// The relying party: passkeys for `rp_id` (`UMS_PASSKEY_RP_ID`), used from `origin`
+/// (`UMS_PASSKEY_ORIGIN`).
+pub fn relying_party(rp_id: &str, origin: &str) -> anyhow::Result<Webauthn> {
+    let origin = Url::parse(origin)?;
+    let builder = WebauthnBuilder::new(rp_id, &origin)
         .map_err(|e| anyhow::anyhow!("passkey relying party: {e}"))?
         .rp_name("Blog Platform");
     builder.build().map_err(|e| anyhow::anyhow!("passkey relying party: {e}"))

@@ -41,3 +41,21 @@ pub fn split_refresh_token(token: &str) -> Option<(UserId, &str, &str)> {
         && secret.len() == 43;
     well_formed.then(|| (UserId(user_id.to_string()), session_id, secret))
 }
+
+/// `url` with `token=` added to its query, whether or not it has one.
+pub fn with_token(url: &str, token: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}token={token}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reset_page_with_a_query_gets_the_token_added_to_it() {
+        assert_eq!(super::with_token("https://blog.example/reset", "t"), "https://blog.example/reset?token=t");
+        assert_eq!(
+            super::with_token("https://blog.example/reset?lang=fr", "t"),
+            "https://blog.example/reset?lang=fr&token=t"
+        );
+    }
+}

@@ -107,6 +107,11 @@ fn unusable(e: impl std::fmt::Display) -> IdentityError {
     IdentityError::InvalidPasskey
 }
 
+/// The relying party as configured.
+fn webauthn(state: &Identity) -> anyhow::Result<webauthn_rs::Webauthn> {
+    relying_party(&state.config.passkey_rp_id, &state.config.passkey_origin)
+}
+
 fn credential_id(passkey: &Passkey) -> String {
     URL_SAFE_NO_PAD.encode(passkey.cred_id())
 }
@@ -164,7 +169,7 @@ pub async fn begin_registration(
     let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
     let user_handle = Uuid::parse_str(&user.id.0).map_err(anyhow::Error::from)?;
     let email = user.email.to_string();
-    let (options, registration) = relying_party(&state.config)?
+    let (options, registration) = webauthn(state)?
         .start_passkey_registration(user_handle, &email, &email, Some(exclude))
         .map_err(|e| anyhow::anyhow!("starting a passkey registration: {e}"))?;
     let owner = (&user.id, user.email.key(), user.credential_version);
@@ -195,7 +200,7 @@ pub async fn finish_registration(
         .ok_or(IdentityError::InvalidPasskey)?;
     let registration: PasskeyRegistration = serde_json::from_str(token.payload.as_deref().unwrap_or_default())
         .map_err(|_| IdentityError::InvalidPasskey)?;
-    let passkey = relying_party(&state.config)?
+    let passkey = webauthn(state)?
         .finish_passkey_registration(&read_answer::<RegisterPublicKeyCredential>(credential)?, &registration)
         .map_err(unusable)?;
     let codes = generate_recovery_codes();
@@ -241,7 +246,7 @@ pub(crate) fn start_authentication(
     user: &User,
 ) -> Result<(RequestChallengeResponse, PasskeyAuthentication), IdentityError> {
     let passkeys = user.factors.passkeys.iter().map(stored).collect::<Result<Vec<_>, _>>()?;
-    Ok(relying_party(&state.config)?
+    Ok(webauthn(state)?
         .start_passkey_authentication(&passkeys)
         .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?)
 }
@@ -250,7 +255,7 @@ pub(crate) fn start_authentication(
 /// `webauthn-rs`'s believable decoy credential ids, the same for the address each time (the
 /// sign-in does not tell who has passkeys, nor who has an account).
 fn decoy_options(state: &Identity, email_key: &str) -> Result<RequestChallengeResponse, IdentityError> {
-    let (mut options, _) = relying_party(&state.config)?
+    let (mut options, _) = webauthn(state)?
         .start_discoverable_authentication()
         .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?;
     options.mediation = None;
@@ -278,7 +283,7 @@ pub(crate) fn check_answer(
 ) -> Result<(String, Option<PasskeyUpdate>), IdentityError> {
     let authentication: PasskeyAuthentication =
         serde_json::from_str(ceremony_state.unwrap_or_default()).map_err(|_| IdentityError::InvalidPasskey)?;
-    let result = relying_party(&state.config)?
+    let result = webauthn(state)?
         .finish_passkey_authentication(&read_answer::<PublicKeyCredential>(answer)?, &authentication)
         .map_err(unusable)?;
     let id = URL_SAFE_NO_PAD.encode(result.cred_id());

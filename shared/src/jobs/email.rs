@@ -15,7 +15,7 @@ use crate::{
     accounts::{AccountError, Lifecycle},
     clock::Clock,
     config::{CONFIRMATION_TOKEN_TTL, Config, RESET_TOKEN_TTL},
-    credentials::tokens::{hash_token, random_token},
+    credentials::tokens::{hash_token, random_token, with_token},
     domain::{AccountStatus, User},
     ports::{
         AccountStore, DeliveryClaim, EmailJob, EmailMessage, Finished, Job, LinkRequest, Mailer, NotificationEmail,
@@ -273,23 +273,5 @@ impl LinkIssuer {
             Err(AccountError::NotFound) => Ok(None),
             Err(e) => Err(anyhow::anyhow!("issuing a reset link: {e}")),
         }
-    }
-}
-
-/// `url` with `token=` added to its query, whether or not it has one.
-pub(crate) fn with_token(url: &str, token: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}token={token}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_reset_page_with_a_query_gets_the_token_added_to_it() {
-        assert_eq!(super::with_token("https://blog.example/reset", "t"), "https://blog.example/reset?token=t");
-        assert_eq!(
-            super::with_token("https://blog.example/reset?lang=fr", "t"),
-            "https://blog.example/reset?lang=fr&token=t"
-        );
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-pub(crate) use email::with_token;
 pub use email::{DELIVERY_ATTEMPTS, DELIVERY_LEASE, EmailWorker, LinkIssuer};
 pub use notify::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, plan_segments, unsubscribe_token};
 pub use photo::PhotoWorker;
