@@ -11,11 +11,11 @@ use crate::{
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     http,
-    identity::Identity,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker, Workers},
     moderation::{self, ModerationState},
     social::{self, SocialState},
     users::{self, UsersState},
+    wiring::Ports,
 };
 
 pub struct LocalApp {
@@ -80,44 +80,10 @@ impl LocalApp {
         // One hasher for both groups: the bound on concurrent hashing is the process's.
         let hasher =
             PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;
-        let auth = Identity {
-            hasher,
-            config: config.clone(),
-            accounts: store.clone(),
-            sessions: store.clone(),
-            tokens: store.clone(),
-            limits: store.clone(),
-            jobs: store.clone(),
-            keys: keys.clone(),
-            clock: clock.clone(),
-            activity: store.clone(),
-        };
-        let users = UsersState {
-            identity: auth.clone(),
-            uploads: Arc::new(photos),
-            social: store.clone(),
-            moderation: store.clone(),
-            webhooks: store.clone(),
-        };
-        let moderation = ModerationState {
-            config: config.clone(),
-            accounts: store.clone(),
-            sessions: store.clone(),
-            moderation: store.clone(),
-            keys: keys.clone(),
-            clock: clock.clone(),
-        };
-        let social = SocialState {
-            config: config.clone(),
-            accounts: store.clone(),
-            sessions: store.clone(),
-            social: store.clone(),
-            notifications: store.clone(),
-            limits: store.clone(),
-            jobs: store,
-            keys,
-            clock,
-        };
+        let ports = Ports { config: config.clone(), store: store.clone(), jobs: store, keys, clock };
+        let auth = ports.identity(hasher);
+        let users = ports.users(auth.clone(), Arc::new(photos));
+        let (moderation, social) = (ports.moderation(), ports.social());
         let workers = Arc::new(workers);
         Ok(Self { config, auth, users, moderation, social, docs: DocsState::new(), files, db, workers })
     }

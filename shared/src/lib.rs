@@ -32,6 +32,7 @@ pub mod photos;
 pub mod ports;
 pub mod social;
 pub mod users;
+pub mod wiring;
 
 #[cfg(feature = "local")]
 pub use app::LocalApp;

@@ -109,11 +109,34 @@ pub fn step_of(now: OffsetDateTime) -> i64 {
 /// A QR code of `text` as a PNG, as a `data:` URI an `<img>` shows.
 pub fn qr_code_png(text: &str) -> anyhow::Result<String> {
     let code = qrcode::QrCode::new(text.as_bytes())?;
-    let image = code.render::<image::Luma<u8>>().min_dimensions(200, 200).build();
-    let mut png = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut png, image::ImageFormat::Png)?;
-    Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png.into_inner())))
+    let (modules, colors) = (code.width(), code.to_colors());
+    // The quiet zone of four modules each side that readers need, at a whole number of pixels
+    // per module, at least 200 pixels across. Written with `png` alone: the auth function
+    // links no image library for this one picture.
+    let side = modules + 2 * QR_QUIET_ZONE;
+    let scale = QR_MIN_PIXELS.div_ceil(side);
+    let pixels_across = side * scale;
+    let mut pixels = vec![255u8; pixels_across * pixels_across];
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = ((i % modules + QR_QUIET_ZONE) * scale, (i / modules + QR_QUIET_ZONE) * scale);
+            for row in y..y + scale {
+                pixels[row * pixels_across + x..row * pixels_across + x + scale].fill(0);
+            }
+        }
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, pixels_across as u32, pixels_across as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&pixels)?;
+    writer.finish()?;
+    Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)))
 }
+
+const QR_QUIET_ZONE: usize = 4;
+const QR_MIN_PIXELS: usize = 200;
 
 /// Seals TOTP secrets at rest (see the module's comment).
 pub struct FactorSealer {
@@ -266,6 +289,16 @@ mod tests {
         let png = base64::engine::general_purpose::STANDARD
             .decode(uri.strip_prefix("data:image/png;base64,").unwrap())
             .unwrap();
-        assert!(png.starts_with(b"\x89PNG"));
+        let picture = image::load_from_memory_with_format(&png, image::ImageFormat::Png).unwrap().into_luma8();
+        assert!(picture.width() >= 200 && picture.width() == picture.height(), "{}", picture.width());
+        let ink = |x, y| picture.get_pixel(x, y).0[0] == 0;
+        assert!(!ink(0, 0) && !ink(picture.width() - 1, picture.height() - 1), "a quiet zone around it");
+        let (w, h) = (picture.width() as usize, picture.height() as usize);
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| picture.get_pixel(x as u32, y as u32).0[0]);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code, found by a reader that did not write it");
+        let (_, text) = grids[0].decode().unwrap();
+        assert_eq!(text, "otpauth://totp/Blog:ada?secret=ABC");
     }
 }

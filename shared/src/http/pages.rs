@@ -105,9 +105,15 @@ impl FormPage {
     pub fn form_posting_to(&self, action: &str, status: StatusCode, token: &str, error: Option<&ApiError>) -> Response {
         let mut body = format!("<p>{}</p>\n", escape(self.lead));
         if let Some(problem) = error.map(ApiError::problem) {
-            body += &format!("<p class=\"problem\" role=\"alert\">{}</p>\n", escape(&problem.detail));
-            for field in &problem.errors {
-                body += &format!("<p class=\"problem\">{}</p>\n", escape(&field.detail));
+            // A refused field says what is wrong with it; the API's own words ("see `errors`")
+            // are for programs.
+            if problem.errors.is_empty() {
+                body += &format!("<p class=\"problem\" role=\"alert\">{}</p>\n", escape(&problem.detail));
+            }
+            for (i, field) in problem.errors.iter().enumerate() {
+                let alert = if i == 0 { " role=\"alert\"" } else { "" };
+                body +=
+                    &format!("<p class=\"problem\"{alert}>{}</p>\n", escape(&sentence(&field.field, &field.detail)));
             }
         }
         body += &format!(
@@ -148,6 +154,11 @@ impl FormPage {
             }
         }
     }
+}
+
+/// A refused field's detail as a sentence: "The password must be at least 8 characters."
+fn sentence(field: &str, detail: &str) -> String {
+    format!("The {} {}.", field.replace('_', " "), detail.trim_end_matches('.'))
 }
 
 /// A link with no token, a token we never made, one used already, expired or replaced.

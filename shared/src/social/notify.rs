@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::State,
+    extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -220,24 +220,25 @@ const UNSUBSCRIBE: FormPage = FormPage {
 };
 
 /// The page an emailed unsubscribe link opens: one button, which posts to the same URL. (A
-/// GET never unsubscribes: mail scanners open links; RFC 8058's one click is the POST.)
+/// GET never unsubscribes: mail scanners open links; RFC 8058's one click is the POST.) A link
+/// without a token of ours opens a page saying so, as every emailed link's page does.
 #[utoipa::path(
     get, path = "/api/v1/unsubscribe", tag = "social", params(UnsubscribeQuery),
     responses(
         (status = 200, description = "A page with the unsubscribe button", content_type = "text/html", body = String),
-        (status = 400, description = "A token this service did not make (`invalid_token`)", body = Problem),
+        (status = 400, description = "A link without a token of ours", content_type = "text/html", body = String),
     )
 )]
-pub async fn unsubscribe_page(
-    State(state): State<SocialState>,
-    QueryParams(query): QueryParams<UnsubscribeQuery>,
-) -> Result<Response, ApiError> {
-    open_unsubscribe_token(&state.keys, &query.token).ok_or(ApiError::InvalidToken)?;
+pub async fn unsubscribe_page(State(state): State<SocialState>, RawQuery(query): RawQuery) -> Response {
+    let token = pages::token_in_query(query.as_deref());
+    let Some(token) = token.filter(|t| open_unsubscribe_token(&state.keys, t).is_some()) else {
+        return pages::unusable_link();
+    };
     // The one-click URL of RFC 8058 carries the token in its query: the button posts there
     // (relative, so that it holds behind an API Gateway stage too). The token is base64url
     // and a dot, checked above: nothing in it needs escaping, and the template escapes anyway.
-    let action = format!("unsubscribe?token={}", query.token);
-    Ok(UNSUBSCRIBE.form_posting_to(&action, StatusCode::OK, &query.token, None))
+    let action = format!("unsubscribe?token={token}");
+    UNSUBSCRIBE.form_posting_to(&action, StatusCode::OK, &token, None)
 }
 
 /// Unsubscribe with an emailed link's token, no session needed: the one-click POST of

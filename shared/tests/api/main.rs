@@ -27,6 +27,7 @@ mod register;
 mod second_factor;
 mod session_list;
 mod sessions;
+mod snapshots;
 mod social;
 mod staff;
 mod token_abuse;

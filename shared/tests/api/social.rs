@@ -218,6 +218,11 @@ async fn an_unsubscribe_link_cannot_be_bent_to_another_subscriber_or_author() {
     for bad in [forged, format!("{payload}.{}", &tag[..tag.len() - 2]), payload.to_string()] {
         let response = app.client.post(app.url(&format!("/api/v1/unsubscribe?token={bad}"))).send().await.unwrap();
         assert_problem(response, StatusCode::BAD_REQUEST, "invalid_token").await;
+        // Opened in a browser, the link's page says it does not work, as every link's page does.
+        let response = app.client.get(app.url(&format!("/api/v1/unsubscribe?token={bad}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(response.text().await.unwrap().contains("This link does not work"));
     }
     // A list cursor is sealed with the same key but for another purpose: refused too.
     let page: Value = app.get("/api/v1/authors?limit=1", &ada.access).await.json().await.unwrap();
