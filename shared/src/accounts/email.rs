@@ -5,7 +5,7 @@
 
 use time::Duration;
 
-use super::{AccountError, AccountResult, Lifecycle, credentials::missing_is_invalid_link};
+use super::{AccountError, AccountResult, Lifecycle, ProfileChanges, credentials::missing_is_invalid_link};
 use crate::{
     credentials::tokens::{hash_token, random_token},
     domain::{AccountStatus, EmailAddress, User, UserId},
@@ -26,27 +26,36 @@ pub fn hint(email: &EmailAddress) -> String {
     format!("{first}{}@{domain}", "*".repeat(local.chars().count().saturating_sub(1).min(8)))
 }
 
+/// An email change as asked for: the new address, the credential whose password was checked
+/// for it, the profile changes sent with it, and where its link points and for how long.
+pub struct EmailChange<'a> {
+    pub email: &'a EmailAddress,
+    pub verified: u64,
+    pub profile: &'a ProfileChanges,
+    pub confirm_url: &'a str,
+    pub link_ttl: Duration,
+}
+
 impl Lifecycle<'_> {
-    /// Records `email` as the account's pending address, if the account is still at the
-    /// credential whose password the caller just checked (`Conflict` otherwise); asking for
-    /// the current address cancels a pending change. Then issues the link to the new address
-    /// (good for `link_ttl`, at `confirm_url?token=`) and the notice to the old one.
-    #[allow(clippy::too_many_arguments)]
+    /// Records `change.email` as the account's pending address, with the profile changes asked
+    /// for with it, in one write, if the account is still at the credential whose password the
+    /// caller just checked (`Conflict` otherwise); asking for the current address cancels a
+    /// pending change. Then issues the link to the new address (good for `link_ttl`, at
+    /// `confirm_url?token=`) and the notice to the old one.
     pub async fn begin_email_change(
         &self,
         tokens: &dyn TokenStore,
         jobs: &dyn JobQueue,
         id: &UserId,
-        verified: u64,
-        email: &EmailAddress,
-        confirm_url: &str,
-        link_ttl: Duration,
+        change: EmailChange<'_>,
     ) -> AccountResult<User> {
+        let EmailChange { email, verified, profile, confirm_url, link_ttl } = change;
         let (user, ()) = self
             .modify(id, |user| {
                 if user.credential_version != verified {
                     return Err(AccountError::Conflict);
                 }
+                profile.apply(user)?;
                 user.pending_email = (*email != user.email).then(|| email.clone());
                 Ok(())
             })

@@ -22,7 +22,7 @@ mod profile;
 pub use access::{AccessChange, StatusChange, Target};
 pub use credentials::Confirmation;
 pub use deletion::{Deletion, ERASE_PAGE, erase_account_data};
-pub use email::{begin_email_change_allowed, hint};
+pub use email::{EmailChange, begin_email_change_allowed, hint};
 pub use factors::{FactorRefusal, PasskeyUpdate};
 pub use profile::{PhotoOutcome, ProfileChanges};
 

@@ -11,6 +11,8 @@ use super::{
 };
 pub use crate::accounts::Confirmation;
 use crate::{
+    accounts::{AccountError, EmailChange, ProfileChanges, begin_email_change_allowed},
+    config::CONFIRMATION_TOKEN_TTL,
     domain::{Action, EmailAddress, FieldError, Password, Profile, Role, User},
     ports::{ActivityKind, Job, LinkRequest, TokenKind},
 };
@@ -222,4 +224,45 @@ pub async fn reset_password(
 fn parse_email_field(email: &str) -> Result<EmailAddress, IdentityError> {
     EmailAddress::parse(email)
         .map_err(|why| IdentityError::Validation(vec![FieldError::new("email", "invalid_email", why)]))
+}
+
+/// Changes the caller's address: a sensitive action (step-up) that decides where password
+/// resets go. Counted per account and per source before anything is looked up; the current
+/// password checked and counted as a login's; the address must not be held by another
+/// confirmed account (a registration never confirmed holds none). The new address stays
+/// pending, with the profile changes sent with it written in the same write, until the link
+/// sent to it is followed; the old address is told.
+pub async fn change_email(
+    state: &Identity,
+    caller: &AuthUser,
+    email: &EmailAddress,
+    current_password: &str,
+    profile: &ProfileChanges,
+    (source, _): Client<'_>,
+) -> Result<User, IdentityError> {
+    caller.require_recent_authentication()?;
+    let throttle = state.throttle();
+    throttle.allow_email_change(&caller.user_id, source).await?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let attempt = throttle.check_current_password(&state.hasher, &user, current_password, source).await?;
+    throttle.succeeded(attempt).await?;
+    let holder = state.accounts.account_by_email(&email.key()).await?;
+    if !begin_email_change_allowed(holder.as_ref(), &user.id) {
+        return Err(IdentityError::Account(AccountError::EmailTaken));
+    }
+    if *email != user.email {
+        throttle.allow_email_to(&email.key()).await?;
+    }
+    let change = EmailChange {
+        email,
+        verified: user.credential_version,
+        profile,
+        confirm_url: &state.config.email_change_url,
+        link_ttl: CONFIRMATION_TOKEN_TTL,
+    };
+    state
+        .lifecycle()
+        .begin_email_change(state.tokens.as_ref(), state.jobs.as_ref(), &user.id, change)
+        .await
+        .map_err(IdentityError::or_missing(IdentityError::Unauthorized))
 }

@@ -8,12 +8,11 @@ use utoipa::ToSchema;
 
 use super::{AccountQuery, UsersState};
 use crate::{
-    accounts::{AccessChange, ProfileChanges, StatusChange, Target, begin_email_change_allowed},
+    accounts::{AccessChange, ProfileChanges, StatusChange, Target},
     auth::schemas,
-    config::CONFIRMATION_TOKEN_TTL,
     domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, UserView, status::parse_suspension_end},
-    http::{ApiError, AuthUser, JsonBody, Problem, QueryParams, Source},
-    identity::caller::Subject,
+    http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source},
+    identity::{caller::Subject, password},
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -109,11 +108,12 @@ pub async fn update_me(
     State(state): State<UsersState>,
     caller: AuthUser,
     source: Source,
+    device: Device,
     QueryParams(query): QueryParams<AccountQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
     let user = match caller.own_or_as_admin(query.id, Action::UpdateOwnAccount)? {
-        Subject::Own(_) => update_own_account(&state, &caller, &source, body).await?,
+        Subject::Own(_) => update_own_account(&state, &caller, (&source, &device), body).await?,
         Subject::Other(id) => update_account(&state, &caller, &id, None, body).await?,
     };
     Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
@@ -196,17 +196,15 @@ impl Fields {
     }
 }
 
-/// The owner's update: the profile, and a new email with the current password. An email
-/// change is counted (per account and per source) before anything is looked up, the password
-/// is checked and counted as a login's, and the address must not be held by another confirmed
-/// account (a registration never confirmed holds none).
+/// The owner's update: the profile, and a new email with the current password (the sign-in
+/// service's `change_email`, which writes the profile with it).
 async fn update_own_account(
     state: &UsersState,
     caller: &AuthUser,
-    source: &Source,
+    (source, device): (&Source, &Device),
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
-    // An email change is a sensitive action: it decides where password resets go.
+    // An email change is a sensitive action: refused before its fields are read, as before.
     if body.contains_key("email") {
         caller.require_recent_authentication()?;
     }
@@ -240,44 +238,18 @@ async fn update_own_account(
         (None, None) => None,
     };
     fields.finish(())?;
-    let lifecycle = state.identity.lifecycle();
-    let missing = || ApiError::or_missing(ApiError::Unauthorized);
-    let Some((email, password)) = email else {
-        return lifecycle.update_profile(&caller.user_id, &profile).await.map_err(missing());
-    };
-    let throttle = state.identity.throttle();
-    throttle.allow_email_change(&caller.user_id, source).await?;
-    let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-    let attempt = throttle.check_current_password(&state.identity.hasher, &user, &password, source).await?;
-    throttle.succeeded(attempt).await?;
-    let holder = state.identity.accounts.account_by_email(&email.key()).await?;
-    if !begin_email_change_allowed(holder.as_ref(), &user.id) {
-        return Err(ApiError::EmailTaken);
+    match email {
+        Some((email, password)) => {
+            let client = (source, device);
+            Ok(password::change_email(&state.identity, caller, &email, &password, &profile, client).await?)
+        }
+        None => Ok(state
+            .identity
+            .lifecycle()
+            .update_profile(&caller.user_id, &profile)
+            .await
+            .map_err(ApiError::or_missing(ApiError::Unauthorized))?),
     }
-    if email != user.email {
-        throttle.allow_email_to(&email.key()).await?;
-    }
-    if changes_profile(&profile) {
-        lifecycle.update_profile(&user.id, &profile).await.map_err(missing())?;
-    }
-    let confirm_url = &state.identity.config.email_change_url;
-    lifecycle
-        .begin_email_change(
-            state.identity.tokens.as_ref(),
-            state.identity.jobs.as_ref(),
-            &user.id,
-            user.credential_version,
-            &email,
-            confirm_url,
-            CONFIRMATION_TOKEN_TTL,
-        )
-        .await
-        .map_err(missing())
-}
-
-/// Whether the update names any profile field.
-fn changes_profile(profile: &ProfileChanges) -> bool {
-    [&profile.first_name, &profile.last_name, &profile.nickname, &profile.bio].iter().any(|f| f.is_some())
 }
 
 /// An admin's update of the account `id` (which must have `role`, if given), validated whole:
