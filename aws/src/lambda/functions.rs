@@ -2,7 +2,7 @@
 //! building only the clients it uses. The group states themselves are assembled by
 //! `shared::wiring`, as the laptop's are.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
 use anyhow::{Context, bail};
 use aws_types::SdkConfig;
@@ -189,10 +189,10 @@ impl Aws {
         let name = var("UMS_WEBHOOK_ENDPOINTS_PARAMETER").context("UMS_WEBHOOK_ENDPOINTS_PARAMETER is not set")?;
         let queue_url = var("UMS_WEBHOOK_QUEUE_URL").context("UMS_WEBHOOK_QUEUE_URL is not set")?;
         let reload = match var("UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS") {
-            Some(secs) => {
-                Duration::from_secs(secs.parse().context("UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS is not a number")?)
-            }
-            None => Duration::from_secs(60),
+            Some(secs) => std::time::Duration::from_secs(
+                secs.parse().context("UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS is not a number")?,
+            ),
+            None => std::time::Duration::from_secs(60),
         };
         let mut config = self.config.webhooks.clone();
         config.allow_private = var("UMS_WEBHOOKS_ALLOW_PRIVATE").is_some_and(|v| v == "true");

@@ -144,21 +144,45 @@ pub async fn notify_subscribers(
 ) -> Result<(StatusCode, Json<NotificationView>), ApiError> {
     caller.require(Action::NotifySubscribers)?;
     let author_id = caller.own_or_as_admin(query.id, Action::NotifySubscribers)?.id().clone();
-    let mut errors = Vec::new();
-    let subject = single_line("subject", &body.subject, 200, true, &mut errors);
-    let message = body.message.as_deref().and_then(|m| multiline("message", m, 10_000, &mut errors));
-    let message = message.filter(|m| !m.is_empty());
-    let link = body.article_url.as_deref().and_then(|u| article_url(u, &mut errors));
-    if errors.is_empty() && message.is_none() && link.is_none() {
-        errors.push(FieldError::new("message", "required", "give a message, an article_url, or both"));
+    let letter = body.parse()?;
+    let notification = start_notification(&state, &author_id, letter).await?;
+    Ok((StatusCode::ACCEPTED, Json(notification.into())))
+}
+
+/// What an author sends, checked: the subject, and a message or a link or both.
+struct Letter {
+    subject: String,
+    message: Option<String>,
+    link: Option<String>,
+}
+
+impl NotifyRequest {
+    fn parse(&self) -> Result<Letter, ApiError> {
+        let mut errors = Vec::new();
+        let subject = single_line("subject", &self.subject, 200, true, &mut errors);
+        let message = self.message.as_deref().and_then(|m| multiline("message", m, 10_000, &mut errors));
+        let message = message.filter(|m| !m.is_empty());
+        let link = self.article_url.as_deref().and_then(|u| article_url(u, &mut errors));
+        if errors.is_empty() && message.is_none() && link.is_none() {
+            errors.push(FieldError::new("message", "required", "give a message, an article_url, or both"));
+        }
+        match subject.filter(|_| errors.is_empty()) {
+            Some(subject) => Ok(Letter { subject, message, link }),
+            None => Err(ApiError::Validation(errors)),
+        }
     }
-    let Some(subject) = subject.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let author = state.accounts.account(&author_id).await?;
+}
+
+/// Accepts an author's notification: counted per UTC day before anything is written (a burst
+/// cannot slip past it), stored, and its fan-out queued.
+async fn start_notification(
+    state: &SocialState,
+    author_id: &crate::domain::UserId,
+    letter: Letter,
+) -> Result<Notification, ApiError> {
+    let author = state.accounts.account(author_id).await?;
     let author = author.filter(|a| a.role == Role::Author).ok_or(ApiError::NotFound)?;
     let now = state.clock.now();
-    // Counted per UTC day, before anything is written: a burst cannot slip past it.
     let day = now.date();
     let day_ends = day.next_day().map_or(now, |d| d.midnight().assume_utc());
     let key = format!("notify#{}#{day}", author.id);
@@ -170,9 +194,9 @@ pub async fn notify_subscribers(
     let notification = Notification {
         id: uuid::Uuid::now_v7().to_string(),
         author_id: author.id.clone(),
-        subject,
-        message,
-        article_url: link,
+        subject: letter.subject,
+        message: letter.message,
+        article_url: letter.link,
         created_at: now,
         queued: 0,
         sent: 0,
@@ -183,7 +207,7 @@ pub async fn notify_subscribers(
     state.notifications.create_notification(&notification).await?;
     state.jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await?;
     tracing::info!(notification = %notification.id, author_id = %author.id, "notification accepted");
-    Ok((StatusCode::ACCEPTED, Json(notification.into())))
+    Ok(notification)
 }
 
 /// A notification's progress: queued, sent and failed emails. Its author's, or any for admins.

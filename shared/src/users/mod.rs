@@ -196,11 +196,16 @@ pub struct DataExport {
 )]
 pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result<Json<DataExport>, ApiError> {
     caller.require(Action::ExportOwnData)?;
+    Ok(Json(data_export(&state, &caller).await?))
+}
+
+/// Everything held about the caller's account, read store by store.
+async fn data_export(state: &UsersState, caller: &AuthUser) -> Result<DataExport, ApiError> {
     let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
     let sessions = state.identity.sessions.user_sessions(&caller.user_id).await?;
     let sessions = sessions.into_iter().map(|s| SessionView::new(s, &caller.session_id)).collect();
-    let subscriptions = every_edge(&state, EdgeKind::Subscription, &caller.user_id).await?;
-    let follows = every_edge(&state, EdgeKind::Follow, &caller.user_id).await?;
+    let subscriptions = every_edge(state, EdgeKind::Subscription, &caller.user_id).await?;
+    let follows = every_edge(state, EdgeKind::Follow, &caller.user_id).await?;
     let reports = state.moderation.reports_filed_by(&caller.user_id).await?;
     let reports = reports
         .into_iter()
@@ -213,25 +218,33 @@ pub async fn export(State(state): State<UsersState>, caller: AuthUser) -> Result
         })
         .collect();
     let now = state.identity.clock.now();
-    let (mut activity, mut before) = (Vec::new(), None);
-    loop {
-        let page = state.identity.activity.activity(&caller.user_id, now, 100, before.as_deref()).await?;
-        let full = page.len() == 100;
-        before = page.last().map(|e| e.id.clone());
-        activity.extend(page.into_iter().map(sessions::ActivityView::from));
-        if !full {
-            break;
-        }
-    }
-    Ok(Json(DataExport {
+    Ok(DataExport {
         account: UserView::new(&user, &state.identity.config.photos_url),
         sessions,
         subscriptions,
         follows,
         reports,
-        activity,
+        activity: every_activity(state, &caller.user_id, now).await?,
         exported_at: now,
-    }))
+    })
+}
+
+/// The account's whole security activity, page after page.
+async fn every_activity(
+    state: &UsersState,
+    id: &UserId,
+    now: OffsetDateTime,
+) -> Result<Vec<sessions::ActivityView>, ApiError> {
+    let (mut activity, mut before) = (Vec::new(), None);
+    loop {
+        let page = state.identity.activity.activity(id, now, 100, before.as_deref()).await?;
+        let full = page.len() == 100;
+        before = page.last().map(|e| e.id.clone());
+        activity.extend(page.into_iter().map(sessions::ActivityView::from));
+        if !full {
+            return Ok(activity);
+        }
+    }
 }
 
 /// Every edge of this kind the account made, page after page.
