@@ -15,5 +15,5 @@ pub use sdk::{
     SDK_ATTEMPT_TIMEOUT, SDK_ATTEMPTS, SDK_CONNECT_TIMEOUT, SDK_FIRST_BACKOFF, SDK_OPERATION_TIMEOUT, dynamo_client,
     http_client, operator_sdk_config, sdk_config, sdk_config_with, ses_client,
 };
-pub use serve::{init_tracing, serve_group, strip_stage};
+pub use serve::{from_api_gateway, init_tracing, serve_group, strip_stage};
 pub use settings::{AwsSettings, JwtKeySource};

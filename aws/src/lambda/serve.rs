@@ -23,8 +23,24 @@ pub async fn serve_group(
     known: &shared::http::KnownRoutes,
 ) -> Result<(), lambda_http::Error> {
     let app = shared::http::finish(routes, config.limits.max_body_bytes, known);
-    let service = tower::ServiceBuilder::new().map_request(strip_stage).service(app);
+    let service = tower::ServiceBuilder::new().map_request(from_api_gateway).service(app);
     lambda_http::run(service).await
+}
+
+/// An API Gateway request as the routers take it: the stage out of its path, and where it
+/// came from (`requestContext.http.sourceIp`, the caller's address as API Gateway saw it) as
+/// its `Source`, which every limit counts per and the security activity shows.
+pub fn from_api_gateway(request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::RequestExt as _;
+    let mut request = strip_stage(request);
+    let source_ip = match request.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    };
+    if let Some(ip) = source_ip.filter(|ip| !ip.is_empty()) {
+        request.extensions_mut().insert(shared::http::Source(ip));
+    }
+    request
 }
 
 /// API Gateway puts a named stage in front of the path (`/prod/api/v1/...`), and lambda_http

@@ -47,7 +47,7 @@ pub enum AccountError {
     /// The write would leave no active admin.
     #[error("the last active admin")]
     LastAdmin,
-    #[error("the address belongs to another account")]
+    #[error("an account with this address already exists")]
     EmailTaken,
     /// An emailed link that does not (or no longer) match the account it names.
     #[error("the link is not valid for this account")]

@@ -5,7 +5,7 @@
 //! handler parses, calls the sign-in service (`identity`), and answers.
 
 mod factor_routes;
-mod pages;
+mod link_pages;
 mod routes;
 pub(crate) mod schemas;
 
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 pub use factor_routes::*;
-pub use pages::*;
+pub use link_pages::*;
 pub use routes::*;
 
 use crate::{credentials::JwtKeys, http::Access, identity::Identity};

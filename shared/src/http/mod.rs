@@ -1,7 +1,7 @@
 //! HTTP: the problem+json error type, extractors, the caller, and the layers every
 //! deployment shares. Route groups build on this; it knows nothing of any group.
 
-mod caller;
+mod bearer;
 mod device;
 pub(crate) mod route_group;
 pub(crate) use route_group::route_group;
@@ -19,7 +19,7 @@ use axum::{
 };
 use tower_http::{catch_panic::CatchPanicLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
-pub use caller::{EnrollingUser, MaybeCaller};
+pub use bearer::{EnrollingUser, MaybeCaller};
 pub use device::Device;
 pub use error::{ApiError, FieldError, Problem};
 pub use page::{Page, PageQuery, Paging, page_limit};

@@ -3,7 +3,7 @@
 //! the durable queue (`adapters::local::queue`) and hands each job to the worker of its queue.
 
 mod email;
-mod notify;
+mod fan_out;
 mod photo;
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use email::{DELIVERY_ATTEMPTS, DELIVERY_LEASE, EmailWorker, LinkIssuer};
-pub use notify::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, plan_segments, unsubscribe_token};
+pub use fan_out::{FAN_OUT_PAGE, NotifyWorker, open_unsubscribe_token, plan_segments, unsubscribe_token};
 pub use photo::PhotoWorker;
 
 use crate::ports::{Job, Queue};

@@ -2,11 +2,11 @@
 //! authors), their lists, and an author's notifications to their subscribers, with the
 //! one-click unsubscribe link each email carries.
 
+mod author_notifications;
 mod graph;
-mod notify;
 
+pub use author_notifications::*;
 pub use graph::*;
-pub use notify::*;
 
 use std::sync::Arc;
 

@@ -2,95 +2,21 @@
 //! moderator routes: the account routes narrowed to one role, for admins.
 
 use axum::{Json, extract::State, http::StatusCode};
-use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
-use super::{AccountQuery, AccountUpdate, IdQuery, UsersState, update_account};
+use super::{AccountUpdate, IdQuery, UsersState, update_account};
 use crate::{
     accounts::Deletion,
-    domain::{Action, FieldError, Role, UserId, UserView},
-    http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, RawBody, Source},
-    identity::caller::Subject,
+    domain::{Action, Role, UserId, UserView},
+    http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source},
 };
-
-/// What deleting your own account asks for.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeleteAccount {
-    /// Your current password.
-    #[schema(format = Password, max_length = 1024)]
-    pub password: String,
-}
-
-/// The longest password a deletion takes (as documented); no password is this long.
-const MAX_PASSWORD_CHARS: usize = 1024;
-
-/// Delete your account for good (with your current password), or with `?id=` (admins only)
-/// any account. The profile, photos, sessions and emailed links go; a goodbye email goes to
-/// the address.
-#[utoipa::path(
-    delete, path = "/api/v1/user", tag = "users", params(AccountQuery),
-    request_body(content = DeleteAccount, description = "Your current password; no body with `?id=`"),
-    security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, description = "The body is not JSON (`malformed_json`)", body = Problem),
-        (status = 401, description = "No valid access token, or no recent authentication (`step_up_required`)", body = Problem),
-        (status = 403, description = "Wrong password (`wrong_current_password`), or another account and not an admin (`forbidden`)", body = Problem),
-        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
-        (status = 409, description = "The last active admin (`last_admin`), or the account changed meanwhile (`conflict`)", body = Problem),
-        (status = 422, description = "No password, or one over 1024 characters (`validation_failed`)", body = Problem),
-        (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
-        (status = 503, description = "Too many password checks at once (`server_busy`)", body = Problem),
-    )
-)]
-pub async fn delete_me(
-    State(state): State<UsersState>,
-    caller: AuthUser,
-    source: Source,
-    QueryParams(query): QueryParams<AccountQuery>,
-    RawBody(body): RawBody,
-) -> Result<StatusCode, ApiError> {
-    match caller.own_or_as_admin(query.id, Action::DeleteOwnAccount)? {
-        Subject::Own(_) => {
-            caller.require_recent_authentication()?;
-            let password = password_in(&body)?;
-            let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-            let throttle = state.identity.throttle();
-            let attempt = throttle.check_current_password(&state.identity.hasher, &user, &password, &source).await?;
-            throttle.succeeded(attempt).await?;
-            let deletion =
-                Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };
-            erase_account(&state, deletion).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
-        }
-        Subject::Other(id) => {
-            caller.require_recent_authentication()?;
-            // No body is asked for; one that is sent must still be what the route takes.
-            if !body.iter().all(u8::is_ascii_whitespace) {
-                password_in(&body)?;
-            }
-            erase_account(&state, Deletion { id: &id, role: None, verified: None, read: None }).await?;
-        }
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-fn password_in(body: &[u8]) -> Result<String, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldError::new("password", "required", "your current password")]));
-    }
-    let request: DeleteAccount = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    if request.password.chars().count() > MAX_PASSWORD_CHARS {
-        let detail = format!("at most {MAX_PASSWORD_CHARS} characters");
-        return Err(ApiError::Validation(vec![FieldError::new("password", "too_long", detail)]));
-    }
-    Ok(request.password)
-}
 
 /// Deletes an account through the lifecycle: the account and its address atomically, its
 /// sessions; its files, links and edges by jobs; a goodbye email.
-async fn erase_account(state: &UsersState, deletion: Deletion<'_>) -> Result<(), crate::accounts::AccountError> {
+pub(super) async fn erase_account(
+    state: &UsersState,
+    deletion: Deletion<'_>,
+) -> Result<(), crate::accounts::AccountError> {
     state.identity.lifecycle().delete_account(state.identity.jobs.as_ref(), deletion).await
 }
 

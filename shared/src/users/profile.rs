@@ -1,18 +1,17 @@
 //! Profile updates: your own profile (names, nickname, bio, email), and for admins any
 //! account's profile with its role and status. The route parses; the account lifecycle writes.
 
-use axum::{Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::{AccountQuery, UsersState};
+use super::UsersState;
 use crate::{
     accounts::{AccessChange, ProfileChanges, StatusChange, Target},
     auth::schemas,
-    domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, UserView, status::parse_suspension_end},
-    http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source},
-    identity::{caller::Subject, password},
+    domain::{EmailAddress, FieldError, Reason, Role, User, UserId, status::parse_suspension_end},
+    http::{ApiError, AuthUser, Device, Source},
+    identity::password,
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -84,39 +83,6 @@ const MAX_PASSWORD_CHARS: usize = 1024;
 pub(crate) enum Editor {
     Owner,
     Admin,
-}
-
-/// Change your profile (names, nickname, bio, email), or with `?id=` (admins only) any
-/// account's profile, role and status.
-#[utoipa::path(
-    put, path = "/api/v1/user", tag = "users", params(AccountQuery),
-    request_body(content = ProfileUpdate, description = "Your own profile; with `?id=`, an `AccountUpdate`"),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The updated account", body = UserView),
-        (status = 401, description = "No valid access token, or an email, role or status change without a recent authentication (`step_up_required`)", body = Problem),
-        (status = 403, description = "Another account, and not an admin (`forbidden`)", body = Problem),
-        (status = 404, description = "No account has this id (`not_found`)", body = Problem),
-        (status = 403, description = "A wrong `current_password` with `email` (`wrong_current_password`)", body = Problem),
-        (status = 409, description = "The account changed meanwhile (`conflict`), the new email is taken (`email_taken`), or the last admin would go (`last_admin`)", body = Problem),
-        (status = 422, description = "Invalid or unknown fields, or `email` without `current_password` (`validation_failed`), nothing changed", body = Problem),
-        (status = 429, description = "Too many email changes (`too_many_email_changes`), emails to the new address (`too_many_emails`) or wrong passwords (`too_many_attempts`)", body = Problem),
-        (status = 503, description = "Too many password checks at once (`server_busy`)", body = Problem),
-    )
-)]
-pub async fn update_me(
-    State(state): State<UsersState>,
-    caller: AuthUser,
-    source: Source,
-    device: Device,
-    QueryParams(query): QueryParams<AccountQuery>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
-) -> Result<Json<UserView>, ApiError> {
-    let user = match caller.own_or_as_admin(query.id, Action::UpdateOwnAccount)? {
-        Subject::Own(_) => update_own_account(&state, &caller, (&source, &device), body).await?,
-        Subject::Other(id) => update_account(&state, &caller, &id, None, body).await?,
-    };
-    Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
 /// The body's fields, validated one by one: what each asks for.
@@ -198,7 +164,7 @@ impl Fields {
 
 /// The owner's update: the profile, and a new email with the current password (the sign-in
 /// service's `change_email`, which writes the profile with it).
-async fn update_own_account(
+pub(super) async fn update_own_account(
     state: &UsersState,
     caller: &AuthUser,
     (source, device): (&Source, &Device),
