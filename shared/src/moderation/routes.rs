@@ -345,26 +345,43 @@ pub async fn flag_author(
     JsonBody(body): JsonBody<FlagRequest>,
 ) -> Result<(StatusCode, Json<FlagView>), ApiError> {
     caller.require(Action::FlagAuthor)?;
-    let mut errors = Vec::new();
-    let reason = reason(&body.reason, &mut errors);
-    let mut report_ids = body.report_ids.clone();
-    report_ids.sort();
-    report_ids.dedup();
-    if body.report_ids.len() > MAX_LINKED_REPORTS || report_ids.len() != body.report_ids.len() {
-        let why = format!("at most {MAX_LINKED_REPORTS} reports, each once");
-        errors.push(FieldError::new("report_ids", "invalid_value", why));
-    }
-    let Some(reason) = reason.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let reason = body.parse()?;
     let author = author(&state, &query.id).await?;
+    let flag = flag(&state, &caller, &author, reason, body.report_ids).await?;
+    Ok((StatusCode::CREATED, Json(flag.into())))
+}
+
+impl FlagRequest {
+    /// The reason, and the linked reports each at most once (and at most a few).
+    fn parse(&self) -> Result<Reason, ApiError> {
+        let mut errors = Vec::new();
+        let reason = reason(&self.reason, &mut errors);
+        let mut report_ids = self.report_ids.clone();
+        report_ids.sort();
+        report_ids.dedup();
+        if self.report_ids.len() > MAX_LINKED_REPORTS || report_ids.len() != self.report_ids.len() {
+            let why = format!("at most {MAX_LINKED_REPORTS} reports, each once");
+            errors.push(FieldError::new("report_ids", "invalid_value", why));
+        }
+        reason.filter(|_| errors.is_empty()).ok_or(ApiError::Validation(errors))
+    }
+}
+
+/// A moderator's flag on `author`, with its audit record, in one write.
+async fn flag(
+    state: &ModerationState,
+    caller: &AuthUser,
+    author: &User,
+    reason: Reason,
+    report_ids: Vec<String>,
+) -> Result<Flag, ApiError> {
     let now = state.clock.now();
     let flag = Flag {
         id: new_id(),
         author_id: author.id.clone(),
         moderator_id: caller.user_id.clone(),
         reason: reason.as_str().to_string(),
-        report_ids: body.report_ids,
+        report_ids,
         created_at: now,
     };
     let audit = AuditRecord {
@@ -373,7 +390,7 @@ pub async fn flag_author(
     };
     state.moderation.flag_author(&flag, &audit).await?;
     tracing::info!(flag = %flag.id, author_id = %author.id, moderator_id = %caller.user_id, "author flagged");
-    Ok((StatusCode::CREATED, Json(flag.into())))
+    Ok(flag)
 }
 
 /// Flags on authors, newest first; for one author with `author_id`.
@@ -496,6 +513,24 @@ pub async fn unsuspend_author(
     Ok(Json((&user).into()))
 }
 
+/// How many accounts of `filter` are `counted`, over every page: for lists whose matches are
+/// few (suspended authors).
+async fn count_accounts(
+    state: &ModerationState,
+    filter: crate::ports::AccountFilter,
+    counted: impl Fn(&User) -> bool,
+) -> Result<u64, ApiError> {
+    let (mut total, mut position) = (0, None);
+    loop {
+        let (page, next) = state.accounts.list_accounts(filter, 100, position.as_ref()).await?;
+        total += page.iter().filter(|u| counted(u)).count() as u64;
+        match next {
+            Some(next) => position = Some(next),
+            None => return Ok(total),
+        }
+    }
+}
+
 /// Suspended authors, oldest account first (a suspension whose end date passed is over and
 /// not listed); one author with `author_id`.
 #[utoipa::path(
@@ -527,17 +562,7 @@ pub async fn suspended_authors(
     let filter = crate::ports::AccountFilter { role: Some(Role::Author), status: Some(Status::Suspended) };
     let paging = Paging::new(state.keys.cursor_signer(), "suspended", query.limit, query.cursor.as_deref())?;
     let (users, next) = state.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
-    // Counted over every page: suspended authors are few.
-    let mut total = 0;
-    let mut position = None;
-    loop {
-        let (page, next) = state.accounts.list_accounts(filter, 100, position.as_ref()).await?;
-        total += page.iter().filter(|u| still_suspended(u)).count() as u64;
-        match next {
-            Some(next) => position = Some(next),
-            None => break,
-        }
-    }
+    let total = count_accounts(&state, filter, still_suspended).await?;
     Ok(Json(RecordPage {
         items: users.iter().filter(|u| still_suspended(u)).map(Into::into).collect(),
         next_cursor: paging.next_cursor(next),
