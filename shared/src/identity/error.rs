@@ -71,8 +71,6 @@ pub enum IdentityError {
     Internal(#[from] anyhow::Error),
 }
 
-pub type IdentityResult<T> = Result<T, IdentityError>;
-
 fn describe_fields(errors: &[FieldError]) -> String {
     errors.iter().map(|e| format!("{}: {}", e.field, e.detail)).collect::<Vec<_>>().join("; ")
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use caller::{Access, AuthUser};
 pub use client::{Device, Source};
-pub use error::{IdentityError, IdentityResult};
+pub use error::IdentityError;
 pub use password::{NewAccount, Registrar};
 pub use sessions::TokenPair;
 

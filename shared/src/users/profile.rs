@@ -170,7 +170,8 @@ pub(super) async fn update_own_account(
     (source, device): (&Source, &Device),
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
-    // An email change is a sensitive action: refused before its fields are read, as before.
+    // `change_email` decides recency; asked here too so that a stale session is told 401
+    // before any field of its body is judged (422), as it always was.
     if body.contains_key("email") {
         caller.require_recent_authentication()?;
     }
