@@ -14,7 +14,10 @@
 //! - `alerts` (a new device's email), then `sessions` (granting one is the bottom of every
 //!   way in; refresh, logout, listing and ending);
 //! - the ways in: `passkeys`, `second_factor` (the login's second step, step-up, enrolment),
-//!   `password` (registration, links, login, change and reset).
+//!   `password` (registration, links, login, change and reset, an email change, deleting your
+//!   own account);
+//! - `staff`: what admins and moderation do to other accounts (role, status, suspension,
+//!   deletion, a factor reset), each with its permission and recency asked here.
 
 pub mod activity;
 pub mod alerts;
@@ -26,6 +29,7 @@ pub mod password;
 pub mod second_factor;
 pub mod sessions;
 pub mod single_use;
+pub mod staff;
 pub mod throttle;
 
 use std::sync::Arc;

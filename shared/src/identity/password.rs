@@ -11,7 +11,7 @@ use super::{
 };
 pub use crate::accounts::Confirmation;
 use crate::{
-    accounts::{AccountError, EmailChange, ProfileChanges, begin_email_change_allowed},
+    accounts::{AccountError, Deletion, EmailChange, ProfileChanges, begin_email_change_allowed},
     config::CONFIRMATION_TOKEN_TTL,
     domain::{Action, EmailAddress, FieldError, Password, Profile, Role, User},
     ports::{ActivityKind, Job, LinkRequest, TokenKind},
@@ -263,6 +263,31 @@ pub async fn change_email(
     state
         .lifecycle()
         .begin_email_change(state.tokens.as_ref(), state.jobs.as_ref(), &user.id, change)
+        .await
+        .map_err(IdentityError::or_missing(IdentityError::Unauthorized))
+}
+
+/// Deletes the caller's own account for good: with a recent authentication and the current
+/// password, checked and counted as a login's; the delete is made only while the credential is
+/// the one checked. The account and its address go at once, the rest by jobs; a goodbye email
+/// goes to the address.
+pub async fn delete_own_account(
+    state: &Identity,
+    caller: &AuthUser,
+    current_password: &str,
+    source: &Source,
+) -> Result<(), IdentityError> {
+    caller.require(Action::DeleteOwnAccount)?;
+    caller.require_recent_authentication()?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let throttle = state.throttle();
+    let attempt = throttle.check_current_password(&state.hasher, &user, current_password, source).await?;
+    throttle.succeeded(attempt).await?;
+    let deletion =
+        Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };
+    state
+        .lifecycle()
+        .delete_account(state.jobs.as_ref(), deletion)
         .await
         .map_err(IdentityError::or_missing(IdentityError::Unauthorized))
 }

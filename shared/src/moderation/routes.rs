@@ -7,10 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ModerationState;
 use crate::{
-    accounts::{AccessChange, StatusChange, Target},
+    accounts::{AccessChange, AccountError, StatusChange, Target},
     auth::schemas,
     domain::{Action, FieldError, Reason, Role, Status, User, UserId, status::parse_suspension_end},
     http::{ApiError, AuthUser, JsonBody, Paging, Problem, QueryParams, page_limit},
+    identity::{IdentityError, staff},
     ports::{AuditRecord, Flag, MAX_LINKED_REPORTS, ModerationAction, RecordFilter, Report},
 };
 
@@ -446,7 +447,6 @@ pub async fn suspend_author(
     QueryParams(query): QueryParams<AuthorQuery>,
     JsonBody(body): JsonBody<SuspendRequest>,
 ) -> Result<Json<SuspendedAuthorView>, ApiError> {
-    caller.require(Action::SuspendAuthor)?;
     let now = state.clock.now();
     let mut errors = Vec::new();
     let reason = reason(&body.reason, &mut errors);
@@ -470,12 +470,10 @@ async fn change_author_status(
     id: String,
     change: AccessChange,
 ) -> Result<User, ApiError> {
-    // Locking an author out, or letting one back in, is a staff action on another account.
-    caller.require_recent_authentication()?;
     let id = UserId(id);
-    let target = Target { id: &id, role: Some(Role::Author) };
-    match state.lifecycle().change_access(state.moderation.as_ref(), &caller.user_id, target, change).await {
-        Err(crate::accounts::AccountError::PendingAccount) => Err(ApiError::NotFound),
+    let (audit, target) = (state.moderation.as_ref(), Target { id: &id, role: Some(Role::Author) });
+    match staff::change_access(state.lifecycle(), audit, caller, Action::SuspendAuthor, target, change).await {
+        Err(IdentityError::Account(AccountError::PendingAccount)) => Err(ApiError::NotFound),
         result => Ok(result?),
     }
 }
@@ -502,7 +500,6 @@ pub async fn unsuspend_author(
     QueryParams(query): QueryParams<AuthorQuery>,
     JsonBody(body): JsonBody<ReinstateRequest>,
 ) -> Result<Json<SuspendedAuthorView>, ApiError> {
-    caller.require(Action::SuspendAuthor)?;
     let reason = match body.reason.as_deref() {
         Some(raw) if !raw.trim().is_empty() => Some(valid_reason(raw)?),
         _ => None,

@@ -8,14 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     UsersState,
-    manage::erase_account,
     profile::{ProfileUpdate, update_account, update_own_account},
 };
 use crate::{
-    accounts::Deletion,
+    accounts::Target,
     domain::{Action, FieldError, UserView},
     http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, RawBody, Source},
-    identity::caller::Subject,
+    identity::{caller::Subject, password, staff},
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -121,23 +120,14 @@ pub async fn delete_me(
 ) -> Result<StatusCode, ApiError> {
     match caller.own_or_as_admin(query.id, Action::DeleteOwnAccount)? {
         Subject::Own(_) => {
-            caller.require_recent_authentication()?;
-            let password = password_in(&body)?;
-            let user = state.identity.accounts.account(&caller.user_id).await?.ok_or(ApiError::Unauthorized)?;
-            let throttle = state.identity.throttle();
-            let attempt = throttle.check_current_password(&state.identity.hasher, &user, &password, &source).await?;
-            throttle.succeeded(attempt).await?;
-            let deletion =
-                Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };
-            erase_account(&state, deletion).await.map_err(ApiError::or_missing(ApiError::Unauthorized))?;
+            password::delete_own_account(&state.identity, &caller, &password_in(&body)?, &source).await?
         }
         Subject::Other(id) => {
-            caller.require_recent_authentication()?;
             // No body is asked for; one that is sent must still be what the route takes.
             if !body.iter().all(u8::is_ascii_whitespace) {
                 password_in(&body)?;
             }
-            erase_account(&state, Deletion { id: &id, role: None, verified: None, read: None }).await?;
+            staff::delete_account(&state.identity, &caller, Target { id: &id, role: None }).await?;
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -6,19 +6,11 @@ use serde_json::{Map, Value};
 
 use super::{AccountUpdate, IdQuery, UsersState, update_account};
 use crate::{
-    accounts::Deletion,
+    accounts::Target,
     domain::{Action, Role, UserId, UserView},
     http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source},
+    identity::staff,
 };
-
-/// Deletes an account through the lifecycle: the account and its address atomically, its
-/// sessions; its files, links and edges by jobs; a goodbye email.
-pub(super) async fn erase_account(
-    state: &UsersState,
-    deletion: Deletion<'_>,
-) -> Result<(), crate::accounts::AccountError> {
-    state.identity.lifecycle().delete_account(state.identity.jobs.as_ref(), deletion).await
-}
 
 /// Remove another account's second factors (a lost authenticator). Admins only, with a
 /// recent authentication; recorded on the audit trail (`reset_factors`). The account's
@@ -42,16 +34,8 @@ pub async fn reset_factors(
     device: Device,
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ResetAnyFactors)?;
-    caller.require_recent_authentication()?;
-    // An admin's own factors are theirs to manage (`auth/factors`): staff keep one.
-    if query.id == caller.user_id.0 {
-        return Err(ApiError::FactorRequired);
-    }
-    let account = UserId(query.id);
-    state.identity.lifecycle().reset_factors(state.moderation.as_ref(), &caller.user_id, &account).await?;
-    let about = format!("by admin {}; every session ended", caller.user_id);
-    state.identity.record(&account, crate::ports::ActivityKind::FactorsReset, (&source, &device), about).await?;
+    let client = (&source, &device);
+    staff::reset_factors(&state.identity, state.moderation.as_ref(), &caller, &UserId(query.id), client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,7 +107,6 @@ pub async fn update_admin(
     QueryParams(query): QueryParams<IdQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Admin), body).await?;
     Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
@@ -148,7 +131,6 @@ pub async fn update_moderator(
     QueryParams(query): QueryParams<IdQuery>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.require(Action::ManageAnyAccount)?;
     let user = update_account(&state, &caller, &UserId(query.id), Some(Role::Moderator), body).await?;
     Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
@@ -171,10 +153,7 @@ pub async fn delete_admin(
     caller: AuthUser,
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageAnyAccount)?;
-    caller.require_recent_authentication()?;
-    erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Admin), verified: None, read: None })
-        .await?;
+    staff::delete_account(&state.identity, &caller, Target { id: &UserId(query.id), role: Some(Role::Admin) }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,9 +175,7 @@ pub async fn delete_moderator(
     caller: AuthUser,
     QueryParams(query): QueryParams<IdQuery>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Action::ManageAnyAccount)?;
-    caller.require_recent_authentication()?;
-    erase_account(&state, Deletion { id: &UserId(query.id), role: Some(Role::Moderator), verified: None, read: None })
+    staff::delete_account(&state.identity, &caller, Target { id: &UserId(query.id), role: Some(Role::Moderator) })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

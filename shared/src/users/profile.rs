@@ -9,9 +9,9 @@ use super::UsersState;
 use crate::{
     accounts::{AccessChange, ProfileChanges, StatusChange, Target},
     auth::schemas,
-    domain::{EmailAddress, FieldError, Reason, Role, User, UserId, status::parse_suspension_end},
+    domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, status::parse_suspension_end},
     http::{ApiError, AuthUser, Device, Source},
-    identity::password,
+    identity::{password, staff},
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -220,8 +220,8 @@ pub(super) async fn update_own_account(
 }
 
 /// An admin's update of the account `id` (which must have `role`, if given), validated whole:
-/// profile, role and status, through the lifecycle's one path for access changes (which
-/// ends the account's sessions on a change of role or status and audits suspensions).
+/// profile, role and status, then made by `identity::staff::change_access` (the permission,
+/// the recency a role, status or suspension change needs, the lifecycle's one write).
 pub(crate) async fn update_account(
     state: &UsersState,
     caller: &AuthUser,
@@ -230,11 +230,6 @@ pub(crate) async fn update_account(
     body: Map<String, Value>,
 ) -> Result<User, ApiError> {
     let now = state.identity.clock.now();
-    // A role change (it can make an admin) and a status change (it can lock out another admin)
-    // are sensitive actions.
-    if body.contains_key("role") || body.contains_key("status") {
-        caller.require_recent_authentication()?;
-    }
     let mut fields = Fields::new(body, Editor::Admin);
     let profile = fields.profile();
     let new_role = fields.choice("role", Role::parse, "must be reader, author, moderator or admin");
@@ -258,7 +253,7 @@ pub(crate) async fn update_account(
         None => None,
     };
     let change = fields.finish(AccessChange { profile, role: new_role, status })?;
-    let lifecycle = state.identity.lifecycle();
-    let target = Target { id, role };
-    Ok(lifecycle.change_access(state.moderation.as_ref(), &caller.user_id, target, change).await?)
+    let (audit, target) = (state.moderation.as_ref(), Target { id, role });
+    Ok(staff::change_access(state.identity.lifecycle(), audit, caller, Action::ManageAnyAccount, target, change)
+        .await?)
 }

@@ -342,6 +342,10 @@ async fn a_stolen_token_grown_old_neither_enrols_its_own_factor_nor_acts_on_othe
         app.put(&format!("/api/v1/user?id={bob_id}"), &admin.access, &json!({ "status": "suspended" })).await,
         app.post(&format!("/api/v1/suspend/author?id={bob_id}"), &admin.access, &suspend).await,
         app.post(&format!("/api/v1/unsuspend/author?id={bob_id}"), &admin.access, &json!({})).await,
+        // A suspension's end date or reason is as much a lock-out as the suspension.
+        app.put(&format!("/api/v1/user?id={bob_id}"), &admin.access, &json!({ "suspension_reason": "Spam." })).await,
+        app.delete(&format!("/api/v1/user/factors?id={ada_id}"), &admin.access, None).await,
+        app.delete(&format!("/api/v1/user?id={ada_id}"), &admin.access, None).await,
         app.delete(&format!("/api/v1/user/sessions?session={ada_session}&id={ada_id}"), &admin.access, None).await,
     ];
     for response in attempts {
