@@ -1,14 +1,16 @@
 //! Lambda glue, by what it does: where the resources are (`settings`), the SDK configuration
-//! every client is made from (`sdk`), the signing key set's parameter (`keys`), what each
+//! every client is made from (`sdk`) and its HTTPS client (`https`), the signing key set's parameter (`keys`), what each
 //! function is made of (`functions`), and its process (`serve`: logs, the HTTP adapter).
 
 mod functions;
+mod https;
 mod keys;
 mod sdk;
 mod serve;
 mod settings;
 
 pub use functions::Aws;
+pub use https::http1_client;
 pub use keys::{KeySetParameter, SSM_KEY_ATTEMPTS, read_signing_key};
 pub(crate) use sdk::lazy_client;
 pub use sdk::{

@@ -83,20 +83,16 @@ pub async fn operator_sdk_config() -> SdkConfig {
 /// folder is read at a cold start.
 const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../amazon-trust-services-roots.pem");
 
-/// The SDK's HTTPS client: rustls with ring, trusting Amazon's roots, or the roots in the one
-/// PEM file `AWS_CA_BUNDLE` names (as the AWS CLI reads it: an endpoint behind another CA, a
-/// proxy, an emulator over TLS).
+/// The SDK's HTTPS client ([`super::https`]: HTTP/1.1, rustls with ring), trusting Amazon's
+/// roots, or the roots in the one PEM file `AWS_CA_BUNDLE` names (as the AWS CLI reads it: an
+/// endpoint behind another CA, a proxy, an emulator over TLS). A bundle named but unreadable,
+/// or without a certificate, stops the function at its start, saying so.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let roots = std::env::var_os("AWS_CA_BUNDLE")
-        .and_then(|path| std::fs::read(path).ok())
-        .unwrap_or_else(|| AMAZON_TRUST_SERVICES_ROOTS.as_bytes().to_vec());
-    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(roots);
-    let context = TlsContext::builder().with_trust_store(trust).build().expect("a trust store without native roots");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https()
+    let roots = match std::env::var_os("AWS_CA_BUNDLE") {
+        Some(path) => std::fs::read(&path).unwrap_or_else(|e| panic!("AWS_CA_BUNDLE {}: {e}", path.display())),
+        None => AMAZON_TRUST_SERVICES_ROOTS.as_bytes().to_vec(),
+    };
+    super::https::http1_client(&roots).unwrap_or_else(|e| panic!("the SDK's trust store: {e:#}"))
 }
 
 /// An SDK client made from `sdk` at its first use (see [`Lazy`]).

@@ -1,6 +1,8 @@
 //! Every call the functions make to AWS is retried a bounded number of times and bounded in
-//! time (`lambda::sdk_config_with`), tried against local servers that always throttle and
-//! that never answer, as DynamoDB does under load and a broken network does.
+//! time (`lambda::sdk_config_with`), tried against local servers that always throttle, that
+//! never answer, and that hang up, as DynamoDB does under load and a broken network does; and
+//! the functions' own HTTPS client (`lambda::https`) reaches an endpoint over TLS whose root it
+//! trusts, and no other.
 
 use std::{
     sync::{
@@ -11,10 +13,12 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpListener,
 };
-use ums_aws::lambda::{SDK_ATTEMPTS, SDK_OPERATION_TIMEOUT, SSM_KEY_ATTEMPTS, read_signing_key, sdk_config_with};
+use ums_aws::lambda::{
+    SDK_ATTEMPTS, SDK_OPERATION_TIMEOUT, SSM_KEY_ATTEMPTS, http1_client, read_signing_key, sdk_config_with,
+};
 
 /// How a stand-in endpoint answers each request.
 #[derive(Clone, Copy)]
@@ -23,24 +27,49 @@ enum Behaviour {
     Throttle,
     /// Takes the request and never answers.
     Silent,
+    /// Takes the request and closes the connection, as a broken network or a restarting
+    /// endpoint does.
+    HangUp,
+    /// DynamoDB's answer to `ListTables` on an account without tables.
+    NoTables,
 }
 
 /// A local endpoint that answers as `behaviour` says; the number of requests it took.
 async fn endpoint(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+    endpoint_over(behaviour, None).await
+}
+
+/// The same over TLS with `tls`'s certificate, if given.
+async fn endpoint_over(behaviour: Behaviour, tls: Option<tokio_rustls::TlsAcceptor>) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let url = match tls {
+        Some(_) => format!("https://localhost:{port}"),
+        None => format!("http://127.0.0.1:{port}"),
+    };
     let requests = Arc::new(AtomicUsize::new(0));
     let counted = requests.clone();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            tokio::spawn(serve(stream, behaviour, counted.clone()));
+            let (tls, counted) = (tls.clone(), counted.clone());
+            tokio::spawn(async move {
+                match tls {
+                    // A handshake the client refuses ends here, before any request.
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            serve(stream, behaviour, counted).await
+                        }
+                    }
+                    None => serve(stream, behaviour, counted).await,
+                }
+            });
         }
     });
     (url, requests)
 }
 
-async fn serve(mut stream: TcpStream, behaviour: Behaviour, requests: Arc<AtomicUsize>) {
+async fn serve(mut stream: impl AsyncRead + AsyncWrite + Unpin, behaviour: Behaviour, requests: Arc<AtomicUsize>) {
     let mut buffer = Vec::new();
     loop {
         // One request: its head, then as many body bytes as it declares.
@@ -73,18 +102,29 @@ async fn serve(mut stream: TcpStream, behaviour: Behaviour, requests: Arc<Atomic
                 tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                 return;
             }
+            Behaviour::HangUp => return,
             Behaviour::Throttle => {
                 let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
-                let answer = format!(
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: test\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                if stream.write_all(answer.as_bytes()).await.is_err() {
+                if answer(&mut stream, "400 Bad Request", body).await.is_err() {
+                    return;
+                }
+            }
+            Behaviour::NoTables => {
+                if answer(&mut stream, "200 OK", r#"{"TableNames":[]}"#).await.is_err() {
                     return;
                 }
             }
         }
     }
+}
+
+async fn answer(stream: &mut (impl AsyncWrite + Unpin), status: &str, body: &str) -> std::io::Result<()> {
+    let answer = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: test\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(answer.as_bytes()).await?;
+    stream.flush().await
 }
 
 fn dynamo(url: String) -> aws_sdk_dynamodb::Client {
@@ -129,4 +169,46 @@ async fn the_signing_key_read_at_a_cold_start_outlasts_a_burst_of_ssm_throttles(
     assert_eq!(requests.load(Ordering::SeqCst), SSM_KEY_ATTEMPTS as usize, "more attempts than other calls");
     const { assert!(SSM_KEY_ATTEMPTS > SDK_ATTEMPTS) };
     assert!(started.elapsed() < SDK_OPERATION_TIMEOUT, "within a cold start's time: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_connection_that_hangs_up_is_tried_again_a_bounded_number_of_times() {
+    let (url, requests) = endpoint(Behaviour::HangUp).await;
+
+    let result = dynamo(url).describe_limits().send().await;
+
+    assert!(result.is_err(), "no answer is an error");
+    assert_eq!(requests.load(Ordering::SeqCst), SDK_ATTEMPTS as usize, "a broken connection is tried again");
+}
+
+#[tokio::test]
+async fn an_endpoint_over_tls_is_reached_when_its_root_is_trusted_and_refused_when_not() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let (url, requests) = endpoint_over(Behaviour::NoTables, Some(Arc::new(config).into())).await;
+    let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+    let sdk = sdk_config_with("us-east-1", credentials, Some(url));
+    let client_trusting = |roots: &[u8]| {
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk).http_client(http1_client(roots).unwrap());
+        aws_sdk_dynamodb::Client::from_conf(config.build())
+    };
+
+    // Trusting the endpoint's root (what AWS_CA_BUNDLE names): an answer, over HTTP/1.1 and TLS.
+    let tables = client_trusting(certified.cert.pem().as_bytes()).list_tables().send().await.expect("an answer");
+    assert_eq!(tables.table_names(), &[] as &[String]);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+    // Trusting Amazon's roots alone (a function's default), the handshake is refused: no request
+    // is sent to an endpoint that cannot prove it is AWS.
+    let amazon = include_bytes!("../../src/amazon-trust-services-roots.pem");
+    let result = client_trusting(amazon).list_tables().send().await;
+    assert!(result.is_err(), "an untrusted certificate is refused");
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "nothing reached it");
 }

@@ -1,0 +1,159 @@
+//! The SDK's HTTPS client: HTTP/1.1 over rustls with ring, trusting the roots it is given.
+//!
+//! Not `aws-smithy-http-client`'s client: that one always builds HTTP/2 in (the `h2` crate and
+//! hyper's HTTP/2, about 0.1 MB of every function's zip), and no endpoint a function calls
+//! (DynamoDB, SQS, SES, S3, SSM, EventBridge) needs it. What it did that a client must still do
+//! is here: the connect timeout and the read timeout the SDK's settings name, a pool of
+//! connections kept between invocations, and errors told apart as the SDK's retries need them
+//! (a connection that failed or broke is retried, a timeout is a timeout, the rest is not).
+
+use std::{
+    error::Error as StdError,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use aws_smithy_runtime_api::client::{
+    http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+    },
+    orchestrator::{HttpRequest, HttpResponse},
+    result::ConnectorError,
+    retries::ErrorKind,
+    runtime_components::RuntimeComponents,
+};
+use aws_smithy_types::body::SdkBody;
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{Client, connect::HttpConnector as TcpConnector},
+    rt::{TokioExecutor, TokioTimer},
+};
+use rustls_pki_types::{CertificateDer, pem::PemObject};
+
+/// How long an idle connection is kept for the next call (a warm function's next invocation
+/// reuses it; a connection the endpoint closed meanwhile fails as I/O, which is retried).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An HTTP/1.1 client for the SDK over `rustls` with `ring`, trusting the certificates in
+/// `roots_pem` (and no others: no certificate folder is read).
+pub fn http1_client(roots_pem: &[u8]) -> anyhow::Result<SharedHttpClient> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(roots_pem) {
+        roots.add(certificate?)?;
+    }
+    anyhow::ensure!(!roots.is_empty(), "no certificate in the trust store");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(SharedHttpClient::new(Http1Client { tls, connectors: Arc::default() }))
+}
+
+type Connectors = Vec<((Option<Duration>, Option<Duration>), SharedHttpConnector)>;
+
+#[derive(Clone, Debug)]
+struct Http1Client {
+    tls: rustls::ClientConfig,
+    /// The connectors made so far, by (connect timeout, read timeout): the SDK asks for one
+    /// on every attempt, and each holds its own pool.
+    connectors: Arc<Mutex<Connectors>>,
+}
+
+impl HttpClient for Http1Client {
+    fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut connectors = self.connectors.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, connector)) = connectors.iter().find(|(k, _)| *k == key) {
+            return connector.clone();
+        }
+        let mut tcp = TcpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(key.0);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(self.tls.clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        let connector = SharedHttpConnector::new(Connector { client, read_timeout: key.1 });
+        connectors.push((key, connector.clone()));
+        connector
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Connector {
+    client: Client<HttpsConnector<TcpConnector>, SdkBody>,
+    /// How long the response's head may take once the request is sent.
+    read_timeout: Option<Duration>,
+}
+
+impl HttpConnector for Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let request = match request.try_into_http1x() {
+            Ok(request) => request,
+            Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
+        };
+        let (client, read_timeout) = (self.client.clone(), self.read_timeout);
+        HttpConnectorFuture::new(async move {
+            let sent = client.request(request);
+            let response = match read_timeout {
+                Some(limit) => tokio::time::timeout(limit, sent)
+                    .await
+                    .map_err(|elapsed| ConnectorError::timeout(elapsed.into()))?,
+                None => sent.await,
+            }
+            .map_err(classify)?;
+            HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
+                .map_err(|e| ConnectorError::other(e.into(), None))
+        })
+    }
+}
+
+/// What the SDK's retries need to know of a failed call: a connection that could not be made,
+/// or broke or closed under it, is I/O (retried); a message cut short is transient (retried);
+/// a timeout is a timeout; anything else is not retried.
+fn classify(error: hyper_util::client::legacy::Error) -> ConnectorError {
+    let hyper_error = source_of::<hyper::Error>(&error);
+    if hyper_error.is_some_and(hyper::Error::is_timeout) {
+        ConnectorError::timeout(error.into())
+    } else if hyper_error.is_some_and(hyper::Error::is_incomplete_message) {
+        ConnectorError::other(error.into(), Some(ErrorKind::TransientError))
+    } else if error.is_connect()
+        || hyper_error.is_some_and(|e| e.is_closed() || e.is_canceled())
+        || source_of::<std::io::Error>(&error).is_some()
+    {
+        ConnectorError::io(error.into())
+    } else {
+        ConnectorError::other(error.into(), None)
+    }
+}
+
+/// The first error of type `E` in `error`'s chain of sources.
+fn source_of<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        next = error.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trust_store_without_a_certificate_is_refused() {
+        assert!(http1_client(b"").is_err());
+        assert!(http1_client(b"not a certificate").is_err());
+        assert!(http1_client(include_bytes!("../amazon-trust-services-roots.pem")).is_ok());
+    }
+}
