@@ -200,6 +200,18 @@ fn the_functions_are_built_to_abort_on_panic_and_the_server_to_unwind() {
     assert_eq!(release.get("panic"), None, "the release profile names no panic strategy");
 }
 
+#[test]
+fn every_function_crate_is_optimised_for_size() {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(format!("{ROOT}/Cargo.toml")).unwrap()).unwrap();
+    let packages = &manifest["profile"]["release"]["package"];
+    for function in std::fs::read_dir(format!("{ROOT}/functions")).unwrap() {
+        let name = function.unwrap().file_name().into_string().unwrap();
+        let level = packages.get(&name).and_then(|p| p.get("opt-level")).and_then(|l| l.as_str());
+        assert_eq!(level, Some("z"), "[profile.release.package.{name}] opt-level = \"z\" in Cargo.toml");
+    }
+}
+
 /// The argument of a short-form intrinsic (`!GetAtt EmailQueue.Arn` -> `EmailQueue.Arn`).
 fn intrinsic(value: &Yaml) -> Option<&str> {
     match value {
