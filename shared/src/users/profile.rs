@@ -1,7 +1,6 @@
 //! Profile updates: your own profile (names, nickname, bio, email), and for admins any
 //! account's profile with its role and status. The route parses; the account lifecycle writes.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -18,27 +17,29 @@ use crate::{
 /// it is. `nickname` and `bio` are cleared with `null` or an empty string. A new `email` stays
 /// pending (`pending_email`) until a link sent to it is followed. Any other field (`role`,
 /// `status`, ...) is refused.
-#[derive(Deserialize, ToSchema)]
+// The document of the body, not its parser: `Fields` reads the body field by field so that
+// every wrong field is named in one 422 (serde stops at the first). Its field lists and these
+// types are kept the same by `the_documented_fields_are_the_parsed_ones` below.
+#[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // the body is read field by field; this type documents it
 pub struct ProfileUpdate {
     #[schema(schema_with = schemas::first_name)]
-    first_name: Option<String>,
+    pub first_name: Option<String>,
     #[schema(schema_with = schemas::last_name)]
-    last_name: Option<String>,
+    pub last_name: Option<String>,
     #[schema(schema_with = schemas::nickname)]
-    nickname: Option<Option<String>>,
+    pub nickname: Option<Option<String>>,
     #[schema(schema_with = schemas::bio)]
-    bio: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
     #[schema(schema_with = schemas::email)]
-    email: Option<String>,
+    pub email: Option<String>,
     /// Your current password: required with `email` (checked and counted as a login is).
     #[schema(format = Password, max_length = 1024)]
-    current_password: Option<String>,
+    pub current_password: Option<String>,
 }
 
 /// A status an admin can set: `pending` only comes from registering.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SettableStatus {
     Active,
@@ -47,29 +48,29 @@ pub enum SettableStatus {
 
 /// The fields an admin's update takes, each optional. A change of `role` or `status` ends all
 /// of that account's sessions. The last active admin can be neither demoted nor suspended.
-#[derive(Deserialize, ToSchema)]
+// The document of the body, as `ProfileUpdate` is.
+#[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // the body is read field by field; this type documents it
 pub struct AccountUpdate {
     #[schema(schema_with = schemas::first_name)]
-    first_name: Option<String>,
+    pub first_name: Option<String>,
     #[schema(schema_with = schemas::last_name)]
-    last_name: Option<String>,
+    pub last_name: Option<String>,
     #[schema(schema_with = schemas::nickname)]
-    nickname: Option<Option<String>>,
+    pub nickname: Option<Option<String>>,
     #[schema(schema_with = schemas::bio)]
-    bio: Option<Option<String>>,
-    role: Option<Role>,
-    status: Option<SettableStatus>,
+    pub bio: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub status: Option<SettableStatus>,
     /// With status `suspended`: when the suspension ends by itself (RFC 3339, in the future,
     /// within 10 years; stored and answered in UTC); absent or null: until an admin reinstates
     /// the account.
     #[schema(value_type = Option<String>, format = DateTime)]
-    suspended_until: Option<String>,
+    pub suspended_until: Option<String>,
     /// With status `suspended`: why, for the account's owner, admins and the audit trail
     /// (1 to 1000 characters, as every moderation reason).
     #[schema(schema_with = schemas::optional_reason)]
-    suspension_reason: Option<String>,
+    pub suspension_reason: Option<String>,
 }
 
 const PROFILE_FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
@@ -256,4 +257,35 @@ pub(crate) async fn update_account(
     let (audit, target) = (state.moderation.as_ref(), Target { id, role });
     Ok(staff::change_access(state.identity.lifecycle(), audit, caller, Action::ManageAnyAccount, target, change)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    /// The names of an object schema's properties.
+    fn properties<T: PartialSchema>() -> Vec<String> {
+        match T::schema() {
+            utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object)) => {
+                let mut names: Vec<String> = object.properties.keys().cloned().collect();
+                names.sort();
+                names
+            }
+            _ => panic!("an object schema"),
+        }
+    }
+
+    fn sorted(lists: &[&[&str]]) -> Vec<String> {
+        let mut names: Vec<String> = lists.iter().flat_map(|l| l.iter().map(|s| s.to_string())).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_documented_fields_are_the_parsed_ones() {
+        assert_eq!(properties::<ProfileUpdate>(), sorted(&[&PROFILE_FIELDS, &OWNER_FIELDS]));
+        assert_eq!(properties::<AccountUpdate>(), sorted(&[&PROFILE_FIELDS, &STAFF_FIELDS]));
+    }
 }
