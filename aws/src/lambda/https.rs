@@ -9,7 +9,7 @@
 
 use std::{
     error::Error as StdError,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -35,26 +35,35 @@ use rustls_pki_types::{CertificateDer, pem::PemObject};
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An HTTP/1.1 client for the SDK over `rustls` with `ring`, trusting the certificates in
-/// `roots_pem` (and no others: no certificate folder is read).
+/// `roots_pem` (and no others: no certificate folder is read). The PEM is read here (a bundle
+/// without a certificate is refused at once); the TLS configuration is made at the first
+/// connection, so a cold start whose first request calls no AWS service does not pay for it.
 pub fn http1_client(roots_pem: &[u8]) -> anyhow::Result<SharedHttpClient> {
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(roots_pem) {
-        roots.add(certificate?)?;
-    }
+    let roots = CertificateDer::pem_slice_iter(roots_pem).collect::<Result<Vec<_>, _>>()?;
     anyhow::ensure!(!roots.is_empty(), "no certificate in the trust store");
+    Ok(SharedHttpClient::new(Http1Client { roots: Arc::new(roots), tls: Arc::default(), connectors: Arc::default() }))
+}
+
+/// The TLS configuration of every connection: ring, the safe protocol versions, `roots`.
+fn tls_config(roots: &[CertificateDer<'static>]) -> anyhow::Result<rustls::ClientConfig> {
+    let mut store = rustls::RootCertStore::empty();
+    for root in roots {
+        store.add(root.clone())?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(SharedHttpClient::new(Http1Client { tls, connectors: Arc::default() }))
+        .with_root_certificates(store)
+        .with_no_client_auth())
 }
 
 type Connectors = Vec<((Option<Duration>, Option<Duration>), SharedHttpConnector)>;
 
 #[derive(Clone, Debug)]
 struct Http1Client {
-    tls: rustls::ClientConfig,
+    roots: Arc<Vec<CertificateDer<'static>>>,
+    /// Made from `roots` at the first connector, then shared by every one.
+    tls: Arc<OnceLock<Result<rustls::ClientConfig, String>>>,
     /// The connectors made so far, by (connect timeout, read timeout): the SDK asks for one
     /// on every attempt, and each holds its own pool.
     connectors: Arc<Mutex<Connectors>>,
@@ -67,12 +76,17 @@ impl HttpClient for Http1Client {
         if let Some((_, connector)) = connectors.iter().find(|(k, _)| *k == key) {
             return connector.clone();
         }
+        let tls = match self.tls.get_or_init(|| tls_config(&self.roots).map_err(|e| format!("{e:#}"))) {
+            Ok(tls) => tls.clone(),
+            // A root that is not a certificate: every call says so (the bundle is the operator's).
+            Err(why) => return SharedHttpConnector::new(Refused(format!("the SDK's trust store: {why}"))),
+        };
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(key.0);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(self.tls.clone())
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
@@ -112,6 +126,16 @@ impl HttpConnector for Connector {
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|e| ConnectorError::other(e.into(), None))
         })
+    }
+}
+
+/// A connector that cannot be made: every call fails with why (not retried).
+#[derive(Debug)]
+struct Refused(String);
+
+impl HttpConnector for Refused {
+    fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
+        HttpConnectorFuture::ready(Err(ConnectorError::user(self.0.clone().into())))
     }
 }
 

@@ -140,7 +140,9 @@ const QR_MIN_PIXELS: usize = 200;
 
 /// Seals TOTP secrets at rest (see the module's comment).
 pub struct FactorSealer {
-    cipher: Aes256Gcm,
+    key: [u8; 32],
+    /// Made at the first seal or open: most requests (and every cold start) need none.
+    cipher: std::sync::OnceLock<Aes256Gcm>,
     decoys: [u8; 32],
 }
 
@@ -155,7 +157,11 @@ impl FactorSealer {
         let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, seal_secret);
         hkdf.expand(SEAL_LABEL, &mut key).expect("32 bytes is a valid HKDF-SHA256 output length");
         hkdf.expand(DECOY_LABEL, &mut decoys).expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self { cipher: Aes256Gcm::new(&key.into()), decoys }
+        Self { key, cipher: std::sync::OnceLock::new(), decoys }
+    }
+
+    fn cipher(&self) -> &Aes256Gcm {
+        self.cipher.get_or_init(|| Aes256Gcm::new(&self.key.into()))
     }
 
     /// Credential ids for an address without passkeys (or without an account), as
@@ -173,7 +179,7 @@ impl FactorSealer {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
-            .cipher
+            .cipher()
             .encrypt(&Nonce::from(nonce), Payload { msg: &secret.0, aad: owner.0.as_bytes() })
             .expect("AES-GCM encrypts any message this short");
         format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
@@ -188,10 +194,10 @@ impl FactorSealer {
             .ok_or_else(|| anyhow::anyhow!("a sealed factor secret is malformed"))?;
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into()?;
-        let secret = self
-            .cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: owner.0.as_bytes() })
-            .map_err(|_| anyhow::anyhow!("a sealed factor secret does not open with this key set's seal secret"))?;
+        let secret =
+            self.cipher()
+                .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: owner.0.as_bytes() })
+                .map_err(|_| anyhow::anyhow!("a sealed factor secret does not open with this key set's seal secret"))?;
         Ok(TotpSecret(secret))
     }
 }
