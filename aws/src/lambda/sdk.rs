@@ -89,7 +89,8 @@ const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../amazon-trust-services
 /// or without a certificate, stops the function at its start, saying so.
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     let roots = match std::env::var_os("AWS_CA_BUNDLE") {
-        Some(path) => std::fs::read(&path).unwrap_or_else(|e| panic!("AWS_CA_BUNDLE {}: {e}", path.display())),
+        Some(path) => std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("AWS_CA_BUNDLE {}: {e}", std::path::Path::new(&path).display())),
         None => AMAZON_TRUST_SERVICES_ROOTS.as_bytes().to_vec(),
     };
     super::https::http1_client(&roots).unwrap_or_else(|e| panic!("the SDK's trust store: {e:#}"))
