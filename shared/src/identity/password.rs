@@ -267,6 +267,16 @@ pub async fn change_email(
         .map_err(IdentityError::or_missing(IdentityError::Unauthorized))
 }
 
+/// Confirms an email change with the link sent to the new address: the address becomes the
+/// account's (if no other account took it meanwhile), recorded on the security activity.
+pub async fn confirm_email_change(state: &Identity, token: &str, client: Client<'_>) -> Result<User, IdentityError> {
+    let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::EmailChange, token).await?;
+    let user = state.lifecycle().confirm_email_change(&link).await?;
+    let about = format!("to {}, confirmed from the link sent there", user.email);
+    state.record(&user.id, ActivityKind::EmailChanged, client, about).await?;
+    Ok(user)
+}
+
 /// Deletes the caller's own account for good: with a recent authentication and the current
 /// password, checked and counted as a login's; the delete is made only while the credential is
 /// the one checked. The account and its address go at once, the rest by jobs; a goodbye email

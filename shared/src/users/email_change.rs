@@ -1,5 +1,5 @@
 //! Confirming an email change: the link sent to the new address (the change itself is asked
-//! for with `PUT user`, and written by `accounts::Lifecycle::begin_email_change`).
+//! for with `PUT user`; both are `identity::password`'s, beside the other emailed links).
 
 use axum::{
     Json,
@@ -11,13 +11,12 @@ use axum::{
 use super::UsersState;
 use crate::{
     auth::{LinkQuery, TokenForm, TokenQuery},
-    domain::{User, UserView},
+    domain::UserView,
     http::{
         ApiError, Device, Problem, QueryParams, Source,
         pages::{FormPage, LinkForm, unusable_link},
     },
-    identity::single_use::take_token,
-    ports::TokenKind,
+    identity::password,
 };
 
 /// Confirm an email change with the link sent to the new address. No login needed: the link
@@ -36,18 +35,8 @@ pub async fn confirm_email_change(
     device: Device,
     QueryParams(query): QueryParams<TokenQuery>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = confirm(&state, &query.token, (&source, &device)).await?;
+    let user = password::confirm_email_change(&state.identity, &query.token, (&source, &device)).await?;
     Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
-}
-
-async fn confirm(state: &UsersState, token: &str, client: (&Source, &Device)) -> Result<User, ApiError> {
-    let (link, _) =
-        take_token(state.identity.tokens.as_ref(), state.identity.clock.as_ref(), TokenKind::EmailChange, token)
-            .await?;
-    let user = state.identity.lifecycle().confirm_email_change(&link).await?;
-    let about = format!("to {}, confirmed from the link sent there", user.email);
-    state.identity.record(&user.id, crate::ports::ActivityKind::EmailChanged, client, about).await?;
-    Ok(user)
 }
 
 const CONFIRM_CHANGE: FormPage = FormPage {
@@ -89,6 +78,6 @@ pub async fn confirm_email_change_form(
 ) -> Response {
     let form = LinkForm::parse(&body);
     let Some(token) = form.token() else { return unusable_link() };
-    let outcome = confirm(&state, token, (&source, &device)).await;
+    let outcome = password::confirm_email_change(&state.identity, token, (&source, &device)).await;
     CONFIRM_CHANGE.result(token, outcome, "Email address changed", "Your account uses the new address from now on.")
 }
