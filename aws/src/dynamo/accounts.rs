@@ -1,5 +1,5 @@
-//! Accounts on DynamoDB: the account item and, for the unique email, a marker item written in
-//! the same transaction.
+//! Accounts on DynamoDB: the account item and, for the unique email and each linked identity,
+//! a marker item written in the same transaction.
 
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
@@ -17,6 +17,17 @@ use super::{Condition, DynamoStore, Item, condition_failed, get_s, key, key_from
 
 pub(super) fn email_pk(email_key: &str) -> String {
     format!("EMAIL#{email_key}")
+}
+
+fn identity_pk(identity_key: &str) -> String {
+    format!("IDENTITY#{identity_key}")
+}
+
+/// The account's identities as one attribute: a write that keeps them is conditional on it.
+fn identity_keys(user: &User) -> String {
+    let mut keys: Vec<String> = user.identities.iter().map(|i| i.key()).collect();
+    keys.sort();
+    keys.join("\n")
 }
 
 /// The account an item holds (an account item's image in the table's stream, say).
@@ -37,6 +48,9 @@ struct UserItem {
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
     email_key: String,
+    /// The identities' keys (`identity_keys`): a write that keeps them is one conditional put.
+    #[serde(default)]
+    identity_keys: String,
     #[serde(flatten)]
     user: User,
 }
@@ -49,6 +63,7 @@ fn user_item(user: &User) -> anyhow::Result<Item> {
         // Ids are UUIDv7: sorting by id is sorting by age.
         gsi1sk: user.id.0.clone(),
         email_key: user.email.key(),
+        identity_keys: identity_keys(user),
         user: user.clone(),
     };
     Ok(serde_dynamo::to_item(item)?)
@@ -64,6 +79,26 @@ fn claim_marker(store: &DynamoStore, user: &User, condition: Condition) -> Trans
 }
 
 const MARKER_FREE: &str = "attribute_not_exists(user_id)";
+
+impl DynamoStore {
+    /// The marker that links a provider's subject to `user`, put only if no account has it.
+    fn claim_identity(&self, user: &User, identity_key: &str) -> TransactWriteItem {
+        let mut item = key(identity_pk(identity_key), "IDENTITY");
+        item.insert("user_id".into(), s(user.id.0.clone()));
+        self.put(item, "attribute_not_exists(PK)")
+    }
+
+    /// The removal of `user`'s marker for a provider's subject.
+    fn free_identity(&self, user: &User, identity_key: &str) -> TransactWriteItem {
+        let theirs = Condition::new("user_id = :id").value(":id", s(user.id.0.clone()));
+        self.delete_if(key(identity_pk(identity_key), "IDENTITY"), &theirs)
+    }
+}
+
+/// Whether a cancelled transaction's items in `range` include one whose condition failed.
+fn failed_in(codes: &[String], range: std::ops::Range<usize>) -> bool {
+    codes.iter().skip(range.start).take(range.len()).any(|c| c == "ConditionalCheckFailed")
+}
 
 /// The count of accounts that [`User::counts_as_admin`]: the last one cannot go.
 const ADMINS_PK: &str = "ADMINS";
@@ -177,17 +212,23 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete_holder).build())
     }
 
-    async fn replace_pending(&self, holder: &User, user: &User) -> anyhow::Result<bool> {
+    async fn replace_pending(&self, holder: &User, user: &User) -> StoreResult<bool> {
         let marker_still_theirs = Condition::new("user_id = :holder").value(":holder", s(holder.id.0.clone()));
         let mut items = vec![
-            self.delete_pending(holder)?,
+            self.delete_pending(holder).map_err(anyhow::Error::from)?,
             claim_marker(self, user, marker_still_theirs),
             self.put(user_item(user)?, "attribute_not_exists(PK)"),
         ];
+        let claims = items.len()..items.len() + user.identities.len();
+        items.extend(user.identities.iter().map(|i| self.claim_identity(user, &i.key())));
         if user.counts_as_admin() {
             items.push(self.admin_joins());
         }
-        Ok(self.transact(items).await?.is_ok())
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(codes) if failed_in(&codes, claims) => Err(StoreError::IdentityTaken.into()),
+            Err(_) => Ok(false),
+        }
     }
 }
 
@@ -199,11 +240,15 @@ impl AccountStore for DynamoStore {
                 self.put(user_item(user)?, "attribute_not_exists(PK)"),
                 claim_marker(self, user, Condition::new(MARKER_FREE)),
             ];
+            let claims = items.len()..items.len() + user.identities.len();
+            items.extend(user.identities.iter().map(|i| self.claim_identity(user, &i.key())));
             if user.counts_as_admin() {
                 items.push(self.admin_joins());
             }
-            if self.transact(items).await?.is_ok() {
-                return Ok(());
+            match self.transact(items).await? {
+                Ok(()) => return Ok(()),
+                Err(codes) if failed_in(&codes, claims) => return Err(StoreError::IdentityTaken),
+                Err(_) => {}
             }
             // The address is held. By an account never confirmed, it gives way.
             let Some(holder) = self.account_by_email(&user.email.key()).await? else { continue };
@@ -225,6 +270,14 @@ impl AccountStore for DynamoStore {
         Ok(Some(stored.user))
     }
 
+    async fn account_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        let marker = self.get(identity_pk(&shared::domain::identity_key(provider, subject)), "IDENTITY").await?;
+        let Some(id) = marker.as_ref().and_then(|m| get_s(m, "user_id").ok()) else {
+            return Ok(None);
+        };
+        self.account(&UserId(id.to_string())).await
+    }
+
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>> {
         let marker = self.get(email_pk(email_key), "EMAIL").await?;
         let Some(id) = marker.as_ref().and_then(|m| get_s(m, "user_id").ok()) else {
@@ -244,8 +297,11 @@ impl AccountStore for DynamoStore {
         let unchanged = Condition::new("attribute_exists(PK)")
             .and(Condition::number_is("version", user.version))
             .and(Condition::new("email_key = :email_key").value(":email_key", s(user.email.key())))
+            .and(Condition::new("identity_keys = :identity_keys").value(":identity_keys", s(identity_keys(user))))
             .and(admin_is(user.counts_as_admin()));
-        // The common case, the email and adminship unchanged, is one conditional write.
+        // The common case, the email, identities and adminship unchanged, is one conditional
+        // write. (An item written before identities existed has no `identity_keys`: its first
+        // write takes the transaction below.)
         let result = self
             .client
             .put_item()
@@ -261,10 +317,12 @@ impl AccountStore for DynamoStore {
             Err(e) if condition_failed::<PutItemError, _>(&e) => {}
             Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB PutItem").into()),
         }
-        // Either the account moved on since it was read, or the email or adminship changes.
+        // Either the account moved on since it was read, or the email, identities or adminship
+        // change.
         let Some(current) = self.account(&user.id).await? else { return Err(StoreError::Conflict) };
         let admin_changes = current.counts_as_admin() != user.counts_as_admin();
-        if current.version != user.version || (current.email == user.email && !admin_changes) {
+        let identities_change = identity_keys(&current) != identity_keys(user);
+        if current.version != user.version || (current.email == user.email && !admin_changes && !identities_change) {
             return Err(StoreError::Conflict);
         }
         // One transaction: the account (still as read), the email marker moved, the admin count.
@@ -297,6 +355,16 @@ impl AccountStore for DynamoStore {
                 None => items.push(claim_marker(self, user, Condition::new(MARKER_FREE))),
             }
         }
+        let added: Vec<String> = user
+            .identities
+            .iter()
+            .filter(|i| current.identity(&i.provider, &i.subject).is_none())
+            .map(|i| i.key())
+            .collect();
+        let claims = items.len()..items.len() + added.len();
+        items.extend(added.iter().map(|k| self.claim_identity(user, k)));
+        let removed = current.identities.iter().filter(|i| user.identity(&i.provider, &i.subject).is_none());
+        items.extend(removed.map(|i| self.free_identity(user, &i.key())));
         let mut admin_count = None;
         if admin_changes {
             admin_count = Some(items.len());
@@ -311,6 +379,7 @@ impl AccountStore for DynamoStore {
             // The pending holder changed meanwhile (confirmed, or replaced): read again.
             Err(codes) if failed(&codes, displaced) => Err(StoreError::Conflict),
             Err(codes) if failed(&codes, new_marker) => Err(StoreError::EmailTaken),
+            Err(codes) if failed_in(&codes, claims) => Err(StoreError::IdentityTaken),
             // Tried again (by the caller, on a fresh read) once a missing count is made.
             Err(codes) if failed(&codes, admin_count) && self.ensure_admin_count().await? => Err(StoreError::Conflict),
             Err(codes) if failed(&codes, admin_count) => Err(StoreError::LastAdmin),
@@ -339,13 +408,16 @@ impl AccountStore for DynamoStore {
             TransactWriteItem::builder().delete(delete_account).build(),
             TransactWriteItem::builder().delete(delete_marker).build(),
         ];
-        // The version condition pins the account as read, so its adminship is current.
+        // The version condition pins the account as read, so its identities are current.
+        items.extend(user.identities.iter().map(|i| self.free_identity(user, &i.key())));
+        // ... and its adminship.
+        let admin_count = items.len();
         if user.counts_as_admin() {
             items.push(self.admin_leaves());
         }
         match self.transact(items).await? {
             Ok(()) => Ok(()),
-            Err(codes) if codes.get(2).is_some_and(|c| c == "ConditionalCheckFailed") => {
+            Err(codes) if codes.get(admin_count).is_some_and(|c| c == "ConditionalCheckFailed") => {
                 // Tried again (by the caller, on a fresh read) once a missing count is made.
                 if self.ensure_admin_count().await? { Err(StoreError::Conflict) } else { Err(StoreError::LastAdmin) }
             }

@@ -1,10 +1,10 @@
 //! Registration, confirmation, the session a login is granted, and password changes.
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::{AccountError, AccountResult, Lifecycle};
 use crate::{
-    domain::{AccountStatus, EmailAddress, PasswordHash, Profile, Role, User, UserId},
+    domain::{AccountStatus, EmailAddress, LinkedIdentity, PasswordHash, Profile, Role, User, UserId},
     ports::{CheckKey, Job, JobQueue, LinkRequest, OneTimeToken, Session, StoreError, TokenKind},
 };
 
@@ -32,28 +32,10 @@ impl Lifecycle<'_> {
     ) -> AccountResult<User> {
         let now = self.now();
         let vouched = confirmation == Confirmation::VouchedByOperator;
-        let user = User {
-            id: UserId::generate(),
-            email,
-            role,
-            status: if vouched { AccountStatus::Active } else { AccountStatus::Pending },
-            profile,
-            password_hash,
-            email_confirmed_at: vouched.then_some(now),
-            created_at: now,
-            updated_at: now,
-            version: 0,
-            credential_version: 0,
-            reset_generation: 0,
-            access_version: 0,
-            pending_email: None,
-            factors: Default::default(),
-            photo_id: None,
-            photo_upload: None,
-            photo_status: None,
-            photo_error: None,
-            known_devices: Vec::new(),
-        };
+        let status = if vouched { AccountStatus::Active } else { AccountStatus::Pending };
+        let mut user = new_account(now, email, role, status, profile);
+        user.password_hash = Some(password_hash);
+        user.email_confirmed_at = vouched.then_some(now);
         self.accounts.create_account(&user).await?;
         tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
         if confirmation == Confirmation::ByEmail {
@@ -64,6 +46,25 @@ impl Lifecycle<'_> {
             };
             jobs.enqueue(&Job::SendLink(request)).await?;
         }
+        Ok(user)
+    }
+
+    /// Creates a reader's account for a provider's account nobody has linked: active at once
+    /// (the provider vouched for the address), without a password, the identity linked in the
+    /// same write. Fails with [`AccountError::IdentityTaken`] when another account took the
+    /// identity meanwhile, and [`AccountError::EmailTaken`] when one holds the address.
+    pub async fn join_with_identity(
+        &self,
+        email: EmailAddress,
+        profile: Profile,
+        identity: LinkedIdentity,
+    ) -> AccountResult<User> {
+        let now = self.now();
+        let mut user = new_account(now, email, Role::Reader, AccountStatus::Active, profile);
+        user.email_confirmed_at = Some(now);
+        user.identities.push(identity);
+        self.accounts.create_account(&user).await?;
+        tracing::info!(user_id = %user.id, "account made by a provider's sign-in");
         Ok(user)
     }
 
@@ -182,6 +183,33 @@ impl Lifecycle<'_> {
     }
 }
 
+/// A new account with nothing set but what it is given.
+fn new_account(now: OffsetDateTime, email: EmailAddress, role: Role, status: AccountStatus, profile: Profile) -> User {
+    User {
+        id: UserId::generate(),
+        email,
+        role,
+        status,
+        profile,
+        password_hash: None,
+        email_confirmed_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+        credential_version: 0,
+        reset_generation: 0,
+        access_version: 0,
+        pending_email: None,
+        factors: Default::default(),
+        photo_id: None,
+        photo_upload: None,
+        photo_status: None,
+        photo_error: None,
+        known_devices: Vec::new(),
+        identities: Vec::new(),
+    }
+}
+
 /// An emailed link was followed: the address is proven, so a pending account becomes active.
 fn prove_address(user: &mut User, now: time::OffsetDateTime) {
     if user.status == AccountStatus::Pending {
@@ -191,7 +219,7 @@ fn prove_address(user: &mut User, now: time::OffsetDateTime) {
 }
 
 fn set_password(user: &mut User, hash: &PasswordHash) {
-    user.password_hash = hash.clone();
+    user.password_hash = Some(hash.clone());
     user.credential_version += 1;
     // A new password voids an email change asked for with the old one.
     user.pending_email = None;

@@ -49,6 +49,9 @@ pub enum AccountError {
     LastAdmin,
     #[error("an account with this address already exists")]
     EmailTaken,
+    /// A provider's account is linked to another account already.
+    #[error("the provider's account is linked to another account")]
+    IdentityTaken,
     /// An emailed link that does not (or no longer) match the account it names.
     #[error("the link is not valid for this account")]
     InvalidLink,
@@ -81,6 +84,7 @@ impl From<StoreError> for AccountError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::EmailTaken => AccountError::EmailTaken,
+            StoreError::IdentityTaken => AccountError::IdentityTaken,
             StoreError::Conflict => AccountError::Conflict,
             StoreError::LastAdmin => AccountError::LastAdmin,
             StoreError::Other(e) => AccountError::Store(e),

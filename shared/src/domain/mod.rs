@@ -18,7 +18,7 @@ pub use permissions::{Action, Allowed};
 pub use profile::{Profile, multiline, single_line};
 pub use status::{AccountStatus, MAX_REASON_CHARS, Reason, Suspension};
 pub use user::{
-    AuthorCounts, AuthorView, MAX_KNOWN_DEVICES, PasswordHash, PhotoStatus, PhotoView, Role, Status, User, UserId,
-    UserView,
+    AuthorCounts, AuthorView, LinkedIdentity, MAX_KNOWN_DEVICES, PasswordHash, PhotoStatus, PhotoView, Role, Status,
+    User, UserId, UserView, identity_key,
 };
 pub use validation::FieldError;

@@ -102,7 +102,10 @@ pub struct User {
     pub status: AccountStatus,
     #[serde(flatten)]
     pub profile: Profile,
-    pub password_hash: PasswordHash,
+    /// None for an account made by a provider that never set one (it signs in by the provider,
+    /// and may set a password by the reset flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<PasswordHash>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub email_confirmed_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -147,6 +150,36 @@ pub struct User {
     /// is alerted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_devices: Vec<String>,
+    /// The provider accounts (Google's, GitHub's, ...) that sign in to this one: each belongs
+    /// to at most one account, which the stores keep atomically.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<LinkedIdentity>,
+}
+
+/// A provider's account linked to ours: the provider's id for it (`subject`) never changes,
+/// whatever becomes of its address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    /// The operator's id of the provider (`google`, `github`, ...).
+    pub provider: String,
+    pub subject: String,
+    /// The address the provider gave when it was linked (shown to the owner, never looked up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+}
+
+impl LinkedIdentity {
+    /// The key that is unique across accounts.
+    pub fn key(&self) -> String {
+        identity_key(&self.provider, &self.subject)
+    }
+}
+
+/// The unique key of a provider's subject.
+pub fn identity_key(provider: &str, subject: &str) -> String {
+    format!("{provider}#{subject}")
 }
 
 /// Devices an account remembers; the one not used for longest is forgotten first.
@@ -160,6 +193,15 @@ impl User {
 
     /// Admins and moderators: they sign in with a second factor, and with a password alone
     /// can only enrol one.
+    pub fn has_password(&self) -> bool {
+        self.password_hash.is_some()
+    }
+
+    /// The linked identity of this provider and subject, if any.
+    pub fn identity(&self, provider: &str, subject: &str) -> Option<&LinkedIdentity> {
+        self.identities.iter().find(|i| i.provider == provider && i.subject == subject)
+    }
+
     pub fn is_staff(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Moderator)
     }

@@ -105,6 +105,22 @@ pub enum ApiError {
     FactorExists,
     #[error("staff keep a factor")]
     FactorRequired,
+    #[error("identity linked elsewhere")]
+    IdentityTaken,
+    #[error("unknown provider")]
+    UnknownProvider,
+    #[error("redirect not allowed")]
+    RedirectNotAllowed,
+    #[error("provider unavailable")]
+    ProviderUnavailable { retry_after_secs: u64 },
+    #[error("provider sign-in failed")]
+    ProviderSignInFailed,
+    #[error("invalid sign-in flow")]
+    InvalidSignInFlow,
+    #[error("provider email unverified")]
+    ProviderEmailUnverified,
+    #[error("last way in")]
+    LastWayIn,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -316,6 +332,46 @@ impl ApiError {
                 row(S::CONFLICT, "second_factor_required", "Second factor required"),
                 "Staff accounts keep a second factor: this one is their last.".into(),
             ),
+            IdentityTaken => (
+                row(S::CONFLICT, "identity_taken", "Identity linked elsewhere"),
+                "This provider's account is linked to another account.".into(),
+            ),
+            UnknownProvider => (
+                row(S::NOT_FOUND, "unknown_provider", "Unknown provider"),
+                "No sign-in provider has this id; `GET /api/v1/auth/providers` lists them.".into(),
+            ),
+            RedirectNotAllowed => (
+                row(S::BAD_REQUEST, "redirect_not_allowed", "Redirect not allowed"),
+                "`redirect_to` is not one of the front-end addresses the operator listed.".into(),
+            ),
+            ProviderUnavailable { retry_after_secs } => (
+                row(S::SERVICE_UNAVAILABLE, "provider_unavailable", "Provider unavailable"),
+                format!(
+                    "The sign-in provider cannot be reached; try again in {retry_after_secs} seconds, or sign in \
+                     another way."
+                )
+                .into(),
+            ),
+            ProviderSignInFailed => (
+                row(S::UNAUTHORIZED, "provider_sign_in_failed", "Provider sign-in failed"),
+                "The provider's answer did not prove who you are; start the sign-in again.".into(),
+            ),
+            InvalidSignInFlow => (
+                row(S::BAD_REQUEST, "invalid_sign_in_flow", "Invalid sign-in flow"),
+                "This sign-in is unknown, used, expired or was started in another browser; start again.".into(),
+            ),
+            ProviderEmailUnverified => (
+                row(S::FORBIDDEN, "provider_email_unverified", "Address not verified by the provider"),
+                "The provider does not vouch for this account's address: verify it there, or register with it \
+                 here."
+                    .into(),
+            ),
+            LastWayIn => (
+                row(S::CONFLICT, "last_way_in", "Last way in"),
+                "This is the account's last way to sign in: set a password (by the reset flow) or link \
+                 another provider first."
+                    .into(),
+            ),
             Internal(_) => (
                 row(S::INTERNAL_SERVER_ERROR, "internal_error", "Internal error"),
                 "Something went wrong on our side; it has been logged.".into(),
@@ -368,7 +424,8 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyRegistrations { retry_after_secs }
             | ApiError::TooManyEmailChanges { retry_after_secs }
             | ApiError::TooManyNotifications { retry_after_secs }
-            | ApiError::ServerBusy { retry_after_secs } => {
+            | ApiError::ServerBusy { retry_after_secs }
+            | ApiError::ProviderUnavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             // RFC 9470's challenge: the authentication is too old for this resource.
@@ -424,6 +481,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::EmailTaken => ApiError::EmailTaken,
+            StoreError::IdentityTaken => ApiError::IdentityTaken,
             StoreError::Conflict => ApiError::Conflict,
             StoreError::LastAdmin => ApiError::LastAdmin,
             StoreError::Other(e) => ApiError::Internal(e),
@@ -438,6 +496,7 @@ impl From<AccountError> for ApiError {
             AccountError::Conflict => ApiError::Conflict,
             AccountError::LastAdmin => ApiError::LastAdmin,
             AccountError::EmailTaken => ApiError::EmailTaken,
+            AccountError::IdentityTaken => ApiError::IdentityTaken,
             AccountError::InvalidLink => ApiError::InvalidToken,
             AccountError::NotSuspended => ApiError::NotSuspended,
             AccountError::EmailNotConfirmed => ApiError::EmailNotConfirmed,
@@ -528,6 +587,13 @@ impl From<crate::identity::IdentityError> for ApiError {
             I::NoSuchFactor => ApiError::NoSuchFactor,
             I::FactorExists => ApiError::FactorExists,
             I::FactorRequired => ApiError::FactorRequired,
+            I::UnknownProvider => ApiError::UnknownProvider,
+            I::RedirectNotAllowed => ApiError::RedirectNotAllowed,
+            I::ProviderUnavailable { retry_after_secs } => ApiError::ProviderUnavailable { retry_after_secs },
+            I::ProviderSignInFailed => ApiError::ProviderSignInFailed,
+            I::InvalidSignInFlow => ApiError::InvalidSignInFlow,
+            I::ProviderEmailUnverified => ApiError::ProviderEmailUnverified,
+            I::LastWayIn => ApiError::LastWayIn,
             I::NotFound => ApiError::NotFound,
             I::Account(e) => e.into(),
             I::Internal(e) => ApiError::Internal(e),

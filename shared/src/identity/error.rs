@@ -62,6 +62,22 @@ pub enum IdentityError {
     FactorExists,
     #[error("staff keep a second factor")]
     FactorRequired,
+    #[error("no sign-in provider has this id")]
+    UnknownProvider,
+    #[error("the address to return to is not on the operator's list")]
+    RedirectNotAllowed,
+    #[error("the sign-in provider cannot be reached; try again in {retry_after_secs} s")]
+    ProviderUnavailable { retry_after_secs: u64 },
+    /// The provider's answer did not prove anyone (a token that does not verify, a refusal).
+    #[error("the provider's sign-in did not succeed")]
+    ProviderSignInFailed,
+    /// A provider sign-in's state or code that is unknown, used, expired or from elsewhere.
+    #[error("the sign-in is unknown, used, expired or from another browser")]
+    InvalidSignInFlow,
+    #[error("the provider does not vouch for the account's address")]
+    ProviderEmailUnverified,
+    #[error("the account has no other way to sign in")]
+    LastWayIn,
     /// Nothing of the kind asked for (a session of another account, say).
     #[error("not found")]
     NotFound,

@@ -146,7 +146,7 @@ pub async fn login(
     let user = user.filter(|u| {
         u.email.key() == email.key() && !u.is_expired_pending(now, state.config.limits.pending_account_ttl)
     });
-    let verified = state.hasher.verify(password, user.as_ref().map(|u| &u.password_hash)).await?;
+    let verified = state.hasher.verify(password, user.as_ref().and_then(|u| u.password_hash.as_ref())).await?;
     let user = match user {
         Some(user) if verified => user,
         Some(user) => {

@@ -70,7 +70,7 @@ impl Throttle<'_> {
         source: &Source,
     ) -> Result<LoginAttempt, IdentityError> {
         let (attempt, _) = self.reserve_password_check(&user.email.key(), source).await?;
-        if !hasher.verify(password, Some(&user.password_hash)).await? {
+        if !hasher.verify(password, user.password_hash.as_ref()).await? {
             return Err(IdentityError::WrongCurrentPassword);
         }
         Ok(attempt)

@@ -20,9 +20,13 @@ pub trait AccountStore: Send + Sync {
     /// Creates the account, atomically with its unique email: fails with
     /// [`super::StoreError::EmailTaken`] if an account that is not pending holds the email key.
     /// A pending account that holds it is replaced (and gone with it, its confirmation links):
-    /// a registration never confirmed does not keep an address from its owner.
+    /// a registration never confirmed does not keep an address from its owner. Its linked
+    /// identities are claimed in the same write: [`super::StoreError::IdentityTaken`] if another
+    /// account has one, and nothing is written.
     async fn create_account(&self, user: &User) -> StoreResult<()>;
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>>;
+    /// The account a provider's subject is linked to (read strongly consistently).
+    async fn account_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>>;
     async fn account_by_email(&self, email_key: &str) -> StoreResult<Option<User>>;
     /// The accounts of these ids that exist (at most 100 ids), in no particular order.
     async fn accounts_by_id(&self, ids: &[UserId]) -> StoreResult<Vec<User>>;
@@ -30,11 +34,12 @@ pub trait AccountStore: Send + Sync {
     /// and stores it as version `user.version + 1`; otherwise [`super::StoreError::Conflict`].
     /// An email change moves the unique email with it, in the same atomic write; a pending
     /// account holding the new address gives it up (it is deleted in that write, as
-    /// `create_account` does). A write that
+    /// `create_account` does). Identities added are claimed and those removed freed in the same
+    /// write ([`super::StoreError::IdentityTaken`] if another account has one). A write that
     /// would leave no account that [`User::counts_as_admin`] fails with
     /// [`super::StoreError::LastAdmin`], also when two such writes race.
     async fn update_account(&self, user: &User) -> StoreResult<()>;
-    /// Deletes the account and frees its email, if its stored version is still
+    /// Deletes the account and frees its email and identities, if its stored version is still
     /// `user.version` ([`super::StoreError::Conflict`] otherwise), and not if it is the last
     /// admin ([`super::StoreError::LastAdmin`]), atomically with both checks.
     async fn delete_account(&self, user: &User) -> StoreResult<()>;

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// Another account already holds this email (compared without case).
     #[error("email already registered")]
     EmailTaken,
+    /// Another account already has this provider's subject linked.
+    #[error("identity already linked")]
+    IdentityTaken,
     /// The record changed since it was read (its version, or the credential it depends on):
     /// a concurrent write won.
     #[error("the record changed since it was read")]

@@ -25,7 +25,7 @@ fn account(email: &str, role: Role) -> User {
         status: AccountStatus::Active,
         profile: Profile { first_name: "Ada".into(), last_name: "Lovelace".into(), nickname: None, bio: None },
         // Never checked here: these accounts only receive.
-        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        password_hash: Some(PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into())),
         email_confirmed_at: Some(now),
         created_at: now,
         updated_at: now,
@@ -40,6 +40,7 @@ fn account(email: &str, role: Role) -> User {
         photo_status: None,
         photo_error: None,
         known_devices: Vec::new(),
+        identities: Vec::new(),
     }
 }
 

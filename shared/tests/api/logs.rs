@@ -22,7 +22,8 @@ async fn in_process_a_full_flow_logs_no_password_token_or_hash() {
     let reset = app.email_token("logs@example.com", "Reset your password").await;
     assert_eq!(app.post_reset_password(&reset, reset_password).await.status(), StatusCode::NO_CONTENT);
     app.get_confirm_email(&confirmation).await;
-    let hash = app.local().auth.accounts.account_by_email("logs@example.com").await.unwrap().unwrap().password_hash.0;
+    let hash =
+        app.local().auth.accounts.account_by_email("logs@example.com").await.unwrap().unwrap().password_hash.unwrap().0;
 
     let logs = captured_logs();
     assert!(logs.contains("logs@example.com"), "the flow was logged at all");

@@ -60,7 +60,7 @@ pub fn user(email: &str) -> User {
             nickname: Some("ada".into()),
             bio: None,
         },
-        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        password_hash: Some(PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into())),
         email_confirmed_at: None,
         created_at: now,
         updated_at: now,
@@ -75,6 +75,7 @@ pub fn user(email: &str) -> User {
         photo_status: None,
         photo_error: None,
         known_devices: Vec::new(),
+        identities: Vec::new(),
     }
 }
 
@@ -204,7 +205,7 @@ pub async fn an_update_from_a_stale_read_is_refused(store: Arc<impl Stores>) {
     assert_eq!(store.account(&ada.id).await.unwrap().unwrap().version, 1);
     // A stale write cannot put an old password hash back.
     let mut stale = ada.clone();
-    stale.password_hash = PasswordHash("old".into());
+    stale.password_hash = Some(PasswordHash("old".into()));
     assert!(matches!(store.update_account(&stale).await, Err(StoreError::Conflict)));
 }
 
@@ -1298,6 +1299,91 @@ pub async fn a_new_device_is_remembered_once_whatever_logins_race(store: Arc<imp
     assert!(life.remember_device(&ada, "first").await.unwrap(), "forgotten, so new again");
 }
 
+fn linked(provider: &str, subject: &str) -> shared::domain::LinkedIdentity {
+    shared::domain::LinkedIdentity {
+        provider: provider.into(),
+        subject: subject.into(),
+        email: Some("someone@example.com".into()),
+        linked_at: now(),
+    }
+}
+
+pub async fn two_first_sign_ins_of_one_identity_make_one_account(store: Arc<impl Stores>) {
+    // Ten sign-ins at once, each with another address: only the identity is shared.
+    let attempts: Vec<_> = (0..10)
+        .map(|i| {
+            let store = store.clone();
+            let mut candidate = user(&format!("racer{i}@example.com"));
+            candidate.identities.push(linked("test", "subject-1"));
+            tokio::spawn(async move { store.create_account(&candidate).await.map(|()| candidate.id) })
+        })
+        .collect();
+    let mut made = Vec::new();
+    let mut taken = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(id) => made.push(id),
+            Err(StoreError::IdentityTaken) => taken += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((made.len(), taken), (1, 9));
+    let owner = store.account_by_identity("test", "subject-1").await.unwrap().unwrap();
+    assert_eq!(owner.id, made[0]);
+    // The refused ones left nothing behind, their addresses included.
+    let loser = (0..10).map(|i| format!("racer{i}@example.com")).find(|e| *e != owner.email.to_string()).unwrap();
+    assert!(store.account_by_email(&loser).await.unwrap().is_none());
+    assert!(store.account_by_identity("test", "subject-2").await.unwrap().is_none());
+    assert!(store.account_by_identity("other", "subject-1").await.unwrap().is_none(), "one provider's subject only");
+}
+
+pub async fn an_identity_is_linked_and_unlinked_by_account_writes_and_freed_with_the_account(store: Arc<impl Stores>) {
+    let ada = user("ada@example.com");
+    let grace = user("grace@example.com");
+    store.create_account(&ada).await.unwrap();
+    store.create_account(&grace).await.unwrap();
+
+    let mut ada = store.account(&ada.id).await.unwrap().unwrap();
+    ada.identities.push(linked("test", "ada"));
+    store.update_account(&ada).await.unwrap();
+    let ada = store.account(&ada.id).await.unwrap().unwrap();
+    assert_eq!(store.account_by_identity("test", "ada").await.unwrap().unwrap().id, ada.id);
+
+    // Grace cannot link it, and her write changes nothing else either.
+    let mut grace = store.account(&grace.id).await.unwrap().unwrap();
+    grace.identities.push(linked("test", "ada"));
+    grace.profile.first_name = "Changed".into();
+    let taken = store.update_account(&grace).await;
+    assert!(matches!(taken, Err(StoreError::IdentityTaken)), "{taken:?}");
+    assert_eq!(store.account(&grace.id).await.unwrap().unwrap().profile.first_name, "Ada");
+
+    // Unlinked, it is free for another account; a stale write cannot bring it back.
+    let mut unlinked = ada.clone();
+    unlinked.identities.clear();
+    store.update_account(&unlinked).await.unwrap();
+    assert!(store.account_by_identity("test", "ada").await.unwrap().is_none());
+    let stale = store.update_account(&ada).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let mut grace = store.account(&grace.id).await.unwrap().unwrap();
+    grace.identities.push(linked("test", "ada"));
+    store.update_account(&grace).await.unwrap();
+    let grace = store.account(&grace.id).await.unwrap().unwrap();
+    assert_eq!(store.account_by_identity("test", "ada").await.unwrap().unwrap().id, grace.id);
+
+    // A write keeping the identities keeps them linked.
+    let mut renamed = grace.clone();
+    renamed.profile.first_name = "Grace".into();
+    store.update_account(&renamed).await.unwrap();
+    assert_eq!(store.account_by_identity("test", "ada").await.unwrap().unwrap().profile.first_name, "Grace");
+
+    let grace = store.account(&grace.id).await.unwrap().unwrap();
+    store.delete_account(&grace).await.unwrap();
+    assert!(store.account_by_identity("test", "ada").await.unwrap().is_none());
+    let mut again = user("again@example.com");
+    again.identities.push(linked("test", "ada"));
+    store.create_account(&again).await.unwrap();
+}
+
 macro_rules! for_each_case {
     ($runner:ident) => {
         $runner!(
@@ -1342,6 +1428,8 @@ macro_rules! for_each_case {
             security_activity_is_read_newest_first_page_by_page_and_gone_after_90_days,
             a_new_device_is_remembered_once_whatever_logins_race,
             a_factor_reset_ends_the_sessions_and_keeps_a_racing_login_out,
+            two_first_sign_ins_of_one_identity_make_one_account,
+            an_identity_is_linked_and_unlinked_by_account_writes_and_freed_with_the_account,
         );
     };
 }

@@ -1,4 +1,5 @@
-//! Accounts on SQLite: the unique email is the table's `UNIQUE` constraint.
+//! Accounts on SQLite: the unique email is the table's `UNIQUE` constraint; each linked
+//! identity is a row of `linked_identities`, whose key is unique.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
@@ -23,6 +24,11 @@ impl AccountStore for SqliteDb {
             .call_watched(move |conn| {
                 let tx = conn.transaction()?;
                 // A registration never confirmed gives its address up to the new one.
+                tx.execute(
+                    "DELETE FROM linked_identities WHERE user_id IN
+                        (SELECT id FROM users WHERE email_key = ?1 AND status = 'pending')",
+                    [user.email.key()],
+                )?;
                 tx.execute("DELETE FROM users WHERE email_key = ?1 AND status = 'pending'", [user.email.key()])?;
                 let inserted = tx.execute(
                     "INSERT INTO users (id, email_key, role, status, created_at, data, version, credential_version)
@@ -39,16 +45,34 @@ impl AccountStore for SqliteDb {
                         user.credential_version,
                     ],
                 )?;
+                if inserted == 0 {
+                    return Ok(Written::EmailTaken);
+                }
+                if !claim_identities(&tx, &user)? {
+                    return Ok(Written::IdentityTaken);
+                }
                 tx.commit()?;
-                Ok(inserted)
+                Ok(Written::Done)
             })
             .await?;
-        if inserted == 0 { Err(StoreError::EmailTaken) } else { Ok(()) }
+        inserted.into()
     }
 
     async fn account(&self, id: &UserId) -> StoreResult<Option<User>> {
         let data: Option<String> = self.read(|conn| {
             conn.prepare_cached("SELECT data FROM users WHERE id = ?1")?.query_row([&id.0], |row| row.get(0)).optional()
+        })?;
+        Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
+    }
+
+    async fn account_by_identity(&self, provider: &str, subject: &str) -> StoreResult<Option<User>> {
+        let key = crate::domain::identity_key(provider, subject);
+        let data: Option<String> = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT data FROM users WHERE id = (SELECT user_id FROM linked_identities WHERE identity_key = ?1)",
+            )?
+            .query_row([&key], |row| row.get(0))
+            .optional()
         })?;
         Ok(data.map(user_from_json).transpose().map_err(anyhow::Error::from)?)
     }
@@ -108,6 +132,10 @@ impl AccountStore for SqliteDb {
                         user.access_version,
                     ],
                 )?;
+                tx.execute("DELETE FROM linked_identities WHERE user_id = ?1", [&user.id.0])?;
+                if !claim_identities(&tx, &user)? {
+                    return Ok(Written::IdentityTaken);
+                }
                 tx.commit()?;
                 Ok(Written::Done)
             })
@@ -130,6 +158,7 @@ impl AccountStore for SqliteDb {
                 return Ok(Written::LastAdmin);
             }
             tx.execute("DELETE FROM users WHERE id = ?1", [&id.0])?;
+            tx.execute("DELETE FROM linked_identities WHERE user_id = ?1", [&id.0])?;
             tx.commit()?;
             Ok(Written::Done)
         })
@@ -173,11 +202,27 @@ impl AccountStore for SqliteDb {
     }
 }
 
-/// How a conditional write ended.
+/// How a conditional write ended (one that did not end `Done` is rolled back).
 enum Written {
     Done,
     Conflict,
     LastAdmin,
+    EmailTaken,
+    IdentityTaken,
+}
+
+/// Claims each of the account's identities for it; `false` if another account has one.
+fn claim_identities(tx: &Transaction, user: &User) -> rusqlite::Result<bool> {
+    for identity in &user.identities {
+        let claimed = tx.execute(
+            "INSERT INTO linked_identities (identity_key, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![identity.key(), user.id.0],
+        )?;
+        if claimed == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 impl From<Written> for StoreResult<()> {
@@ -186,6 +231,8 @@ impl From<Written> for StoreResult<()> {
             Written::Done => Ok(()),
             Written::Conflict => Err(StoreError::Conflict),
             Written::LastAdmin => Err(StoreError::LastAdmin),
+            Written::EmailTaken => Err(StoreError::EmailTaken),
+            Written::IdentityTaken => Err(StoreError::IdentityTaken),
         }
     }
 }

@@ -289,6 +289,14 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // Expired single-use tokens are swept at each new one (tokens.rs).
     "CREATE INDEX one_time_tokens_by_expiry ON one_time_tokens(expires_at);",
+    // Provider accounts linked to ours (`provider#subject`): each belongs to one account.
+    r#"
+    CREATE TABLE linked_identities (
+        identity_key TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL
+    );
+    CREATE INDEX linked_identities_by_user ON linked_identities(user_id);
+"#,
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
