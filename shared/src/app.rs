@@ -10,9 +10,11 @@ use crate::{
     config::Config,
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
+    federation::{Federation, SettingsFile},
     http,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker, Workers},
     moderation::{self, ModerationState},
+    providers::{self, ProvidersState},
     social::{self, SocialState},
     users::{self, UsersState},
     wiring::Ports,
@@ -25,6 +27,7 @@ pub struct LocalApp {
     pub moderation: ModerationState,
     pub social: SocialState,
     pub docs: DocsState,
+    pub providers: ProvidersState,
     /// The laptop's stand-ins for S3 and CloudFront: the upload target and the photo files.
     pub files: LocalFiles,
     pub db: SqliteDb,
@@ -84,8 +87,11 @@ impl LocalApp {
         let auth = ports.identity(hasher);
         let users = ports.users(auth.clone(), Arc::new(photos));
         let (moderation, social) = (ports.moderation(), ports.social());
+        let settings = SettingsFile(config.sign_in_providers_file.clone());
+        let federation = Arc::new(Federation::reading(Box::new(settings), config.jwt.keys_reload));
+        let providers = ProvidersState { identity: auth.clone(), federation };
         let workers = Arc::new(workers);
-        Ok(Self { config, auth, users, moderation, social, docs: DocsState::new(), files, db, workers })
+        Ok(Self { config, auth, users, moderation, social, docs: DocsState::new(), providers, files, db, workers })
     }
 
     /// Every group's routes in one app, with the shared layers.
@@ -94,6 +100,7 @@ impl LocalApp {
             .merge(users::router(self.users.clone()))
             .merge(moderation::router(self.moderation.clone()))
             .merge(social::router(self.social.clone()))
+            .merge(providers::router(self.providers.clone()))
             .merge(docs::router(self.docs.clone()))
             .merge(files_router(self.files.clone()));
         http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::default())

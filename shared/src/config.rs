@@ -34,6 +34,10 @@ pub struct Config {
     pub passkey_rp_id: String,
     pub jwt: JwtConfig,
     pub email_from: String,
+    /// The sign-in providers' settings document on the laptop (`UMS_SIGN_IN_PROVIDERS_FILE`;
+    /// `sign-in-providers.json` in the data directory), read again every `keys_reload`. On AWS
+    /// it is an SSM parameter (`UMS_SIGN_IN_PROVIDERS_PARAMETER`).
+    pub sign_in_providers_file: PathBuf,
     pub limits: Limits,
     pub argon2: Argon2Config,
     pub webhooks: WebhookConfig,
@@ -129,6 +133,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             addr,
+            sign_in_providers_file: data_dir.join("sign-in-providers.json"),
             data_dir,
             password_reset_url: format!("{public_url}/reset-password"),
             confirm_email_url: format!("{public_url}/confirm-email"),
@@ -203,6 +208,9 @@ impl Config {
             .map(drop)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("UMS_PASSKEY_RP_ID must be UMS_PASSKEY_ORIGIN's host or a suffix of it")?;
+        if let Some(path) = var("UMS_SIGN_IN_PROVIDERS_FILE") {
+            config.sign_in_providers_file = path.into();
+        }
         if let Some(url) = var("UMS_PHOTOS_URL") {
             config.photos_url = url.trim_end_matches('/').to_string();
         }

@@ -26,6 +26,7 @@ use crate::http::{ApiError, KnownRoutes, Problem};
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Registration, email confirmation, sessions, passwords"),
+        (name = "providers", description = "Signing in with Google, Apple, GitHub or any OpenID provider"),
         (name = "users", description = "Accounts"),
         (name = "moderation", description = "Reports, flags, suspensions and their audit trail"),
         (name = "social", description = "Subscriptions, follows, and notifications to subscribers"),
@@ -54,6 +55,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::users::routes().split_for_parts().1);
     doc.merge(crate::moderation::routes().split_for_parts().1);
     doc.merge(crate::social::routes().split_for_parts().1);
+    doc.merge(<crate::providers::ProvidersApi as OpenApi>::openapi());
     doc.merge(routes().split_for_parts().1);
     describe_problems(&mut doc);
     mark_public_operations(&mut doc);

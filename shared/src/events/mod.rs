@@ -71,6 +71,12 @@ pub enum Change {
     /// A new profile photo is ready, or the photo was removed.
     #[serde(rename = "account.photo_changed")]
     PhotoChanged { has_photo: bool },
+    /// A provider's account (`provider`: the operator's id for it, `google` say) now signs in
+    /// to this one.
+    #[serde(rename = "account.identity_linked")]
+    IdentityLinked { provider: String },
+    #[serde(rename = "account.identity_unlinked")]
+    IdentityUnlinked { provider: String },
     #[serde(rename = "author.subscribed")]
     Subscribed { author_id: String },
     #[serde(rename = "author.unsubscribed")]
@@ -100,6 +106,8 @@ impl Change {
             Change::Reinstated {} => "account.reinstated",
             Change::Deleted {} => "account.deleted",
             Change::PhotoChanged { .. } => "account.photo_changed",
+            Change::IdentityLinked { .. } => "account.identity_linked",
+            Change::IdentityUnlinked { .. } => "account.identity_unlinked",
             Change::Subscribed { .. } => "author.subscribed",
             Change::Unsubscribed { .. } => "author.unsubscribed",
             Change::Followed { .. } => "author.followed",
@@ -152,6 +160,12 @@ pub fn account_changes(before: &User, after: &User) -> Vec<Change> {
     }
     if before.photo_id != after.photo_id {
         changes.push(Change::PhotoChanged { has_photo: after.photo_id.is_some() });
+    }
+    for linked in after.identities.iter().filter(|i| before.identity(&i.provider, &i.subject).is_none()) {
+        changes.push(Change::IdentityLinked { provider: linked.provider.clone() });
+    }
+    for unlinked in before.identities.iter().filter(|i| after.identity(&i.provider, &i.subject).is_none()) {
+        changes.push(Change::IdentityUnlinked { provider: unlinked.provider.clone() });
     }
     changes
 }
@@ -265,6 +279,8 @@ pub fn examples() -> Vec<Change> {
         Change::Reinstated {},
         Change::Deleted {},
         Change::PhotoChanged { has_photo: true },
+        Change::IdentityLinked { provider: "google".into() },
+        Change::IdentityUnlinked { provider: "google".into() },
         Change::Subscribed { author_id: author.clone() },
         Change::Unsubscribed { author_id: author.clone() },
         Change::Followed { author_id: author.clone() },
@@ -310,6 +326,11 @@ fn when(change: &Change) -> &'static str {
         Change::Reinstated {} => "an admin lifts a suspension",
         Change::Deleted {} => "the account is deleted, by its owner or an admin: erase what you keep of it",
         Change::PhotoChanged { .. } => "a new profile photo is ready, or the photo is removed",
+        Change::IdentityLinked { .. } => {
+            "a provider's account (Google's, GitHub's, ...) is linked and signs in to this one; an account \
+             made by a provider's sign-in has it from its `account.registered` on"
+        }
+        Change::IdentityUnlinked { .. } => "the account's owner unlinks a provider's account",
         Change::Subscribed { .. } => "the account subscribes to an author's notifications",
         Change::Unsubscribed { .. } => "the account unsubscribes (in the API or by an emailed link)",
         Change::Followed { .. } => "the account follows an author",

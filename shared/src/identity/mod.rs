@@ -15,7 +15,8 @@
 //!   way in; refresh, logout, listing and ending);
 //! - the ways in: `passkeys`, `second_factor` (the login's second step, step-up, enrolment),
 //!   `password` (registration, links, login, change and reset, an email change, deleting your
-//!   own account);
+//!   own account), `providers` (Google, Apple, GitHub, any OpenID provider: a sign-in, the
+//!   account it makes or links to);
 //! - `staff`: what admins and moderation do to other accounts (role, status, suspension,
 //!   deletion, a factor reset), each with its permission and recency asked here.
 
@@ -26,6 +27,7 @@ pub mod client;
 mod error;
 pub mod passkeys;
 pub mod password;
+pub mod providers;
 pub mod second_factor;
 pub mod sessions;
 pub mod single_use;

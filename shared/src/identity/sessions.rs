@@ -28,6 +28,9 @@ pub const AMR_MULTI_FACTOR: &str = "mfa";
 /// Proof of possession of a hardware-secured key (a passkey, verified by its holder's PIN or
 /// biometric: two factors in one).
 pub const AMR_HARDWARE_KEY: &str = "hwk";
+/// A provider's sign-in (Google, GitHub, ...). RFC 8176 registers no name for it; "fed"
+/// (federated) is what other services use.
+pub const AMR_FEDERATED: &str = "fed";
 
 /// What login and refresh answer.
 #[derive(Debug, Serialize, ToSchema)]

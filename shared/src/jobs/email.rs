@@ -197,7 +197,10 @@ impl LinkIssuer {
             | TokenKind::PasskeyRegistration
             | TokenKind::PasskeySignIn
             | TokenKind::PasskeyStepUp
-            | TokenKind::EndSession => return Ok(None),
+            | TokenKind::EndSession
+            | TokenKind::ProviderSignIn
+            | TokenKind::ProviderResult
+            | TokenKind::ProviderLink => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.

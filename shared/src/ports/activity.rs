@@ -28,6 +28,8 @@ pub enum ActivityKind {
     FactorRemoved,
     FactorsReset,
     RecoveryCodesReplaced,
+    IdentityLinked,
+    IdentityUnlinked,
 }
 
 impl ActivityKind {
@@ -44,6 +46,8 @@ impl ActivityKind {
             ActivityKind::FactorRemoved => "factor_removed",
             ActivityKind::FactorsReset => "factors_reset",
             ActivityKind::RecoveryCodesReplaced => "recovery_codes_replaced",
+            ActivityKind::IdentityLinked => "identity_linked",
+            ActivityKind::IdentityUnlinked => "identity_unlinked",
         }
     }
 
@@ -61,6 +65,8 @@ impl ActivityKind {
             FactorRemoved,
             FactorsReset,
             RecoveryCodesReplaced,
+            IdentityLinked,
+            IdentityUnlinked,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

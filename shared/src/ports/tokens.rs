@@ -23,6 +23,15 @@ pub enum TokenKind {
     PasskeyStepUp,
     /// A sign-in alert's link: ends the session it names (the payload), once.
     EndSession,
+    /// A sign-in with a provider under way (its PKCE verifier and nonce, where to return): bound
+    /// to the browser that started it, taken by the provider's answer.
+    ProviderSignIn,
+    /// What a provider's sign-in came to, for the front end to exchange once, from where the
+    /// sign-in ended.
+    ProviderResult,
+    /// A provider's account whose address is an existing account's: linked only once that
+    /// account is proven (its password), from where the sign-in ended.
+    ProviderLink,
 }
 
 impl TokenKind {
@@ -36,6 +45,9 @@ impl TokenKind {
             TokenKind::PasskeySignIn => "passkey_sign_in",
             TokenKind::PasskeyStepUp => "passkey_step_up",
             TokenKind::EndSession => "end_session",
+            TokenKind::ProviderSignIn => "provider_sign_in",
+            TokenKind::ProviderResult => "provider_result",
+            TokenKind::ProviderLink => "provider_link",
         }
     }
 }

@@ -170,6 +170,9 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     config.limits.registrations_per_minute = 10_000;
     // A rotation of the key set is seen by the next request (the default waits 5 minutes).
     config.jwt.keys_reload = Duration::ZERO;
+    if let Some(settings) = test_sign_in_settings() {
+        std::fs::write(&config.sign_in_providers_file, settings.to_string()).unwrap();
+    }
     tweak(&mut config);
     let clock = Arc::new(ManualClock::starting_now());
     let app = LocalApp::build_with_clock(config, clock.clone()).expect("the app builds");
@@ -189,6 +192,45 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
         local: Some(Local { clock, app: Arc::new(app), _temp: None, server, events }),
         authenticators: Default::default(),
     }
+}
+
+/// The front end's page provider sign-ins come back to (on the operator's list of the tests'
+/// settings; never loaded: the stories read where the browser is sent).
+pub const FRONT_END: &str = "https://blog.example/signed-in";
+
+/// The test provider (contract/test-provider.mjs, started by scripts/test): a story of provider
+/// sign-in fails without it, saying so.
+pub fn provider_url() -> String {
+    std::env::var("UMS_TEST_PROVIDER_URL").expect(
+        "UMS_TEST_PROVIDER_URL is not set: provider sign-in stories need the test provider \
+         (scripts/test starts it: node contract/test-provider.mjs PORT)",
+    )
+}
+
+/// The sign-in providers' settings the stories run with (scripts/aws-local writes the same
+/// into the AWS path's SSM parameter): the test provider, its GitHub stand-in, its rogue issuer,
+/// and a provider that is down.
+pub fn test_sign_in_settings() -> Option<Value> {
+    let url = std::env::var("UMS_TEST_PROVIDER_URL").ok()?;
+    let client = |id: &str, name: &str| json!({ "id": id, "name": name, "client_id": "ums-test", "client_secret": "ums-test-secret" });
+    let with = |mut provider: Value, protocol: Value| {
+        provider.as_object_mut().unwrap().extend(protocol.as_object().unwrap().clone());
+        provider
+    };
+    Some(json!({
+        "front_end_urls": [FRONT_END],
+        "providers": [
+            with(client("test", "Test provider"), json!({ "kind": "openid", "issuer": url })),
+            with(client("rogue", "Rogue issuer"), json!({ "kind": "openid", "issuer": format!("{url}/rogue") })),
+            with(client("github", "GitHub"), json!({
+                "kind": "github",
+                "authorize_url": format!("{url}/github/login/oauth/authorize"),
+                "token_url": format!("{url}/github/login/oauth/access_token"),
+                "api_url": format!("{url}/github/api"),
+            })),
+            with(client("down", "Down"), json!({ "kind": "openid", "issuer": "http://127.0.0.1:9" })),
+        ]
+    }))
 }
 
 pub fn registration(email: &str) -> Value {

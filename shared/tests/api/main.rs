@@ -23,6 +23,7 @@ mod permissions;
 mod phishing;
 mod photos;
 mod profile;
+mod provider_sign_in;
 mod register;
 mod second_factor;
 mod session_list;

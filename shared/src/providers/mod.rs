@@ -1,0 +1,303 @@
+//! The providers route group: signing in with Google, Apple, GitHub or any OpenID provider the
+//! operator configured. Its own group (its own Lambda function on AWS): the protocol libraries
+//! it carries are nobody else's weight.
+//!
+//! A front end sends the browser to `start`; the provider sends it back to `callback`, which
+//! sends it on to the front end's page with a single-use `code`; the front end exchanges the
+//! code for the usual answer of a login (`exchange`), or, when the provider's address is an
+//! existing account's, links after that account's password (`link`).
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    federation::Federation,
+    http::{ApiError, Device, JsonBody, Problem, Source, pages::page},
+    identity::{
+        Identity, IdentityError,
+        providers::{self, ProviderAnswer, ProviderSignInOutcome, ProviderView},
+    },
+};
+
+/// What the group uses: the sign-in service and the providers.
+#[derive(Clone)]
+pub struct ProvidersState {
+    pub identity: Identity,
+    pub federation: Arc<Federation>,
+}
+
+impl ProvidersState {
+    /// Where providers send the browser back: registered with each provider as the redirect URI.
+    pub fn callback_url(&self) -> String {
+        format!("{}{CALLBACK_PATH}", self.identity.config.public_url)
+    }
+}
+
+pub const CALLBACK_PATH: &str = "/api/v1/auth/providers/callback";
+/// The cookie binding a sign-in to the browser that started it: sent only to the callback.
+const FLOW_COOKIE: &str = "ums_provider_flow";
+
+/// The group's operations for the OpenAPI document, without its handlers (the docs function
+/// carries no provider protocol).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list_providers, start, callback, callback_form_post, exchange, link))]
+pub struct ProvidersApi;
+
+crate::http::route_group! {
+    ProvidersState;
+    [list_providers],
+    [start],
+    [callback, callback_form_post],
+    [exchange],
+    [link],
+}
+
+/// The providers people may sign in with.
+#[utoipa::path(
+    get, path = "/api/v1/auth/providers", tag = "providers",
+    responses((status = 200, description = "The providers configured now", body = Vec<ProviderView>))
+)]
+pub async fn list_providers(State(state): State<ProvidersState>) -> axum::Json<Vec<ProviderView>> {
+    axum::Json(providers::providers(&state.federation).await)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StartQuery {
+    /// A provider's `id` (`GET /api/v1/auth/providers`).
+    pub provider: String,
+    /// The front end's page to come back to: exactly one of the operator's list.
+    pub redirect_to: String,
+}
+
+/// Sign in with a provider: where the browser goes first.
+///
+/// Answers a redirect to the provider's sign-in page, and a cookie that binds the sign-in to this
+/// browser (an answer of the provider brought by another browser is refused). Navigate to it
+/// (a link or `window.location`), do not fetch it.
+#[utoipa::path(
+    get, path = "/api/v1/auth/providers/start", tag = "providers", params(StartQuery),
+    responses(
+        (status = 303, description = "To the provider's sign-in page"),
+        (status = 400, description = "`redirect_to` is not on the operator's list (`redirect_not_allowed`)", body = Problem),
+        (status = 404, description = "No such provider (`unknown_provider`)", body = Problem),
+        (status = 503, description = "The provider cannot be reached (`provider_unavailable`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn start(State(state): State<ProvidersState>, Query(query): Query<StartQuery>) -> Result<Response, ApiError> {
+    let started = providers::start(
+        &state.identity,
+        &state.federation,
+        &query.provider,
+        &query.redirect_to,
+        &state.callback_url(),
+    )
+    .await?;
+    let secure = if state.identity.config.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!(
+        "{FLOW_COOKIE}={}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        started.browser,
+        providers::FLOW_TTL.whole_seconds()
+    );
+    Ok(redirect(&started.location, Some(&cookie)))
+}
+
+fn redirect(location: &str, cookie: Option<&str>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// What a provider sends back (as a query, or a form post).
+#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct ProviderReturn {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    /// The provider's refusal (the person declined, say).
+    pub error: Option<String>,
+}
+
+/// Where providers send the browser back (the redirect URI registered with them).
+///
+/// Finishes the sign-in and sends the browser on to the front end's page with `?code=` (for
+/// `POST /api/v1/auth/providers/exchange`) or `?error=` (a stable code: `provider_sign_in_failed`,
+/// `provider_unavailable`, `provider_email_unverified`, `unknown_provider`). A return that
+/// belongs to no sign-in this browser started answers a page saying so.
+#[utoipa::path(
+    get, path = "/api/v1/auth/providers/callback", tag = "providers", params(ProviderReturn),
+    responses(
+        (status = 303, description = "To the front end's page, with `code` or `error`"),
+        (status = 400, description = "Unknown, used or expired, or started in another browser", content_type = "text/html", body = String),
+    )
+)]
+pub async fn callback(
+    State(state): State<ProvidersState>,
+    source: Source,
+    headers: HeaderMap,
+    Query(answer): Query<ProviderReturn>,
+) -> Response {
+    finish(&state, &source, &headers, answer).await
+}
+
+/// Where providers that answer by a form post (Apple) send the browser back.
+///
+/// The same as the GET. A browser does not send the sign-in's cookie with another site's
+/// form post, so a post without it is sent once to the GET, which it does send it to.
+#[utoipa::path(
+    post, path = "/api/v1/auth/providers/callback", tag = "providers",
+    request_body(content = ProviderReturn, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the front end's page, with `code` or `error`; or to the GET"),
+        (status = 400, description = "Unknown, used or expired, or started in another browser", content_type = "text/html", body = String),
+    )
+)]
+pub async fn callback_form_post(
+    State(state): State<ProvidersState>,
+    source: Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer: ProviderReturn = serde_urlencoded_form(&body);
+    if flow_cookie(&headers).is_none() {
+        let query = form_query(&answer);
+        return redirect(&format!("{}?{query}", state.callback_url()), None);
+    }
+    finish(&state, &source, &headers, answer).await
+}
+
+fn serde_urlencoded_form(body: &[u8]) -> ProviderReturn {
+    let mut answer = ProviderReturn::default();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "state" => answer.state = Some(value.into_owned()),
+            "code" => answer.code = Some(value.into_owned()),
+            "error" => answer.error = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    answer
+}
+
+fn form_query(answer: &ProviderReturn) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [("state", &answer.state), ("code", &answer.code), ("error", &answer.error)] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    query.finish()
+}
+
+fn flow_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == FLOW_COOKIE)
+        .map(|(_, value)| value)
+}
+
+async fn finish(state: &ProvidersState, source: &Source, headers: &HeaderMap, answer: ProviderReturn) -> Response {
+    let provider_answer = ProviderAnswer {
+        state: answer.state.as_deref().unwrap_or_default(),
+        browser: flow_cookie(headers),
+        code: answer.code.as_deref(),
+        error: answer.error.as_deref(),
+    };
+    let spent = format!("{FLOW_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax");
+    match providers::finish(&state.identity, &state.federation, provider_answer, &state.callback_url(), source).await {
+        Ok(location) => redirect(&location, Some(&spent)),
+        Err(IdentityError::InvalidSignInFlow) => page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot be finished",
+            "It was finished already, has expired, or was started in another browser. Go back to the site and sign \
+             in again.",
+            true,
+        ),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// The `code` the front end's page received.
+    pub code: String,
+}
+
+/// Exchange a provider sign-in's code, once, from where the sign-in ended.
+///
+/// Answers as a login does: the tokens, or a second factor's `challenge` (staff, and anyone
+/// with a factor). When the provider's address belongs to an existing account, nothing is linked
+/// and no session given: the answer is a `link_ceremony`, to send with that account's password
+/// to `POST /api/v1/auth/providers/link`.
+#[utoipa::path(
+    post, path = "/api/v1/auth/providers/exchange", tag = "providers", request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "Signed in (`TokenPair`), a second factor is needed (`SecondFactorChallenge`), or the existing account must be proven (`LinkRequired`)", body = ProviderSignInOutcome),
+        (status = 400, description = "The code is unknown, used, expired or from elsewhere (`invalid_sign_in_flow`)", body = Problem),
+        (status = 403, description = "`account_suspended`", body = Problem),
+    )
+)]
+pub async fn exchange(
+    State(state): State<ProvidersState>,
+    source: Source,
+    device: Device,
+    JsonBody(body): JsonBody<ExchangeRequest>,
+) -> Result<crate::auth::NoStore<ProviderSignInOutcome>, ApiError> {
+    Ok(crate::auth::no_store(providers::exchange(&state.identity, &body.code, (&source, &device)).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The `link_ceremony` the exchange answered.
+    pub link_ceremony: String,
+    /// The existing account's password.
+    pub password: String,
+}
+
+/// Link a provider's account to the existing account its address belongs to, by that account's
+/// password, and sign in.
+///
+/// The password is counted as a login's (429 with Retry-After after repeated failures); a wrong
+/// one leaves the ceremony usable until it expires, a right one links once.
+#[utoipa::path(
+    post, path = "/api/v1/auth/providers/link", tag = "providers", request_body = LinkRequest,
+    responses(
+        (status = 200, description = "Linked and signed in (`TokenPair`), or a second factor is needed (`SecondFactorChallenge`)", body = ProviderSignInOutcome),
+        (status = 400, description = "The ceremony is unknown, used, expired or from elsewhere (`invalid_sign_in_flow`)", body = Problem),
+        (status = 401, description = "Wrong password (`invalid_credentials`)", body = Problem),
+        (status = 409, description = "The provider's account is linked to another account (`identity_taken`)", body = Problem),
+        (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn link(
+    State(state): State<ProvidersState>,
+    source: Source,
+    device: Device,
+    JsonBody(body): JsonBody<LinkRequest>,
+) -> Result<crate::auth::NoStore<ProviderSignInOutcome>, ApiError> {
+    let outcome =
+        providers::link_with_password(&state.identity, &body.link_ceremony, &body.password, (&source, &device)).await?;
+    Ok(crate::auth::no_store(outcome))
+}

@@ -1,0 +1,401 @@
+//! Signing in with a provider, against a real OpenID provider (oidc-provider, OpenID Certified:
+//! contract/test-provider.mjs), its GitHub stand-in, and its rogue issuer, through a browser
+//! that keeps its cookies as a browser does. Each story makes its own people at the provider.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use reqwest::{Response, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{FRONT_END, PASSWORD, TestApp, Tokens, assert_problem, provider_url, spawn_app};
+
+/// A browser: follows nothing by itself, keeps each host's cookies (paths and expiry aside: the
+/// stories' cookies are few), and knows where it is.
+struct Browser {
+    client: reqwest::Client,
+    cookies: Mutex<HashMap<String, HashMap<String, String>>>,
+}
+
+fn host_of(url: &url::Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or_default())
+}
+
+impl Browser {
+    fn new() -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { client, cookies: Mutex::new(HashMap::new()) }
+    }
+
+    fn cookie_header(&self, url: &url::Url) -> Option<String> {
+        let cookies = self.cookies.lock().unwrap();
+        let jar = cookies.get(&host_of(url))?;
+        Some(jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")).filter(|c| !c.is_empty())
+    }
+
+    fn keep_cookies(&self, url: &url::Url, response: &Response) {
+        let mut cookies = self.cookies.lock().unwrap();
+        let jar = cookies.entry(host_of(url)).or_default();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let expired = value.is_empty() || value_of_attribute(response, name, "max-age").as_deref() == Some("0");
+            if expired {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    async fn get(&self, url: &str) -> Response {
+        let url = url::Url::parse(url).unwrap();
+        let mut request = self.client.get(url.clone());
+        if let Some(cookies) = self.cookie_header(&url) {
+            request = request.header(header::COOKIE, cookies);
+        }
+        let response = request.send().await.unwrap();
+        self.keep_cookies(&url, &response);
+        response
+    }
+
+    async fn post_form(&self, url: &str, form: &[(String, String)]) -> Response {
+        let url = url::Url::parse(url).unwrap();
+        let mut request = self.client.post(url.clone()).form(form);
+        if let Some(cookies) = self.cookie_header(&url) {
+            request = request.header(header::COOKIE, cookies);
+        }
+        let response = request.send().await.unwrap();
+        self.keep_cookies(&url, &response);
+        response
+    }
+
+    /// Goes through a provider's sign-in as `login` (telling the rogue issuer what to get
+    /// wrong), from `start`, up to the answer that sends the browser to the front end (or does
+    /// not: then that answer).
+    async fn through_provider(&self, start: &str, login: &str, mischief: &str) -> Response {
+        let mut at = url::Url::parse(start).unwrap();
+        let mut response = self.get(at.as_str()).await;
+        for _ in 0..20 {
+            if response.status().is_redirection() {
+                let next = at.join(location(&response)).unwrap();
+                if next.as_str().starts_with(FRONT_END) {
+                    return response;
+                }
+                at = next;
+                response = self.get(at.as_str()).await;
+            } else if response.status() == StatusCode::OK && at.path().starts_with("/interaction/") {
+                // The certified provider's sign-in page.
+                let form = [("login".to_string(), login.to_string())];
+                response = self.post_form(&format!("{}/login", at.as_str().trim_end_matches('/')), &form).await;
+                at = at.join(&format!("{}/login", at.path())).unwrap();
+            } else if response.status() == StatusCode::OK && at.query().is_some() {
+                // A stand-in's sign-in page: its form carries the authorization request on.
+                let mut form: Vec<(String, String)> = at.query_pairs().into_owned().collect();
+                form.push(("login".into(), login.into()));
+                form.push(("mischief".into(), mischief.into()));
+                let mut action = at.clone();
+                action.set_query(None);
+                response = self.post_form(action.as_str(), &form).await;
+                at = action;
+            } else {
+                return response;
+            }
+        }
+        panic!("the sign-in went round in circles at {at}");
+    }
+}
+
+fn value_of_attribute(response: &Response, cookie: &str, attribute: &str) -> Option<String> {
+    response.headers().get_all(header::SET_COOKIE).iter().find_map(|value| {
+        let value = value.to_str().ok()?;
+        value.starts_with(&format!("{cookie}=")).then_some(())?;
+        value.split(';').skip(1).find_map(|part| {
+            let (name, v) = part.trim().split_once('=')?;
+            name.eq_ignore_ascii_case(attribute).then(|| v.to_string())
+        })
+    })
+}
+
+fn location(response: &Response) -> &str {
+    response.headers().get(header::LOCATION).expect("a Location").to_str().unwrap()
+}
+
+/// A person at the provider, with an address that is theirs unless told otherwise.
+struct Person {
+    login: String,
+    email: String,
+}
+
+async fn person_at_provider(name: &str, email: Option<&str>, verified: bool) -> Person {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let login = format!("{name}-{unique}");
+    let email = email.map_or_else(|| format!("{login}@example.com"), str::to_string);
+    let github_id = u64::from_str_radix(&unique[20..32], 16).unwrap();
+    let body = json!({
+        "sub": login, "email": email, "email_verified": verified,
+        "given_name": "Grace", "family_name": "Hopper", "github_id": github_id.to_string(),
+    });
+    let response = reqwest::Client::new().post(format!("{}/test/users", provider_url())).json(&body).send().await;
+    assert_eq!(response.expect("the test provider answers").status(), StatusCode::CREATED);
+    Person { login, email }
+}
+
+fn start_url(app: &TestApp, provider: &str) -> String {
+    let mut url = url::Url::parse(&app.url("/api/v1/auth/providers/start")).unwrap();
+    url.query_pairs_mut().append_pair("provider", provider).append_pair("redirect_to", FRONT_END);
+    url.to_string()
+}
+
+/// What the front end's page was given: `code=...` or `error=...`.
+fn front_end_query(response: &Response) -> HashMap<String, String> {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sent on to the front end");
+    let to = url::Url::parse(location(response)).unwrap();
+    assert!(to.as_str().starts_with(FRONT_END), "{to}");
+    to.query_pairs().into_owned().collect()
+}
+
+impl TestApp {
+    /// Signs in at `provider` as `person` in a new browser, up to the front end's code.
+    async fn provider_code(&self, provider: &str, person: &Person) -> String {
+        let response = Browser::new().through_provider(&start_url(self, provider), &person.login, "").await;
+        let query = front_end_query(&response);
+        query.get("code").unwrap_or_else(|| panic!("a code, not {query:?}")).clone()
+    }
+
+    async fn post_exchange(&self, code: &str) -> Response {
+        self.post_json("/api/v1/auth/providers/exchange", &json!({ "code": code }), None).await
+    }
+
+    /// Signs in at `provider` as `person`: what the exchange answered.
+    async fn provider_sign_in(&self, provider: &str, person: &Person) -> Value {
+        let response = self.post_exchange(&self.provider_code(provider, person).await).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_first_sign_in_with_a_provider_makes_an_active_reader_and_the_next_signs_in_to_it() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+
+    let first = app.provider_sign_in("test", &grace).await;
+    let tokens = Tokens::of(&first);
+    let me: Value = app.get_me(&tokens.access).await.json().await.unwrap();
+    assert_eq!(me["email"], json!(grace.email));
+    assert_eq!((me["role"].as_str(), me["status"].as_str()), (Some("reader"), Some("active")));
+    assert_eq!((me["first_name"].as_str(), me["last_name"].as_str()), (Some("Grace"), Some("Hopper")));
+    assert_eq!(me["email_confirmed"], json!(true), "the provider vouched for the address");
+
+    let again = app.provider_sign_in("test", &grace).await;
+    assert_eq!(again["user"]["id"], me["id"], "the same account, not another");
+    // No password was ever set: the address and any password do not sign in.
+    assert_problem(app.post_login(&grace.email, PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let activity: Value = app.get("/api/v1/user/activity", &tokens.access).await.json().await.unwrap();
+    let signed_in = activity["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "signed_in").count();
+    assert_eq!(signed_in, 2, "{activity}");
+    assert!(activity.to_string().contains("(fed)"), "{activity}");
+}
+
+#[tokio::test]
+async fn a_provider_account_with_someone_elses_address_links_nothing_until_that_accounts_password() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    // Someone makes an account at a provider with Ada's address, and it even says verified.
+    let mallory = person_at_provider("mallory", Some("ada@example.com"), true).await;
+
+    let answer = app.provider_sign_in("test", &mallory).await;
+    assert!(answer.get("access_token").is_none(), "no session on the address alone: {answer}");
+    assert_eq!(answer["email"], json!("ada@example.com"));
+    assert_eq!(answer["provider"], json!("test"));
+    let ceremony = answer["link_ceremony"].as_str().unwrap().to_string();
+    // Nothing was linked: the next sign-in is asked again.
+    let again = app.provider_sign_in("test", &mallory).await;
+    assert!(again.get("link_ceremony").is_some(), "{again}");
+
+    // Guessing Ada's password is a login's guess: refused, counted, and nothing linked.
+    let link = |password: &str| json!({ "link_ceremony": ceremony, "password": password });
+    let wrong = app.post_json("/api/v1/auth/providers/link", &link("not her password"), None).await;
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert!(app.provider_sign_in("test", &mallory).await.get("link_ceremony").is_some());
+    let me: Value = app.get_me(&ada.access).await.json().await.unwrap();
+    let sessions: Value = app.get("/api/v1/user/sessions", &ada.access).await.json().await.unwrap();
+    assert_eq!(sessions["items"].as_array().unwrap().len(), 1, "only Ada's own session: {sessions}");
+
+    // Ada herself, who knows her password, links it; then the provider signs her in.
+    let linked = app.post_json("/api/v1/auth/providers/link", &link(PASSWORD), None).await;
+    let linked = Tokens::from(linked).await;
+    assert_eq!(app.id_of(&linked.access).await, me["id"].as_str().unwrap());
+    let replayed = app.post_json("/api/v1/auth/providers/link", &link(PASSWORD), None).await;
+    assert_problem(replayed, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+    let direct = app.provider_sign_in("test", &mallory).await;
+    assert_eq!(direct["user"]["id"], me["id"], "{direct}");
+    let activity: Value = app.get("/api/v1/user/activity", &ada.access).await.json().await.unwrap();
+    assert!(activity["items"].as_array().unwrap().iter().any(|e| e["kind"] == "identity_linked"), "{activity}");
+}
+
+#[tokio::test]
+async fn a_return_from_the_provider_in_another_browser_or_with_a_forged_state_is_refused() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    let victim = Browser::new();
+    // The attacker starts a sign-in and stops where the provider sends the browser back.
+    let attacker = Browser::new();
+    let mut at = url::Url::parse(&start_url(&app, "test")).unwrap();
+    let mut response = attacker.get(at.as_str()).await;
+    let callback = loop {
+        if response.status() == StatusCode::OK {
+            let form = [("login".to_string(), grace.login.clone())];
+            response = attacker.post_form(&format!("{at}/login"), &form).await;
+            at = at.join(&format!("{}/login", at.path())).unwrap();
+            continue;
+        }
+        let next = at.join(location(&response)).unwrap();
+        if next.path() == "/api/v1/auth/providers/callback" {
+            break next;
+        }
+        at = next;
+        response = attacker.get(at.as_str()).await;
+    };
+    // Its return, opened in the victim's browser (a login CSRF), finds nothing.
+    let page = victim.get(callback.as_str()).await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.text().await.unwrap().contains("another browser"));
+    // A state that was never ours, in the attacker's own browser, neither.
+    let mut forged = callback.clone();
+    let forge = |(k, v): (String, String)| if k == "state" { (k, "A".repeat(43)) } else { (k, v) };
+    let pairs: Vec<(String, String)> = callback.query_pairs().into_owned().map(forge).collect();
+    forged.query_pairs_mut().clear().extend_pairs(pairs);
+    assert_eq!(attacker.get(forged.as_str()).await.status(), StatusCode::BAD_REQUEST);
+    // The attacker's own return still works once, and only once.
+    let first = attacker.get(callback.as_str()).await;
+    assert!(front_end_query(&first).contains_key("code"));
+    let replayed = attacker.get(callback.as_str()).await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST, "a replayed return");
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_and_only_from_where_the_sign_in_ended() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    let code = app.provider_code("test", &grace).await;
+    // Another source (a code that leaked from the address bar) finds nothing, and spends nothing.
+    if app.is_in_process() {
+        let elsewhere = app.client_from("127.0.0.2");
+        let stolen =
+            elsewhere.post(app.url("/api/v1/auth/providers/exchange")).json(&json!({ "code": code })).send().await;
+        assert_problem(stolen.unwrap(), StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+    }
+    assert_eq!(app.post_exchange(&code).await.status(), StatusCode::OK);
+    assert_problem(app.post_exchange(&code).await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+    assert_problem(app.post_exchange("short").await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+}
+
+#[tokio::test]
+async fn a_redirect_to_off_the_operators_list_is_refused_before_anything_starts() {
+    let app = spawn_app().await;
+    for redirect_to in [
+        "https://evil.example/signed-in",
+        "https://blog.example/signed-in/../../evil",
+        "https://blog.example/signed-in?next=https://evil.example",
+        "https://blog.example.evil.example/signed-in",
+        "//evil.example",
+        "",
+    ] {
+        let mut url = url::Url::parse(&app.url("/api/v1/auth/providers/start")).unwrap();
+        url.query_pairs_mut().append_pair("provider", "test").append_pair("redirect_to", redirect_to);
+        let response = app.client.get(url).send().await.unwrap();
+        assert!(response.headers().get(header::LOCATION).is_none(), "{redirect_to}");
+        assert_problem(response, StatusCode::BAD_REQUEST, "redirect_not_allowed").await;
+    }
+    let mut unknown = url::Url::parse(&app.url("/api/v1/auth/providers/start")).unwrap();
+    unknown.query_pairs_mut().append_pair("provider", "nope").append_pair("redirect_to", FRONT_END);
+    assert_problem(app.client.get(unknown).send().await.unwrap(), StatusCode::NOT_FOUND, "unknown_provider").await;
+}
+
+#[tokio::test]
+async fn id_tokens_an_attacker_would_forge_sign_no_one_in() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    for mischief in ["wrong_key", "wrong_audience", "wrong_nonce", "wrong_issuer", "expired"] {
+        let response = Browser::new().through_provider(&start_url(&app, "rogue"), &grace.login, mischief).await;
+        let query = front_end_query(&response);
+        assert_eq!(query.get("error").map(String::as_str), Some("provider_sign_in_failed"), "{mischief}: {query:?}");
+        assert!(!query.contains_key("code"), "{mischief}");
+    }
+    // The same issuer's honest token signs in: what was refused was the forgery.
+    let response = Browser::new().through_provider(&start_url(&app, "rogue"), &grace.login, "none").await;
+    let code = front_end_query(&response)["code"].clone();
+    assert_eq!(app.post_exchange(&code).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_first_sign_ins_of_one_person_at_once_make_one_account() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    let (a, b) = tokio::join!(app.provider_sign_in("test", &grace), app.provider_sign_in("test", &grace));
+    assert_eq!(a["user"]["id"], b["user"]["id"], "one account: {a} {b}");
+}
+
+#[tokio::test]
+async fn an_address_the_provider_does_not_vouch_for_makes_no_account() {
+    let app = spawn_app().await;
+    let unverified = person_at_provider("eve", None, false).await;
+    let response = Browser::new().through_provider(&start_url(&app, "test"), &unverified.login, "").await;
+    let query = front_end_query(&response);
+    assert_eq!(query.get("error").map(String::as_str), Some("provider_email_unverified"), "{query:?}");
+}
+
+#[tokio::test]
+async fn a_provider_that_cannot_be_reached_is_a_clear_answer_and_every_other_way_in_works() {
+    let app = spawn_app().await;
+    let mut url = url::Url::parse(&app.url("/api/v1/auth/providers/start")).unwrap();
+    url.query_pairs_mut().append_pair("provider", "down").append_pair("redirect_to", FRONT_END);
+    let response = app.client.get(url).send().await.unwrap();
+    assert!(response.headers().get(header::RETRY_AFTER).is_some());
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable").await;
+    app.signed_up("reader", "ada@example.com").await;
+    let grace = person_at_provider("grace", None, true).await;
+    assert!(app.provider_sign_in("test", &grace).await.get("access_token").is_some());
+}
+
+#[tokio::test]
+async fn github_signs_in_by_its_numeric_id_with_its_verified_primary_address() {
+    let app = spawn_app().await;
+    let octo = person_at_provider("octo", None, true).await;
+    let first = app.provider_sign_in("github", &octo).await;
+    let me: Value = app.get_me(&Tokens::of(&first).access).await.json().await.unwrap();
+    assert_eq!(me["email"], json!(octo.email), "the primary address, not another verified one");
+    let again = app.provider_sign_in("github", &octo).await;
+    assert_eq!(again["user"]["id"], me["id"]);
+    // The same person at the OpenID provider is another provider's account: a link to prove.
+    let other = app.provider_sign_in("test", &octo).await;
+    assert!(other.get("link_ceremony").is_some(), "{other}");
+    let unverified = person_at_provider("octo", None, false).await;
+    let response = Browser::new().through_provider(&start_url(&app, "github"), &unverified.login, "").await;
+    assert_eq!(front_end_query(&response).get("error").map(String::as_str), Some("provider_email_unverified"));
+}
+
+#[tokio::test]
+async fn staff_answer_their_second_factor_after_a_provider_too() {
+    let app = spawn_app().await;
+    let admin = app.admin("root@example.com").await;
+    let _ = admin;
+    let provider_self = person_at_provider("root", Some("root@example.com"), true).await;
+    let answer = app.provider_sign_in("test", &provider_self).await;
+    let link = json!({ "link_ceremony": answer["link_ceremony"], "password": PASSWORD });
+    let linked: Value = app.post_json("/api/v1/auth/providers/link", &link, None).await.json().await.unwrap();
+    assert!(linked.get("challenge").is_some() && linked.get("access_token").is_none(), "{linked}");
+    let direct = app.provider_sign_in("test", &provider_self).await;
+    assert!(direct.get("challenge").is_some() && direct.get("access_token").is_none(), "{direct}");
+}
+
+#[tokio::test]
+async fn the_providers_are_listed_without_their_secrets() {
+    let app = spawn_app().await;
+    let listed = app.client.get(app.url("/api/v1/auth/providers")).send().await.unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let text = listed.text().await.unwrap();
+    assert!(text.contains(r#"{"id":"test","name":"Test provider"}"#), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
