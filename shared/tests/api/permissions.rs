@@ -157,6 +157,17 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
                 "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" },
             },
         })),
+        // Provider sign-in: anyone may try; none of these starts or finishes one.
+        row(M::GET, "/api/v1/auth/providers", anyone(200)),
+        row(M::GET, "/api/v1/auth/providers/start", anyone(404))
+            .path("/api/v1/auth/providers/start?provider=nope&redirect_to=https://blog.example/signed-in"),
+        row(M::GET, "/api/v1/auth/providers/callback", anyone(400))
+            .path(&format!("/api/v1/auth/providers/callback?state={invalid_token}&code=x")),
+        // A form post without the browser's cookie is sent on to the GET, once.
+        row(M::POST, "/api/v1/auth/providers/callback", anyone(303)),
+        row(M::POST, "/api/v1/auth/providers/exchange", anyone(400)).body(json!({ "code": invalid_token })),
+        row(M::POST, "/api/v1/auth/providers/link", anyone(400))
+            .body(json!({ "link_ceremony": invalid_token, "password": PASSWORD })),
         row(M::GET, "/api/v1/user/activity", signed_in(200)),
         row(M::GET, "/api/v1/user/activity", admin_only(200))
             .path("/api/v1/user/activity?id=01936f4e-0000-7000-8000-000000000001"),
