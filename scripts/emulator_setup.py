@@ -20,6 +20,9 @@ TABLE = "ums"
 BUCKET = "ums-photos"
 SENDER = "no-reply@blog.localhost"
 KEY_PARAMETER = "/ums/jwt-signing-key"
+# The sign-in providers' settings, as the template's parameter names them; written only when
+# the caller has some (scripts/aws-local: AWS_LOCAL_SIGN_IN_PROVIDERS).
+PROVIDERS_PARAMETER = "/ums/sign-in-providers"
 EVENT_BUS = "ums-accounts"
 WEBHOOK_PARAMETER = "/ums/webhook-endpoints"
 
@@ -86,7 +89,7 @@ def key_set():
     })
 
 
-def setup(endpoint, visibility_timeout=None, signing_key=None):
+def setup(endpoint, visibility_timeout=None, signing_key=None, sign_in_providers=None):
     """Creates everything (idempotently) and returns the functions' environment. Each queue's
     visibility timeout is the template's unless `visibility_timeout` overrides it."""
     aws = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
@@ -103,7 +106,8 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
 
     env = {"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
            "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
-           "UMS_TABLE_NAME": TABLE, "UMS_JWT_KEY_PARAMETER": KEY_PARAMETER}
+           "UMS_TABLE_NAME": TABLE, "UMS_JWT_KEY_PARAMETER": KEY_PARAMETER,
+           "UMS_SIGN_IN_PROVIDERS_PARAMETER": PROVIDERS_PARAMETER}
     sqs = boto3.client("sqs", **aws)
     resources = template()["Resources"]
     for name, variable, visibility, max_receives, _ in worker_queues():
@@ -156,6 +160,8 @@ def setup(endpoint, visibility_timeout=None, signing_key=None):
     boto3.client("sesv2", **aws).create_email_identity(EmailIdentity=SENDER)
     ssm = boto3.client("ssm", **aws)
     ssm.put_parameter(Name=KEY_PARAMETER, Type="SecureString", Overwrite=True, Value=signing_key or key_set())
+    if sign_in_providers:
+        ssm.put_parameter(Name=PROVIDERS_PARAMETER, Type="SecureString", Overwrite=True, Value=sign_in_providers)
     return env
 
 

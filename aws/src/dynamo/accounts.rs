@@ -226,7 +226,7 @@ impl DynamoStore {
         }
         match self.transact(items).await? {
             Ok(()) => Ok(true),
-            Err(codes) if failed_in(&codes, claims) => Err(StoreError::IdentityTaken.into()),
+            Err(codes) if failed_in(&codes, claims) => Err(StoreError::IdentityTaken),
             Err(_) => Ok(false),
         }
     }

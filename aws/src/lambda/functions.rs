@@ -11,16 +11,18 @@ use shared::{
     auth::AuthState,
     clock::SystemClock,
     credentials::{JwtKeys, PasswordHasher, keyset::KeySet},
+    federation::Federation,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker},
     moderation::ModerationState,
     ports::Queue,
+    providers::ProvidersState,
     social::SocialState,
     users::UsersState,
     wiring::Ports,
 };
 
 use super::{
-    AwsSettings, JwtKeySource, KeySetParameter, dynamo_client, lazy_client, read_signing_key, sdk_config, ses_client,
+    AwsSettings, JwtKeySource, KeySetParameter, SignInProvidersParameter, dynamo_client, lazy_client, read_signing_key, sdk_config, ses_client,
 };
 use crate::{DynamoStore, Lazy, S3Photos, S3UploadForms, SesMailer, SqsJobs, worker::Redelivery};
 
@@ -108,6 +110,21 @@ impl Aws {
         let ports = self.ports(&[Queue::Email, Queue::Photo, Queue::Notify]).await?;
         let uploads = Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?);
         Ok(ports.users(ports.identity(self.hasher()?), uploads))
+    }
+
+    /// The providers group: the sign-in service (queuing sign-in alerts on the email queue), and
+    /// the providers from their SSM parameter.
+    pub async fn providers_state(&self) -> anyhow::Result<ProvidersState> {
+        let identity = self.ports(&[Queue::Email]).await?.identity(self.hasher()?);
+        let federation = match &self.settings.sign_in_providers {
+            Some(name) => {
+                let parameter =
+                    SignInProvidersParameter { client: aws_sdk_ssm::Client::new(&self.sdk), name: name.clone() };
+                Federation::reading(Box::new(parameter), self.config.jwt.keys_reload)
+            }
+            None => Federation::new(Default::default()),
+        };
+        Ok(ProvidersState { identity, federation: Arc::new(federation) })
     }
 
     /// The moderation group: DynamoDB, the signing key; no queue.

@@ -75,3 +75,23 @@ impl KeySetSource for KeySetParameter {
         Ok(self.read_versioned().await?.0)
     }
 }
+
+/// The sign-in providers' settings in an SSM SecureString parameter (client secrets never in
+/// the template or a log), read at the first sign-in and again every `UMS_JWT_KEYS_RELOAD_SECS`.
+pub struct SignInProvidersParameter {
+    pub client: aws_sdk_ssm::Client,
+    pub name: String,
+}
+
+#[async_trait::async_trait]
+impl shared::federation::SettingsSource for SignInProvidersParameter {
+    async fn read(&self) -> anyhow::Result<Option<String>> {
+        let output = self.client.get_parameter().name(&self.name).with_decryption(true).send().await;
+        match output {
+            Ok(output) => Ok(output.parameter.and_then(|p| p.value)),
+            // Not written yet: no provider, until the operator writes it.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading SSM parameter {}", self.name))),
+        }
+    }
+}

@@ -11,7 +11,7 @@ mod settings;
 
 pub use functions::Aws;
 pub use https::http1_client;
-pub use keys::{KeySetParameter, SSM_KEY_ATTEMPTS, read_signing_key};
+pub use keys::{KeySetParameter, SSM_KEY_ATTEMPTS, SignInProvidersParameter, read_signing_key};
 pub(crate) use sdk::lazy_client;
 pub use sdk::{
     SDK_ATTEMPT_TIMEOUT, SDK_ATTEMPTS, SDK_CONNECT_TIMEOUT, SDK_FIRST_BACKOFF, SDK_OPERATION_TIMEOUT, dynamo_client,

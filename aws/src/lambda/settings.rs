@@ -19,6 +19,9 @@ pub struct AwsSettings {
     pub ses_send_rate: Option<f64>,
     /// `UMS_SES_SENDERS`: the email worker instances that may send at once (2).
     pub ses_senders: u32,
+    /// `UMS_SIGN_IN_PROVIDERS_PARAMETER`: the name of an SSM SecureString holding the sign-in
+    /// providers' settings (none: no provider).
+    pub sign_in_providers: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +52,14 @@ impl AwsSettings {
             Some(n) => n.parse::<u32>().ok().filter(|n| *n > 0).context("UMS_SES_SENDERS is not a count")?,
             None => 2,
         };
-        Ok(Self { table, queue_urls, photo_bucket: var("UMS_PHOTO_BUCKET"), jwt_key, ses_send_rate, ses_senders })
+        Ok(Self {
+            table,
+            queue_urls,
+            photo_bucket: var("UMS_PHOTO_BUCKET"),
+            jwt_key,
+            ses_send_rate,
+            ses_senders,
+            sign_in_providers: var("UMS_SIGN_IN_PROVIDERS_PARAMETER"),
+        })
     }
 }

@@ -25,6 +25,7 @@ fn api_functions() -> BTreeMap<&'static str, OpenApi> {
         ("moderation", shared::moderation::routes().split_for_parts().1),
         ("social", shared::social::routes().split_for_parts().1),
         ("docs", shared::docs::routes().split_for_parts().1),
+        ("providers", shared::providers::routes().split_for_parts().1),
     ])
 }
 

@@ -115,7 +115,7 @@ pub async fn identify(
         })?;
     let token = response.id_token().ok_or_else(|| FederationError::Refused("no id_token".into()))?.clone();
     let claims = verify(&client, pending, &token)?;
-    let mut identity = identity_of(&claims);
+    let mut identity = identity_of(claims);
     if identity.email.is_none() || identity.given_name.is_none() {
         // Some providers name the address or the person only at the userinfo endpoint (its
         // `sub` must be the id_token's: the library checks it).
@@ -144,7 +144,7 @@ pub fn verify_again(
 ) -> Result<ProviderIdentity, FederationError> {
     // Only the key set matters here: the callback URL plays no part in checking a token.
     let client = client(metadata, provider, "http://unused.invalid/")?;
-    verify(&client, pending, &token).map(|claims| identity_of(&claims)).map_err(Failure::into_error)
+    verify(&client, pending, &token).map(identity_of).map_err(Failure::into_error)
 }
 
 fn verify<'t>(

@@ -171,7 +171,7 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     // A rotation of the key set is seen by the next request (the default waits 5 minutes).
     config.jwt.keys_reload = Duration::ZERO;
     if let Some(settings) = test_sign_in_settings() {
-        std::fs::write(&config.sign_in_providers_file, settings.to_string()).unwrap();
+        std::fs::write(&config.sign_in_providers_file, settings).unwrap();
     }
     tweak(&mut config);
     let clock = Arc::new(ManualClock::starting_now());
@@ -207,30 +207,12 @@ pub fn provider_url() -> String {
     )
 }
 
-/// The sign-in providers' settings the stories run with (scripts/aws-local writes the same
-/// into the AWS path's SSM parameter): the test provider, its GitHub stand-in, its rogue issuer,
-/// and a provider that is down.
-pub fn test_sign_in_settings() -> Option<Value> {
+/// The sign-in providers' settings the stories run with (contract/test-sign-in-providers.json,
+/// which scripts/test also gives the AWS path): the test provider, its GitHub stand-in, its
+/// rogue issuer, and a provider that is down.
+pub fn test_sign_in_settings() -> Option<String> {
     let url = std::env::var("UMS_TEST_PROVIDER_URL").ok()?;
-    let client = |id: &str, name: &str| json!({ "id": id, "name": name, "client_id": "ums-test", "client_secret": "ums-test-secret" });
-    let with = |mut provider: Value, protocol: Value| {
-        provider.as_object_mut().unwrap().extend(protocol.as_object().unwrap().clone());
-        provider
-    };
-    Some(json!({
-        "front_end_urls": [FRONT_END],
-        "providers": [
-            with(client("test", "Test provider"), json!({ "kind": "openid", "issuer": url })),
-            with(client("rogue", "Rogue issuer"), json!({ "kind": "openid", "issuer": format!("{url}/rogue") })),
-            with(client("github", "GitHub"), json!({
-                "kind": "github",
-                "authorize_url": format!("{url}/github/login/oauth/authorize"),
-                "token_url": format!("{url}/github/login/oauth/access_token"),
-                "api_url": format!("{url}/github/api"),
-            })),
-            with(client("down", "Down"), json!({ "kind": "openid", "issuer": "http://127.0.0.1:9" })),
-        ]
-    }))
+    Some(include_str!("../../../contract/test-sign-in-providers.json").replace("PROVIDER_URL", &url))
 }
 
 pub fn registration(email: &str) -> Value {
