@@ -22,7 +22,8 @@ use shared::{
 };
 
 use super::{
-    AwsSettings, JwtKeySource, KeySetParameter, SignInProvidersParameter, dynamo_client, lazy_client, read_signing_key, sdk_config, ses_client,
+    AwsSettings, JwtKeySource, KeySetParameter, SignInProvidersParameter, dynamo_client, lazy_client, read_signing_key,
+    sdk_config, ses_client,
 };
 use crate::{DynamoStore, Lazy, S3Photos, S3UploadForms, SesMailer, SqsJobs, worker::Redelivery};
 

@@ -20,7 +20,7 @@ pub enum Action {
     SignIn,
     /// Log out, change one's own password.
     ManageOwnSessions,
-    /// Enrol, list and remove one's own second factors; step up.
+    /// Enrol, list and remove one's own second factors and linked providers; step up.
     ManageOwnFactors,
     ReadOwnAccount,
     UpdateOwnAccount,

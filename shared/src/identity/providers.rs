@@ -22,15 +22,16 @@ use utoipa::ToSchema;
 
 use super::{
     Identity, IdentityError,
+    caller::AuthUser,
     client::{Client, Source},
     second_factor::{self, LoginOutcome, SecondFactorChallenge},
     sessions::{AMR_FEDERATED, AMR_PASSWORD, TokenPair, start_session},
-    single_use::challenge_hash,
+    single_use::{challenge_hash, take_token},
 };
 use crate::{
     accounts::AccountError,
-    credentials::tokens::random_token,
-    domain::{EmailAddress, LinkedIdentity, Profile, User, UserId, single_line},
+    credentials::tokens::{hash_token, random_token},
+    domain::{Action, EmailAddress, LinkedIdentity, Profile, User, UserId, single_line},
     federation::{Federation, FederationError, Pending, ProviderIdentity, ProviderSettings},
     ports::{ActivityKind, OneTimeToken, TokenKind},
 };
@@ -70,6 +71,21 @@ struct Flow {
     provider: String,
     redirect_to: String,
     pending: Pending,
+    /// A signed-in account's link (`begin_link`): the provider's account is linked to it, not
+    /// signed in with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link_to: Option<LinkIntent>,
+}
+
+/// Who asked to link, from which session.
+#[derive(Clone, Deserialize, Serialize)]
+struct LinkIntent {
+    user_id: UserId,
+    session_id: String,
+    #[serde(default)]
+    provider: String,
+    #[serde(default)]
+    redirect_to: String,
 }
 
 /// What a provider's sign-in came to, kept until the front end exchanges its code.
@@ -80,6 +96,9 @@ enum Outcome {
     SignIn { user_id: UserId, provider: String, subject: String },
     /// The provider's address is this existing account's: prove it to link.
     LinkRequired { user_id: UserId, provider: String, identity: StoredIdentity },
+    /// A signed-in account asked to link this provider's account: linked when the same session
+    /// confirms it (`confirm_link`).
+    Link { intent: LinkIntent, provider: String, identity: StoredIdentity },
 }
 
 /// A provider's account as the result keeps it.
@@ -91,11 +110,14 @@ struct StoredIdentity {
 
 /// Starts a sign-in with `provider`, to come back to `callback` (this service's) and then to
 /// `redirect_to` (a front end's page on the operator's list).
+/// A link asked for by a signed-in account (`begin_link`) is started by its `link` token, for
+/// the provider and front end it named.
 pub async fn start(
     state: &Identity,
     federation: &Federation,
     provider: &str,
     redirect_to: &str,
+    link: Option<&str>,
     callback: &str,
 ) -> Result<Started, IdentityError> {
     let settings = federation.settings().await;
@@ -103,11 +125,26 @@ pub async fn start(
     if !settings.allows_return_to(redirect_to) {
         return Err(IdentityError::RedirectNotAllowed);
     }
+    let link_to = match link {
+        None => None,
+        Some(token) => {
+            let (record, _) =
+                take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::ProviderLinkIntent, token)
+                    .await
+                    .map_err(|_| IdentityError::InvalidSignInFlow)?;
+            let intent: LinkIntent =
+                serde_json::from_str(record.payload.as_deref().unwrap_or_default()).map_err(anyhow::Error::from)?;
+            if intent.provider != provider.id || intent.redirect_to != redirect_to {
+                return Err(IdentityError::InvalidSignInFlow);
+            }
+            Some(intent)
+        }
+    };
     let flow_state = random_token();
     let browser = random_token();
     let (location, pending) =
         federation.authorization(provider, &flow_state, callback).await.map_err(federation_error)?;
-    let flow = Flow { provider: provider.id.clone(), redirect_to: redirect_to.to_string(), pending };
+    let flow = Flow { provider: provider.id.clone(), redirect_to: redirect_to.to_string(), pending, link_to };
     let flow = serde_json::to_string(&flow).map_err(anyhow::Error::from)?;
     state
         .tokens
@@ -225,7 +262,14 @@ async fn sign_in_outcome(
     // The operator may have removed the provider since the sign-in started.
     let provider = settings.provider(&flow.provider).ok_or(IdentityError::UnknownProvider)?;
     let identity = federation.identify(provider, &flow.pending, code, callback).await.map_err(federation_error)?;
-    account_for(state, provider, identity).await
+    match &flow.link_to {
+        Some(intent) => Ok(Outcome::Link {
+            intent: intent.clone(),
+            provider: provider.id.clone(),
+            identity: StoredIdentity { subject: identity.subject, email: identity.email },
+        }),
+        None => account_for(state, provider, identity).await,
+    }
 }
 
 /// The account a proven provider account signs in to, made now if it is new.
@@ -273,11 +317,17 @@ async fn account_for(
             .await?
             .map(|user| signs_in(&user))
             .ok_or(IdentityError::Account(AccountError::Conflict)),
-        // Someone registered the address a moment ago: theirs to prove.
-        Err(AccountError::EmailTaken) => match state.accounts.account_by_email(&email.key()).await? {
-            Some(holder) => Ok(link_required(&holder)),
-            None => Err(IdentityError::Account(AccountError::Conflict)),
-        },
+        // The address was taken a moment ago: by another sign-in of the same provider account
+        // (then that account), or by a registration (then theirs to prove).
+        Err(AccountError::EmailTaken) => {
+            if let Some(user) = state.accounts.account_by_identity(&provider.id, &identity.subject).await? {
+                return Ok(signs_in(&user));
+            }
+            match state.accounts.account_by_email(&email.key()).await? {
+                Some(holder) => Ok(link_required(&holder)),
+                None => Err(IdentityError::Account(AccountError::Conflict)),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -351,6 +401,8 @@ pub async fn exchange(
                 user.filter(|u| u.identity(&provider, &subject).is_some()).ok_or(IdentityError::InvalidSignInFlow)?;
             Ok(sign_in(state, user, vec![AMR_FEDERATED.to_string()], client).await?.into())
         }
+        // A link's result is the linking session's to confirm, not a sign-in.
+        Outcome::Link { .. } => Err(IdentityError::InvalidSignInFlow),
         Outcome::LinkRequired { user_id, provider, identity } => {
             let user = state.accounts.account(&user_id).await?.ok_or(IdentityError::InvalidSignInFlow)?;
             let ceremony = random_token();
@@ -424,8 +476,19 @@ pub async fn link_with_password(
     else {
         return Err(IdentityError::InvalidSignInFlow);
     };
+    let user = link(state, &user, &provider, identity).await?;
+    throttle.succeeded(attempt).await?;
+    state.record(&user.id, ActivityKind::IdentityLinked, client, format!("{provider}, after its password")).await?;
+    tracing::info!(user_id = %user.id, provider, "a provider's account was linked after the password");
+    let amr = [AMR_PASSWORD, AMR_FEDERATED].map(String::from).to_vec();
+    Ok(sign_in(state, user, amr, client).await?.into())
+}
+
+/// Links the provider's account to `user`, if the account is still at the credential it was
+/// read with (the password or session that proved it is still its own).
+async fn link(state: &Identity, user: &User, provider: &str, identity: StoredIdentity) -> Result<User, IdentityError> {
     let linked = LinkedIdentity {
-        provider: provider.clone(),
+        provider: provider.to_string(),
         subject: identity.subject,
         email: identity.email,
         linked_at: state.clock.now(),
@@ -434,9 +497,17 @@ pub async fn link_with_password(
     let (user, ()) = state
         .lifecycle()
         .modify(&user.id, |user| {
-            // The password checked is still the account's.
             if user.credential_version != verified {
                 return Err(AccountError::Conflict);
+            }
+            // One account of a provider per account: another would be a second way in nobody
+            // sees in the list as distinct.
+            if user.identities.iter().any(|i| i.provider == linked.provider && i.subject != linked.subject) {
+                return Err(AccountError::invalid(
+                    "provider",
+                    "already_linked",
+                    "unlink this provider's other account first",
+                ));
             }
             if user.identity(&linked.provider, &linked.subject).is_none() {
                 user.identities.push(linked.clone());
@@ -444,9 +515,155 @@ pub async fn link_with_password(
             Ok(())
         })
         .await?;
-    throttle.succeeded(attempt).await?;
-    state.record(&user.id, ActivityKind::IdentityLinked, client, format!("{provider}, after its password")).await?;
-    tracing::info!(user_id = %user.id, provider, "a provider's account was linked after the password");
-    let amr = [AMR_PASSWORD, AMR_FEDERATED].map(String::from).to_vec();
-    Ok(sign_in(state, user, amr, client).await?.into())
+    Ok(user)
+}
+
+/// A provider's account linked to the caller's, as its owner sees it.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct IdentityView {
+    /// The provider's id (`DELETE /api/v1/user/identities?provider=` takes it).
+    #[schema(example = "google")]
+    pub provider: String,
+    /// The address the provider gave when it was linked.
+    #[schema(example = "ada@gmail.com")]
+    pub email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub linked_at: OffsetDateTime,
+}
+
+impl From<&LinkedIdentity> for IdentityView {
+    fn from(i: &LinkedIdentity) -> Self {
+        Self { provider: i.provider.clone(), email: i.email.clone(), linked_at: i.linked_at }
+    }
+}
+
+/// The caller's linked providers.
+pub async fn identities(state: &Identity, caller: &AuthUser) -> Result<Vec<IdentityView>, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    Ok(user.identities.iter().map(IdentityView::from).collect())
+}
+
+/// Where to send the browser to link a provider to the caller's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkStart {
+    /// Navigate the browser there (not a fetch) within `expires_in` seconds. The provider's
+    /// sign-in comes back to `redirect_to` with a `code` for `POST /api/v1/user/identities/confirm`.
+    pub start_url: String,
+    #[schema(example = 300)]
+    pub expires_in: u64,
+}
+
+/// How long a link asked for may be started.
+pub const LINK_START_TTL: Duration = Duration::minutes(5);
+
+/// Asks to link `provider` to the caller's account (a recent authentication: a way in is at
+/// stake); the sign-in it starts links only when this same session confirms it.
+pub async fn begin_link(
+    state: &Identity,
+    federation: &Federation,
+    caller: &AuthUser,
+    provider: &str,
+    redirect_to: &str,
+) -> Result<LinkStart, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
+    let settings = federation.settings().await;
+    settings.provider(provider).ok_or(IdentityError::UnknownProvider)?;
+    if !settings.allows_return_to(redirect_to) {
+        return Err(IdentityError::RedirectNotAllowed);
+    }
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let intent = LinkIntent {
+        user_id: user.id.clone(),
+        session_id: caller.session_id.clone(),
+        provider: provider.to_string(),
+        redirect_to: redirect_to.to_string(),
+    };
+    let token = random_token();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: hash_token(&token),
+            kind: TokenKind::ProviderLinkIntent,
+            user_id: user.id.clone(),
+            email_key: user.email.key(),
+            expires_at: state.clock.now() + LINK_START_TTL,
+            credential_version: user.credential_version,
+            reset_generation: 0,
+            payload: Some(serde_json::to_string(&intent).map_err(anyhow::Error::from)?),
+        })
+        .await?;
+    let mut url = url::Url::parse(&format!("{}/api/v1/auth/providers/start", state.config.public_url))
+        .map_err(anyhow::Error::from)?;
+    url.query_pairs_mut()
+        .append_pair("provider", provider)
+        .append_pair("redirect_to", redirect_to)
+        .append_pair("link", &token);
+    Ok(LinkStart { start_url: url.to_string(), expires_in: LINK_START_TTL.whole_seconds() as u64 })
+}
+
+/// Links the provider's account a link's sign-in proved, from the session that asked for it,
+/// where the sign-in ended: a code that reaches another session or account links nothing.
+pub async fn confirm_link(
+    state: &Identity,
+    caller: &AuthUser,
+    code: &str,
+    client: Client<'_>,
+) -> Result<IdentityView, IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    let (source, _) = client;
+    if code.len() != 43 {
+        return Err(IdentityError::InvalidSignInFlow);
+    }
+    let record = state.tokens.take_token(TokenKind::ProviderResult, &challenge_hash(code, source)).await?;
+    let record = record.filter(|r| r.expires_at > state.clock.now()).ok_or(IdentityError::InvalidSignInFlow)?;
+    let outcome: Outcome =
+        serde_json::from_str(record.payload.as_deref().unwrap_or_default()).map_err(anyhow::Error::from)?;
+    let Outcome::Link { intent, provider, identity } = outcome else { return Err(IdentityError::InvalidSignInFlow) };
+    if intent.user_id != caller.user_id || intent.session_id != caller.session_id {
+        tracing::warn!(user_id = %caller.user_id, "a provider link confirmed by another session was refused");
+        return Err(IdentityError::InvalidSignInFlow);
+    }
+    let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let user = link(state, &user, &provider, identity).await?;
+    state.record(&user.id, ActivityKind::IdentityLinked, client, provider.clone()).await?;
+    let linked = user.identities.iter().find(|i| i.provider == provider).ok_or(IdentityError::NotFound)?;
+    Ok(linked.into())
+}
+
+/// Unlinks the caller's account of `provider` (a recent authentication), unless it is the
+/// account's last way in: no password, no passkey, no other provider. Decided on the account
+/// as it is written.
+pub async fn unlink(
+    state: &Identity,
+    caller: &AuthUser,
+    provider: &str,
+    client: Client<'_>,
+) -> Result<(), IdentityError> {
+    caller.require(Action::ManageOwnFactors)?;
+    caller.require_recent_authentication()?;
+    let (user, ()) = state
+        .lifecycle()
+        .modify(&caller.user_id, |user| {
+            let before = user.identities.len();
+            user.identities.retain(|i| i.provider != provider);
+            if user.identities.len() == before {
+                return Err(AccountError::NotFound);
+            }
+            let ways_in = user.identities.len() + user.factors.passkeys.len() + usize::from(user.has_password());
+            if ways_in == 0 {
+                return Err(AccountError::invalid("provider", "last_way_in", "the account's last way in"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            AccountError::NotFound => IdentityError::NotFound,
+            AccountError::Invalid(errors) if errors.iter().any(|e| e.code == "last_way_in") => IdentityError::LastWayIn,
+            e => e.into(),
+        })?;
+    state.record(&user.id, ActivityKind::IdentityUnlinked, client, provider.to_string()).await?;
+    Ok(())
 }

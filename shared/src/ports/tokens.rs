@@ -32,6 +32,9 @@ pub enum TokenKind {
     /// A provider's account whose address is an existing account's: linked only once that
     /// account is proven (its password), from where the sign-in ended.
     ProviderLink,
+    /// A signed-in account's request to link a provider (from `POST /api/v1/user/identities`),
+    /// taken by the sign-in it starts.
+    ProviderLinkIntent,
 }
 
 impl TokenKind {
@@ -48,6 +51,7 @@ impl TokenKind {
             TokenKind::ProviderSignIn => "provider_sign_in",
             TokenKind::ProviderResult => "provider_result",
             TokenKind::ProviderLink => "provider_link",
+            TokenKind::ProviderLinkIntent => "provider_link_intent",
         }
     }
 }

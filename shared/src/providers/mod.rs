@@ -10,8 +10,9 @@
 use std::sync::Arc;
 
 use axum::{
+    Json,
     body::Bytes,
-    extract::{Query, State},
+    extract::{FromRef, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -20,10 +21,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     federation::Federation,
-    http::{ApiError, Device, JsonBody, Problem, Source, pages::page},
+    http::{Access, ApiError, AuthUser, Device, JsonBody, Problem, Source, pages::page},
     identity::{
         Identity, IdentityError,
-        providers::{self, ProviderAnswer, ProviderSignInOutcome, ProviderView},
+        providers::{self, IdentityView, LinkStart, ProviderAnswer, ProviderSignInOutcome, ProviderView},
     },
 };
 
@@ -48,8 +49,25 @@ const FLOW_COOKIE: &str = "ums_provider_flow";
 /// The group's operations for the OpenAPI document, without its handlers (the docs function
 /// carries no provider protocol).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list_providers, start, callback, callback_form_post, exchange, link))]
+#[openapi(paths(
+    list_providers,
+    start,
+    callback,
+    callback_form_post,
+    exchange,
+    link,
+    identities,
+    begin_link,
+    unlink,
+    confirm_link
+))]
 pub struct ProvidersApi;
+
+impl FromRef<ProvidersState> for Access {
+    fn from_ref(state: &ProvidersState) -> Self {
+        state.identity.access()
+    }
+}
 
 crate::http::route_group! {
     ProvidersState;
@@ -58,6 +76,8 @@ crate::http::route_group! {
     [callback, callback_form_post],
     [exchange],
     [link],
+    [identities, begin_link, unlink],
+    [confirm_link],
 }
 
 /// The providers people may sign in with.
@@ -76,6 +96,8 @@ pub struct StartQuery {
     pub provider: String,
     /// The front end's page to come back to: exactly one of the operator's list.
     pub redirect_to: String,
+    /// A link to a signed-in account: the `start_url` of `POST /api/v1/user/identities` has it.
+    pub link: Option<String>,
 }
 
 /// Sign in with a provider: where the browser goes first.
@@ -98,6 +120,7 @@ pub async fn start(State(state): State<ProvidersState>, Query(query): Query<Star
         &state.federation,
         &query.provider,
         &query.redirect_to,
+        query.link.as_deref(),
         &state.callback_url(),
     )
     .await?;
@@ -300,4 +323,106 @@ pub async fn link(
     let outcome =
         providers::link_with_password(&state.identity, &body.link_ceremony, &body.password, (&source, &device)).await?;
     Ok(crate::auth::no_store(outcome))
+}
+
+/// The providers linked to your account.
+#[utoipa::path(
+    get, path = "/api/v1/user/identities", tag = "providers", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Your linked providers", body = Vec<IdentityView>),
+        (status = 401, description = "Not signed in (`unauthorized`)", body = Problem),
+    )
+)]
+pub async fn identities(
+    State(state): State<ProvidersState>,
+    caller: AuthUser,
+) -> Result<Json<Vec<IdentityView>>, ApiError> {
+    Ok(Json(providers::identities(&state.identity, &caller).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BeginLink {
+    /// A provider's `id`.
+    pub provider: String,
+    /// The front end's page the provider's sign-in comes back to (on the operator's list).
+    pub redirect_to: String,
+}
+
+/// Link a provider to your account.
+///
+/// Needs a recent authentication. Answers where to send the browser: the provider's sign-in
+/// comes back to `redirect_to` with a `code`, which this same session confirms at
+/// `POST /api/v1/user/identities/confirm` (a code confirmed by any other session links nothing).
+#[utoipa::path(
+    post, path = "/api/v1/user/identities", tag = "providers", security(("bearer" = [])), request_body = BeginLink,
+    responses(
+        (status = 200, description = "Where to send the browser", body = LinkStart),
+        (status = 400, description = "`redirect_not_allowed`", body = Problem),
+        (status = 401, description = "`unauthorized`, or `step_up_required`", body = Problem),
+        (status = 404, description = "`unknown_provider`", body = Problem),
+    )
+)]
+pub async fn begin_link(
+    State(state): State<ProvidersState>,
+    caller: AuthUser,
+    JsonBody(body): JsonBody<BeginLink>,
+) -> Result<crate::auth::NoStore<LinkStart>, ApiError> {
+    let start =
+        providers::begin_link(&state.identity, &state.federation, &caller, &body.provider, &body.redirect_to).await?;
+    Ok(crate::auth::no_store(start))
+}
+
+/// Confirm a provider's link with the `code` its sign-in came back with, from the session that
+/// asked for it.
+#[utoipa::path(
+    post, path = "/api/v1/user/identities/confirm", tag = "providers", security(("bearer" = [])),
+    request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "Linked", body = IdentityView),
+        (status = 400, description = "The code is unknown, used, expired, from elsewhere or another session's (`invalid_sign_in_flow`)", body = Problem),
+        (status = 409, description = "The provider's account is another account's (`identity_taken`)", body = Problem),
+        (status = 422, description = "This provider's other account is linked already (`validation_failed`)", body = Problem),
+    )
+)]
+pub async fn confirm_link(
+    State(state): State<ProvidersState>,
+    caller: AuthUser,
+    source: Source,
+    device: Device,
+    JsonBody(body): JsonBody<ExchangeRequest>,
+) -> Result<Json<IdentityView>, ApiError> {
+    Ok(Json(providers::confirm_link(&state.identity, &caller, &body.code, (&source, &device)).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnlinkQuery {
+    /// The provider to unlink.
+    pub provider: String,
+}
+
+/// Unlink a provider from your account.
+///
+/// Needs a recent authentication. The account's last way in stays: without a password, a passkey
+/// or another provider, the last provider cannot be unlinked (set a password by the reset flow
+/// first).
+#[utoipa::path(
+    delete, path = "/api/v1/user/identities", tag = "providers", security(("bearer" = [])), params(UnlinkQuery),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 401, description = "`unauthorized`, or `step_up_required`", body = Problem),
+        (status = 404, description = "No such provider linked (`not_found`)", body = Problem),
+        (status = 409, description = "The account's last way in (`last_way_in`)", body = Problem),
+    )
+)]
+pub async fn unlink(
+    State(state): State<ProvidersState>,
+    caller: AuthUser,
+    source: Source,
+    device: Device,
+    Query(query): Query<UnlinkQuery>,
+) -> Result<StatusCode, ApiError> {
+    providers::unlink(&state.identity, &caller, &query.provider, (&source, &device)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use super::{SessionView, UsersState, security::ActivityView};
 use crate::{
     domain::{Action, UserId, UserView},
     http::{ApiError, AuthUser, Problem},
+    identity::providers::IdentityView,
     ports::{EdgeKind, Side},
 };
 
@@ -39,6 +40,8 @@ pub struct ReportExport {
 pub struct DataExport {
     pub account: UserView,
     pub sessions: Vec<SessionView>,
+    /// The providers' accounts (Google's, GitHub's, ...) linked to yours.
+    pub identities: Vec<IdentityView>,
     /// The authors you subscribe to.
     pub subscriptions: Vec<EdgeExport>,
     /// The authors you follow.
@@ -89,6 +92,7 @@ async fn data_export(state: &UsersState, caller: &AuthUser) -> Result<DataExport
     Ok(DataExport {
         account: UserView::new(&user, &state.identity.config.photos_url),
         sessions,
+        identities: user.identities.iter().map(IdentityView::from).collect(),
         subscriptions,
         follows,
         reports,

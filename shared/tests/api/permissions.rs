@@ -168,6 +168,13 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         row(M::POST, "/api/v1/auth/providers/exchange", anyone(400)).body(json!({ "code": invalid_token })),
         row(M::POST, "/api/v1/auth/providers/link", anyone(400))
             .body(json!({ "link_ceremony": invalid_token, "password": PASSWORD })),
+        // Linked providers: each caller's own (none); linking needs a recent sign-in, which
+        // every caller here has, and a provider that exists.
+        row(M::GET, "/api/v1/user/identities", signed_in(200)),
+        row(M::POST, "/api/v1/user/identities", signed_in(404))
+            .body(json!({ "provider": "nope", "redirect_to": "https://blog.example/signed-in" })),
+        row(M::POST, "/api/v1/user/identities/confirm", signed_in(400)).body(json!({ "code": invalid_token })),
+        row(M::DELETE, "/api/v1/user/identities", signed_in(404)).path("/api/v1/user/identities?provider=test"),
         row(M::GET, "/api/v1/user/activity", signed_in(200)),
         row(M::GET, "/api/v1/user/activity", admin_only(200))
             .path("/api/v1/user/activity?id=01936f4e-0000-7000-8000-000000000001"),

@@ -399,3 +399,126 @@ async fn the_providers_are_listed_without_their_secrets() {
     assert!(text.contains(r#"{"id":"test","name":"Test provider"}"#), "{text}");
     assert!(!text.contains("secret"), "{text}");
 }
+
+impl TestApp {
+    /// Asks to link `provider` to the account of `access`: the URL to send the browser to.
+    async fn begin_link(&self, access: &str, provider: &str) -> Response {
+        let body = json!({ "provider": provider, "redirect_to": FRONT_END });
+        self.post("/api/v1/user/identities", access, &body).await
+    }
+
+    async fn confirm_link(&self, access: &str, code: &str) -> Response {
+        self.post("/api/v1/user/identities/confirm", access, &json!({ "code": code })).await
+    }
+
+    /// Links `person`'s account at `provider` to the account of `access`, as its owner would.
+    async fn linked(&self, access: &str, provider: &str, person: &Person) -> Value {
+        let start: Value = self.begin_link(access, provider).await.json().await.unwrap();
+        let start_url = start["start_url"].as_str().unwrap_or_else(|| panic!("a start URL: {start}"));
+        let response = Browser::new().through_provider(start_url, &person.login, "").await;
+        let code = front_end_query(&response)["code"].clone();
+        let confirmed = self.confirm_link(access, &code).await;
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        confirmed.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_reader_links_a_provider_signs_in_with_it_and_unlinks_it() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let google_ada = person_at_provider("ada", Some("ada@example.com"), true).await;
+
+    let linked = app.linked(&ada.access, "test", &google_ada).await;
+    assert_eq!((linked["provider"].as_str(), linked["email"].as_str()), (Some("test"), Some("ada@example.com")));
+    let listed: Value = app.get("/api/v1/user/identities", &ada.access).await.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let export: Value = app.get("/api/v1/user/export", &ada.access).await.json().await.unwrap();
+    assert_eq!(export["identities"][0]["provider"], json!("test"), "{export}");
+    let signed_in = app.provider_sign_in("test", &google_ada).await;
+    assert_eq!(signed_in["user"]["id"].as_str().unwrap(), app.id_of(&ada.access).await);
+
+    let unlinked = app.delete("/api/v1/user/identities?provider=test", &ada.access, None).await;
+    assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
+    assert!(app.provider_sign_in("test", &google_ada).await.get("link_ceremony").is_some(), "no longer a way in");
+    let again = app.delete("/api/v1/user/identities?provider=test", &ada.access, None).await;
+    assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
+    let activity: Value = app.get("/api/v1/user/activity", &ada.access).await.json().await.unwrap();
+    let kinds: Vec<&str> = activity["items"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"identity_linked") && kinds.contains(&"identity_unlinked"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_link_started_by_one_account_and_finished_in_anothers_browser_links_nothing() {
+    let app = spawn_app().await;
+    let mallory = app.signed_up("reader", "mallory@example.com").await;
+    let victim = app.signed_up("reader", "victim@example.com").await;
+    let victims_google = person_at_provider("victim", Some("victim@example.com"), true).await;
+    // Mallory asks to link, and sends the victim the start URL; the victim signs in at the
+    // provider, and the victim's front end confirms with the victim's session.
+    let start: Value = app.begin_link(&mallory.access, "test").await.json().await.unwrap();
+    let response =
+        Browser::new().through_provider(start["start_url"].as_str().unwrap(), &victims_google.login, "").await;
+    let code = front_end_query(&response)["code"].clone();
+    assert_problem(app.confirm_link(&victim.access, &code).await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow")
+        .await;
+    // Mallory has no use of it either (and it is spent), nor may a link's code sign anyone in.
+    assert_problem(app.confirm_link(&mallory.access, &code).await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow")
+        .await;
+    let listed: Value = app.get("/api/v1/user/identities", &mallory.access).await.json().await.unwrap();
+    assert_eq!(listed, json!([]));
+    let start: Value = app.begin_link(&mallory.access, "test").await.json().await.unwrap();
+    let response =
+        Browser::new().through_provider(start["start_url"].as_str().unwrap(), &victims_google.login, "").await;
+    let code = front_end_query(&response)["code"].clone();
+    assert_problem(app.post_exchange(&code).await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+    // A start URL is used once.
+    let start: Value = app.begin_link(&mallory.access, "test").await.json().await.unwrap();
+    let start_url = start["start_url"].as_str().unwrap();
+    assert_eq!(Browser::new().get(start_url).await.status(), StatusCode::SEE_OTHER);
+    assert_problem(Browser::new().get(start_url).await, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+}
+
+#[tokio::test]
+async fn a_provider_account_linked_elsewhere_is_not_linked_again() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    app.provider_sign_in("test", &grace).await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let start: Value = app.begin_link(&ada.access, "test").await.json().await.unwrap();
+    let response = Browser::new().through_provider(start["start_url"].as_str().unwrap(), &grace.login, "").await;
+    let code = front_end_query(&response)["code"].clone();
+    assert_problem(app.confirm_link(&ada.access, &code).await, StatusCode::CONFLICT, "identity_taken").await;
+}
+
+#[tokio::test]
+async fn an_account_made_by_a_provider_keeps_its_last_way_in_until_it_sets_a_password() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    let tokens = Tokens::of(&app.provider_sign_in("test", &grace).await);
+    let refused = app.delete("/api/v1/user/identities?provider=test", &tokens.access, None).await;
+    assert_problem(refused, StatusCode::CONFLICT, "last_way_in").await;
+
+    // The reset flow sets a first password, and the provider may then go.
+    assert_eq!(app.post_send_reset_password_email(&grace.email).await.status(), StatusCode::ACCEPTED);
+    let token = app.email_token(&grace.email, "Reset your password").await;
+    assert_eq!(app.post_reset_password(&token, PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    let tokens = app.logged_in(&grace.email).await;
+    let unlinked = app.delete("/api/v1/user/identities?provider=test", &tokens.access, None).await;
+    assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn an_address_that_changes_at_the_provider_moves_no_account() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    let first = app.provider_sign_in("test", &grace).await;
+    // Grace's provider account changes its address: it is still Grace's account here.
+    let moved = Person { login: grace.login.clone(), email: format!("new-{}", grace.email) };
+    let body = json!({ "sub": moved.login, "email": moved.email, "email_verified": true, "given_name": "Grace" });
+    reqwest::Client::new().post(format!("{}/test/users", provider_url())).json(&body).send().await.unwrap();
+    assert_eq!(app.provider_sign_in("test", &moved).await["user"]["id"], first["user"]["id"]);
+    // Someone else's provider account that now has Grace's old address gets only a link to prove.
+    let newcomer = person_at_provider("newcomer", Some(&grace.email), true).await;
+    assert!(app.provider_sign_in("test", &newcomer).await.get("link_ceremony").is_some());
+}
