@@ -71,6 +71,13 @@ const loginForm = (action, hidden = {}, extra = '') => `<form method="post" acti
 const codes = new Map();
 const accessTokens = new Map();
 
+// The Apple-style client's key (contract/test-sign-in-providers.json holds its private half): a
+// token request of the `apple` provider must carry a client secret signed with it.
+const appleKey = await jose.importSPKI(`-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEVtMQWhMzcIV3Vo7ybU+qwXghHGSc
+p2Ps4UGk5Zx3KDbS+nmwRaP3/T8wwlQl2jxChm5PKrsE8sUT+PPKvI3KQA==
+-----END PUBLIC KEY-----`, 'ES256');
+
 const rogueKey = await jose.generateKeyPair('ES256');
 const otherKey = await jose.generateKeyPair('ES256');
 const roguePublic = { ...(await jose.exportJWK(rogueKey.publicKey)), kid: 'rogue', alg: 'ES256', use: 'sig' };
@@ -191,6 +198,13 @@ async function standIn(req, res, url) {
     if (!person) return html(res, 400, 'No such test person');
     const code = crypto.randomBytes(16).toString('hex');
     codes.set(code, { kind: 'rogue', person, mischief: form.mischief || 'none', nonce: form.nonce, challenge: form.code_challenge });
+    if (form.response_mode === 'form_post') {
+      // As Apple answers: a page that posts the result to the client, from this site.
+      const fields = { state: form.state, code };
+      return html(res, 200, `<form method="post" action="${escape(form.redirect_uri)}">${Object.entries(fields)
+        .map(([k, v]) => `<input type="hidden" name="${k}" value="${escape(v)}">`).join('')}</form>`
+        + '<script>document.forms[0].submit()</script>');
+    }
     const back = new URL(form.redirect_uri);
     back.searchParams.set('code', code);
     back.searchParams.set('state', form.state);
@@ -203,6 +217,17 @@ async function standIn(req, res, url) {
     codes.delete(form.code);
     if (!grant || grant.kind !== 'rogue' || s256(form.code_verifier || '') !== grant.challenge) {
       return json(res, 400, { error: 'invalid_grant' });
+    }
+    if (form.client_secret !== undefined) {
+      // A client that sends its secret in the body is the Apple-style one: its secret is a JWT
+      // by its team, about itself, for Apple, signed with its key.
+      try {
+        await jose.jwtVerify(form.client_secret, appleKey, {
+          issuer: 'TEAMTEST01', audience: 'https://appleid.apple.com', subject: form.client_id, maxTokenAge: '10m',
+        });
+      } catch (e) {
+        return json(res, 401, { error: 'invalid_client', error_description: String(e) });
+      }
     }
     return json(res, 200, { access_token: 'rogue', token_type: 'Bearer', expires_in: 300, id_token: await rogueIdToken(grant) });
   }

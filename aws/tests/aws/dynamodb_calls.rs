@@ -7,6 +7,8 @@ use serde_json::json;
 use crate::{
     api_on_aws::{AwsApi, PASSWORD, registration, totp_code},
     emulator::unique,
+    lambda_events::{aws_on_emulator, function, new_key},
+    provider_support::{Browser, FRONT_END, front_end_query, location, person_at_provider, test_sign_in_settings},
 };
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/dynamodb.md");
@@ -213,6 +215,8 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     assert_eq!(status, 200, "{signed_in}");
     measure("POST auth/passkey", calls.take());
 
+    provider_sign_in_calls(&api, &mut measure).await;
+
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
         table.push_str(&format!("| {route} | {calls} |\n"));
@@ -220,4 +224,101 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let doc = std::fs::read_to_string(DOC).unwrap();
     let documented = doc.split(START).nth(1).and_then(|rest| rest.split(END).next()).expect("the calls table markers");
     assert_eq!(documented.trim(), table.trim(), "docs/dynamodb.md is out of date; the measured table is:\n\n{table}");
+}
+
+/// The providers function's routes, served on a port of this machine (the test provider sends
+/// the browser back to it), over the same counted table: a first sign-in, a linked account's,
+/// a link to an existing account by its password, and the linked providers' routes.
+async fn provider_sign_in_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std::collections::BTreeMap<String, u32>)) {
+    use std::sync::Arc;
+
+    use shared::federation::{Federation, SignInSettings};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut aws = aws_on_emulator(&api.table, Some(&api.queues), new_key()).await;
+    aws.config.public_url = base.clone();
+    let mut state = aws.providers_state().await.unwrap();
+    let settings = test_sign_in_settings().expect("UMS_TEST_PROVIDER_URL: the test provider (scripts/test starts it)");
+    state.federation = Arc::new(Federation::new(SignInSettings::parse(&settings).unwrap()));
+    let app = function(shared::providers::router(state)).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let calls = &api.table.calls;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value, bearer: Option<&str>| {
+        let mut request = client.post(format!("{base}{path}")).json(&body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let start = |provider: &str| {
+        let mut url = url::Url::parse(&format!("{base}/api/v1/auth/providers/start")).unwrap();
+        url.query_pairs_mut().append_pair("provider", provider).append_pair("redirect_to", FRONT_END);
+        url.to_string()
+    };
+    // Each sign-in: the start, the provider's pages (no DynamoDB call), the return.
+    async fn signed_in_at_provider(
+        browser: &Browser,
+        start: &str,
+        login: &str,
+        calls: &ums_aws::call_count::CallCounter,
+    ) -> (std::collections::BTreeMap<String, u32>, std::collections::BTreeMap<String, u32>, String) {
+        calls.take();
+        let started = browser.get(start).await;
+        let started_calls = calls.take();
+        let back = browser.through_provider(location(&started), login, "").await;
+        let returned_calls = calls.take();
+        (started_calls, returned_calls, front_end_query(&back)["code"].clone())
+    }
+
+    let grace = person_at_provider("cost", None, true).await;
+    let (started, returned, code) = signed_in_at_provider(&Browser::new(), &start("test"), &grace.login, calls).await;
+    measure("GET auth/providers/start", started);
+    measure("GET auth/providers/callback (a first sign-in: the account made)", returned);
+    let tokens: serde_json::Value =
+        post("/api/v1/auth/providers/exchange", json!({ "code": code }), None).await.unwrap().json().await.unwrap();
+    measure("POST auth/providers/exchange (the account's first session)", calls.take());
+    let (_, returned, code) = signed_in_at_provider(&Browser::new(), &start("test"), &grace.login, calls).await;
+    measure("GET auth/providers/callback (a linked account)", returned);
+    post("/api/v1/auth/providers/exchange", json!({ "code": code }), None).await.unwrap();
+    measure("POST auth/providers/exchange (a linked account, a known device)", calls.take());
+
+    let access = tokens["access_token"].as_str().expect("tokens");
+    client.get(format!("{base}/api/v1/user/identities")).bearer_auth(access).send().await.unwrap();
+    measure("GET user/identities", calls.take());
+    client.delete(format!("{base}/api/v1/user/identities?provider=test")).bearer_auth(access).send().await.unwrap();
+    measure("DELETE user/identities (its last way in: refused)", calls.take());
+
+    // An existing account's address: the link by its password.
+    let email = format!("{}@example.com", unique("linked"));
+    api.call("POST", "/api/v1/auth/register/reader", Some(registration(&email)), None).await;
+    let token = api.email_token(&email, "Confirm your email address").await;
+    api.call("GET", &format!("/api/v1/auth/confirm_email?token={token}"), None, None).await;
+    let theirs = person_at_provider("cost", Some(&email), true).await;
+    let (_, returned, code) = signed_in_at_provider(&Browser::new(), &start("test"), &theirs.login, calls).await;
+    measure("GET auth/providers/callback (an existing account's address)", returned);
+    let answer: serde_json::Value =
+        post("/api/v1/auth/providers/exchange", json!({ "code": code }), None).await.unwrap().json().await.unwrap();
+    measure("POST auth/providers/exchange (the link to prove)", calls.take());
+    let link = json!({ "link_ceremony": answer["link_ceremony"], "password": PASSWORD });
+    let linked: serde_json::Value =
+        post("/api/v1/auth/providers/link", link, None).await.unwrap().json().await.unwrap();
+    measure("POST auth/providers/link", calls.take());
+
+    // A signed-in account links another provider, and unlinks it.
+    let access = linked["access_token"].as_str().expect("tokens");
+    let begin = json!({ "provider": "github", "redirect_to": FRONT_END });
+    let started: serde_json::Value =
+        post("/api/v1/user/identities", begin, Some(access)).await.unwrap().json().await.unwrap();
+    measure("POST user/identities", calls.take());
+    let start_url = started["start_url"].as_str().expect("a start URL");
+    let (started, returned, code) = signed_in_at_provider(&Browser::new(), start_url, &theirs.login, calls).await;
+    measure("GET auth/providers/start (a link)", started);
+    measure("GET auth/providers/callback (a link)", returned);
+    post("/api/v1/user/identities/confirm", json!({ "code": code }), Some(access)).await.unwrap();
+    measure("POST user/identities/confirm", calls.take());
+    client.delete(format!("{base}/api/v1/user/identities?provider=github")).bearer_auth(access).send().await.unwrap();
+    measure("DELETE user/identities", calls.take());
+    server.abort();
 }

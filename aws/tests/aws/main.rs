@@ -13,6 +13,8 @@ mod job_pipeline;
 mod lambda_events;
 mod notifications_under_throttling;
 mod photos_on_aws;
+#[path = "../../../shared/tests/support/provider.rs"]
+mod provider_support;
 mod queue_and_mail;
 mod scale_model;
 mod sdk_retries;

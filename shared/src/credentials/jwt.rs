@@ -332,6 +332,16 @@ impl JwtKeys {
     }
 }
 
+/// A JWT of `claims` signed ES256 with a PKCS#8 PEM key named `kid` (a provider's client
+/// secret, as Apple asks for one).
+pub fn sign_es256(private_key_pem: &str, kid: &str, claims: &impl serde::Serialize) -> anyhow::Result<String> {
+    es256_only::install();
+    let key = EncodingKey::from_ec_pem(private_key_pem.trim().as_bytes()).context("reading an ES256 key")?;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &key).context("signing a JWT")
+}
+
 /// jsonwebtoken's cryptography, for the one algorithm this service signs and accepts. The
 /// crate's RustCrypto provider would link RSA, EdDSA and HMAC into every function for nothing;
 /// with this one, a token of any other algorithm cannot even be checked.

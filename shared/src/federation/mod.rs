@@ -7,6 +7,7 @@
 //! fetched with bounded retries; a provider that cannot be reached is
 //! [`FederationError::Unavailable`], never a crash, and touches no other way in.
 
+mod apple;
 mod github;
 mod oidc;
 
@@ -89,6 +90,8 @@ pub struct ProviderSettings {
     #[serde(flatten)]
     pub protocol: Protocol,
     pub client_id: String,
+    /// Not for Apple, whose secret the service signs (`Protocol::Apple`).
+    #[serde(default)]
     pub client_secret: String,
 }
 
@@ -111,6 +114,16 @@ pub enum Protocol {
         /// Beyond `openid`; `email profile` when not given.
         #[serde(default)]
         scopes: Vec<String>,
+    },
+    /// Sign in with Apple: an OpenID provider whose client secret is a JWT the service signs
+    /// with the team's key (`private_key`: the `.p8` file's PEM; `key_id`: its id), and whose
+    /// answer is a form POST. `client_id` is the Services ID.
+    Apple {
+        #[serde(default = "apple::issuer")]
+        issuer: String,
+        team_id: String,
+        key_id: String,
+        private_key: String,
     },
     /// GitHub's OAuth 2 and its REST API (their URLs, for GitHub Enterprise or a stand-in).
     Github {
@@ -198,7 +211,7 @@ impl Federation {
             current.0 = Instant::now() + self.reload_every;
             match source.read().await.and_then(|text| text.map(|t| SignInSettings::parse(&t)).transpose()) {
                 Ok(settings) => current.1 = Arc::new(settings.unwrap_or_default()),
-                Err(e) => tracing::error!(error = %e, "the sign-in providers' settings could not be read again"),
+                Err(e) => tracing::error!(error = %e, "the sign-in providers' settings could not be read"),
             }
         }
         current.1.clone()
@@ -215,7 +228,11 @@ impl Federation {
         match &provider.protocol {
             Protocol::Openid { issuer, scopes } => {
                 let metadata = self.metadata(issuer, false).await?;
-                oidc::authorization(&metadata, provider, scopes, state, callback)
+                oidc::authorization(&metadata, provider, scopes, oidc::Style::Standard, state, callback)
+            }
+            Protocol::Apple { issuer, .. } => {
+                let metadata = self.metadata(issuer, false).await?;
+                oidc::authorization(&metadata, provider, &apple::scopes(), oidc::Style::Apple, state, callback)
             }
             Protocol::Github { authorize_url, token_url, .. } => {
                 github::authorization(provider, authorize_url, token_url, state, callback)
@@ -231,22 +248,36 @@ impl Federation {
         code: &str,
         callback: &str,
     ) -> Result<ProviderIdentity, FederationError> {
-        match &provider.protocol {
-            Protocol::Openid { issuer, .. } => {
-                let metadata = self.metadata(issuer, false).await?;
-                match oidc::identify(&self.http, &metadata, provider, pending, code, callback).await {
-                    // The provider may have rotated its keys since the set was cached: the
-                    // same token is checked once more against a fresh set.
-                    Err(oidc::Failure::UnknownKey(token)) => {
-                        let fresh = self.metadata(issuer, true).await?;
-                        oidc::verify_again(&fresh, provider, pending, token)
-                    }
-                    other => other.map_err(oidc::Failure::into_error),
-                }
+        let (issuer, style, provider) = match &provider.protocol {
+            Protocol::Openid { issuer, .. } => (issuer, oidc::Style::Standard, provider.clone()),
+            Protocol::Apple { issuer, team_id, key_id, private_key } => {
+                let secret = apple::client_secret(&provider.client_id, team_id, key_id, private_key)
+                    .map_err(|e| FederationError::Unavailable(format!("Apple's client secret: {e:#}")))?;
+                (issuer, oidc::Style::Apple, ProviderSettings { client_secret: secret, ..provider.clone() })
             }
             Protocol::Github { token_url, authorize_url, api_url } => {
-                github::identify(&self.http, provider, authorize_url, token_url, api_url, pending, code, callback).await
+                return github::identify(
+                    &self.http,
+                    provider,
+                    authorize_url,
+                    token_url,
+                    api_url,
+                    pending,
+                    code,
+                    callback,
+                )
+                .await;
             }
+        };
+        let metadata = self.metadata(issuer, false).await?;
+        match oidc::identify(&self.http, &metadata, &provider, style, pending, code, callback).await {
+            // The provider may have rotated its keys since the set was cached: the same token
+            // is checked once more against a fresh set.
+            Err(oidc::Failure::UnknownKey(token)) => {
+                let fresh = self.metadata(issuer, true).await?;
+                oidc::verify_again(&fresh, &provider, pending, token)
+            }
+            other => other.map_err(oidc::Failure::into_error),
         }
     }
 

@@ -14,6 +14,15 @@ use super::{FederationError, Pending, ProviderIdentity, ProviderSettings};
 
 pub type Metadata = CoreProviderMetadata;
 
+/// How a provider departs from the common case.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Standard,
+    /// Apple: the answer is a form POST (`response_mode=form_post`, which its `name` and
+    /// `email` scopes require), and the client secret goes in the token request's body.
+    Apple,
+}
+
 /// Why an identification failed: a key the cached set lacks is worth one more look.
 pub enum Failure {
     UnknownKey(Box<CoreIdToken>),
@@ -49,6 +58,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Metadata, 
 fn client(
     metadata: &Metadata,
     provider: &ProviderSettings,
+    style: Style,
     callback: &str,
 ) -> Result<
     CoreClient<
@@ -62,30 +72,38 @@ fn client(
     FederationError,
 > {
     let redirect = RedirectUrl::new(callback.to_string()).map_err(|e| unavailable("the callback URL")(&e))?;
-    Ok(CoreClient::from_provider_metadata(
+    let client = CoreClient::from_provider_metadata(
         metadata.clone(),
         ClientId::new(provider.client_id.clone()),
         Some(ClientSecret::new(provider.client_secret.clone())),
     )
-    .set_redirect_uri(redirect))
+    .set_redirect_uri(redirect);
+    Ok(match style {
+        Style::Standard => client,
+        Style::Apple => client.set_auth_type(openidconnect::AuthType::RequestBody),
+    })
 }
 
 pub fn authorization(
     metadata: &Metadata,
     provider: &ProviderSettings,
     scopes: &[String],
+    style: Style,
     state: &str,
     callback: &str,
 ) -> Result<(url::Url, Pending), FederationError> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = state.to_string();
-    let client = client(metadata, provider, callback)?;
+    let client = client(metadata, provider, style, callback)?;
     let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, move || CsrfToken::new(state), Nonce::new_random)
         .set_pkce_challenge(challenge);
     let default_scopes = ["email".to_string(), "profile".to_string()];
     for scope in if scopes.is_empty() { &default_scopes[..] } else { scopes } {
         request = request.add_scope(Scope::new(scope.clone()));
+    }
+    if style == Style::Apple {
+        request = request.add_extra_param("response_mode", "form_post");
     }
     let (url, _, nonce) = request.url();
     Ok((url, Pending { verifier: verifier.secret().clone(), nonce: Some(nonce.secret().clone()) }))
@@ -95,11 +113,12 @@ pub async fn identify(
     http: &reqwest::Client,
     metadata: &Metadata,
     provider: &ProviderSettings,
+    style: Style,
     pending: &Pending,
     code: &str,
     callback: &str,
 ) -> Result<ProviderIdentity, Failure> {
-    let client = client(metadata, provider, callback)?;
+    let client = client(metadata, provider, style, callback)?;
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
         .map_err(|e| unavailable("the token endpoint")(&e))?
@@ -143,7 +162,7 @@ pub fn verify_again(
     token: Box<CoreIdToken>,
 ) -> Result<ProviderIdentity, FederationError> {
     // Only the key set matters here: the callback URL plays no part in checking a token.
-    let client = client(metadata, provider, "http://unused.invalid/")?;
+    let client = client(metadata, provider, Style::Standard, "http://unused.invalid/")?;
     verify(&client, pending, &token).map(identity_of).map_err(Failure::into_error)
 }
 

@@ -170,7 +170,7 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     config.limits.registrations_per_minute = 10_000;
     // A rotation of the key set is seen by the next request (the default waits 5 minutes).
     config.jwt.keys_reload = Duration::ZERO;
-    if let Some(settings) = test_sign_in_settings() {
+    if let Some(settings) = crate::provider_support::test_sign_in_settings() {
         std::fs::write(&config.sign_in_providers_file, settings).unwrap();
     }
     tweak(&mut config);
@@ -192,27 +192,6 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
         local: Some(Local { clock, app: Arc::new(app), _temp: None, server, events }),
         authenticators: Default::default(),
     }
-}
-
-/// The front end's page provider sign-ins come back to (on the operator's list of the tests'
-/// settings; never loaded: the stories read where the browser is sent).
-pub const FRONT_END: &str = "https://blog.example/signed-in";
-
-/// The test provider (contract/test-provider.mjs, started by scripts/test): a story of provider
-/// sign-in fails without it, saying so.
-pub fn provider_url() -> String {
-    std::env::var("UMS_TEST_PROVIDER_URL").expect(
-        "UMS_TEST_PROVIDER_URL is not set: provider sign-in stories need the test provider \
-         (scripts/test starts it: node contract/test-provider.mjs PORT)",
-    )
-}
-
-/// The sign-in providers' settings the stories run with (contract/test-sign-in-providers.json,
-/// which scripts/test also gives the AWS path): the test provider, its GitHub stand-in, its
-/// rogue issuer, and a provider that is down.
-pub fn test_sign_in_settings() -> Option<String> {
-    let url = std::env::var("UMS_TEST_PROVIDER_URL").ok()?;
-    Some(include_str!("../../../contract/test-sign-in-providers.json").replace("PROVIDER_URL", &url))
 }
 
 pub fn registration(email: &str) -> Value {

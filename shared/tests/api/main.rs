@@ -24,6 +24,8 @@ mod phishing;
 mod photos;
 mod profile;
 mod provider_sign_in;
+#[path = "../support/provider.rs"]
+mod provider_support;
 mod register;
 mod second_factor;
 mod session_list;

@@ -2,156 +2,18 @@
 //! contract/test-provider.mjs), its GitHub stand-in, and its rogue issuer, through a browser
 //! that keeps its cookies as a browser does. Each story makes its own people at the provider.
 
-use std::{collections::HashMap, sync::Mutex};
-
 use reqwest::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{FRONT_END, PASSWORD, TestApp, Tokens, assert_problem, provider_url, spawn_app};
-
-/// A browser: follows nothing by itself, keeps each host's cookies (paths and expiry aside: the
-/// stories' cookies are few), and knows where it is.
-struct Browser {
-    client: reqwest::Client,
-    cookies: Mutex<HashMap<String, HashMap<String, String>>>,
-}
-
-fn host_of(url: &url::Url) -> String {
-    format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or_default())
-}
-
-impl Browser {
-    fn new() -> Self {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { client, cookies: Mutex::new(HashMap::new()) }
-    }
-
-    fn cookie_header(&self, url: &url::Url) -> Option<String> {
-        let cookies = self.cookies.lock().unwrap();
-        let jar = cookies.get(&host_of(url))?;
-        Some(jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")).filter(|c| !c.is_empty())
-    }
-
-    fn keep_cookies(&self, url: &url::Url, response: &Response) {
-        let mut cookies = self.cookies.lock().unwrap();
-        let jar = cookies.entry(host_of(url)).or_default();
-        for value in response.headers().get_all(header::SET_COOKIE) {
-            let pair = value.to_str().unwrap().split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let expired = value.is_empty() || value_of_attribute(response, name, "max-age").as_deref() == Some("0");
-            if expired {
-                jar.remove(name);
-            } else {
-                jar.insert(name.to_string(), value.to_string());
-            }
-        }
-    }
-
-    async fn get(&self, url: &str) -> Response {
-        let url = url::Url::parse(url).unwrap();
-        let mut request = self.client.get(url.clone());
-        if let Some(cookies) = self.cookie_header(&url) {
-            request = request.header(header::COOKIE, cookies);
-        }
-        let response = request.send().await.unwrap();
-        self.keep_cookies(&url, &response);
-        response
-    }
-
-    async fn post_form(&self, url: &str, form: &[(String, String)]) -> Response {
-        let url = url::Url::parse(url).unwrap();
-        let mut request = self.client.post(url.clone()).form(form);
-        if let Some(cookies) = self.cookie_header(&url) {
-            request = request.header(header::COOKIE, cookies);
-        }
-        let response = request.send().await.unwrap();
-        self.keep_cookies(&url, &response);
-        response
-    }
-
-    /// Goes through a provider's sign-in as `login` (telling the rogue issuer what to get
-    /// wrong), from `start`, up to the answer that sends the browser to the front end (or does
-    /// not: then that answer).
-    async fn through_provider(&self, start: &str, login: &str, mischief: &str) -> Response {
-        let mut at = url::Url::parse(start).unwrap();
-        let mut response = self.get(at.as_str()).await;
-        for _ in 0..20 {
-            if response.status().is_redirection() {
-                let next = at.join(location(&response)).unwrap();
-                if next.as_str().starts_with(FRONT_END) {
-                    return response;
-                }
-                at = next;
-                response = self.get(at.as_str()).await;
-            } else if response.status() == StatusCode::OK && at.path().starts_with("/interaction/") {
-                // The certified provider's sign-in page.
-                let form = [("login".to_string(), login.to_string())];
-                response = self.post_form(&format!("{}/login", at.as_str().trim_end_matches('/')), &form).await;
-                at = at.join(&format!("{}/login", at.path())).unwrap();
-            } else if response.status() == StatusCode::OK && at.query().is_some() {
-                // A stand-in's sign-in page: its form carries the authorization request on.
-                let mut form: Vec<(String, String)> = at.query_pairs().into_owned().collect();
-                form.push(("login".into(), login.into()));
-                form.push(("mischief".into(), mischief.into()));
-                let mut action = at.clone();
-                action.set_query(None);
-                response = self.post_form(action.as_str(), &form).await;
-                at = action;
-            } else {
-                return response;
-            }
-        }
-        panic!("the sign-in went round in circles at {at}");
-    }
-}
-
-fn value_of_attribute(response: &Response, cookie: &str, attribute: &str) -> Option<String> {
-    response.headers().get_all(header::SET_COOKIE).iter().find_map(|value| {
-        let value = value.to_str().ok()?;
-        value.starts_with(&format!("{cookie}=")).then_some(())?;
-        value.split(';').skip(1).find_map(|part| {
-            let (name, v) = part.trim().split_once('=')?;
-            name.eq_ignore_ascii_case(attribute).then(|| v.to_string())
-        })
-    })
-}
-
-fn location(response: &Response) -> &str {
-    response.headers().get(header::LOCATION).expect("a Location").to_str().unwrap()
-}
-
-/// A person at the provider, with an address that is theirs unless told otherwise.
-struct Person {
-    login: String,
-    email: String,
-}
-
-async fn person_at_provider(name: &str, email: Option<&str>, verified: bool) -> Person {
-    let unique = uuid::Uuid::now_v7().simple().to_string();
-    let login = format!("{name}-{unique}");
-    let email = email.map_or_else(|| format!("{login}@example.com"), str::to_string);
-    let github_id = u64::from_str_radix(&unique[20..32], 16).unwrap();
-    let body = json!({
-        "sub": login, "email": email, "email_verified": verified,
-        "given_name": "Grace", "family_name": "Hopper", "github_id": github_id.to_string(),
-    });
-    let response = reqwest::Client::new().post(format!("{}/test/users", provider_url())).json(&body).send().await;
-    assert_eq!(response.expect("the test provider answers").status(), StatusCode::CREATED);
-    Person { login, email }
-}
+use crate::{
+    helpers::{PASSWORD, TestApp, Tokens, assert_problem, spawn_app},
+    provider_support::{Browser, FRONT_END, Person, front_end_query, location, person_at_provider, provider_url},
+};
 
 fn start_url(app: &TestApp, provider: &str) -> String {
     let mut url = url::Url::parse(&app.url("/api/v1/auth/providers/start")).unwrap();
     url.query_pairs_mut().append_pair("provider", provider).append_pair("redirect_to", FRONT_END);
     url.to_string()
-}
-
-/// What the front end's page was given: `code=...` or `error=...`.
-fn front_end_query(response: &Response) -> HashMap<String, String> {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "sent on to the front end");
-    let to = url::Url::parse(location(response)).unwrap();
-    assert!(to.as_str().starts_with(FRONT_END), "{to}");
-    to.query_pairs().into_owned().collect()
 }
 
 impl TestApp {
@@ -521,4 +383,15 @@ async fn an_address_that_changes_at_the_provider_moves_no_account() {
     // Someone else's provider account that now has Grace's old address gets only a link to prove.
     let newcomer = person_at_provider("newcomer", Some(&grace.email), true).await;
     assert!(app.provider_sign_in("test", &newcomer).await.get("link_ceremony").is_some());
+}
+
+#[tokio::test]
+async fn apple_answers_by_a_form_post_and_is_paid_with_a_client_secret_signed_by_the_team() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    // The stand-in answers as Apple does (a page posting to the callback from its own site, so
+    // without the sign-in's cookie) and refuses a token request without a client secret signed
+    // by the team's key.
+    let answer = app.provider_sign_in("apple", &grace).await;
+    assert!(answer.get("access_token").is_some(), "{answer}");
 }
