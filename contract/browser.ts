@@ -66,7 +66,9 @@ try {
   page.on("console", (message) => {
     const text = message.text();
     const meant = text.includes("status of 422");
-    if ((message.type() === "error" || message.type() === "warning") && !meant) complaints.push(text);
+    if ((message.type() === "error" || message.type() === "warning") && !meant) {
+      complaints.push(`${message.location().url}: ${text}`);
+    }
   });
 
   // Confirm: the link opens a page; only the button confirms.
@@ -161,10 +163,44 @@ try {
   const ended = await fetch(`${base}/api/v1/user`, { headers: { authorization: `Bearer ${passkey.access}` } });
   check(ended.status === 401, `the alerted session is over: ${ended.status}`);
   check(complaints.length === 0, `the browser complained: ${complaints.join(" | ")}`);
+
+  // Signing in with a provider: the front end sends Chromium to the service, which sends it to
+  // the provider's own sign-in page (oidc-provider's, the tests' provider); Chromium signs in
+  // there and comes back through the service to the front end's page with a code, which the
+  // front end exchanges for tokens (here from this process, on the same machine).
+  const providerUrl = process.env.UMS_TEST_PROVIDER_URL ?? "";
+  check(providerUrl !== "", "UMS_TEST_PROVIDER_URL is not set: the test provider (scripts/contract starts one)");
+  const sub = `ada-${Date.now()}`;
+  const person = { sub, email: `${sub}@example.com`, email_verified: true, given_name: "Ada", family_name: "Lovelace" };
+  const made = await fetch(`${providerUrl}/test/users`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(person),
+  });
+  check(made.status === 201, `a person at the provider: ${made.status}`);
+  // The front end's page (the test provider serves one, on the operator's list of the settings).
+  const frontEnd = `${providerUrl}/signed-in`;
+  complaints.length = 0;
+  await page.goto(`${base}/api/v1/auth/providers/start?provider=test&redirect_to=${encodeURIComponent(frontEnd)}`);
+  check(page.url().startsWith(`${providerUrl}/interaction/`), `at the provider's sign-in page: ${page.url()}`);
+  await page.locator('input[name="login"]').fill(sub);
+  await Promise.all([page.waitForURL((url) => url.href.startsWith(`${frontEnd}?code=`)), page.getByRole("button").click()]);
+  check((await heading(page)) === "Welcome back", `the front end's page: ${await heading(page)}`);
+  const code = new URL(page.url()).searchParams.get("code");
+  const exchanged = await post("/api/v1/auth/providers/exchange", { code });
+  check(exchanged.status === 200, `exchanging the code: ${exchanged.status}`);
+  const signedIn = await exchanged.json();
+  check(signedIn.user?.email === person.email && signedIn.user?.first_name === "Ada", `signed in: ${JSON.stringify(signedIn.user)}`);
+  const again = await post("/api/v1/auth/providers/exchange", { code });
+  check(again.status === 400, `the code a second time: ${again.status}`);
+  // The provider's and the front end's pages are not ours (they have no favicon, say).
+  const ours = complaints.filter((complaint) => complaint.startsWith(base));
+  check(ours.length === 0, `the browser complained: ${ours.join(" | ")}`);
   console.log(
     "browser story: confirmed by the page's button, reset through the form, logged in; " +
       "a passkey registered by Chromium's WebAuthn client (virtual authenticator) signed in once; " +
-      "the new-device alert's page ended Chromium's session",
+      "the new-device alert's page ended Chromium's session; " +
+      "signed in through the provider's own page, back on the front end's with a code exchanged once",
   );
 } finally {
   await browser.close();

@@ -3,6 +3,8 @@
 // with the id_tokens an attacker would try (another key, another audience, another nonce, another
 // issuer, expired). One node process; scripts/test starts it and tells the tests its URL.
 //
+// It also serves a front end's page (/signed-in) for the browser story to land on.
+//
 // Tests make their people first: POST /test/users {"sub", "email", "email_verified",
 // "given_name", "family_name"}. Signing in at any of the three is a form whose `login` names one.
 //
@@ -104,6 +106,10 @@ function s256(verifier) {
 
 async function standIn(req, res, url) {
   const path = url.pathname;
+  // A front end's page, for the browser story to land on (the settings list it).
+  if (path === '/signed-in' && req.method === 'GET') {
+    return html(res, 200, '<h1>Welcome back</h1>');
+  }
   // People.
   if (path === '/test/users' && req.method === 'POST') {
     const person = JSON.parse(await readBody(req));

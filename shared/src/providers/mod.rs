@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::{
     Json,
     body::Bytes,
-    extract::{FromRef, Query, State},
+    extract::{FromRef, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     federation::Federation,
-    http::{Access, ApiError, AuthUser, Device, JsonBody, Problem, Source, pages::page},
+    http::{Access, ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source, pages::page},
     identity::{
         Identity, IdentityError,
         providers::{self, IdentityView, LinkStart, ProviderAnswer, ProviderSignInOutcome, ProviderView},
@@ -109,12 +109,15 @@ pub struct StartQuery {
     get, path = "/api/v1/auth/providers/start", tag = "providers", params(StartQuery),
     responses(
         (status = 303, description = "To the provider's sign-in page"),
-        (status = 400, description = "`redirect_to` is not on the operator's list (`redirect_not_allowed`)", body = Problem),
+        (status = 400, description = "`redirect_to` is not on the operator's list (`redirect_not_allowed`), a `link` that is unknown, used or for another provider (`invalid_sign_in_flow`), or a parameter missing (`invalid_query`)", body = Problem),
         (status = 404, description = "No such provider (`unknown_provider`)", body = Problem),
         (status = 503, description = "The provider cannot be reached (`provider_unavailable`); see Retry-After", body = Problem),
     )
 )]
-pub async fn start(State(state): State<ProvidersState>, Query(query): Query<StartQuery>) -> Result<Response, ApiError> {
+pub async fn start(
+    State(state): State<ProvidersState>,
+    QueryParams(query): QueryParams<StartQuery>,
+) -> Result<Response, ApiError> {
     let started = providers::start(
         &state.identity,
         &state.federation,
@@ -147,8 +150,8 @@ fn redirect(location: &str, cookie: Option<&str>) -> Response {
     response
 }
 
-/// What a provider sends back (as a query, or a form post).
-#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
+/// What a provider sends back (as a query, or a form post; read by `provider_return`).
+#[derive(Debug, Default, IntoParams, ToSchema)]
 #[into_params(parameter_in = Query)]
 pub struct ProviderReturn {
     pub state: Option<String>,
@@ -174,15 +177,17 @@ pub async fn callback(
     State(state): State<ProvidersState>,
     source: Source,
     headers: HeaderMap,
-    Query(answer): Query<ProviderReturn>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let answer = provider_return(query.unwrap_or_default().as_bytes());
     finish(&state, &source, &headers, answer).await
 }
 
 /// Where providers that answer by a form post (Apple) send the browser back.
 ///
 /// The same as the GET. A browser does not send the sign-in's cookie with another site's
-/// form post, so a post without it is sent once to the GET, which it does send it to.
+/// form post, so a post of a `state` without it is sent once to the GET, which it does send it
+/// to.
 #[utoipa::path(
     post, path = "/api/v1/auth/providers/callback", tag = "providers",
     request_body(content = ProviderReturn, content_type = "application/x-www-form-urlencoded"),
@@ -197,15 +202,16 @@ pub async fn callback_form_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer: ProviderReturn = serde_urlencoded_form(&body);
-    if flow_cookie(&headers).is_none() {
+    let answer = provider_return(&body);
+    if flow_cookie(&headers).is_none() && answer.state.is_some() {
         let query = form_query(&answer);
         return redirect(&format!("{}?{query}", state.callback_url()), None);
     }
     finish(&state, &source, &headers, answer).await
 }
 
-fn serde_urlencoded_form(body: &[u8]) -> ProviderReturn {
+/// The provider's answer from a query string or a form body (what else it holds is not ours).
+fn provider_return(body: &[u8]) -> ProviderReturn {
     let mut answer = ProviderReturn::default();
     for (key, value) in url::form_urlencoded::parse(body) {
         match key.as_ref() {
@@ -411,6 +417,7 @@ pub struct UnlinkQuery {
     delete, path = "/api/v1/user/identities", tag = "providers", security(("bearer" = [])), params(UnlinkQuery),
     responses(
         (status = 204, description = "Unlinked"),
+        (status = 400, description = "No `provider` named (`invalid_query`)", body = Problem),
         (status = 401, description = "`unauthorized`, or `step_up_required`", body = Problem),
         (status = 404, description = "No such provider linked (`not_found`)", body = Problem),
         (status = 409, description = "The account's last way in (`last_way_in`)", body = Problem),
@@ -421,7 +428,7 @@ pub async fn unlink(
     caller: AuthUser,
     source: Source,
     device: Device,
-    Query(query): Query<UnlinkQuery>,
+    QueryParams(query): QueryParams<UnlinkQuery>,
 ) -> Result<StatusCode, ApiError> {
     providers::unlink(&state.identity, &caller, &query.provider, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)

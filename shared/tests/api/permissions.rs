@@ -163,8 +163,8 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
             .path("/api/v1/auth/providers/start?provider=nope&redirect_to=https://blog.example/signed-in"),
         row(M::GET, "/api/v1/auth/providers/callback", anyone(400))
             .path(&format!("/api/v1/auth/providers/callback?state={invalid_token}&code=x")),
-        // A form post without the browser's cookie is sent on to the GET, once.
-        row(M::POST, "/api/v1/auth/providers/callback", anyone(303)),
+        // A form post of no sign-in: a page saying so.
+        row(M::POST, "/api/v1/auth/providers/callback", anyone(400)),
         row(M::POST, "/api/v1/auth/providers/exchange", anyone(400)).body(json!({ "code": invalid_token })),
         row(M::POST, "/api/v1/auth/providers/link", anyone(400))
             .body(json!({ "link_ceremony": invalid_token, "password": PASSWORD })),
