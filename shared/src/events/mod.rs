@@ -385,6 +385,24 @@ mod tests {
     }
 
     #[test]
+    fn a_linked_provider_is_an_event_naming_the_provider_never_its_subject_or_address() {
+        let before = account();
+        let mut after = before.clone();
+        after.identities.push(crate::domain::LinkedIdentity {
+            provider: "google".into(),
+            subject: "108234567890".into(),
+            email: Some("ada@gmail.com".into()),
+            linked_at: time::macros::datetime!(2026-12-02 12:00 UTC),
+        });
+        let linked = account_changes(&before, &after);
+        assert_eq!(linked, [Change::IdentityLinked { provider: "google".into() }]);
+        let json = serde_json::to_string(&linked).unwrap();
+        assert!(!json.contains("108234567890") && !json.contains("gmail"), "{json}");
+        assert_eq!(account_changes(&after, &before), [Change::IdentityUnlinked { provider: "google".into() }]);
+        assert_eq!(account_changes(&after, &after.clone()), [], "a write that keeps it");
+    }
+
+    #[test]
     fn a_record_read_again_makes_the_same_events_and_an_edge_names_who_acted() {
         let time = time::macros::datetime!(2026-12-02 12:00 UTC);
         let edge = Image::Edge { kind: EdgeKind::Follow, from: "a1".into(), to: "b2".into() };

@@ -157,7 +157,7 @@ pub async fn login(
         None => return Err(IdentityError::InvalidCredentials),
     };
     if user.factors.any() {
-        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source).await?));
+        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source, AMR_PASSWORD).await?));
     }
     // The session and the forgetting of the checks are one store call; a right password that
     // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.

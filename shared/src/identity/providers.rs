@@ -433,7 +433,10 @@ async fn sign_in(
     client: Client<'_>,
 ) -> Result<LoginOutcome, IdentityError> {
     if user.factors.any() {
-        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, client.0).await?));
+        // The second step's session names the provider as the first (a link by password too:
+        // the provider's account is what signs in from now on).
+        let challenge = second_factor::challenge(state, &user, client.0, AMR_FEDERATED).await?;
+        return Ok(LoginOutcome::SecondFactor(challenge));
     }
     let user_id = user.id.clone();
     let pair = start_session(state, user, None, amr, client).await?;

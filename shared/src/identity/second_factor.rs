@@ -141,10 +141,31 @@ pub struct AccessToken {
 
 /// After a correct password for an account with a factor: a challenge for the second step.
 /// An account that could not sign in anyway (pending, suspended) is told so now.
+/// What a login's challenge keeps on the server: how the first step proved who it was (its
+/// RFC 8176 name: a password's `pwd`, a provider's `fed`), and a passkey ceremony's state.
+#[derive(Serialize, Deserialize)]
+struct ChallengeState {
+    first: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ceremony: Option<String>,
+}
+
+impl ChallengeState {
+    /// The stored payload; one kept before the first step was named (a passkey ceremony's
+    /// state alone, or nothing) was a password's.
+    fn read(payload: Option<&str>) -> Self {
+        payload
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_else(|| ChallengeState { first: AMR_PASSWORD.into(), ceremony: payload.map(str::to_string) })
+    }
+}
+
+/// The second step of a login whose first step (`first`: its RFC 8176 name) proved who it was.
 pub(crate) async fn challenge(
     state: &Identity,
     user: &User,
     source: &Source,
+    first: &str,
 ) -> Result<SecondFactorChallenge, IdentityError> {
     let now = state.clock.now();
     match &user.status {
@@ -162,6 +183,8 @@ pub(crate) async fn challenge(
         let (options, authentication) = passkeys::start_authentication(state, user)?;
         (Some(Box::new(options)), Some(serde_json::to_string(&authentication).map_err(anyhow::Error::from)?))
     };
+    let kept = ChallengeState { first: first.to_string(), ceremony: ceremony_state };
+    let payload = serde_json::to_string(&kept).map_err(anyhow::Error::from)?;
     state
         .tokens
         .put_token(&OneTimeToken {
@@ -172,7 +195,7 @@ pub(crate) async fn challenge(
             expires_at: now + CHALLENGE_TTL,
             credential_version: user.credential_version,
             reset_generation: 0,
-            payload: ceremony_state,
+            payload: Some(payload),
         })
         .await?;
     let factors = [
@@ -209,12 +232,13 @@ pub async fn complete_login(
     let user = user
         .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
         .ok_or(IdentityError::InvalidChallenge)?;
-    let checked = check_factor(state, &user, answer, record.payload.as_deref())?;
+    let kept = ChallengeState::read(record.payload.as_deref());
+    let checked = check_factor(state, &user, answer, kept.ceremony.as_deref())?;
     // Right: the challenge is completed once, whoever else holds it.
     state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(IdentityError::InvalidChallenge)?;
     let method = if matches!(checked, Checked::Passkey { .. }) { AMR_HARDWARE_KEY } else { AMR_ONE_TIME_CODE };
     let user = spend(state, &user, checked).await?;
-    let amr = [AMR_PASSWORD, method, AMR_MULTI_FACTOR].map(String::from).to_vec();
+    let amr = [kept.first.as_str(), method, AMR_MULTI_FACTOR].map(String::from).to_vec();
     let user_id = user.id.clone();
     match start_session(state, user, Some(attempt.key()), amr, client).await {
         Ok(pair) => {

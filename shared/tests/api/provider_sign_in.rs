@@ -250,6 +250,14 @@ async fn staff_answer_their_second_factor_after_a_provider_too() {
     assert!(linked.get("challenge").is_some() && linked.get("access_token").is_none(), "{linked}");
     let direct = app.provider_sign_in("test", &provider_self).await;
     assert!(direct.get("challenge").is_some() && direct.get("access_token").is_none(), "{direct}");
+    // The second step's session says how the first was proved: by the provider, not a password.
+    let answer = app.second_factor_of("root@example.com");
+    let tokens = Tokens::from(app.post_second_factor(direct["challenge"].as_str().unwrap(), &answer).await).await;
+    use base64::Engine as _;
+    let payload = tokens.access.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["amr"], json!(["fed", "otp", "mfa"]));
 }
 
 #[tokio::test]
@@ -394,4 +402,29 @@ async fn apple_answers_by_a_form_post_and_is_paid_with_a_client_secret_signed_by
     // by the team's key.
     let answer = app.provider_sign_in("apple", &grace).await;
     assert!(answer.get("access_token").is_some(), "{answer}");
+}
+
+#[tokio::test]
+async fn in_process_the_providers_settings_are_read_again_without_a_restart() {
+    // In process: the story rewrites the app's settings file (on AWS, its SSM parameter).
+    let app = spawn_app().await;
+    let listed = |app: &TestApp| {
+        let request = app.client.get(app.url("/api/v1/auth/providers")).send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert!(listed(&app).await.to_string().contains(r#""id":"github""#));
+    let file = app.local().config.sign_in_providers_file.clone();
+    let mut settings: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    settings["providers"].as_array_mut().unwrap().retain(|p| p["id"] != "github");
+    std::fs::write(&file, settings.to_string()).unwrap();
+    // The tests read settings again at every request (`UMS_JWT_KEYS_RELOAD_SECS=0`).
+    let now = listed(&app).await;
+    assert!(!now.to_string().contains(r#""id":"github""#), "{now}");
+    let grace = person_at_provider("grace", None, true).await;
+    let response = app.client.get(start_url(&app, "github")).send().await.unwrap();
+    assert_problem(response, StatusCode::NOT_FOUND, "unknown_provider").await;
+    // A document that does not read keeps what was read before (and says so in the log).
+    std::fs::write(&file, "{ not json").unwrap();
+    assert_eq!(listed(&app).await, now);
+    assert!(app.provider_sign_in("test", &grace).await.get("access_token").is_some());
 }
