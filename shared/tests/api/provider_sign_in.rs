@@ -428,3 +428,22 @@ async fn in_process_the_providers_settings_are_read_again_without_a_restart() {
     assert_eq!(listed(&app).await, now);
     assert!(app.provider_sign_in("test", &grace).await.get("access_token").is_some());
 }
+
+#[tokio::test]
+async fn a_registration_never_confirmed_does_not_keep_its_address_from_a_provider_sign_in() {
+    let app = spawn_app().await;
+    let grace = person_at_provider("grace", None, true).await;
+    // Someone registered Grace's address and never confirmed it (perhaps not Grace).
+    app.register("reader", &grace.email).await;
+    let answer = app.provider_sign_in("test", &grace).await;
+    assert!(answer.get("access_token").is_some(), "pending holds no address: {answer}");
+    // The pending registration is gone: its password signs nothing in, its link confirms nothing.
+    assert_problem(
+        app.post_login(&grace.email, crate::helpers::PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let link = app.email_token(&grace.email, "Confirm your email address").await;
+    assert_eq!(app.get_confirm_email(&link).await.status(), StatusCode::BAD_REQUEST);
+}
