@@ -297,6 +297,10 @@ async fn account_for(
     // the address alone.
     let holder = state.accounts.account_by_email(&email.key()).await?;
     if let Some(holder) = holder.filter(|u| u.status != crate::domain::AccountStatus::Pending) {
+        // Another sign-in of this provider account may have made it since the look-up above.
+        if holder.identity(&provider.id, &identity.subject).is_some() {
+            return Ok(signs_in(&holder));
+        }
         return Ok(link_required(&holder));
     }
     if !identity.email_verified {
