@@ -76,6 +76,8 @@ pub struct Limits {
     pub registrations_per_source_per_minute: u32,
     /// Passkey sign-ins one source may start per minute (each start keeps a ceremony).
     pub passkey_sign_ins_per_source_per_minute: u32,
+    /// Provider sign-ins one source may start per minute (each start keeps its flow).
+    pub provider_sign_ins_per_source_per_minute: u32,
     /// Email changes one account may ask for per hour.
     pub email_changes_per_account_per_hour: u32,
     /// Email changes one source may ask for per hour, over all accounts.
@@ -159,6 +161,7 @@ impl Config {
                 emails_per_address_per_hour: 5,
                 registrations_per_source_per_minute: 10,
                 passkey_sign_ins_per_source_per_minute: 30,
+                provider_sign_ins_per_source_per_minute: 30,
                 email_changes_per_account_per_hour: 3,
                 email_changes_per_source_per_hour: 10,
                 registrations_per_minute: 120,
@@ -262,6 +265,9 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_PASSKEY_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
             config.limits.passkey_sign_ins_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_PROVIDER_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
+            config.limits.provider_sign_ins_per_source_per_minute = n;
         }
         if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_ACCOUNT_PER_HOUR")? {
             config.limits.email_changes_per_account_per_hour = n;

@@ -119,7 +119,9 @@ pub async fn start(
     redirect_to: &str,
     link: Option<&str>,
     callback: &str,
+    source: &Source,
 ) -> Result<Started, IdentityError> {
+    state.throttle().allow_provider_sign_in(source).await?;
     let settings = federation.settings().await;
     let provider = settings.provider(provider).ok_or(IdentityError::UnknownProvider)?;
     if !settings.allows_return_to(redirect_to) {

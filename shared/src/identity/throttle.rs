@@ -166,6 +166,17 @@ impl Throttle<'_> {
         Ok(())
     }
 
+    /// Counts one provider sign-in started from `source` in the current minute, before anything
+    /// is looked up or kept; 429 past the limit. Each start keeps a flow for whoever asks.
+    pub async fn allow_provider_sign_in(&self, source: &Source) -> Result<(), IdentityError> {
+        let (count, retry_after_secs) =
+            self.count_in_window(&format!("provider-sign-in#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
+        if count > self.config.provider_sign_ins_per_source_per_minute {
+            return Err(IdentityError::TooManyAttempts { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// Counts one sign-in alert for `account` in the current day (UTC); the count, this one
     /// included.
     pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, IdentityError> {

@@ -111,11 +111,13 @@ pub struct StartQuery {
         (status = 303, description = "To the provider's sign-in page"),
         (status = 400, description = "`redirect_to` is not on the operator's list (`redirect_not_allowed`), a `link` that is unknown, used or for another provider (`invalid_sign_in_flow`), or a parameter missing (`invalid_query`)", body = Problem),
         (status = 404, description = "No such provider (`unknown_provider`)", body = Problem),
+        (status = 429, description = "Too many sign-ins started from here (`too_many_attempts`); see Retry-After", body = Problem),
         (status = 503, description = "The provider cannot be reached (`provider_unavailable`); see Retry-After", body = Problem),
     )
 )]
 pub async fn start(
     State(state): State<ProvidersState>,
+    source: Source,
     QueryParams(query): QueryParams<StartQuery>,
 ) -> Result<Response, ApiError> {
     let started = providers::start(
@@ -125,6 +127,7 @@ pub async fn start(
         &query.redirect_to,
         query.link.as_deref(),
         &state.callback_url(),
+        &source,
     )
     .await?;
     let secure = if state.identity.config.public_url.starts_with("https://") { "; Secure" } else { "" };

@@ -460,3 +460,22 @@ async fn a_registration_never_confirmed_does_not_keep_its_address_from_a_provide
     let link = app.email_token(&grace.email, "Confirm your email address").await;
     assert_eq!(app.get_confirm_email(&link).await.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn in_process_provider_sign_ins_started_from_one_source_are_limited() {
+    // In process: the story sets the limit low and speaks from two loopback addresses.
+    let app = crate::helpers::spawn_app_with(|config| config.limits.provider_sign_ins_per_source_per_minute = 3).await;
+    for _ in 0..3 {
+        assert_eq!(app.client.get(start_url(&app, "test")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+    let refused = app.client.get(start_url(&app, "test")).send().await.unwrap();
+    assert!(refused.headers().get(header::RETRY_AFTER).is_some());
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    let other_source = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let elsewhere = other_source.get(start_url(&app, "test")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::SEE_OTHER, "another source is not held back");
+}
