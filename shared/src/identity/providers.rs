@@ -451,7 +451,8 @@ async fn sign_in(
 }
 
 /// Links the provider's account to the existing account its address belongs to, once the
-/// account's password is given (counted as a login's check), then signs in as a login does.
+/// account's password is given (counted as a login's check), then signs in as a login does. An
+/// account with a second factor is not proven by its password alone: refused, nothing linked.
 pub async fn link_with_password(
     state: &Identity,
     ceremony: &str,
@@ -477,6 +478,12 @@ pub async fn link_with_password(
         }
         Err(e) => return Err(e),
     };
+    // A password alone does not prove an account with a second factor: it links a provider from
+    // a session its factor signed in (`begin_link`), never here.
+    if user.factors.any() {
+        throttle.succeeded(attempt).await?;
+        return Err(IdentityError::StepUpNeedsFactor);
+    }
     // Proven: the link is made once, whoever else holds the ceremony.
     let record =
         state.tokens.take_token(TokenKind::ProviderLink, &hash).await?.ok_or(IdentityError::InvalidSignInFlow)?;

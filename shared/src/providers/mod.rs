@@ -40,6 +40,12 @@ impl ProvidersState {
     pub fn callback_url(&self) -> String {
         format!("{}{CALLBACK_PATH}", self.identity.config.public_url)
     }
+
+    /// The callback's path as the browser sees it (under any path the public URL has, a named
+    /// stage's say): the flow cookie's `Path`.
+    fn cookie_path(&self) -> String {
+        url::Url::parse(&self.callback_url()).map_or_else(|_| CALLBACK_PATH.to_string(), |u| u.path().to_string())
+    }
 }
 
 pub const CALLBACK_PATH: &str = "/api/v1/auth/providers/callback";
@@ -132,8 +138,9 @@ pub async fn start(
     .await?;
     let secure = if state.identity.config.public_url.starts_with("https://") { "; Secure" } else { "" };
     let cookie = format!(
-        "{FLOW_COOKIE}={}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        "{FLOW_COOKIE}={}; Path={}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
         started.browser,
+        state.cookie_path(),
         providers::FLOW_TTL.whole_seconds()
     );
     Ok(redirect(&started.location, Some(&cookie)))
@@ -255,7 +262,7 @@ async fn finish(state: &ProvidersState, source: &Source, headers: &HeaderMap, an
         code: answer.code.as_deref(),
         error: answer.error.as_deref(),
     };
-    let spent = format!("{FLOW_COOKIE}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; SameSite=Lax");
+    let spent = format!("{FLOW_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Lax", state.cookie_path());
     match providers::finish(&state.identity, &state.federation, provider_answer, &state.callback_url(), source).await {
         Ok(location) => redirect(&location, Some(&spent)),
         Err(IdentityError::InvalidSignInFlow) => page(
@@ -312,13 +319,15 @@ pub struct LinkRequest {
 /// password, and sign in.
 ///
 /// The password is counted as a login's (429 with Retry-After after repeated failures); a wrong
-/// one leaves the ceremony usable until it expires, a right one links once.
+/// one leaves the ceremony usable until it expires, a right one links once. An account with a
+/// second factor (all staff) links from a session it signed in to instead.
 #[utoipa::path(
     post, path = "/api/v1/auth/providers/link", tag = "providers", request_body = LinkRequest,
     responses(
         (status = 200, description = "Linked and signed in (`TokenPair`), or a second factor is needed (`SecondFactorChallenge`)", body = ProviderSignInOutcome),
         (status = 400, description = "The ceremony is unknown, used, expired or from elsewhere (`invalid_sign_in_flow`)", body = Problem),
         (status = 401, description = "Wrong password (`invalid_credentials`)", body = Problem),
+        (status = 403, description = "The account has a second factor: the password alone does not prove it (`step_up_needs_second_factor`); sign in and link from the account (`POST /api/v1/user/identities`)", body = Problem),
         (status = 409, description = "The provider's account is linked to another account (`identity_taken`)", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
     )

@@ -255,12 +255,15 @@ async fn github_signs_in_by_its_numeric_id_with_its_verified_primary_address() {
 async fn staff_answer_their_second_factor_after_a_provider_too() {
     let app = spawn_app().await;
     let admin = app.admin("root@example.com").await;
-    let _ = admin;
     let provider_self = person_at_provider("root", Some("root@example.com"), true).await;
+    // Someone with the admin's password but not her authenticator links nothing with it.
     let answer = app.provider_sign_in("test", &provider_self).await;
     let link = json!({ "link_ceremony": answer["link_ceremony"], "password": PASSWORD });
-    let linked: Value = app.post_json("/api/v1/auth/providers/link", &link, None).await.json().await.unwrap();
-    assert!(linked.get("challenge").is_some() && linked.get("access_token").is_none(), "{linked}");
+    let refused = app.post_json("/api/v1/auth/providers/link", &link, None).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "step_up_needs_second_factor").await;
+    // She links it from her session (signed in with her second factor a moment ago)...
+    app.linked(&admin.access, "test", &provider_self).await;
+    // ... and the provider signs her in to the second step, not past it.
     let direct = app.provider_sign_in("test", &provider_self).await;
     assert!(direct.get("challenge").is_some() && direct.get("access_token").is_none(), "{direct}");
     // The second step's session says how the first was proved: by the provider, not a password.
