@@ -109,7 +109,8 @@ struct StoredIdentity {
 }
 
 /// Starts a sign-in with `provider`, to come back to `callback` (this service's) and then to
-/// `redirect_to` (a front end's page on the operator's list).
+/// `redirect_to` (a front end's page on the operator's list), counted on `source` first.
+///
 /// A link asked for by a signed-in account (`begin_link`) is started by its `link` token, for
 /// the provider and front end it named.
 pub async fn start(
