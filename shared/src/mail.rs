@@ -29,6 +29,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
         ("sign_in_alert.html", include_str!("../templates/email/sign_in_alert.html")),
         ("sign_in_alert.txt", include_str!("../templates/email/sign_in_alert.txt")),
+        ("link_provider.html", include_str!("../templates/email/link_provider.html")),
+        ("link_provider.txt", include_str!("../templates/email/link_provider.txt")),
         ("factor_added.html", include_str!("../templates/email/factor_added.html")),
         ("factor_added.txt", include_str!("../templates/email/factor_added.txt")),
         ("author_notification.html", include_str!("../templates/email/author_notification.html")),
@@ -57,6 +59,13 @@ impl EmailJob {
             EmailMessage::FactorAdded { .. } => {
                 ("factor_added", "A second factor was added to your account", None, None)
             }
+            EmailMessage::LinkProvider { link, .. } => {
+                ("link_provider", "Link a sign-in to your account?", Some(link), None)
+            }
+        };
+        let provider = match &self.message {
+            EmailMessage::LinkProvider { provider, .. } => Some(provider),
+            _ => None,
         };
         let (at, source, device, last_today, factor) = match &self.message {
             EmailMessage::SignInAlert { at, source, device, last_today, .. } => {
@@ -68,8 +77,7 @@ impl EmailJob {
             _ => (None, None, None, false, None),
         };
         let alerts_per_day = crate::identity::alerts::SIGN_IN_ALERTS_PER_DAY;
-        let context =
-            minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day, factor };
+        let context = minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day, factor, provider };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

@@ -301,6 +301,15 @@ async fn provider_sign_in_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std
     let answer: serde_json::Value =
         post("/api/v1/auth/providers/exchange", json!({ "code": code }), None).await.unwrap().json().await.unwrap();
     measure("POST auth/providers/exchange (the link to prove)", calls.take());
+    // (The emailed proof: the ceremony spent and a link emailed; the link's button links.)
+    let (_, _, code) = signed_in_at_provider(&Browser::new(), &start("test"), &theirs.login, calls).await;
+    let emailed: serde_json::Value =
+        post("/api/v1/auth/providers/exchange", json!({ "code": code }), None).await.unwrap().json().await.unwrap();
+    calls.take();
+    post("/api/v1/auth/providers/link/email", json!({ "link_ceremony": emailed["link_ceremony"] }), None)
+        .await
+        .unwrap();
+    measure("POST auth/providers/link/email", calls.take());
     let link = json!({ "link_ceremony": answer["link_ceremony"], "password": PASSWORD });
     let linked: serde_json::Value =
         post("/api/v1/auth/providers/link", link, None).await.unwrap().json().await.unwrap();

@@ -33,7 +33,7 @@ use crate::{
     credentials::tokens::{hash_token, random_token},
     domain::{Action, EmailAddress, LinkedIdentity, Profile, User, UserId, single_line},
     federation::{Federation, FederationError, Pending, ProviderIdentity, ProviderSettings},
-    ports::{ActivityKind, OneTimeToken, TokenKind},
+    ports::{ActivityKind, EmailJob, EmailMessage, Job, OneTimeToken, TokenKind},
 };
 
 /// How long the person may spend at the provider.
@@ -683,4 +683,81 @@ pub async fn unlink(
         })?;
     state.record(&user.id, ActivityKind::IdentityUnlinked, client, provider.to_string()).await?;
     Ok(())
+}
+
+/// Emails the existing account a link that links the provider's account to it (the other proof
+/// of the account than its password): counted on the address's emails, the ceremony spent. The
+/// email names the provider as the operator does.
+pub async fn email_link(
+    state: &Identity,
+    federation: &Federation,
+    ceremony: &str,
+    client: Client<'_>,
+) -> Result<(), IdentityError> {
+    let (source, _) = client;
+    if ceremony.len() != 43 {
+        return Err(IdentityError::InvalidSignInFlow);
+    }
+    let hash = challenge_hash(ceremony, source);
+    let record = state.tokens.peek_token(TokenKind::ProviderLink, &hash).await?;
+    let record = record.filter(|r| r.expires_at > state.clock.now()).ok_or(IdentityError::InvalidSignInFlow)?;
+    state.throttle().allow_email_to(&record.email_key).await?;
+    let record =
+        state.tokens.take_token(TokenKind::ProviderLink, &hash).await?.ok_or(IdentityError::InvalidSignInFlow)?;
+    let user = state.accounts.account(&record.user_id).await?;
+    let user = user.filter(|u| u.email.key() == record.email_key).ok_or(IdentityError::InvalidSignInFlow)?;
+    let Ok(Outcome::LinkRequired { provider, .. }) =
+        serde_json::from_str::<Outcome>(record.payload.as_deref().unwrap_or_default())
+    else {
+        return Err(IdentityError::InvalidSignInFlow);
+    };
+    let settings = federation.settings().await;
+    let provider_name = settings.provider(&provider).map_or_else(|| provider.clone(), |p| p.name.clone());
+    let token = random_token();
+    state
+        .tokens
+        .put_token(&OneTimeToken {
+            hash: hash_token(&token),
+            kind: TokenKind::ProviderLinkByEmail,
+            user_id: user.id.clone(),
+            email_key: user.email.key(),
+            expires_at: state.clock.now() + LINK_TTL,
+            credential_version: user.credential_version,
+            reset_generation: 0,
+            payload: record.payload,
+        })
+        .await?;
+    let link = format!("{}{LINK_PAGE}?token={token}", state.config.public_url);
+    let message = EmailMessage::LinkProvider { link, provider: provider_name };
+    state.jobs.enqueue(&Job::SendEmail(EmailJob { to: user.email.to_string(), message })).await?;
+    tracing::info!(user_id = %user.id, provider, "a provider link was emailed to the account's address");
+    Ok(())
+}
+
+/// The page the emailed link opens.
+pub const LINK_PAGE: &str = "/link-provider";
+
+/// The emailed link's button: links the provider's account to the account, once, if the
+/// account is still at the address and credential it was sent for. An account with a second
+/// factor is not proven by its address alone: refused, nothing linked.
+pub async fn link_by_emailed_link(state: &Identity, token: &str, client: Client<'_>) -> Result<String, IdentityError> {
+    let (record, _) =
+        take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::ProviderLinkByEmail, token).await?;
+    let user = state.accounts.account(&record.user_id).await?;
+    let user = user
+        .filter(|u| u.email.key() == record.email_key && u.credential_version == record.credential_version)
+        .ok_or(IdentityError::InvalidToken)?;
+    if user.factors.any() {
+        return Err(IdentityError::StepUpNeedsFactor);
+    }
+    let Ok(Outcome::LinkRequired { provider, identity, .. }) =
+        serde_json::from_str::<Outcome>(record.payload.as_deref().unwrap_or_default())
+    else {
+        return Err(IdentityError::InvalidToken);
+    };
+    let user = link(state, &user, &provider, identity).await?;
+    state
+        .record(&user.id, ActivityKind::IdentityLinked, client, format!("{provider}, by a link emailed to the address"))
+        .await?;
+    Ok(provider)
 }

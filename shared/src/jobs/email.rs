@@ -201,7 +201,8 @@ impl LinkIssuer {
             | TokenKind::ProviderSignIn
             | TokenKind::ProviderResult
             | TokenKind::ProviderLink
-            | TokenKind::ProviderLinkIntent => return Ok(None),
+            | TokenKind::ProviderLinkIntent
+            | TokenKind::ProviderLinkByEmail => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.

@@ -179,6 +179,12 @@ pub enum EmailMessage {
         source: String,
         device: String,
     },
+    /// A provider's account whose address is the account's, to link by the link it carries
+    /// (`provider`: the operator's name for the provider, never a user's words).
+    LinkProvider {
+        link: String,
+        provider: String,
+    },
     SignInAlert {
         link: String,
         at: String,

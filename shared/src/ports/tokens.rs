@@ -35,6 +35,9 @@ pub enum TokenKind {
     /// A signed-in account's request to link a provider (from `POST /api/v1/user/identities`),
     /// taken by the sign-in it starts.
     ProviderLinkIntent,
+    /// A link emailed to an existing account's address to link a provider's account to it
+    /// (its payload: which one), taken by the button of the page it opens.
+    ProviderLinkByEmail,
 }
 
 impl TokenKind {
@@ -52,6 +55,7 @@ impl TokenKind {
             TokenKind::ProviderResult => "provider_result",
             TokenKind::ProviderLink => "provider_link",
             TokenKind::ProviderLinkIntent => "provider_link_intent",
+            TokenKind::ProviderLinkByEmail => "provider_link_by_email",
         }
     }
 }

@@ -21,7 +21,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     federation::Federation,
-    http::{Access, ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source, pages::page},
+    http::{
+        Access, ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, Source,
+        pages::{FormPage, LinkForm, page, unusable_link},
+    },
     identity::{
         Identity, IdentityError,
         providers::{self, IdentityView, LinkStart, ProviderAnswer, ProviderSignInOutcome, ProviderView},
@@ -62,6 +65,9 @@ const FLOW_COOKIE: &str = "ums_provider_flow";
     callback_form_post,
     exchange,
     link,
+    email_link,
+    link_page,
+    link_form,
     identities,
     begin_link,
     unlink,
@@ -82,6 +88,8 @@ crate::http::route_group! {
     [callback, callback_form_post],
     [exchange],
     [link],
+    [email_link],
+    [link_page, link_form],
     [identities, begin_link, unlink],
     [confirm_link],
 }
@@ -444,4 +452,102 @@ pub async fn unlink(
 ) -> Result<StatusCode, ApiError> {
     providers::unlink(&state.identity, &caller, &query.provider, (&source, &device)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailLinkRequest {
+    /// The `link_ceremony` the exchange answered.
+    pub link_ceremony: String,
+}
+
+/// Link a provider's account to the existing account by a link emailed to that account's address
+/// (instead of its password).
+///
+/// Spends the ceremony and emails the account a link whose page's button links (once, within 10
+/// minutes); then signing in with the provider signs in to the account. An account with a second
+/// factor links from a session it signed in to instead. Counted on the address's emails.
+#[utoipa::path(
+    post, path = "/api/v1/auth/providers/link/email", tag = "providers", request_body = EmailLinkRequest,
+    responses(
+        (status = 202, description = "The link is on its way to the account's address"),
+        (status = 400, description = "The ceremony is unknown, used, expired or from elsewhere (`invalid_sign_in_flow`)", body = Problem),
+        (status = 429, description = "Too many emails to the address (`too_many_emails`); see Retry-After", body = Problem),
+    )
+)]
+pub async fn email_link(
+    State(state): State<ProvidersState>,
+    source: Source,
+    device: Device,
+    JsonBody(body): JsonBody<EmailLinkRequest>,
+) -> Result<StatusCode, ApiError> {
+    providers::email_link(&state.identity, &state.federation, &body.link_ceremony, (&source, &device)).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+const LINK: FormPage = FormPage {
+    title: "Link a sign-in to your account",
+    lead: "Press the button to link the provider you signed in with to your account: from then on, signing \
+           in with it signs in to this account. If you did not ask for this, close this page.",
+    action: "link-provider",
+    button: "Link it to my account",
+    password: false,
+};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkPageQuery {
+    /// The token from the emailed link.
+    #[allow(dead_code)]
+    pub token: Option<String>,
+}
+
+/// The page the emailed link opens: a button that links (a GET changes nothing: mail scanners open
+/// links).
+#[utoipa::path(
+    get, path = "/link-provider", tag = "pages", params(LinkPageQuery),
+    responses(
+        (status = 200, description = "A page with the button", content_type = "text/html", body = String),
+        (status = 400, description = "A link without a token of ours", content_type = "text/html", body = String),
+    )
+)]
+pub async fn link_page(RawQuery(query): RawQuery) -> Response {
+    LINK.for_link(query.as_deref())
+}
+
+/// What the link's page posts (`application/x-www-form-urlencoded`).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LinkTokenForm {
+    pub token: String,
+}
+
+/// The button: links the provider's account to the account, once; answers a page.
+#[utoipa::path(
+    post, path = "/link-provider", tag = "pages",
+    request_body(content = LinkTokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Linked", content_type = "text/html", body = String),
+        (status = 400, description = "The link was used or expired", content_type = "text/html", body = String),
+        (status = 403, description = "The account has a second factor: link from the account instead", content_type = "text/html", body = String),
+        (status = 409, description = "The provider's account is another account's", content_type = "text/html", body = String),
+    )
+)]
+pub async fn link_form(State(state): State<ProvidersState>, source: Source, device: Device, body: Bytes) -> Response {
+    let form = LinkForm::parse(&body);
+    let Some(token) = form.token() else { return unusable_link() };
+    let outcome = providers::link_by_emailed_link(&state.identity, token, (&source, &device)).await;
+    LINK.result(token, outcome, "Linked", "Done: sign in with the provider again, and it signs in to this account.")
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi as _;
+
+    #[test]
+    fn the_documented_operations_are_the_served_ones() {
+        let documented = serde_json::to_value(super::ProvidersApi::openapi().paths).unwrap();
+        let served = serde_json::to_value(super::routes().split_for_parts().1.paths).unwrap();
+        assert_eq!(documented, served, "ProvidersApi's paths and route_group!'s list differ");
+    }
 }

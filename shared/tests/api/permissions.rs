@@ -166,6 +166,9 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
         // A form post of no sign-in: a page saying so.
         row(M::POST, "/api/v1/auth/providers/callback", anyone(400)),
         row(M::POST, "/api/v1/auth/providers/exchange", anyone(400)).body(json!({ "code": invalid_token })),
+        row(M::POST, "/api/v1/auth/providers/link/email", anyone(400)).body(json!({ "link_ceremony": invalid_token })),
+        row(M::GET, "/link-provider", anyone(200)).path(&format!("/link-provider?token={invalid_token}")),
+        row(M::POST, "/link-provider", anyone(400)),
         row(M::POST, "/api/v1/auth/providers/link", anyone(400))
             .body(json!({ "link_ceremony": invalid_token, "password": PASSWORD })),
         // Linked providers: each caller's own (none); linking needs a recent sign-in, which

@@ -482,3 +482,42 @@ async fn in_process_provider_sign_ins_started_from_one_source_are_limited() {
     let elsewhere = other_source.get(start_url(&app, "test")).send().await.unwrap();
     assert_eq!(elsewhere.status(), StatusCode::SEE_OTHER, "another source is not held back");
 }
+
+#[tokio::test]
+async fn an_existing_account_links_a_provider_by_a_link_emailed_to_its_address() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    let google_ada = person_at_provider("ada", Some("ada@example.com"), true).await;
+    let answer = app.provider_sign_in("test", &google_ada).await;
+    let ask = json!({ "link_ceremony": answer["link_ceremony"] });
+    let asked = app.post_json("/api/v1/auth/providers/link/email", &ask, None).await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let again = app.post_json("/api/v1/auth/providers/link/email", &ask, None).await;
+    assert_problem(again, StatusCode::BAD_REQUEST, "invalid_sign_in_flow").await;
+
+    // Opening the emailed link links nothing (mail scanners open links); its button does, once.
+    let token = app.email_token("ada@example.com", "Link a sign-in to your account?").await;
+    let page = app.client.get(app.url(&format!("/link-provider?token={token}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(app.provider_sign_in("test", &google_ada).await.get("link_ceremony").is_some(), "not linked yet");
+    let pressed = app.client.post(app.url("/link-provider")).form(&[("token", &token)]).send().await.unwrap();
+    assert_eq!(pressed.status(), StatusCode::OK);
+    let twice = app.client.post(app.url("/link-provider")).form(&[("token", &token)]).send().await.unwrap();
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    let signed_in = app.provider_sign_in("test", &google_ada).await;
+    assert_eq!(signed_in["user"]["id"].as_str().unwrap(), app.id_of(&ada.access).await);
+}
+
+#[tokio::test]
+async fn an_emailed_link_links_nothing_to_an_account_with_a_second_factor() {
+    let app = spawn_app().await;
+    app.admin("root@example.com").await;
+    let provider_self = person_at_provider("root", Some("root@example.com"), true).await;
+    let answer = app.provider_sign_in("test", &provider_self).await;
+    let ask = json!({ "link_ceremony": answer["link_ceremony"] });
+    assert_eq!(app.post_json("/api/v1/auth/providers/link/email", &ask, None).await.status(), StatusCode::ACCEPTED);
+    let token = app.email_token("root@example.com", "Link a sign-in to your account?").await;
+    let pressed = app.client.post(app.url("/link-provider")).form(&[("token", &token)]).send().await.unwrap();
+    assert_eq!(pressed.status(), StatusCode::FORBIDDEN);
+    assert!(app.provider_sign_in("test", &provider_self).await.get("link_ceremony").is_some(), "nothing linked");
+}

@@ -57,6 +57,13 @@ fn every_email() {
             },
         ),
         (
+            "link_provider",
+            EmailMessage::LinkProvider {
+                link: "https://blog.example/link-provider?token=TOKEN".into(),
+                provider: "Google".into(),
+            },
+        ),
+        (
             "factor_added",
             EmailMessage::FactorAdded {
                 factor: "an authenticator app".into(),
