@@ -161,6 +161,23 @@ pub async fn start(
     Ok(Started { location: location.to_string(), browser })
 }
 
+/// A token of an account, at its current address and credential (a change to either voids it
+/// where it is used).
+fn account_token(
+    user: &User,
+    hash: String,
+    kind: TokenKind,
+    expires_at: OffsetDateTime,
+    payload: String,
+) -> OneTimeToken {
+    OneTimeToken {
+        user_id: user.id.clone(),
+        email_key: user.email.key(),
+        credential_version: user.credential_version,
+        ..unbound_token(hash, kind, expires_at, payload)
+    }
+}
+
 /// A token of no account yet (not indexed by one).
 fn unbound_token(hash: String, kind: TokenKind, expires_at: OffsetDateTime, payload: String) -> OneTimeToken {
     OneTimeToken {
@@ -414,13 +431,13 @@ pub async fn exchange(
             let user = state.accounts.account(&user_id).await?.ok_or(IdentityError::InvalidSignInFlow)?;
             let ceremony = random_token();
             let kept = Outcome::LinkRequired { user_id: user.id.clone(), provider: provider.clone(), identity };
-            let mut token = unbound_token(
+            let token = account_token(
+                &user,
                 challenge_hash(&ceremony, source),
                 TokenKind::ProviderLink,
                 state.clock.now() + LINK_TTL,
                 serde_json::to_string(&kept).map_err(anyhow::Error::from)?,
             );
-            (token.user_id, token.email_key) = (user.id.clone(), user.email.key());
             state.tokens.put_token(&token).await?;
             Ok(ProviderSignInOutcome::LinkRequired(LinkRequired {
                 link_ceremony: ceremony,
@@ -601,16 +618,13 @@ pub async fn begin_link(
     let token = random_token();
     state
         .tokens
-        .put_token(&OneTimeToken {
-            hash: hash_token(&token),
-            kind: TokenKind::ProviderLinkIntent,
-            user_id: user.id.clone(),
-            email_key: user.email.key(),
-            expires_at: state.clock.now() + LINK_START_TTL,
-            credential_version: user.credential_version,
-            reset_generation: 0,
-            payload: Some(serde_json::to_string(&intent).map_err(anyhow::Error::from)?),
-        })
+        .put_token(&account_token(
+            &user,
+            hash_token(&token),
+            TokenKind::ProviderLinkIntent,
+            state.clock.now() + LINK_START_TTL,
+            serde_json::to_string(&intent).map_err(anyhow::Error::from)?,
+        ))
         .await?;
     let mut url = url::Url::parse(&format!("{}/api/v1/auth/providers/start", state.config.public_url))
         .map_err(anyhow::Error::from)?;
@@ -716,16 +730,13 @@ pub async fn email_link(
     let token = random_token();
     state
         .tokens
-        .put_token(&OneTimeToken {
-            hash: hash_token(&token),
-            kind: TokenKind::ProviderLinkByEmail,
-            user_id: user.id.clone(),
-            email_key: user.email.key(),
-            expires_at: state.clock.now() + LINK_TTL,
-            credential_version: user.credential_version,
-            reset_generation: 0,
-            payload: record.payload,
-        })
+        .put_token(&account_token(
+            &user,
+            hash_token(&token),
+            TokenKind::ProviderLinkByEmail,
+            state.clock.now() + LINK_TTL,
+            record.payload.unwrap_or_default(),
+        ))
         .await?;
     let link = format!("{}{LINK_PAGE}?token={token}", state.config.public_url);
     let message = EmailMessage::LinkProvider { link, provider: provider_name };
