@@ -2,7 +2,10 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::{operation::delete_item::DeleteItemError, types::ReturnValue};
+use aws_sdk_dynamodb::{
+    operation::{delete_item::DeleteItemError, update_item::UpdateItemError},
+    types::ReturnValue,
+};
 use shared::{
     domain::UserId,
     ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
@@ -72,6 +75,50 @@ impl TokenStore for DynamoStore {
         let item = self.get(format!("TOKEN#{hash}"), "TOKEN").await?;
         let of_kind = item.filter(|item| get_s(item, "kind").is_ok_and(|k| k == kind.as_str()));
         of_kind.map(|item| token_of(&item, kind, hash)).transpose()
+    }
+
+    async fn use_token(&self, kind: TokenKind, hash: &str, max: u32) -> StoreResult<Option<OneTimeToken>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
+            .update_expression("ADD #uses :one")
+            .condition_expression("kind = :kind AND (attribute_not_exists(#uses) OR #uses < :max)")
+            .expression_attribute_names("#uses", "uses")
+            .expression_attribute_values(":kind", s(kind.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match result {
+            Ok(output) => output.attributes,
+            Err(e) if condition_failed::<UpdateItemError, _>(&e) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),
+        };
+        item.map(|item| token_of(&item, kind, hash)).transpose()
+    }
+
+    async fn take_token_if(&self, kind: TokenKind, hash: &str, payload: &str) -> StoreResult<Option<OneTimeToken>> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
+            .condition_expression("kind = :kind AND #payload = :payload")
+            .expression_attribute_names("#payload", "payload")
+            .expression_attribute_values(":kind", s(kind.as_str()))
+            .expression_attribute_values(":payload", s(payload))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(output) => output.attributes,
+            Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
+        };
+        item.map(|item| token_of(&item, kind, hash)).transpose()
     }
 
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {

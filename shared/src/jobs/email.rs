@@ -202,7 +202,10 @@ impl LinkIssuer {
             | TokenKind::ProviderResult
             | TokenKind::ProviderLink
             | TokenKind::ProviderLinkIntent
-            | TokenKind::ProviderLinkByEmail => return Ok(None),
+            | TokenKind::ProviderLinkByEmail
+            | TokenKind::EmailSignIn
+            | TokenKind::EmailSignInResult
+            | TokenKind::AccountCode => return Ok(None),
             TokenKind::EmailConfirmation if user.status != AccountStatus::Pending => return Ok(None),
             TokenKind::EmailConfirmation => (user, CONFIRMATION_TOKEN_TTL, true),
             // Each reset request makes the links sent before it unusable.

@@ -38,6 +38,15 @@ pub enum TokenKind {
     /// A link emailed to an existing account's address to link a provider's account to it
     /// (its payload: which one), taken by the button of the page it opens.
     ProviderLinkByEmail,
+    /// A sign-in by email under way for one address (its code, link and flow, hashed): one per
+    /// address, a newer ask replacing it; each code checked counts as one of its few uses.
+    EmailSignIn,
+    /// What an emailed sign-in link came to, for the front end to exchange once (from the
+    /// browser that asked, when the ask bound it).
+    EmailSignInResult,
+    /// A code emailed to a signed-in account's address to prove it is its owner's (step-up, an
+    /// email change or a deletion of an account without a password): one per account.
+    AccountCode,
 }
 
 impl TokenKind {
@@ -56,6 +65,9 @@ impl TokenKind {
             TokenKind::ProviderLink => "provider_link",
             TokenKind::ProviderLinkIntent => "provider_link_intent",
             TokenKind::ProviderLinkByEmail => "provider_link_by_email",
+            TokenKind::EmailSignIn => "email_sign_in",
+            TokenKind::EmailSignInResult => "email_sign_in_result",
+            TokenKind::AccountCode => "account_code",
         }
     }
 }
@@ -83,6 +95,7 @@ pub struct OneTimeToken {
 /// Single-use tokens: sent by email, or a login's challenge.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
+    /// Keeps the token; one kept under the same hash before is replaced (with its uses).
     async fn put_token(&self, token: &OneTimeToken) -> StoreResult<()>;
     /// Removes and returns the token if it exists with this kind: a token can be taken once.
     /// A token of another kind is left alone and not returned.
@@ -90,6 +103,13 @@ pub trait TokenStore: Send + Sync {
     /// The token if it exists with this kind, left in place (read strongly consistently): a
     /// login challenge is looked at by each attempt and taken by the one that completes it.
     async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>>;
+    /// Counts one use of the token (an emailed code checked against it) and returns it, if it
+    /// exists with this kind and was used fewer than `max` times: parallel checks get no more
+    /// than `max` between them. `None` once it has been used `max` times.
+    async fn use_token(&self, kind: TokenKind, hash: &str, max: u32) -> StoreResult<Option<OneTimeToken>>;
+    /// Takes the token only while its payload is `payload` (the token that was checked): one
+    /// put under the same hash since is left alone.
+    async fn take_token_if(&self, kind: TokenKind, hash: &str, payload: &str) -> StoreResult<Option<OneTimeToken>>;
     /// Removes every token issued to this account (it is being deleted).
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()>;
 }

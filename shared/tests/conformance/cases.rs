@@ -343,6 +343,59 @@ pub async fn concurrent_takes_of_one_token_succeed_once(store: Arc<impl Stores>)
     assert_eq!(taken, 1);
 }
 
+fn code_token(hash: &str, payload: &str) -> OneTimeToken {
+    OneTimeToken {
+        hash: hash.into(),
+        kind: TokenKind::EmailSignIn,
+        user_id: UserId(String::new()),
+        email_key: "ada@example.com".into(),
+        expires_at: now() + Duration::minutes(10),
+        credential_version: 0,
+        reset_generation: 0,
+        payload: Some(payload.into()),
+    }
+}
+
+pub async fn a_token_put_again_replaces_the_one_before_and_its_uses(store: Arc<impl Stores>) {
+    store.put_token(&code_token("hash-code", "first")).await.unwrap();
+    for _ in 0..5 {
+        assert!(store.use_token(TokenKind::EmailSignIn, "hash-code", 5).await.unwrap().is_some());
+    }
+    assert_eq!(store.use_token(TokenKind::EmailSignIn, "hash-code", 5).await.unwrap(), None, "used up");
+
+    store.put_token(&code_token("hash-code", "second")).await.unwrap();
+
+    let used = store.use_token(TokenKind::EmailSignIn, "hash-code", 5).await.unwrap();
+    assert_eq!(used.and_then(|t| t.payload).as_deref(), Some("second"), "the newer one, with no use counted");
+    assert_eq!(store.use_token(TokenKind::PasswordReset, "hash-code", 5).await.unwrap(), None, "only as its kind");
+    assert_eq!(store.use_token(TokenKind::EmailSignIn, "never-issued", 5).await.unwrap(), None);
+}
+
+pub async fn parallel_uses_of_a_code_are_counted_to_its_limit(store: Arc<impl Stores>) {
+    store.put_token(&code_token("hash-parallel", "code")).await.unwrap();
+    let uses: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.use_token(TokenKind::EmailSignIn, "hash-parallel", 5).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for used in uses {
+        granted += usize::from(used.await.unwrap().is_some());
+    }
+    assert_eq!(granted, 5);
+}
+
+pub async fn a_conditional_take_leaves_a_newer_token_alone(store: Arc<impl Stores>) {
+    store.put_token(&code_token("hash-newer", "checked")).await.unwrap();
+    store.put_token(&code_token("hash-newer", "asked again")).await.unwrap();
+
+    assert_eq!(store.take_token_if(TokenKind::EmailSignIn, "hash-newer", "checked").await.unwrap(), None);
+    let taken = store.take_token_if(TokenKind::EmailSignIn, "hash-newer", "asked again").await.unwrap();
+    assert_eq!(taken, Some(code_token("hash-newer", "asked again")));
+    assert_eq!(store.peek_token(TokenKind::EmailSignIn, "hash-newer").await.unwrap(), None);
+}
+
 fn policy(threshold: u32) -> AttemptPolicy {
     AttemptPolicy {
         threshold,
@@ -1400,6 +1453,9 @@ macro_rules! for_each_case {
             ending_all_sessions_ends_only_that_users,
             a_token_is_taken_once_and_only_as_its_kind,
             concurrent_takes_of_one_token_succeed_once,
+            a_token_put_again_replaces_the_one_before_and_its_uses,
+            parallel_uses_of_a_code_are_counted_to_its_limit,
+            a_conditional_take_leaves_a_newer_token_alone,
             a_burst_of_parallel_attempts_gets_no_more_than_the_policy_allows,
             a_password_check_is_counted_beside_the_address_it_names,
             counters_count_atomically,

@@ -297,6 +297,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX linked_identities_by_user ON linked_identities(user_id);
 "#,
+    // How many times an emailed code was checked against its token (`TokenStore::use_token`).
+    "ALTER TABLE one_time_tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

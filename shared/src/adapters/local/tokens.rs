@@ -32,7 +32,7 @@ impl TokenStore for SqliteDb {
             // here nothing else would, and unauthenticated routes keep tokens (ceremonies).
             conn.execute("DELETE FROM one_time_tokens WHERE expires_at <= ?1", params![ts(OffsetDateTime::now_utc())])?;
             conn.execute(
-                "INSERT INTO one_time_tokens (hash, kind, user_id, email_key, expires_at, credential_version,
+                "INSERT OR REPLACE INTO one_time_tokens (hash, kind, user_id, email_key, expires_at, credential_version,
                     reset_generation, payload)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -75,6 +75,36 @@ impl TokenStore for SqliteDb {
             .query_row(params![hash, kind.as_str()], |row| token_from_row(row, kind))
             .optional()
         })?)
+    }
+
+    async fn use_token(&self, kind: TokenKind, hash: &str, max: u32) -> StoreResult<Option<OneTimeToken>> {
+        let hash = hash.to_string();
+        Ok(self
+            .call(move |conn| {
+                conn.query_row(
+                    "UPDATE one_time_tokens SET uses = uses + 1 WHERE hash = ?1 AND kind = ?2 AND uses < ?3
+                     RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
+                    params![hash, kind.as_str(), max],
+                    |row| token_from_row(row, kind),
+                )
+                .optional()
+            })
+            .await?)
+    }
+
+    async fn take_token_if(&self, kind: TokenKind, hash: &str, payload: &str) -> StoreResult<Option<OneTimeToken>> {
+        let (hash, payload) = (hash.to_string(), payload.to_string());
+        Ok(self
+            .call(move |conn| {
+                conn.query_row(
+                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 AND payload = ?3
+                     RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
+                    params![hash, kind.as_str(), payload],
+                    |row| token_from_row(row, kind),
+                )
+                .optional()
+            })
+            .await?)
     }
 
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {
