@@ -38,6 +38,10 @@ pub struct Config {
     /// `sign-in-providers.json` in the data directory), read again every `keys_reload`. On AWS
     /// it is an SSM parameter (`UMS_SIGN_IN_PROVIDERS_PARAMETER`).
     pub sign_in_providers_file: PathBuf,
+    /// The front end's pages a browser may be sent back to with a code (`UMS_FRONT_END_URLS`,
+    /// comma-separated, each matched exactly): where an emailed sign-in link ends. The
+    /// providers' settings may list more for their sign-ins.
+    pub front_end_urls: Vec<String>,
     pub limits: Limits,
     pub argon2: Argon2Config,
     pub webhooks: WebhookConfig,
@@ -78,6 +82,8 @@ pub struct Limits {
     pub passkey_sign_ins_per_source_per_minute: u32,
     /// Provider sign-ins one source may start per minute (each start keeps its flow).
     pub provider_sign_ins_per_source_per_minute: u32,
+    /// Sign-ins by email one source may ask for per minute (each sends an email).
+    pub email_sign_ins_per_source_per_minute: u32,
     /// Email changes one account may ask for per hour.
     pub email_changes_per_account_per_hour: u32,
     /// Email changes one source may ask for per hour, over all accounts.
@@ -136,6 +142,7 @@ impl Config {
         Self {
             addr,
             sign_in_providers_file: data_dir.join("sign-in-providers.json"),
+            front_end_urls: Vec::new(),
             data_dir,
             password_reset_url: format!("{public_url}/reset-password"),
             confirm_email_url: format!("{public_url}/confirm-email"),
@@ -162,6 +169,7 @@ impl Config {
                 registrations_per_source_per_minute: 10,
                 passkey_sign_ins_per_source_per_minute: 30,
                 provider_sign_ins_per_source_per_minute: 30,
+                email_sign_ins_per_source_per_minute: 10,
                 email_changes_per_account_per_hour: 3,
                 email_changes_per_source_per_hour: 10,
                 registrations_per_minute: 120,
@@ -268,6 +276,17 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_PROVIDER_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
             config.limits.provider_sign_ins_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_EMAIL_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
+            config.limits.email_sign_ins_per_source_per_minute = n;
+        }
+        if let Some(urls) = var("UMS_FRONT_END_URLS") {
+            config.front_end_urls = urls.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();
+            if let Some(url) =
+                config.front_end_urls.iter().find(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+            {
+                bail!("UMS_FRONT_END_URLS lists {url:?}: each must start with https:// or http://");
+            }
         }
         if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_ACCOUNT_PER_HOUR")? {
             config.limits.email_changes_per_account_per_hour = n;

@@ -31,6 +31,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("sign_in_alert.txt", include_str!("../templates/email/sign_in_alert.txt")),
         ("link_provider.html", include_str!("../templates/email/link_provider.html")),
         ("link_provider.txt", include_str!("../templates/email/link_provider.txt")),
+        ("sign_in_code.html", include_str!("../templates/email/sign_in_code.html")),
+        ("sign_in_code.txt", include_str!("../templates/email/sign_in_code.txt")),
+        ("account_code.html", include_str!("../templates/email/account_code.html")),
+        ("account_code.txt", include_str!("../templates/email/account_code.txt")),
         ("factor_added.html", include_str!("../templates/email/factor_added.html")),
         ("factor_added.txt", include_str!("../templates/email/factor_added.txt")),
         ("author_notification.html", include_str!("../templates/email/author_notification.html")),
@@ -62,7 +66,14 @@ impl EmailJob {
             EmailMessage::LinkProvider { link, .. } => {
                 ("link_provider", "Link a sign-in to your account?", Some(link), None)
             }
+            EmailMessage::SignInCode { link, .. } => ("sign_in_code", "Your sign-in code", link.as_ref(), None),
+            EmailMessage::AccountCode { .. } => ("account_code", "Your confirmation code", None, None),
         };
+        let code = match &self.message {
+            EmailMessage::SignInCode { code, .. } | EmailMessage::AccountCode { code } => Some(code),
+            _ => None,
+        };
+        let code_minutes = crate::identity::emailed_code::CODE_TTL.whole_minutes();
         let provider = match &self.message {
             EmailMessage::LinkProvider { provider, .. } => Some(provider),
             _ => None,
@@ -77,7 +88,7 @@ impl EmailJob {
             _ => (None, None, None, false, None),
         };
         let alerts_per_day = crate::identity::alerts::SIGN_IN_ALERTS_PER_DAY;
-        let context = minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day, factor, provider };
+        let context = minijinja::context! { subject, link, new_email, at, source, device, last_today, alerts_per_day, factor, provider, code, code_minutes };
         let render = |ext: &str| -> anyhow::Result<String> {
             Ok(TEMPLATES.get_template(&format!("{template}.{ext}"))?.render(&context)?)
         };

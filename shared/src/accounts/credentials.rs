@@ -68,6 +68,19 @@ impl Lifecycle<'_> {
         Ok(user)
     }
 
+    /// Creates a reader's account for an address proven by an emailed code or link: active at
+    /// once, without a password (it may set one by the reset flow, or never). Replaces a
+    /// registration never confirmed (its password goes with it); fails with
+    /// [`AccountError::EmailTaken`] when a confirmed account holds the address.
+    pub async fn join_by_email(&self, email: EmailAddress, profile: Profile) -> AccountResult<User> {
+        let now = self.now();
+        let mut user = new_account(now, email, Role::Reader, AccountStatus::Active, profile);
+        user.email_confirmed_at = Some(now);
+        self.accounts.create_account(&user).await?;
+        tracing::info!(user_id = %user.id, "account made by a sign-in by email");
+        Ok(user)
+    }
+
     /// Activates the account a confirmation link (taken by the caller) was issued for.
     pub async fn confirm_email(&self, link: &OneTimeToken, pending_ttl: Duration) -> AccountResult<User> {
         let now = self.now();

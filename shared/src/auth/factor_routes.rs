@@ -51,7 +51,7 @@ pub async fn login_second_factor(
     Ok(no_store(second_factor::complete_login(&state, &body.challenge, &body.answer, (&source, &device)).await?))
 }
 
-/// One proof of who you are: the password, a code, a recovery code, or a passkey.
+/// One proof of who you are: the password, a code, a recovery code, a passkey, or an emailed code.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum StepUpRequest {
@@ -59,6 +59,16 @@ pub enum StepUpRequest {
     Code(ConfirmTotpRequest),
     RecoveryCode(RecoveryCodeProof),
     Passkey(PasskeyProof),
+    EmailCode(EmailCodeProof),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailCodeProof {
+    /// The code `POST /api/v1/auth/email_code` sent to your address (an account without a
+    /// second factor).
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
+    pub email_code: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -89,7 +99,7 @@ pub struct RecoveryCodeProof {
 ///
 /// With a code, a recovery code, a passkey's answer to the options of
 /// `POST /api/v1/auth/step_up/passkey`, or (for an account without a second factor) the
-/// password: answers a new access token for this session whose `auth_time` is now. Changing the
+/// password or a code emailed by `POST /api/v1/auth/email_code` (`email_code`): answers a new access token for this session whose `auth_time` is now. Changing the
 /// email or the password, deleting the account, adding or removing a factor, replacing the
 /// recovery codes, and staff actions on other accounts (registering staff, a role or status
 /// change, a suspension or reinstatement, a deletion, a factor reset, ending a session) need
@@ -99,7 +109,7 @@ pub struct RecoveryCodeProof {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A fresh access token", body = AccessToken),
-        (status = 400, description = "Not exactly one of `password`, `code`, `recovery_code` and `{ceremony, passkey}` (`malformed_json`)", body = Problem),
+        (status = 400, description = "Not exactly one of `password`, `code`, `recovery_code`, `email_code` and `{ceremony, passkey}` (`malformed_json`), or a wrong, used or replaced `email_code` (`invalid_code`)", body = Problem),
         (status = 401, description = "No valid access token, `invalid_second_factor`, or `invalid_passkey`", body = Problem),
         (status = 403, description = "`wrong_current_password`, or the password for an account with a second factor (`step_up_needs_second_factor`)", body = Problem),
         (status = 429, description = "Too many failures (`too_many_attempts`); see Retry-After", body = Problem),
@@ -124,6 +134,7 @@ pub async fn step_up(
             Proof::Code(&answer)
         }
         StepUpRequest::Passkey(proof) => Proof::Passkey { ceremony: &proof.ceremony, answer: &proof.passkey },
+        StepUpRequest::EmailCode(proof) => Proof::EmailCode(&proof.email_code),
     };
     Ok(no_store(second_factor::step_up(&state, &caller, proof, &source).await?))
 }

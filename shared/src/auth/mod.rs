@@ -1,9 +1,10 @@
-//! The auth route group: registration, email confirmation, sessions, passwords, second
-//! factors and step-up, JWKS and discovery.
+//! The auth route group: registration, email confirmation, sessions, passwords, sign-in by
+//! email, second factors and step-up, JWKS and discovery.
 //!
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); each
 //! handler parses, calls the sign-in service (`identity`), and answers.
 
+mod email_routes;
 mod factor_routes;
 mod link_pages;
 mod routes;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+pub use email_routes::*;
 pub use factor_routes::*;
 pub use link_pages::*;
 pub use routes::*;
@@ -51,6 +53,10 @@ crate::http::route_group! {
     [remove_passkey],
     [passkey_options],
     [passkey_sign_in],
+    [email_sign_in],
+    [email_sign_in_code],
+    [email_sign_in_exchange],
+    [email_code],
     [logout],
     [send_confirm_email],
     [confirm_email],
@@ -62,4 +68,5 @@ crate::http::route_group! {
     [confirm_email_page, confirm_email_form],
     [reset_password_page, reset_password_form],
     [end_session_page, end_session_form],
+    [email_sign_in_page, email_sign_in_form],
 }

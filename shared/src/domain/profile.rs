@@ -35,6 +35,16 @@ impl Profile {
             bio,
         })
     }
+
+    /// A new account's profile when nothing but its address is known (a sign-up by email, a
+    /// provider that gives no name): the address's local part as the first name, changed by its
+    /// owner when they like.
+    pub fn from_address(email: &super::EmailAddress) -> Self {
+        let address = email.to_string();
+        let local = address.split('@').next().unwrap_or_default();
+        let first_name: String = local.chars().filter(|c| !is_invisible(*c)).take(100).collect();
+        Self { first_name, last_name: String::new(), nickname: None, bio: None }
+    }
 }
 
 pub fn single_line(

@@ -117,6 +117,8 @@ pub enum ApiError {
     ProviderSignInFailed,
     #[error("invalid sign-in flow")]
     InvalidSignInFlow,
+    #[error("invalid code")]
+    InvalidCode,
     #[error("provider email unverified")]
     ProviderEmailUnverified,
     #[error("last way in")]
@@ -360,6 +362,12 @@ impl ApiError {
                 row(S::BAD_REQUEST, "invalid_sign_in_flow", "Invalid sign-in flow"),
                 "This sign-in is unknown, used, expired or was started in another browser; start again.".into(),
             ),
+            InvalidCode => (
+                row(S::BAD_REQUEST, "invalid_code", "Invalid code"),
+                "The code is wrong, was used, has expired, or a newer email replaced it; after five tries it stops \
+                 working. Ask for a new one."
+                    .into(),
+            ),
             ProviderEmailUnverified => (
                 row(S::FORBIDDEN, "provider_email_unverified", "Address not verified by the provider"),
                 "The provider does not vouch for this account's address: verify it there, or register with it \
@@ -594,6 +602,7 @@ impl From<crate::identity::IdentityError> for ApiError {
             I::InvalidSignInFlow => ApiError::InvalidSignInFlow,
             I::ProviderEmailUnverified => ApiError::ProviderEmailUnverified,
             I::LastWayIn => ApiError::LastWayIn,
+            I::InvalidCode => ApiError::InvalidCode,
             I::NotFound => ApiError::NotFound,
             I::Account(e) => e.into(),
             I::Internal(e) => ApiError::Internal(e),

@@ -179,13 +179,28 @@ pub fn page(status: StatusCode, title: &str, message: &str, failed: bool) -> Res
     render(status, title, &format!("<p{alert}>{}</p>\n", escape(message)))
 }
 
+/// A page that sends the browser on to `url` (a front end's page, on the operator's list) at
+/// once, by a refresh (no script), with the link to follow by hand too. Not a redirect from the
+/// form's POST: the policy's `form-action 'self'` would stop that at a front end elsewhere.
+pub fn continue_to(title: &str, message: &str, url: &str) -> Response {
+    let url = escape(url);
+    let head = format!("<meta http-equiv=\"refresh\" content=\"0; url={url}\">\n");
+    let body = format!("<p>{}</p>\n<p><a href=\"{url}\">Continue</a></p>\n", escape(message));
+    render_with(StatusCode::OK, title, &head, &body)
+}
+
 /// The whole page around `body` (HTML already escaped), with its headers.
 fn render(status: StatusCode, title: &str, body: &str) -> Response {
+    render_with(status, title, "", body)
+}
+
+/// [`render`], with more in the head (HTML already escaped).
+fn render_with(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let title = escape(title);
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n{head}<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n\
          <body>\n<main>\n<h1>{title}</h1>\n{body}</main>\n</body>\n</html>\n"
     );
     let mut response = (status, Html(html)).into_response();

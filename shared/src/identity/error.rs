@@ -76,6 +76,9 @@ pub enum IdentityError {
     InvalidSignInFlow,
     #[error("the provider does not vouch for the account's address")]
     ProviderEmailUnverified,
+    /// An emailed code that is wrong, used, replaced by a newer one, expired or checked too often.
+    #[error("the code is wrong, used, replaced or expired")]
+    InvalidCode,
     #[error("the account has no other way to sign in")]
     LastWayIn,
     /// Nothing of the kind asked for (a session of another account, say).

@@ -10,13 +10,14 @@
 //! The modules, each using only those listed before it (`scripts/module-graph` checks it):
 //! - `error`, `client` (where a request came from, on what), `caller` (a verified access
 //!   token, and the recency and permission rules every action asks);
-//! - `activity`, `throttle`, `single_use` (single-use tokens and ceremonies);
+//! - `activity`, `throttle`, `single_use` (single-use tokens and ceremonies), `emailed_code`
+//!   (six-digit codes sent to an address, and an account's code proving it is its owner's);
 //! - `alerts` (a new device's email), then `sessions` (granting one is the bottom of every
 //!   way in; refresh, logout, listing and ending);
 //! - the ways in: `passkeys`, `second_factor` (the login's second step, step-up, enrolment),
 //!   `password` (registration, links, login, change and reset, an email change, deleting your
 //!   own account), `providers` (Google, Apple, GitHub, any OpenID provider: a sign-in, the
-//!   account it makes or links to);
+//!   account it makes or links to), `email_sign_in` (a code or link emailed, no password);
 //! - `staff`: what admins and moderation do to other accounts (role, status, suspension,
 //!   deletion, a factor reset), each with its permission and recency asked here.
 
@@ -24,6 +25,8 @@ pub mod activity;
 pub mod alerts;
 pub mod caller;
 pub mod client;
+pub mod email_sign_in;
+pub mod emailed_code;
 mod error;
 pub mod passkeys;
 pub mod password;

@@ -5,9 +5,11 @@ use super::{
     Identity, IdentityError,
     caller::AuthUser,
     client::{Client, Source},
+    emailed_code,
     second_factor::{self, LoginOutcome},
     sessions::{AMR_PASSWORD, start_session},
     single_use::take_token,
+    throttle::LoginAttempt,
 };
 pub use crate::accounts::Confirmation;
 use crate::{
@@ -16,6 +18,27 @@ use crate::{
     domain::{Action, EmailAddress, FieldError, Password, Profile, Role, User},
     ports::{ActivityKind, Job, LinkRequest, TokenKind},
 };
+
+/// What proves a signed-in caller is the account's owner before an email change or a deletion:
+/// the password, or (an account without one may have none) a code emailed to its address.
+#[derive(Clone, Copy)]
+pub enum OwnerProof<'a> {
+    Password(&'a str),
+    EmailCode(&'a str),
+}
+
+impl OwnerProof<'_> {
+    /// Checks the proof, counted as a login's check is; the attempt to forget once done. A wrong
+    /// password is `wrong_current_password`, a wrong code `invalid_code`.
+    async fn check(self, state: &Identity, user: &User, source: &Source) -> Result<LoginAttempt, IdentityError> {
+        match self {
+            OwnerProof::Password(password) => {
+                state.throttle().check_current_password(&state.hasher, user, password, source).await
+            }
+            OwnerProof::EmailCode(code) => emailed_code::check_account_code(state, user, code, source).await,
+        }
+    }
+}
 
 /// A registration as asked for, not checked yet.
 #[derive(Debug, Default)]
@@ -228,7 +251,7 @@ fn parse_email_field(email: &str) -> Result<EmailAddress, IdentityError> {
 
 /// Changes the caller's address: a sensitive action (step-up) that decides where password
 /// resets go. Counted per account and per source before anything is looked up; the current
-/// password checked and counted as a login's; the address must not be held by another
+/// password (or an emailed code) checked and counted as a login's; the address must not be held by another
 /// confirmed account (a registration never confirmed holds none). The new address stays
 /// pending, with the profile changes sent with it written in the same write, until the link
 /// sent to it is followed; the old address is told.
@@ -236,7 +259,7 @@ pub async fn change_email(
     state: &Identity,
     caller: &AuthUser,
     email: &EmailAddress,
-    current_password: &str,
+    proof: OwnerProof<'_>,
     profile: &ProfileChanges,
     (source, _): Client<'_>,
 ) -> Result<User, IdentityError> {
@@ -244,7 +267,7 @@ pub async fn change_email(
     let throttle = state.throttle();
     throttle.allow_email_change(&caller.user_id, source).await?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
-    let attempt = throttle.check_current_password(&state.hasher, &user, current_password, source).await?;
+    let attempt = proof.check(state, &user, source).await?;
     throttle.succeeded(attempt).await?;
     let holder = state.accounts.account_by_email(&email.key()).await?;
     if !begin_email_change_allowed(holder.as_ref(), &user.id) {
@@ -278,20 +301,20 @@ pub async fn confirm_email_change(state: &Identity, token: &str, client: Client<
 }
 
 /// Deletes the caller's own account for good: with a recent authentication and the current
-/// password, checked and counted as a login's; the delete is made only while the credential is
+/// password (or an emailed code), checked and counted as a login's; the delete is made only while the credential is
 /// the one checked. The account and its address go at once, the rest by jobs; a goodbye email
 /// goes to the address.
 pub async fn delete_own_account(
     state: &Identity,
     caller: &AuthUser,
-    current_password: &str,
+    proof: OwnerProof<'_>,
     source: &Source,
 ) -> Result<(), IdentityError> {
     caller.require(Action::DeleteOwnAccount)?;
     caller.require_recent_authentication()?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     let throttle = state.throttle();
-    let attempt = throttle.check_current_password(&state.hasher, &user, current_password, source).await?;
+    let attempt = proof.check(state, &user, source).await?;
     throttle.succeeded(attempt).await?;
     let deletion =
         Deletion { id: &caller.user_id, role: None, verified: Some(user.credential_version), read: Some(user) };

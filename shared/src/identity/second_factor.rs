@@ -15,8 +15,9 @@ use super::{
     alerts::{NewFactor, announce_factor},
     caller::AuthUser,
     client::{Client, Source},
+    emailed_code,
     passkeys::{self, AuthenticatorAnswer, PasskeyView},
-    sessions::{AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, AMR_ONE_TIME_CODE, AMR_PASSWORD, TokenPair, start_session},
+    sessions::{AMR_EMAIL, AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, AMR_ONE_TIME_CODE, AMR_PASSWORD, TokenPair, start_session},
     single_use::challenge_hash,
 };
 use crate::{
@@ -325,12 +326,15 @@ pub enum Proof<'a> {
         ceremony: &'a str,
         answer: &'a AuthenticatorAnswer,
     },
+    /// A code emailed to the account's address (`POST auth/email_code`): what an account
+    /// without a password (or without a factor) proves itself with.
+    EmailCode(&'a str),
 }
 
-/// Step-up: the caller proves who they are again (their password, a code or a recovery code)
-/// and gets an access token for the same session with `auth_time` now. An account with a second
-/// factor proves it with the factor: a phished password and a stolen session must not be
-/// enough to act as its owner.
+/// Step-up: the caller proves who they are again (their password or an emailed code; their
+/// factor's code, recovery code or passkey) and gets an access token for the same session with
+/// `auth_time` now. An account with a second factor proves it with the factor: a phished
+/// password (or a read mailbox) and a stolen session must not be enough to act as its owner.
 pub async fn step_up(
     state: &Identity,
     caller: &AuthUser,
@@ -345,6 +349,8 @@ pub async fn step_up(
         Proof::Password(password) => {
             (throttle.check_current_password(&state.hasher, &user, password, source).await?, AMR_PASSWORD)
         }
+        Proof::EmailCode(_) if user.factors.any() => return Err(IdentityError::StepUpNeedsFactor),
+        Proof::EmailCode(code) => (emailed_code::check_account_code(state, &user, code, source).await?, AMR_EMAIL),
         Proof::Code(answer) => {
             let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
             let checked = check_factor(state, &user, answer, None)?;

@@ -31,6 +31,9 @@ pub const AMR_HARDWARE_KEY: &str = "hwk";
 /// A provider's sign-in (Google, GitHub, ...). RFC 8176 registers no name for it; "fed"
 /// (federated) is what other services use.
 pub const AMR_FEDERATED: &str = "fed";
+/// A code or link sent to the account's address. RFC 8176 registers no name for it; "email" is
+/// what other services use.
+pub const AMR_EMAIL: &str = "email";
 
 /// What login and refresh answer.
 #[derive(Debug, Serialize, ToSchema)]

@@ -177,6 +177,17 @@ impl Throttle<'_> {
         Ok(())
     }
 
+    /// Counts one sign-in by email asked for from `source` in the current minute, before anything
+    /// is kept or sent; 429 past the limit. Each ask sends an email to whatever address is given.
+    pub async fn allow_email_sign_in(&self, source: &Source) -> Result<(), IdentityError> {
+        let (count, retry_after_secs) =
+            self.count_in_window(&format!("email-sign-in#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
+        if count > self.config.email_sign_ins_per_source_per_minute {
+            return Err(IdentityError::TooManyEmails { retry_after_secs });
+        }
+        Ok(())
+    }
+
     /// Counts one sign-in alert for `account` in the current day (UTC); the count, this one
     /// included.
     pub async fn count_sign_in_alert(&self, account: &UserId) -> Result<u32, IdentityError> {

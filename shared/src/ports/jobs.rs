@@ -185,6 +185,17 @@ pub enum EmailMessage {
         link: String,
         provider: String,
     },
+    /// A sign-in by email: its code, and its link when the ask named a front end to finish at.
+    SignInCode {
+        code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+    },
+    /// A code proving the signed-in account is its owner's (step-up, an email change, a
+    /// deletion).
+    AccountCode {
+        code: String,
+    },
     SignInAlert {
         link: String,
         at: String,

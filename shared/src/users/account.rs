@@ -14,7 +14,11 @@ use crate::{
     accounts::Target,
     domain::{Action, FieldError, UserView},
     http::{ApiError, AuthUser, Device, JsonBody, Problem, QueryParams, RawBody, Source},
-    identity::{caller::Subject, password, staff},
+    identity::{
+        caller::Subject,
+        password::{self, OwnerProof},
+        staff,
+    },
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -80,13 +84,17 @@ pub async fn update_me(
     Ok(Json(UserView::new(&user, &state.identity.config.photos_url)))
 }
 
-/// What deleting your own account asks for.
+/// What deleting your own account asks for: your current password, or (an account may have
+/// none) the code `POST /api/v1/auth/email_code` sent to your address.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccount {
     /// Your current password.
     #[schema(format = Password, max_length = 1024)]
-    pub password: String,
+    pub password: Option<String>,
+    /// Instead of `password`: the emailed code.
+    #[schema(example = "123456", max_length = 6)]
+    pub email_code: Option<String>,
 }
 
 /// The longest password a deletion takes (as documented); no password is this long.
@@ -120,12 +128,18 @@ pub async fn delete_me(
 ) -> Result<StatusCode, ApiError> {
     match caller.own_or_as_admin(query.id, Action::DeleteOwnAccount)? {
         Subject::Own(_) => {
-            password::delete_own_account(&state.identity, &caller, &password_in(&body)?, &source).await?
+            let request = proof_in(&body)?;
+            let proof = match (&request.password, &request.email_code) {
+                (Some(password), None) => OwnerProof::Password(password),
+                (None, Some(code)) => OwnerProof::EmailCode(code),
+                _ => return Err(proof_required()),
+            };
+            password::delete_own_account(&state.identity, &caller, proof, &source).await?
         }
         Subject::Other(id) => {
             // No body is asked for; one that is sent must still be what the route takes.
             if !body.iter().all(u8::is_ascii_whitespace) {
-                password_in(&body)?;
+                proof_in(&body)?;
             }
             staff::delete_account(&state.identity, &caller, Target { id: &id, role: None }).await?;
         }
@@ -133,14 +147,20 @@ pub async fn delete_me(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn password_in(body: &[u8]) -> Result<String, ApiError> {
+/// The deletion's body, its fields' sizes checked.
+fn proof_in(body: &[u8]) -> Result<DeleteAccount, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldError::new("password", "required", "your current password")]));
+        return Err(proof_required());
     }
     let request: DeleteAccount = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-    if request.password.chars().count() > MAX_PASSWORD_CHARS {
+    if request.password.as_ref().is_some_and(|p| p.chars().count() > MAX_PASSWORD_CHARS) {
         let detail = format!("at most {MAX_PASSWORD_CHARS} characters");
         return Err(ApiError::Validation(vec![FieldError::new("password", "too_long", detail)]));
     }
-    Ok(request.password)
+    Ok(request)
+}
+
+fn proof_required() -> ApiError {
+    let why = "your current password, or `email_code` (not both)";
+    ApiError::Validation(vec![FieldError::new("password", "required", why)])
 }

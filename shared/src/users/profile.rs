@@ -10,7 +10,10 @@ use crate::{
     auth::schemas,
     domain::{Action, EmailAddress, FieldError, Reason, Role, User, UserId, status::parse_suspension_end},
     http::{ApiError, AuthUser, Device, Source},
-    identity::{password, staff},
+    identity::{
+        password::{self, OwnerProof},
+        staff,
+    },
 };
 
 /// The fields `PUT user` takes for your own account, each optional: what is absent stays as
@@ -33,9 +36,14 @@ pub struct ProfileUpdate {
     pub bio: Option<Option<String>>,
     #[schema(schema_with = schemas::email)]
     pub email: Option<String>,
-    /// Your current password: required with `email` (checked and counted as a login is).
+    /// Your current password: with `email`, this or `email_code` (checked and counted as a
+    /// login is).
     #[schema(format = Password, max_length = 1024)]
     pub current_password: Option<String>,
+    /// With `email`, instead of `current_password` (an account may have none): the code
+    /// `POST /api/v1/auth/email_code` sent to your current address.
+    #[schema(example = "123456", max_length = 6)]
+    pub email_code: Option<String>,
 }
 
 /// A status an admin can set: `pending` only comes from registering.
@@ -74,7 +82,7 @@ pub struct AccountUpdate {
 }
 
 const PROFILE_FIELDS: [&str; 4] = ["first_name", "last_name", "nickname", "bio"];
-const OWNER_FIELDS: [&str; 2] = ["email", "current_password"];
+const OWNER_FIELDS: [&str; 3] = ["email", "current_password", "email_code"];
 const STAFF_FIELDS: [&str; 4] = ["role", "status", "suspended_until", "suspension_reason"];
 /// The longest current password taken (as documented); no password is this long.
 const MAX_PASSWORD_CHARS: usize = 1024;
@@ -163,6 +171,12 @@ impl Fields {
     }
 }
 
+/// How the owner's body proves it is theirs.
+enum Proof {
+    Password(String),
+    EmailCode(String),
+}
+
 /// The owner's update: the profile, and a new email with the current password (the sign-in
 /// service's `change_email`, which writes the profile with it).
 pub(super) async fn update_own_account(
@@ -181,35 +195,50 @@ pub(super) async fn update_own_account(
     let email = fields
         .parsed("email", |raw| EmailAddress::parse(raw).map_err(|why| FieldError::new("email", "invalid_email", why)));
     let password = fields.text("current_password");
-    let email = match (email, password) {
-        (Some(None), _) => {
+    let code = fields.text("email_code");
+    let email = match (email, password, code) {
+        (Some(None), _, _) => {
             fields.errors.push(FieldError::new("email", "invalid_type", "must be a string"));
             None
         }
-        (Some(Some(email)), Some(Some(password))) if password.chars().count() <= MAX_PASSWORD_CHARS => {
-            Some((email, password))
+        (Some(Some(_)), Some(Some(_)), Some(Some(_))) => {
+            let why = "either your current password or an emailed code, not both";
+            fields.errors.push(FieldError::new("email_code", "unexpected", why));
+            None
         }
-        (Some(Some(_)), Some(Some(_))) => {
+        (Some(Some(email)), Some(Some(password)), _) if password.chars().count() <= MAX_PASSWORD_CHARS => {
+            Some((email, Proof::Password(password)))
+        }
+        (Some(Some(_)), Some(Some(_)), _) => {
             let why = format!("at most {MAX_PASSWORD_CHARS} characters");
             fields.errors.push(FieldError::new("current_password", "too_long", why));
             None
         }
-        (Some(Some(_)), _) => {
-            let why = "your current password, to change your email";
+        (Some(Some(email)), _, Some(Some(code))) => Some((email, Proof::EmailCode(code))),
+        (Some(Some(_)), _, _) => {
+            let why = "your current password (or `email_code`), to change your email";
             fields.errors.push(FieldError::new("current_password", "required", why));
             None
         }
-        (None, Some(_)) => {
+        (None, Some(_), _) => {
             fields.errors.push(FieldError::new("current_password", "unexpected", "only with `email`"));
             None
         }
-        (None, None) => None,
+        (None, _, Some(_)) => {
+            fields.errors.push(FieldError::new("email_code", "unexpected", "only with `email`"));
+            None
+        }
+        (None, None, None) => None,
     };
     fields.finish(())?;
     match email {
-        Some((email, password)) => {
+        Some((email, proof)) => {
             let client = (source, device);
-            Ok(password::change_email(&state.identity, caller, &email, &password, &profile, client).await?)
+            let proof = match &proof {
+                Proof::Password(password) => OwnerProof::Password(password),
+                Proof::EmailCode(code) => OwnerProof::EmailCode(code),
+            };
+            Ok(password::change_email(&state.identity, caller, &email, proof, &profile, client).await?)
         }
         None => Ok(state
             .identity
