@@ -26,8 +26,12 @@ impl ProfileChanges {
         let last_name = pick(&self.last_name, Some(&user.profile.last_name)).unwrap_or_default();
         let nickname = pick(&self.nickname, user.profile.nickname.as_ref());
         let bio = pick(&self.bio, user.profile.bio.as_ref());
+        // An account made without a last name keeps none until one is given; one given (or one
+        // it has) is required as at registration.
+        let last_name_required = self.last_name.is_some() || !user.profile.last_name.is_empty();
         let mut errors = Vec::new();
-        user.profile = Profile::parse(&first_name, &last_name, nickname.as_deref(), bio.as_deref(), &mut errors)
+        let last = (last_name.as_str(), last_name_required);
+        user.profile = Profile::parse_names(&first_name, last, nickname.as_deref(), bio.as_deref(), &mut errors)
             .ok_or(AccountError::Invalid(errors))?;
         Ok(())
     }

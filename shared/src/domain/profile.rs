@@ -23,9 +23,21 @@ impl Profile {
         bio: Option<&str>,
         errors: &mut Vec<FieldError>,
     ) -> Option<Self> {
+        Self::parse_names(first_name, (last_name, true), nickname, bio, errors)
+    }
+
+    /// [`Self::parse`], with the last name required or not (an account made without one, by
+    /// email or by a provider that gave none, keeps none until its owner gives one).
+    pub fn parse_names(
+        first_name: &str,
+        (last_name, last_name_required): (&str, bool),
+        nickname: Option<&str>,
+        bio: Option<&str>,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<Self> {
         let before = errors.len();
         let first_name = single_line("first_name", first_name, 100, true, errors);
-        let last_name = single_line("last_name", last_name, 100, true, errors);
+        let last_name = single_line("last_name", last_name, 100, last_name_required, errors);
         let nickname = nickname.and_then(|n| single_line("nickname", n, 50, false, errors)).filter(|n| !n.is_empty());
         let bio = bio.and_then(|b| multiline("bio", b, 1000, errors)).filter(|b| !b.is_empty());
         (errors.len() == before).then(|| Self {

@@ -67,7 +67,7 @@ pub struct Ask<'a> {
 /// An address's sign-in under way, as kept (hashes only).
 #[derive(Deserialize, Serialize)]
 struct Kept {
-    /// The address as typed: a new account gets it so.
+    /// The address (a new account gets it).
     email: String,
     code: KeptCode,
     /// The hash of the flow id's secret.

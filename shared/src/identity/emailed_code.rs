@@ -13,12 +13,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use time::Duration;
 
-use super::{
-    Identity, IdentityError,
-    caller::AuthUser,
-    client::Source,
-    throttle::LoginAttempt,
-};
+use super::{Identity, IdentityError, caller::AuthUser, client::Source, throttle::LoginAttempt};
 use crate::{
     credentials::tokens::{hash_token, random_token},
     domain::{Action, User},

@@ -17,7 +17,9 @@ use super::{
     client::{Client, Source},
     emailed_code,
     passkeys::{self, AuthenticatorAnswer, PasskeyView},
-    sessions::{AMR_EMAIL, AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, AMR_ONE_TIME_CODE, AMR_PASSWORD, TokenPair, start_session},
+    sessions::{
+        AMR_EMAIL, AMR_HARDWARE_KEY, AMR_MULTI_FACTOR, AMR_ONE_TIME_CODE, AMR_PASSWORD, TokenPair, start_session,
+    },
     single_use::challenge_hash,
 };
 use crate::{

@@ -93,7 +93,8 @@ pub struct SessionView {
     /// What its login came with, from the User-Agent (as the client told it).
     #[schema(example = "Firefox on Linux")]
     pub device: Option<String>,
-    /// How its login proved who it was (RFC 8176: `pwd`, `otp`, `hwk`, `mfa`).
+    /// How its login proved who it was (RFC 8176: `pwd`, `otp`, `hwk`, `mfa`; and `fed` for a
+    /// provider, `email` for an emailed code or link).
     pub amr: Vec<String>,
     /// The session of the request that asked.
     pub current: bool,

@@ -8,6 +8,7 @@ mod brute_force;
 mod confirm_email;
 mod docs;
 mod email_change;
+mod email_sign_in;
 mod fan_out;
 mod helpers;
 mod key_rotation;

@@ -157,6 +157,15 @@ fn rows(app_login: Value, author: &str) -> Vec<Row> {
                 "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA" },
             },
         })),
+        // Sign-in by email: anyone may ask (the same answer for any address) and try a code;
+        // a signed-in account may be emailed a code proving it is its owner's.
+        row(M::POST, "/api/v1/auth/email_sign_in", anyone(202)).body(json!({ "email": fresh_email() })),
+        row(M::POST, "/api/v1/auth/email_sign_in/code", anyone(400))
+            .body(json!({ "email": fresh_email(), "code": "123456" })),
+        row(M::POST, "/api/v1/auth/email_sign_in/exchange", anyone(400)).body(json!({ "code": invalid_token })),
+        row(M::GET, "/email-sign-in", anyone(200)).path(&format!("/email-sign-in?token={invalid_token}")),
+        row(M::POST, "/email-sign-in", anyone(400)),
+        row(M::POST, "/api/v1/auth/email_code", signed_in(202)),
         // Provider sign-in: anyone may try; none of these starts or finishes one.
         row(M::GET, "/api/v1/auth/providers", anyone(200)),
         row(M::GET, "/api/v1/auth/providers/start", anyone(404))

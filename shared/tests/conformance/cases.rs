@@ -392,7 +392,7 @@ pub async fn a_conditional_take_leaves_a_newer_token_alone(store: Arc<impl Store
 
     assert_eq!(store.take_token_if(TokenKind::EmailSignIn, "hash-newer", "checked").await.unwrap(), None);
     let taken = store.take_token_if(TokenKind::EmailSignIn, "hash-newer", "asked again").await.unwrap();
-    assert_eq!(taken, Some(code_token("hash-newer", "asked again")));
+    assert_eq!(taken.and_then(|t| t.payload).as_deref(), Some("asked again"));
     assert_eq!(store.peek_token(TokenKind::EmailSignIn, "hash-newer").await.unwrap(), None);
 }
 
