@@ -28,7 +28,9 @@ pub struct AwsApi {
 impl AwsApi {
     pub async fn start() -> Self {
         let (table, queues) = (Table::create().await, Queues::create(3).await);
-        let aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
+        let mut aws = aws_on_emulator(&table, Some(&queues), new_key()).await;
+        // The front end an emailed sign-in link may end at (the stories' own).
+        aws.config.front_end_urls = vec![crate::provider_support::FRONT_END.to_string()];
         let worker = ses_worker(&table, &aws.config.email_from).await;
         let bucket = aws.settings.photo_bucket.clone().unwrap();
         // The API functions' groups behind one router, as API Gateway puts them behind one URL.
@@ -59,15 +61,35 @@ impl AwsApi {
     /// Runs the email worker over what is queued, and returns the token in the newest email
     /// to `to` with this subject.
     pub async fn email_token(&self, to: &str, subject: &str) -> String {
+        let email = self.email(to, subject).await;
+        let start = email.find("token=").unwrap() + "token=".len();
+        email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect()
+    }
+
+    /// Runs the email worker over what is queued, and returns the newest email to `to` with
+    /// this subject, whole.
+    pub async fn email(&self, to: &str, subject: &str) -> String {
         while self.queues.deliver_once(&self.worker, &self.table.store()).await.0 > 0 {}
         let sent = sent_emails().await;
-        let email = sent
-            .iter()
+        sent.into_iter()
             .rev()
             .find(|m| m.contains(&format!("To: {to}\r\n")) && m.contains(&format!("Subject: {subject}\r\n")))
-            .unwrap_or_else(|| panic!("no {subject:?} email reached {to}"));
-        let start = email.find("token=").unwrap() + "token=".len();
-        email[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+            .unwrap_or_else(|| panic!("no {subject:?} email reached {to}"))
+    }
+
+    /// A form's POST (`application/x-www-form-urlencoded`), as a link's page sends it: the status
+    /// and the page.
+    pub async fn post_form(&self, path: &str, form: &str) -> (u16, String) {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 

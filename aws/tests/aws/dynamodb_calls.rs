@@ -215,6 +215,7 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     assert_eq!(status, 200, "{signed_in}");
     measure("POST auth/passkey", calls.take());
 
+    email_sign_in_calls(&api, &mut measure).await;
     provider_sign_in_calls(&api, &mut measure).await;
 
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
@@ -224,6 +225,66 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let doc = std::fs::read_to_string(DOC).unwrap();
     let documented = doc.split(START).nth(1).and_then(|rest| rest.split(END).next()).expect("the calls table markers");
     assert_eq!(documented.trim(), table.trim(), "docs/dynamodb.md is out of date; the measured table is:\n\n{table}");
+}
+
+/// The code in a sign-in or confirmation email: its line of six digits.
+fn code_in(email: &str) -> String {
+    email.lines().find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit())).expect("a code").to_string()
+}
+
+/// Signing in by email: a new reader by code, an account by code, a wrong code, the link's
+/// button and the front end's exchange; an account's emailed code and a step-up with it.
+async fn email_sign_in_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std::collections::BTreeMap<String, u32>)) {
+    const SUBJECT: &str = "Your sign-in code";
+    let calls = &api.table.calls;
+    let email = format!("{}@example.com", unique("by-email"));
+    calls.take();
+    api.call("POST", "/api/v1/auth/email_sign_in", Some(json!({ "email": email })), None).await;
+    measure("POST auth/email_sign_in", calls.take());
+    let code = code_in(&api.email(&email, SUBJECT).await);
+    calls.take();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    let (status, _) =
+        api.call("POST", "/api/v1/auth/email_sign_in/code", Some(json!({ "email": email, "code": wrong })), None).await;
+    assert_eq!(status, 400);
+    measure("POST auth/email_sign_in/code (a wrong code)", calls.take());
+    let (status, tokens) =
+        api.call("POST", "/api/v1/auth/email_sign_in/code", Some(json!({ "email": email, "code": code })), None).await;
+    assert_eq!(status, 200, "{tokens}");
+    measure("POST auth/email_sign_in/code (a new reader: the account made)", calls.take());
+
+    api.call("POST", "/api/v1/auth/email_sign_in", Some(json!({ "email": email })), None).await;
+    let code = code_in(&api.email(&email, SUBJECT).await);
+    calls.take();
+    let (status, _) =
+        api.call("POST", "/api/v1/auth/email_sign_in/code", Some(json!({ "email": email, "code": code })), None).await;
+    assert_eq!(status, 200);
+    measure("POST auth/email_sign_in/code (an account, a known device)", calls.take());
+
+    let ask = json!({ "email": email, "redirect_to": FRONT_END, "same_browser": true });
+    let (_, asked) = api.call("POST", "/api/v1/auth/email_sign_in", Some(ask), None).await;
+    let token = api.email_token(&email, SUBJECT).await;
+    calls.take();
+    let (status, page) = api.post_form("/email-sign-in", &format!("token={token}")).await;
+    assert_eq!(status, 200, "{page}");
+    measure("POST /email-sign-in (the link's button)", calls.take());
+    let start = page.find("code=").expect("the front end's code") + "code=".len();
+    let front_end_code: String =
+        page[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+    let exchange = json!({ "code": front_end_code, "flow_id": asked["flow_id"] });
+    let (status, _) = api.call("POST", "/api/v1/auth/email_sign_in/exchange", Some(exchange), None).await;
+    assert_eq!(status, 200);
+    measure("POST auth/email_sign_in/exchange", calls.take());
+
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, _) = api.call("POST", "/api/v1/auth/email_code", None, Some(access)).await;
+    assert_eq!(status, 202);
+    measure("POST auth/email_code", calls.take());
+    let code = code_in(&api.email(&email, "Your confirmation code").await);
+    calls.take();
+    let (status, _) = api.call("POST", "/api/v1/auth/step_up", Some(json!({ "email_code": code })), Some(access)).await;
+    assert_eq!(status, 200);
+    measure("POST auth/step_up (an emailed code)", calls.take());
 }
 
 /// The providers function's routes, served on a port of this machine (the test provider sends
