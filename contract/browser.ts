@@ -30,7 +30,7 @@ async function emailedLink(to: string, subject: string): Promise<string> {
       .filter((entry) => entry.isFile())
       .map((entry) => readFileSync(join(outbox, entry.name), "utf8"))
       .filter((mail) => mail.includes(`\r\nTo: ${to}\r\n`) && mail.includes(`\r\nSubject: ${subject}\r\n`));
-    const link = mails.at(-1)?.match(/https?:\/\/[^\s"<>]+\?token=[A-Za-z0-9_-]+/)?.[0];
+    const link = mails.at(-1)?.match(/https?:\/\/[^\s"<>]+\?token=[A-Za-z0-9_.-]+/)?.[0];
     if (link) return link;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -196,11 +196,33 @@ try {
   // The provider's and the front end's pages are not ours (they have no favicon, say).
   const ours = complaints.filter((complaint) => complaint.startsWith(base));
   check(ours.length === 0, `the browser complained: ${ours.join(" | ")}`);
+  // Signing in by an emailed link: the front end asks, keeping the flow id (bound to this
+  // browser); Chromium opens the link, whose page's button sends it on to the front end's page
+  // with a code; only the flow id exchanges it.
+  const reader = `nora.${Date.now()}@example.com`;
+  const asked = await post("/api/v1/auth/email_sign_in", { email: reader, redirect_to: frontEnd, same_browser: true });
+  check(asked.status === 202, `asking to sign in by email: ${asked.status}`);
+  const { flow_id } = (await asked.json()) as { flow_id: string };
+  complaints.length = 0;
+  const signInLink = await emailedLink(reader, "Your sign-in code");
+  await page.goto(signInLink);
+  check((await heading(page)) === "Sign in", `the sign-in link's page: ${await heading(page)}`);
+  await Promise.all([page.waitForURL((url) => url.href.startsWith(`${frontEnd}?code=`)), page.getByRole("button").click()]);
+  const linkCode = new URL(page.url()).searchParams.get("code");
+  const elsewhere = await post("/api/v1/auth/email_sign_in/exchange", { code: linkCode });
+  check(elsewhere.status === 400, `the link's code without the flow id: ${elsewhere.status}`);
+  const byLink = await post("/api/v1/auth/email_sign_in/exchange", { code: linkCode, flow_id });
+  check(byLink.status === 200, `exchanging the link's code with the flow id: ${byLink.status}`);
+  const byLinkBody = (await byLink.json()) as { user?: { email?: string } };
+  check(byLinkBody.user?.email === reader, `signed in by the link: ${JSON.stringify(byLinkBody.user)}`);
+  const oursNow = complaints.filter((complaint) => complaint.startsWith(base));
+  check(oursNow.length === 0, `the browser complained: ${oursNow.join(" | ")}`);
   console.log(
     "browser story: confirmed by the page's button, reset through the form, logged in; " +
       "a passkey registered by Chromium's WebAuthn client (virtual authenticator) signed in once; " +
       "the new-device alert's page ended Chromium's session; " +
-      "signed in through the provider's own page, back on the front end's with a code exchanged once",
+      "signed in through the provider's own page, back on the front end's with a code exchanged once; " +
+      "signed up by an emailed link's button, its code exchanged only with the flow id",
   );
 } finally {
   await browser.close();

@@ -39,6 +39,20 @@ async function emailedToken(to: string): Promise<string> {
   throw new Error(`no email reached ${to}`);
 }
 
+/** The text of the newest email to `to` with this subject, waiting for the worker to send it. */
+async function emailedText(to: string, subject: string): Promise<string> {
+  for (let tries = 0; tries < 100; tries++) {
+    const mail = readdirSync(outbox, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(outbox, entry.name), "utf8"))
+      .filter((mail) => mail.includes(`\r\nTo: ${to}\r\n`) && mail.includes(`\r\nSubject: ${subject}\r\n`))
+      .at(-1);
+    if (mail) return mail;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no email "${subject}" reached ${to}`);
+}
+
 const registered = await api.POST("/api/v1/auth/register/{role}", {
   params: { path: { role: "reader" } },
   body: { email, password, first_name: "Ada", last_name: "Lovelace" },
@@ -93,4 +107,18 @@ check(logout.response.status === 204, `logout: ${logout.response.status}`);
 const after = await api.GET("/api/v1/user", { headers: renewed });
 check(after.response.status === 401, `after logout: ${after.response.status}`);
 
-console.log(`contract story: sign-up to logout as ${email}, every step as the document says`);
+// A reader who never chooses a password: the address, then the six digits the email holds.
+const reader = `nora.${Date.now()}@example.com`;
+const asked = await api.POST("/api/v1/auth/email_sign_in", { body: { email: reader } });
+check(asked.response.status === 202 && asked.data !== undefined, `asking to sign in by email: ${asked.response.status}`);
+const flow: components["schemas"]["EmailSignInAsked"] = asked.data;
+const code = (await emailedText(reader, "Your sign-in code")).match(/^(\d{6})\r?$/m)?.[1];
+check(code !== undefined, "a code in the email");
+const byCode = await api.POST("/api/v1/auth/email_sign_in/code", { body: { flow_id: flow.flow_id, code } });
+check(byCode.data !== undefined && "access_token" in byCode.data, `signing in by code: ${byCode.response.status}`);
+const readerTokens: components["schemas"]["TokenPair"] = byCode.data;
+check(readerTokens.user.email === reader && readerTokens.user.role === "reader", "a new reader, signed in");
+const spent = await api.POST("/api/v1/auth/email_sign_in/code", { body: { email: reader, code } });
+check(spent.error?.code === "invalid_code", `the code a second time: ${JSON.stringify(spent.error)}`);
+
+console.log(`contract story: sign-up to logout as ${email}, and a sign-up by emailed code, every step as the document says`);

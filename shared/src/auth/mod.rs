@@ -1,5 +1,6 @@
-//! The auth route group: registration, email confirmation, sessions, passwords, sign-in by
-//! email, second factors and step-up, JWKS and discovery.
+//! The auth route group: registration, email confirmation, sessions, passwords, the ways in
+//! (a password and its second factor, a passkey, an emailed code or link), step-up, JWKS and
+//! discovery. (The caller's authenticator app and recovery codes are managed in the users group.)
 //!
 //! `routes()` declares each route once (path, method, handler, OpenAPI operation); each
 //! handler parses, calls the sign-in service (`identity`), and answers.
@@ -9,6 +10,8 @@ mod factor_routes;
 mod link_pages;
 mod routes;
 pub(crate) mod schemas;
+
+pub(crate) use routes::{NoStore, no_store};
 
 use std::sync::Arc;
 
@@ -44,10 +47,6 @@ crate::http::route_group! {
     [refresh],
     [step_up],
     [step_up_passkey],
-    [factors],
-    [begin_totp, remove_totp],
-    [confirm_totp],
-    [regenerate_recovery_codes],
     [begin_passkey],
     [confirm_passkey],
     [remove_passkey],

@@ -278,16 +278,7 @@ fn check_factor(
                 .map_err(|_| IdentityError::InvalidSecondFactor)?;
             Ok(Checked::Passkey { id, update })
         }
-        (Some(code), None, None) => {
-            let totp = user.factors.totp.as_ref().ok_or(IdentityError::InvalidSecondFactor)?;
-            let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
-            let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
-            // A step used already is refused here too; the write refuses it atomically.
-            if step <= totp.last_step {
-                return Err(IdentityError::InvalidSecondFactor);
-            }
-            Ok(Checked::TotpStep(step))
-        }
+        (Some(code), None, None) => Ok(Checked::TotpStep(check_totp_code(state, user, code)?)),
         (None, Some(code), None) => {
             let hash = recovery_code_hash(code).ok_or(IdentityError::InvalidSecondFactor)?;
             if !user.factors.recovery_codes.contains(&hash) {
@@ -301,6 +292,20 @@ fn check_factor(
             "send exactly one of `code`, `recovery_code` and `passkey`",
         )])),
     }
+}
+
+/// The time step of the account's authenticator app whose code `code` is, if it was not used.
+/// (Apart from [`check_factor`], so that what checks only a code, removing the app, does not
+/// bring the passkeys' verification with it into the function that serves it.)
+fn check_totp_code(state: &Identity, user: &User, code: &str) -> Result<i64, IdentityError> {
+    let totp = user.factors.totp.as_ref().ok_or(IdentityError::InvalidSecondFactor)?;
+    let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
+    let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
+    // A step used already is refused here too; the write refuses it atomically.
+    if step <= totp.last_step {
+        return Err(IdentityError::InvalidSecondFactor);
+    }
+    Ok(step)
 }
 
 /// Spends a checked factor: the step or the recovery code is accepted once, by a write
@@ -494,8 +499,7 @@ pub async fn remove_totp(
     }
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, password, source).await?;
-    let answer = FactorAnswer { code: Some(code.to_string()), ..Default::default() };
-    check_factor(state, &user, &answer, None)?;
+    check_totp_code(state, &user, code)?;
     state.lifecycle().remove_totp(&user.id).await.map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
     state.record(&user.id, ActivityKind::FactorRemoved, client, "authenticator app").await

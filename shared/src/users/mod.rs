@@ -1,8 +1,10 @@
-//! The users route group: accounts and profiles.
+//! The users route group: accounts and profiles, and each account's own settings (its
+//! authenticator app and recovery codes, sessions, security activity, export).
 
 mod account;
 mod email_change;
 mod export;
+mod factors;
 mod lists;
 mod manage;
 mod photo;
@@ -13,6 +15,7 @@ mod webhooks;
 pub use account::*;
 pub use email_change::*;
 pub use export::*;
+pub use factors::*;
 pub use lists::*;
 pub use manage::*;
 pub use photo::*;
@@ -60,6 +63,10 @@ crate::http::route_group! {
     [moderator, update_moderator, delete_moderator],
     [export],
     [reset_factors],
+    [factors],
+    [begin_totp, remove_totp],
+    [confirm_totp],
+    [regenerate_recovery_codes],
     [sessions, end_session],
     [activity],
     [upload_photo, delete_photo],
