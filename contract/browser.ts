@@ -200,9 +200,9 @@ try {
   // browser); Chromium opens the link, whose page's button sends it on to the front end's page
   // with a code; only the flow id exchanges it.
   const reader = `nora.${Date.now()}@example.com`;
-  const asked = await post("/api/v1/auth/email_sign_in", { email: reader, redirect_to: frontEnd, same_browser: true });
-  check(asked.status === 202, `asking to sign in by email: ${asked.status}`);
-  const { flow_id } = (await asked.json()) as { flow_id: string };
+  const askedByEmail = await post("/api/v1/auth/email_sign_in", { email: reader, redirect_to: frontEnd, same_browser: true });
+  check(askedByEmail.status === 202, `asking to sign in by email: ${askedByEmail.status}`);
+  const { flow_id } = (await askedByEmail.json()) as { flow_id: string };
   complaints.length = 0;
   const signInLink = await emailedLink(reader, "Your sign-in code");
   await page.goto(signInLink);
