@@ -137,6 +137,9 @@ async fn a_new_reader_signs_up_by_code_and_signs_in_again_without_a_password() {
     let signed_in: Vec<_> = activity["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "signed_in").collect();
     assert_eq!(signed_in.len(), 2, "{activity}");
     assert!(signed_in.iter().all(|e| e["detail"].as_str().unwrap().ends_with("(email)")), "{activity}");
+    let export: Value = app.get("/api/v1/user/export", &tokens.access).await.json().await.unwrap();
+    let methods: Vec<_> = export["sessions"].as_array().unwrap().iter().map(|s| s["amr"].clone()).collect();
+    assert_eq!(methods, vec![json!(["email"]); 2], "the export shows how each session signed in");
 }
 
 #[tokio::test]
