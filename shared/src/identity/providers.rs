@@ -363,8 +363,8 @@ fn profile_of(identity: &ProviderIdentity, email: &EmailAddress) -> Profile {
         let name: String = name.unwrap_or_default().chars().take(100).collect();
         single_line(field, &name, 100, false, &mut errors).filter(|n| errors.is_empty() && !n.is_empty())
     };
-    let first_name = clean("first_name", identity.given_name.as_deref())
-        .unwrap_or_else(|| email.to_string().split('@').next().unwrap_or_default().chars().take(100).collect());
+    let first_name =
+        clean("first_name", identity.given_name.as_deref()).unwrap_or_else(|| Profile::from_address(email).first_name);
     let last_name = clean("last_name", identity.family_name.as_deref()).unwrap_or_default();
     Profile { first_name, last_name, nickname: None, bio: None }
 }
