@@ -84,6 +84,9 @@ pub struct Limits {
     pub provider_sign_ins_per_source_per_minute: u32,
     /// Sign-ins by email one source may ask for per minute (each sends an email).
     pub email_sign_ins_per_source_per_minute: u32,
+    /// Emailed codes (a sign-in's, an account's) checked for one address per day (UTC), right
+    /// or wrong: what bounds guessing by someone who asks for codes all day.
+    pub emailed_code_checks_per_address_per_day: u32,
     /// Email changes one account may ask for per hour.
     pub email_changes_per_account_per_hour: u32,
     /// Email changes one source may ask for per hour, over all accounts.
@@ -170,6 +173,7 @@ impl Config {
                 passkey_sign_ins_per_source_per_minute: 30,
                 provider_sign_ins_per_source_per_minute: 30,
                 email_sign_ins_per_source_per_minute: 10,
+                emailed_code_checks_per_address_per_day: 20,
                 email_changes_per_account_per_hour: 3,
                 email_changes_per_source_per_hour: 10,
                 registrations_per_minute: 120,
@@ -279,6 +283,9 @@ impl Config {
         }
         if let Some(n) = parse_var("UMS_EMAIL_SIGN_INS_PER_SOURCE_PER_MINUTE")? {
             config.limits.email_sign_ins_per_source_per_minute = n;
+        }
+        if let Some(n) = parse_var("UMS_EMAILED_CODE_CHECKS_PER_ADDRESS_PER_DAY")? {
+            config.limits.emailed_code_checks_per_address_per_day = n;
         }
         if let Some(urls) = var("UMS_FRONT_END_URLS") {
             config.front_end_urls = urls.split(',').map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect();

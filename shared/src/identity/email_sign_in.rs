@@ -6,7 +6,8 @@
 //!    answer whether or not an account has the address: an address without one signs up by
 //!    finishing (a reader, active, the address proven).
 //! 2. `finish_with_code`: the address, or the flow id the ask answered, and the code (checked as
-//!    `emailed_code` says: five checks, on the login's attempt records).
+//!    `emailed_code` says: five checks, on the login's attempt records, and a day's checks per
+//!    address).
 //! 3. `open_link`: the button of the page the link opens (a GET changes nothing: mail scanners
 //!    open links) takes the sign-in, once, and sends the browser to the front end's page with a
 //!    single-use code, never a token in a URL. When the ask asked for it (`same_browser`), only
@@ -168,6 +169,7 @@ pub async fn finish_with_code(
         }
     };
     let throttle = state.throttle();
+    throttle.allow_code_check(&email_key).await?;
     let (attempt, _) = throttle.reserve_password_check(&email_key, source).await?;
     let record = state.tokens.use_token(TokenKind::EmailSignIn, &key, CHECKS_PER_CODE).await?;
     let record = record

@@ -6,7 +6,9 @@
 //! one replaces it), for 10 minutes. Each check is counted twice before it is made: on the
 //! login's attempt records (per address and source, and per address: parallel guesses get no
 //! more checks than sequential ones, as for a password or an authenticator's code), and on the
-//! code itself (five checks, then it is dead, however they were spread).
+//! code itself (five checks, then it is dead, however they were spread). And the day's checks
+//! per address are bounded (`UMS_EMAILED_CODE_CHECKS_PER_ADDRESS_PER_DAY`): codes can be asked
+//! for by anyone, so without it guessing would go on around the clock.
 
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -103,7 +105,9 @@ pub(crate) async fn check_account_code(
     source: &Source,
 ) -> Result<LoginAttempt, IdentityError> {
     check_shape(code, "email_code")?;
-    let (attempt, _) = state.throttle().reserve_password_check(&user.email.key(), source).await?;
+    let throttle = state.throttle();
+    throttle.allow_code_check(&user.email.key()).await?;
+    let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
     let key = account_code_key(user);
     let record = state.tokens.use_token(TokenKind::AccountCode, &key, CHECKS_PER_CODE).await?;
     let record = record

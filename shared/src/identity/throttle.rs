@@ -27,6 +27,8 @@ const EMAIL_WINDOW_SECS: i64 = 3600;
 const REGISTRATION_WINDOW_SECS: i64 = 60;
 /// Sign-in alerts are counted per account and day (`identity::alerts::SIGN_IN_ALERTS_PER_DAY`).
 const ALERT_WINDOW_SECS: i64 = 86_400;
+/// Emailed codes checked are counted per address and day.
+const CODE_CHECK_WINDOW_SECS: i64 = 86_400;
 
 /// The limits, over the counters they keep.
 pub struct Throttle<'a> {
@@ -184,6 +186,21 @@ impl Throttle<'_> {
             self.count_in_window(&format!("email-sign-in#{}", source.0), REGISTRATION_WINDOW_SECS).await?;
         if count > self.config.email_sign_ins_per_source_per_minute {
             return Err(IdentityError::TooManyEmails { retry_after_secs });
+        }
+        Ok(())
+    }
+
+    /// Counts one check of an emailed code for `email_key` in the current day (UTC), before it is
+    /// made; 429 past the daily limit. A code is checked at most five times and an address is
+    /// sent a few an hour, but anyone may ask for them: without a bound over the day, someone
+    /// asking and guessing around the clock would try 25 codes an hour of a million, a fifth of
+    /// the million in a year.
+    pub async fn allow_code_check(&self, email_key: &str) -> Result<(), IdentityError> {
+        let (count, retry_after_secs) =
+            self.count_in_window(&format!("code-check#{email_key}"), CODE_CHECK_WINDOW_SECS).await?;
+        if count > self.config.emailed_code_checks_per_address_per_day {
+            tracing::warn!("the day's emailed code checks for an address are used up");
+            return Err(IdentityError::TooManyAttempts { retry_after_secs });
         }
         Ok(())
     }

@@ -412,6 +412,33 @@ async fn a_front_end_off_the_list_is_refused_and_nothing_is_sent() {
     assert!(app.emails_to("ada@example.com", SUBJECT).is_empty());
 }
 
+/// Someone asks for codes for an address and guesses, all day: the day's checks for the address
+/// run out (right or wrong), and come back the next day.
+// In process only: it needs the app's clock, stores, settings or other sources.
+#[tokio::test]
+async fn in_process_guessing_around_the_clock_runs_out_of_checks_for_the_day() {
+    let app = spawn_app_with(|config| config.limits.emailed_code_checks_per_address_per_day = 3).await;
+    app.signed_up("reader", "ada@example.com").await;
+    app.asked("ada@example.com").await;
+    let code = app.sign_in_code("ada@example.com").await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for i in 2..5 {
+        let body = json!({ "email": "ada@example.com", "code": wrong });
+        let client = app.client_from(&format!("127.0.0.{i}"));
+        let response = client.post(app.url("/api/v1/auth/email_sign_in/code")).json(&body).send().await.unwrap();
+        assert_problem(response, StatusCode::BAD_REQUEST, "invalid_code").await;
+    }
+
+    let right = app.post_code("ada@example.com", &code).await;
+    assert!(right.headers().contains_key(header::RETRY_AFTER));
+    assert_problem(right, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+
+    app.advance_clock(time::Duration::days(1));
+    app.asked("ada@example.com").await;
+    let code = app.sign_in_code_after("ada@example.com", &code).await;
+    assert_eq!(app.post_code("ada@example.com", &code).await.status(), StatusCode::OK, "the next day");
+}
+
 /// The asks are counted per source, and the emails per address, before anything is sent.
 // In process only: it needs the app's clock, stores, settings or other sources.
 #[tokio::test]
