@@ -274,6 +274,32 @@ fn every_queue_has_its_dead_letter_queue_worker_and_sample_event() {
     }
 }
 
+/// Work that waits too long is seen: every queue a worker reads has an alarm on the age of its
+/// oldest message (the dead-letter queues have theirs on what they hold).
+#[test]
+fn every_worker_queue_has_an_alarm_on_the_age_of_its_oldest_message() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let read_by_a_worker: Vec<String> = resources
+        .values()
+        .flat_map(|r| events_of_type(r, "SQS"))
+        .filter_map(|event| intrinsic(&event["Properties"]["Queue"]).map(|q| q.trim_end_matches(".Arn").to_string()))
+        .collect();
+    assert!(read_by_a_worker.len() >= 5, "the worker queues: {read_by_a_worker:?}");
+    for queue in read_by_a_worker {
+        let alarmed = resources.values().any(|r| {
+            let properties = &r["Properties"];
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && properties["MetricName"].as_str() == Some("ApproximateAgeOfOldestMessage")
+                && properties["Dimensions"].as_sequence().is_some_and(|d| {
+                    d.iter().any(|d| intrinsic(&d["Value"]) == Some(format!("{queue}.QueueName").as_str()))
+                })
+                && properties["AlarmActions"].as_sequence().is_some_and(|a| !a.is_empty())
+        });
+        assert!(alarmed, "{queue} has no alarm on ApproximateAgeOfOldestMessage");
+    }
+}
+
 #[test]
 fn the_template_defines_the_table_as_its_definition_says() {
     let template = template();
