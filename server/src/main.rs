@@ -194,6 +194,7 @@ fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
         jwt_key::Command::Rotate { cache_wait_minutes } => {
             println!("{}", jwt_key::rotate_in_dir(dir, now, cache_wait_minutes, config.jwt.access_token_ttl)?);
         }
+        jwt_key::Command::Revoke { kid } => println!("{}", jwt_key::revoke_in_dir(dir, &kid, now)?),
     }
     Ok(())
 }

@@ -84,6 +84,14 @@ pub mod jwt_key {
             #[arg(long, default_value_t = crate::credentials::keyset::CACHE_WAIT.as_secs() / 60)]
             cache_wait_minutes: u64,
         },
+        /// Remove a key at once, because it leaked: its tokens are refused at each instance's
+        /// next read of the set (`UMS_JWT_KEYS_RELOAD_SECS`). Revoking the signing key makes the
+        /// next one sign now (verifiers that cached our JWKS before it was published refuse its
+        /// tokens until they read it again); sessions go on, their clients refresh.
+        Revoke {
+            /// The key's id (`jwt-key show`).
+            kid: String,
+        },
     }
 
     /// One step of `rotate` on `set`; what it did, for the operator.
@@ -120,6 +128,14 @@ pub mod jwt_key {
     ) -> anyhow::Result<String> {
         let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
         let report = rotate(&mut set, now, cache_wait_minutes, access_ttl)?;
+        crate::credentials::keyset::save_local(dir, &set)?;
+        Ok(report)
+    }
+
+    /// `revoke` on the laptop's set in `dir`, written back whole.
+    pub fn revoke_in_dir(dir: &std::path::Path, kid: &str, now: OffsetDateTime) -> anyhow::Result<String> {
+        let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
+        let report = set.revoke(kid, now)?;
         crate::credentials::keyset::save_local(dir, &set)?;
         Ok(report)
     }

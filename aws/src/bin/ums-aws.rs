@@ -164,6 +164,11 @@ async fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
             parameter.write_over(&set.to_json(), version).await?;
             println!("{report}");
         }
+        jwt_key::Command::Revoke { kid } => {
+            let report = set.revoke(&kid, now)?;
+            parameter.write_over(&set.to_json(), version).await?;
+            println!("{report}");
+        }
     }
     Ok(())
 }

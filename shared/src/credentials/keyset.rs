@@ -206,6 +206,35 @@ impl KeySet {
         Ok(rotation)
     }
 
+    /// Removes a key at once (it leaked): no longer published, so its tokens are refused at each
+    /// instance's next reload of the set. The signing key revoked, the next key signs at once
+    /// (without the cache wait: verifiers that cached the set before it was published refuse
+    /// its tokens until they read it again, which beats accepting a leaked key's) or, without
+    /// one, a new key; a revoked or promoted next key is replaced by a new one. What it did.
+    pub fn revoke(&mut self, kid: &str, now: OffsetDateTime) -> anyhow::Result<String> {
+        let position = self.keys.iter().position(|k| k.kid() == kid);
+        let Some(position) = position else { bail!("no key {kid} in the set (`jwt-key show` lists them)") };
+        let revoked = self.keys.remove(position);
+        let mut report = format!("revoked {kid}: no longer published");
+        if matches!(revoked, KeyEntry::Signing { .. }) {
+            let next = self.keys.iter().position(|k| matches!(k, KeyEntry::Next { .. }));
+            let signing = match next.map(|i| self.keys.remove(i)) {
+                Some(KeyEntry::Next { private_key, x, y, .. }) => KeyEntry::Signing { since: now, private_key, x, y },
+                _ => new_key(now, KeyState::Signing)?,
+            };
+            report.push_str(&format!("; signing with {}", signing.kid()));
+            self.keys.push(signing);
+        }
+        if !self.keys.iter().any(|k| matches!(k, KeyEntry::Next { .. })) {
+            let next = new_key(now, KeyState::Next)?;
+            report.push_str(&format!("; published {} to sign at the next rotation", next.kid()));
+            self.keys.push(next);
+        }
+        self.sort();
+        self.check()?;
+        Ok(report)
+    }
+
     /// Publishes a next key where there is none (a set read from a lone PEM); the key id.
     pub fn publish_next(&mut self, now: OffsetDateTime) -> anyhow::Result<Option<String>> {
         if self.keys.iter().any(|k| matches!(k, KeyEntry::Next { .. })) {
@@ -390,6 +419,35 @@ mod tests {
         assert_eq!(step.dropped, std::slice::from_ref(&signing));
         assert_eq!(statuses(&set), ["next", "signing", "retired", "retired"]);
         assert!(set.describe().unwrap().iter().all(|(kid, _, _)| *kid != signing), "no trace of the dropped key");
+    }
+
+    #[test]
+    fn a_revoked_key_leaves_the_set_at_once_and_the_set_still_signs_and_rotates() {
+        let now = OffsetDateTime::now_utc();
+        let mut set = KeySet::generate(now).unwrap();
+        set.rotate(now, Duration::ZERO, TTL).unwrap();
+        let kid = |set: &KeySet, status| set.describe().unwrap().into_iter().find(|(_, s, _)| *s == status).unwrap().0;
+        let (retired, signing, next) = (kid(&set, "retired"), kid(&set, "signing"), kid(&set, "next"));
+
+        let report = set.revoke(&retired, now).unwrap();
+        assert_eq!(report, format!("revoked {retired}: no longer published"));
+        assert_eq!(statuses(&set), ["next", "signing"]);
+
+        // The signing key leaked: the published next key signs at once, a new one is published.
+        let report = set.revoke(&signing, now).unwrap();
+        assert!(report.contains(&format!("signing with {next}")), "{report}");
+        assert_eq!(statuses(&set), ["next", "signing"]);
+        assert_eq!(kid(&set, "signing"), next);
+        assert!(set.describe().unwrap().iter().all(|(k, _, _)| *k != signing && *k != retired));
+        let again = KeySet::parse(&set.to_json()).unwrap();
+        again.verify_keys().unwrap();
+
+        let unknown = set.revoke("no-such-kid", now).unwrap_err();
+        assert!(unknown.to_string().contains("no key no-such-kid"), "{unknown}");
+        let next = kid(&set, "next");
+        assert!(set.revoke(&next, now).unwrap().contains("published"), "a revoked next key is replaced");
+        assert_eq!(statuses(&set), ["next", "signing"]);
+        set.rotate(now, Duration::ZERO, TTL).unwrap();
     }
 
     #[test]

@@ -526,6 +526,21 @@ impl TestApp {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
 
+    /// Revokes a signing key at once, as the operator command does (`ums jwt-key revoke KID`; on
+    /// the AWS path `ums-aws jwt-key revoke KID` through the control port).
+    pub async fn revoke_jwt_key(&self, kid: &str) {
+        if let Some(local) = &self.local {
+            let now = OffsetDateTime::now_utc();
+            shared::operator::jwt_key::revoke_in_dir(&local.app.config.data_dir, kid, now).unwrap();
+            return;
+        }
+        let url = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", &format!("/revoke-jwt-key/{kid}"));
+        let response = self.client.post(url).send().await.expect("the AWS path's control port answers");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "revoking: {}", response.text().await.unwrap());
+        // The functions read the set again every second there (UMS_JWT_KEYS_RELOAD_SECS).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
     /// Adds a webhook endpoint for account events, as the operator command does (`ums webhook
     /// add`; on the AWS path `ums-aws webhook add`, through the control port).
     pub async fn add_webhook(&self, url: &str, types: &[&str]) -> shared::events::webhooks::Endpoint {

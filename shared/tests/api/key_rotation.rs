@@ -66,3 +66,32 @@ async fn two_rotations_leave_a_session_a_cursor_and_an_unsubscribe_link_working(
         assert_eq!(app.get_me(&ada.access).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// A signing key leaked: the operator revokes it. Tokens it signed are refused from the next
+/// read of the set, a retired key's as the signing key's; tokens of the other keys work on, and
+/// a refresh (the session goes on) signs with the key that took over.
+#[tokio::test]
+async fn a_revoked_keys_tokens_are_refused_while_the_others_work() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    app.rotate_jwt_keys().await;
+    let grace = app.signed_up("reader", "grace@example.com").await;
+    let (retired, signing) = (kid_of(&ada.access), kid_of(&grace.access));
+    assert_ne!(retired, signing);
+
+    app.revoke_jwt_key(&retired).await;
+
+    assert_eq!(app.get_me(&ada.access).await.status(), StatusCode::UNAUTHORIZED, "signed by the revoked key");
+    assert_eq!(app.get_me(&grace.access).await.status(), StatusCode::OK, "signed by another key");
+    assert!(!published_kids(&app).await.contains(&retired), "no longer published");
+
+    app.revoke_jwt_key(&signing).await;
+
+    assert_eq!(app.get_me(&grace.access).await.status(), StatusCode::UNAUTHORIZED);
+    let refreshed: Value = app.post_refresh(&grace.refresh).await.json().await.unwrap();
+    let access = refreshed["access_token"].as_str().expect("the session goes on");
+    assert_ne!(kid_of(access), signing);
+    assert_eq!(app.get_me(access).await.status(), StatusCode::OK, "signed by the key that took over");
+    let published = published_kids(&app).await;
+    assert_eq!(published.len(), 2, "the new signing key and a new next one: {published:?}");
+}
