@@ -89,7 +89,9 @@ pub mod jwt_key {
         /// next one sign now (verifiers that cached our JWKS before it was published refuse its
         /// tokens until they read it again); sessions go on, their clients refresh.
         Revoke {
-            /// The key's id (`jwt-key show`).
+            /// The key's id (`jwt-key show`). An id may start with `-` (base64url): taken as
+            /// the id, not an option.
+            #[arg(allow_hyphen_values = true)]
             kid: String,
         },
     }
