@@ -347,6 +347,13 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Whether `url` is one of the front end's pages a browser may be sent back to (exactly).
+    pub fn allows_front_end(&self, url: &str) -> bool {
+        self.front_end_urls.iter().any(|allowed| allowed == url)
+    }
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

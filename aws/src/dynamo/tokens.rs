@@ -53,22 +53,7 @@ impl TokenStore for DynamoStore {
     }
 
     async fn take_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
-            .condition_expression("kind = :kind")
-            .expression_attribute_values(":kind", s(kind.as_str()))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        let item = match result {
-            Ok(output) => output.attributes,
-            Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
-            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
-        };
-        item.map(|item| token_of(&item, kind, hash)).transpose()
+        self.take_where(kind, hash, None).await
     }
 
     async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
@@ -101,24 +86,7 @@ impl TokenStore for DynamoStore {
     }
 
     async fn take_token_if(&self, kind: TokenKind, hash: &str, payload: &str) -> StoreResult<Option<OneTimeToken>> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
-            .condition_expression("kind = :kind AND #payload = :payload")
-            .expression_attribute_names("#payload", "payload")
-            .expression_attribute_values(":kind", s(kind.as_str()))
-            .expression_attribute_values(":payload", s(payload))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        let item = match result {
-            Ok(output) => output.attributes,
-            Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
-            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
-        };
-        item.map(|item| token_of(&item, kind, hash)).transpose()
+        self.take_where(kind, hash, Some(payload)).await
     }
 
     async fn delete_user_tokens(&self, user_id: &UserId) -> StoreResult<()> {
@@ -143,6 +111,38 @@ impl TokenStore for DynamoStore {
                 None => return Ok(()),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// Deletes the token, returning it, if it is of this kind (and, given one, has this payload):
+    /// the condition is the delete's own, so of two takes one gets it.
+    async fn take_where(
+        &self,
+        kind: TokenKind,
+        hash: &str,
+        payload: Option<&str>,
+    ) -> StoreResult<Option<OneTimeToken>> {
+        let mut delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("TOKEN#{hash}"), "TOKEN")))
+            .condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(kind.as_str()))
+            .return_values(ReturnValue::AllOld);
+        if let Some(payload) = payload {
+            delete = delete
+                .condition_expression("kind = :kind AND #payload = :payload")
+                .expression_attribute_names("#payload", "payload")
+                .expression_attribute_values(":payload", s(payload));
+        }
+        let item = match delete.send().await {
+            Ok(output) => output.attributes,
+            Err(e) if condition_failed::<DeleteItemError, _>(&e) => None,
+            Err(e) => return Err(anyhow::Error::new(e).context("DynamoDB DeleteItem").into()),
+        };
+        item.map(|item| token_of(&item, kind, hash)).transpose()
     }
 }
 

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use super::{
     Identity, IdentityError,
     client::{Client, Source},
-    emailed_code::{CHECKS_PER_CODE, CODE_TTL, KeptCode, check_shape},
+    emailed_code::{CODE_TTL, KeptCode, check_shape, counted_check},
     second_factor::{self, LoginOutcome},
     sessions::{AMR_EMAIL, start_session},
     single_use::challenge_hash,
@@ -98,7 +98,7 @@ pub async fn ask(state: &Identity, ask: Ask<'_>, source: &Source) -> Result<Emai
     let email = EmailAddress::parse(ask.email)
         .map_err(|why| IdentityError::Validation(vec![FieldError::new("email", "invalid_email", why)]))?;
     if let Some(redirect_to) = ask.redirect_to
-        && !state.config.front_end_urls.iter().any(|allowed| allowed == redirect_to)
+        && !state.config.allows_front_end(redirect_to)
     {
         return Err(IdentityError::RedirectNotAllowed);
     }
@@ -168,13 +168,7 @@ pub async fn finish_with_code(
             (key.to_string(), record.ok_or(IdentityError::InvalidCode)?.email_key, Some(secret))
         }
     };
-    let throttle = state.throttle();
-    throttle.allow_code_check(&email_key).await?;
-    let (attempt, _) = throttle.reserve_password_check(&email_key, source).await?;
-    let record = state.tokens.use_token(TokenKind::EmailSignIn, &key, CHECKS_PER_CODE).await?;
-    let record = record
-        .filter(|r| r.expires_at > state.clock.now() && r.email_key == email_key)
-        .ok_or(IdentityError::InvalidCode)?;
+    let (attempt, record) = counted_check(state, (TokenKind::EmailSignIn, &key), &email_key, source).await?;
     let payload = record.payload.unwrap_or_default();
     let kept: Kept = serde_json::from_str(&payload).map_err(anyhow::Error::from)?;
     let flow_matches = flow_secret.is_none_or(|secret| hash_token(secret) == kept.flow);

@@ -62,6 +62,27 @@ pub(crate) fn check_shape(code: &str, field: &'static str) -> Result<(), Identit
     )]))
 }
 
+/// Counts one check of an emailed code for the address `email_key` before it is made: on the
+/// address's day of checks, on the login's attempt records, and as one of the token's five uses.
+/// The token kept at `key`, if it is still there, unexpired, for this address and not used up;
+/// else `invalid_code`. The caller compares the code, and takes the token (`take_token_if`) once
+/// its decision holds; the attempt is forgotten when what it proved is done.
+pub(crate) async fn counted_check(
+    state: &Identity,
+    (kind, key): (TokenKind, &str),
+    email_key: &str,
+    source: &Source,
+) -> Result<(LoginAttempt, OneTimeToken), IdentityError> {
+    let throttle = state.throttle();
+    throttle.allow_code_check(email_key).await?;
+    let (attempt, _) = throttle.reserve_password_check(email_key, source).await?;
+    let record = state.tokens.use_token(kind, key, CHECKS_PER_CODE).await?;
+    let record = record
+        .filter(|r| r.expires_at > state.clock.now() && r.email_key == email_key)
+        .ok_or(IdentityError::InvalidCode)?;
+    Ok((attempt, record))
+}
+
 /// Where an account's code is kept: one per account, a newer one replacing it.
 fn account_code_key(user: &User) -> String {
     hash_token(&format!("account-code\n{}", user.id))
@@ -105,18 +126,11 @@ pub(crate) async fn check_account_code(
     source: &Source,
 ) -> Result<LoginAttempt, IdentityError> {
     check_shape(code, "email_code")?;
-    let throttle = state.throttle();
-    throttle.allow_code_check(&user.email.key()).await?;
-    let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
     let key = account_code_key(user);
-    let record = state.tokens.use_token(TokenKind::AccountCode, &key, CHECKS_PER_CODE).await?;
-    let record = record
-        .filter(|r| {
-            r.expires_at > state.clock.now()
-                && r.email_key == user.email.key()
-                && r.credential_version == user.credential_version
-        })
-        .ok_or(IdentityError::InvalidCode)?;
+    let (attempt, record) = counted_check(state, (TokenKind::AccountCode, &key), &user.email.key(), source).await?;
+    if record.credential_version != user.credential_version {
+        return Err(IdentityError::InvalidCode);
+    }
     let payload = record.payload.unwrap_or_default();
     let kept: KeptCode = serde_json::from_str(&payload).map_err(anyhow::Error::from)?;
     if !kept.matches(code) {

@@ -125,7 +125,7 @@ pub async fn start(
     state.throttle().allow_provider_sign_in(source).await?;
     let settings = federation.settings().await;
     let provider = settings.provider(provider).ok_or(IdentityError::UnknownProvider)?;
-    if !settings.allows_return_to(redirect_to) && !state.config.front_end_urls.iter().any(|u| u == redirect_to) {
+    if !settings.allows_return_to(redirect_to) && !state.config.allows_front_end(redirect_to) {
         return Err(IdentityError::RedirectNotAllowed);
     }
     let link_to = match link {
@@ -605,7 +605,7 @@ pub async fn begin_link(
     caller.require_recent_authentication()?;
     let settings = federation.settings().await;
     settings.provider(provider).ok_or(IdentityError::UnknownProvider)?;
-    if !settings.allows_return_to(redirect_to) && !state.config.front_end_urls.iter().any(|u| u == redirect_to) {
+    if !settings.allows_return_to(redirect_to) && !state.config.allows_front_end(redirect_to) {
         return Err(IdentityError::RedirectNotAllowed);
     }
     let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;

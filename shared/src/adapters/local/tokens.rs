@@ -10,6 +10,9 @@ use crate::{
     ports::{OneTimeToken, StoreResult, TokenKind, TokenStore},
 };
 
+/// The columns `token_from_row` reads, in its order.
+const COLUMNS: &str = "hash, user_id, email_key, expires_at, credential_version, reset_generation, payload";
+
 fn token_from_row(row: &rusqlite::Row<'_>, kind: TokenKind) -> rusqlite::Result<OneTimeToken> {
     Ok(OneTimeToken {
         hash: row.get(0)?,
@@ -57,7 +60,7 @@ impl TokenStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
+                    &format!("DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 RETURNING {COLUMNS}"),
                     params![hash, kind.as_str()],
                     |row| token_from_row(row, kind),
                 )
@@ -68,12 +71,9 @@ impl TokenStore for SqliteDb {
 
     async fn peek_token(&self, kind: TokenKind, hash: &str) -> StoreResult<Option<OneTimeToken>> {
         Ok(self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT hash, user_id, email_key, expires_at, credential_version, reset_generation, payload
-                 FROM one_time_tokens WHERE hash = ?1 AND kind = ?2",
-            )?
-            .query_row(params![hash, kind.as_str()], |row| token_from_row(row, kind))
-            .optional()
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM one_time_tokens WHERE hash = ?1 AND kind = ?2"))?
+                .query_row(params![hash, kind.as_str()], |row| token_from_row(row, kind))
+                .optional()
         })?)
     }
 
@@ -82,8 +82,10 @@ impl TokenStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "UPDATE one_time_tokens SET uses = uses + 1 WHERE hash = ?1 AND kind = ?2 AND uses < ?3
-                     RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
+                    &format!(
+                        "UPDATE one_time_tokens SET uses = uses + 1 WHERE hash = ?1 AND kind = ?2 AND uses < ?3
+                         RETURNING {COLUMNS}"
+                    ),
                     params![hash, kind.as_str(), max],
                     |row| token_from_row(row, kind),
                 )
@@ -97,8 +99,9 @@ impl TokenStore for SqliteDb {
         Ok(self
             .call(move |conn| {
                 conn.query_row(
-                    "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 AND payload = ?3
-                     RETURNING hash, user_id, email_key, expires_at, credential_version, reset_generation, payload",
+                    &format!(
+                        "DELETE FROM one_time_tokens WHERE hash = ?1 AND kind = ?2 AND payload = ?3 RETURNING {COLUMNS}"
+                    ),
                     params![hash, kind.as_str(), payload],
                     |row| token_from_row(row, kind),
                 )
