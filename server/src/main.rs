@@ -103,7 +103,7 @@ fn main() -> anyhow::Result<()> {
                 println!("removed every second factor of {} <{}>; its sessions ended", user.id, user.email);
                 Ok(())
             }
-            Command::JwtKey { command } => jwt_key(command),
+            Command::JwtKey { command } => jwt_key(command).await,
             Command::Webhook { command } => webhook(command).await,
         }
     })
@@ -175,7 +175,7 @@ async fn webhook(command: WebhookCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
+async fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
     let now = time::OffsetDateTime::now_utc();
     if let jwt_key::Command::New = command {
         println!("{}", KeySet::generate(now)?.to_json());
@@ -195,6 +195,12 @@ fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
             println!("{}", jwt_key::rotate_in_dir(dir, now, cache_wait_minutes, config.jwt.access_token_ttl)?);
         }
         jwt_key::Command::Revoke { kid } => println!("{}", jwt_key::revoke_in_dir(dir, &kid, now)?),
+        jwt_key::Command::RotateSealSecret => println!("{}", jwt_key::rotate_seal_secret_in_dir(dir, now)?),
+        jwt_key::Command::RetireSealSecrets { cache_wait_minutes } => {
+            let app = LocalApp::build(config.clone())?;
+            let accounts = app.auth.accounts.as_ref();
+            println!("{}", jwt_key::retire_seal_secrets_in_dir(dir, accounts, now, cache_wait_minutes).await?);
+        }
     }
     Ok(())
 }

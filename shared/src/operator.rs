@@ -66,7 +66,11 @@ pub mod jwt_key {
 
     use time::OffsetDateTime;
 
-    use crate::credentials::keyset::KeySet;
+    use crate::{
+        credentials::{factors::FactorSealer, keyset::KeySet},
+        domain::User,
+        ports::{AccountFilter, AccountStore, StoreError},
+    };
 
     #[cfg(feature = "cli")]
     #[derive(clap::Subcommand, Debug)]
@@ -94,6 +98,101 @@ pub mod jwt_key {
             #[arg(allow_hyphen_values = true)]
             kid: String,
         },
+        /// A new seal secret seals cursors, unsubscribe links, upload forms and authenticator-app
+        /// secrets from now on; the one before still opens what it sealed until retired.
+        RotateSealSecret,
+        /// Seal every authenticator-app secret again with the newest seal secret, then drop the
+        /// older ones: the links and cursors they sealed open no more. Refused until every
+        /// instance has read the rotated set.
+        RetireSealSecrets {
+            /// Minutes since the last seal rotation before the older secrets may go: how long an
+            /// instance may take to read the set again (`UMS_JWT_KEYS_RELOAD_SECS`).
+            #[arg(long, default_value_t = crate::credentials::keyset::CACHE_WAIT.as_secs() / 60)]
+            cache_wait_minutes: u64,
+        },
+    }
+
+    /// `rotate-seal-secret` on `set`; what it did, for the operator.
+    pub fn rotate_seal_secret(set: &mut KeySet, now: OffsetDateTime) -> String {
+        set.rotate_seal_secret(now);
+        format!(
+            "a new seal secret seals from now on; {} older one(s) open what they sealed until `retire-seal-secrets`",
+            set.older_seal_secrets.len()
+        )
+    }
+
+    /// `retire-seal-secrets` on `set`: every account's authenticator-app secret sealed again
+    /// with the newest seal secret (accounts written one by one, each on its version), then the
+    /// older secrets dropped from `set` (the caller writes it). Refused before any write while
+    /// the rotation is younger than the wait.
+    pub async fn retire_seal_secrets(
+        set: &mut KeySet,
+        accounts: &dyn AccountStore,
+        now: OffsetDateTime,
+        cache_wait_minutes: u64,
+    ) -> anyhow::Result<String> {
+        let wait = Duration::from_secs(cache_wait_minutes * 60);
+        if set.older_seal_secrets.is_empty() {
+            return Ok("no older seal secret to retire".into());
+        }
+        set.clone().retire_older_seal_secrets(now, wait)?;
+        let sealer = FactorSealer::with_older(&set.seal_secrets());
+        let sealed_again = seal_factors_again(accounts, &sealer).await?;
+        let retired = set.retire_older_seal_secrets(now, wait)?;
+        Ok(format!(
+            "sealed {sealed_again} authenticator-app secret(s) again with the newest seal secret; retired {retired} older seal secret(s): what they sealed opens no more"
+        ))
+    }
+
+    /// How many accounts' app secrets an older seal secret had sealed (now sealed again).
+    async fn seal_factors_again(accounts: &dyn AccountStore, sealer: &FactorSealer) -> anyhow::Result<usize> {
+        let (mut count, mut after) = (0, None);
+        loop {
+            let (page, next) = accounts.list_accounts(AccountFilter::default(), 100, after.as_ref()).await?;
+            for user in page {
+                if seal_account_again(accounts, sealer, user).await? {
+                    count += 1;
+                }
+            }
+            match next {
+                Some(position) => after = Some(position),
+                None => return Ok(count),
+            }
+        }
+    }
+
+    async fn seal_account_again(
+        accounts: &dyn AccountStore,
+        sealer: &FactorSealer,
+        mut user: User,
+    ) -> anyhow::Result<bool> {
+        for _ in 0..5 {
+            let mut changed = false;
+            let owner = user.id.clone();
+            let secrets = [
+                user.factors.totp.as_mut().map(|totp| &mut totp.secret),
+                user.factors.pending_totp.as_mut().map(|pending| &mut pending.secret),
+            ];
+            for secret in secrets.into_iter().flatten() {
+                if let Some(again) = sealer.sealed_again(secret, &owner)? {
+                    *secret = again;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(false);
+            }
+            match accounts.update_account(&user).await {
+                Ok(()) => return Ok(true),
+                // Written meanwhile (a code checked, a factor added): read it again.
+                Err(StoreError::Conflict) => match accounts.account(&owner).await? {
+                    Some(fresh) => user = fresh,
+                    None => return Ok(false),
+                },
+                Err(error) => return Err(error.into()),
+            }
+        }
+        anyhow::bail!("the account {} kept changing while its secret was sealed again: run retire again", user.id)
     }
 
     /// One step of `rotate` on `set`; what it did, for the operator.
@@ -138,6 +237,27 @@ pub mod jwt_key {
     pub fn revoke_in_dir(dir: &std::path::Path, kid: &str, now: OffsetDateTime) -> anyhow::Result<String> {
         let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
         let report = set.revoke(kid, now)?;
+        crate::credentials::keyset::save_local(dir, &set)?;
+        Ok(report)
+    }
+
+    /// `rotate-seal-secret` on the laptop's set in `dir`, written back whole.
+    pub fn rotate_seal_secret_in_dir(dir: &std::path::Path, now: OffsetDateTime) -> anyhow::Result<String> {
+        let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
+        let report = rotate_seal_secret(&mut set, now);
+        crate::credentials::keyset::save_local(dir, &set)?;
+        Ok(report)
+    }
+
+    /// `retire-seal-secrets` on the laptop's set in `dir`, written back whole.
+    pub async fn retire_seal_secrets_in_dir(
+        dir: &std::path::Path,
+        accounts: &dyn AccountStore,
+        now: OffsetDateTime,
+        cache_wait_minutes: u64,
+    ) -> anyhow::Result<String> {
+        let mut set = crate::credentials::keyset::load_or_create_local(dir, now)?;
+        let report = retire_seal_secrets(&mut set, accounts, now, cache_wait_minutes).await?;
         crate::credentials::keyset::save_local(dir, &set)?;
         Ok(report)
     }

@@ -14,7 +14,8 @@ use crate::ports::Position;
 pub struct InvalidCursor;
 
 pub struct CursorSigner {
-    key: [u8; 32],
+    /// The key that seals first, then the keys of older seal secrets (they open only).
+    keys: Vec<[u8; 32]>,
 }
 
 /// How many items a page has unless asked otherwise, and at most.
@@ -22,22 +23,32 @@ pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 
 impl CursorSigner {
-    /// A signer keyed from a secret (the service's JWT signing key: see
-    /// `JwtKeys::cursor_signer`), so rotating that key also retires old cursors.
+    /// A signer keyed from a secret (the key set's seal secret: see `JwtKeys::cursor_signer`).
     pub fn new(secret: &[u8]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(b"ums list cursor v1\0");
-        hasher.update(secret);
-        Self { key: hasher.finalize().into() }
+        Self::with_older(&[secret])
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length")
+    /// A signer that seals with the first secret and opens with any (the seal secret and those
+    /// rotated out but not yet retired).
+    pub fn with_older(secrets: &[impl AsRef<[u8]>]) -> Self {
+        let key = |secret: &[u8]| {
+            let mut hasher = Sha256::new();
+            hasher.update(b"ums list cursor v1\0");
+            hasher.update(secret);
+            hasher.finalize().into()
+        };
+        let keys: Vec<[u8; 32]> = secrets.iter().map(|secret| key(secret.as_ref())).collect();
+        assert!(!keys.is_empty(), "a signer has a secret to seal with");
+        Self { keys }
+    }
+
+    fn mac(key: &[u8; 32]) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length")
     }
 
     pub fn seal(&self, position: &Position) -> String {
         let payload = serde_json::to_vec(position).expect("a JSON value serializes");
-        let mut mac = self.mac();
+        let mut mac = Self::mac(&self.keys[0]);
         mac.update(&payload);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
     }
@@ -63,10 +74,15 @@ impl CursorSigner {
         let (payload, tag) = cursor.split_once('.').ok_or(InvalidCursor)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| InvalidCursor)?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| InvalidCursor)?;
-        let mut mac = self.mac();
-        mac.update(&payload);
-        // Constant-time comparison.
-        mac.verify_slice(&tag).map_err(|_| InvalidCursor)?;
+        let sealed_here = self.keys.iter().any(|key| {
+            let mut mac = Self::mac(key);
+            mac.update(&payload);
+            // Constant-time comparison.
+            mac.verify_slice(&tag).is_ok()
+        });
+        if !sealed_here {
+            return Err(InvalidCursor);
+        }
         serde_json::from_slice(&payload).map_err(|_| InvalidCursor)
     }
 }
@@ -91,6 +107,17 @@ mod tests {
         assert_eq!(signer.open_for("users?role=reader", &cursor).unwrap(), json!({ "id": "0193" }));
         assert!(matches!(signer.open_for("users?role=admin", &cursor), Err(InvalidCursor)));
         assert!(matches!(signer.open_for("authors", &cursor), Err(InvalidCursor)));
+    }
+
+    #[test]
+    fn an_older_secret_opens_what_it_sealed_and_seals_nothing() {
+        let older = CursorSigner::new(b"first");
+        let cursor = older.seal(&json!({ "id": "0193" }));
+        let rotated = CursorSigner::with_older(&[b"second".as_slice(), b"first"]);
+        assert_eq!(rotated.open(&cursor).unwrap(), json!({ "id": "0193" }));
+        let sealed_now = rotated.seal(&json!({ "id": "0194" }));
+        assert!(older.open(&sealed_now).is_err(), "sealed with the newest secret");
+        assert!(CursorSigner::new(b"second").open(&cursor).is_err(), "retired: it opens no more");
     }
 
     #[test]

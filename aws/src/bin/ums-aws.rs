@@ -169,6 +169,19 @@ async fn jwt_key(command: jwt_key::Command) -> anyhow::Result<()> {
             parameter.write_over(&set.to_json(), version).await?;
             println!("{report}");
         }
+        jwt_key::Command::RotateSealSecret => {
+            let report = jwt_key::rotate_seal_secret(&mut set, now);
+            parameter.write_over(&set.to_json(), version).await?;
+            println!("{report}");
+        }
+        jwt_key::Command::RetireSealSecrets { cache_wait_minutes } => {
+            let aws = Aws::from_sdk(sdk)?;
+            let accounts = aws.users_state().await?.identity.accounts.clone();
+            let report = jwt_key::retire_seal_secrets(&mut set, accounts.as_ref(), now, cache_wait_minutes).await?;
+            // On the version read first: a rotation meanwhile is not overwritten.
+            parameter.write_over(&set.to_json(), version).await?;
+            println!("{report}");
+        }
     }
     Ok(())
 }

@@ -140,9 +140,10 @@ const QR_MIN_PIXELS: usize = 200;
 
 /// Seals TOTP secrets at rest (see the module's comment).
 pub struct FactorSealer {
-    key: [u8; 32],
+    /// The key that seals first, then older seal secrets' keys (they open only).
+    keys: Vec<[u8; 32]>,
     /// Made at the first seal or open: most requests (and every cold start) need none.
-    cipher: std::sync::OnceLock<Aes256Gcm>,
+    ciphers: std::sync::OnceLock<Vec<Aes256Gcm>>,
     decoys: [u8; 32],
 }
 
@@ -153,15 +154,26 @@ const SEALED_PREFIX: &str = "v1.";
 impl FactorSealer {
     /// The sealer whose key is derived from `seal_secret` (the key set's).
     pub fn new(seal_secret: &[u8]) -> Self {
-        let (mut key, mut decoys) = ([0u8; 32], [0u8; 32]);
-        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, seal_secret);
-        hkdf.expand(SEAL_LABEL, &mut key).expect("32 bytes is a valid HKDF-SHA256 output length");
-        hkdf.expand(DECOY_LABEL, &mut decoys).expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self { key, cipher: std::sync::OnceLock::new(), decoys }
+        Self::with_older(&[seal_secret])
     }
 
-    fn cipher(&self) -> &Aes256Gcm {
-        self.cipher.get_or_init(|| Aes256Gcm::new(&self.key.into()))
+    /// A sealer that seals with a key from the first secret and opens with any (the key set's
+    /// seal secret and the older ones not yet retired). Decoys come from the first.
+    pub fn with_older(seal_secrets: &[impl AsRef<[u8]>]) -> Self {
+        let derive = |secret: &[u8], label: &[u8]| {
+            let mut key = [0u8; 32];
+            let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, secret);
+            hkdf.expand(label, &mut key).expect("32 bytes is a valid HKDF-SHA256 output length");
+            key
+        };
+        let keys: Vec<[u8; 32]> = seal_secrets.iter().map(|secret| derive(secret.as_ref(), SEAL_LABEL)).collect();
+        let decoys = derive(seal_secrets.first().expect("a sealer has a secret to seal with").as_ref(), DECOY_LABEL);
+        Self { keys, ciphers: std::sync::OnceLock::new(), decoys }
+    }
+
+    /// The sealing cipher first.
+    fn ciphers(&self) -> &[Aes256Gcm] {
+        self.ciphers.get_or_init(|| self.keys.iter().map(|key| Aes256Gcm::new(&(*key).into())).collect())
     }
 
     /// Credential ids for an address without passkeys (or without an account), as
@@ -178,15 +190,26 @@ impl FactorSealer {
     pub fn seal(&self, secret: &TotpSecret, owner: &UserId) -> String {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher()
+        let sealed = self.ciphers()[0]
             .encrypt(&Nonce::from(nonce), Payload { msg: &secret.0, aad: owner.0.as_bytes() })
             .expect("AES-GCM encrypts any message this short");
         format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
-    /// The secret `sealed` holds, if it was sealed by this key for this account.
+    /// The secret `sealed` holds, if it was sealed by one of these keys for this account.
     pub fn open(&self, sealed: &str, owner: &UserId) -> anyhow::Result<TotpSecret> {
+        self.open_with_age(sealed, owner).map(|(secret, _)| secret)
+    }
+
+    /// `sealed` sealed again with the newest key, when an older one sealed it (what
+    /// `seal-secret retire` does to every account before the older secrets go).
+    pub fn sealed_again(&self, sealed: &str, owner: &UserId) -> anyhow::Result<Option<String>> {
+        let (secret, by_older) = self.open_with_age(sealed, owner)?;
+        Ok(by_older.then(|| self.seal(&secret, owner)))
+    }
+
+    /// The secret, and whether an older key sealed it.
+    fn open_with_age(&self, sealed: &str, owner: &UserId) -> anyhow::Result<(TotpSecret, bool)> {
         let bytes = sealed
             .strip_prefix(SEALED_PREFIX)
             .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
@@ -194,11 +217,15 @@ impl FactorSealer {
             .ok_or_else(|| anyhow::anyhow!("a sealed factor secret is malformed"))?;
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into()?;
-        let secret =
-            self.cipher()
-                .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: owner.0.as_bytes() })
-                .map_err(|_| anyhow::anyhow!("a sealed factor secret does not open with this key set's seal secret"))?;
-        Ok(TotpSecret(secret))
+        let payload = || Payload { msg: ciphertext, aad: owner.0.as_bytes() };
+        let opened = self
+            .ciphers()
+            .iter()
+            .enumerate()
+            .find_map(|(age, cipher)| Some((cipher.decrypt(&Nonce::from(nonce), payload()).ok()?, age > 0)));
+        let (secret, by_older) = opened
+            .ok_or_else(|| anyhow::anyhow!("a sealed factor secret does not open with this key set's seal secrets"))?;
+        Ok((TotpSecret(secret), by_older))
     }
 }
 
@@ -275,6 +302,18 @@ mod tests {
         assert!(sealer.open(&sealed, &bob).is_err(), "bound to its account");
         assert!(FactorSealer::new(&[8u8; 32]).open(&sealed, &ada).is_err(), "bound to its key");
         assert_ne!(sealer.seal(&secret, &ada), sealed, "a fresh nonce each time");
+    }
+
+    #[test]
+    fn after_a_rotation_an_older_seal_opens_and_is_sealed_again_with_the_newest() {
+        let ada = UserId("ada".into());
+        let secret = TotpSecret::generate();
+        let sealed = FactorSealer::new(&[7u8; 32]).seal(&secret, &ada);
+        let rotated = FactorSealer::with_older(&[[8u8; 32], [7u8; 32]]);
+        assert_eq!(rotated.open(&sealed, &ada).unwrap().0, secret.0, "the older secret opens it");
+        let again = rotated.sealed_again(&sealed, &ada).unwrap().expect("sealed by an older secret");
+        assert_eq!(FactorSealer::new(&[8u8; 32]).open(&again, &ada).unwrap().0, secret.0, "the newest alone opens it");
+        assert_eq!(rotated.sealed_again(&again, &ada).unwrap(), None, "already the newest's");
     }
 
     #[test]

@@ -89,9 +89,6 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct JwtKeys {
     ring: RwLock<Arc<KeyRing>>,
-    /// Seals list cursors, unsubscribe links and upload forms, with the set's seal secret (apart
-    /// from the signing keys: a rotation leaves every sent link working).
-    seals: CursorSigner,
     /// Where the set is read again when `reload_every` has passed (none: a set given whole).
     source: Option<Box<dyn KeySetSource>>,
     reload_every: Duration,
@@ -100,8 +97,6 @@ pub struct JwtKeys {
     audience: String,
     access_ttl: Duration,
     step_up_max_age: Duration,
-    /// Seals TOTP secrets, with a key derived from the set's seal secret under its own label.
-    factor_sealer: FactorSealer,
     /// Tokens whose signature was checked, by their whole text (signature included, so nothing
     /// unsigned can match): a client sends one token with every request until it expires, and
     /// checking the same signature again buys nothing. Expiry is still checked each time, and
@@ -118,6 +113,11 @@ struct KeyRing {
     /// Every published key (next, signing, retired) by `kid`.
     decoding: HashMap<String, DecodingKey>,
     jwks: serde_json::Value,
+    /// Seals list cursors, unsubscribe links and upload forms with the set's seal secrets (apart
+    /// from the signing keys: a key rotation leaves every sent link working).
+    cursors: Arc<CursorSigner>,
+    /// Seals TOTP secrets, with keys derived from the set's seal secrets under their own label.
+    factors: Arc<FactorSealer>,
 }
 
 impl KeyRing {
@@ -138,7 +138,10 @@ impl KeyRing {
             }));
         }
         let (encoding, kid) = signing.context("a key set has a signing key")?;
-        Ok(Self { set, encoding, kid, decoding, jwks: serde_json::json!({ "keys": jwks }) })
+        let seal_secrets = set.seal_secrets();
+        let cursors = Arc::new(CursorSigner::with_older(&seal_secrets));
+        let factors = Arc::new(FactorSealer::with_older(&seal_secrets));
+        Ok(Self { set, encoding, kid, decoding, jwks: serde_json::json!({ "keys": jwks }), cursors, factors })
     }
 }
 
@@ -164,11 +167,8 @@ impl JwtKeys {
 
     /// A set read from `source`, and read again from it every `config.keys_reload`.
     pub fn new(set: KeySet, source: Option<Box<dyn KeySetSource>>, config: &JwtConfig) -> anyhow::Result<Self> {
-        let seals = CursorSigner::new(&set.seal_secret());
-        let factor_sealer = FactorSealer::new(&set.seal_secret());
         Ok(Self {
             ring: RwLock::new(Arc::new(KeyRing::new(set)?)),
-            seals,
             source,
             reload_every: config.keys_reload,
             next_reload: Mutex::new(Instant::now() + config.keys_reload),
@@ -176,7 +176,6 @@ impl JwtKeys {
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
             step_up_max_age: config.step_up_max_age,
-            factor_sealer,
             verified: Default::default(),
         })
     }
@@ -196,9 +195,11 @@ impl JwtKeys {
         self.ring().kid.clone()
     }
 
-    /// The signer of this service's list cursors and links.
-    pub fn cursor_signer(&self) -> &CursorSigner {
-        &self.seals
+    /// The signer of this service's list cursors and links, with the set's seal secrets (read
+    /// again when due: a retired secret opens nothing on an instance that only opens links).
+    pub async fn cursor_signer(&self) -> Arc<CursorSigner> {
+        self.refresh_if_due().await;
+        self.ring().cursors.clone()
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -224,11 +225,6 @@ impl JwtKeys {
         match read {
             Ok(set) if set != self.ring().set => match KeyRing::new(set) {
                 Ok(ring) => {
-                    if ring.set.seal_secret() != self.ring().set.seal_secret() {
-                        tracing::warn!(
-                            "the key set's seal secret changed; this instance seals with the one it started with"
-                        );
-                    }
                     tracing::info!(kid = %ring.kid, "the JWT key set changed");
                     *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
                     self.verified.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -288,9 +284,12 @@ impl JwtKeys {
         self.step_up_max_age
     }
 
-    /// Seals the accounts' TOTP secrets at rest.
-    pub fn factor_sealer(&self) -> &FactorSealer {
-        &self.factor_sealer
+    /// Seals the accounts' TOTP secrets at rest, with the set's seal secrets as last read (each
+    /// flow that checks or seals one also issues or verifies a token, which reads the set again
+    /// when due; an instance behind on a rotation still opens both: `jwt-key retire-seal-secrets`
+    /// waits for every instance).
+    pub fn factor_sealer(&self) -> Arc<FactorSealer> {
+        self.ring().factors.clone()
     }
 
     /// The claims of a token we signed, unexpired at `now`; `None` for anything else.
@@ -469,7 +468,7 @@ mod tests {
         let keys = JwtKeys::load(&config(), dir.path()).unwrap();
         let now = OffsetDateTime::now_utc();
         let before = keys.issue(grant(&UserId("u1".into()), "s1"), now).await.unwrap();
-        let cursor = keys.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
+        let cursor = keys.cursor_signer().await.seal(&serde_json::json!({ "id": "0193" }));
 
         let mut set = keyset::load_or_create_local(dir.path(), now).unwrap();
         let step = set.rotate(now, Duration::ZERO, keys.access_ttl()).unwrap();
@@ -483,7 +482,7 @@ mod tests {
         let published: Vec<_> =
             keys.jwks().await["keys"].as_array().unwrap().iter().map(|k| k["kid"].clone()).collect();
         assert_eq!(published, [step.published.as_str(), step.signing.as_str(), step.retired.as_str()]);
-        assert!(keys.cursor_signer().open(&cursor).is_ok(), "a cursor outlives the rotation");
+        assert!(keys.cursor_signer().await.open(&cursor).is_ok(), "a cursor outlives the rotation");
         assert!(keys.verify(&before, now + time::Duration::minutes(16)).await.is_none(), "until it expires");
     }
 
@@ -498,18 +497,18 @@ mod tests {
         assert_eq!(keys.kid().await, kid);
     }
 
-    #[test]
-    fn list_cursors_are_keyed_by_the_seal_secret_not_the_signing_key() {
+    #[tokio::test]
+    async fn list_cursors_are_keyed_by_the_seal_secret_not_the_signing_key() {
         let now = OffsetDateTime::now_utc();
         let set = KeySet::generate(now).unwrap();
         let mut rotated = set.clone();
         rotated.rotate(now, Duration::ZERO, Duration::from_secs(900)).unwrap();
         let first = JwtKeys::fixed(&set.to_json(), &config()).unwrap();
         let other = JwtKeys::fixed(&KeySet::generate(now).unwrap().to_json(), &config()).unwrap();
-        let cursor = first.cursor_signer().seal(&serde_json::json!({ "id": "0193" }));
+        let cursor = first.cursor_signer().await.seal(&serde_json::json!({ "id": "0193" }));
 
-        assert!(JwtKeys::fixed(&rotated.to_json(), &config()).unwrap().cursor_signer().open(&cursor).is_ok());
-        assert!(other.cursor_signer().open(&cursor).is_err(), "another set's seal secret does not open it");
+        assert!(JwtKeys::fixed(&rotated.to_json(), &config()).unwrap().cursor_signer().await.open(&cursor).is_ok());
+        assert!(other.cursor_signer().await.open(&cursor).is_err(), "another set's seal secret does not open it");
     }
 
     #[tokio::test]

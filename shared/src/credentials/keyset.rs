@@ -4,7 +4,9 @@
 //! platform's caches have it when it starts), and retired ones (public halves only, published
 //! until every token they signed has expired). A seal secret, apart from the signing keys and
 //! never rotated with them, keys what outlives a token: list cursors, the unsubscribe links in
-//! sent emails, upload forms.
+//! sent emails, upload forms, the authenticator apps' secrets at rest. It rotates on its own
+//! (`seal-secret rotate`): the new one seals, the older ones still open what they sealed until
+//! the operator retires them (`seal-secret retire`, once the app secrets are sealed again).
 //!
 //! It is stored as JSON (an SSM SecureString on AWS, `jwt-keys.json` in the laptop's data
 //! directory). A lone PEM, the format before key sets, still reads as a set of one signing key
@@ -35,9 +37,21 @@ const RETIRED_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeySet {
-    /// 32 random bytes, base64url.
+    /// 32 random bytes, base64url: what seals now.
     pub seal_secret: String,
+    /// Seal secrets rotated out, newest first: they open what they sealed, and seal nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub older_seal_secrets: Vec<OlderSealSecret>,
     pub keys: Vec<KeyEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OlderSealSecret {
+    pub secret: String,
+    /// When it stopped sealing (instances that had not read the set again sealed with it a
+    /// little longer: see `retire_older_seal_secrets`).
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 /// Every key carries its public point (`x`, `y`, base64url) beside its private half: a cold
@@ -82,7 +96,8 @@ impl KeySet {
     /// A new set: a signing key, the next one, a seal secret.
     pub fn generate(now: OffsetDateTime) -> anyhow::Result<Self> {
         Ok(Self {
-            seal_secret: URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+            seal_secret: new_seal_secret(),
+            older_seal_secrets: vec![],
             keys: vec![new_key(now, KeyState::Next)?, new_key(now, KeyState::Signing)?],
         })
     }
@@ -96,6 +111,7 @@ impl KeySet {
             return Ok(Self {
                 // What sealed cursors and unsubscribe links while this key was the only secret.
                 seal_secret: URL_SAFE_NO_PAD.encode(key.to_bytes()),
+                older_seal_secrets: vec![],
                 keys: vec![KeyEntry::Signing {
                     since: OffsetDateTime::UNIX_EPOCH,
                     private_key: text.to_string(),
@@ -111,8 +127,11 @@ impl KeySet {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        let secret = URL_SAFE_NO_PAD.decode(&self.seal_secret).context("the seal secret is not base64url")?;
-        ensure!(secret.len() >= 32, "the seal secret is shorter than 32 bytes");
+        let older = self.older_seal_secrets.iter().map(|older| &older.secret);
+        for secret in std::iter::once(&self.seal_secret).chain(older) {
+            let secret = URL_SAFE_NO_PAD.decode(secret).context("a seal secret is not base64url")?;
+            ensure!(secret.len() >= 32, "a seal secret is shorter than 32 bytes");
+        }
         let count = |wanted: fn(&KeyEntry) -> bool| self.keys.iter().filter(|k| wanted(k)).count();
         ensure!(count(|k| matches!(k, KeyEntry::Signing { .. })) == 1, "a key set has exactly one signing key");
         ensure!(count(|k| matches!(k, KeyEntry::Next { .. })) <= 1, "a key set has at most one next key");
@@ -144,8 +163,42 @@ impl KeySet {
         serde_json::to_string_pretty(self).expect("a key set serializes")
     }
 
+    /// The secret that seals now.
     pub fn seal_secret(&self) -> Vec<u8> {
         URL_SAFE_NO_PAD.decode(&self.seal_secret).expect("checked when parsed")
+    }
+
+    /// Every seal secret, the one that seals first: each opens what it sealed.
+    pub fn seal_secrets(&self) -> Vec<Vec<u8>> {
+        let older = self.older_seal_secrets.iter().map(|older| &older.secret);
+        std::iter::once(&self.seal_secret)
+            .chain(older)
+            .map(|secret| URL_SAFE_NO_PAD.decode(secret).expect("checked when parsed"))
+            .collect()
+    }
+
+    /// A new seal secret seals from now on; the one before opens what it sealed until retired.
+    pub fn rotate_seal_secret(&mut self, now: OffsetDateTime) {
+        let before = std::mem::replace(&mut self.seal_secret, new_seal_secret());
+        self.older_seal_secrets.insert(0, OlderSealSecret { secret: before, until: now });
+    }
+
+    /// Drops the older seal secrets: what they sealed (unsubscribe links in sent emails,
+    /// cursors, upload forms) opens no more. Refused while one stopped sealing less than
+    /// `cache_wait` ago: an instance that had not read the set again may have sealed an app
+    /// secret with it after the operator sealed them all again. How many were dropped.
+    pub fn retire_older_seal_secrets(&mut self, now: OffsetDateTime, cache_wait: Duration) -> anyhow::Result<usize> {
+        if let Some(newest) = self.older_seal_secrets.first()
+            && now - newest.until < cache_wait
+        {
+            bail!(
+                "the seal secret was rotated {} s ago; instances read the set again within {} s, so retire from {}",
+                (now - newest.until).whole_seconds().max(0),
+                cache_wait.as_secs(),
+                newest.until + cache_wait
+            );
+        }
+        Ok(std::mem::take(&mut self.older_seal_secrets).len())
     }
 
     /// One step: the next key signs, the signing key retires, a new next key is published,
@@ -273,6 +326,10 @@ impl KeyEntry {
         let (x, y) = self.point();
         thumbprint(x, y)
     }
+}
+
+fn new_seal_secret() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 enum KeyState {
@@ -463,6 +520,24 @@ mod tests {
         let key = SigningKey::from_pkcs8_pem(&pem).unwrap();
         assert_eq!(legacy.seal_secret(), key.to_bytes().to_vec(), "what sealed links before sets");
         assert_eq!(statuses(&legacy), ["signing"]);
+    }
+
+    #[test]
+    fn a_rotated_seal_secret_opens_until_it_is_retired_after_the_wait() {
+        let now = OffsetDateTime::now_utc();
+        let mut set = KeySet::generate(now).unwrap();
+        let first = set.seal_secret();
+        set.rotate_seal_secret(now);
+        assert_ne!(set.seal_secret(), first, "a new one seals");
+        assert_eq!(set.seal_secrets(), [set.seal_secret(), first.clone()], "the one before still opens");
+        let read_back = KeySet::parse(&set.to_json()).unwrap();
+        assert_eq!(read_back, set);
+
+        let early = set.retire_older_seal_secrets(now + time::Duration::minutes(5), CACHE_WAIT).unwrap_err();
+        assert!(early.to_string().contains("rotated 300 s ago"), "{early}");
+        assert_eq!(set.retire_older_seal_secrets(now + time::Duration::hours(1), CACHE_WAIT).unwrap(), 1);
+        assert_eq!(set.seal_secrets(), [set.seal_secret()]);
+        assert!(!set.to_json().contains("older_seal_secrets"), "a set without older secrets reads as before");
     }
 
     #[test]

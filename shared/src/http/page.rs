@@ -41,16 +41,16 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 /// One page of a listing, as a query asks for it: the page size, where to start (the
 /// cursor opened for this listing only: its route and filters, named by `list`), and the
 /// cursor for the page after.
-pub struct Paging<'a> {
-    signer: &'a CursorSigner,
+pub struct Paging {
+    signer: std::sync::Arc<CursorSigner>,
     list: String,
     pub limit: u32,
     pub after: Option<Position>,
 }
 
-impl<'a> Paging<'a> {
+impl Paging {
     pub fn new(
-        signer: &'a CursorSigner,
+        signer: std::sync::Arc<CursorSigner>,
         list: impl Into<String>,
         limit: Option<u32>,
         cursor: Option<&str>,

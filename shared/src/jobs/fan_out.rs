@@ -25,6 +25,7 @@ use crate::{
     config::Config,
     credentials::JwtKeys,
     domain::{User, UserId},
+    pagination::CursorSigner,
     ports::{
         AccountStore, IdRange, Job, JobQueue, Notification, NotificationEmail, NotificationStore, Segment,
         SegmentPosition, SocialStore, TokenStore,
@@ -153,6 +154,7 @@ impl NotifyWorker {
             _ => SegmentPosition::Done,
         };
         let now = self.clock.now();
+        let signer = self.keys.cursor_signer().await;
         let emails = self
             .accounts
             .accounts_by_id(&ids)
@@ -160,16 +162,22 @@ impl NotifyWorker {
             .into_iter()
             // A suspended subscriber gets nothing while suspended; a pending one cannot exist.
             .filter(|subscriber| subscriber.can_receive_notifications(now))
-            .map(|subscriber| Job::SendNotification(self.email(notification, author, &subscriber)))
+            .map(|subscriber| Job::SendNotification(self.email(&signer, notification, author, &subscriber)))
             .collect();
         Ok((next, emails))
     }
 
-    fn email(&self, notification: &Notification, author: &User, subscriber: &User) -> NotificationEmail {
+    fn email(
+        &self,
+        signer: &CursorSigner,
+        notification: &Notification,
+        author: &User,
+        subscriber: &User,
+    ) -> NotificationEmail {
         let profile = &author.profile;
         let author_name =
             profile.nickname.clone().unwrap_or_else(|| format!("{} {}", profile.first_name, profile.last_name));
-        let token = unsubscribe_token(&self.keys, &subscriber.id, &author.id);
+        let token = unsubscribe_token(signer, &subscriber.id, &author.id);
         NotificationEmail {
             to: subscriber.email.to_string(),
             notification_id: notification.id.clone(),
@@ -227,13 +235,13 @@ const UNSUBSCRIBE: &str = "unsubscribe";
 
 /// A one-click unsubscribe token: this subscriber from this author, sealed with the service's
 /// key (the list cursors' HMAC, bound to its own purpose), so it names nobody else.
-pub fn unsubscribe_token(keys: &JwtKeys, subscriber: &UserId, author: &UserId) -> String {
-    keys.cursor_signer().seal_for(UNSUBSCRIBE, &serde_json::json!({ "subscriber": subscriber.0, "author": author.0 }))
+pub fn unsubscribe_token(signer: &CursorSigner, subscriber: &UserId, author: &UserId) -> String {
+    signer.seal_for(UNSUBSCRIBE, &serde_json::json!({ "subscriber": subscriber.0, "author": author.0 }))
 }
 
 /// The subscriber and the author a token names, if this service sealed it.
-pub fn open_unsubscribe_token(keys: &JwtKeys, token: &str) -> Option<(UserId, UserId)> {
-    let sealed = keys.cursor_signer().open_for(UNSUBSCRIBE, token).ok()?;
+pub async fn open_unsubscribe_token(keys: &JwtKeys, token: &str) -> Option<(UserId, UserId)> {
+    let sealed = keys.cursor_signer().await.open_for(UNSUBSCRIBE, token).ok()?;
     let (subscriber, author) = (sealed["subscriber"].as_str()?, sealed["author"].as_str()?);
     Some((UserId(subscriber.to_string()), UserId(author.to_string())))
 }

@@ -313,7 +313,7 @@ pub async fn reported_authors(
     let open_only = query.status.unwrap_or(ReportStatusFilter::Open) == ReportStatusFilter::Open;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only };
     let list = format!("reports?author={}&open={open_only}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let paging = Paging::new(state.keys.cursor_signer().await, list.as_str(), query.limit, query.cursor.as_deref())?;
     let (reports, next) = state.moderation.reports(&filter, paging.limit, paging.after.as_ref()).await?;
     let total = state.moderation.count_reports(&filter).await?;
     Ok(Json(RecordPage {
@@ -414,7 +414,7 @@ pub async fn flagged_authors(
     caller.require(Action::ListFlags)?;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only: false };
     let list = format!("flags?author={}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let paging = Paging::new(state.keys.cursor_signer().await, list.as_str(), query.limit, query.cursor.as_deref())?;
     let (flags, next) = state.moderation.flags(&filter, paging.limit, paging.after.as_ref()).await?;
     let total = state.moderation.count_flags(&filter).await?;
     Ok(Json(RecordPage {
@@ -557,7 +557,7 @@ pub async fn suspended_authors(
         return Ok(Json(RecordPage { total: items.len() as u64, items, next_cursor: None }));
     }
     let filter = crate::ports::AccountFilter { role: Some(Role::Author), status: Some(Status::Suspended) };
-    let paging = Paging::new(state.keys.cursor_signer(), "suspended", query.limit, query.cursor.as_deref())?;
+    let paging = Paging::new(state.keys.cursor_signer().await, "suspended", query.limit, query.cursor.as_deref())?;
     let (users, next) = state.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
     let total = count_accounts(&state, filter, still_suspended).await?;
     Ok(Json(RecordPage {
@@ -588,7 +588,7 @@ pub async fn moderation_audit(
     caller.require(Action::ReadModerationAudit)?;
     let filter = RecordFilter { author_id: query.author_id.map(UserId), open_only: false };
     let list = format!("audit?author={}", filter.author_id.as_ref().map_or("", |a| &a.0));
-    let paging = Paging::new(state.keys.cursor_signer(), list.as_str(), query.limit, query.cursor.as_deref())?;
+    let paging = Paging::new(state.keys.cursor_signer().await, list.as_str(), query.limit, query.cursor.as_deref())?;
     let (records, next) = state.moderation.audit_records(&filter, paging.limit, paging.after.as_ref()).await?;
     Ok(Json(crate::http::Page {
         items: records.into_iter().map(Into::into).collect(),

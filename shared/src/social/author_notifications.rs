@@ -255,7 +255,11 @@ const UNSUBSCRIBE: FormPage = FormPage {
 )]
 pub async fn unsubscribe_page(State(state): State<SocialState>, RawQuery(query): RawQuery) -> Response {
     let token = pages::token_in_query(query.as_deref());
-    let Some(token) = token.filter(|t| open_unsubscribe_token(&state.keys, t).is_some()) else {
+    let opens = match &token {
+        Some(token) => open_unsubscribe_token(&state.keys, token).await.is_some(),
+        None => false,
+    };
+    let Some(token) = token.filter(|_| opens) else {
         return pages::unusable_link();
     };
     // The one-click URL of RFC 8058 carries the token in its query: the button posts there
@@ -282,7 +286,7 @@ pub async fn unsubscribe_by_link(
     headers: HeaderMap,
     QueryParams(query): QueryParams<UnsubscribeQuery>,
 ) -> Result<Response, ApiError> {
-    let (subscriber, author) = open_unsubscribe_token(&state.keys, &query.token).ok_or(ApiError::InvalidToken)?;
+    let (subscriber, author) = open_unsubscribe_token(&state.keys, &query.token).await.ok_or(ApiError::InvalidToken)?;
     state.social.remove_edge(EdgeKind::Subscription, &subscriber, &author).await?;
     tracing::info!(subscriber_id = %subscriber, author_id = %author, "unsubscribed by link");
     // The page's button (a browser asks for HTML) gets a page; a mail client's one click, JSON.

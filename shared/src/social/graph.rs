@@ -171,7 +171,7 @@ async fn connections(
         Side::From(id) => format!("{}s-from?{id}", kind.as_str()),
         Side::To(id) => format!("{}s-to?{id}", kind.as_str()),
     };
-    let paging = Paging::new(state.keys.cursor_signer(), list, limit, cursor)?;
+    let paging = Paging::new(state.keys.cursor_signer().await, list, limit, cursor)?;
     let (edges, next) = state.social.edges(kind, &side, paging.limit, paging.after.as_ref()).await?;
     let other = |e: &Edge| match side {
         Side::From(_) => e.to.clone(),

@@ -42,7 +42,7 @@ async fn page_of(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<(Vec<User>, Option<String>), ApiError> {
-    let paging = Paging::new(state.identity.keys.cursor_signer(), list, limit, cursor)?;
+    let paging = Paging::new(state.identity.keys.cursor_signer().await, list, limit, cursor)?;
     let (users, next) = state.identity.accounts.list_accounts(filter, paging.limit, paging.after.as_ref()).await?;
     Ok((users, paging.next_cursor(next)))
 }

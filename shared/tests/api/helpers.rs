@@ -541,6 +541,38 @@ impl TestApp {
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
 
+    /// Rotates the seal secret, as the operator command does (`ums jwt-key rotate-seal-secret`;
+    /// on the AWS path `ums-aws jwt-key rotate-seal-secret` through the control port).
+    pub async fn rotate_seal_secret(&self) {
+        if let Some(local) = &self.local {
+            let now = OffsetDateTime::now_utc();
+            shared::operator::jwt_key::rotate_seal_secret_in_dir(&local.app.config.data_dir, now).unwrap();
+            return;
+        }
+        self.key_set_command("/rotate-seal-secret").await;
+    }
+
+    /// Seals every app secret with the newest seal secret and retires the older ones, as the
+    /// operator command does (`ums jwt-key retire-seal-secrets`), with no wait for caches.
+    pub async fn retire_seal_secrets(&self) {
+        if let Some(local) = &self.local {
+            let (now, dir) = (OffsetDateTime::now_utc(), &local.app.config.data_dir);
+            let accounts = local.app.auth.accounts.as_ref();
+            shared::operator::jwt_key::retire_seal_secrets_in_dir(dir, accounts, now, 0).await.unwrap();
+            return;
+        }
+        self.key_set_command("/retire-seal-secrets").await;
+    }
+
+    /// A key-set command through the AWS path's control port.
+    async fn key_set_command(&self, path: &str) {
+        let url = std::env::var("UMS_TEST_RESET_URL").unwrap().replace("/reset", path);
+        let response = self.client.post(url).send().await.expect("the AWS path's control port answers");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{path}: {}", response.text().await.unwrap());
+        // The functions read the set again every second there (UMS_JWT_KEYS_RELOAD_SECS).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
     /// Adds a webhook endpoint for account events, as the operator command does (`ums webhook
     /// add`; on the AWS path `ums-aws webhook add`, through the control port).
     pub async fn add_webhook(&self, url: &str, types: &[&str]) -> shared::events::webhooks::Endpoint {

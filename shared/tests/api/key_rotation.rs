@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, unsubscribe_link};
+use crate::helpers::{TestApp, assert_problem, spawn_app, totp_code, unsubscribe_link};
 
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.expect("a kid")
@@ -94,4 +94,58 @@ async fn a_revoked_keys_tokens_are_refused_while_the_others_work() {
     assert_eq!(app.get_me(access).await.status(), StatusCode::OK, "signed by the key that took over");
     let published = published_kids(&app).await;
     assert_eq!(published.len(), 2, "the new signing key and a new next one: {published:?}");
+}
+
+/// The seal secret leaked (or is simply old): the operator rotates it, and once the rotation has
+/// reached every instance, retires the one before. In between, links sealed before still open;
+/// after, they are refused while links sealed since work, and authenticator apps enrolled
+/// before (and one whose enrolment was half done) go on, their secrets sealed again.
+#[tokio::test]
+async fn after_a_seal_secret_rotation_and_retire_old_links_are_refused_and_new_ones_and_apps_work() {
+    let app = spawn_app().await;
+    let author = app.signed_up("author", "bob@example.com").await;
+    let bob = app.id_of(&author.access).await;
+    app.signed_up("author", "cy@example.com").await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    app.enrol_totp("ada@example.com", &ada.access).await;
+    let dan = app.signed_up("reader", "dan@example.com").await;
+    let half_enrolled = app.client.post(app.url("/api/v1/auth/factors/totp")).bearer_auth(&dan.access).send().await;
+    let dans_secret = half_enrolled.unwrap().json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_string();
+    assert_eq!(app.subscribe(&ada.access, &bob).await.status(), StatusCode::NO_CONTENT);
+    let notify = async |subject: &str| {
+        let body = json!({ "subject": subject, "message": "About gardens." });
+        app.post("/api/v1/author/notify_subscribers", &author.access, &body).await
+    };
+    assert_eq!(notify("Before the rotation").await.status(), StatusCode::ACCEPTED);
+    let sealed_before = unsubscribe_link(&app.emails_to_eventually("ada@example.com", "Before the rotation").await);
+    let page: Value = app.get("/api/v1/authors?limit=1", &ada.access).await.json().await.unwrap();
+    let cursor_before = page["next_cursor"].as_str().expect("a second page").to_string();
+
+    app.rotate_seal_secret().await;
+
+    assert_eq!(app.client.get(&sealed_before).send().await.unwrap().status(), StatusCode::OK, "it still opens");
+    assert_eq!(notify("After the rotation").await.status(), StatusCode::ACCEPTED);
+    let sealed_after = unsubscribe_link(&app.emails_to_eventually("ada@example.com", "After the rotation").await);
+    assert_ne!(sealed_after, sealed_before);
+
+    app.retire_seal_secrets().await;
+
+    let one_click = |link: &str| {
+        let request = app.client.post(link).header("content-type", "application/x-www-form-urlencoded");
+        request.body("List-Unsubscribe=One-Click").send()
+    };
+    assert_eq!(one_click(&sealed_before).await.unwrap().status(), StatusCode::BAD_REQUEST, "retired");
+    let old_page = app.get(&format!("/api/v1/authors?limit=1&cursor={cursor_before}"), &ada.access).await;
+    assert_problem(old_page, StatusCode::BAD_REQUEST, "invalid_cursor").await;
+    let subscribers: Value = app.get("/api/v1/author/subscribers", &author.access).await.json().await.unwrap();
+    assert_eq!(subscribers["items"].as_array().map(Vec::len), Some(1), "the old link unsubscribed nobody");
+    assert_eq!(one_click(&sealed_after).await.unwrap().status(), StatusCode::OK, "sealed since the rotation");
+    let subscribers: Value = app.get("/api/v1/author/subscribers", &author.access).await.json().await.unwrap();
+    assert_eq!(subscribers["items"], json!([]), "the new link unsubscribed Ada");
+
+    // Ada's app, enrolled before, still signs her in; Dan's enrolment, started before, completes.
+    app.logged_in("ada@example.com").await;
+    let code = totp_code(&dans_secret, app.totp_step_now());
+    let confirmed = app.post("/api/v1/auth/factors/totp/confirm", &dan.access, &json!({ "code": code })).await;
+    assert_eq!(confirmed.status(), StatusCode::OK, "the half-done enrolment's secret opens");
 }

@@ -63,7 +63,7 @@ impl UploadForms for DiskPhotos {
         let policy = json!({ "key": key, "max_bytes": max_bytes, "expires_at": expires_at.unix_timestamp() });
         let fields = BTreeMap::from([
             ("key".to_string(), key.to_string()),
-            ("policy".to_string(), self.keys.cursor_signer().seal_for(FORM_SEAL, &policy)),
+            ("policy".to_string(), self.keys.cursor_signer().await.seal_for(FORM_SEAL, &policy)),
         ]);
         Ok(UploadForm { url: format!("{}/local/photo-uploads", self.public_url), fields, max_bytes, expires_at })
     }
@@ -155,7 +155,8 @@ async fn upload(State(files): State<LocalFiles>, mut form: Multipart) -> Result<
             continue;
         }
         let policy = fields.get("policy").ok_or_else(|| malformed("the policy field must come before the file"))?;
-        let policy = files.photos.keys.cursor_signer().open_for(FORM_SEAL, policy).map_err(|_| ApiError::Forbidden)?;
+        let policy =
+            files.photos.keys.cursor_signer().await.open_for(FORM_SEAL, policy).map_err(|_| ApiError::Forbidden)?;
         let key = policy["key"].as_str().unwrap_or_default().to_string();
         let max_bytes = policy["max_bytes"].as_u64().unwrap_or(0);
         let expired = policy["expires_at"].as_i64().is_none_or(|t| t <= files.clock.now().unix_timestamp());
