@@ -83,7 +83,8 @@ impl LocalApp {
         // One hasher for both groups: the bound on concurrent hashing is the process's.
         let hasher =
             PasswordHasher::new(config.argon2, config.limits.hashing_concurrency, config.limits.hashing_queue)?;
-        let ports = Ports { config: config.clone(), store: store.clone(), jobs: store, keys, clock };
+        let ranges = Arc::new(crate::credentials::breached::ReqwestRanges::default());
+        let ports = Ports { config: config.clone(), store: store.clone(), jobs: store, keys, clock, ranges };
         let auth = ports.identity(hasher);
         let users = ports.users(auth.clone(), Arc::new(photos));
         let (moderation, social) = (ports.moderation(), ports.social());

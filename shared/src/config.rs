@@ -4,6 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 
+use crate::credentials::breached::{BreachedPasswordsConfig, OnCheckError};
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the local server listens (`UMS_ADDR`).
@@ -42,6 +44,9 @@ pub struct Config {
     /// comma-separated, each matched exactly): where an emailed sign-in link ends. The
     /// providers' settings may list more for their sign-ins.
     pub front_end_urls: Vec<String>,
+    /// Where new passwords are checked against breaches (`UMS_BREACHED_PASSWORDS_URL`, `off`
+    /// for nowhere) and what a failed check means (`UMS_BREACHED_PASSWORDS_ON_ERROR`).
+    pub breached_passwords: BreachedPasswordsConfig,
     pub limits: Limits,
     pub argon2: Argon2Config,
     pub webhooks: WebhookConfig,
@@ -146,6 +151,7 @@ impl Config {
             addr,
             sign_in_providers_file: data_dir.join("sign-in-providers.json"),
             front_end_urls: Vec::new(),
+            breached_passwords: BreachedPasswordsConfig::default(),
             data_dir,
             password_reset_url: format!("{public_url}/reset-password"),
             confirm_email_url: format!("{public_url}/confirm-email"),
@@ -294,6 +300,20 @@ impl Config {
             {
                 bail!("UMS_FRONT_END_URLS lists {url:?}: each must start with https:// or http://");
             }
+        }
+        if let Some(url) = var("UMS_BREACHED_PASSWORDS_URL") {
+            config.breached_passwords.url = match url.trim() {
+                "off" | "" => None,
+                url if url.starts_with("https://") || url.starts_with("http://") => Some(url.to_string()),
+                url => bail!("UMS_BREACHED_PASSWORDS_URL is {url:?}: an https:// or http:// URL, or off"),
+            };
+        }
+        if let Some(choice) = var("UMS_BREACHED_PASSWORDS_ON_ERROR") {
+            config.breached_passwords.on_error = match choice.trim() {
+                "allow" => OnCheckError::Allow,
+                "refuse" => OnCheckError::Refuse,
+                other => bail!("UMS_BREACHED_PASSWORDS_ON_ERROR is {other:?}: allow or refuse"),
+            };
         }
         if let Some(n) = parse_var("UMS_EMAIL_CHANGES_PER_ACCOUNT_PER_HOUR")? {
             config.limits.email_changes_per_account_per_hour = n;

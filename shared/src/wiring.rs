@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::{
     clock::Clock,
     config::Config,
-    credentials::{JwtKeys, PasswordHasher},
+    credentials::{
+        JwtKeys, PasswordHasher,
+        breached::{BreachedPasswords, RangeReader},
+    },
     identity::Identity,
     moderation::ModerationState,
     ports::{
@@ -55,6 +58,8 @@ pub struct Ports {
     pub jobs: Arc<dyn JobQueue>,
     pub keys: Arc<JwtKeys>,
     pub clock: Arc<dyn Clock>,
+    /// How the breached passwords' ranges are fetched.
+    pub ranges: Arc<dyn RangeReader>,
 }
 
 impl Ports {
@@ -72,6 +77,7 @@ impl Ports {
             hasher,
             clock: self.clock.clone(),
             activity: self.store.clone(),
+            breached: Arc::new(BreachedPasswords::new(self.config.breached_passwords.clone(), self.ranges.clone())),
         }
     }
 

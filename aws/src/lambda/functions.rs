@@ -96,6 +96,7 @@ impl Aws {
             jobs: self.jobs(queues)?,
             keys: self.keys().await?,
             clock: Arc::new(SystemClock),
+            ranges: Arc::new(super::https::PublicRanges::default()),
         })
     }
 

@@ -29,6 +29,7 @@ use hyper_util::{
     rt::{TokioExecutor, TokioTimer},
 };
 use rustls_pki_types::{CertificateDer, pem::PemObject};
+use shared::credentials::breached::{self, RangeReader};
 
 /// How long an idle connection is kept for the next call (a warm function's next invocation
 /// reuses it; a connection the endpoint closed meanwhile fails as I/O, which is retried).
@@ -137,6 +138,59 @@ impl HttpConnector for Refused {
     fn call(&self, _: HttpRequest) -> HttpConnectorFuture {
         HttpConnectorFuture::ready(Err(ConnectorError::user(self.0.clone().into())))
     }
+}
+
+/// Where a Linux keeps its certificate authorities (Amazon Linux 2023 first, what Lambda runs;
+/// then Debian's): the breached-password service is not behind Amazon's roots.
+const SYSTEM_BUNDLES: [&str; 2] = ["/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt"];
+
+/// The breached-password ranges' reader on Lambda: this module's HTTP/1.1 client (hyper, rustls
+/// with ring, its connections kept between invocations), trusting the system's roots (or
+/// `SSL_CERT_FILE`'s), made at the first call. Nothing else a function links does this.
+#[derive(Default)]
+pub struct PublicRanges(OnceLock<Result<Client<HttpsConnector<TcpConnector>, SdkBody>, String>>);
+
+#[async_trait::async_trait]
+impl RangeReader for PublicRanges {
+    async fn get(&self, url: &str) -> anyhow::Result<String> {
+        let client = match self.0.get_or_init(|| public_client().map_err(|e| format!("{e:#}"))) {
+            Ok(client) => client.clone(),
+            Err(why) => anyhow::bail!("no HTTPS client for the breached-password ranges: {why}"),
+        };
+        let request = hyper::Request::get(url)
+            .header(breached::PADDING_HEADER, "true")
+            .header(hyper::header::USER_AGENT, breached::USER_AGENT)
+            .body(SdkBody::empty())?;
+        let call = async move {
+            let response = client.request(request).await?;
+            anyhow::ensure!(response.status() == hyper::StatusCode::OK, "the range answered {}", response.status());
+            let limited = http_body_util::Limited::new(response.into_body(), breached::MAX_RANGE_BYTES);
+            let body = http_body_util::BodyExt::collect(limited).await.map_err(|e| anyhow::anyhow!(e))?.to_bytes();
+            Ok(String::from_utf8(body.to_vec())?)
+        };
+        tokio::time::timeout(breached::CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer in {:?}", breached::CALL_TIMEOUT))?
+    }
+}
+
+fn public_client() -> anyhow::Result<Client<HttpsConnector<TcpConnector>, SdkBody>> {
+    let bundle = std::env::var("SSL_CERT_FILE")
+        .ok()
+        .or_else(|| SYSTEM_BUNDLES.iter().find(|path| std::path::Path::new(path).exists()).map(|p| p.to_string()))
+        .ok_or_else(|| anyhow::anyhow!("no system certificate bundle ({})", SYSTEM_BUNDLES.join(", ")))?;
+    let roots = CertificateDer::pem_file_iter(&bundle)?.collect::<Result<Vec<_>, _>>()?;
+    anyhow::ensure!(!roots.is_empty(), "no certificate in {bundle}");
+    let mut tcp = TcpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(breached::CONNECT_TIMEOUT));
+    let https =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls_config(&roots)?).https_or_http().enable_http1();
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .build(https.wrap_connector(tcp)))
 }
 
 /// What the SDK's retries need to know of a failed call: a connection that could not be made,

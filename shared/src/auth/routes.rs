@@ -53,9 +53,9 @@ pub struct RegisterRequest {
         (status = 403, description = "Only admins register moderators and admins", body = Problem),
         (status = 404, description = "Unknown role", body = Problem),
         (status = 409, description = "The email is taken (`email_taken`)", body = Problem),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem),
+        (status = 422, description = "Invalid fields (`validation_failed`; a password's codes: `too_short`, `too_long`, `too_common`, `too_personal`, `too_weak`, `breached`)", body = Problem),
         (status = 429, description = "Too many registrations from this source or in all (`too_many_registrations`); see Retry-After", body = Problem),
-        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`), or the breached-password list cannot be reached and the operator chose to refuse then (`password_check_unavailable`); see Retry-After", body = Problem),
     )
 )]
 pub async fn register(
@@ -270,8 +270,8 @@ pub struct ResetPasswordRequest {
         (status = 204, description = "Password changed"),
         (status = 400, description = "`invalid_token` or `token_expired`", body = Problem),
         (status = 409, description = "The account changed meanwhile (`conflict`)", body = Problem),
-        (status = 422, description = "The new password is refused", body = Problem),
-        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
+        (status = 422, description = "The new password is refused (`validation_failed`: `too_short`, `too_long`, `too_common`, `too_personal`, `too_weak`, `breached`)", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`), or the breached-password list cannot be reached and the operator chose to refuse then (`password_check_unavailable`); see Retry-After", body = Problem),
     )
 )]
 pub async fn reset_password(
@@ -303,9 +303,9 @@ pub struct ChangePasswordRequest {
         (status = 401, description = "No valid access token, or `step_up_required`", body = Problem),
         (status = 403, description = "`wrong_current_password`", body = Problem),
         (status = 409, description = "The password changed meanwhile (`conflict`)", body = Problem),
-        (status = 422, description = "The new password is refused", body = Problem),
+        (status = 422, description = "The new password is refused (`validation_failed`: `too_short`, `too_long`, `too_common`, `too_personal`, `too_weak`, `breached`)", body = Problem),
         (status = 429, description = "Too many wrong passwords (`too_many_attempts`)", body = Problem),
-        (status = 503, description = "Password hashing is at capacity (`server_busy`); see Retry-After", body = Problem),
+        (status = 503, description = "Password hashing is at capacity (`server_busy`), or the breached-password list cannot be reached and the operator chose to refuse then (`password_check_unavailable`); see Retry-After", body = Problem),
     )
 )]
 pub async fn change_password(

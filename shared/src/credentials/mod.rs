@@ -1,6 +1,7 @@
 //! Credentials: password hashing, signed access tokens, opaque random tokens, second factors. Nothing here
 //! knows about HTTP.
 
+pub mod breached;
 pub mod factors;
 pub mod jwt;
 pub mod keyset;

@@ -186,6 +186,13 @@ pub fn identity_key(provider: &str, subject: &str) -> String {
 pub const MAX_KNOWN_DEVICES: usize = 20;
 
 impl User {
+    /// What the account is known by (its address, its names): what a guesser of its password
+    /// tries first, weighed by the password policy.
+    pub fn known_by(&self) -> [&str; 4] {
+        let profile = &self.profile;
+        [self.email.as_str(), &profile.first_name, &profile.last_name, profile.nickname.as_deref().unwrap_or("")]
+    }
+
     /// An admin who can act as one: the last of these can be neither removed nor demoted.
     pub fn counts_as_admin(&self) -> bool {
         self.role == Role::Admin && self.status == AccountStatus::Active

@@ -113,6 +113,8 @@ pub enum ApiError {
     RedirectNotAllowed,
     #[error("provider unavailable")]
     ProviderUnavailable { retry_after_secs: u64 },
+    #[error("password check unavailable")]
+    PasswordCheckUnavailable { retry_after_secs: u64 },
     #[error("provider sign-in failed")]
     ProviderSignInFailed,
     #[error("invalid sign-in flow")]
@@ -354,6 +356,14 @@ impl ApiError {
                 )
                 .into(),
             ),
+            PasswordCheckUnavailable { retry_after_secs } => (
+                row(S::SERVICE_UNAVAILABLE, "password_check_unavailable", "Password check unavailable"),
+                format!(
+                    "New passwords are checked against those published from data breaches, and that list cannot be \
+                     reached now; try again in {retry_after_secs} seconds."
+                )
+                .into(),
+            ),
             ProviderSignInFailed => (
                 row(S::UNAUTHORIZED, "provider_sign_in_failed", "Provider sign-in failed"),
                 "The provider's answer did not prove who you are; start the sign-in again.".into(),
@@ -433,7 +443,8 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyEmailChanges { retry_after_secs }
             | ApiError::TooManyNotifications { retry_after_secs }
             | ApiError::ServerBusy { retry_after_secs }
-            | ApiError::ProviderUnavailable { retry_after_secs } => {
+            | ApiError::ProviderUnavailable { retry_after_secs }
+            | ApiError::PasswordCheckUnavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             // RFC 9470's challenge: the authentication is too old for this resource.
@@ -598,6 +609,7 @@ impl From<crate::identity::IdentityError> for ApiError {
             I::UnknownProvider => ApiError::UnknownProvider,
             I::RedirectNotAllowed => ApiError::RedirectNotAllowed,
             I::ProviderUnavailable { retry_after_secs } => ApiError::ProviderUnavailable { retry_after_secs },
+            I::PasswordCheckUnavailable { retry_after_secs } => ApiError::PasswordCheckUnavailable { retry_after_secs },
             I::ProviderSignInFailed => ApiError::ProviderSignInFailed,
             I::InvalidSignInFlow => ApiError::InvalidSignInFlow,
             I::ProviderEmailUnverified => ApiError::ProviderEmailUnverified,

@@ -68,6 +68,9 @@ pub enum IdentityError {
     RedirectNotAllowed,
     #[error("the sign-in provider cannot be reached; try again in {retry_after_secs} s")]
     ProviderUnavailable { retry_after_secs: u64 },
+    /// The list of breached passwords could not be asked, and the operator chose to refuse then.
+    #[error("passwords cannot be checked against breaches now; try again in {retry_after_secs} s")]
+    PasswordCheckUnavailable { retry_after_secs: u64 },
     /// The provider's answer did not prove anyone (a token that does not verify, a refusal).
     #[error("the provider's sign-in did not succeed")]
     ProviderSignInFailed,

@@ -49,7 +49,7 @@ use crate::{
     accounts::Lifecycle,
     clock::Clock,
     config::Config,
-    credentials::{JwtKeys, PasswordHasher},
+    credentials::{JwtKeys, PasswordHasher, breached::BreachedPasswords},
     ports::{AccountStore, ActivityStore, JobQueue, LimitStore, SessionStore, TokenStore},
 };
 
@@ -69,6 +69,8 @@ pub struct Identity {
     pub clock: Arc<dyn Clock>,
     /// Each account's security activity.
     pub activity: Arc<dyn ActivityStore>,
+    /// Whether a new password was published from a breach.
+    pub breached: Arc<BreachedPasswords>,
 }
 
 impl Identity {

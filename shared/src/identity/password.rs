@@ -15,6 +15,7 @@ pub use crate::accounts::Confirmation;
 use crate::{
     accounts::{AccountError, Deletion, EmailChange, ProfileChanges, begin_email_change_allowed},
     config::CONFIRMATION_TOKEN_TTL,
+    credentials::breached::Verdict,
     domain::{Action, EmailAddress, FieldError, Password, Profile, Role, User},
     ports::{ActivityKind, Job, LinkRequest, TokenKind},
 };
@@ -64,10 +65,11 @@ impl NewAccount {
         let email = EmailAddress::parse(&self.email)
             .map_err(|why| errors.push(FieldError::new("email", "invalid_email", why)))
             .ok();
-        let password = Password::parse(self.password)
+        let (nickname, bio) = (self.nickname.as_deref(), self.bio.as_deref());
+        let about = [self.email.as_str(), self.first_name.as_str(), self.last_name.as_str(), nickname.unwrap_or("")];
+        let password = Password::parse(self.password, &about)
             .map_err(|(code, why)| errors.push(FieldError::new("password", code, why)))
             .ok();
-        let (nickname, bio) = (self.nickname.as_deref(), self.bio.as_deref());
         let profile = Profile::parse(&self.first_name, &self.last_name, nickname, bio, &mut errors);
         match (email, password, profile) {
             (Some(email), Some(password), Some(profile)) if errors.is_empty() => {
@@ -107,6 +109,7 @@ pub async fn register(state: &Identity, new: NewAccount, role: Role, by: Registr
         Registrar::Operator => Confirmation::VouchedByOperator,
     };
     let new = new.parse()?;
+    not_breached(state, &new.password, "password").await?;
     let password_hash = state.hasher.hash(new.password.expose()).await?;
     let lifecycle = state.lifecycle();
     Ok(lifecycle.register(state.jobs.as_ref(), new.email, new.profile, password_hash, role, confirmation).await?)
@@ -208,9 +211,10 @@ pub async fn change_password(
 ) -> Result<(), IdentityError> {
     caller.require(Action::ManageOwnSessions)?;
     caller.require_recent_authentication()?;
-    let new = Password::parse(new)
-        .map_err(|(code, why)| IdentityError::Validation(vec![FieldError::new("new_password", code, why)]))?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
+    let new = Password::parse(new, &user.known_by())
+        .map_err(|(code, why)| IdentityError::Validation(vec![FieldError::new("new_password", code, why)]))?;
+    not_breached(state, &new, "new_password").await?;
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, current, source).await?;
     let new_hash = state.hasher.hash(new.expose()).await?;
@@ -231,9 +235,11 @@ pub async fn reset_password(
     password: String,
     (source, device): Client<'_>,
 ) -> Result<(), IdentityError> {
-    // Check the password first, so a refused password does not burn the token.
-    let password = Password::parse(password)
+    // Check the password first, so a refused password does not burn the token (the account,
+    // and so its names, are not known before it is taken).
+    let password = Password::parse(password, &[])
         .map_err(|(code, why)| IdentityError::Validation(vec![FieldError::new("password", code, why)]))?;
+    not_breached(state, &password, "password").await?;
     let (link, _) = take_token(state.tokens.as_ref(), state.clock.as_ref(), TokenKind::PasswordReset, token).await?;
     let new_hash = state.hasher.hash(password.expose()).await?;
     let user = state.lifecycle().reset_password(&link, new_hash, state.config.limits.pending_account_ttl).await?;
@@ -242,6 +248,22 @@ pub async fn reset_password(
     state
         .record(&user.id, ActivityKind::PasswordReset, (source, device), "with an emailed link; every session ended")
         .await
+}
+
+/// Refuses a password that breaches made public (`credentials::breached`), naming the field.
+async fn not_breached(state: &Identity, password: &Password, field: &'static str) -> Result<(), IdentityError> {
+    match state.breached.check(password.expose()).await {
+        Verdict::NotFound => Ok(()),
+        Verdict::Breached(times) => Err(IdentityError::Validation(vec![FieldError::new(
+            field,
+            "breached",
+            format!(
+                "has appeared in data breaches ({times} times in Have I Been Pwned's list), so it is among the first \
+                 an attacker tries; choose another"
+            ),
+        )])),
+        Verdict::Unavailable => Err(IdentityError::PasswordCheckUnavailable { retry_after_secs: 30 }),
+    }
 }
 
 fn parse_email_field(email: &str) -> Result<EmailAddress, IdentityError> {

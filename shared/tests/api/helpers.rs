@@ -171,6 +171,8 @@ pub async fn spawn_app_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestAp
     config.limits.email_sign_ins_per_source_per_minute = 10_000;
     // The front end the email sign-in stories end at (the providers' settings list it too).
     config.front_end_urls = vec![crate::provider_support::FRONT_END.to_string()];
+    // No password leaves for Have I Been Pwned from a test; the breach stories start a stand-in.
+    config.breached_passwords.url = None;
     // A rotation of the key set is seen by the next request (the default waits 5 minutes).
     config.jwt.keys_reload = Duration::ZERO;
     if let Some(settings) = crate::provider_support::test_sign_in_settings() {

@@ -4,6 +4,7 @@ mod account_deletion;
 mod account_events;
 mod account_lifecycle;
 mod account_lists;
+mod breached_passwords;
 mod brute_force;
 mod confirm_email;
 mod docs;
