@@ -284,11 +284,10 @@ impl JwtKeys {
         self.step_up_max_age
     }
 
-    /// Seals the accounts' TOTP secrets at rest, with the set's seal secrets as last read (each
-    /// flow that checks or seals one also issues or verifies a token, which reads the set again
-    /// when due; an instance behind on a rotation still opens both: `jwt-key retire-seal-secrets`
-    /// waits for every instance).
-    pub fn factor_sealer(&self) -> Arc<FactorSealer> {
+    /// Seals the accounts' TOTP secrets at rest, with the set's seal secrets (read again when
+    /// due: a login's second step may be the first thing an instance does after a retirement).
+    pub async fn factor_sealer(&self) -> Arc<FactorSealer> {
+        self.refresh_if_due().await;
         self.ring().factors.clone()
     }
 

@@ -254,13 +254,13 @@ pub(crate) fn start_authentication(
 /// Options that look like an account's, for an address without passkeys or without an account:
 /// `webauthn-rs`'s believable decoy credential ids, the same for the address each time (the
 /// sign-in does not tell who has passkeys, nor who has an account).
-fn decoy_options(state: &Identity, email_key: &str) -> Result<RequestChallengeResponse, IdentityError> {
+async fn decoy_options(state: &Identity, email_key: &str) -> Result<RequestChallengeResponse, IdentityError> {
     let (mut options, _) = webauthn(state)?
         .start_discoverable_authentication()
         .map_err(|e| anyhow::anyhow!("starting a passkey authentication: {e}"))?;
     options.mediation = None;
     options.public_key.extensions = None;
-    let decoys = state.keys.factor_sealer().decoy_credential_ids(email_key)?;
+    let decoys = state.keys.factor_sealer().await.decoy_credential_ids(email_key)?;
     options.public_key.allow_credentials = decoys
         .into_iter()
         .map(|id| webauthn_rs_proto::AllowCredentials { type_: "public-key".into(), id, transports: None })
@@ -386,7 +386,7 @@ pub async fn begin_sign_in(
             (options, user.id.clone(), user.credential_version, Some(json(&authentication)?))
         }
         // The same write as for an account with passkeys; it can never be finished.
-        _ => (decoy_options(state, &decoy_seed)?, UserId(String::new()), 0, None),
+        _ => (decoy_options(state, &decoy_seed).await?, UserId(String::new()), 0, None),
     };
     let owner = (&token_user, email_key, credential_version);
     let ceremony = keep_ceremony(state, TokenKind::PasskeySignIn, Some(source), owner, payload).await?;

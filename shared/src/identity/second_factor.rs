@@ -236,7 +236,7 @@ pub async fn complete_login(
         .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
         .ok_or(IdentityError::InvalidChallenge)?;
     let kept = ChallengeState::read(record.payload.as_deref());
-    let checked = check_factor(state, &user, answer, kept.ceremony.as_deref())?;
+    let checked = check_factor(state, &user, answer, kept.ceremony.as_deref()).await?;
     // Right: the challenge is completed once, whoever else holds it.
     state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(IdentityError::InvalidChallenge)?;
     let method = if matches!(checked, Checked::Passkey { .. }) { AMR_HARDWARE_KEY } else { AMR_ONE_TIME_CODE };
@@ -266,7 +266,7 @@ enum Checked {
 
 /// Checks `answer` against the account's factors (without spending it); a passkey's against
 /// the ceremony the challenge started (`ceremony_state`).
-fn check_factor(
+async fn check_factor(
     state: &Identity,
     user: &User,
     answer: &FactorAnswer,
@@ -278,7 +278,7 @@ fn check_factor(
                 .map_err(|_| IdentityError::InvalidSecondFactor)?;
             Ok(Checked::Passkey { id, update })
         }
-        (Some(code), None, None) => Ok(Checked::TotpStep(check_totp_code(state, user, code)?)),
+        (Some(code), None, None) => Ok(Checked::TotpStep(check_totp_code(state, user, code).await?)),
         (None, Some(code), None) => {
             let hash = recovery_code_hash(code).ok_or(IdentityError::InvalidSecondFactor)?;
             if !user.factors.recovery_codes.contains(&hash) {
@@ -297,9 +297,9 @@ fn check_factor(
 /// The time step of the account's authenticator app whose code `code` is, if it was not used.
 /// (Apart from [`check_factor`], so that what checks only a code, removing the app, does not
 /// bring the passkeys' verification with it into the function that serves it.)
-fn check_totp_code(state: &Identity, user: &User, code: &str) -> Result<i64, IdentityError> {
+async fn check_totp_code(state: &Identity, user: &User, code: &str) -> Result<i64, IdentityError> {
     let totp = user.factors.totp.as_ref().ok_or(IdentityError::InvalidSecondFactor)?;
-    let secret = state.keys.factor_sealer().open(&totp.secret, &user.id)?;
+    let secret = state.keys.factor_sealer().await.open(&totp.secret, &user.id)?;
     let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
     // A step used already is refused here too; the write refuses it atomically.
     if step <= totp.last_step {
@@ -360,7 +360,7 @@ pub async fn step_up(
         Proof::EmailCode(code) => (emailed_code::check_account_code(state, &user, code, source).await?, AMR_EMAIL),
         Proof::Code(answer) => {
             let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
-            let checked = check_factor(state, &user, answer, None)?;
+            let checked = check_factor(state, &user, answer, None).await?;
             spend(state, &user, checked).await?;
             (attempt, AMR_ONE_TIME_CODE)
         }
@@ -408,7 +408,7 @@ pub async fn begin_totp(state: &Identity, caller: &AuthUser) -> Result<TotpEnrol
     // a sensitive action, as adding a passkey is (a staff account's first login is recent).
     caller.require_recent_authentication()?;
     let secret = TotpSecret::generate();
-    let sealed = state.keys.factor_sealer().seal(&secret, &caller.user_id);
+    let sealed = state.keys.factor_sealer().await.seal(&secret, &caller.user_id);
     let user = state
         .lifecycle()
         .begin_totp(&caller.user_id, sealed)
@@ -448,7 +448,7 @@ pub async fn confirm_totp(
     }
     let throttle = state.throttle();
     let (attempt, _) = throttle.reserve_password_check(&user.email.key(), source).await?;
-    let secret = state.keys.factor_sealer().open(&pending.secret, &user.id)?;
+    let secret = state.keys.factor_sealer().await.open(&pending.secret, &user.id)?;
     let step = secret.matching_step(code, state.clock.now()).ok_or(IdentityError::InvalidSecondFactor)?;
     let codes = generate_recovery_codes();
     let hashes = codes.iter().filter_map(|c| recovery_code_hash(c)).collect();
@@ -499,7 +499,7 @@ pub async fn remove_totp(
     }
     let throttle = state.throttle();
     let attempt = throttle.check_current_password(&state.hasher, &user, password, source).await?;
-    check_totp_code(state, &user, code)?;
+    check_totp_code(state, &user, code).await?;
     state.lifecycle().remove_totp(&user.id).await.map_err(IdentityError::or_missing(IdentityError::Unauthorized))?;
     throttle.succeeded(attempt).await?;
     state.record(&user.id, ActivityKind::FactorRemoved, client, "authenticator app").await
