@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures_util::future::join_all;
 use shared::{
     domain::photo_keys,
-    jobs::{Backoff, Worker, backoff_delay},
+    jobs::{Backoff, Worker},
     ports::{Envelope, Job},
 };
 use time::OffsetDateTime;
@@ -44,17 +44,16 @@ impl Redelivery {
         Self { sqs: sqs.into(), urls }
     }
 
-    /// Hides the message for the backoff its receive count calls for.
-    async fn back_off(&self, record: &SqsMessage) -> anyhow::Result<()> {
+    /// Hides the message for `delay` (SQS hides one for 12 hours at most).
+    async fn back_off(&self, record: &SqsMessage, delay: std::time::Duration) -> anyhow::Result<()> {
         let arn = record.event_source_arn.as_deref().unwrap_or_default();
         let name = arn.rsplit(':').next().unwrap_or_default();
         let url = self.urls.get(name).ok_or_else(|| anyhow::anyhow!("no URL for the queue {arn}"))?;
-        let delay = backoff_delay(receive_count(record));
         self.sqs
             .change_message_visibility()
             .queue_url(url)
             .receipt_handle(record.receipt_handle.clone().unwrap_or_default())
-            .visibility_timeout(delay.as_secs().max(1) as i32)
+            .visibility_timeout(delay.as_secs().clamp(1, 12 * 3600) as i32)
             .send()
             .await?;
         Ok(())
@@ -79,7 +78,7 @@ pub async fn handle_batch_with(
 ) -> SqsBatchResponse {
     // Each record's jobs, or why it cannot be read.
     let mut failed = vec![false; event.records.len()];
-    let mut backed_off = vec![false; event.records.len()];
+    let mut backed_off: Vec<Option<std::time::Duration>> = vec![None; event.records.len()];
     let mut pending: Vec<(usize, Envelope)> = Vec::new();
     for (index, record) in event.records.iter().enumerate() {
         match jobs_in(record.body.as_deref().unwrap_or_default()) {
@@ -113,9 +112,9 @@ pub async fn handle_batch_with(
                 if recorded && let Err(release) = records.release_job(&envelope.id).await {
                     tracing::warn!(job = %envelope.id, error = %format!("{release:#}"), "job record not released");
                 }
-                if Backoff::of(&e).is_some() {
+                if let Some(backoff) = Backoff::of(&e) {
                     tracing::info!(job = %envelope.id, error = %format!("{e:#}"), "job backed off");
-                    backed_off[index] = true;
+                    backed_off[index] = Some(backoff.delay(receive_count(record)));
                 } else if receive_count(record) >= MAX_RECEIVES {
                     tracing::error!(job = %envelope.id, error = %format!("{e:#}"), "job failed for good; SQS moves it to the dead-letter queue");
                     if let Err(e) = worker.give_up(&envelope.job).await {
@@ -136,9 +135,9 @@ pub async fn handle_batch_with(
         if !failed[index] {
             continue;
         }
-        if backed_off[index]
+        if let Some(delay) = backed_off[index]
             && let Some(redelivery) = redelivery
-            && let Err(e) = redelivery.back_off(record).await
+            && let Err(e) = redelivery.back_off(record, delay).await
         {
             tracing::warn!(message_id = ?record.message_id, error = %format!("{e:#}"), "message not hidden for its backoff");
         }

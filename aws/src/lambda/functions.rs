@@ -184,7 +184,10 @@ impl Aws {
         };
         let ses = lazy_client(&self.sdk, ses_client);
         let settings = &self.settings;
-        let mailer = Arc::new(SesMailer::new(ses, settings.ses_send_rate, settings.ses_senders));
+        let mailer = Arc::new(
+            SesMailer::new(ses, settings.ses_send_rate, settings.ses_senders)
+                .holding_notifications_for(settings.ses_quota_hold),
+        );
         let worker = EmailWorker { mailer, links, deliveries: store.clone() };
         let queues = self.jobs(&[Queue::Email, Queue::Delivery])?;
         let redelivery = Redelivery::new(queues.client(), queues.urls());

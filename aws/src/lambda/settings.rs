@@ -19,6 +19,9 @@ pub struct AwsSettings {
     pub ses_send_rate: Option<f64>,
     /// `UMS_SES_SENDERS`: the email worker instances that may send at once (2).
     pub ses_senders: u32,
+    /// `UMS_SES_QUOTA_HOLD_SECS`: how long a notification's copy waits while the day's quota is
+    /// kept for transactional email (an hour).
+    pub ses_quota_hold: std::time::Duration,
     /// `UMS_SIGN_IN_PROVIDERS_PARAMETER`: the name of an SSM SecureString holding the sign-in
     /// providers' settings (none: no provider).
     pub sign_in_providers: Option<String>,
@@ -52,6 +55,15 @@ impl AwsSettings {
             Some(n) => n.parse::<u32>().ok().filter(|n| *n > 0).context("UMS_SES_SENDERS is not a count")?,
             None => 2,
         };
+        let ses_quota_hold = match var("UMS_SES_QUOTA_HOLD_SECS") {
+            Some(n) => std::time::Duration::from_secs(
+                n.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .context("UMS_SES_QUOTA_HOLD_SECS is not a count of seconds")?,
+            ),
+            None => crate::ses::QUOTA_HOLD,
+        };
         Ok(Self {
             table,
             queue_urls,
@@ -59,6 +71,7 @@ impl AwsSettings {
             jwt_key,
             ses_send_rate,
             ses_senders,
+            ses_quota_hold,
             sign_in_providers: var("UMS_SIGN_IN_PROVIDERS_PARAMETER"),
         })
     }

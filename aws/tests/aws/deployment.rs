@@ -300,6 +300,48 @@ fn every_worker_queue_has_an_alarm_on_the_age_of_its_oldest_message() {
     }
 }
 
+/// Every metric the code counts (`count_metric("Name", ..)`, an EMF line) has an alarm that
+/// tells someone.
+#[test]
+fn every_metric_the_code_counts_has_an_alarm() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut counted = std::collections::BTreeSet::new();
+    for dir in ["shared/src", "aws/src"] {
+        for entry in walk(&root.join(dir)) {
+            let text = std::fs::read_to_string(&entry).unwrap();
+            const CALL: &str = "count_metric(\"";
+            for (at, _) in text.match_indices(CALL) {
+                counted.insert(text[at + CALL.len()..].split('"').next().unwrap().to_string());
+            }
+        }
+    }
+    assert!(counted.len() >= 4, "the counted metrics: {counted:?}");
+    for metric in counted {
+        let alarmed = resources.values().any(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["Namespace"].as_str() == Some("UMS")
+                && r["Properties"]["MetricName"].as_str() == Some(metric.as_str())
+                && r["Properties"]["AlarmActions"].as_sequence().is_some_and(|a| !a.is_empty())
+        });
+        assert!(alarmed, "the metric {metric} has no alarm");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn the_template_defines_the_table_as_its_definition_says() {
     let template = template();

@@ -27,6 +27,7 @@ pub async fn aws_on_emulator(table: &Table, queues: Option<&Queues>, key: JwtKey
         jwt_key: Some(key),
         ses_send_rate: Some(1000.0),
         ses_senders: 1,
+        ses_quota_hold: ums_aws::ses::QUOTA_HOLD,
         sign_in_providers: None,
     };
     let config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());

@@ -259,3 +259,135 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         assert_eq!(queue.count(&queue.dead_letter_url).await, 0, "nothing in a dead-letter queue");
     }
 }
+
+/// The account's 24-hour quota nearly spent: a notification to 120 subscribers when 100 emails
+/// are left of the day. Its copies go until what is left is the share kept for transactional
+/// email, then wait (hidden on the delivery queue, not failed); two reset links asked for then
+/// go out at once; when the window rolls (the quota allows more), the held copies go, every
+/// subscriber gets one, and nothing reaches a dead-letter queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notification_larger_than_the_days_quota_waits_for_it_while_transactional_email_goes_first() {
+    const QUOTA: usize = 100;
+    const SUBSCRIBERS: usize = 120;
+    let table = Table::create().await;
+    let store = Arc::new(table.store());
+    // The template's receives for the delivery queue: a day of hourly holds and more.
+    let (notify_queue, delivery_queue, email_queue) = tokio::join!(
+        Queues::create_with(5, VISIBILITY_SECS),
+        Queues::create_with(60, VISIBILITY_SECS),
+        Queues::create_with(5, VISIBILITY_SECS)
+    );
+    let (notify_queue, delivery_queue, email_queue) =
+        (Arc::new(notify_queue), Arc::new(delivery_queue), Arc::new(email_queue));
+    let domain = format!("{}.example", unique("quota"));
+    let author = account(&format!("bob@{domain}"), Role::Author);
+    let forgetful =
+        [account(&format!("forgetful@{domain}"), Role::Reader), account(&format!("absent@{domain}"), Role::Reader)];
+    store.create_account(&author).await.unwrap();
+    for reader in &forgetful {
+        store.create_account(reader).await.unwrap();
+    }
+    crate::emulator::subscribers(&store, &author.id, &domain, SUBSCRIBERS).await;
+
+    let limits = SesLimits { advertised_rate: 40.0, enforced_rate: 40, throttles: 0.0, server_errors: 0.0 };
+    let ses = SesStandIn::start(limits).await;
+    ses.set_daily_quota(QUOTA);
+    let mut config = Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap());
+    config.email_from = "Blog Platform <no-reply@blog.example>".into();
+    let config = Arc::new(config);
+    let urls = [
+        (Queue::Email, email_queue.url.clone()),
+        (Queue::Delivery, delivery_queue.url.clone()),
+        (Queue::Notify, notify_queue.url.clone()),
+    ];
+    let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
+    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
+    let notify: Arc<dyn Worker> = Arc::new(NotifyWorker {
+        accounts: store.clone(),
+        social: store.clone(),
+        notifications: store.clone(),
+        tokens: store.clone(),
+        activity: store.clone(),
+        jobs: jobs.clone(),
+        keys,
+        config: config.clone(),
+        clock: Arc::new(SystemClock),
+    });
+    // One sender on the account (it counts its own sends between readings), holding a second
+    // at a time here (an hour on AWS).
+    let worker = |hold: Duration| -> Arc<dyn Worker> {
+        let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+        let sdk = lambda::sdk_config_with("us-east-1", credentials, Some(ses.url.clone()));
+        let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), None, 1).holding_notifications_for(hold);
+        let links = LinkIssuer {
+            accounts: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            clock: Arc::new(SystemClock),
+            config: config.clone(),
+        };
+        Arc::new(EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() })
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let records = store.as_ref().clone();
+    let pollers = vec![
+        tokio::spawn(poll(notify_queue.clone(), 1, notify, records.clone(), stop.clone())),
+        tokio::spawn(poll(delivery_queue.clone(), 10, worker(Duration::from_secs(1)), records.clone(), stop.clone())),
+        tokio::spawn(poll(email_queue.clone(), 10, worker(Duration::from_secs(1)), records.clone(), stop.clone())),
+    ];
+
+    let notification = crate::emulator::new_notification(&author.id, "A new article", "About gardens.");
+    store.create_notification(&notification).await.unwrap();
+    jobs.enqueue(&Job::FanOut { notification_id: notification.id.clone(), segment: None }).await.unwrap();
+
+    // The copies stop at the day's quota less the 5% kept for transactional email.
+    let kept = (QUOTA as f64 * ums_aws::ses::TRANSACTIONAL_RESERVE) as usize;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ses.accepted().len() < QUOTA - kept {
+        assert!(Instant::now() < deadline, "{} sent in a minute", ses.accepted().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(ses.accepted().len(), QUOTA - kept, "held at what transactional email keeps");
+    for reader in &forgetful {
+        let request = LinkRequest { kind: TokenKind::PasswordReset, email: reader.email.key(), user_id: None };
+        jobs.enqueue(&Job::SendLink(request)).await.unwrap();
+    }
+    while ses.accepted().len() < QUOTA - kept + forgetful.len() {
+        assert!(Instant::now() < deadline, "the reset links were not sent: {:?}", ses.refusals());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let progress = store.notification(&notification.id).await.unwrap().unwrap();
+    assert_eq!(progress.sent as usize, QUOTA - kept, "the rest of the copies wait: {progress:?}");
+
+    // A day later (the window rolled past yesterday's sends): room for the rest.
+    ses.set_daily_quota(10 * QUOTA);
+    let finished = loop {
+        let progress = store.notification(&notification.id).await.unwrap().unwrap();
+        if progress.fanned_out && progress.sent + progress.failed >= progress.queued {
+            break progress;
+        }
+        assert!(Instant::now() < deadline + Duration::from_secs(60), "not done: {progress:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    for poller in pollers {
+        poller.await.unwrap();
+    }
+
+    assert_eq!((finished.queued, finished.sent, finished.failed), (SUBSCRIBERS as u64, SUBSCRIBERS as u64, 0));
+    let accepted = ses.accepted();
+    let is_reset = |to: &str| to.starts_with("forgetful") || to.starts_with("absent");
+    let resets: Vec<usize> = accepted.iter().enumerate().filter(|(_, a)| is_reset(&a.to)).map(|(i, _)| i).collect();
+    assert_eq!(resets, [QUOTA - kept, QUOTA - kept + 1], "the links went before the held copies");
+    let mut received: BTreeMap<&str, usize> = BTreeMap::new();
+    for email in &accepted {
+        *received.entry(email.to.as_str()).or_default() += 1;
+    }
+    assert_eq!(received.iter().filter(|(to, n)| to.starts_with("reader") && **n == 1).count(), SUBSCRIBERS, "one each");
+    assert_eq!(ses.refusals(), (0, 0), "nothing was sent past the quota");
+    for queue in [&notify_queue, &delivery_queue, &email_queue] {
+        assert_eq!(queue.count(&queue.dead_letter_url).await, 0, "nothing in a dead-letter queue");
+    }
+}

@@ -89,9 +89,11 @@ fn dollars(amount: f64) -> String {
 /// service.
 fn fan_out(subscribers: f64, ses: &SesAccount, measured: &PerSubscriber) -> (f64, BTreeMap<&'static str, f64>) {
     let queueing = subscribers / (QUEUED_PER_SEGMENT_PER_SECOND * SEGMENTS);
-    // Whole days of quota, then the rest at the rate.
-    let full_days = ((subscribers / ses.per_day).ceil() - 1.0).max(0.0);
-    let last_day = subscribers - full_days * ses.per_day;
+    // Whole days of quota (less the share kept for transactional email: the copies are held
+    // when only that is left), then the rest at the rate.
+    let per_day = ses.per_day * (1.0 - ums_aws::ses::TRANSACTIONAL_RESERVE);
+    let full_days = ((subscribers / per_day).ceil() - 1.0).max(0.0);
+    let last_day = subscribers - full_days * per_day;
     let seconds = (full_days * 86_400.0 + last_day / ses.per_second).max(queueing);
     let batch_seconds = (10.0 / (ses.per_second / SENDERS)).max(EMAIL_BATCH_FLOOR_SECONDS);
     let lambda_gb_seconds = subscribers / 10.0 * batch_seconds * EMAIL_WORKER_GB;
@@ -219,8 +221,11 @@ fn render() -> String {
     out += &format!(
         "Assumed: {SENDERS} email workers of {} MB, a batch of 10 in at least {EMAIL_BATCH_FLOOR_SECONDS} s; \
          {SEGMENTS} segments queueing {QUEUED_PER_SEGMENT_PER_SECOND} subscribers/s each; the event source mapping \
-         receives and deletes each batch (2 SQS requests); deliveries stored 15 days ({DELIVERY_ITEM_BYTES} B).\n\n",
+         receives and deletes each batch (2 SQS requests); deliveries stored 15 days ({DELIVERY_ITEM_BYTES} B); \
+         notifications use {}% of the 24-hour quota (the rest is kept for transactional email, and their copies wait \
+         for the window to roll).\n\n",
         EMAIL_WORKER_GB * 1024.0,
+        100.0 - ums_aws::ses::TRANSACTIONAL_RESERVE * 100.0,
     );
     out += "| subscribers | SES account | until the last email | SES | DynamoDB | SQS | Lambda | total |\n";
     out += "|---|---|---|---|---|---|---|---|\n";

@@ -2,7 +2,8 @@
 //! rate; `SendEmail` takes at most `enforced_rate` emails in any one second and answers the rest
 //! 429 `TooManyRequestsException`, throttles a few more at random (another sender on the account
 //! used the second; so a slow machine that never reaches the rate is throttled too), and fails a
-//! few at random with a 500. Point the email
+//! few at random with a 500. With a daily quota set (`set_daily_quota`), `GetAccount` tells it
+//! and what was sent, and sends beyond it are throttled as SES throttles them. Point the email
 //! worker's SES client at it with `AWS_ENDPOINT_URL_SESV2` (or `ses_client`'s endpoint).
 
 use std::{
@@ -52,19 +53,27 @@ pub struct SesStandIn {
     pub url: String,
     limits: SesLimits,
     ledger: Arc<Mutex<Ledger>>,
+    /// Emails the account may send in 24 hours, if limited.
+    daily_quota: Arc<Mutex<Option<usize>>>,
 }
 
 impl SesStandIn {
     pub async fn start(limits: SesLimits) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let stand_in = Self { url, limits, ledger: Arc::default() };
+        let stand_in = Self { url, limits, ledger: Arc::default(), daily_quota: Arc::default() };
         let app = Router::new()
             .route("/v2/email/account", get(account))
             .route("/v2/email/outbound-emails", post(send_email))
             .with_state(stand_in.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         stand_in
+    }
+
+    /// Limits the 24 hours' sends (what was accepted counts as sent in them); raising it is the
+    /// window rolling past earlier sends.
+    pub fn set_daily_quota(&self, quota: usize) {
+        *self.daily_quota.lock().unwrap() = Some(quota);
     }
 
     /// The emails taken so far, oldest first.
@@ -94,8 +103,10 @@ impl SesStandIn {
 }
 
 async fn account(State(stand_in): State<SesStandIn>) -> Json<serde_json::Value> {
+    let quota = stand_in.daily_quota.lock().unwrap().map_or(1_000_000.0, |q| q as f64);
+    let sent = stand_in.ledger.lock().unwrap().accepted.len() as f64;
     Json(serde_json::json!({
-        "SendQuota": { "Max24HourSend": 1_000_000.0, "MaxSendRate": stand_in.limits.advertised_rate, "SentLast24Hours": 0.0 },
+        "SendQuota": { "Max24HourSend": quota, "MaxSendRate": stand_in.limits.advertised_rate, "SentLast24Hours": sent },
         "SendingEnabled": true,
         "ProductionAccessEnabled": true,
         "EnforcementStatus": "HEALTHY",
@@ -122,6 +133,10 @@ async fn send_email(State(stand_in): State<SesStandIn>, Json(request): Json<serd
     if ledger.window.len() >= stand_in.limits.enforced_rate || rand::random::<f64>() < stand_in.limits.throttles {
         ledger.throttled += 1;
         return error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Maximum sending rate exceeded.");
+    }
+    if stand_in.daily_quota.lock().unwrap().is_some_and(|quota| ledger.accepted.len() >= quota) {
+        ledger.throttled += 1;
+        return error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", "Daily message quota exceeded.");
     }
     ledger.window.push_back(now);
     ledger.accepted.push(Accepted { to, at: now });

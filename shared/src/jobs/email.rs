@@ -1,6 +1,7 @@
 //! The email worker: sends queued emails, issues and sends the confirmation and reset links
 //! that routes ask for by address, and sends subscribers' copies of notifications (the
-//! delivery queue). A send the mail service throttles is backed off, not failed ([`Backoff`]);
+//! delivery queue). A send the mail service throttles is backed off, not failed ([`Backoff`]),
+//! and so are subscribers' copies while the day's quota is kept for transactional email;
 //! one it refuses is given up on at once and counted (`EmailsGivenUp`, which the template
 //! alarms on).
 
@@ -107,7 +108,7 @@ impl EmailWorker {
         match self.mailer.send(&rendered).await {
             Ok(()) => Ok(Sent::Done),
             Err(e) => Err(match SendFailure::of(&e) {
-                Some(SendFailure::Throttled(why)) => anyhow::Error::new(Backoff(why.clone())),
+                Some(SendFailure::Throttled(why)) => anyhow::Error::new(Backoff::new(why.clone())),
                 Some(SendFailure::Refused(why)) => {
                     // Trying again cannot help: visible at once (the dead-letter queue's alarm
                     // would take five tries to say it).
@@ -128,6 +129,15 @@ impl EmailWorker {
     /// left: at most one email each.
     async fn send_notification(&self, email: &NotificationEmail) -> anyhow::Result<Sent> {
         let (id, subscriber) = (&email.notification_id, &email.subscriber_id);
+        let rendered = email.render(&self.links.config.email_from);
+        if rendered.is_ok()
+            && let Some(wait) = self.mailer.notifications_held().await
+        {
+            // Not claimed, not failed: it goes when the day's quota has room again.
+            count_metric("NotificationsHeldForQuota", 1);
+            let why = "the day's sending quota is down to what transactional email keeps";
+            return Err(anyhow::Error::new(Backoff::held_for(why, wait)));
+        }
         let now = self.links.clock.now();
         let attempt = match self.deliveries.claim_delivery(id, subscriber, now, DELIVERY_LEASE).await? {
             DeliveryClaim::Acquired { attempt } => attempt,
@@ -139,7 +149,7 @@ impl EmailWorker {
                 return Ok(Sent::Delivery(false));
             }
         };
-        let sent = match email.render(&self.links.config.email_from) {
+        let sent = match rendered {
             Ok(rendered) => self.mailer.send(&rendered).await,
             Err(e) => Err(e),
         };
@@ -149,7 +159,7 @@ impl EmailWorker {
         let give_up = match SendFailure::of(&e) {
             Some(SendFailure::Throttled(why)) => {
                 self.deliveries.release_delivery(id, subscriber, false).await?;
-                return Err(anyhow::Error::new(Backoff(why.clone())));
+                return Err(anyhow::Error::new(Backoff::new(why.clone())));
             }
             Some(SendFailure::Refused(_)) => true,
             None => attempt >= DELIVERY_ATTEMPTS,

@@ -38,14 +38,34 @@ pub trait Worker: Send + Sync {
 }
 
 /// The error of a job to do again later that did not fail: the mail service asked us to slow
-/// down. The queue hides it for [`backoff_delay`] and counts no failed attempt for it.
+/// down, or the day's sending quota is kept for transactional email. The queue hides it (for
+/// `wait` when the cause knows how long, else for [`backoff_delay`]) and counts no failed
+/// attempt for it.
 #[derive(Debug, thiserror::Error)]
-#[error("asked to slow down: {0}")]
-pub struct Backoff(pub String);
+#[error("asked to slow down: {why}")]
+pub struct Backoff {
+    pub why: String,
+    pub wait: Option<Duration>,
+}
 
 impl Backoff {
+    /// Backed off for a while that grows with each time.
+    pub fn new(why: impl Into<String>) -> Self {
+        Self { why: why.into(), wait: None }
+    }
+
+    /// Held for `wait`.
+    pub fn held_for(why: impl Into<String>, wait: Duration) -> Self {
+        Self { why: why.into(), wait: Some(wait) }
+    }
+
     pub fn of(error: &anyhow::Error) -> Option<&Backoff> {
         error.downcast_ref::<Backoff>()
+    }
+
+    /// How long to hide the job the `times`-th time it backs off.
+    pub fn delay(&self, times: u32) -> Duration {
+        self.wait.unwrap_or_else(|| backoff_delay(times))
     }
 }
 

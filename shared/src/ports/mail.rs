@@ -38,4 +38,12 @@ impl SendFailure {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &OutgoingEmail) -> anyhow::Result<()>;
+
+    /// Asked before a subscriber's copy of a notification is sent: how long it waits before it
+    /// is tried again when the mail service's quota for the day is down to what transactional
+    /// email keeps, or none, and its place in the quota is taken (a batch's copies ask at once,
+    /// each sees the others'). A mail service without a daily quota holds nothing.
+    async fn notifications_held(&self) -> Option<std::time::Duration> {
+        None
+    }
 }

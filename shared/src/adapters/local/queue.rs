@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{SqliteDb, ts};
 use crate::{
-    jobs::{Backoff, Worker, backoff_delay},
+    jobs::{Backoff, Worker},
     ports::{Envelope, Job, JobQueue},
 };
 
@@ -142,7 +142,8 @@ pub async fn drain_due(db: &SqliteDb, worker: &dyn Worker, now: OffsetDateTime) 
             Ok(()) => db.complete_job(claimed.id).await?,
             Err(e) if Backoff::of(&e).is_some() => {
                 backed_off += 1;
-                let delay = time::Duration::try_from(backoff_delay(backed_off)).unwrap_or(time::Duration::MINUTE);
+                let wait = Backoff::of(&e).map(|backoff| backoff.delay(backed_off)).unwrap_or_default();
+                let delay = time::Duration::try_from(wait).unwrap_or(time::Duration::MINUTE);
                 tracing::info!(job = claimed.id, error = %format!("{e:#}"), "job backed off");
                 db.back_off_job(claimed.id, now + delay).await?;
             }
