@@ -1,12 +1,17 @@
 //! The webhook worker on AWS: account events from the bus (a rule sends them to an ordered
-//! FIFO queue) delivered to the operator's endpoints as signed webhooks, as the laptop's worker
-//! delivers them. The endpoints are a JSON list in an SSM SecureString
+//! FIFO queue, one message group) delivered to the operator's endpoints as signed webhooks, as
+//! the laptop's worker delivers them. The endpoints are a JSON list in an SSM SecureString
 //! (`UMS_WEBHOOK_ENDPOINTS_PARAMETER`, written by `ums-aws webhook add`), read again every
-//! `UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS`. An event that an endpoint refused stops the batch there
-//! (the queue keeps the order: nothing after it goes first) and comes back after a doubling wait
-//! (`ChangeMessageVisibility`); after the queue's receive limit (about a day of waits) it goes to
-//! the dead-letter queue, with an alarm. Endpoints that took it already get it again then, with
-//! the same `webhook-id`.
+//! `UMS_WEBHOOK_ENDPOINTS_RELOAD_SECS`.
+//!
+//! Each endpoint has a lane of its own: an event from the bus is handed on, in order, as one
+//! message per endpoint that wants it, into the same queue under a message group named by the
+//! endpoint ([`Lane`]); each of those is delivered to its one endpoint. A refused delivery stops
+//! that lane (FIFO gives no later message of its group while it waits) and comes back after a
+//! doubling wait (`ChangeMessageVisibility`); the other endpoints' lanes go on. After the
+//! queue's receive limit (about a day of waits) it goes to the dead-letter queue, with an
+//! alarm; an endpoint that failed through the whole retry window is disabled and its lane
+//! drained (what it missed is in `ums-aws webhook list`).
 
 use std::{
     sync::Arc,
@@ -105,10 +110,11 @@ mod worker {
     use std::collections::{BTreeMap, HashSet};
 
     use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
     use shared::{
         events::{
             AccountEvent,
-            webhooks::{Sender, WebhookConfig},
+            webhooks::{Endpoint, Sender, WebhookConfig},
         },
         ports::{WebhookDirectory, WebhookState},
     };
@@ -128,30 +134,52 @@ mod worker {
         pub store: DynamoStore,
     }
 
-    /// The event in an EventBridge message (`detail`).
-    fn event_in(message: &SqsMessage) -> anyhow::Result<AccountEvent> {
-        let envelope: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or_default())?;
-        Ok(serde_json::from_value(envelope["detail"].clone())?)
+    /// One endpoint's copy of an event, in the endpoint's lane (its message group).
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Lane {
+        lane: String,
+        event: AccountEvent,
+    }
+
+    /// What a message of the queue is: an event from the bus (`detail`), or a lane's copy.
+    enum Message {
+        FromBus(AccountEvent),
+        Lane(Lane),
+    }
+
+    fn message_of(message: &SqsMessage) -> anyhow::Result<Message> {
+        let body: serde_json::Value = serde_json::from_str(message.body.as_deref().unwrap_or_default())?;
+        if body.get("lane").is_some() {
+            return Ok(Message::Lane(serde_json::from_value(body)?));
+        }
+        Ok(Message::FromBus(serde_json::from_value(body["detail"].clone())?))
+    }
+
+    /// The message's group (Lambda gives it with a FIFO queue's messages).
+    fn group_of(message: &SqsMessage) -> String {
+        message.attributes.get("MessageGroupId").cloned().unwrap_or_default()
     }
 
     impl WebhookWorker {
+        /// Each message in its group's order: a group whose message failed takes no later one
+        /// of the batch (reported failed, they come back in order); other groups go on.
         pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
             let mut response = SqsBatchResponse::default();
-            let fail_from = |response: &mut SqsBatchResponse, from: usize| {
-                for message in &event.records[from..] {
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = message.message_id.clone().unwrap_or_default();
-                    response.batch_item_failures.push(failure);
-                }
-            };
             if event.records.is_empty() {
                 return response;
             }
+            let fail = |response: &mut SqsBatchResponse, message: &SqsMessage| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = message.message_id.clone().unwrap_or_default();
+                response.batch_item_failures.push(failure);
+            };
             let endpoints = match self.endpoints.current().await {
                 Ok(endpoints) => endpoints,
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "no webhook endpoints to deliver to; the batch is retried");
-                    fail_from(&mut response, 0);
+                    for message in &event.records {
+                        fail(&mut response, message);
+                    }
                     return response;
                 }
             };
@@ -165,62 +193,115 @@ mod worker {
                     HashSet::new()
                 }
             };
-            let mut delivered: BTreeMap<&str, String> = BTreeMap::new();
-            let mut dropped: HashSet<&str> = HashSet::new();
-            for (index, message) in event.records.iter().enumerate() {
-                let event = match event_in(message) {
-                    Ok(event) => event,
+            let mut stopped: HashSet<String> = HashSet::new();
+            let mut dropped: HashSet<String> = HashSet::new();
+            let mut delivered: BTreeMap<String, String> = BTreeMap::new();
+            for message in &event.records {
+                let group = group_of(message);
+                if stopped.contains(&group) {
+                    fail(&mut response, message);
+                    continue;
+                }
+                let done = match message_of(message) {
                     Err(e) => {
                         tracing::error!(message = ?message.message_id, error = %format!("{e:#}"), "not an account event; dropped");
-                        continue;
+                        true
+                    }
+                    Ok(Message::FromBus(event)) => self.hand_on(&event, &endpoints, &disabled).await,
+                    Ok(Message::Lane(Lane { lane, event })) => {
+                        let endpoint = endpoints.iter().find(|e| e.id == lane);
+                        match endpoint {
+                            // Removed, or disabled: what was in its lane is not delivered.
+                            None => true,
+                            Some(_) if disabled.contains(&lane) || dropped.contains(&lane) => true,
+                            Some(endpoint) => match self.deliver(endpoint, &event).await {
+                                Delivery::Taken => {
+                                    delivered.insert(lane, event.id.clone());
+                                    true
+                                }
+                                Delivery::Disabled => {
+                                    dropped.insert(lane);
+                                    true
+                                }
+                                Delivery::Refused => {
+                                    if let Err(e) = self.back_off(message).await {
+                                        tracing::warn!(error = %format!("{e:#}"), "could not delay the retry; it comes after the queue's visibility timeout");
+                                    }
+                                    false
+                                }
+                            },
+                        }
                     }
                 };
-                let mut refused = false;
-                let wanting: Vec<_> = endpoints
-                    .iter()
-                    .filter(|endpoint| {
-                        endpoint.wants(event.change.kind())
-                            && !disabled.contains(&endpoint.id)
-                            && !dropped.contains(endpoint.id.as_str())
-                    })
-                    .collect();
-                for endpoint in wanting {
-                    match self.sender.send(endpoint, &event).await {
-                        Ok(_) => {
-                            delivered.insert(&endpoint.id, event.id.clone());
-                        }
-                        Err(failed) => {
-                            let now = OffsetDateTime::now_utc();
-                            let recorded = self
-                                .store
-                                .webhook_failed(&endpoint.id, &failed.detail, now, self.config.retry_for)
-                                .await;
-                            if matches!(recorded, Ok(true)) {
-                                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, error = %failed, "webhook endpoint disabled: it kept failing for the whole retry window");
-                                dropped.insert(&endpoint.id);
-                            } else {
-                                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; retried later");
-                                refused = true;
-                            }
-                        }
-                    }
-                }
-                if refused {
-                    if let Err(e) = self.back_off(message).await {
-                        tracing::warn!(error = %format!("{e:#}"), "could not delay the retry; it comes after the queue's visibility timeout");
-                    }
-                    fail_from(&mut response, index);
-                    break;
+                if !done {
+                    stopped.insert(group);
+                    fail(&mut response, message);
                 }
             }
             // One write per endpoint and batch: the last event it took.
             let now = OffsetDateTime::now_utc();
             for (endpoint, event_id) in delivered {
-                if let Err(e) = self.store.webhook_delivered(endpoint, &event_id, now).await {
+                if let Err(e) = self.store.webhook_delivered(&endpoint, &event_id, now).await {
                     tracing::warn!(endpoint, error = %format!("{e:#}"), "recording a delivery failed");
                 }
             }
             response
+        }
+
+        /// Puts the event in the lane of each endpoint that wants it (in batches of ten, each
+        /// copy deduplicated by event and endpoint, so a retried hand-on adds none twice).
+        /// Whether it was handed on.
+        async fn hand_on(&self, event: &AccountEvent, endpoints: &[Endpoint], disabled: &HashSet<String>) -> bool {
+            let wanting: Vec<&Endpoint> =
+                endpoints.iter().filter(|e| e.wants(event.change.kind()) && !disabled.contains(&e.id)).collect();
+            for chunk in wanting.chunks(10) {
+                let mut entries = Vec::new();
+                for (index, endpoint) in chunk.iter().enumerate() {
+                    let lane = Lane { lane: endpoint.id.clone(), event: event.clone() };
+                    let entry = SendMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .message_body(serde_json::to_string(&lane).expect("a lane's copy serializes"))
+                        .message_group_id(&endpoint.id)
+                        .message_deduplication_id(lane_dedup_id(&event.id, &endpoint.id))
+                        .build();
+                    match entry {
+                        Ok(entry) => entries.push(entry),
+                        Err(e) => {
+                            tracing::error!(error = %e, "a lane's copy could not be built");
+                            return false;
+                        }
+                    }
+                }
+                let sent =
+                    self.sqs.send_message_batch().queue_url(&self.queue_url).set_entries(Some(entries)).send().await;
+                match sent {
+                    Ok(output) if output.failed.is_empty() => {}
+                    Ok(output) => {
+                        tracing::warn!(failed = output.failed.len(), event = %event.id, "some lanes' copies were not queued; the event is handed on again");
+                        return false;
+                    }
+                    Err(e) => {
+                        tracing::warn!(event = %event.id, error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "the event's lanes were not queued; it is handed on again");
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+
+        async fn deliver(&self, endpoint: &Endpoint, event: &AccountEvent) -> Delivery {
+            let Err(failed) = self.sender.send(endpoint, event).await else {
+                return Delivery::Taken;
+            };
+            let now = OffsetDateTime::now_utc();
+            let recorded = self.store.webhook_failed(&endpoint.id, &failed.detail, now, self.config.retry_for).await;
+            if matches!(recorded, Ok(true)) {
+                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, error = %failed, "webhook endpoint disabled: it kept failing for the whole retry window");
+                Delivery::Disabled
+            } else {
+                tracing::warn!(endpoint = %endpoint.id, url = %endpoint.url, event = %event.id, error = %failed, "webhook delivery failed; its lane retries later");
+                Delivery::Refused
+            }
         }
 
         /// Hides the message for the wait its receive count calls for.
@@ -236,5 +317,20 @@ mod worker {
                 .await?;
             Ok(())
         }
+    }
+
+    enum Delivery {
+        Taken,
+        /// Refused: its lane waits.
+        Refused,
+        /// Refused through the whole retry window: the endpoint is disabled.
+        Disabled,
+    }
+
+    /// A FIFO deduplication id (at most 128 characters) for an event's copy in a lane.
+    fn lane_dedup_id(event_id: &str, endpoint_id: &str) -> String {
+        use sha2::{Digest as _, Sha256};
+        let digest = Sha256::digest(format!("{event_id}\n{endpoint_id}").as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -265,6 +265,70 @@ async fn a_day_of_the_platform_reaches_a_consumer_as_signed_events_once_each_in_
     assert!(other.verify(&received.body, &received.headers).is_err());
 }
 
+/// One consumer down (its port closed) for the whole while, for an hour in process: the other
+/// receives every event, in order, as it happens, because each endpoint has its own lane (a
+/// message group on AWS, a position of its own on the laptop). Admins see the one behind and
+/// by how much; when it comes back it gets everything it missed, in order.
+#[tokio::test]
+async fn one_endpoint_down_for_an_hour_holds_up_no_other_and_gets_everything_when_it_comes_back() {
+    let app = app_with_quick_retries().await;
+    let healthy = Consumer::start(Mode::Accept).await;
+    let broken = Consumer::start(Mode::Accept).await;
+    broken.go_down();
+    let healthy_endpoint = app.add_webhook(&healthy.url, &[]).await;
+    let broken_endpoint = app.add_webhook(&broken.url, &[]).await;
+
+    let admin = app.admin("grace@example.com").await;
+    let ada = app.signed_up("reader", "ada@example.com").await;
+    for bio in ["One.", "Two.", "Three."] {
+        assert_eq!(app.put_me(&ada.access, &json!({ "bio": bio })).await.status(), 200);
+    }
+    let ada_id = app.id_of(&ada.access).await;
+    let in_order = [
+        "account.registered",
+        "account.email_confirmed",
+        "account.profile_updated",
+        "account.profile_updated",
+        "account.profile_updated",
+    ];
+
+    healthy.wait_for(6).await;
+    assert_eq!(per_account(&healthy.verified_events(&healthy_endpoint.secret))[&ada_id], in_order);
+    assert!(broken.received().is_empty());
+    if app.is_in_process() {
+        // An hour of the retries' doubling waits, every one refused.
+        for _ in 0..12 {
+            app.advance_clock(time::Duration::minutes(5));
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    } else {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    // (The admin's access token of an hour ago has expired: its session refreshes it.)
+    let admin = crate::helpers::Tokens::from(app.post_refresh(&admin.refresh).await).await;
+    let statuses: Value = app.get("/api/v1/admin/webhooks", &admin.access).await.json().await.unwrap();
+    let status_of = |id: &str| statuses["items"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    let (fine, behind) = (status_of(&healthy_endpoint.id), status_of(&broken_endpoint.id));
+    assert_eq!((fine["state"].as_str(), fine["behind_secs"].as_u64()), (Some("delivering"), Some(0)), "{fine}");
+    assert_eq!(behind["state"], "failing", "{behind}");
+    let waited = if app.is_in_process() { 3600 } else { 1 };
+    assert!(behind["behind_secs"].as_u64().unwrap() >= waited, "behind by how long it failed: {behind}");
+    assert!(behind["failures"].as_u64().unwrap() >= 2, "{behind}");
+
+    // Meanwhile the healthy one takes what happens now, at once.
+    let ada = crate::helpers::Tokens::from(app.post_refresh(&ada.refresh).await).await;
+    assert_eq!(app.put_me(&ada.access, &json!({ "bio": "Four." })).await.status(), 200);
+    healthy.wait_for(7).await;
+
+    broken.come_back().await;
+    if app.is_in_process() {
+        app.advance_clock(time::Duration::hours(1));
+    }
+    broken.wait_for(7).await;
+    let caught_up = per_account(&broken.verified_events(&broken_endpoint.secret));
+    assert_eq!(caught_up[&ada_id], [&in_order[..], &["account.profile_updated"]].concat(), "everything, in order");
+}
+
 // In process only: the consumer's faults and the worker's crash need the in-process app.
 #[tokio::test]
 async fn in_process_failures_downtime_and_a_crash_of_the_worker_lose_no_event_and_keep_each_accounts_order() {
