@@ -4,8 +4,6 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 
-use crate::credentials::breached::{BreachedPasswordsConfig, OnCheckError};
-
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the local server listens (`UMS_ADDR`).
@@ -417,6 +415,33 @@ impl WebhookConfig {
     pub fn retry_after(&self, failures: u32) -> Duration {
         let doubled = self.first_retry.saturating_mul(1u32 << failures.saturating_sub(1).min(20));
         doubled.min(Duration::from_secs(3600))
+    }
+}
+
+/// The public service; `UMS_BREACHED_PASSWORDS_URL` names another (a mirror, a stand-in), or
+/// `off`.
+pub const PWNED_PASSWORDS_URL: &str = "https://api.pwnedpasswords.com";
+
+/// What a failed range call means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnCheckError {
+    /// The password is taken as if no breach listed it.
+    #[default]
+    Allow,
+    /// The password is not taken now (503, try again).
+    Refuse,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreachedPasswordsConfig {
+    /// The range API's base (`{url}/range/{prefix}`); none: no check.
+    pub url: Option<String>,
+    pub on_error: OnCheckError,
+}
+
+impl Default for BreachedPasswordsConfig {
+    fn default() -> Self {
+        Self { url: Some(PWNED_PASSWORDS_URL.into()), on_error: OnCheckError::Allow }
     }
 }
 

@@ -26,6 +26,7 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod moderation;
 pub mod operator;
 pub mod pagination;

@@ -455,14 +455,21 @@ fn account_events_flow_from_the_tables_stream_to_the_bus_and_the_webhook_queue_e
     assert_eq!(allowed_actions(events), expected);
     let worker = &resources["WebhookWorkerFunction"];
     assert_eq!(binary(worker), Some("webhook-worker"));
-    let expected: BTreeSet<String> =
-        ["ssm:GetParameter", "kms:Decrypt", "sqs:ChangeMessageVisibility", "dynamodb:Query", "dynamodb:UpdateItem"]
-            .map(String::from)
-            .into();
+    let expected: BTreeSet<String> = [
+        "ssm:GetParameter",
+        "kms:Decrypt",
+        "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(
         allowed_actions(worker),
         expected,
-        "the webhook worker reads its endpoints, delays retries and records their state, nothing else"
+        "the webhook worker reads its endpoints, hands events on to their lanes, delays retries and records their \
+         state, nothing else"
     );
 
     // The bus's rule keeps the order (one message group of a FIFO queue) and dead-letters what

@@ -16,11 +16,8 @@ use std::{
 use async_trait::async_trait;
 use sha1::{Digest as _, Sha1};
 
-use crate::jobs::count_metric;
-
-/// The public service; `UMS_BREACHED_PASSWORDS_URL` names another (a mirror, a stand-in), or
-/// `off`.
-pub const PWNED_PASSWORDS_URL: &str = "https://api.pwnedpasswords.com";
+pub use crate::config::{BreachedPasswordsConfig, OnCheckError};
+use crate::metrics::count_metric;
 
 /// What a range call may take, all told: a password is being chosen while someone waits.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -30,29 +27,6 @@ pub const MAX_RANGE_BYTES: usize = 256 * 1024;
 /// How long a range is kept, and how many at most (each about 800 lines).
 const RANGE_TTL: Duration = Duration::from_secs(3600);
 const RANGES_KEPT: usize = 32;
-
-/// What a failed range call means.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnCheckError {
-    /// The password is taken as if no breach listed it.
-    #[default]
-    Allow,
-    /// The password is not taken now (503, try again).
-    Refuse,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BreachedPasswordsConfig {
-    /// The range API's base (`{url}/range/{prefix}`); none: no check.
-    pub url: Option<String>,
-    pub on_error: OnCheckError,
-}
-
-impl Default for BreachedPasswordsConfig {
-    fn default() -> Self {
-        Self { url: Some(PWNED_PASSWORDS_URL.into()), on_error: OnCheckError::Allow }
-    }
-}
 
 /// What the check found.
 #[derive(Debug, PartialEq, Eq)]
