@@ -235,7 +235,7 @@ pub async fn finish(
     let flow: Flow =
         serde_json::from_str(record.payload.as_deref().unwrap_or_default()).map_err(anyhow::Error::from)?;
     let back = |query: &str| with_query(&flow.redirect_to, query);
-    let outcome = match sign_in_outcome(state, federation, &flow, &answer, callback).await {
+    let outcome = match sign_in_outcome(state, federation, &flow, &answer, callback, source).await {
         Ok(outcome) => outcome,
         Err(e) => return refusal_code(e).map(|code| back(&format!("error={code}"))),
     };
@@ -257,6 +257,7 @@ fn refusal_code(e: IdentityError) -> Result<&'static str, IdentityError> {
         IdentityError::ProviderSignInFailed => "provider_sign_in_failed",
         IdentityError::ProviderEmailUnverified => "provider_email_unverified",
         IdentityError::UnknownProvider => "unknown_provider",
+        IdentityError::TooManyRegistrations { .. } => "too_many_registrations",
         e => return Err(e),
     })
 }
@@ -272,6 +273,7 @@ async fn sign_in_outcome(
     flow: &Flow,
     answer: &ProviderAnswer<'_>,
     callback: &str,
+    source: &Source,
 ) -> Result<Outcome, IdentityError> {
     if let Some(error) = answer.error {
         tracing::info!(provider = flow.provider, error, "the provider answered a sign-in with an error");
@@ -288,15 +290,17 @@ async fn sign_in_outcome(
             provider: provider.id.clone(),
             identity: StoredIdentity { subject: identity.subject, email: identity.email },
         }),
-        None => account_for(state, provider, identity).await,
+        None => account_for(state, provider, identity, source).await,
     }
 }
 
-/// The account a proven provider account signs in to, made now if it is new.
+/// The account a proven provider account signs in to, made now if it is new (counted as a
+/// registration from `source` first, as a registration and an emailed sign-up are).
 async fn account_for(
     state: &Identity,
     provider: &ProviderSettings,
     identity: ProviderIdentity,
+    source: &Source,
 ) -> Result<Outcome, IdentityError> {
     let signs_in = |user: &User| Outcome::SignIn {
         user_id: user.id.clone(),
@@ -326,6 +330,7 @@ async fn account_for(
     if !identity.email_verified {
         return Err(IdentityError::ProviderEmailUnverified);
     }
+    state.throttle().allow_registration(source).await?;
     let linked = LinkedIdentity {
         provider: provider.id.clone(),
         subject: identity.subject.clone(),

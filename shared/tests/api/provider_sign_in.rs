@@ -484,6 +484,23 @@ async fn in_process_provider_sign_ins_started_from_one_source_are_limited() {
 }
 
 #[tokio::test]
+async fn in_process_first_sign_ins_with_a_provider_count_as_registrations() {
+    // In process: the story sets the limit low. Making accounts through a provider is
+    // registering: a script with many provider accounts is held to the same limits.
+    let app = crate::helpers::spawn_app_with(|config| config.limits.registrations_per_source_per_minute = 1).await;
+    let (grace, alan) = (person_at_provider("grace", None, true).await, person_at_provider("alan", None, true).await);
+    let first = app.provider_sign_in("test", &grace).await;
+    assert!(first["access_token"].is_string(), "{first}");
+
+    let response = Browser::new().through_provider(&start_url(&app, "test"), &alan.login, "").await;
+    let query = front_end_query(&response);
+    assert_eq!(query.get("error").map(String::as_str), Some("too_many_registrations"), "{query:?}");
+    assert!(query.get("code").is_none());
+    let again = app.provider_sign_in("test", &grace).await;
+    assert_eq!(again["user"]["id"], first["user"]["id"], "an account made before signs in: no registration");
+}
+
+#[tokio::test]
 async fn an_existing_account_links_a_provider_by_a_link_emailed_to_its_address() {
     let app = spawn_app().await;
     let ada = app.signed_up("reader", "ada@example.com").await;
