@@ -9,9 +9,7 @@ use shared::{
     Config,
     accounts::{Deletion, Lifecycle},
     clock::SystemClock,
-    credentials::JwtKeys,
     domain::{AuthorCounts, Role, User, UserId},
-    jobs::NotifyWorker,
     ports::{AccountStore, Edge, EdgeKind, Queue, Side, SocialStore},
 };
 use ums_aws::SqsJobs;
@@ -83,18 +81,7 @@ async fn deleting_an_author_with_5000_subscribers_erases_every_edge_and_count_an
     assert_eq!(store.account(&author.id).await.unwrap(), None);
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
-    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
-    let notify = NotifyWorker {
-        accounts: store.clone(),
-        social: store.clone(),
-        notifications: store.clone(),
-        tokens: store.clone(),
-        activity: store.clone(),
-        jobs: jobs.clone(),
-        keys,
-        config,
-        clock: Arc::new(SystemClock),
-    };
+    let notify = crate::emulator::notify_worker(&store, jobs.clone(), config);
     let email = ses_worker(&table, "Blog Platform <no-reply@blog.example>").await;
     let (mut idle_rounds, mut erasure_jobs) = (0, 0);
     while idle_rounds < 3 {

@@ -294,6 +294,26 @@ pub async fn ses_worker(table: &Table, email_from: &str) -> EmailWorker {
     EmailWorker { mailer: Arc::new(ums_aws::SesMailer::new(ses, Some(1000.0), 1)), links, deliveries: store }
 }
 
+/// The notify worker over `store`, queueing on `jobs`, with a signing key of its own.
+pub fn notify_worker(
+    store: &Arc<DynamoStore>,
+    jobs: Arc<dyn shared::ports::JobQueue>,
+    config: Arc<shared::Config>,
+) -> shared::jobs::NotifyWorker {
+    let keys = shared::credentials::JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt);
+    shared::jobs::NotifyWorker {
+        accounts: store.clone(),
+        social: store.clone(),
+        notifications: store.clone(),
+        tokens: store.clone(),
+        activity: store.clone(),
+        jobs,
+        keys: Arc::new(keys.unwrap()),
+        config,
+        clock: Arc::new(SystemClock),
+    }
+}
+
 /// Runs the spawned writes `size` at a time, each batch awaited before the next starts: the
 /// emulator takes DynamoDB calls one at a time, and more in flight only queue up.
 pub async fn in_batches(size: usize, writes: impl Iterator<Item = tokio::task::JoinHandle<()>>) {

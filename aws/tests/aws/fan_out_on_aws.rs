@@ -7,10 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use shared::{
     Config,
-    clock::SystemClock,
-    credentials::JwtKeys,
     domain::{Role, User},
-    jobs::NotifyWorker,
     ports::{AccountStore, Job, JobQueue, NotificationStore, Queue},
 };
 use ums_aws::SqsJobs;
@@ -36,20 +33,9 @@ async fn a_fan_out_to_1000_subscribers_killed_halfway_sends_each_exactly_one_ema
     eprintln!("1,000 subscribers written in {:?}", started.elapsed());
 
     let config = Arc::new(Config::local(std::env::temp_dir(), "127.0.0.1:3000".parse().unwrap()));
-    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
     let urls = [(Queue::Delivery, email_queue.url.clone()), (Queue::Notify, notify_queue.url.clone())];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
-    let notify = NotifyWorker {
-        accounts: store.clone(),
-        social: store.clone(),
-        notifications: store.clone(),
-        tokens: store.clone(),
-        activity: store.clone(),
-        jobs: jobs.clone(),
-        keys,
-        config,
-        clock: Arc::new(SystemClock),
-    };
+    let notify = crate::emulator::notify_worker(&store, jobs.clone(), config);
     let email = ses_worker(&table, "Blog Platform <no-reply@blog.example>").await;
 
     let notification = crate::emulator::new_notification(&author.id, "A new article", "About gardens.");

@@ -22,9 +22,8 @@ use std::{
 use shared::{
     Config,
     clock::SystemClock,
-    credentials::JwtKeys,
     domain::{Role, User},
-    jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
+    jobs::{EmailWorker, LinkIssuer, Worker},
     ports::{AccountStore, Job, JobQueue, LinkRequest, NotificationStore, Queue, TokenKind},
 };
 use ums_aws::{DynamoStore, SesMailer, SqsJobs, lambda, worker::Redelivery};
@@ -113,11 +112,18 @@ impl Timed {
 }
 
 /// An email worker instance: its own SES client (the function's SDK settings: retries and
-/// timeouts) at the stand-in, its own pace.
-fn email_worker(store: &Arc<DynamoStore>, ses: &SesStandIn, config: &Arc<Config>) -> Arc<dyn Worker> {
+/// timeouts) at the stand-in, its own pace (the rate from GetAccount, shared by `senders`),
+/// holding notifications' copies for `hold` when the day's quota is kept.
+fn email_worker(
+    store: &Arc<DynamoStore>,
+    ses: &SesStandIn,
+    config: &Arc<Config>,
+    senders: u32,
+    hold: Duration,
+) -> Arc<dyn Worker> {
     let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
     let sdk = lambda::sdk_config_with("us-east-1", credentials, Some(ses.url.clone()));
-    let client = aws_sdk_sesv2::Client::new(&sdk);
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), None, senders).holding_notifications_for(hold);
     let links = LinkIssuer {
         accounts: store.clone(),
         sessions: store.clone(),
@@ -125,8 +131,7 @@ fn email_worker(store: &Arc<DynamoStore>, ses: &SesStandIn, config: &Arc<Config>
         clock: Arc::new(SystemClock),
         config: config.clone(),
     };
-    // The rate from GetAccount, shared by the delivery queue's two instances.
-    Arc::new(EmailWorker { mailer: Arc::new(SesMailer::new(client, None, 2)), links, deliveries: store.clone() })
+    Arc::new(EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -166,18 +171,7 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         (Queue::Notify, notify_queue.url.clone()),
     ];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
-    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
-    let notify_worker: Arc<dyn Worker> = Arc::new(NotifyWorker {
-        accounts: store.clone(),
-        social: store.clone(),
-        notifications: store.clone(),
-        tokens: store.clone(),
-        activity: store.clone(),
-        jobs: jobs.clone(),
-        keys,
-        config: config.clone(),
-        clock: Arc::new(SystemClock),
-    });
+    let notify_worker: Arc<dyn Worker> = Arc::new(crate::emulator::notify_worker(&store, jobs.clone(), config.clone()));
     let timed = Arc::new(Timed { inner: notify_worker, spans: Default::default() });
     let notify: Arc<dyn Worker> = timed.clone();
 
@@ -188,10 +182,10 @@ async fn a_notification_to_2000_subscribers_under_ses_throttling_reaches_each_on
         pollers.push(tokio::spawn(poll(notify_queue.clone(), 1, notify.clone(), records.clone(), stop.clone())));
     }
     for _ in 0..2 {
-        let worker = email_worker(&store, &ses, &config);
+        let worker = email_worker(&store, &ses, &config, 2, ums_aws::ses::QUOTA_HOLD);
         pollers.push(tokio::spawn(poll(delivery_queue.clone(), 10, worker, records.clone(), stop.clone())));
     }
-    let worker = email_worker(&store, &ses, &config);
+    let worker = email_worker(&store, &ses, &config, 2, ums_aws::ses::QUOTA_HOLD);
     pollers.push(tokio::spawn(poll(email_queue.clone(), 10, worker, records.clone(), stop.clone())));
 
     let notification = crate::emulator::new_notification(&author.id, "A new article", "About gardens.");
@@ -301,33 +295,10 @@ async fn a_notification_larger_than_the_days_quota_waits_for_it_while_transactio
         (Queue::Notify, notify_queue.url.clone()),
     ];
     let jobs = Arc::new(SqsJobs::new(notify_queue.client.clone(), urls.into()));
-    let keys = Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &config.jwt).unwrap());
-    let notify: Arc<dyn Worker> = Arc::new(NotifyWorker {
-        accounts: store.clone(),
-        social: store.clone(),
-        notifications: store.clone(),
-        tokens: store.clone(),
-        activity: store.clone(),
-        jobs: jobs.clone(),
-        keys,
-        config: config.clone(),
-        clock: Arc::new(SystemClock),
-    });
+    let notify: Arc<dyn Worker> = Arc::new(crate::emulator::notify_worker(&store, jobs.clone(), config.clone()));
     // One sender on the account (it counts its own sends between readings), holding a second
     // at a time here (an hour on AWS).
-    let worker = |hold: Duration| -> Arc<dyn Worker> {
-        let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
-        let sdk = lambda::sdk_config_with("us-east-1", credentials, Some(ses.url.clone()));
-        let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), None, 1).holding_notifications_for(hold);
-        let links = LinkIssuer {
-            accounts: store.clone(),
-            sessions: store.clone(),
-            tokens: store.clone(),
-            clock: Arc::new(SystemClock),
-            config: config.clone(),
-        };
-        Arc::new(EmailWorker { mailer: Arc::new(mailer), links, deliveries: store.clone() })
-    };
+    let worker = |hold: Duration| email_worker(&store, &ses, &config, 1, hold);
     let stop = Arc::new(AtomicBool::new(false));
     let records = store.as_ref().clone();
     let pollers = vec![
@@ -390,4 +361,18 @@ async fn a_notification_larger_than_the_days_quota_waits_for_it_while_transactio
     for queue in [&notify_queue, &delivery_queue, &email_queue] {
         assert_eq!(queue.count(&queue.dead_letter_url).await, 0, "nothing in a dead-letter queue");
     }
+}
+
+/// SES's `GetAccount` cannot be answered (here: nothing listens): the quota is unknown, and
+/// nothing is held for it (the copies go as they did before quotas were read; SES's own
+/// throttle is the backstop).
+#[tokio::test]
+async fn a_quota_that_cannot_be_read_holds_no_notification() {
+    use shared::ports::Mailer as _;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let sdk = lambda::sdk_config_with("us-east-1", credentials, Some(format!("http://{closed}")));
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk), Some(10.0), 1);
+    assert_eq!(mailer.notifications_held().await, None);
+    assert_eq!(mailer.notifications_held().await, None, "and the failed reading is not asked again at once");
 }

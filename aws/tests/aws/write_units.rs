@@ -27,9 +27,8 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use shared::{
     Config,
     clock::SystemClock,
-    credentials::JwtKeys,
     domain::Role,
-    jobs::{EmailWorker, LinkIssuer, NotifyWorker, Worker},
+    jobs::{EmailWorker, LinkIssuer, Worker},
     ports::{AccountStore, Job, JobQueue, Mailer, NotificationStore, OutgoingEmail, Queue},
 };
 use ums_aws::DynamoStore;
@@ -232,17 +231,7 @@ async fn a_notification_with_a_10000_character_message_costs_at_most_4_write_uni
     settings.limits.fan_out_segments = 4;
     let settings = Arc::new(settings);
     let jobs = Arc::new(HeldJobs::default());
-    let notify = NotifyWorker {
-        accounts: store.clone(),
-        social: store.clone(),
-        notifications: store.clone(),
-        tokens: store.clone(),
-        activity: store.clone(),
-        jobs: jobs.clone(),
-        keys: Arc::new(JwtKeys::fixed(&shared::credentials::jwt::generate_pem().unwrap(), &settings.jwt).unwrap()),
-        config: settings.clone(),
-        clock: Arc::new(SystemClock),
-    };
+    let notify = crate::emulator::notify_worker(&store, jobs.clone(), settings.clone());
     let links = LinkIssuer {
         accounts: store.clone(),
         sessions: store.clone(),
