@@ -8,6 +8,7 @@ use crate::{
     auth::{self, AuthState},
     clock::{Clock, SystemClock},
     config::Config,
+    console::{self, ConsoleState},
     credentials::{JwtKeys, PasswordHasher},
     docs::{self, DocsState},
     federation::{Federation, SettingsFile},
@@ -95,6 +96,11 @@ impl LocalApp {
         Ok(Self { config, auth, users, moderation, social, docs: DocsState::new(), providers, files, db, workers })
     }
 
+    /// The staff console's state: the groups whose actions it offers.
+    pub fn console(&self) -> ConsoleState {
+        ConsoleState { users: self.users.clone(), moderation: self.moderation.clone() }
+    }
+
     /// Every group's routes in one app, with the shared layers.
     pub fn router(&self) -> axum::Router {
         let routes = auth::router(self.auth.clone())
@@ -102,6 +108,7 @@ impl LocalApp {
             .merge(moderation::router(self.moderation.clone()))
             .merge(social::router(self.social.clone()))
             .merge(providers::router(self.providers.clone()))
+            .merge(console::router(self.console()))
             .merge(docs::router(self.docs.clone()))
             .merge(files_router(self.files.clone()));
         http::finish(routes, self.config.limits.max_body_bytes, &http::KnownRoutes::default())

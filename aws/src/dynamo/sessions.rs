@@ -36,6 +36,8 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
         },
         source: get_s(item, "source").ok().map(str::to_string),
         device: get_s(item, "device").ok().map(str::to_string),
+        seen_at: get_time(item, "seen_at").ok(),
+        proved_at: get_time(item, "proved_at").ok(),
     })
 }
 
@@ -89,6 +91,11 @@ impl SessionStore for DynamoStore {
         for (name, value) in [("source", &session.source), ("device", &session.device)] {
             if let Some(value) = value {
                 item.insert(name.to_string(), s(value.clone()));
+            }
+        }
+        for (name, value) in [("seen_at", session.seen_at), ("proved_at", session.proved_at)] {
+            if let Some(value) = value {
+                item.insert(name.to_string(), n(value.unix_timestamp()));
             }
         }
         // Written only while the account is at the credential, role and status the session
@@ -154,6 +161,35 @@ impl SessionStore for DynamoStore {
                 let exists = self.get(user_pk(user_id), &sk).await?.is_some();
                 Ok(if exists { Rotation::Stale } else { Rotation::Missing })
             }
+            Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),
+        }
+    }
+
+    async fn touch_session(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        hash: &str,
+        seen_at: OffsetDateTime,
+        proved_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), &format!("SESSION#{id}"))))
+            .condition_expression("refresh_hash = :hash")
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":seen", n(seen_at.unix_timestamp()));
+        update = match proved_at {
+            Some(at) => update
+                .update_expression("SET seen_at = :seen, proved_at = :proved")
+                .expression_attribute_values(":proved", n(at.unix_timestamp())),
+            None => update.update_expression("SET seen_at = :seen"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed::<UpdateItemError, _>(&e) => Ok(false),
             Err(e) => Err(anyhow::Error::new(e).context("DynamoDB UpdateItem").into()),
         }
     }

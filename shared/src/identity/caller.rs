@@ -90,6 +90,29 @@ impl AuthUser {
     }
 }
 
+impl AuthUser {
+    /// The caller of a console session: its role is the account's as read now (the session
+    /// holds the access version it began with, so a role change has ended it), its
+    /// authentication time the session's last proof (`proved_at`, or its sign-in).
+    pub(crate) fn of_console_session(
+        session: &crate::ports::Session,
+        role: Role,
+        now: OffsetDateTime,
+        step_up_max_age: std::time::Duration,
+    ) -> Self {
+        let auth_time = session.proved_at.unwrap_or(session.created_at);
+        Self {
+            user_id: session.user_id.clone(),
+            session_id: session.id.clone(),
+            role,
+            auth_time,
+            amr: session.amr.clone(),
+            recently_authenticated: now - auth_time <= step_up_max_age,
+            step_up_max_age_secs: step_up_max_age.as_secs(),
+        }
+    }
+}
+
 /// A bearer token verified: the caller, and whether the token allows only enrolling a second
 /// factor (a staff account that has none yet).
 pub async fn authenticate(access: &Access, bearer: &str) -> Result<(AuthUser, bool), IdentityError> {

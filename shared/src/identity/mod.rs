@@ -25,6 +25,7 @@ pub mod activity;
 pub mod alerts;
 pub mod caller;
 pub mod client;
+pub mod console;
 pub mod email_sign_in;
 pub mod emailed_code;
 mod error;

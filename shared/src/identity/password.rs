@@ -155,6 +155,35 @@ pub async fn login(
     client: Client<'_>,
 ) -> Result<LoginOutcome, IdentityError> {
     let (source, _) = client;
+    let (user, attempt) = check_password(state, email, password, client).await?;
+    if user.factors.any() {
+        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source, AMR_PASSWORD).await?));
+    }
+    // The session and the forgetting of the checks are one store call; a right password that
+    // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
+    let user_id = user.id.clone();
+    match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()], client).await {
+        Ok(pair) => {
+            tracing::info!(%user_id, "logged in");
+            Ok(LoginOutcome::Tokens(Box::new(pair)))
+        }
+        Err(e) => {
+            state.throttle().succeeded(attempt).await?;
+            Err(e)
+        }
+    }
+}
+
+/// A login's first step: the account whose password this is, and the checks it was counted
+/// on (still counted: the caller forgets them when the sign-in completes). Unknown email and
+/// wrong password answer alike and take the same time.
+pub(crate) async fn check_password(
+    state: &Identity,
+    email: &str,
+    password: &str,
+    client: Client<'_>,
+) -> Result<(User, LoginAttempt), IdentityError> {
+    let (source, _) = client;
     let Ok(email) = EmailAddress::parse(email) else {
         // No account can have this address (and it may not fit a store key): spend the same
         // time and answer alike.
@@ -182,22 +211,7 @@ pub async fn login(
         }
         None => return Err(IdentityError::InvalidCredentials),
     };
-    if user.factors.any() {
-        return Ok(LoginOutcome::SecondFactor(second_factor::challenge(state, &user, source, AMR_PASSWORD).await?));
-    }
-    // The session and the forgetting of the checks are one store call; a right password that
-    // does not sign in (pending, suspended, changed a moment ago) is forgotten on its own.
-    let user_id = user.id.clone();
-    match start_session(state, user, Some(attempt.key()), vec![AMR_PASSWORD.to_string()], client).await {
-        Ok(pair) => {
-            tracing::info!(%user_id, "logged in");
-            Ok(LoginOutcome::Tokens(Box::new(pair)))
-        }
-        Err(e) => {
-            throttle.succeeded(attempt).await?;
-            Err(e)
-        }
-    }
+    Ok((user, attempt))
 }
 
 /// Changes the caller's password and ends all their sessions. Wrong current passwords count

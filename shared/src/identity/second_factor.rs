@@ -151,15 +151,20 @@ struct ChallengeState {
     first: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ceremony: Option<String>,
+    /// A sign-in to the staff console: it ends in a console session, and only there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    console: bool,
 }
 
 impl ChallengeState {
     /// The stored payload; one kept before the first step was named (a passkey ceremony's
     /// state alone, or nothing) was a password's.
     fn read(payload: Option<&str>) -> Self {
-        payload
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_else(|| ChallengeState { first: AMR_PASSWORD.into(), ceremony: payload.map(str::to_string) })
+        payload.and_then(|p| serde_json::from_str(p).ok()).unwrap_or_else(|| ChallengeState {
+            first: AMR_PASSWORD.into(),
+            ceremony: payload.map(str::to_string),
+            console: false,
+        })
     }
 }
 
@@ -169,6 +174,18 @@ pub(crate) async fn challenge(
     user: &User,
     source: &Source,
     first: &str,
+) -> Result<SecondFactorChallenge, IdentityError> {
+    challenge_for(state, user, source, first, false).await
+}
+
+/// [`challenge`], for the API's sign-in or (`console`) the staff console's: each completes only
+/// where it began.
+pub(crate) async fn challenge_for(
+    state: &Identity,
+    user: &User,
+    source: &Source,
+    first: &str,
+    console: bool,
 ) -> Result<SecondFactorChallenge, IdentityError> {
     let now = state.clock.now();
     match &user.status {
@@ -186,7 +203,7 @@ pub(crate) async fn challenge(
         let (options, authentication) = passkeys::start_authentication(state, user)?;
         (Some(Box::new(options)), Some(serde_json::to_string(&authentication).map_err(anyhow::Error::from)?))
     };
-    let kept = ChallengeState { first: first.to_string(), ceremony: ceremony_state };
+    let kept = ChallengeState { first: first.to_string(), ceremony: ceremony_state, console };
     let payload = serde_json::to_string(&kept).map_err(anyhow::Error::from)?;
     state
         .tokens
@@ -218,7 +235,31 @@ pub async fn complete_login(
     answer: &FactorAnswer,
     client: Client<'_>,
 ) -> Result<TokenPair, IdentityError> {
-    let (source, _) = client;
+    let (user, attempt, amr) = second_step(state, challenge, answer, client.0, false).await?;
+    let user_id = user.id.clone();
+    match start_session(state, user, Some(attempt.key()), amr, client).await {
+        Ok(pair) => {
+            tracing::info!(%user_id, "logged in with a second factor");
+            Ok(pair)
+        }
+        // Both factors were right but the account may not sign in (suspended, changed a moment
+        // ago): the checks are forgotten on their own, as a login's are.
+        Err(e) => {
+            state.throttle().succeeded(attempt).await?;
+            Err(e)
+        }
+    }
+}
+
+/// A login's second step checked and its factor spent, for the API (`console` false) or the
+/// console: the account, the checks still counted, and how the sign-in proved who it was.
+pub(crate) async fn second_step(
+    state: &Identity,
+    challenge: &str,
+    answer: &FactorAnswer,
+    source: &Source,
+    console: bool,
+) -> Result<(User, super::throttle::LoginAttempt, Vec<String>), IdentityError> {
     if challenge.len() != 43 {
         return Err(IdentityError::InvalidChallenge);
     }
@@ -236,25 +277,16 @@ pub async fn complete_login(
         .filter(|u| u.credential_version == record.credential_version && u.email.key() == record.email_key)
         .ok_or(IdentityError::InvalidChallenge)?;
     let kept = ChallengeState::read(record.payload.as_deref());
+    if kept.console != console {
+        return Err(IdentityError::InvalidChallenge);
+    }
     let checked = check_factor(state, &user, answer, kept.ceremony.as_deref()).await?;
     // Right: the challenge is completed once, whoever else holds it.
     state.tokens.take_token(TokenKind::LoginChallenge, &hash).await?.ok_or(IdentityError::InvalidChallenge)?;
     let method = if matches!(checked, Checked::Passkey { .. }) { AMR_HARDWARE_KEY } else { AMR_ONE_TIME_CODE };
     let user = spend(state, &user, checked).await?;
     let amr = [kept.first.as_str(), method, AMR_MULTI_FACTOR].map(String::from).to_vec();
-    let user_id = user.id.clone();
-    match start_session(state, user, Some(attempt.key()), amr, client).await {
-        Ok(pair) => {
-            tracing::info!(%user_id, "logged in with a second factor");
-            Ok(pair)
-        }
-        // Both factors were right but the account may not sign in (suspended, changed a moment
-        // ago): the checks are forgotten on their own, as a login's are.
-        Err(e) => {
-            throttle.succeeded(attempt).await?;
-            Err(e)
-        }
-    }
+    Ok((user, attempt, amr))
 }
 
 /// A factor found right, not spent yet.
@@ -348,6 +380,38 @@ pub async fn step_up(
     proof: Proof<'_>,
     source: &Source,
 ) -> Result<AccessToken, IdentityError> {
+    let (user, method) = prove_again(state, caller, proof, source).await?;
+    let mut amr = caller.amr.clone();
+    if !amr.iter().any(|m| m == method) {
+        amr.push(method.to_string());
+    }
+    let now = state.clock.now();
+    let access_token = state
+        .keys
+        .issue(
+            Grant {
+                user: &user.id,
+                session_id: &caller.session_id,
+                role: caller.role,
+                auth_time: now,
+                amr: &amr,
+                scope: Scope::Full,
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(user_id = %user.id, method, "stepped up");
+    Ok(AccessToken { access_token, token_type: "Bearer", expires_in: state.keys.access_ttl().as_secs() })
+}
+
+/// A step-up's proof checked (and its factor spent): the account, and the proof's RFC 8176 name.
+/// The API's step-up and the console's share it.
+pub(crate) async fn prove_again(
+    state: &Identity,
+    caller: &AuthUser,
+    proof: Proof<'_>,
+    source: &Source,
+) -> Result<(User, &'static str), IdentityError> {
     caller.require(Action::ManageOwnFactors)?;
     let user = state.accounts.account(&caller.user_id).await?.ok_or(IdentityError::Unauthorized)?;
     let throttle = state.throttle();
@@ -371,27 +435,7 @@ pub async fn step_up(
         }
     };
     throttle.succeeded(attempt).await?;
-    let mut amr = caller.amr.clone();
-    if !amr.iter().any(|m| m == method) {
-        amr.push(method.to_string());
-    }
-    let now = state.clock.now();
-    let access_token = state
-        .keys
-        .issue(
-            Grant {
-                user: &user.id,
-                session_id: &caller.session_id,
-                role: caller.role,
-                auth_time: now,
-                amr: &amr,
-                scope: Scope::Full,
-            },
-            now,
-        )
-        .await?;
-    tracing::info!(user_id = %user.id, method, "stepped up");
-    Ok(AccessToken { access_token, token_type: "Bearer", expires_in: state.keys.access_ttl().as_secs() })
+    Ok((user, method))
 }
 
 /// The caller's account's factors.

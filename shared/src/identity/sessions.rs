@@ -83,17 +83,74 @@ pub(crate) async fn start_session(
         amr,
         source: Some(client.0.0.clone()),
         device: client.1.0.clone(),
+        seen_at: None,
+        proved_at: None,
     };
+    let user = grant(state, user, &session, forget_checks, client).await?;
+    token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
+}
+
+/// Writes `session` for the account as the sign-in read it, records the sign-in and tells a new
+/// device's alert: the end of every way in, the API's and the console's.
+async fn grant(
+    state: &Identity,
+    user: User,
+    session: &Session,
+    forget_checks: Option<CheckKey<'_>>,
+    client: Client<'_>,
+) -> Result<User, IdentityError> {
     let how = session.amr.join(" ");
     let user = match state.lifecycle().grant_session(user, session.clone(), forget_checks).await {
         Ok(user) => user,
         Err(AccountError::Conflict | AccountError::NotFound) => return Err(IdentityError::InvalidCredentials),
         Err(e) => return Err(e.into()),
     };
-    // One more write than the session's: the login on the account's security activity.
-    state.record(&user.id, ActivityKind::SignedIn, client, format!("session {} ({how})", session.id)).await?;
-    super::alerts::notice_device(state, &user, &session, client).await;
-    token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
+    // One more write than the session's: the sign-in on the account's security activity.
+    let console = if session.is_console() { ", the staff console" } else { "" };
+    let about = format!("session {} ({how}){console}", session.id);
+    state.record(&user.id, ActivityKind::SignedIn, client, about).await?;
+    super::alerts::notice_device(state, &user, session, client).await;
+    Ok(user)
+}
+
+/// Starts a staff console session: an ordinary session (listed among the account's, ended by
+/// logout, an admin, a password change) whose secret a browser keeps in a cookie. The stored
+/// hash is of the secret marked as the console's, so the cookie is no refresh token: presented
+/// to `auth/refresh` it is refused and changes nothing. It lasts at most `max_age`.
+/// Answers the cookie's value, `<user id>.<session id>.<secret>`.
+pub(crate) async fn start_console_session(
+    state: &Identity,
+    user: User,
+    forget_checks: Option<CheckKey<'_>>,
+    amr: Vec<String>,
+    max_age: time::Duration,
+    client: Client<'_>,
+) -> Result<String, IdentityError> {
+    let now = state.clock.now();
+    let secret = random_token();
+    let session = Session {
+        id: random_id(),
+        user_id: user.id.clone(),
+        refresh_hash: console_hash(&secret),
+        created_at: now,
+        expires_at: now + max_age,
+        credential_version: user.credential_version,
+        access_version: user.access_version,
+        previous_hashes: Vec::new(),
+        rotated_at: None,
+        amr,
+        source: Some(client.0.0.clone()),
+        device: client.1.0.clone(),
+        seen_at: Some(now),
+        proved_at: None,
+    };
+    let user = grant(state, user, &session, forget_checks, client).await?;
+    Ok(refresh_token(&user.id, &session.id, &secret))
+}
+
+/// The stored hash of a console session's secret: apart from any refresh token's.
+pub(crate) fn console_hash(secret: &str) -> String {
+    hash_token(&format!("console.{secret}"))
 }
 
 /// The tokens of `session`: its access token carries the session's login time and methods

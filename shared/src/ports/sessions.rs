@@ -31,12 +31,23 @@ pub struct Session {
     /// its User-Agent): shown to the account's owner to recognise it, never used to decide.
     pub source: Option<String>,
     pub device: Option<String>,
+    /// A console session (a browser's cookie, never refreshed): when it was last used, for its
+    /// idle timeout. `None` for the API's sessions.
+    pub seen_at: Option<OffsetDateTime>,
+    /// A console session's last step-up (its holder proved who they were again); `None`: its
+    /// sign-in was the last proof.
+    pub proved_at: Option<OffsetDateTime>,
 }
 
 impl Session {
     /// When the session was last used to get tokens: its login, or its latest refresh.
     pub fn last_used_at(&self) -> OffsetDateTime {
-        self.rotated_at.unwrap_or(self.created_at)
+        self.seen_at.or(self.rotated_at).unwrap_or(self.created_at)
+    }
+
+    /// Whether this is a console session (a browser's cookie) rather than an API client's.
+    pub fn is_console(&self) -> bool {
+        self.seen_at.is_some()
     }
 }
 
@@ -84,6 +95,16 @@ pub trait SessionStore: Send + Sync {
         history: &[String],
         now: OffsetDateTime,
     ) -> StoreResult<Rotation>;
+    /// Marks a console session used at `seen_at` (and proved again at `proved_at`, if given),
+    /// only if its refresh hash is still `hash`; false if it is not (ended, or another secret).
+    async fn touch_session(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        hash: &str,
+        seen_at: OffsetDateTime,
+        proved_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool>;
     /// Every session of the user (for the owner's data export), oldest first.
     async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>>;
     async fn delete_session(&self, user_id: &UserId, id: &str) -> StoreResult<()>;

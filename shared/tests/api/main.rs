@@ -7,6 +7,7 @@ mod account_lists;
 mod breached_passwords;
 mod brute_force;
 mod confirm_email;
+mod console;
 mod docs;
 mod email_change;
 mod email_sign_in;

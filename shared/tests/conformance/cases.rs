@@ -93,6 +93,8 @@ fn session(user: &UserId, id: &str, hash: &str) -> Session {
         amr: vec!["pwd".into()],
         source: None,
         device: None,
+        seen_at: None,
+        proved_at: None,
     }
 }
 
@@ -1144,6 +1146,24 @@ pub async fn a_sessions_sign_in_methods_are_kept(store: Arc<impl Stores>) {
     assert_eq!(store.session(&ada, "mfa").await.unwrap().unwrap(), session, "kept whole: methods, source, device");
 }
 
+pub async fn a_console_session_is_touched_only_with_its_current_secret(store: Arc<impl Stores>) {
+    let ada = account(&store).await;
+    let session = Session { seen_at: Some(now()), ..session(&ada, "console", "h") };
+    store.create_session(&session, None).await.unwrap();
+    let later = now() + Duration::minutes(5);
+    assert!(store.touch_session(&ada, "console", "h", later, None).await.unwrap());
+    let read = store.session(&ada, "console").await.unwrap().unwrap();
+    assert_eq!((read.seen_at, read.proved_at), (Some(later), None), "used, not proved again");
+    let proved = later + Duration::minutes(1);
+    assert!(store.touch_session(&ada, "console", "h", proved, Some(proved)).await.unwrap());
+    let read = store.session(&ada, "console").await.unwrap().unwrap();
+    assert_eq!((read.seen_at, read.proved_at), (Some(proved), Some(proved)));
+    assert!(read.is_console() && read.last_used_at() == proved);
+    assert!(!store.touch_session(&ada, "console", "other", later, None).await.unwrap(), "another secret");
+    assert!(!store.touch_session(&ada, "gone", "h", later, None).await.unwrap(), "no such session");
+    assert!(store.session(&ada, "gone").await.unwrap().is_none(), "a touch makes nothing");
+}
+
 pub async fn a_challenge_is_looked_at_without_being_taken(store: Arc<impl Stores>) {
     let challenge = OneTimeToken {
         hash: format!("challenge-{}", uuid::Uuid::now_v7().simple()),
@@ -1478,6 +1498,7 @@ macro_rules! for_each_case {
             a_deleted_accounts_edges_go_page_by_page_with_their_counts,
             an_audit_record_with_an_end_past_year_9999_is_still_listed,
             a_sessions_sign_in_methods_are_kept,
+            a_console_session_is_touched_only_with_its_current_secret,
             a_challenge_is_looked_at_without_being_taken,
             factors_are_kept_with_the_account_and_a_code_step_is_spent_once,
             passkeys_are_kept_with_the_account_and_staff_keep_one,

@@ -299,6 +299,8 @@ const MIGRATIONS: &[&str] = &[
 "#,
     // How many times an emailed code was checked against its token (`TokenStore::use_token`).
     "ALTER TABLE one_time_tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;",
+    // A console session's last use and last step-up (`SessionStore::touch_session`).
+    "ALTER TABLE sessions ADD COLUMN seen_at INTEGER; ALTER TABLE sessions ADD COLUMN proved_at INTEGER;",
 ];
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {

@@ -11,7 +11,7 @@ use crate::{
     ports::{CheckKey, Rotation, Session, SessionStore, StoreError, StoreResult},
 };
 
-const COLUMNS: &str = "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at, access_version, amr, source, device";
+const COLUMNS: &str = "id, user_id, refresh_hash, created_at, expires_at, credential_version, previous_hashes, rotated_at, access_version, amr, source, device, seen_at, proved_at";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     let history: String = row.get(6)?;
@@ -30,6 +30,8 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?,
         source: row.get(10)?,
         device: row.get(11)?,
+        seen_at: row.get::<_, Option<i64>>(12)?.map(from_ts).transpose()?,
+        proved_at: row.get::<_, Option<i64>>(13)?.map(from_ts).transpose()?,
     })
 }
 
@@ -49,8 +51,8 @@ impl SessionStore for SqliteDb {
                 // session was made with.
                 let inserted = tx.execute(
                     "INSERT INTO sessions (id, user_id, refresh_hash, created_at, expires_at, credential_version,
-                        previous_hashes, rotated_at, access_version, amr, source, device)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+                        previous_hashes, rotated_at, access_version, amr, source, device, seen_at, proved_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
                      WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND credential_version = ?6 AND access_version = ?9)",
                     params![
                         s.id,
@@ -65,6 +67,8 @@ impl SessionStore for SqliteDb {
                         history_json(&s.amr),
                         s.source,
                         s.device,
+                        s.seen_at.map(ts),
+                        s.proved_at.map(ts),
                     ],
                 )?;
                 if let Some(keys) = forget.as_ref().filter(|_| inserted == 1) {
@@ -120,6 +124,28 @@ impl SessionStore for SqliteDb {
                 Ok(outcome)
             })
             .await?)
+    }
+
+    async fn touch_session(
+        &self,
+        user_id: &UserId,
+        id: &str,
+        hash: &str,
+        seen_at: OffsetDateTime,
+        proved_at: Option<OffsetDateTime>,
+    ) -> StoreResult<bool> {
+        let (user_id, id, hash) = (user_id.0.clone(), id.to_string(), hash.to_string());
+        let (seen_at, proved_at) = (ts(seen_at), proved_at.map(ts));
+        let changed = self
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE sessions SET seen_at = ?4, proved_at = COALESCE(?5, proved_at)
+                     WHERE id = ?1 AND user_id = ?2 AND refresh_hash = ?3",
+                    params![id, user_id, hash, seen_at, proved_at],
+                )
+            })
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<Session>> {
