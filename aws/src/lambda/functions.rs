@@ -10,6 +10,7 @@ use shared::{
     Config,
     auth::AuthState,
     clock::SystemClock,
+    console::ConsoleState,
     credentials::{JwtKeys, PasswordHasher, keyset::KeySet},
     federation::Federation,
     jobs::{EmailWorker, LinkIssuer, NotifyWorker, PhotoWorker},
@@ -127,6 +128,15 @@ impl Aws {
             None => Federation::new(Default::default()),
         };
         Ok(ProvidersState { identity, federation: Arc::new(federation) })
+    }
+
+    /// The staff console: the users and moderation groups over one set of ports (the console
+    /// calls their handlers), queuing what the users group queues.
+    pub async fn console_state(&self) -> anyhow::Result<ConsoleState> {
+        let ports = self.ports(&[Queue::Email, Queue::Photo, Queue::Notify]).await?;
+        let uploads = Arc::new(S3UploadForms::new(&self.sdk, self.photo_bucket()?)?);
+        let users = ports.users(ports.identity(self.hasher()?), uploads);
+        Ok(ConsoleState { users, moderation: ports.moderation() })
     }
 
     /// The moderation group: DynamoDB, the signing key; no queue.

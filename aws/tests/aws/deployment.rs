@@ -26,6 +26,7 @@ fn api_functions() -> BTreeMap<&'static str, OpenApi> {
         ("social", shared::social::routes().split_for_parts().1),
         ("docs", shared::docs::routes().split_for_parts().1),
         ("providers", shared::providers::routes().split_for_parts().1),
+        ("console", shared::console::operations()),
     ])
 }
 

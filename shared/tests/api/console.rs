@@ -414,7 +414,7 @@ async fn in_process_an_idle_console_session_ends_and_an_old_sign_in_steps_up_bef
     if !app.is_in_process() {
         return;
     }
-    let admin = app.admin("root@example.com").await;
+    app.admin("root@example.com").await;
     let (_, bob) = app.reported_author("bob@example.com", "r@example.com", "Spam").await;
     let mut root = app.console_of("root@example.com").await;
 
