@@ -8,9 +8,8 @@
 // authenticator (DevTools' WebAuthn domain) registers one from the service's options, and signs
 // in with it, the JSON crossing both ways as the browser's `toJSON()` and
 // `parseCreationOptionsFromJSON()` make and read it.
-import { chromium, type Page } from "playwright-core";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { check, emailedLink as emailedLinkIn, heading, poster } from "./support.js";
 
 const base = process.env.UMS_BASE_URL ?? "";
 const outbox = process.env.UMS_OUTBOX ?? "";
@@ -18,36 +17,8 @@ const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 if (!base || !outbox) throw new Error("set UMS_BASE_URL and UMS_OUTBOX");
 
 const email = `grace.${Date.now()}@example.com`;
-
-function check(condition: boolean, what: string): asserts condition {
-  if (!condition) throw new Error(`browser story: ${what}`);
-}
-
-/** The link in the newest email to `to` with this subject, waiting for the worker to send it. */
-async function emailedLink(to: string, subject: string): Promise<string> {
-  for (let tries = 0; tries < 100; tries++) {
-    const mails = readdirSync(outbox, { withFileTypes: true })
-      .filter((entry) => entry.isFile())
-      .map((entry) => readFileSync(join(outbox, entry.name), "utf8"))
-      .filter((mail) => mail.includes(`\r\nTo: ${to}\r\n`) && mail.includes(`\r\nSubject: ${subject}\r\n`));
-    const link = mails.at(-1)?.match(/https?:\/\/[^\s"<>]+\?token=[A-Za-z0-9_.-]+/)?.[0];
-    if (link) return link;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no email "${subject}" reached ${to}`);
-}
-
-async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(`${base}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-}
-
-async function heading(page: Page): Promise<string> {
-  return (await page.locator("h1").textContent()) ?? "";
-}
+const post = poster(base);
+const emailedLink = (to: string, subject: string) => emailedLinkIn(outbox, to, subject);
 
 const registered = await post("/api/v1/auth/register/reader", {
   email,

@@ -254,6 +254,7 @@ crate::http::route_group! {
     [webhooks],
     [stylesheet],
     [script],
+    [icon],
 }
 
 /// The console's start: what waits, and where to go.
@@ -1259,6 +1260,13 @@ pub async fn stylesheet() -> Response {
     responses((status = 200, description = "The script", content_type = "text/javascript")))]
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", page::SCRIPT)
+}
+
+/// The console's icon (so that a browser asks for no `/favicon.ico` the service does not have).
+#[utoipa::path(get, path = "/console/favicon.svg", tag = "console",
+    responses((status = 200, description = "The icon", content_type = "image/svg+xml")))]
+pub async fn icon() -> Response {
+    asset("image/svg+xml", page::ICON)
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

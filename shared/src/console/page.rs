@@ -36,6 +36,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 pub const STYLESHEET: &str = include_str!("../../templates/console/console.css");
 pub const SCRIPT: &str = include_str!("../../templates/console/console.js");
+pub const ICON: &str = include_str!("../../templates/console/favicon.svg");
 
 /// A time as the pages show it: UTC in words (and to a machine in `datetime`); the script shows
 /// it in the viewer's zone and keeps UTC on hover.
