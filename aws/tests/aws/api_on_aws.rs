@@ -38,7 +38,8 @@ impl AwsApi {
         let routes = shared::auth::router(auth.clone())
             .merge(shared::users::router(aws.users_state().await.unwrap()))
             .merge(shared::moderation::router(aws.moderation_state().await.unwrap()))
-            .merge(shared::social::router(aws.social_state().await.unwrap()));
+            .merge(shared::social::router(aws.social_state().await.unwrap()))
+            .merge(shared::console::router(aws.console_state().await.unwrap()));
         Self { app: function(routes), table, queues, worker, bucket, auth }
     }
 
@@ -94,6 +95,30 @@ impl AwsApi {
 }
 
 impl AwsApi {
+    /// A console page: GET (no `form`) or a form's POST, with the console's cookies; the
+    /// status, the cookies set, and the page.
+    pub async fn console(&self, path: &str, cookies: &str, form: Option<&str>) -> (u16, Vec<String>, String) {
+        let request = axum::http::Request::builder().uri(path).header("cookie", cookies);
+        let request = match form {
+            Some(form) => request
+                .method("POST")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form.to_string())),
+            None => request.method("GET").body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let set: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+            .collect();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, set, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// An active account of this role, vouched for as the operator command does; its access
     /// token and id.
     pub async fn active(&self, role: shared::domain::Role, email: &str) -> (String, String) {

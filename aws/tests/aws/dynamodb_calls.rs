@@ -217,6 +217,7 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
 
     email_sign_in_calls(&api, &mut measure).await;
     provider_sign_in_calls(&api, &mut measure).await;
+    console_calls(&api, &mut measure).await;
 
     let mut table = String::from("| route | calls | DynamoDB operations |\n|---|---|---|\n");
     for (route, calls) in rows {
@@ -225,6 +226,134 @@ async fn the_documented_dynamodb_calls_per_route_are_the_real_ones() {
     let doc = std::fs::read_to_string(DOC).unwrap();
     let documented = doc.split(START).nth(1).and_then(|rest| rest.split(END).next()).expect("the calls table markers");
     assert_eq!(documented.trim(), table.trim(), "docs/dynamodb.md is out of date; the measured table is:\n\n{table}");
+}
+
+/// A hidden field's value in a console page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_string()
+}
+
+/// Signs a new staff account of `role` in to the console (password, then a code): its cookie,
+/// its forms' token and its id.
+async fn console_sign_in(api: &AwsApi, role: shared::domain::Role) -> (String, String, String) {
+    use shared::identity::{NewAccount, Registrar, password};
+    let email = format!("{}@example.com", unique("console"));
+    let new = NewAccount { email: email.clone(), password: PASSWORD.into(), ..Default::default() };
+    let new = NewAccount { first_name: "Grace".into(), last_name: "Hopper".into(), ..new };
+    let user = password::register(&api.auth, new, role, Registrar::Operator).await.unwrap();
+    let (_, tokens) =
+        api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": PASSWORD })), None).await;
+    let (secret, step) = api.enrol_totp(tokens["access_token"].as_str().unwrap()).await;
+    let (_, set, page) = api.console("/console/sign-in", "", None).await;
+    let cookies = set.join("; ");
+    let form = format!(
+        "csrf={}&email={}&password={}",
+        hidden(&page, "csrf"),
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let (status, _, page) = api.console("/console/sign-in", &cookies, Some(&form)).await;
+    assert_eq!(status, 200, "{page}");
+    let form = format!(
+        "csrf={}&challenge={}&code={}",
+        hidden(&page, "csrf"),
+        hidden(&page, "challenge"),
+        totp_code(&secret, step + 1)
+    );
+    let (status, set, page) = api.console("/console/sign-in/second-factor", &cookies, Some(&form)).await;
+    assert_eq!(status, 303, "{page}");
+    let session = set.into_iter().find(|c| c.starts_with("ums_console=")).expect("the console's cookie");
+    let (_, _, page) = api.console("/console", &session, None).await;
+    (session, hidden(&page, "csrf"), user.id.0)
+}
+
+/// The staff console's pages and actions: what each costs in DynamoDB calls.
+async fn console_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std::collections::BTreeMap<String, u32>)) {
+    use shared::domain::Role;
+    let calls = &api.table.calls;
+    let (author, author_id) = api.active(Role::Author, &format!("{}@example.com", unique("author"))).await;
+    let (reader, _) = api.active(Role::Reader, &format!("{}@example.com", unique("reader"))).await;
+    let report = json!({ "reason": "Spam." });
+    api.call("POST", &format!("/api/v1/report/author?id={author_id}"), Some(report), Some(&reader)).await;
+    let _ = author;
+
+    // The sign-in, measured apart from the account's making.
+    let email = format!("{}@example.com", unique("console"));
+    {
+        use shared::identity::{NewAccount, Registrar, password};
+        let new = NewAccount {
+            email: email.clone(),
+            password: PASSWORD.into(),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            ..Default::default()
+        };
+        password::register(&api.auth, new, Role::Moderator, Registrar::Operator).await.unwrap();
+    }
+    let (_, tokens) =
+        api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": PASSWORD })), None).await;
+    let (secret, step) = api.enrol_totp(tokens["access_token"].as_str().unwrap()).await;
+    let (_, set, page) = api.console("/console/sign-in", "", None).await;
+    let cookies = set.join("; ");
+    calls.take();
+    let form = format!(
+        "csrf={}&email={}&password={}",
+        hidden(&page, "csrf"),
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+")
+    );
+    let (status, _, page) = api.console("/console/sign-in", &cookies, Some(&form)).await;
+    assert_eq!(status, 200, "{page}");
+    measure("POST /console/sign-in (a staff password: the second factor asked for)", calls.take());
+    let form = format!(
+        "csrf={}&challenge={}&code={}",
+        hidden(&page, "csrf"),
+        hidden(&page, "challenge"),
+        totp_code(&secret, step + 1)
+    );
+    let (status, set, _) = api.console("/console/sign-in/second-factor", &cookies, Some(&form)).await;
+    assert_eq!(status, 303);
+    measure("POST /console/sign-in/second-factor (a code: the session)", calls.take());
+    let moderator = set.into_iter().find(|c| c.starts_with("ums_console=")).unwrap();
+    let (_, _, page) = api.console("/console", &moderator, None).await;
+    measure("GET /console (the start page: the open reports' total)", calls.take());
+    let csrf = hidden(&page, "csrf");
+    api.console("/console/reports", &moderator, None).await;
+    measure("GET /console/reports (one page, 1 report)", calls.take());
+    let (status, _, page) = api.console(&format!("/console/author?id={author_id}"), &moderator, None).await;
+    assert_eq!(status, 200, "{page}");
+    measure("GET /console/author (a moderator: reports, flags, counts)", calls.take());
+    let form = format!("csrf={csrf}&reason=Spam");
+    let (status, _, _) = api.console(&format!("/console/author/flag?id={author_id}"), &moderator, Some(&form)).await;
+    assert_eq!(status, 303);
+    measure("POST /console/author/flag", calls.take());
+    let (status, _, _) = api.console("/console/author/flag?id=x", &moderator, Some("csrf=forged&reason=x")).await;
+    assert_eq!(status, 403);
+    measure("POST /console/author/flag (another session's token: refused)", calls.take());
+    api.console("/console/console.css", "", None).await;
+    measure("GET /console/console.css", calls.take());
+
+    let (admin, csrf, _) = console_sign_in(api, Role::Admin).await;
+    calls.take();
+    api.console(&format!("/console/author?id={author_id}"), &admin, None).await;
+    measure("GET /console/author (an admin: and the audit trail's history)", calls.take());
+    api.console("/console/audit", &admin, None).await;
+    measure("GET /console/audit (one page)", calls.take());
+    api.console("/console/accounts?role=reader", &admin, None).await;
+    measure("GET /console/accounts (a role's page)", calls.take());
+    api.console(&format!("/console/accounts?email={email}"), &admin, None).await;
+    measure("GET /console/accounts (by address)", calls.take());
+    let (status, _, page) = api.console(&format!("/console/account?id={author_id}"), &admin, None).await;
+    assert_eq!(status, 200, "{page}");
+    measure("GET /console/account (profile, factors, sessions, activity)", calls.take());
+    let form = format!("csrf={csrf}&reason=Spam");
+    let (status, _, _) = api.console(&format!("/console/author/suspend?id={author_id}"), &admin, Some(&form)).await;
+    assert_eq!(status, 303);
+    measure("POST /console/author/suspend (1 session)", calls.take());
+    api.console("/console/webhooks", &admin, None).await;
+    measure("GET /console/webhooks", calls.take());
 }
 
 /// The code in a sign-in or confirmation email: its line of six digits.

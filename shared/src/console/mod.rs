@@ -562,16 +562,16 @@ struct ReportRow {
     reporter_name: String,
 }
 
-async fn report_rows(state: &ConsoleState, reports: Vec<ReportView>) -> Result<Vec<ReportRow>, ApiError> {
-    let names = names(state, reports.iter().flat_map(|r| [r.author_id.clone(), r.reporter_id.clone()])).await?;
-    Ok(reports
+/// Reports as a page lists them, with the names `names` holds.
+fn report_rows(names: &HashMap<String, String>, reports: Vec<ReportView>) -> Vec<ReportRow> {
+    reports
         .into_iter()
         .map(|report| ReportRow {
-            author_name: name_of(&names, &report.author_id),
-            reporter_name: name_of(&names, &report.reporter_id),
+            author_name: name_of(names, &report.author_id),
+            reporter_name: name_of(names, &report.reporter_id),
             report,
         })
-        .collect())
+        .collect()
 }
 
 /// The reports queue, newest first: the open ones or all, for one author or every.
@@ -601,8 +601,9 @@ pub async fn reports(State(state): State<ConsoleState>, headers: HeaderMap, RawQ
                 Ok(Json(page)) => page,
                 Err(e) => return problem(&frame, e, Some(&this)),
             };
-        let rows = match report_rows(&state, page.items).await {
-            Ok(rows) => rows,
+        let named = names(&state, page.items.iter().flat_map(|r| [r.author_id.clone(), r.reporter_id.clone()])).await;
+        let rows = match named {
+            Ok(named) => report_rows(&named, page.items),
             Err(e) => return problem(&frame, e, None),
         };
         let status = if all { "all" } else { "open" };
@@ -634,16 +635,16 @@ struct AuditRow {
     author_name: String,
 }
 
-async fn audit_rows(state: &ConsoleState, records: Vec<AuditView>) -> Result<Vec<AuditRow>, ApiError> {
-    let names = names(state, records.iter().flat_map(|a| [a.actor_id.clone(), a.author_id.clone()])).await?;
-    Ok(records
+/// Audit records as a page lists them, with the names `names` holds.
+fn audit_rows(names: &HashMap<String, String>, records: Vec<AuditView>) -> Vec<AuditRow> {
+    records
         .into_iter()
         .map(|record| AuditRow {
-            actor_name: name_of(&names, &record.actor_id),
-            author_name: name_of(&names, &record.author_id),
+            actor_name: name_of(names, &record.actor_id),
+            author_name: name_of(names, &record.author_id),
             record,
         })
-        .collect())
+        .collect()
 }
 
 /// An author as moderation sees them: profile, photo, counts, the report opened, their reports
@@ -655,7 +656,7 @@ pub async fn author(State(state): State<ConsoleState>, headers: HeaderMap, RawQu
     signed_in!(state, headers, |frame, me| {
         let query = query_map(query.as_deref());
         let id = query.get("id").cloned().unwrap_or_default();
-        match author_page(&state, &frame, me, &id, query.get("report").map(String::as_str)).await {
+        match author_page(&state, me, &id, query.get("report").map(String::as_str)).await {
             Ok(context) => {
                 let context = context! { notice => notice(&query), ..context };
                 frame.render(StatusCode::OK, "author.html", "Author", context)
@@ -667,7 +668,6 @@ pub async fn author(State(state): State<ConsoleState>, headers: HeaderMap, RawQu
 
 async fn author_page(
     state: &ConsoleState,
-    frame: &Frame<'_>,
     me: &ConsoleCaller,
     id: &str,
     report_id: Option<&str>,
@@ -694,27 +694,30 @@ async fn author_page(
     };
     let Json(reports) =
         moderation::reported_authors(moderation_state.clone(), caller.clone(), QueryParams(asked)).await?;
-    let reports_more = reports.next_cursor.is_some();
-    let (reports_total, reports) = (reports.total, report_rows(state, reports.items).await?);
-    let report = reports.iter().find(|r| Some(r.report.id.as_str()) == report_id);
-    let open_reports: Vec<&ReportRow> = reports.iter().filter(|r| r.report.flag_id.is_none()).collect();
     let asked = RecordsQuery { author_id: Some(id.to_string()), limit: Some(PAGE_SIZE), cursor: None };
     let Json(flags) = moderation::flagged_authors(moderation_state.clone(), caller.clone(), QueryParams(asked)).await?;
-    let flag_names = names(state, flags.items.iter().map(|f| f.moderator_id.clone())).await?;
+    let history = if Action::ReadModerationAudit.allows(caller.role) {
+        let asked = RecordsQuery { author_id: Some(id.to_string()), limit: Some(10), cursor: None };
+        Some(moderation::moderation_audit(moderation_state, caller.clone(), QueryParams(asked)).await?.0.items)
+    } else {
+        None
+    };
+    // Everyone the page names, read at once.
+    let named = reports.items.iter().flat_map(|r| [r.author_id.clone(), r.reporter_id.clone()]);
+    let named = named.chain(flags.items.iter().map(|f| f.moderator_id.clone()));
+    let named = named.chain(history.iter().flatten().map(|a| a.actor_id.clone()));
+    let named = names(state, named).await?;
+    let reports_more = reports.next_cursor.is_some();
+    let (reports_total, reports) = (reports.total, report_rows(&named, reports.items));
+    let report = reports.iter().find(|r| Some(r.report.id.as_str()) == report_id);
+    let open_reports: Vec<&ReportRow> = reports.iter().filter(|r| r.report.flag_id.is_none()).collect();
     let flags_total = flags.total;
     let flags: Vec<FlagRow> = flags
         .items
         .into_iter()
-        .map(|flag| FlagRow { moderator_name: name_of(&flag_names, &flag.moderator_id), flag })
+        .map(|flag| FlagRow { moderator_name: name_of(&named, &flag.moderator_id), flag })
         .collect();
-    let history = if Action::ReadModerationAudit.allows(caller.role) {
-        let asked = RecordsQuery { author_id: Some(id.to_string()), limit: Some(10), cursor: None };
-        let Json(page) = moderation::moderation_audit(moderation_state, caller.clone(), QueryParams(asked)).await?;
-        Some(audit_rows(state, page.items).await?)
-    } else {
-        None
-    };
-    let _ = frame;
+    let history = history.map(|records| audit_rows(&named, records));
     Ok(context! {
         author => view,
         counts,
@@ -851,8 +854,9 @@ pub async fn audit(State(state): State<ConsoleState>, headers: HeaderMap, RawQue
                 Ok(Json(page)) => page,
                 Err(e) => return problem(&frame, e, None),
             };
-        let records = match audit_rows(&state, page.items).await {
-            Ok(rows) => rows,
+        let named = names(&state, page.items.iter().flat_map(|a| [a.actor_id.clone(), a.author_id.clone()])).await;
+        let records = match named {
+            Ok(named) => audit_rows(&named, page.items),
             Err(e) => return problem(&frame, e, None),
         };
         let next = page
