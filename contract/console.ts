@@ -100,9 +100,48 @@ async function press(page: Page, button: string) {
   await page.waitForLoadState("load");
 }
 
-/** Signs in to the console: the password form, then the code. */
-async function consoleSignIn(page: Page, email: string, pass: string, app: Authenticator | undefined, name: string) {
-  await page.goto(`${base}/console`);
+/** Registers a passkey for the account of `access` with Chromium's own WebAuthn client and a
+ * virtual authenticator (DevTools' WebAuthn domain), from a console page on `localhost` (the one
+ * name a browser takes for passkeys over http). */
+async function registerPasskey(page: Page, at: string, access: string) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await page.goto(`${at}/console/sign-in`);
+  const registered = await page.evaluate(async (access) => {
+    const send = async (path: string, body?: unknown) => {
+      const headers = { "content-type": "application/json", authorization: `Bearer ${access}` };
+      const response = await fetch(path, { method: "POST", headers, body: body ? JSON.stringify(body) : undefined });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    };
+    const started = await send("/api/v1/auth/factors/passkeys");
+    const created = (await navigator.credentials.create({
+      publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(started.body.options.publicKey),
+    })) as PublicKeyCredential;
+    const done = await send("/api/v1/auth/factors/passkeys/confirm", {
+      ceremony: started.body.ceremony,
+      credential: created.toJSON(),
+      name: "Chromium",
+    });
+    return done.status;
+  }, access);
+  check(registered === 201, `registering the admin's passkey: ${registered}`);
+}
+
+/** Signs in to the console: the password form, then the code (or, `passkey`, the browser's
+ * passkey through the page's button). */
+async function consoleSignIn(
+  page: Page,
+  email: string,
+  pass: string,
+  app: Authenticator | undefined,
+  name: string,
+  at = base,
+  passkey = false,
+) {
+  await page.goto(`${at}/console`);
   check((await heading(page)) === "Sign in", `${name}: the console sends to sign in: ${await heading(page)}`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(pass);
@@ -110,9 +149,15 @@ async function consoleSignIn(page: Page, email: string, pass: string, app: Authe
   await press(page, "Continue");
   if (!app) return;
   check((await heading(page)) === "Your second factor", `${name}: the second factor's form: ${await heading(page)}`);
-  await page.getByLabel("Code from your authenticator app").fill(await app.code());
   await screenshot(page, `${name}-second-factor`);
-  await press(page, "Sign in");
+  if (passkey) {
+    // The page's script asks the browser for the passkey, then posts its answer.
+    const button = page.getByRole("button", { name: "Use a passkey" });
+    await Promise.all([page.waitForURL((url) => url.pathname.endsWith("/console")), button.click()]);
+  } else {
+    await page.getByLabel("Code from your authenticator app").fill(await app.code());
+    await press(page, "Sign in");
+  }
   check((await heading(page)) === "Start", `${name}: signed in: ${await heading(page)}`);
 }
 
@@ -173,11 +218,14 @@ try {
   check((await heading(rita)) === "The console is for moderators and admins", `a reader: ${await heading(rita)}`);
   await screenshot(rita, "reader-turned-away");
 
-  // The admin, with scripts on.
+  // The admin, with scripts on, signs in with a passkey (on `localhost`: passkeys take no
+  // address for a name).
   const root = await windowOf(browser, { javaScriptEnabled: true });
-  await consoleSignIn(root, adminEmail, adminPassword, admin.app, "admin");
+  const at = base.replace("127.0.0.1", "localhost");
+  await registerPasskey(root, at, admin.access);
+  await consoleSignIn(root, adminEmail, adminPassword, admin.app, "admin", at, true);
   await screenshot(root, "admin-start");
-  await root.goto(`${base}/console/author?id=${author.id}`);
+  await root.goto(`${at}/console/author?id=${author.id}`);
   check(await root.getByText("Spam: the same casino link, reported").first().isVisible(), "the moderator's flag on the author's page");
   await root.getByLabel("Why (the author is told this when they try to sign in)").fill("Spam after a flag");
   await press(root, "Suspend");
@@ -213,7 +261,7 @@ try {
   }
   check(await root.getByText("Every second factor is removed").isVisible(), "factors reset");
   check((await statusOf(moderator.access)) === 401, "the moderator's tokens are refused after the reset");
-  await root.goto(`${base}/console/accounts?email=${encodeURIComponent(reader.email)}`);
+  await root.goto(`${at}/console/accounts?email=${encodeURIComponent(reader.email)}`);
   await Promise.all([root.waitForLoadState("load"), root.getByRole("link", { name: "Rita Reader" }).click()]);
   await press(root, "End every session");
   await stepUpIfAsked(root, admin.app);
@@ -233,7 +281,7 @@ try {
   check(complaints.length === 0, `the browser complained: ${complaints.join(" | ")}`);
   console.log(
     `console story: a moderator (scripts off) signed in with password and code, flagged the newest report's author; ` +
-      `a reader was turned away; an admin suspended the author with a reason (on the audit trail, in the viewer's zone), ` +
+      `a reader was turned away; an admin signed in with a passkey (Chromium's WebAuthn), suspended the author with a reason (on the audit trail, in the viewer's zone), ` +
       `reset a moderator's factors and ended a reader's sessions (their tokens refused after); ${shot} screenshots in ${shots}`,
   );
 } finally {
