@@ -26,7 +26,7 @@ use crate::{
     domain::{Action, EmailAddress, Role, Status, UserId, UserView},
     http::{Access, ApiError, Device, JsonBody, QueryParams, RawBody, Source},
     identity::{
-        Identity, IdentityError, NewAccount, Registrar,
+        self, Identity, IdentityError, NewAccount, Registrar,
         console::{self, ConsoleCaller},
         password,
         second_factor::{FactorAnswer, FactorsView, Proof},
@@ -1003,8 +1003,6 @@ fn after_account_action<T>(frame: &Frame<'_>, id: &str, done: &str, outcome: Res
 pub async fn change_role(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-    source: Source,
-    device: Device,
     RawQuery(query): RawQuery,
     RawBody(body): RawBody,
 ) -> Response {
@@ -1016,15 +1014,8 @@ pub async fn change_role(
         let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
         let mut change = serde_json::Map::new();
         change.insert("role".into(), form.get("role").into());
-        let outcome = users::update_me(
-            State(state.users.clone()),
-            me.caller.clone(),
-            source,
-            device,
-            QueryParams(AccountQuery { id: Some(id.clone()) }),
-            JsonBody(change),
-        )
-        .await;
+        // `PUT user?id=`'s own path for another account (its handler's `Subject::Other`).
+        let outcome = users::update_account(&state.users, &me.caller, &UserId(id.clone()), None, change).await;
         after_account_action(&frame, &id, "role", outcome)
     })
 }
@@ -1128,7 +1119,6 @@ async fn end_each(
 pub async fn delete_account(
     State(state): State<ConsoleState>,
     headers: HeaderMap,
-    source: Source,
     RawQuery(query): RawQuery,
     RawBody(body): RawBody,
 ) -> Response {
@@ -1143,14 +1133,10 @@ pub async fn delete_account(
             let why = "Tick the box that says you mean it; nothing was deleted.";
             return frame.message(StatusCode::UNPROCESSABLE_ENTITY, "Not deleted", why, Some(&page));
         }
-        let outcome = users::delete_me(
-            State(state.users.clone()),
-            me.caller.clone(),
-            source,
-            QueryParams(AccountQuery { id: Some(id.clone()) }),
-            RawBody(Default::default()),
-        )
-        .await;
+        // `DELETE user?id=`'s own path for another account (its handler's `Subject::Other`).
+        let target = crate::accounts::Target { id: &UserId(id.clone()), role: None };
+        let outcome =
+            identity::staff::delete_account(state.identity(), &me.caller, target).await.map_err(ApiError::from);
         match outcome {
             Ok(_) => frame.see_other(&format!("{}/accounts?done=deleted", frame.base)),
             Err(e) => problem(&frame, e, Some(&page)),

@@ -31,6 +31,17 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         env.add_template(name, source).expect("console templates parse");
     }
     env.add_filter("when", when);
+    // The few of minijinja's built-in filters and tests the pages use, here rather than its
+    // `builtins` feature: that brings every one of them into each function that renders an email.
+    env.add_filter("urlencode", |value: String| {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+    });
+    env.add_filter("length", |value: Value| value.len().unwrap_or(0));
+    env.add_filter("join", |value: Value, separator: String| {
+        let items = value.try_iter().map(|items| items.map(|v| v.to_string()).collect::<Vec<_>>());
+        items.unwrap_or_default().join(&separator)
+    });
+    env.add_test("none", |value: Value| value.is_none());
     env
 });
 
@@ -194,6 +205,18 @@ mod tests {
             .unwrap();
         assert!(!html.contains("<script>x") && !html.contains("<b>"), "{html}");
         assert!(html.contains("&lt;script&gt;x"), "{html}");
+    }
+
+    #[test]
+    fn the_pages_filters_work_without_minijinjas_builtins() {
+        let mut env = TEMPLATES.clone();
+        env.add_template(
+            "t",
+            "{{ a|urlencode }} {{ b|length }} {{ b|join(', ') }} {{ c is none }} {{ b is not none }}",
+        )
+        .unwrap();
+        let out = env.get_template("t").unwrap().render(minijinja::context! { a => "x y&z", b => ["p", "q"], c => () });
+        assert_eq!(out.unwrap(), "x+y%26z 2 p, q True True");
     }
 
     #[test]

@@ -406,6 +406,19 @@ async fn an_admin_finds_an_account_resets_its_factors_and_ends_its_sessions_and_
     let audit: Value = app.get("/api/v1/moderation/audit", &admin.access).await.json().await.unwrap();
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"reset_factors") && actions.contains(&"end_session"), "{actions:?}");
+
+    // A role changed, then the account deleted (the box ticked: without it, nothing is).
+    let (status, _, _) = root.post(&format!("/console/account/role?id={reader_id}"), &[("role", "author")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let user: Value = app.get(&format!("/api/v1/user?id={reader_id}"), &admin.access).await.json().await.unwrap();
+    assert_eq!(user["role"], "author");
+    let delete = format!("/console/account/delete?id={reader_id}");
+    assert_eq!(root.post(&delete, &[]).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get(&format!("/api/v1/user?id={reader_id}"), &admin.access).await.status(), StatusCode::OK);
+    let (status, location, _) = root.post(&delete, &[("confirm", "yes")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.unwrap().ends_with("/console/accounts?done=deleted"));
+    assert_eq!(app.get(&format!("/api/v1/user?id={reader_id}"), &admin.access).await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
