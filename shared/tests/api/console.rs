@@ -465,3 +465,22 @@ async fn in_process_an_idle_console_session_ends_and_an_old_sign_in_steps_up_bef
     let devices = sessions["items"].as_array().unwrap().len();
     assert_eq!(devices, 3, "the API sessions of this story; the console's ended: {sessions}");
 }
+
+#[tokio::test]
+async fn in_process_a_console_session_in_use_still_ends_twelve_hours_after_its_sign_in() {
+    let app = spawn_app().await;
+    if !app.is_in_process() {
+        return;
+    }
+    app.admin("root@example.com").await;
+    let mut root = app.console_of("root@example.com").await;
+    // A page every 25 minutes: never idle, and still over at twelve hours.
+    for _ in 0..28 {
+        app.advance_clock(time::Duration::minutes(25));
+        assert_eq!(root.get("/console").await.0, StatusCode::OK);
+    }
+    app.advance_clock(time::Duration::minutes(25));
+    let (status, location, _) = root.get("/console").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "past twelve hours");
+    assert!(location.unwrap().ends_with("/console/sign-in"));
+}
