@@ -161,12 +161,21 @@ async function consoleSignIn(
   check((await heading(page)) === "Start", `${name}: signed in: ${await heading(page)}`);
 }
 
-/** If the console asks to confirm it is you (a step-up), answers with the next code. */
-async function stepUpIfAsked(page: Page, app: Authenticator) {
-  if ((await heading(page)) !== "Confirm it is you") return;
-  await screenshot(page, "admin-step-up");
-  await page.getByLabel("Code from your authenticator app").fill(await app.code());
-  await press(page, "Confirm");
+/** An action that changes who may sign in: fills its form (`fill`), presses `button`, and if
+ * the console asks to confirm it is you first (a step-up: the sign-in is older than its age),
+ * answers with the app's next code, is sent back to the page, and does it again. `done` is what
+ * the page says after. */
+async function act(page: Page, app: Authenticator, button: string, done: string, fill = async () => {}) {
+  await fill();
+  await press(page, button);
+  if ((await heading(page)) === "Confirm it is you") {
+    await screenshot(page, "admin-step-up");
+    await page.getByLabel("Code from your authenticator app").fill(await app.code());
+    await press(page, "Confirm");
+    await fill();
+    await press(page, button);
+  }
+  check(await page.getByText(done).isVisible(), `${button}: ${await heading(page)}`);
 }
 
 // The people: an admin (the operator's), a moderator the admin registers, an author, two readers
@@ -227,15 +236,8 @@ try {
   await screenshot(root, "admin-start");
   await root.goto(`${at}/console/author?id=${author.id}`);
   check(await root.getByText("Spam: the same casino link, reported").first().isVisible(), "the moderator's flag on the author's page");
-  await root.getByLabel("Why (the author is told this when they try to sign in)").fill("Spam after a flag");
-  await press(root, "Suspend");
-  await stepUpIfAsked(root, admin.app);
-  if ((await root.getByText("The author is suspended").count()) === 0) {
-    // Stepped up: back on the author's page, the suspension is asked again.
-    await root.getByLabel("Why (the author is told this when they try to sign in)").fill("Spam after a flag");
-    await press(root, "Suspend");
-  }
-  check(await root.getByText("The author is suspended").isVisible(), "suspended");
+  const why = () => root.getByLabel("Why (the author is told this when they try to sign in)").fill("Spam after a flag");
+  await act(root, admin.app, "Suspend", "The author is suspended", why);
   await screenshot(root, "admin-author-suspended");
   check((await statusOf(author.access)) === 401, "the suspended author's tokens are refused");
   await Promise.all([root.waitForLoadState("load"), root.getByRole("link", { name: "Audit trail" }).click()]);
@@ -254,21 +256,11 @@ try {
   await Promise.all([root.waitForLoadState("load"), root.getByRole("link", { name: "Margaret Hamilton" }).click()]);
   check((await heading(root)) === "Account", `the account's page: ${await heading(root)}`);
   await screenshot(root, "admin-account");
-  await press(root, "Reset every factor (lost authenticator)");
-  await stepUpIfAsked(root, admin.app);
-  if ((await root.getByText("Every second factor is removed").count()) === 0) {
-    await press(root, "Reset every factor (lost authenticator)");
-  }
-  check(await root.getByText("Every second factor is removed").isVisible(), "factors reset");
+  await act(root, admin.app, "Reset every factor (lost authenticator)", "Every second factor is removed");
   check((await statusOf(moderator.access)) === 401, "the moderator's tokens are refused after the reset");
   await root.goto(`${at}/console/accounts?email=${encodeURIComponent(reader.email)}`);
   await Promise.all([root.waitForLoadState("load"), root.getByRole("link", { name: "Rita Reader" }).click()]);
-  await press(root, "End every session");
-  await stepUpIfAsked(root, admin.app);
-  if ((await root.getByText("Every session of the account is ended").count()) === 0) {
-    await press(root, "End every session");
-  }
-  check(await root.getByText("Every session of the account is ended").isVisible(), "sessions ended");
+  await act(root, admin.app, "End every session", "Every session of the account is ended");
   check((await statusOf(reader.access)) === 401, "the reader's tokens are refused after their sessions ended");
   await screenshot(root, "admin-account-sessions-ended");
   await Promise.all([root.waitForLoadState("load"), root.getByRole("link", { name: "Webhooks" }).click()]);

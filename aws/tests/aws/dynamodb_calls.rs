@@ -235,88 +235,49 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..].split('"').next().unwrap().to_string()
 }
 
-/// Signs a new staff account of `role` in to the console (password, then a code): its cookie,
-/// its forms' token and its id.
-async fn console_sign_in(api: &AwsApi, role: shared::domain::Role) -> (String, String, String) {
+/// Signs a new staff account of `role` in to the console (password, then a code), measuring
+/// the two steps: its cookie.
+async fn console_sign_in(
+    api: &AwsApi,
+    role: shared::domain::Role,
+    measure: &mut impl FnMut(&str, std::collections::BTreeMap<String, u32>),
+) -> String {
     use shared::identity::{NewAccount, Registrar, password};
     let email = format!("{}@example.com", unique("console"));
     let new = NewAccount { email: email.clone(), password: PASSWORD.into(), ..Default::default() };
     let new = NewAccount { first_name: "Grace".into(), last_name: "Hopper".into(), ..new };
-    let user = password::register(&api.auth, new, role, Registrar::Operator).await.unwrap();
+    password::register(&api.auth, new, role, Registrar::Operator).await.unwrap();
     let (_, tokens) =
         api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": PASSWORD })), None).await;
     let (secret, step) = api.enrol_totp(tokens["access_token"].as_str().unwrap()).await;
     let (_, set, page) = api.console("/console/sign-in", "", None).await;
     let cookies = set.join("; ");
-    let form = format!(
-        "csrf={}&email={}&password={}",
-        hidden(&page, "csrf"),
-        email.replace('@', "%40"),
-        PASSWORD.replace(' ', "+")
-    );
+    let csrf = hidden(&page, "csrf");
+    let form = format!("csrf={csrf}&email={}&password={}", email.replace('@', "%40"), PASSWORD.replace(' ', "+"));
+    api.table.calls.take();
     let (status, _, page) = api.console("/console/sign-in", &cookies, Some(&form)).await;
     assert_eq!(status, 200, "{page}");
-    let form = format!(
-        "csrf={}&challenge={}&code={}",
-        hidden(&page, "csrf"),
-        hidden(&page, "challenge"),
-        totp_code(&secret, step + 1)
-    );
+    measure("POST /console/sign-in (a staff password: the second factor asked for)", api.table.calls.take());
+    let code = totp_code(&secret, step + 1);
+    let form = format!("csrf={csrf}&challenge={}&code={code}", hidden(&page, "challenge"));
     let (status, set, page) = api.console("/console/sign-in/second-factor", &cookies, Some(&form)).await;
     assert_eq!(status, 303, "{page}");
-    let session = set.into_iter().find(|c| c.starts_with("ums_console=")).expect("the console's cookie");
-    let (_, _, page) = api.console("/console", &session, None).await;
-    (session, hidden(&page, "csrf"), user.id.0)
+    measure("POST /console/sign-in/second-factor (a code: the session)", api.table.calls.take());
+    set.into_iter().find(|c| c.starts_with("ums_console=")).expect("the console's cookie")
 }
 
 /// The staff console's pages and actions: what each costs in DynamoDB calls.
 async fn console_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std::collections::BTreeMap<String, u32>)) {
     use shared::domain::Role;
     let calls = &api.table.calls;
-    let (author, author_id) = api.active(Role::Author, &format!("{}@example.com", unique("author"))).await;
+    let email = format!("{}@example.com", unique("author"));
+    let (author, author_id) = api.active(Role::Author, &email).await;
     let (reader, _) = api.active(Role::Reader, &format!("{}@example.com", unique("reader"))).await;
     let report = json!({ "reason": "Spam." });
     api.call("POST", &format!("/api/v1/report/author?id={author_id}"), Some(report), Some(&reader)).await;
     let _ = author;
 
-    // The sign-in, measured apart from the account's making.
-    let email = format!("{}@example.com", unique("console"));
-    {
-        use shared::identity::{NewAccount, Registrar, password};
-        let new = NewAccount {
-            email: email.clone(),
-            password: PASSWORD.into(),
-            first_name: "Ada".into(),
-            last_name: "L".into(),
-            ..Default::default()
-        };
-        password::register(&api.auth, new, Role::Moderator, Registrar::Operator).await.unwrap();
-    }
-    let (_, tokens) =
-        api.call("POST", "/api/v1/auth/login", Some(json!({ "email": email, "password": PASSWORD })), None).await;
-    let (secret, step) = api.enrol_totp(tokens["access_token"].as_str().unwrap()).await;
-    let (_, set, page) = api.console("/console/sign-in", "", None).await;
-    let cookies = set.join("; ");
-    calls.take();
-    let form = format!(
-        "csrf={}&email={}&password={}",
-        hidden(&page, "csrf"),
-        email.replace('@', "%40"),
-        PASSWORD.replace(' ', "+")
-    );
-    let (status, _, page) = api.console("/console/sign-in", &cookies, Some(&form)).await;
-    assert_eq!(status, 200, "{page}");
-    measure("POST /console/sign-in (a staff password: the second factor asked for)", calls.take());
-    let form = format!(
-        "csrf={}&challenge={}&code={}",
-        hidden(&page, "csrf"),
-        hidden(&page, "challenge"),
-        totp_code(&secret, step + 1)
-    );
-    let (status, set, _) = api.console("/console/sign-in/second-factor", &cookies, Some(&form)).await;
-    assert_eq!(status, 303);
-    measure("POST /console/sign-in/second-factor (a code: the session)", calls.take());
-    let moderator = set.into_iter().find(|c| c.starts_with("ums_console=")).unwrap();
+    let moderator = console_sign_in(api, Role::Moderator, measure).await;
     let (_, _, page) = api.console("/console", &moderator, None).await;
     measure("GET /console (the start page: the open reports' total)", calls.take());
     let csrf = hidden(&page, "csrf");
@@ -335,7 +296,9 @@ async fn console_calls(api: &AwsApi, measure: &mut impl FnMut(&str, std::collect
     api.console("/console/console.css", "", None).await;
     measure("GET /console/console.css", calls.take());
 
-    let (admin, csrf, _) = console_sign_in(api, Role::Admin).await;
+    let admin = console_sign_in(api, Role::Admin, &mut |_, _| {}).await;
+    let (_, _, page) = api.console("/console", &admin, None).await;
+    let csrf = hidden(&page, "csrf");
     calls.take();
     api.console(&format!("/console/author?id={author_id}"), &admin, None).await;
     measure("GET /console/author (an admin: and the audit trail's history)", calls.take());

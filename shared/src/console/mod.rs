@@ -14,8 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use axum::{
     Json,
-    extract::{FromRef, RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{FromRef, FromRequest, FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use minijinja::context;
@@ -89,20 +89,70 @@ fn frame<'a>(state: &ConsoleState, base: &'a str, origin: &'a str, me: Option<&'
     Frame { base, me, photos_origin: origin, secure: state.secure() }
 }
 
-/// Runs `f` with the page frame of the request's console session, or sends the browser to sign
-/// in.
-macro_rules! signed_in {
-    ($state:expr, $headers:expr, |$frame:ident, $me:ident| $body:expr) => {{
-        let (base, origin) = ($state.base(), $state.photos_origin());
-        match session(&$state, &$headers).await {
-            Ok($me) => {
-                let $me = &$me;
-                let $frame = frame(&$state, &base, &origin, Some($me));
-                $body
+/// A request of a signed-in console session: who, where the console is, the query's parameters.
+/// Without a session (or with one that is over) the browser is sent to sign in.
+pub struct Staff {
+    me: ConsoleCaller,
+    base: String,
+    photos_origin: String,
+    secure: bool,
+    query: HashMap<String, String>,
+}
+
+impl Staff {
+    fn frame(&self) -> Frame<'_> {
+        Frame { base: &self.base, me: Some(&self.me), photos_origin: &self.photos_origin, secure: self.secure }
+    }
+
+    /// The account or author the request is about (`?id=`).
+    fn id(&self) -> String {
+        self.query.get("id").cloned().unwrap_or_default()
+    }
+}
+
+impl FromRequestParts<ConsoleState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ConsoleState) -> Result<Self, Response> {
+        let (base, photos_origin) = (state.base(), state.photos_origin());
+        match session(state, &parts.headers).await {
+            Ok(me) => {
+                let query = query_map(parts.uri.query());
+                Ok(Staff { me, base, photos_origin, secure: state.secure(), query })
             }
-            Err(refused) => refused.answer(&frame(&$state, &base, &origin, None)),
+            Err(refused) => Err(refused.answer(&frame(state, &base, &photos_origin, None))),
         }
-    }};
+    }
+}
+
+/// A form posted from a page of the signed-in session: a form without the session's token
+/// (posted from another site, or another session's page) is refused and changes nothing.
+pub struct StaffForm {
+    staff: Staff,
+    form: Form,
+}
+
+impl FromRequest<ConsoleState> for StaffForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &ConsoleState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let staff = Staff::from_request_parts(&mut parts, state).await?;
+        let RawBody(body) = RawBody::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| problem(&staff.frame(), e, None))?;
+        let form = Form::parse(&body);
+        if !staff.me.csrf_matches(form.get("csrf")) {
+            tracing::warn!(user_id = %staff.me.caller.user_id, "a console form without its session's token refused");
+            return Err(staff.frame().message(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "It did not come from a page of your current console session, so nothing was changed. Open the page again and repeat what you did.",
+                Some(&staff.base),
+            ));
+        }
+        Ok(StaffForm { staff, form })
+    }
 }
 
 /// Why a request has no console session.
@@ -157,23 +207,6 @@ fn problem(frame: &Frame<'_>, error: ApiError, back: Option<&str>) -> Response {
         _ => problem.title,
     };
     frame.message(status, title, &words, back)
-}
-
-/// A form of the signed-in session, or the page that refuses it: a form without the session's
-/// token (posted from another site, or another session's page) changes nothing.
-async fn form_of(frame: &Frame<'_>, me: &ConsoleCaller, body: &[u8]) -> Result<Form, Response> {
-    let form = Form::parse(body);
-    if me.csrf_matches(form.get("csrf")) {
-        Ok(form)
-    } else {
-        tracing::warn!(user_id = %me.caller.user_id, "a console form without its session's token refused");
-        Err(frame.message(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "It did not come from a page of your current console session, so nothing was changed. Open the page again and repeat what you did.",
-            Some(frame.base),
-        ))
-    }
 }
 
 /// A query string's parameters.
@@ -260,21 +293,23 @@ crate::http::route_group! {
 /// The console's start: what waits, and where to go.
 #[utoipa::path(get, path = "/console", tag = "console",
     responses((status = 200, description = "The start page", content_type = "text/html"), (status = 303, description = "To sign in")))]
-pub async fn home(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let asked = ReportsQuery { author_id: None, status: None, limit: Some(1), cursor: None };
-        let open =
-            match moderation::reported_authors(State(state.moderation.clone()), me.caller.clone(), QueryParams(asked))
-                .await
-            {
-                Ok(Json(page)) => page.total,
-                Err(e) => return problem(&frame, e, None),
-            };
-        let recent_until = console::proof_recent_until(me, state.identity());
-        let recent_until = recent_until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-        let notice = notice(&query_map(query.as_deref()));
-        frame.render(StatusCode::OK, "home.html", "Start", context! { open_reports => open, recent_until, notice })
-    })
+pub async fn home(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let asked = ReportsQuery { author_id: None, status: None, limit: Some(1), cursor: None };
+    let open = match moderation::reported_authors(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(asked),
+    )
+    .await
+    {
+        Ok(Json(page)) => page.total,
+        Err(e) => return problem(&frame, e, None),
+    };
+    let recent_until = console::proof_recent_until(me, state.identity());
+    let recent_until = recent_until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let notice = notice(&staff.query);
+    frame.render(StatusCode::OK, "home.html", "Start", context! { open_reports => open, recent_until, notice })
 }
 
 /// The sign-in form: a staff account's address and password.
@@ -462,20 +497,15 @@ pub async fn second_factor(
     responses((status = 303, description = "Signed out: to the sign-in form")))]
 pub async fn sign_out(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
     source: Source,
     device: Device,
-    RawBody(body): RawBody,
+    StaffForm { staff, .. }: StaffForm,
 ) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        if let Err(refused) = form_of(&frame, me, &body).await {
-            return refused;
-        }
-        if let Err(e) = console::sign_out(state.identity(), me, (&source, &device)).await {
-            return problem(&frame, e.into(), None);
-        }
-        NoSession::SignIn.answer(&frame)
-    })
+    let (frame, me) = (staff.frame(), &staff.me);
+    if let Err(e) = console::sign_out(state.identity(), me, (&source, &device)).await {
+        return problem(&frame, e.into(), None);
+    }
+    NoSession::SignIn.answer(&frame)
 }
 
 /// Where a step-up sends the browser back: a page of the console, nothing else.
@@ -489,15 +519,10 @@ fn back_to(base: &str, then: Option<&str>) -> String {
 /// Step-up: prove who you are again (your second factor) before changing who may sign in.
 #[utoipa::path(get, path = "/console/step-up", tag = "console",
     responses((status = 200, description = "The second factor's form", content_type = "text/html")))]
-pub async fn step_up_page(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let then = back_to(frame.base, query_map(query.as_deref()).get("then").map(String::as_str));
-        step_up_form(&frame, me, &then, None, StatusCode::OK)
-    })
+pub async fn step_up_page(staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let then = back_to(frame.base, staff.query.get("then").map(String::as_str));
+    step_up_form(&frame, me, &then, None, StatusCode::OK)
 }
 
 fn step_up_form(
@@ -524,33 +549,27 @@ fn step_up_form(
         (status = 401, description = "A wrong code: the form again", content_type = "text/html")))]
 pub async fn step_up(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
     source: Source,
     device: Device,
-    RawBody(body): RawBody,
+    StaffForm { staff, form }: StaffForm,
 ) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let then = back_to(frame.base, form.optional("then"));
-        let answer = match factor_answer(&form) {
-            Ok(answer) => answer,
-            Err(e) => return problem(&frame, e, None),
-        };
-        match console::step_up(state.identity(), me, Proof::Code(&answer), (&source, &device)).await {
-            Ok(()) => {
-                let separator = if then.contains('?') { '&' } else { '?' };
-                frame.see_other(&format!("{then}{separator}done=stepped_up"))
-            }
-            Err(error @ (IdentityError::InvalidSecondFactor | IdentityError::Validation(_))) => {
-                let words = ApiError::from(error).problem().detail;
-                step_up_form(&frame, me, &then, Some(words), StatusCode::UNAUTHORIZED)
-            }
-            Err(error) => problem(&frame, error.into(), None),
+    let (frame, me) = (staff.frame(), &staff.me);
+    let then = back_to(frame.base, form.optional("then"));
+    let answer = match factor_answer(&form) {
+        Ok(answer) => answer,
+        Err(e) => return problem(&frame, e, None),
+    };
+    match console::step_up(state.identity(), me, Proof::Code(&answer), (&source, &device)).await {
+        Ok(()) => {
+            let separator = if then.contains('?') { '&' } else { '?' };
+            frame.see_other(&format!("{then}{separator}done=stepped_up"))
         }
-    })
+        Err(error @ (IdentityError::InvalidSecondFactor | IdentityError::Validation(_))) => {
+            let words = ApiError::from(error).problem().detail;
+            step_up_form(&frame, me, &then, Some(words), StatusCode::UNAUTHORIZED)
+        }
+        Err(error) => problem(&frame, error.into(), None),
+    }
 }
 
 /// A report as a page lists it.
@@ -577,47 +596,48 @@ fn report_rows(names: &HashMap<String, String>, reports: Vec<ReportView>) -> Vec
 /// The reports queue, newest first: the open ones or all, for one author or every.
 #[utoipa::path(get, path = "/console/reports", tag = "console",
     responses((status = 200, description = "A page of reports", content_type = "text/html")))]
-pub async fn reports(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let query = query_map(query.as_deref());
-        let all = query.get("status").is_some_and(|s| s == "all");
-        let author_id = query.get("author_id").filter(|a| !a.is_empty()).cloned();
-        let cursor = query.get("cursor").filter(|c| !c.is_empty()).cloned();
-        let asked = ReportsQuery {
-            author_id: author_id.clone(),
-            status: Some(if all { ReportStatusFilter::All } else { ReportStatusFilter::Open }),
-            limit: Some(PAGE_SIZE),
-            cursor,
-        };
-        let this = link(
+pub async fn reports(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let query = &staff.query;
+    let all = query.get("status").is_some_and(|s| s == "all");
+    let author_id = query.get("author_id").filter(|a| !a.is_empty()).cloned();
+    let cursor = query.get("cursor").filter(|c| !c.is_empty()).cloned();
+    let asked = ReportsQuery {
+        author_id: author_id.clone(),
+        status: Some(if all { ReportStatusFilter::All } else { ReportStatusFilter::Open }),
+        limit: Some(PAGE_SIZE),
+        cursor,
+    };
+    let this = link(
+        frame.base,
+        "/reports",
+        &[("status", Some(if all { "all" } else { "open" })), ("author_id", author_id.as_deref())],
+    );
+    let page = match moderation::reported_authors(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(asked),
+    )
+    .await
+    {
+        Ok(Json(page)) => page,
+        Err(e) => return problem(&frame, e, Some(&this)),
+    };
+    let named = names(&state, page.items.iter().flat_map(|r| [r.author_id.clone(), r.reporter_id.clone()])).await;
+    let rows = match named {
+        Ok(named) => report_rows(&named, page.items),
+        Err(e) => return problem(&frame, e, None),
+    };
+    let status = if all { "all" } else { "open" };
+    let next = page.next_cursor.map(|c| {
+        link(
             frame.base,
             "/reports",
-            &[("status", Some(if all { "all" } else { "open" })), ("author_id", author_id.as_deref())],
-        );
-        let page =
-            match moderation::reported_authors(State(state.moderation.clone()), me.caller.clone(), QueryParams(asked))
-                .await
-            {
-                Ok(Json(page)) => page,
-                Err(e) => return problem(&frame, e, Some(&this)),
-            };
-        let named = names(&state, page.items.iter().flat_map(|r| [r.author_id.clone(), r.reporter_id.clone()])).await;
-        let rows = match named {
-            Ok(named) => report_rows(&named, page.items),
-            Err(e) => return problem(&frame, e, None),
-        };
-        let status = if all { "all" } else { "open" };
-        let next = page.next_cursor.map(|c| {
-            link(
-                frame.base,
-                "/reports",
-                &[("status", Some(status)), ("author_id", author_id.as_deref()), ("cursor", Some(&c))],
-            )
-        });
-        let context =
-            context! { reports => rows, total => page.total, status, author_id, next, notice => notice(&query) };
-        frame.render(StatusCode::OK, "reports.html", "Reports", context)
-    })
+            &[("status", Some(status)), ("author_id", author_id.as_deref()), ("cursor", Some(&c))],
+        )
+    });
+    let context = context! { reports => rows, total => page.total, status, author_id, next, notice => notice(query) };
+    frame.render(StatusCode::OK, "reports.html", "Reports", context)
 }
 
 #[derive(Serialize)]
@@ -652,18 +672,17 @@ fn audit_rows(names: &HashMap<String, String>, records: Vec<AuditView>) -> Vec<A
 #[utoipa::path(get, path = "/console/author", tag = "console",
     responses((status = 200, description = "The author", content_type = "text/html"),
         (status = 404, description = "No author has this id", content_type = "text/html")))]
-pub async fn author(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let query = query_map(query.as_deref());
-        let id = query.get("id").cloned().unwrap_or_default();
-        match author_page(&state, me, &id, query.get("report").map(String::as_str)).await {
-            Ok(context) => {
-                let context = context! { notice => notice(&query), ..context };
-                frame.render(StatusCode::OK, "author.html", "Author", context)
-            }
-            Err(e) => problem(&frame, e, None),
+pub async fn author(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let query = &staff.query;
+    let id = query.get("id").cloned().unwrap_or_default();
+    match author_page(&state, me, &id, query.get("report").map(String::as_str)).await {
+        Ok(context) => {
+            let context = context! { notice => notice(query), ..context };
+            frame.render(StatusCode::OK, "author.html", "Author", context)
         }
-    })
+        Err(e) => problem(&frame, e, None),
+    }
 }
 
 async fn author_page(
@@ -746,28 +765,18 @@ fn after_author_action<T>(frame: &Frame<'_>, id: &str, done: &str, outcome: Resu
 /// Flag the author (moderators), taking up the open reports ticked.
 #[utoipa::path(post, path = "/console/author/flag", tag = "console",
     responses((status = 303, description = "Flagged: back to the author")))]
-pub async fn flag(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let request = FlagRequest { reason: form.get("reason").to_string(), report_ids: form.all("report_ids") };
-        let outcome = moderation::flag_author(
-            State(state.moderation.clone()),
-            me.caller.clone(),
-            QueryParams(AuthorQuery { id: id.clone() }),
-            JsonBody(request),
-        )
-        .await;
-        after_author_action(&frame, &id, "flagged", outcome)
-    })
+pub async fn flag(State(state): State<ConsoleState>, StaffForm { staff, form }: StaffForm) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let request = FlagRequest { reason: form.get("reason").to_string(), report_ids: form.all("report_ids") };
+    let outcome = moderation::flag_author(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(AuthorQuery { id: id.clone() }),
+        JsonBody(request),
+    )
+    .await;
+    after_author_action(&frame, &id, "flagged", outcome)
 }
 
 /// A `datetime-local` field's value (no zone: the form says UTC) as RFC 3339.
@@ -783,117 +792,98 @@ fn utc_from_form(value: &str) -> String {
 /// Suspend the author with a reason and an optional end (admins).
 #[utoipa::path(post, path = "/console/author/suspend", tag = "console",
     responses((status = 303, description = "Suspended: back to the author, or to step up first")))]
-pub async fn suspend(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let request =
-            SuspendRequest { reason: form.get("reason").to_string(), until: form.optional("until").map(utc_from_form) };
-        let outcome = moderation::suspend_author(
-            State(state.moderation.clone()),
-            me.caller.clone(),
-            QueryParams(AuthorQuery { id: id.clone() }),
-            JsonBody(request),
-        )
-        .await;
-        after_author_action(&frame, &id, "suspended", outcome)
-    })
+pub async fn suspend(State(state): State<ConsoleState>, StaffForm { staff, form }: StaffForm) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let request =
+        SuspendRequest { reason: form.get("reason").to_string(), until: form.optional("until").map(utc_from_form) };
+    let outcome = moderation::suspend_author(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(AuthorQuery { id: id.clone() }),
+        JsonBody(request),
+    )
+    .await;
+    after_author_action(&frame, &id, "suspended", outcome)
 }
 
 /// Reinstate a suspended author (admins).
 #[utoipa::path(post, path = "/console/author/reinstate", tag = "console",
     responses((status = 303, description = "Reinstated: back to the author, or to step up first")))]
-pub async fn reinstate(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let request = ReinstateRequest { reason: form.optional("reason").map(str::to_string) };
-        let outcome = moderation::unsuspend_author(
-            State(state.moderation.clone()),
-            me.caller.clone(),
-            QueryParams(AuthorQuery { id: id.clone() }),
-            JsonBody(request),
-        )
-        .await;
-        after_author_action(&frame, &id, "reinstated", outcome)
-    })
+pub async fn reinstate(State(state): State<ConsoleState>, StaffForm { staff, form }: StaffForm) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let request = ReinstateRequest { reason: form.optional("reason").map(str::to_string) };
+    let outcome = moderation::unsuspend_author(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(AuthorQuery { id: id.clone() }),
+        JsonBody(request),
+    )
+    .await;
+    after_author_action(&frame, &id, "reinstated", outcome)
 }
 
 /// The audit trail, newest first (admins): everyone's, or one account's.
 #[utoipa::path(get, path = "/console/audit", tag = "console",
     responses((status = 200, description = "A page of the audit trail", content_type = "text/html")))]
-pub async fn audit(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let query = query_map(query.as_deref());
-        let author_id = query.get("author_id").filter(|a| !a.is_empty()).cloned();
-        let asked = RecordsQuery {
-            author_id: author_id.clone(),
-            limit: Some(PAGE_SIZE),
-            cursor: query.get("cursor").filter(|c| !c.is_empty()).cloned(),
-        };
-        let page =
-            match moderation::moderation_audit(State(state.moderation.clone()), me.caller.clone(), QueryParams(asked))
-                .await
-            {
-                Ok(Json(page)) => page,
-                Err(e) => return problem(&frame, e, None),
-            };
-        let named = names(&state, page.items.iter().flat_map(|a| [a.actor_id.clone(), a.author_id.clone()])).await;
-        let records = match named {
-            Ok(named) => audit_rows(&named, page.items),
-            Err(e) => return problem(&frame, e, None),
-        };
-        let next = page
-            .next_cursor
-            .map(|c| link(frame.base, "/audit", &[("author_id", author_id.as_deref()), ("cursor", Some(&c))]));
-        frame.render(StatusCode::OK, "audit.html", "Audit trail", context! { records, next, author_id })
-    })
+pub async fn audit(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let query = &staff.query;
+    let author_id = query.get("author_id").filter(|a| !a.is_empty()).cloned();
+    let asked = RecordsQuery {
+        author_id: author_id.clone(),
+        limit: Some(PAGE_SIZE),
+        cursor: query.get("cursor").filter(|c| !c.is_empty()).cloned(),
+    };
+    let page = match moderation::moderation_audit(
+        State(state.moderation.clone()),
+        me.caller.clone(),
+        QueryParams(asked),
+    )
+    .await
+    {
+        Ok(Json(page)) => page,
+        Err(e) => return problem(&frame, e, None),
+    };
+    let named = names(&state, page.items.iter().flat_map(|a| [a.actor_id.clone(), a.author_id.clone()])).await;
+    let records = match named {
+        Ok(named) => audit_rows(&named, page.items),
+        Err(e) => return problem(&frame, e, None),
+    };
+    let next = page
+        .next_cursor
+        .map(|c| link(frame.base, "/audit", &[("author_id", author_id.as_deref()), ("cursor", Some(&c))]));
+    frame.render(StatusCode::OK, "audit.html", "Audit trail", context! { records, next, author_id })
 }
 
 /// Find accounts (admins): by address, or a page of a role and status, names matched within it.
 #[utoipa::path(get, path = "/console/accounts", tag = "console",
     responses((status = 200, description = "The accounts found", content_type = "text/html")))]
-pub async fn accounts(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let query = query_map(query.as_deref());
-        let field = |name: &str| query.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let (email, name, role, status) = (field("email"), field("name"), field("role"), field("status"));
-        let found = find_accounts(&state, me, &email, &name, &role, &status, field("cursor")).await;
-        let (accounts, next) = match found {
-            Ok(found) => found,
-            Err(e) => return problem(&frame, e, None),
-        };
-        let next = next.map(|c| {
-            link(
-                frame.base,
-                "/accounts",
-                &[
-                    ("name", name.as_deref()),
-                    ("role", role.as_deref()),
-                    ("status", status.as_deref()),
-                    ("cursor", Some(&c)),
-                ],
-            )
-        });
-        let context = context! { accounts, next, email, name, role, status };
-        frame.render(StatusCode::OK, "accounts.html", "Accounts", context)
-    })
+pub async fn accounts(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let query = &staff.query;
+    let field = |name: &str| query.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let (email, name, role, status) = (field("email"), field("name"), field("role"), field("status"));
+    let found = find_accounts(&state, me, &email, &name, &role, &status, field("cursor")).await;
+    let (accounts, next) = match found {
+        Ok(found) => found,
+        Err(e) => return problem(&frame, e, None),
+    };
+    let next = next.map(|c| {
+        link(
+            frame.base,
+            "/accounts",
+            &[
+                ("name", name.as_deref()),
+                ("role", role.as_deref()),
+                ("status", status.as_deref()),
+                ("cursor", Some(&c)),
+            ],
+        )
+    });
+    let context = context! { accounts, next, email, name, role, status };
+    frame.render(StatusCode::OK, "accounts.html", "Accounts", context)
 }
 
 async fn find_accounts(
@@ -940,18 +930,17 @@ fn one_of<T: serde::de::DeserializeOwned>(field: &'static str, value: &Option<St
 #[utoipa::path(get, path = "/console/account", tag = "console",
     responses((status = 200, description = "The account", content_type = "text/html"),
         (status = 404, description = "No account has this id", content_type = "text/html")))]
-pub async fn account(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let query = query_map(query.as_deref());
-        let id = query.get("id").cloned().unwrap_or_default();
-        match account_page(&state, &frame, me, &id, query.get("before").cloned()).await {
-            Ok(context) => {
-                let context = context! { notice => notice(&query), ..context };
-                frame.render(StatusCode::OK, "account.html", "Account", context)
-            }
-            Err(e) => problem(&frame, e, None),
+pub async fn account(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let query = &staff.query;
+    let id = query.get("id").cloned().unwrap_or_default();
+    match account_page(&state, &frame, me, &id, query.get("before").cloned()).await {
+        Ok(context) => {
+            let context = context! { notice => notice(query), ..context };
+            frame.render(StatusCode::OK, "account.html", "Account", context)
         }
-    })
+        Err(e) => problem(&frame, e, None),
+    }
 }
 
 async fn account_page(
@@ -1000,24 +989,14 @@ fn after_account_action<T>(frame: &Frame<'_>, id: &str, done: &str, outcome: Res
 /// Change an account's role (admins; a recent authentication).
 #[utoipa::path(post, path = "/console/account/role", tag = "console",
     responses((status = 303, description = "Changed: back to the account, or to step up first")))]
-pub async fn change_role(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let mut change = serde_json::Map::new();
-        change.insert("role".into(), form.get("role").into());
-        // `PUT user?id=`'s own path for another account (its handler's `Subject::Other`).
-        let outcome = users::update_account(&state.users, &me.caller, &UserId(id.clone()), None, change).await;
-        after_account_action(&frame, &id, "role", outcome)
-    })
+pub async fn change_role(State(state): State<ConsoleState>, StaffForm { staff, form }: StaffForm) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let mut change = serde_json::Map::new();
+    change.insert("role".into(), form.get("role").into());
+    // `PUT user?id=`'s own path for another account (its handler's `Subject::Other`).
+    let outcome = users::update_account(&state.users, &me.caller, &UserId(id.clone()), None, change).await;
+    after_account_action(&frame, &id, "role", outcome)
 }
 
 /// Remove every second factor of an account (admins; a recent authentication).
@@ -1025,27 +1004,21 @@ pub async fn change_role(
     responses((status = 303, description = "Reset: back to the account, or to step up first")))]
 pub async fn reset_factors(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
     source: Source,
     device: Device,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
+    StaffForm { staff, .. }: StaffForm,
 ) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        if let Err(refused) = form_of(&frame, me, &body).await {
-            return refused;
-        }
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let outcome = users::reset_factors(
-            State(state.users.clone()),
-            me.caller.clone(),
-            source,
-            device,
-            QueryParams(IdQuery { id: id.clone() }),
-        )
-        .await;
-        after_account_action(&frame, &id, "factors", outcome)
-    })
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let outcome = users::reset_factors(
+        State(state.users.clone()),
+        me.caller.clone(),
+        source,
+        device,
+        QueryParams(IdQuery { id: id.clone() }),
+    )
+    .await;
+    after_account_action(&frame, &id, "factors", outcome)
 }
 
 /// End one session of an account (`session`), or all of them (`all`) (admins; a recent
@@ -1054,35 +1027,28 @@ pub async fn reset_factors(
     responses((status = 303, description = "Ended: back to the account, or to step up first")))]
 pub async fn end_sessions(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
     source: Source,
     device: Device,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
+    StaffForm { staff, form }: StaffForm,
 ) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let all = form.get("all") == "1";
-        let chosen = match all {
-            false => Ok(vec![form.get("session").to_string()]),
-            true => users::sessions(
-                State(state.users.clone()),
-                me.caller.clone(),
-                QueryParams(SessionsQuery { id: Some(id.clone()) }),
-            )
-            .await
-            .map(|Json(list)| list.items.into_iter().filter(|s| !s.current).map(|s| s.id).collect()),
-        };
-        let outcome = match chosen {
-            Ok(sessions) => end_each(&state, me, &source, &device, &id, sessions).await,
-            Err(e) => Err(e),
-        };
-        after_account_action(&frame, &id, if all { "sessions" } else { "session" }, outcome)
-    })
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let all = form.get("all") == "1";
+    let chosen = match all {
+        false => Ok(vec![form.get("session").to_string()]),
+        true => users::sessions(
+            State(state.users.clone()),
+            me.caller.clone(),
+            QueryParams(SessionsQuery { id: Some(id.clone()) }),
+        )
+        .await
+        .map(|Json(list)| list.items.into_iter().filter(|s| !s.current).map(|s| s.id).collect()),
+    };
+    let outcome = match chosen {
+        Ok(sessions) => end_each(&state, me, &source, &device, &id, sessions).await,
+        Err(e) => Err(e),
+    };
+    after_account_action(&frame, &id, if all { "sessions" } else { "session" }, outcome)
 }
 
 /// Ends each session, one at a time, through the API's own route (a session ended meanwhile is
@@ -1116,45 +1082,33 @@ async fn end_each(
 /// Delete an account for good (admins; a recent authentication).
 #[utoipa::path(post, path = "/console/account/delete", tag = "console",
     responses((status = 303, description = "Deleted: to the accounts, or to step up first")))]
-pub async fn delete_account(
-    State(state): State<ConsoleState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    RawBody(body): RawBody,
-) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let id = query_map(query.as_deref()).remove("id").unwrap_or_default();
-        let page = link(frame.base, "/account", &[("id", Some(&id))]);
-        if form.get("confirm") != "yes" {
-            let why = "Tick the box that says you mean it; nothing was deleted.";
-            return frame.message(StatusCode::UNPROCESSABLE_ENTITY, "Not deleted", why, Some(&page));
-        }
-        // `DELETE user?id=`'s own path for another account (its handler's `Subject::Other`).
-        let target = crate::accounts::Target { id: &UserId(id.clone()), role: None };
-        let outcome =
-            identity::staff::delete_account(state.identity(), &me.caller, target).await.map_err(ApiError::from);
-        match outcome {
-            Ok(_) => frame.see_other(&format!("{}/accounts?done=deleted", frame.base)),
-            Err(e) => problem(&frame, e, Some(&page)),
-        }
-    })
+pub async fn delete_account(State(state): State<ConsoleState>, StaffForm { staff, form }: StaffForm) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let id = staff.id();
+    let page = link(frame.base, "/account", &[("id", Some(&id))]);
+    if form.get("confirm") != "yes" {
+        let why = "Tick the box that says you mean it; nothing was deleted.";
+        return frame.message(StatusCode::UNPROCESSABLE_ENTITY, "Not deleted", why, Some(&page));
+    }
+    // `DELETE user?id=`'s own path for another account (its handler's `Subject::Other`).
+    let target = crate::accounts::Target { id: &UserId(id.clone()), role: None };
+    let outcome = identity::staff::delete_account(state.identity(), &me.caller, target).await.map_err(ApiError::from);
+    match outcome {
+        Ok(_) => frame.see_other(&format!("{}/accounts?done=deleted", frame.base)),
+        Err(e) => problem(&frame, e, Some(&page)),
+    }
 }
 
 /// The form that registers a moderator or an admin (admins).
 #[utoipa::path(get, path = "/console/staff", tag = "console",
     responses((status = 200, description = "The form", content_type = "text/html")))]
-pub async fn staff_page(State(state): State<ConsoleState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        if let Err(e) = me.caller.require(Action::RegisterStaff) {
-            return problem(&frame, e.into(), None);
-        }
-        let notice = notice(&query_map(query.as_deref()));
-        frame.render(StatusCode::OK, "staff.html", "Register staff", context! { role => "moderator", notice })
-    })
+pub async fn staff_page(staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    if let Err(e) = me.caller.require(Action::RegisterStaff) {
+        return problem(&frame, e.into(), None);
+    }
+    let notice = notice(&staff.query);
+    frame.render(StatusCode::OK, "staff.html", "Register staff", context! { role => "moderator", notice })
 }
 
 /// Register a moderator or an admin (admins; a recent authentication): the registration's own
@@ -1164,78 +1118,71 @@ pub async fn staff_page(State(state): State<ConsoleState>, headers: HeaderMap, R
         (status = 422, description = "A field refused: the form again, saying why", content_type = "text/html")))]
 pub async fn register_staff(
     State(state): State<ConsoleState>,
-    headers: HeaderMap,
     source: Source,
-    RawBody(body): RawBody,
+    StaffForm { staff, form }: StaffForm,
 ) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let form = match form_of(&frame, me, &body).await {
-            Ok(form) => form,
-            Err(refused) => return refused,
-        };
-        let role = match form.get("role") {
-            "admin" => Role::Admin,
-            _ => Role::Moderator,
-        };
-        let new = NewAccount {
-            email: form.get("email").to_string(),
-            password: form.get("password").to_string(),
-            first_name: form.get("first_name").to_string(),
-            last_name: form.get("last_name").to_string(),
-            nickname: None,
-            bio: None,
-        };
-        let by = Registrar::Request { caller: Ok(me.caller.clone()), source: &source };
-        let page = format!("{}/staff", frame.base);
-        match password::register(state.identity(), new, role, by).await.map_err(ApiError::from) {
-            Ok(_) => frame.see_other(&format!("{page}?done=registered")),
-            Err(error @ ApiError::Validation(_)) => {
-                let problem = error.problem();
-                let words: Vec<String> = problem
-                    .errors
-                    .iter()
-                    .map(|f| format!("The {} {}.", f.field.replace('_', " "), f.detail.trim_end_matches('.')))
-                    .collect();
-                let context = context! {
-                    error => words.join(" "),
-                    role => role.as_str(),
-                    email => form.get("email"),
-                    first_name => form.get("first_name"),
-                    last_name => form.get("last_name"),
-                };
-                frame.render(StatusCode::UNPROCESSABLE_ENTITY, "staff.html", "Register staff", context)
-            }
-            Err(e) => problem(&frame, e, Some(&page)),
+    let (frame, me) = (staff.frame(), &staff.me);
+    let role = match form.get("role") {
+        "admin" => Role::Admin,
+        _ => Role::Moderator,
+    };
+    let new = NewAccount {
+        email: form.get("email").to_string(),
+        password: form.get("password").to_string(),
+        first_name: form.get("first_name").to_string(),
+        last_name: form.get("last_name").to_string(),
+        nickname: None,
+        bio: None,
+    };
+    let by = Registrar::Request { caller: Ok(me.caller.clone()), source: &source };
+    let page = format!("{}/staff", frame.base);
+    match password::register(state.identity(), new, role, by).await.map_err(ApiError::from) {
+        Ok(_) => frame.see_other(&format!("{page}?done=registered")),
+        Err(error @ ApiError::Validation(_)) => {
+            let problem = error.problem();
+            let words: Vec<String> = problem
+                .errors
+                .iter()
+                .map(|f| format!("The {} {}.", f.field.replace('_', " "), f.detail.trim_end_matches('.')))
+                .collect();
+            let context = context! {
+                error => words.join(" "),
+                role => role.as_str(),
+                email => form.get("email"),
+                first_name => form.get("first_name"),
+                last_name => form.get("last_name"),
+            };
+            frame.render(StatusCode::UNPROCESSABLE_ENTITY, "staff.html", "Register staff", context)
         }
-    })
+        Err(e) => problem(&frame, e, Some(&page)),
+    }
 }
 
 /// Where each webhook endpoint's deliveries stand (admins).
 #[utoipa::path(get, path = "/console/webhooks", tag = "console",
     responses((status = 200, description = "The endpoints", content_type = "text/html")))]
-pub async fn webhooks(State(state): State<ConsoleState>, headers: HeaderMap) -> Response {
-    signed_in!(state, headers, |frame, me| {
-        let list = match users::webhooks(State(state.users.clone()), me.caller.clone()).await {
-            Ok(Json(list)) => list,
-            Err(e) => return problem(&frame, e, None),
-        };
-        let endpoints: Vec<_> = list
-            .items
-            .into_iter()
-            .map(|w| {
-                let behind = match w.behind_secs {
-                    0 => "up to date".to_string(),
-                    s if s < 120 => format!("{s} s"),
-                    s if s < 7200 => format!("{} min", s / 60),
-                    s => format!("{} h", s / 3600),
-                };
-                let mut view = serde_json::to_value(&w.status).unwrap_or_default();
-                view["behind"] = behind.into();
-                view
-            })
-            .collect();
-        frame.render(StatusCode::OK, "webhooks.html", "Webhooks", context! { endpoints })
-    })
+pub async fn webhooks(State(state): State<ConsoleState>, staff: Staff) -> Response {
+    let (frame, me) = (staff.frame(), &staff.me);
+    let list = match users::webhooks(State(state.users.clone()), me.caller.clone()).await {
+        Ok(Json(list)) => list,
+        Err(e) => return problem(&frame, e, None),
+    };
+    let endpoints: Vec<_> = list
+        .items
+        .into_iter()
+        .map(|w| {
+            let behind = match w.behind_secs {
+                0 => "up to date".to_string(),
+                s if s < 120 => format!("{s} s"),
+                s if s < 7200 => format!("{} min", s / 60),
+                s => format!("{} h", s / 3600),
+            };
+            let mut view = serde_json::to_value(&w.status).unwrap_or_default();
+            view["behind"] = behind.into();
+            view
+        })
+        .collect();
+    frame.render(StatusCode::OK, "webhooks.html", "Webhooks", context! { endpoints })
 }
 
 /// The console's stylesheet (a file, so the policy allows no inline style).

@@ -68,24 +68,9 @@ pub(crate) async fn start_session(
     amr: Vec<String>,
     client: Client<'_>,
 ) -> Result<TokenPair, IdentityError> {
-    let now = state.clock.now();
     let secret = random_token();
-    let session = Session {
-        id: random_id(),
-        user_id: user.id.clone(),
-        refresh_hash: hash_token(&secret),
-        created_at: now,
-        expires_at: now + state.config.jwt.refresh_token_ttl,
-        credential_version: user.credential_version,
-        access_version: user.access_version,
-        previous_hashes: Vec::new(),
-        rotated_at: None,
-        amr,
-        source: Some(client.0.0.clone()),
-        device: client.1.0.clone(),
-        seen_at: None,
-        proved_at: None,
-    };
+    let lifetime = state.config.jwt.refresh_token_ttl;
+    let session = new_session(state, &user, hash_token(&secret), lifetime, amr, client);
     let user = grant(state, user, &session, forget_checks, client).await?;
     token_pair(state, &user, &session, refresh_token(&user.id, &session.id, &secret)).await
 }
@@ -126,14 +111,31 @@ pub(crate) async fn start_console_session(
     max_age: time::Duration,
     client: Client<'_>,
 ) -> Result<String, IdentityError> {
-    let now = state.clock.now();
     let secret = random_token();
-    let session = Session {
+    let session = new_session(state, &user, console_hash(&secret), max_age.unsigned_abs(), amr, client);
+    // A console session is used as it starts: its idle time counts from now.
+    let session = Session { seen_at: Some(session.created_at), ..session };
+    let user = grant(state, user, &session, forget_checks, client).await?;
+    Ok(refresh_token(&user.id, &session.id, &secret))
+}
+
+/// A session of `user` starting now, for `lifetime` at most, at the account's credential and
+/// access versions as the sign-in read them; its secret stored as `hash`.
+fn new_session(
+    state: &Identity,
+    user: &User,
+    hash: String,
+    lifetime: std::time::Duration,
+    amr: Vec<String>,
+    client: Client<'_>,
+) -> Session {
+    let now = state.clock.now();
+    Session {
         id: random_id(),
         user_id: user.id.clone(),
-        refresh_hash: console_hash(&secret),
+        refresh_hash: hash,
         created_at: now,
-        expires_at: now + max_age,
+        expires_at: now + lifetime,
         credential_version: user.credential_version,
         access_version: user.access_version,
         previous_hashes: Vec::new(),
@@ -141,11 +143,9 @@ pub(crate) async fn start_console_session(
         amr,
         source: Some(client.0.0.clone()),
         device: client.1.0.clone(),
-        seen_at: Some(now),
+        seen_at: None,
         proved_at: None,
-    };
-    let user = grant(state, user, &session, forget_checks, client).await?;
-    Ok(refresh_token(&user.id, &session.id, &secret))
+    }
 }
 
 /// The stored hash of a console session's secret: apart from any refresh token's.
