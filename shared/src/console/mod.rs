@@ -22,6 +22,7 @@ use minijinja::context;
 use serde::Serialize;
 
 use self::page::{Form, Frame, cookie, set_cookie};
+use crate::http::pages::sentence;
 use crate::{
     domain::{Action, EmailAddress, Role, Status, UserId, UserView},
     http::{Access, ApiError, Device, JsonBody, QueryParams, RawBody, Source},
@@ -35,7 +36,7 @@ use crate::{
         self, AuditView, AuthorQuery, FlagRequest, FlagView, ModerationState, RecordsQuery, ReinstateRequest,
         ReportStatusFilter, ReportView, ReportsQuery, SuspendRequest,
     },
-    users::{self, AccountQuery, ActivityQuery, EndSessionQuery, IdQuery, SessionsQuery, UsersQuery, UsersState},
+    users::{self, ActivityQuery, EndSessionQuery, IdQuery, SessionsQuery, UsersQuery, UsersState},
 };
 
 /// What the console uses: the groups whose actions it offers (their handlers are its actions).
@@ -199,7 +200,7 @@ fn problem(frame: &Frame<'_>, error: ApiError, back: Option<&str>) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut words = problem.detail.clone();
     for field in &problem.errors {
-        words += &format!(" The {} {}.", field.field.replace('_', " "), field.detail.trim_end_matches('.'));
+        words += &format!(" {}", sentence(&field.field, &field.detail));
     }
     let title = match status {
         StatusCode::FORBIDDEN => "Not for your role",
@@ -753,9 +754,11 @@ async fn author_page(
     })
 }
 
-/// An author action's outcome: back to the author's page saying what was done, or the error.
-fn after_author_action<T>(frame: &Frame<'_>, id: &str, done: &str, outcome: Result<T, ApiError>) -> Response {
-    let page = link(frame.base, "/author", &[("id", Some(id))]);
+/// An action's outcome: back to the page of the author or account (`page`: `/author` or
+/// `/account`) saying what was done, or the error (a step-up asked for: prove it, then back to
+/// the page).
+fn after_action<T>(frame: &Frame<'_>, page: &str, id: &str, done: &str, outcome: Result<T, ApiError>) -> Response {
+    let page = link(frame.base, page, &[("id", Some(id))]);
     match outcome {
         Ok(_) => frame.see_other(&format!("{page}&done={done}")),
         Err(e) => problem(frame, e, Some(&page)),
@@ -776,7 +779,7 @@ pub async fn flag(State(state): State<ConsoleState>, StaffForm { staff, form }: 
         JsonBody(request),
     )
     .await;
-    after_author_action(&frame, &id, "flagged", outcome)
+    after_action(&frame, "/author", &id, "flagged", outcome)
 }
 
 /// A `datetime-local` field's value (no zone: the form says UTC) as RFC 3339.
@@ -804,7 +807,7 @@ pub async fn suspend(State(state): State<ConsoleState>, StaffForm { staff, form 
         JsonBody(request),
     )
     .await;
-    after_author_action(&frame, &id, "suspended", outcome)
+    after_action(&frame, "/author", &id, "suspended", outcome)
 }
 
 /// Reinstate a suspended author (admins).
@@ -821,7 +824,7 @@ pub async fn reinstate(State(state): State<ConsoleState>, StaffForm { staff, for
         JsonBody(request),
     )
     .await;
-    after_author_action(&frame, &id, "reinstated", outcome)
+    after_action(&frame, "/author", &id, "reinstated", outcome)
 }
 
 /// The audit trail, newest first (admins): everyone's, or one account's.
@@ -951,11 +954,10 @@ async fn account_page(
     before: Option<String>,
 ) -> Result<minijinja::Value, ApiError> {
     let users_state = State(state.users.clone());
-    let Json(user) =
-        users::me(users_state.clone(), me.caller.clone(), QueryParams(AccountQuery { id: Some(id.to_string()) }))
-            .await?;
-    let account = state.identity().accounts.account(&UserId(user.id.clone())).await?.ok_or(ApiError::NotFound)?;
-    let factors = FactorsView::new(&account);
+    // `GET user?id=`'s rule (one's own account, or any for admins), the account read once.
+    let whose = me.caller.own_or_as_admin(Some(id.to_string()), Action::ReadOwnAccount)?;
+    let account = state.identity().accounts.account(whose.id()).await?.ok_or(ApiError::NotFound)?;
+    let (user, factors) = (UserView::new(&account, &state.identity().config.photos_url), FactorsView::new(&account));
     let Json(sessions) = users::sessions(
         users_state.clone(),
         me.caller.clone(),
@@ -976,16 +978,6 @@ async fn account_page(
     })
 }
 
-/// An account action's outcome: back to the account's page saying what was done, or the error
-/// (a step-up asked for: prove it, then back to the page).
-fn after_account_action<T>(frame: &Frame<'_>, id: &str, done: &str, outcome: Result<T, ApiError>) -> Response {
-    let page = link(frame.base, "/account", &[("id", Some(id))]);
-    match outcome {
-        Ok(_) => frame.see_other(&format!("{page}&done={done}")),
-        Err(e) => problem(frame, e, Some(&page)),
-    }
-}
-
 /// Change an account's role (admins; a recent authentication).
 #[utoipa::path(post, path = "/console/account/role", tag = "console",
     responses((status = 303, description = "Changed: back to the account, or to step up first")))]
@@ -996,7 +988,7 @@ pub async fn change_role(State(state): State<ConsoleState>, StaffForm { staff, f
     change.insert("role".into(), form.get("role").into());
     // `PUT user?id=`'s own path for another account (its handler's `Subject::Other`).
     let outcome = users::update_account(&state.users, &me.caller, &UserId(id.clone()), None, change).await;
-    after_account_action(&frame, &id, "role", outcome)
+    after_action(&frame, "/account", &id, "role", outcome)
 }
 
 /// Remove every second factor of an account (admins; a recent authentication).
@@ -1018,7 +1010,7 @@ pub async fn reset_factors(
         QueryParams(IdQuery { id: id.clone() }),
     )
     .await;
-    after_account_action(&frame, &id, "factors", outcome)
+    after_action(&frame, "/account", &id, "factors", outcome)
 }
 
 /// End one session of an account (`session`), or all of them (`all`) (admins; a recent
@@ -1048,7 +1040,7 @@ pub async fn end_sessions(
         Ok(sessions) => end_each(&state, me, &source, &device, &id, sessions).await,
         Err(e) => Err(e),
     };
-    after_account_action(&frame, &id, if all { "sessions" } else { "session" }, outcome)
+    after_action(&frame, "/account", &id, if all { "sessions" } else { "session" }, outcome)
 }
 
 /// Ends each session, one at a time, through the API's own route (a session ended meanwhile is
@@ -1140,11 +1132,7 @@ pub async fn register_staff(
         Ok(_) => frame.see_other(&format!("{page}?done=registered")),
         Err(error @ ApiError::Validation(_)) => {
             let problem = error.problem();
-            let words: Vec<String> = problem
-                .errors
-                .iter()
-                .map(|f| format!("The {} {}.", f.field.replace('_', " "), f.detail.trim_end_matches('.')))
-                .collect();
+            let words: Vec<String> = problem.errors.iter().map(|f| sentence(&f.field, &f.detail)).collect();
             let context = context! {
                 error => words.join(" "),
                 role => role.as_str(),

@@ -159,7 +159,7 @@ impl FormPage {
 }
 
 /// A refused field's detail as a sentence: "The password must be at least 8 characters."
-fn sentence(field: &str, detail: &str) -> String {
+pub(crate) fn sentence(field: &str, detail: &str) -> String {
     format!("The {} {}.", field.replace('_', " "), detail.trim_end_matches('.'))
 }
 
